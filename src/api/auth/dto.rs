@@ -1,0 +1,165 @@
+//! Request and response bodies of the `authentication` tag, as the public clients type them.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db::users::UserOut;
+
+/// How a successful sign-in is answered. `tokens` returns the access/refresh pair.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseMode {
+    #[default]
+    Tokens,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupIn {
+    /// Email address for the new account.
+    pub email: String,
+    /// At least 12 characters with uppercase, lowercase, number and special character.
+    pub password: String,
+    /// Preferred server region; must be one `GET /auth/available-regions` lists.
+    pub region: Option<String>,
+    /// Accepted for the clients; invites are not used yet.
+    #[allow(dead_code)]
+    pub invite_code: Option<String>,
+    /// Free-form client identifier (accepted for the clients; unused).
+    #[allow(dead_code)]
+    pub client: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignupOut {
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyEmailIn {
+    /// Verification token from the email link.
+    pub token: String,
+    pub response_mode: Option<ResponseMode>,
+    /// PKCE challenge for intent mode (ignored in `tokens` mode).
+    #[allow(dead_code)]
+    pub code_challenge: Option<String>,
+    #[allow(dead_code)]
+    pub client: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailIn {
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordIn {
+    /// Password reset token from the email link.
+    pub token: String,
+    /// New password (same rules as signup).
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginIn {
+    /// Username (case-sensitive).
+    pub username: Option<String>,
+    /// Email address (case-insensitive), alternative to `username`.
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub response_mode: Option<ResponseMode>,
+    /// PKCE challenge for intent mode (ignored in `tokens` mode).
+    #[allow(dead_code)]
+    pub code_challenge: Option<String>,
+    #[allow(dead_code)]
+    pub client: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshIn {
+    /// The refresh token; the same value must be sent as `Authorization: Bearer`.
+    #[serde(rename = "refreshToken")]
+    pub refresh_token: String,
+}
+
+/// An access/refresh pair with their lifetimes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPair {
+    pub token: String,
+    #[serde(rename = "refreshToken")]
+    pub refresh_token: String,
+    pub expires_at: String,
+    /// Seconds.
+    pub expires_in: i64,
+    pub refresh_expires_at: String,
+    /// Seconds.
+    pub refresh_expires_in: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerRef {
+    pub id: String,
+    pub name: String,
+    pub country: Option<String>,
+    pub region: String,
+    pub city: Option<String>,
+    pub datacenter: Option<String>,
+    pub is_ready: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectRef {
+    pub id: String,
+    pub alias: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContainerRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// A signed-in session: what login and verify-email return.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionOut {
+    #[serde(flatten)]
+    pub tokens: TokenPair,
+    pub user: UserOut,
+    /// The free-tier server, project and container; null until provisioned.
+    pub server: Option<ServerRef>,
+    pub project: Option<ProjectRef>,
+    pub container: Option<ContainerRef>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginIp {
+    pub ip: String,
+    pub timestamp: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginOut {
+    #[serde(flatten)]
+    pub session: SessionOut,
+    pub client_ip: String,
+    /// The last distinct addresses this account signed in from, newest first.
+    pub recent_login_ips: Vec<LoginIp>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegionOut {
+    pub region: String,
+    pub country: Option<String>,
+    pub city: Option<String>,
+    pub available: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegionsOut {
+    pub regions: Vec<RegionOut>,
+}

@@ -1,0 +1,28 @@
+//! The `authentication` tag.
+
+mod dto;
+mod login;
+mod password;
+mod queries;
+mod regions;
+mod session;
+mod signup;
+mod verify;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup::signup))
+        .routes(routes!(verify::verify_email))
+        .routes(routes!(verify::resend_verification))
+        .routes(routes!(password::forgot_password))
+        .routes(routes!(password::reset_password))
+        .routes(routes!(regions::get_available_regions))
+        .routes(routes!(login::login))
+        .routes(routes!(session::logout))
+        .routes(routes!(session::refresh_token))
+        .routes(routes!(session::get_current_user))
+}

@@ -1,0 +1,78 @@
+//! Forgotten passwords: the reset mail and the reset itself.
+
+use axum::extract::State;
+
+use super::{
+    dto::{EmailIn, ResetPasswordIn},
+    queries,
+    signup::{mail_allowed, normalize_email},
+};
+use crate::{
+    auth::{limits, password},
+    envelope::{ApiOk, Envelope},
+    error::{ApiError, ErrorBody, Result},
+    extract::{ClientIp, Json},
+    mail::templates,
+    state::AppState,
+};
+
+const RESET_TTL: chrono::Duration = chrono::Duration::minutes(30);
+
+/// Request password reset
+///
+/// Always 200. A known account gets a single-use link valid for 30 minutes; a newer request
+/// cancels older links.
+#[utoipa::path(post, path = "/auth/forgot-password", tag = "authentication", request_body = EmailIn,
+    responses((status = 200, body = Envelope<Option<String>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn forgot_password(State(st): State<AppState>, client: ClientIp, Json(input): Json<EmailIn>) -> Result<ApiOk<()>> {
+    let lim = &st.cfg.limits;
+    limits::hit(&st.db, &format!("forgot:ip:{}", client.ip), lim.email_actions_per_ip, limits::HOUR).await?;
+    let email = normalize_email(&input.email);
+    let mut tx = st.db.begin().await?;
+    let mut sent = false;
+    if let Some((user_id, _)) = queries::user_for_update(&mut *tx, &email).await? {
+        if mail_allowed(&mut tx, &email, lim.mail_per_address).await? {
+            queries::cancel_email_tokens(&mut *tx, &user_id, queries::RESET).await?;
+            let token = queries::insert_email_token(&mut *tx, &user_id, queries::RESET, RESET_TTL).await?;
+            let m = templates::reset_password(&st.cfg.public_url, &token);
+            st.mailer.enqueue(&mut *tx, &email, m.subject, &m.body).await?;
+            sent = true;
+        }
+    }
+    tx.commit().await?;
+    if sent {
+        st.mailer.wake();
+    }
+    Ok(ApiOk::new("If the address belongs to an account, a password reset email is on its way", ()))
+}
+
+/// Reset password
+///
+/// Consumes the reset token, sets the new password and signs out every session. It does not
+/// sign the user in.
+#[utoipa::path(post, path = "/auth/reset-password", tag = "authentication", request_body = ResetPasswordIn,
+    responses((status = 200, body = Envelope<Option<String>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn reset_password(State(st): State<AppState>, client: ClientIp, Json(input): Json<ResetPasswordIn>) -> Result<ApiOk<()>> {
+    let errors = password::policy("password", &input.password, password::Classes::All);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let lim = &st.cfg.limits;
+    limits::hit(&st.db, &format!("reset:ip:{}", client.ip), lim.email_actions_per_ip, limits::HOUR).await?;
+    let invalid = || ApiError::bad_request("invalid_token", "Invalid or expired password reset token");
+    if input.token.is_empty() || input.token.len() > 256 {
+        return Err(invalid());
+    }
+    let hash = st.hasher.hash(input.password).await?;
+    let mut tx = st.db.begin().await?;
+    let user_id = queries::consume_email_token(&mut *tx, &input.token, queries::RESET).await?.ok_or_else(invalid)?;
+    queries::set_password(&mut *tx, &user_id, &hash).await?;
+    queries::cancel_email_tokens(&mut *tx, &user_id, queries::RESET).await?;
+    queries::revoke_sessions(&mut tx, &user_id).await?;
+    let email: String = sqlx::query_scalar("select email from app_user where user_id = $1").bind(&user_id).fetch_one(&mut *tx).await?;
+    let m = templates::password_changed();
+    st.mailer.enqueue(&mut *tx, &email, m.subject, &m.body).await?;
+    tx.commit().await?;
+    st.mailer.wake();
+    Ok(ApiOk::new("Password reset successful. Log in with the new password.", ()))
+}

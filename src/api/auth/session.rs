@@ -1,0 +1,107 @@
+//! Sessions: issuing the JWT pair, refresh with rotation, logout-all, and the caller's profile.
+
+use axum::{extract::State, http::HeaderMap};
+use chrono::Utc;
+
+use super::{
+    dto::{RefreshIn, TokenPair},
+    queries::{self, RefreshUse},
+};
+use crate::{
+    auth::{
+        jwt::TokenType,
+        limits,
+        principal::{bearer, Principal},
+        secrets,
+    },
+    db::{ts, users::{self, UserOut}},
+    envelope::{ApiOk, Envelope},
+    error::{ApiError, ErrorBody, Result},
+    extract::Json,
+    state::AppState,
+};
+
+/// Issue an access/refresh pair; the refresh token starts (or continues) a rotation family.
+pub async fn issue_pair(
+    st: &AppState,
+    db: &mut sqlx::PgConnection,
+    user_id: &str,
+    generation: i64,
+    family: Option<String>,
+) -> Result<TokenPair> {
+    let access = st.jwt.issue(user_id, TokenType::Access, generation)?;
+    let refresh = st.jwt.issue(user_id, TokenType::Refresh, generation)?;
+    let family = family.unwrap_or_else(secrets::random_id);
+    queries::insert_refresh(&mut *db, &refresh.jti, user_id, &family, refresh.expires_at).await?;
+    let now = Utc::now();
+    Ok(TokenPair {
+        token: access.token,
+        refresh_token: refresh.token,
+        expires_at: ts(access.expires_at),
+        expires_in: (access.expires_at - now).num_seconds(),
+        refresh_expires_at: ts(refresh.expires_at),
+        refresh_expires_in: (refresh.expires_at - now).num_seconds(),
+    })
+}
+
+/// Get current user profile
+#[utoipa::path(get, path = "/users/auth/me", tag = "authentication", security(("bearer" = [])),
+    responses((status = 200, body = Envelope<UserOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn get_current_user(me: Principal) -> ApiOk<UserOut> {
+    ApiOk::new("User profile retrieved", UserOut::from(&me.user))
+}
+
+/// Logout
+///
+/// Logout-all: every access and refresh JWT issued before this call stops working on its next use,
+/// on every replica. Long-lived auth tokens are not affected.
+#[utoipa::path(post, path = "/users/auth/logout", tag = "authentication", security(("bearer" = [])),
+    responses((status = 200, body = Envelope<Option<String>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn logout(State(st): State<AppState>, me: Principal) -> Result<ApiOk<()>> {
+    let mut tx = st.db.begin().await?;
+    queries::revoke_sessions(&mut tx, &me.user.user_id).await?;
+    tx.commit().await?;
+    Ok(ApiOk::new("Logged out of all sessions", ()))
+}
+
+/// Refresh access token
+///
+/// The refresh token must be sent both in the body and as `Authorization: Bearer`. Each refresh
+/// token works once; replaying a used one revokes every token of its family.
+#[utoipa::path(post, path = "/users/auth/refresh", tag = "authentication", security(("bearer" = [])),
+    request_body = RefreshIn,
+    responses((status = 200, body = Envelope<TokenPair>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn refresh_token(State(st): State<AppState>, headers: HeaderMap, Json(input): Json<RefreshIn>) -> Result<ApiOk<TokenPair>> {
+    let header = bearer(&headers)?;
+    if !header.is_some_and(|h| secrets::same_secret(h, &input.refresh_token)) {
+        return Err(ApiError::unauthenticated(
+            "refresh_token_mismatch",
+            "Send the refresh token both in the body and as Authorization: Bearer",
+        ));
+    }
+    let invalid = || ApiError::unauthenticated("invalid_refresh_token", "Invalid or expired refresh token");
+    let claims = st.jwt.verify(&input.refresh_token, TokenType::Refresh).ok_or_else(invalid)?;
+    let lim = &st.cfg.limits;
+    limits::hit(&st.db, &format!("refresh:user:{}", claims.sub), lim.refresh_per_window, limits::HALF_HOUR).await?;
+
+    let mut tx = st.db.begin().await?;
+    let family = match queries::use_refresh(&mut tx, &claims.jti, &claims.sub).await? {
+        RefreshUse::Fresh { family } => family,
+        RefreshUse::Replayed => {
+            tx.commit().await?;
+            tracing::warn!(user_id = %claims.sub, "refresh token replayed; family revoked");
+            return Err(ApiError::unauthenticated("refresh_token_reused", "Refresh token already used"));
+        }
+        RefreshUse::Unknown => return Err(invalid()),
+    };
+    let user = users::by_id(&mut *tx, &claims.sub).await?.ok_or_else(invalid)?;
+    if user.session_generation != claims.gen {
+        return Err(ApiError::unauthenticated("token_revoked", "This session has been logged out"));
+    }
+    if user.is_banned {
+        return Err(ApiError::forbidden("account_banned", "This account is banned"));
+    }
+    let pair = issue_pair(&st, &mut tx, &user.user_id, user.session_generation, Some(family)).await?;
+    tx.commit().await?;
+    Ok(ApiOk::new("Token refreshed", pair))
+}

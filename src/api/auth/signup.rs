@@ -1,0 +1,141 @@
+//! Signup. Always 200 for a well-formed request, whether or not the address is known.
+
+use axum::extract::State;
+use rand::Rng;
+
+use super::{dto::{SignupIn, SignupOut}, queries};
+use crate::{
+    auth::{limits, password},
+    db::new_id,
+    envelope::{ApiOk, Envelope},
+    error::{ApiError, ErrorBody, FieldError, Result},
+    extract::{ClientIp, Json},
+    mail::templates,
+    state::AppState,
+};
+
+const SIGNUP_OK: &str = "Signup successful. Check your email to verify your account.";
+pub const VERIFY_TTL: chrono::Duration = chrono::Duration::hours(24);
+
+/// Sign up with email and password
+///
+/// A new account gets a verification mail. A repeated signup over an unverified account
+/// replaces its password and sends a new link (older links stop working); over a verified
+/// account it does nothing. Limited to 5 per hour per client IP.
+#[utoipa::path(post, path = "/auth/signup", tag = "authentication", request_body = SignupIn,
+    responses((status = 200, body = Envelope<SignupOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn signup(State(st): State<AppState>, client: ClientIp, Json(input): Json<SignupIn>) -> Result<ApiOk<SignupOut>> {
+    let email = normalize_email(&input.email);
+    let mut errors = Vec::new();
+    if let Err(e) = check_email(&email) {
+        errors.push(e);
+    }
+    errors.extend(password::policy("password", &input.password, password::Classes::All));
+    if let Some(region) = input.region.as_deref() {
+        if !queries::region_exists(&st.db, region).await? {
+            errors.push(FieldError::new("region", "Unknown region; see GET /api/v1/auth/available-regions"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let lim = &st.cfg.limits;
+    limits::hit_fail_closed(&st.db, &format!("signup:ip:{}", client.ip), lim.signup_per_hour, limits::HOUR).await?;
+
+    // Hash in every branch so that all of them take the same time.
+    let hash = st.hasher.hash(input.password).await?;
+    let mut tx = st.db.begin().await?;
+    let mail = match queries::user_for_update(&mut *tx, &email).await? {
+        Some((_, true)) => None,
+        Some((user_id, false)) => {
+            queries::set_password(&mut *tx, &user_id, &hash).await?;
+            queries::cancel_email_tokens(&mut *tx, &user_id, queries::VERIFY).await?;
+            let token = queries::insert_email_token(&mut *tx, &user_id, queries::VERIFY, VERIFY_TTL).await?;
+            Some(templates::verify_email(&st.cfg.public_url, &token, true))
+        }
+        None => {
+            let user_id = new_id();
+            if !insert_with_fresh_username(&mut tx, &user_id, &email, &hash, input.region.as_deref()).await? {
+                // A concurrent first signup for this address won; answer as for a duplicate.
+                return Ok(ApiOk::new(SIGNUP_OK, SignupOut { email }));
+            }
+            let token = queries::insert_email_token(&mut *tx, &user_id, queries::VERIFY, VERIFY_TTL).await?;
+            Some(templates::verify_email(&st.cfg.public_url, &token, false))
+        }
+    };
+    let mut sent = false;
+    if let Some(m) = mail {
+        if mail_allowed(&mut tx, &email, lim.mail_per_address).await? {
+            st.mailer.enqueue(&mut *tx, &email, m.subject, &m.body).await?;
+            sent = true;
+        }
+    }
+    tx.commit().await?;
+    if sent {
+        st.mailer.wake();
+    }
+    Ok(ApiOk::new(SIGNUP_OK, SignupOut { email }))
+}
+
+/// The per-address mail allowance (verification, resend, reset): over it, the request still
+/// answers 200 but no mail goes out.
+pub async fn mail_allowed(db: &mut sqlx::PgConnection, email: &str, limit: i32) -> Result<bool> {
+    match limits::hit(&mut *db, &format!("mail:address:{email}"), limit, limits::HOUR).await {
+        Ok(()) => Ok(true),
+        Err(ApiError::RateLimited { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+async fn insert_with_fresh_username(
+    tx: &mut sqlx::PgConnection,
+    user_id: &str,
+    email: &str,
+    hash: &str,
+    region: Option<&str>,
+) -> Result<bool> {
+    let base = username_base(email);
+    for _ in 0..5 {
+        let username = format!("{base}-{:06x}", rand::thread_rng().gen_range(0..0x100_0000));
+        sqlx::query("savepoint username_attempt").execute(&mut *tx).await?;
+        match queries::insert_user(&mut *tx, user_id, &username, email, hash, region).await {
+            Ok(()) => return Ok(true),
+            Err(sqlx::Error::Database(d)) if d.constraint() == Some("app_user_username_key") => {
+                sqlx::query("rollback to savepoint username_attempt").execute(&mut *tx).await?;
+            }
+            Err(sqlx::Error::Database(d)) if d.constraint() == Some("app_user_email_key") => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(anyhow::anyhow!("could not find a free username").into())
+}
+
+/// Letters, digits, `_` and `-` from the address's local part.
+fn username_base(email: &str) -> String {
+    let local = email.split('@').next().unwrap_or("");
+    let base: String = local
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .take(20)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if base.is_empty() {
+        "user".into()
+    } else {
+        base
+    }
+}
+
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+pub fn check_email(email: &str) -> std::result::Result<(), FieldError> {
+    let ok = email.len() <= 254
+        && email.parse::<lettre::Address>().is_ok_and(|a| a.domain().contains('.') && !a.domain().starts_with('['));
+    if ok {
+        Ok(())
+    } else {
+        Err(FieldError::new("email", "Must be a valid email address"))
+    }
+}

@@ -1,0 +1,73 @@
+//! Email verification and its resend.
+
+use axum::extract::State;
+
+use super::{
+    dto::{EmailIn, SessionOut, VerifyEmailIn},
+    queries,
+    session::issue_pair,
+    signup::{mail_allowed, normalize_email, VERIFY_TTL},
+};
+use crate::{
+    auth::limits,
+    db::users::{self, UserOut},
+    envelope::{ApiOk, Envelope},
+    error::{ApiError, ErrorBody, Result},
+    extract::{ClientIp, Json},
+    mail::templates,
+    state::AppState,
+};
+
+/// Verify email address
+///
+/// Consumes the single-use token from the verification mail (valid 24 hours; only the newest
+/// link of an account works) and signs the user in.
+#[utoipa::path(post, path = "/auth/verify-email", tag = "authentication", request_body = VerifyEmailIn,
+    responses((status = 200, body = Envelope<SessionOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn verify_email(State(st): State<AppState>, client: ClientIp, Json(input): Json<VerifyEmailIn>) -> Result<ApiOk<SessionOut>> {
+    let lim = &st.cfg.limits;
+    limits::hit(&st.db, &format!("verify:ip:{}", client.ip), lim.email_actions_per_ip, limits::HOUR).await?;
+    let invalid = || ApiError::bad_request("invalid_token", "Invalid or expired verification token");
+    if input.token.is_empty() || input.token.len() > 256 {
+        return Err(invalid());
+    }
+    let mut tx = st.db.begin().await?;
+    let user_id = queries::consume_email_token(&mut *tx, &input.token, queries::VERIFY).await?.ok_or_else(invalid)?;
+    queries::mark_verified(&mut *tx, &user_id).await?;
+    let user = users::by_id(&mut *tx, &user_id).await?.ok_or_else(invalid)?;
+    if user.is_banned {
+        tx.commit().await?;
+        return Err(ApiError::forbidden("account_banned", "This account is banned"));
+    }
+    let tokens = issue_pair(&st, &mut tx, &user.user_id, user.session_generation, None).await?;
+    tx.commit().await?;
+    let out = SessionOut { tokens, user: UserOut::from(&user), server: None, project: None, container: None };
+    Ok(ApiOk::new("Email verified", out))
+}
+
+/// Resend verification email
+///
+/// Always 200. An unverified account gets a new link and every older link stops working.
+#[utoipa::path(post, path = "/auth/resend-verification", tag = "authentication", request_body = EmailIn,
+    responses((status = 200, body = Envelope<Option<String>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn resend_verification(State(st): State<AppState>, client: ClientIp, Json(input): Json<EmailIn>) -> Result<ApiOk<()>> {
+    let lim = &st.cfg.limits;
+    limits::hit(&st.db, &format!("resend:ip:{}", client.ip), lim.email_actions_per_ip, limits::HOUR).await?;
+    let email = normalize_email(&input.email);
+    let mut tx = st.db.begin().await?;
+    let mut sent = false;
+    if let Some((user_id, false)) = queries::user_for_update(&mut *tx, &email).await? {
+        if mail_allowed(&mut tx, &email, lim.mail_per_address).await? {
+            queries::cancel_email_tokens(&mut *tx, &user_id, queries::VERIFY).await?;
+            let token = queries::insert_email_token(&mut *tx, &user_id, queries::VERIFY, VERIFY_TTL).await?;
+            let m = templates::verify_email(&st.cfg.public_url, &token, false);
+            st.mailer.enqueue(&mut *tx, &email, m.subject, &m.body).await?;
+            sent = true;
+        }
+    }
+    tx.commit().await?;
+    if sent {
+        st.mailer.wake();
+    }
+    Ok(ApiOk::new("If the address belongs to an unverified account, a new verification email is on its way", ()))
+}

@@ -1,0 +1,12 @@
+//! Every namespace of the control plane, nested under `/api/v1`.
+
+mod auth;
+mod utilities;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().nest("/api/v1", OpenApiRouter::new().merge(auth::router()).merge(utilities::router()))
+}

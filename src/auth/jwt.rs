@@ -1,0 +1,127 @@
+//! Session JWTs: HS256 only, with `typ` (access | refresh), the user's session generation and a
+//! key id. A refresh token never works as an access token, nor the reverse.
+
+use std::{io::Write, os::unix::fs::OpenOptionsExt, path::Path};
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+pub const ACCESS_TTL: Duration = Duration::days(1);
+pub const REFRESH_TTL: Duration = Duration::days(7);
+const AUDIENCE: &str = "hoody-api";
+const ISSUER: &str = "hoody-api";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenType {
+    Access,
+    Refresh,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub typ: TokenType,
+    /// The user's session generation when issued; logout-all moves it on.
+    pub gen: i64,
+    pub iat: i64,
+    pub exp: i64,
+    pub aud: String,
+    pub iss: String,
+    pub jti: String,
+}
+
+pub struct Issued {
+    pub token: String,
+    pub jti: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub struct JwtKeys {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl JwtKeys {
+    /// From `HOODY_JWT_SECRET` (at least 32 bytes), else a secret generated once into the data dir.
+    pub fn load(secret: Option<&str>, data_dir: &Path) -> anyhow::Result<Self> {
+        let secret = match secret {
+            Some(s) if s.len() >= 32 => s.as_bytes().to_vec(),
+            Some(_) => bail!("HOODY_JWT_SECRET must be at least 32 bytes (256 bits)"),
+            None => load_or_create_secret(&data_dir.join("jwt-secret"))?,
+        };
+        Ok(Self::from_secret(&secret))
+    }
+
+    pub fn from_secret(secret: &[u8]) -> Self {
+        use sha2::Digest;
+        let kid = hex::encode(&sha2::Sha256::digest(secret)[..8]);
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iat", "sub", "aud", "iss"]);
+        validation.validate_nbf = true;
+        validation.leeway = 5;
+        Self { kid, encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+    }
+
+    pub fn issue(&self, user_id: &str, typ: TokenType, gen: i64) -> anyhow::Result<Issued> {
+        let now = Utc::now();
+        let expires_at = now + if typ == TokenType::Access { ACCESS_TTL } else { REFRESH_TTL };
+        let jti = super::secrets::random_id();
+        let claims = Claims {
+            sub: user_id.to_owned(),
+            typ,
+            gen,
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+            aud: AUDIENCE.into(),
+            iss: ISSUER.into(),
+            jti: jti.clone(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        let token = encode(&header, &claims, &self.encoding).context("signing a JWT")?;
+        Ok(Issued { token, jti, expires_at })
+    }
+
+    /// The claims of a valid token of type `typ`; `None` for anything else.
+    pub fn verify(&self, token: &str, typ: TokenType) -> Option<Claims> {
+        let header = decode_header(token).ok()?;
+        if header.alg != Algorithm::HS256 || header.kid.as_deref() != Some(self.kid.as_str()) {
+            return None;
+        }
+        if header.jku.is_some() || header.jwk.is_some() || header.x5u.is_some() {
+            return None;
+        }
+        let claims = decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
+        (claims.typ == typ).then_some(claims)
+    }
+}
+
+fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Ok(hexed) = std::fs::read_to_string(path) {
+        let bytes = hex::decode(hexed.trim()).with_context(|| format!("{} is not hex", path.display()))?;
+        if bytes.len() < 32 {
+            bail!("{} holds fewer than 32 bytes", path.display());
+        }
+        return Ok(bytes);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let secret = super::secrets::random_token();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(secret.as_bytes())?;
+    tracing::info!(path = %path.display(), "generated a new JWT signing secret");
+    Ok(hex::decode(secret)?)
+}

@@ -1,0 +1,166 @@
+//! Every setting, read from the environment. The README's settings table mirrors this file.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{bail, Context};
+use ipnet::IpNet;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `HOODY_LISTEN`: address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// `DATABASE_URL`: when unset, a private PostgreSQL cluster is started under the data dir.
+    pub database_url: Option<String>,
+    /// `HOODY_DATA_DIR`: keys, the embedded cluster and the file outbox live here.
+    pub data_dir: PathBuf,
+    /// `HOODY_PUBLIC_URL`: base of the links in mail.
+    pub public_url: String,
+    /// `HOODY_SMTP_URL`: `smtp://host:port`; when unset mail is written as `.eml` files.
+    pub smtp_url: Option<String>,
+    /// `HOODY_MAIL_FROM`
+    pub mail_from: String,
+    /// `HOODY_JWT_SECRET`: when unset, generated once and kept in the data dir.
+    pub jwt_secret: Option<String>,
+    /// `HOODY_TRUSTED_PROXIES`: CIDRs whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `HOODY_CORS_ORIGINS`: exact origins allowed by CORS.
+    pub cors_origins: Vec<String>,
+    /// `HOODY_LOG_FORMAT`: `text` or `json`.
+    pub log_json: bool,
+    /// `HOODY_DB_MAX_CONNECTIONS`
+    pub db_max_connections: u32,
+    /// `HOODY_DB_ACQUIRE_TIMEOUT_MS`: capped at 5 s.
+    pub db_acquire_timeout: Duration,
+    /// `HOODY_REQUEST_TIMEOUT_SECS`
+    pub request_timeout: Duration,
+    /// `HOODY_SHUTDOWN_GRACE_SECS`
+    pub shutdown_grace: Duration,
+    /// `HOODY_HASH_THREADS`: threads that may run argon2 at once.
+    pub hash_threads: usize,
+    /// Rate limits held in Postgres.
+    pub limits: Limits,
+}
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// `HOODY_LIMIT_SIGNUP_PER_HOUR` per client IP.
+    pub signup_per_hour: i32,
+    /// `HOODY_LIMIT_LOGIN_FAILURES_PER_IP` per 30 minutes.
+    pub login_failures_per_ip: i32,
+    /// `HOODY_LIMIT_LOGIN_FAILURES_PER_ACCOUNT` per hour.
+    pub login_failures_per_account: i32,
+    /// `HOODY_LIMIT_REFRESH` per 30 minutes per user.
+    pub refresh_per_window: i32,
+    /// `HOODY_LIMIT_MAIL_PER_ADDRESS` per hour (verification, resend, reset).
+    pub mail_per_address: i32,
+    /// `HOODY_LIMIT_EMAIL_ACTIONS_PER_IP` per hour (forgot, resend, verify, reset).
+    pub email_actions_per_ip: i32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            signup_per_hour: 5,
+            login_failures_per_ip: 1000,
+            login_failures_per_account: 100,
+            refresh_per_window: 30,
+            mail_per_address: 5,
+            email_actions_per_ip: 100,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults for everything; what `from_env` starts from and what tests adjust.
+    pub fn with_data_dir(data_dir: PathBuf) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: None,
+            data_dir,
+            public_url: "http://127.0.0.1:8080".into(),
+            smtp_url: None,
+            mail_from: "Hoody <no-reply@hoody.local>".into(),
+            jwt_secret: None,
+            trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
+            log_json: false,
+            db_max_connections: 16,
+            db_acquire_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
+            hash_threads: default_hash_threads(),
+            limits: Limits::default(),
+        }
+    }
+
+    pub fn from_env() -> anyhow::Result<Self> {
+        let mut c = Self::with_data_dir(PathBuf::from(var("HOODY_DATA_DIR").unwrap_or_else(|| "./data".into())));
+        if let Some(v) = var("HOODY_LISTEN") {
+            c.listen = v.parse().with_context(|| format!("HOODY_LISTEN={v:?} is not host:port"))?;
+        }
+        c.database_url = var("DATABASE_URL");
+        if let Some(v) = var("HOODY_PUBLIC_URL") {
+            c.public_url = v.trim_end_matches('/').to_owned();
+        } else {
+            c.public_url = format!("http://{}", c.listen);
+        }
+        c.smtp_url = var("HOODY_SMTP_URL");
+        if let Some(v) = var("HOODY_MAIL_FROM") {
+            c.mail_from = v;
+        }
+        c.jwt_secret = var("HOODY_JWT_SECRET");
+        if let Some(v) = var("HOODY_TRUSTED_PROXIES") {
+            c.trusted_proxies = parse_cidrs(&v)?;
+        }
+        if let Some(v) = var("HOODY_CORS_ORIGINS") {
+            c.cors_origins = v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+        }
+        c.log_json = var("HOODY_LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json"));
+        c.db_max_connections = num("HOODY_DB_MAX_CONNECTIONS", c.db_max_connections)?;
+        let ms: u64 = num("HOODY_DB_ACQUIRE_TIMEOUT_MS", 5000)?;
+        c.db_acquire_timeout = Duration::from_millis(ms.clamp(100, 5000));
+        c.request_timeout = Duration::from_secs(num("HOODY_REQUEST_TIMEOUT_SECS", 30)?);
+        c.shutdown_grace = Duration::from_secs(num("HOODY_SHUTDOWN_GRACE_SECS", 30)?);
+        c.hash_threads = num("HOODY_HASH_THREADS", c.hash_threads)?.max(1);
+        let l = &mut c.limits;
+        l.signup_per_hour = num("HOODY_LIMIT_SIGNUP_PER_HOUR", l.signup_per_hour)?;
+        l.login_failures_per_ip = num("HOODY_LIMIT_LOGIN_FAILURES_PER_IP", l.login_failures_per_ip)?;
+        l.login_failures_per_account = num("HOODY_LIMIT_LOGIN_FAILURES_PER_ACCOUNT", l.login_failures_per_account)?;
+        l.refresh_per_window = num("HOODY_LIMIT_REFRESH", l.refresh_per_window)?;
+        l.mail_per_address = num("HOODY_LIMIT_MAIL_PER_ADDRESS", l.mail_per_address)?;
+        l.email_actions_per_ip = num("HOODY_LIMIT_EMAIL_ACTIONS_PER_IP", l.email_actions_per_ip)?;
+        Ok(c)
+    }
+}
+
+fn default_hash_threads() -> usize {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    (cores / 2).max(1)
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn num<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| anyhow::anyhow!("{name}={v:?} is not a number")),
+    }
+}
+
+/// `10.0.0.0/8, 192.168.1.7` → networks; a bare address is a /32 (or /128).
+pub fn parse_cidrs(s: &str) -> anyhow::Result<Vec<IpNet>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let net = match part.parse::<IpNet>() {
+            Ok(n) => n,
+            Err(_) => match part.parse::<std::net::IpAddr>() {
+                Ok(ip) => IpNet::from(ip),
+                Err(_) => bail!("{part:?} is not an IP address or CIDR"),
+            },
+        };
+        out.push(net);
+    }
+    Ok(out)
+}

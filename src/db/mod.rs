@@ -1,0 +1,71 @@
+//! The database: pool, migrations, the embedded cluster, ids and timestamps.
+
+pub mod embedded;
+pub mod users;
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rand::RngCore;
+use sqlx::{
+    postgres::{PgConnectOptions, PgPoolOptions},
+    PgPool,
+};
+
+use crate::config::Config;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A lazily connecting pool: the server starts (and answers `/healthz`) while the database is away.
+pub fn pool(cfg: &Config, opts: PgConnectOptions) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(cfg.db_max_connections)
+        .min_connections(0)
+        .acquire_timeout(cfg.db_acquire_timeout)
+        .idle_timeout(Some(Duration::from_secs(300)))
+        .connect_lazy_with(opts)
+}
+
+/// Apply migrations, retrying while the database is unreachable. One log line per 10 s at most.
+pub async fn migrate_with_retry(pool: &PgPool, ready: Arc<AtomicBool>) {
+    let mut last_log: Option<tokio::time::Instant> = None;
+    loop {
+        match MIGRATOR.run(pool).await {
+            Ok(()) => {
+                ready.store(true, Ordering::SeqCst);
+                tracing::info!("database migrations applied");
+                return;
+            }
+            Err(e) => {
+                if last_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                    tracing::warn!(error = %e, "database not ready; retrying migrations");
+                    last_log = Some(tokio::time::Instant::now());
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+/// A new public id: 24 lowercase hex characters from 12 CSPRNG bytes.
+pub fn new_id() -> String {
+    let mut b = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// True for a well-formed public id.
+pub fn is_id(s: &str) -> bool {
+    s.len() == 24 && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+}
+
+/// RFC 3339 UTC with milliseconds: `2026-11-26T18:00:00.000Z`.
+pub fn ts(dt: DateTime<Utc>) -> String {
+    dt.to_rfc3339_opts(SecondsFormat::Millis, true)
+}

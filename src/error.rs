@@ -1,0 +1,257 @@
+//! One error type for the whole server, rendered as the platform's error envelope:
+//! `{statusCode, message, code, error, data: null, request_id, details?}`.
+
+use std::borrow::Cow;
+
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::telemetry;
+
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+type Text = Cow<'static, str>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body or query does not match the schema.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: Text, fields: Vec<FieldError> },
+    /// 401: missing, malformed, expired or revoked credentials.
+    #[error("{message}")]
+    Unauthenticated { code: &'static str, message: Text },
+    /// 403: authenticated, but not allowed.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: Text },
+    /// 404: missing, or not visible to the caller.
+    #[error("{message}")]
+    NotFound { code: &'static str, message: Text },
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: a uniqueness rule.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: Text },
+    /// 412: a prior step is missing (email verification, payment method, 2FA).
+    #[error("{message}")]
+    PreconditionFailed { code: &'static str, message: Text },
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// 422: well-formed but semantically invalid.
+    #[error("{message}")]
+    Validation { message: Text, fields: Vec<FieldError> },
+    #[error("too many requests")]
+    RateLimited { retry_after_secs: u64 },
+    /// 503: a dependency (the database, a host) is unavailable.
+    #[error("service unavailable")]
+    Unavailable { retry_after_secs: u64 },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// One failing field of a request: a JSON path (`password`, `items[2].name`) and why.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { path: path.into(), message: message.into() }
+    }
+}
+
+/// The body of every non-2xx response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Equals the HTTP status.
+    #[serde(rename = "statusCode")]
+    pub status_code: u16,
+    /// Human-readable reason; the clients show it.
+    pub message: String,
+    /// Stable snake_case code; the clients branch on it.
+    pub code: String,
+    /// The HTTP reason phrase.
+    pub error: String,
+    /// Always null on errors.
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<()>,
+    /// The `x-request-id` of this request.
+    pub request_id: String,
+    /// Seconds to wait before retrying (429 and 503).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<ErrorDetails>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetails {
+    pub fields: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<Text>) -> Self {
+        Self::BadRequest { code, message: message.into(), fields: Vec::new() }
+    }
+    pub fn unauthenticated(code: &'static str, message: impl Into<Text>) -> Self {
+        Self::Unauthenticated { code, message: message.into() }
+    }
+    pub fn forbidden(code: &'static str, message: impl Into<Text>) -> Self {
+        Self::Forbidden { code, message: message.into() }
+    }
+    pub fn not_found(code: &'static str, message: impl Into<Text>) -> Self {
+        Self::NotFound { code, message: message.into() }
+    }
+    pub fn conflict(code: &'static str, message: impl Into<Text>) -> Self {
+        Self::Conflict { code, message: message.into() }
+    }
+    pub fn precondition(code: &'static str, message: impl Into<Text>) -> Self {
+        Self::PreconditionFailed { code, message: message.into() }
+    }
+    pub fn invalid(path: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::Validation { message: message.clone().into(), fields: vec![FieldError::new(path, message)] }
+    }
+    pub fn validation(fields: Vec<FieldError>) -> Self {
+        let message = match fields.as_slice() {
+            [one] => format!("{}: {}", one.path, one.message),
+            _ => "Validation failed".to_owned(),
+        };
+        Self::Validation { message: message.into(), fields }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Db(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Db(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. }
+            | Self::Unauthenticated { code, .. }
+            | Self::Forbidden { code, .. }
+            | Self::NotFound { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::PreconditionFailed { code, .. } => code,
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Validation { .. } => "validation_failed",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Unavailable { .. } => "service_unavailable",
+            Self::Db(e) if is_unavailable(e) => "service_unavailable",
+            Self::Db(_) | Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs } | Self::Unavailable { retry_after_secs } => {
+                Some((*retry_after_secs).max(1))
+            }
+            Self::Db(e) if is_unavailable(e) => Some(2),
+            _ => None,
+        }
+    }
+
+    /// What the client may read. 5xx details stay in the log.
+    fn public_message(&self) -> String {
+        match self {
+            Self::Db(e) if is_unavailable(e) => "The service is temporarily unavailable; retry shortly".into(),
+            Self::Db(_) | Self::Internal(_) => "Internal server error".into(),
+            Self::RateLimited { .. } => "Too many requests; retry later".into(),
+            Self::Unavailable { .. } => "The service is temporarily unavailable; retry shortly".into(),
+            Self::MethodNotAllowed => "Method not allowed".into(),
+            Self::PayloadTooLarge => "Request body is larger than 1 MiB".into(),
+            Self::UnsupportedMediaType => "Expected a JSON body with Content-Type: application/json".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Pool timeouts and lost connections: the database is away, not the request wrong.
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+        || e.as_database_error().and_then(|d| d.code()).is_some_and(|c| {
+            // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections
+            matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        })
+}
+
+/// Build the envelope for a status, used by the error type and by the middleware that wraps
+/// bodies produced outside our handlers (timeouts, panics, the body limit).
+pub fn error_response(status: StatusCode, code: &str, message: String, retry_after: Option<u64>, fields: Vec<FieldError>) -> Response {
+    let body = ErrorBody {
+        status_code: status.as_u16(),
+        message,
+        code: code.to_owned(),
+        error: status.canonical_reason().unwrap_or("Error").to_owned(),
+        data: None,
+        request_id: telemetry::current_request_id(),
+        retry_after,
+        details: (!fields.is_empty()).then_some(ErrorDetails { fields }),
+    };
+    let mut res = crate::envelope::json_response(status, &body);
+    if let Some(secs) = retry_after {
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    res
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            match &self {
+                Self::Db(e) if is_unavailable(e) => tracing::warn!(error = %e, "database unavailable"),
+                Self::Unavailable { .. } => tracing::warn!("dependency unavailable"),
+                other => tracing::error!(error = ?other, "request failed"),
+            }
+        }
+        let fields = match &self {
+            Self::BadRequest { fields, .. } | Self::Validation { fields, .. } => fields.clone(),
+            _ => Vec::new(),
+        };
+        error_response(status, self.code(), self.public_message(), self.retry_after(), fields)
+    }
+}
+
+/// Map a named unique constraint to a 409 (Launchbadge's `on_constraint`).
+pub trait ResultExt<T> {
+    fn on_constraint(self, name: &str, f: impl FnOnce() -> ApiError) -> Result<T>;
+}
+
+impl<T, E: Into<ApiError>> ResultExt<T> for std::result::Result<T, E> {
+    fn on_constraint(self, name: &str, f: impl FnOnce() -> ApiError) -> Result<T> {
+        self.map_err(|e| match e.into() {
+            ApiError::Db(sqlx::Error::Database(d)) if d.constraint() == Some(name) => f(),
+            other => other,
+        })
+    }
+}

@@ -1,0 +1,140 @@
+//! hoody-api: the platform control plane.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod envelope;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod mail;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod shutdown;
+pub mod state;
+pub mod telemetry;
+
+use std::{future::IntoFuture, net::SocketAddr, sync::atomic::Ordering, sync::Arc, time::Duration};
+
+use axum::{
+    extract::DefaultBodyLimit,
+    http::{header, HeaderName, HeaderValue, Method, StatusCode},
+    response::IntoResponse,
+    routing::get,
+    Router,
+};
+use tower_http::{catch_panic::CatchPanicLayer, cors::CorsLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{error::ApiError, state::AppState};
+
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Every documented route, and the OpenAPI document they make.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(api::router())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .split_for_parts()
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let (api, _) = routes();
+    let cors = cors(&state.cfg.cors_origins);
+    Router::new()
+        .merge(api)
+        .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, envelope::JSON_UTF8)], openapi::document_json()) }))
+        .route("/docs", get(openapi::docs_page))
+        .fallback(|| async { ApiError::not_found("route_not_found", "Route not found") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
+        .route_layer(axum::middleware::from_fn(middleware::capture_route))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, state.cfg.request_timeout))
+        .layer(cors)
+        .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::request_context))
+        .with_state(state)
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(allowed)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("x-hoody-client-id"),
+            HeaderName::from_static("x-hoody-client-name"),
+        ])
+        .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Serve until `shutdown` resolves, then finish in-flight requests within the grace period.
+/// Background workers (the mail outbox) run alongside.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (trigger, stop) = shutdown::channel();
+    let mailer = tokio::spawn({
+        let (st, stop) = (state.clone(), stop.clone());
+        async move { st.mailer.run_worker(st.db.clone(), stop).await }
+    });
+    let janitor = tokio::spawn(janitor(state.clone(), stop.clone()));
+    let draining = state.clone();
+    let grace = state.cfg.shutdown_grace;
+    let (drain_trigger, drain_started) = shutdown::channel();
+    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let graceful = async move {
+        shutdown.await;
+        draining.draining.store(true, Ordering::SeqCst);
+        drain_trigger.fire();
+        tracing::info!("shutting down: finishing in-flight requests");
+    };
+    let served = axum::serve(listener, app).with_graceful_shutdown(graceful).into_future();
+    // In-flight requests get `grace` from the moment draining starts.
+    let result = tokio::select! {
+        r = served => r.map_err(anyhow::Error::from),
+        _ = async { drain_started.wait().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("grace period over; closing remaining connections");
+            Ok(())
+        }
+    };
+    trigger.fire();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = mailer.await;
+        let _ = janitor.await;
+    })
+    .await;
+    result
+}
+
+/// Periodic clean-up of expired rate-limit windows.
+async fn janitor(st: AppState, stop: shutdown::Stop) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+            _ = stop.wait() => return,
+        }
+        if let Err(e) = auth::limits::prune(&st.db).await {
+            tracing::debug!(error = %e, "rate limit prune skipped");
+        }
+    }
+}
+
+pub fn spawn_migrations(state: &AppState) {
+    let (db, flag) = (state.db.clone(), Arc::clone(&state.migrated));
+    tokio::spawn(async move { db::migrate_with_retry(&db, flag).await });
+}

@@ -1,0 +1,188 @@
+//! Mail goes through the durable `mail_outbox` table: written in the request's transaction,
+//! delivered by a background worker with retries (SMTP with lettre, or `.eml` files in
+//! `$HOODY_DATA_DIR/outbox/` when no SMTP server is configured). A request never waits on SMTP.
+
+pub mod templates;
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+
+use anyhow::Context;
+use lettre::{
+    message::{header::{ContentTransferEncoding, ContentType}, Body}, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+};
+use sqlx::{FromRow, PgExecutor, PgPool};
+use tokio::sync::Notify;
+
+use crate::config::Config;
+
+const BATCH: i64 = 10;
+const POLL: Duration = Duration::from_secs(5);
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(PathBuf),
+}
+
+pub struct Mailer {
+    transport: Transport,
+    from: lettre::message::Mailbox,
+    wake: Arc<Notify>,
+}
+
+#[derive(FromRow)]
+struct Pending {
+    mail_id: i64,
+    recipient: String,
+    subject: String,
+    body_text: String,
+    attempts: i32,
+}
+
+impl Mailer {
+    pub fn new(cfg: &Config) -> anyhow::Result<Self> {
+        let transport = match &cfg.smtp_url {
+            Some(url) => Transport::Smtp(smtp_transport(url)?),
+            None => Transport::Files(cfg.data_dir.join("outbox")),
+        };
+        let from = cfg.mail_from.parse().with_context(|| format!("HOODY_MAIL_FROM={:?} is not an address", cfg.mail_from))?;
+        Ok(Self { transport, from, wake: Arc::new(Notify::new()) })
+    }
+
+    /// Record a mail for delivery; call inside the transaction that makes it true.
+    pub async fn enqueue(&self, db: impl PgExecutor<'_>, to: &str, subject: &str, body: &str) -> sqlx::Result<()> {
+        sqlx::query("insert into mail_outbox (recipient, subject, body_text) values ($1, $2, $3)")
+            .bind(to)
+            .bind(subject)
+            .bind(body)
+            .execute(db)
+            .await?;
+        Ok(())
+    }
+
+    /// Tell the worker there is mail (after the enqueuing transaction committed).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Deliver until `stop` resolves. Several replicas can run this: rows are leased with
+    /// `for update skip locked` and a pushed-back `next_attempt_at`.
+    pub async fn run_worker(&self, db: PgPool, stop: crate::shutdown::Stop) {
+        loop {
+            let delivered = match self.deliver_batch(&db).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "mail outbox unavailable");
+                    0
+                }
+            };
+            if delivered as i64 == BATCH {
+                continue;
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = stop.wait() => return,
+            }
+        }
+    }
+
+    async fn deliver_batch(&self, db: &PgPool) -> anyhow::Result<usize> {
+        let batch: Vec<Pending> = sqlx::query_as(
+            r#"
+            update mail_outbox set attempts = attempts + 1, next_attempt_at = now() + interval '2 minutes'
+            where mail_id in (
+                select mail_id from mail_outbox
+                where sent_at is null and failed_at is null and next_attempt_at <= now()
+                order by mail_id limit $1 for update skip locked)
+            returning mail_id, recipient, subject, body_text, attempts
+            "#,
+        )
+        .bind(BATCH)
+        .fetch_all(db)
+        .await?;
+        let n = batch.len();
+        for mail in batch {
+            self.deliver_one(db, mail).await?;
+        }
+        Ok(n)
+    }
+
+    async fn deliver_one(&self, db: &PgPool, mail: Pending) -> anyhow::Result<()> {
+        let to = match mail.recipient.parse() {
+            Ok(to) => to,
+            Err(e) => {
+                tracing::error!(mail_id = mail.mail_id, error = %e, "undeliverable recipient");
+                sqlx::query("update mail_outbox set failed_at = now(), last_error = $2 where mail_id = $1")
+                    .bind(mail.mail_id)
+                    .bind("invalid recipient address")
+                    .execute(db)
+                    .await?;
+                return Ok(());
+            }
+        };
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject.as_str())
+            .header(ContentType::TEXT_PLAIN)
+            // 7bit keeps the link readable in the raw message (lines stay far below 998 bytes).
+            .body(Body::new_with_encoding(mail.body_text.clone(), ContentTransferEncoding::SevenBit).map_err(|_| anyhow::anyhow!("mail body is not 7-bit text"))?)
+            .context("building a message")?;
+        let sent = match &self.transport {
+            Transport::Smtp(smtp) => smtp.send(message).await.map(drop).map_err(|e| e.to_string()),
+            Transport::Files(dir) => write_eml(dir, mail.mail_id, &message.formatted()).await.map_err(|e| e.to_string()),
+        };
+        match sent {
+            Ok(()) => {
+                // The body may hold a one-time link: do not keep it once delivered.
+                sqlx::query("update mail_outbox set sent_at = now(), body_text = '' where mail_id = $1")
+                    .bind(mail.mail_id)
+                    .execute(db)
+                    .await?;
+                tracing::info!(mail_id = mail.mail_id, "mail delivered");
+            }
+            Err(e) => {
+                let backoff = Duration::from_secs(5 * 2u64.pow(mail.attempts.clamp(0, 10) as u32)).min(Duration::from_secs(3600));
+                tracing::warn!(mail_id = mail.mail_id, attempts = mail.attempts, error = %e, "mail delivery failed; will retry");
+                sqlx::query("update mail_outbox set next_attempt_at = now() + $2, last_error = $3 where mail_id = $1")
+                    .bind(mail.mail_id)
+                    .bind(backoff)
+                    .bind(e.chars().take(500).collect::<String>())
+                    .execute(db)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `smtp://[user:password@]host[:port]`, plain SMTP (a local relay or mail catcher).
+fn smtp_transport(url: &str) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let rest = url.strip_prefix("smtp://").context("HOODY_SMTP_URL must start with smtp://")?;
+    let rest = rest.trim_end_matches('/');
+    let (userinfo, hostport) = match rest.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, rest),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().context("HOODY_SMTP_URL has a bad port")?),
+        None => (hostport, 25),
+    };
+    anyhow::ensure!(!host.is_empty(), "HOODY_SMTP_URL has no host");
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(port)
+        .timeout(Some(Duration::from_secs(20)));
+    if let Some((user, pass)) = userinfo.and_then(|u| u.split_once(':')) {
+        builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(user.into(), pass.into()));
+    }
+    Ok(builder.build())
+}
+
+async fn write_eml(dir: &std::path::Path, id: i64, bytes: &[u8]) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(dir).await?;
+    // Write then rename, so a reader never sees half a message.
+    let tmp = dir.join(format!(".{id}.eml.tmp"));
+    tokio::fs::write(&tmp, bytes).await?;
+    tokio::fs::rename(&tmp, dir.join(format!("{id:010}.eml"))).await
+}

@@ -1,0 +1,114 @@
+//! The layer every request passes: request id, tracing span, the error envelope for responses
+//! made outside our handlers, security headers, metrics and the access log line.
+
+use std::time::Instant;
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::{header, HeaderName, HeaderValue, StatusCode},
+    middleware::Next,
+    response::Response,
+};
+use tracing::Instrument;
+
+use crate::{envelope::JSON_UTF8, error::error_response, state::AppState, telemetry};
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The route template a request matched, carried out on the response for metrics.
+#[derive(Clone)]
+struct RouteTemplate(String);
+
+/// Inner layer (route_layer): note which route template matched.
+pub async fn capture_route(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+    let mut res = next.run(req).await;
+    if let Some(route) = route {
+        res.extensions_mut().insert(RouteTemplate(route));
+    }
+    res
+}
+
+/// Outer layer.
+pub async fn request_context(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| valid_request_id(v))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let method = req.method().clone();
+    let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %req.uri().path());
+    let rid = request_id.clone();
+    let mut res = telemetry::with_request_id(
+        request_id.clone(),
+        async move {
+            let res = next.run(req).await;
+            finalize(res)
+        }
+        .instrument(span.clone()),
+    )
+    .await;
+    if let Ok(v) = HeaderValue::from_str(&rid) {
+        res.headers_mut().insert(REQUEST_ID.clone(), v);
+    }
+    security_headers(res.headers_mut());
+    let route = res.extensions().get::<RouteTemplate>().map(|r| r.0.as_str()).unwrap_or("unmatched");
+    let elapsed = started.elapsed();
+    st.metrics.record(method.as_str(), route, res.status().as_u16(), elapsed);
+    span.in_scope(|| {
+        tracing::info!(status = res.status().as_u16(), route, latency_ms = elapsed.as_secs_f64() * 1000.0, "request finished")
+    });
+    res
+}
+
+fn valid_request_id(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+/// An error response that is not our JSON (a timeout, a panic, a body-limit rejection, a CORS
+/// refusal) becomes the error envelope.
+fn finalize(res: Response) -> Response {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_ours = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == JSON_UTF8.as_bytes());
+    if is_ours {
+        return res;
+    }
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("route_not_found", "Route not found"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Method not allowed"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "Request body is larger than 1 MiB"),
+        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => ("request_timeout", "The request took too long"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Unsupported media type"),
+        s if s.is_server_error() => ("internal_error", "Internal server error"),
+        _ => ("bad_request", "Bad request"),
+    };
+    if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), "non-envelope server error replaced");
+    }
+    let mut out = error_response(status, code, message.to_owned(), None, Vec::new());
+    // Keep headers such as Allow and Retry-After from the original.
+    for (name, value) in res.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH && !out.headers().contains_key(name) {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    drop(res.into_body());
+    out
+}
+
+fn security_headers(h: &mut axum::http::HeaderMap) {
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+}
+

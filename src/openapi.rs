@@ -1,0 +1,56 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, and the offline docs page.
+
+use axum::{
+    http::header,
+    response::{Html, IntoResponse},
+};
+use utoipa::{
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Hoody API",
+        description = "The platform control plane: identity, projects, containers, billing and vault under `/api/v1`. \
+            Every response is the envelope `{statusCode, message, data}`; errors add `code`, `error` and `request_id`."
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(crate::error::ErrorBody)),
+    tags(
+        (name = "authentication", description = "Signup, verification, login, sessions and password reset"),
+        (name = "utilities", description = "Helpers"),
+        (name = "ops", description = "Liveness, readiness and metrics")
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// The document as committed in `openapi/openapi.json`.
+pub fn document() -> utoipa::openapi::OpenApi {
+    crate::routes().1
+}
+
+pub fn document_json() -> String {
+    let mut json = document().to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
+}
+
+/// A self-contained page (no CDN) that renders `/openapi.json`.
+pub async fn docs_page() -> impl IntoResponse {
+    const CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'";
+    ([(header::CONTENT_SECURITY_POLICY, CSP)], Html(include_str!("docs.html")))
+}

@@ -1,0 +1,289 @@
+//! Spawns the app on a random port against a fresh database made from a migrated template.
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{atomic::AtomicBool, Arc},
+    time::Duration,
+};
+
+use hoody_api::{config::Config, state::AppState};
+use reqwest::{header::HeaderMap, Method, StatusCode};
+use serde_json::{json, Value};
+use sqlx::{postgres::PgConnectOptions, Connection, Executor, PgPool};
+
+pub const PASSWORD: &str = "Correct-Horse-Battery-9";
+
+pub struct TestApp {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: PgPool,
+    pub data_dir: PathBuf,
+    pub state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    /// `data` of the envelope.
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+    /// Asserts the envelope shape and status; returns self for chaining.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(self.body["statusCode"], json!(status), "statusCode differs from HTTP status: {}", self.text);
+        assert!(self.body["message"].is_string(), "no message: {}", self.text);
+        assert!(self.body.get("data").is_some(), "no data key: {}", self.text);
+        if status >= 400 {
+            assert!(self.body["data"].is_null(), "error data must be null: {}", self.text);
+            assert!(self.body["code"].is_string(), "error without code: {}", self.text);
+            assert!(self.body["request_id"].is_string(), "error without request_id: {}", self.text);
+        }
+        self
+    }
+}
+
+/// Admin connection options from `DATABASE_URL` (set by scripts/test).
+fn admin_options() -> PgConnectOptions {
+    let url = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL is not set: run the tests with scripts/test, which starts PostgreSQL");
+    url.parse().expect("DATABASE_URL is not a PostgreSQL URL")
+}
+
+/// The name of a template database holding the current migrations (hash of their text).
+fn template_name() -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let mut files: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .expect("migrations dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for f in files {
+        h.update(std::fs::read(f).expect("migration file"));
+    }
+    format!("hoody_tpl_{}", &hex::encode(h.finalize())[..12])
+}
+
+async fn fresh_database() -> PgConnectOptions {
+    let admin = admin_options();
+    let mut conn = sqlx::PgConnection::connect_with(&admin).await.expect("connect to the test PostgreSQL");
+    let tpl = template_name();
+    conn.execute("select pg_advisory_lock(7031)").await.expect("lock");
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+        .bind(&tpl)
+        .fetch_one(&mut conn)
+        .await
+        .expect("query");
+    if !exists {
+        let building = format!("{tpl}_building");
+        conn.execute(format!("drop database if exists {building}").as_str()).await.expect("drop");
+        conn.execute(format!("create database {building}").as_str()).await.expect("create template");
+        let mut t = sqlx::PgConnection::connect_with(&admin.clone().database(&building)).await.expect("connect template");
+        hoody_api::db::MIGRATOR.run(&mut t).await.expect("migrations");
+        t.close().await.ok();
+        conn.execute(format!("alter database {building} rename to {tpl}").as_str()).await.expect("rename");
+    }
+    conn.execute("select pg_advisory_unlock(7031)").await.expect("unlock");
+    let name = format!("t_{}", hoody_api::db::new_id());
+    conn.execute(format!("create database {name} template {tpl}").as_str()).await.expect("create test database");
+    conn.close().await.ok();
+    admin.database(&name)
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Start the app with settings adjusted by `adjust`.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        hoody_api::telemetry::init(std::env::var("HOODY_LOG_FORMAT").is_ok_and(|v| v == "json"));
+        let opts = fresh_database().await;
+        let data_dir = std::env::temp_dir().join(format!("hoody-test-{}", hoody_api::db::new_id()));
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        let mut cfg = Config::with_data_dir(data_dir.clone());
+        cfg.db_max_connections = 8;
+        adjust(&mut cfg);
+        let db = hoody_api::db::pool(&cfg, opts);
+        let state = AppState::new(db.clone(), cfg, Arc::new(AtomicBool::new(true))).expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(hoody_api::run(listener, state.clone(), async move {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
+        Self { base: format!("http://{addr}"), addr, client, db, data_dir, state, stop: Some(tx), server: Some(server) }
+    }
+
+    /// Stop the server gracefully and wait for it.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            h.await.expect("server task").expect("server result");
+        }
+    }
+
+    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::read(req.send().await.expect("request")).await
+    }
+
+    pub async fn read(res: reqwest::Response) -> Resp {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp { status, headers, body, text }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.request(Method::POST, path, None, Some(body)).await
+    }
+
+    pub async fn post_auth(&self, path: &str, token: &str, body: Option<Value>) -> Resp {
+        self.request(Method::POST, path, Some(token), body).await
+    }
+
+    /// Send raw bytes with a content type.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Resp {
+        let res = self
+            .client
+            .post(format!("{}{}", self.base, path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        Self::read(res).await
+    }
+
+    /// Every mail delivered to the file outbox so far, oldest first.
+    pub fn mails(&self) -> Vec<String> {
+        let dir = self.data_dir.join("outbox");
+        let mut files: Vec<_> = match std::fs::read_dir(&dir) {
+            Ok(d) => d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect(),
+            Err(_) => Vec::new(),
+        };
+        files.sort();
+        files.iter().map(|f| std::fs::read_to_string(f).expect("read mail")).collect()
+    }
+
+    /// Wait until at least `n` mails were delivered (the outbox worker runs in the background).
+    pub async fn wait_mails(&self, n: usize) -> Vec<String> {
+        for _ in 0..100 {
+            let mails = self.mails();
+            if mails.len() >= n {
+                return mails;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("expected {n} mails, have {}", self.mails().len());
+    }
+
+    /// Mails addressed to `email`.
+    pub fn mails_to(&self, email: &str) -> Vec<String> {
+        self.mails().into_iter().filter(|m| m.contains(&format!("To: {email}"))).collect()
+    }
+
+    /// Sign up over HTTP and return the token of the verification link.
+    pub async fn signup(&self, email: &str, password: &str) -> String {
+        let before = self.mails_to(email).len();
+        self.post("/api/v1/auth/signup", json!({"email": email, "password": password})).await.expect(200);
+        for _ in 0..100 {
+            let mails = self.mails_to(email);
+            if mails.len() > before {
+                return link_token(mails.last().expect("mail"), "verify-email");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no verification mail for {email}");
+    }
+
+    /// Sign up and verify over HTTP; returns (access token, refresh token, user id).
+    pub async fn verified_user(&self, email: &str) -> Session {
+        let token = self.signup(email, PASSWORD).await;
+        let r = self.post("/api/v1/auth/verify-email", json!({"token": token})).await;
+        r.expect(200);
+        Session::from(r.data())
+    }
+
+    /// Insert a verified user directly (bypasses the signup rate limit); returns the user id.
+    pub async fn seed_user(&self, email: &str, username: &str, password: &str) -> String {
+        let id = hoody_api::db::new_id();
+        let hash = hoody_api::auth::password::hash_now(password).expect("hash");
+        sqlx::query(
+            "insert into app_user (user_id, username, email, password_hash, email_verified) values ($1, $2, $3, $4, true)",
+        )
+        .bind(&id)
+        .bind(username)
+        .bind(email)
+        .bind(hash)
+        .execute(&self.db)
+        .await
+        .expect("seed user");
+        id
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Session {
+        let r = self.post("/api/v1/users/auth/login", json!({"email": email, "password": password})).await;
+        r.expect(200);
+        Session::from(r.data())
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+pub struct Session {
+    pub token: String,
+    pub refresh: String,
+    pub user_id: String,
+}
+
+impl From<&Value> for Session {
+    fn from(d: &Value) -> Self {
+        Self {
+            token: d["token"].as_str().expect("token").to_owned(),
+            refresh: d["refreshToken"].as_str().expect("refreshToken").to_owned(),
+            user_id: d["user"]["id"].as_str().expect("user.id").to_owned(),
+        }
+    }
+}
+
+/// The `token=` value of the link under `/<page>?` in a mail.
+pub fn link_token(mail: &str, page: &str) -> String {
+    let marker = format!("/{page}?token=");
+    let start = mail.find(&marker).unwrap_or_else(|| panic!("no {page} link in mail:\n{mail}")) + marker.len();
+    mail[start..].chars().take_while(|c| c.is_ascii_hexdigit()).collect()
+}
