@@ -9,7 +9,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use lettre::{
-    message::{header::{ContentTransferEncoding, ContentType}, Body}, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::header::ContentType, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
 };
 use sqlx::{FromRow, PgExecutor, PgPool};
 use tokio::sync::Notify;
@@ -126,8 +126,7 @@ impl Mailer {
             .to(to)
             .subject(mail.subject.as_str())
             .header(ContentType::TEXT_PLAIN)
-            // 7bit keeps the link readable in the raw message (lines stay far below 998 bytes).
-            .body(Body::new_with_encoding(mail.body_text.clone(), ContentTransferEncoding::SevenBit).map_err(|_| anyhow::anyhow!("mail body is not 7-bit text"))?)
+            .body(mail.body_text.clone())
             .context("building a message")?;
         let sent = match &self.transport {
             Transport::Smtp(smtp) => smtp.send(message).await.map(drop).map_err(|e| e.to_string()),

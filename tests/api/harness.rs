@@ -193,7 +193,7 @@ impl TestApp {
             Err(_) => Vec::new(),
         };
         files.sort();
-        files.iter().map(|f| std::fs::read_to_string(f).expect("read mail")).collect()
+        files.iter().map(|f| decode_qp(&std::fs::read_to_string(f).expect("read mail"))).collect()
     }
 
     /// Wait until at least `n` mails were delivered (the outbox worker runs in the background).
@@ -286,4 +286,22 @@ pub fn link_token(mail: &str, page: &str) -> String {
     let marker = format!("/{page}?token=");
     let start = mail.find(&marker).unwrap_or_else(|| panic!("no {page} link in mail:\n{mail}")) + marker.len();
     mail[start..].chars().take_while(|c| c.is_ascii_hexdigit()).collect()
+}
+
+/// Undo quoted-printable soft breaks and escapes (long lines in a mail arrive encoded).
+pub fn decode_qp(raw: &str) -> String {
+    let joined = raw.replace("=\r\n", "").replace("=\n", "");
+    let mut out = Vec::with_capacity(joined.len());
+    let b = joined.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'=' && i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit() {
+            out.push(u8::from_str_radix(&joined[i + 1..i + 3], 16).expect("hex"));
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
