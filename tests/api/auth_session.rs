@@ -1,0 +1,187 @@
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
+use futures::future::join_all;
+use jsonwebtoken::{encode, EncodingKey, Header};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::harness::{Session, TestApp};
+
+const ME: &str = "/api/v1/users/auth/me";
+const REFRESH: &str = "/api/v1/users/auth/refresh";
+const LOGOUT: &str = "/api/v1/users/auth/logout";
+
+async fn refresh(app: &TestApp, header: Option<&str>, body: &str) -> crate::harness::Resp {
+    app.request(Method::POST, REFRESH, header, Some(json!({"refreshToken": body}))).await
+}
+
+#[tokio::test]
+async fn me_returns_the_profile_and_needs_a_bearer_token() {
+    let app = TestApp::spawn().await;
+    let s = app.verified_user("gina@example.com").await;
+    let r = app.get(ME, Some(&s.token)).await;
+    r.expect(200);
+    assert_eq!(r.data()["id"], s.user_id.as_str());
+    assert_eq!(r.data()["email"], "gina@example.com");
+    assert_eq!(r.data()["email_verified"], true);
+    assert_eq!(r.data()["is_admin"], false);
+    assert!(r.data()["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(!r.text.contains("password"));
+
+    let r = app.get(ME, None).await;
+    r.expect(401);
+    assert_eq!(r.code(), "missing_token");
+    assert_eq!(r.headers["www-authenticate"], "Bearer");
+    let res = app.client.get(format!("{}{ME}", app.base)).header("authorization", format!("Token {}", s.token)).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    app.get(ME, Some("not-a-jwt")).await.expect(401);
+    // A refresh token is not an access token.
+    let r = app.get(ME, Some(&s.refresh)).await;
+    r.expect(401);
+}
+
+fn secret(app: &TestApp) -> Vec<u8> {
+    hex::decode(std::fs::read_to_string(app.data_dir.join("jwt-secret")).unwrap().trim()).unwrap()
+}
+
+fn kid(secret: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(secret)[..8])
+}
+
+#[tokio::test]
+async fn forged_and_confused_tokens_are_refused() {
+    let app = TestApp::spawn().await;
+    let s = app.verified_user("hal@example.com").await;
+    let key = secret(&app);
+    let now = chrono::Utc::now().timestamp();
+    let base = json!({"sub": s.user_id, "typ": "access", "gen": 0, "iat": now, "exp": now + 600,
+        "aud": "hoody-api", "iss": "hoody-api", "jti": "x"});
+    let sign = |alg: jsonwebtoken::Algorithm, claims: &Value, kid_value: Option<String>| {
+        let mut h = Header::new(alg);
+        h.kid = kid_value;
+        encode(&h, claims, &EncodingKey::from_secret(&key)).unwrap()
+    };
+    let good = sign(jsonwebtoken::Algorithm::HS256, &base, Some(kid(&key)));
+    app.get(ME, Some(&good)).await.expect(200);
+
+    let mut cases: Vec<(&str, String)> = Vec::new();
+    cases.push(("HS512", sign(jsonwebtoken::Algorithm::HS512, &base, Some(kid(&key)))));
+    cases.push(("no kid", sign(jsonwebtoken::Algorithm::HS256, &base, None)));
+    cases.push(("foreign kid", sign(jsonwebtoken::Algorithm::HS256, &base, Some("../../etc/passwd".into()))));
+    let mut c = base.clone();
+    c["exp"] = json!("9999999999");
+    cases.push(("exp as string", sign(jsonwebtoken::Algorithm::HS256, &c, Some(kid(&key)))));
+    let mut c = base.clone();
+    c["nbf"] = json!(now + 3600);
+    cases.push(("future nbf", sign(jsonwebtoken::Algorithm::HS256, &c, Some(kid(&key)))));
+    let mut c = base.clone();
+    c["aud"] = json!("someone-else");
+    cases.push(("wrong aud", sign(jsonwebtoken::Algorithm::HS256, &c, Some(kid(&key)))));
+    let mut c = base.clone();
+    c["iss"] = json!("evil");
+    cases.push(("wrong iss", sign(jsonwebtoken::Algorithm::HS256, &c, Some(kid(&key)))));
+    let mut c = base.clone();
+    c["exp"] = json!(now - 600);
+    cases.push(("expired", sign(jsonwebtoken::Algorithm::HS256, &c, Some(kid(&key)))));
+    let mut c = base.clone();
+    c["typ"] = json!("refresh");
+    cases.push(("refresh typ", sign(jsonwebtoken::Algorithm::HS256, &c, Some(kid(&key)))));
+    let mut c = base.clone();
+    c.as_object_mut().unwrap().remove("typ");
+    cases.push(("no typ", sign(jsonwebtoken::Algorithm::HS256, &c, Some(kid(&key)))));
+    let none_header = B64.encode(json!({"alg": "none", "typ": "JWT", "kid": kid(&key)}).to_string());
+    cases.push(("alg none", format!("{none_header}.{}.", B64.encode(base.to_string()))));
+    let jku_header = B64.encode(json!({"alg": "HS256", "kid": kid(&key), "jku": "https://evil.example/jwks"}).to_string());
+    let payload = B64.encode(base.to_string());
+    cases.push(("jku", format!("{jku_header}.{payload}.{}", good.rsplit('.').next().unwrap())));
+    let other_key = encode(&{ let mut h = Header::new(jsonwebtoken::Algorithm::HS256); h.kid = Some(kid(&key)); h }, &base, &EncodingKey::from_secret(b"another-secret-another-secret-32")).unwrap();
+    cases.push(("other key", other_key));
+    for (name, token) in cases {
+        let r = app.get(ME, Some(&token)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{name}: {}", r.text);
+    }
+}
+
+#[tokio::test]
+async fn logout_revokes_every_earlier_jwt_but_not_later_ones() {
+    let app = TestApp::spawn().await;
+    let first = app.verified_user("ivy@example.com").await;
+    let second = app.login("ivy@example.com", crate::harness::PASSWORD).await;
+    app.post_auth(LOGOUT, &second.token, None).await.expect(200);
+    for token in [&first.token, &second.token] {
+        let r = app.get(ME, Some(token)).await;
+        r.expect(401);
+        assert_eq!(r.code(), "token_revoked");
+    }
+    let r = refresh(&app, Some(&second.refresh), &second.refresh).await;
+    r.expect(401);
+    // Issued in the same second as the logout, after it: accepted.
+    let third = app.login("ivy@example.com", crate::harness::PASSWORD).await;
+    app.get(ME, Some(&third.token)).await.expect(200);
+    app.post_auth(LOGOUT, "garbage", None).await.expect(401);
+}
+
+#[tokio::test]
+async fn refresh_needs_the_token_in_body_and_header_and_rotates() {
+    let app = TestApp::spawn().await;
+    let s: Session = app.verified_user("jay@example.com").await;
+    // Only the body (what the SDK auto-refresh does, with the access token in the header).
+    let r = refresh(&app, Some(&s.token), &s.refresh).await;
+    r.expect(401);
+    assert_eq!(r.code(), "refresh_token_mismatch");
+    refresh(&app, None, &s.refresh).await.expect(401);
+    // An access token presented as a refresh token.
+    refresh(&app, Some(&s.token), &s.token).await.expect(401);
+    app.request(Method::POST, REFRESH, Some(&s.refresh), Some(json!({}))).await.expect(400);
+
+    let r = refresh(&app, Some(&s.refresh), &s.refresh).await;
+    r.expect(200);
+    let new_access = r.data()["token"].as_str().unwrap().to_owned();
+    let new_refresh = r.data()["refreshToken"].as_str().unwrap().to_owned();
+    assert!(r.data()["expires_in"].as_i64().unwrap() > 86_000);
+    app.get(ME, Some(&new_access)).await.expect(200);
+
+    // Replaying the used refresh token revokes the family, including the rotated one.
+    let r = refresh(&app, Some(&s.refresh), &s.refresh).await;
+    r.expect(401);
+    assert_eq!(r.code(), "refresh_token_reused");
+    refresh(&app, Some(&new_refresh), &new_refresh).await.expect(401);
+}
+
+#[tokio::test]
+async fn parallel_refreshes_with_one_token_give_one_pair() {
+    let app = TestApp::spawn().await;
+    let s = app.verified_user("kim@example.com").await;
+    let results = join_all((0..10).map(|_| refresh(&app, Some(&s.refresh), &s.refresh))).await;
+    let ok = results.iter().filter(|r| r.status == StatusCode::OK).count();
+    assert_eq!(ok, 1, "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
+    let rows: i64 = sqlx::query_scalar("select count(*) from refresh_token").fetch_one(&app.db).await.unwrap();
+    assert_eq!(rows, 2, "the original and exactly one rotation");
+}
+
+#[tokio::test]
+async fn refresh_is_rate_limited_per_user() {
+    let app = TestApp::spawn_with(|c| c.limits.refresh_per_window = 2).await;
+    let s = app.verified_user("lee@example.com").await;
+    let mut current = s.refresh.clone();
+    for _ in 0..2 {
+        let r = refresh(&app, Some(&current), &current).await;
+        r.expect(200);
+        current = r.data()["refreshToken"].as_str().unwrap().to_owned();
+    }
+    let r = refresh(&app, Some(&current), &current).await;
+    r.expect(429);
+    assert!(r.headers.contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn a_ban_takes_effect_on_the_next_request() {
+    let app = TestApp::spawn().await;
+    let s = app.verified_user("max@example.com").await;
+    app.get(ME, Some(&s.token)).await.expect(200);
+    sqlx::query("update app_user set is_banned = true where user_id = $1").bind(&s.user_id).execute(&app.db).await.unwrap();
+    let r = app.get(ME, Some(&s.token)).await;
+    r.expect(403);
+    assert_eq!(r.code(), "account_banned");
+    refresh(&app, Some(&s.refresh), &s.refresh).await.expect(403);
+}
