@@ -37,6 +37,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// `HOODY_HASH_THREADS`: threads that may run argon2 at once.
     pub hash_threads: usize,
+    /// `HOODY_MAIL_RETRY_SECS`: first retry delay of a failed delivery (doubles each time, ≤ 1 h).
+    pub mail_retry: Duration,
     /// Rate limits held in Postgres.
     pub limits: Limits,
 }
@@ -89,6 +91,7 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             hash_threads: default_hash_threads(),
+            mail_retry: Duration::from_secs(10),
             limits: Limits::default(),
         }
     }
@@ -122,6 +125,7 @@ impl Config {
         c.request_timeout = Duration::from_secs(num("HOODY_REQUEST_TIMEOUT_SECS", 30)?);
         c.shutdown_grace = Duration::from_secs(num("HOODY_SHUTDOWN_GRACE_SECS", 30)?);
         c.hash_threads = num("HOODY_HASH_THREADS", c.hash_threads)?.max(1);
+        c.mail_retry = Duration::from_secs(num("HOODY_MAIL_RETRY_SECS", 10)?);
         let l = &mut c.limits;
         l.signup_per_hour = num("HOODY_LIMIT_SIGNUP_PER_HOUR", l.signup_per_hour)?;
         l.login_failures_per_ip = num("HOODY_LIMIT_LOGIN_FAILURES_PER_IP", l.login_failures_per_ip)?;

@@ -144,6 +144,7 @@ impl ApiError {
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Db(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Db(e) if is_bad_input(e) => StatusCode::BAD_REQUEST,
             Self::Db(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -163,6 +164,7 @@ impl ApiError {
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable { .. } => "service_unavailable",
             Self::Db(e) if is_unavailable(e) => "service_unavailable",
+            Self::Db(e) if is_bad_input(e) => "invalid_input",
             Self::Db(_) | Self::Internal(_) => "internal_error",
         }
     }
@@ -181,6 +183,7 @@ impl ApiError {
     fn public_message(&self) -> String {
         match self {
             Self::Db(e) if is_unavailable(e) => "The service is temporarily unavailable; retry shortly".into(),
+            Self::Db(e) if is_bad_input(e) => "The request contains a value that cannot be stored".into(),
             Self::Db(_) | Self::Internal(_) => "Internal server error".into(),
             Self::RateLimited { .. } => "Too many requests; retry later".into(),
             Self::Unavailable { .. } => "The service is temporarily unavailable; retry shortly".into(),
@@ -201,9 +204,25 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
         })
 }
 
+/// Input PostgreSQL refuses as data (a NUL byte, an unrepresentable character, a number out of
+/// range) is the client's mistake: 400, never 500.
+fn is_bad_input(e: &sqlx::Error) -> bool {
+    e.as_database_error().and_then(|d| d.code()).is_some_and(|c| {
+        // character_not_in_repertoire, untranslatable_character, numeric_value_out_of_range,
+        // invalid_text_representation, string_data_right_truncation
+        matches!(c.as_ref(), "22021" | "22P05" | "22003" | "22P02" | "22001")
+    })
+}
+
 /// Build the envelope for a status, used by the error type and by the middleware that wraps
 /// bodies produced outside our handlers (timeouts, panics, the body limit).
-pub fn error_response(status: StatusCode, code: &str, message: String, retry_after: Option<u64>, fields: Vec<FieldError>) -> Response {
+pub fn error_response(
+    status: StatusCode,
+    code: &str,
+    message: String,
+    retry_after: Option<u64>,
+    fields: Vec<FieldError>,
+) -> Response {
     let body = ErrorBody {
         status_code: status.as_u16(),
         message,
@@ -229,7 +248,9 @@ impl IntoResponse for ApiError {
         let status = self.status();
         if status.is_server_error() {
             match &self {
-                Self::Db(e) if is_unavailable(e) => tracing::warn!(error = %e, "database unavailable"),
+                Self::Db(e) if is_unavailable(e) => {
+                    tracing::warn!(error = %e, "database unavailable")
+                }
                 Self::Unavailable { .. } => tracing::warn!("dependency unavailable"),
                 other => tracing::error!(error = ?other, "request failed"),
             }

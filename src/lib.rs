@@ -49,7 +49,10 @@ pub fn app(state: AppState) -> Router {
     let cors = cors(&state.cfg.cors_origins);
     Router::new()
         .merge(api)
-        .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, envelope::JSON_UTF8)], openapi::document_json()) }))
+        .route(
+            "/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, envelope::JSON_UTF8)], openapi::document_json()) }),
+        )
         .route("/docs", get(openapi::docs_page))
         .fallback(|| async { ApiError::not_found("route_not_found", "Route not found") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })

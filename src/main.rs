@@ -71,7 +71,8 @@ async fn migrate(cfg: Config) -> anyhow::Result<()> {
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
     let (pool, pg) = database(&cfg).await?;
     let state = AppState::new(pool.clone(), cfg, Arc::new(AtomicBool::new(false)))?;
     hoody_api::spawn_migrations(&state);

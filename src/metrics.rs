@@ -28,7 +28,9 @@ struct Histogram {
 impl Metrics {
     pub fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
-        let Ok(mut inner) = self.inner.lock() else { return };
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
         *inner.requests.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
         let h = inner.latency.entry((method.to_owned(), route.to_owned())).or_default();
         h.count += 1;
@@ -61,7 +63,11 @@ impl Metrics {
             for ((method, route), h) in hists {
                 let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
                 for (i, le) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(out, "hoody_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}", h.counts[i]);
+                    let _ = writeln!(
+                        out,
+                        "hoody_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}",
+                        h.counts[i]
+                    );
                 }
                 let _ = writeln!(out, "hoody_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
                 let _ = writeln!(out, "hoody_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);

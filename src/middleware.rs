@@ -59,7 +59,12 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
     let elapsed = started.elapsed();
     st.metrics.record(method.as_str(), route, res.status().as_u16(), elapsed);
     span.in_scope(|| {
-        tracing::info!(status = res.status().as_u16(), route, latency_ms = elapsed.as_secs_f64() * 1000.0, "request finished")
+        tracing::info!(
+            status = res.status().as_u16(),
+            route,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request finished"
+        )
     });
     res
 }
@@ -111,4 +116,3 @@ fn security_headers(h: &mut axum::http::HeaderMap) {
     h.entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
 }
-

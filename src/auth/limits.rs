@@ -34,7 +34,10 @@ pub async fn hit(db: impl PgExecutor<'_>, bucket: &str, limit: i32, window: Dura
 
 /// Take back one hit (a login that turned out to succeed is not a failure).
 pub async fn undo(db: impl PgExecutor<'_>, bucket: &str) -> Result<()> {
-    sqlx::query("update rate_limit set hits = greatest(hits - 1, 0) where bucket = $1").bind(bucket).execute(db).await?;
+    sqlx::query("update rate_limit set hits = greatest(hits - 1, 0) where bucket = $1")
+        .bind(bucket)
+        .execute(db)
+        .await?;
     Ok(())
 }
 

@@ -69,10 +69,13 @@ pub fn hash_now(password: &str) -> anyhow::Result<String> {
 }
 
 fn verify_now(password: &str, hash: &str) -> Verified {
-    let Ok(parsed) = PasswordHash::new(hash) else { return Verified { ok: false, needs_rehash: false } };
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return Verified { ok: false, needs_rehash: false };
+    };
     let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
     let current = parsed.algorithm.as_str() == "argon2id"
-        && Params::try_from(&parsed).is_ok_and(|p| p.m_cost() == M_COST && p.t_cost() == T_COST && p.p_cost() == P_COST);
+        && Params::try_from(&parsed)
+            .is_ok_and(|p| p.m_cost() == M_COST && p.t_cost() == T_COST && p.p_cost() == P_COST);
     Verified { ok, needs_rehash: ok && !current }
 }
 
@@ -101,9 +104,12 @@ pub fn policy(path: &str, pw: &str, classes: Classes) -> Vec<FieldError> {
     let special = pw.chars().any(|c| !c.is_alphanumeric());
     match classes {
         Classes::All => {
-            for (present, what) in
-                [(upper, "an uppercase letter"), (lower, "a lowercase letter"), (digit, "a number"), (special, "a special character")]
-            {
+            for (present, what) in [
+                (upper, "an uppercase letter"),
+                (lower, "a lowercase letter"),
+                (digit, "a number"),
+                (special, "a special character"),
+            ] {
                 if !present {
                     errs.push(FieldError::new(path, format!("Password must contain {what}")));
                 }

@@ -20,7 +20,9 @@ pub struct Principal {
 
 /// The bearer credential, if an `Authorization` header is present: `Bearer <token>` exactly.
 pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
     let token = value
         .to_str()
         .ok()

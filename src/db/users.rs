@@ -43,7 +43,10 @@ pub async fn by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Opti
 }
 
 pub async fn by_username(db: impl PgExecutor<'_>, username: &str) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(&format!("select {COLUMNS} from app_user where username = $1")).bind(username).fetch_optional(db).await
+    sqlx::query_as(&format!("select {COLUMNS} from app_user where username = $1"))
+        .bind(username)
+        .fetch_optional(db)
+        .await
 }
 
 /// A user as the API shows it: never a hash, never a secret.

@@ -32,17 +32,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 }
 
 fn is_json(headers: &axum::http::HeaderMap) -> bool {
-    let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
     let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
 /// Deserialize `bytes`, naming the failing field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // PostgreSQL text cannot hold NUL; refuse it at the edge instead of failing in SQL.
+    if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Err(ApiError::bad_request("invalid_body", "Strings must not contain NUL (\\u0000) characters"));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de);
     if value.is_ok() {
-        de.end().map_err(|e| ApiError::bad_request("invalid_json", format!("Malformed JSON body: {}", strip_position(&e.to_string()))))?;
+        de.end().map_err(|e| {
+            ApiError::bad_request("invalid_json", format!("Malformed JSON body: {}", strip_position(&e.to_string())))
+        })?;
     }
     value.map_err(|e| {
         let inner = e.inner();

@@ -6,18 +6,15 @@ pub mod templates;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-
 use anyhow::Context;
-use lettre::{
-    message::header::ContentType, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-};
+use lettre::{message::header::ContentType, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sqlx::{FromRow, PgExecutor, PgPool};
 use tokio::sync::Notify;
 
 use crate::config::Config;
 
 const BATCH: i64 = 10;
-const POLL: Duration = Duration::from_secs(5);
+const POLL: Duration = Duration::from_secs(2);
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
@@ -28,6 +25,7 @@ pub struct Mailer {
     transport: Transport,
     from: lettre::message::Mailbox,
     wake: Arc<Notify>,
+    retry: Duration,
 }
 
 #[derive(FromRow)]
@@ -45,8 +43,9 @@ impl Mailer {
             Some(url) => Transport::Smtp(smtp_transport(url)?),
             None => Transport::Files(cfg.data_dir.join("outbox")),
         };
-        let from = cfg.mail_from.parse().with_context(|| format!("HOODY_MAIL_FROM={:?} is not an address", cfg.mail_from))?;
-        Ok(Self { transport, from, wake: Arc::new(Notify::new()) })
+        let from =
+            cfg.mail_from.parse().with_context(|| format!("HOODY_MAIL_FROM={:?} is not an address", cfg.mail_from))?;
+        Ok(Self { transport, from, wake: Arc::new(Notify::new()), retry: cfg.mail_retry })
     }
 
     /// Record a mail for delivery; call inside the transaction that makes it true.
@@ -130,7 +129,9 @@ impl Mailer {
             .context("building a message")?;
         let sent = match &self.transport {
             Transport::Smtp(smtp) => smtp.send(message).await.map(drop).map_err(|e| e.to_string()),
-            Transport::Files(dir) => write_eml(dir, mail.mail_id, &message.formatted()).await.map_err(|e| e.to_string()),
+            Transport::Files(dir) => {
+                write_eml(dir, mail.mail_id, &message.formatted()).await.map_err(|e| e.to_string())
+            }
         };
         match sent {
             Ok(()) => {
@@ -142,7 +143,8 @@ impl Mailer {
                 tracing::info!(mail_id = mail.mail_id, "mail delivered");
             }
             Err(e) => {
-                let backoff = Duration::from_secs(5 * 2u64.pow(mail.attempts.clamp(0, 10) as u32)).min(Duration::from_secs(3600));
+                let backoff =
+                    (self.retry * 2u32.pow(mail.attempts.clamp(1, 10) as u32 - 1)).min(Duration::from_secs(3600));
                 tracing::warn!(mail_id = mail.mail_id, attempts = mail.attempts, error = %e, "mail delivery failed; will retry");
                 sqlx::query("update mail_outbox set next_attempt_at = now() + $2, last_error = $3 where mail_id = $1")
                     .bind(mail.mail_id)
@@ -169,11 +171,11 @@ fn smtp_transport(url: &str) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor
         None => (hostport, 25),
     };
     anyhow::ensure!(!host.is_empty(), "HOODY_SMTP_URL has no host");
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-        .port(port)
-        .timeout(Some(Duration::from_secs(20)));
+    let mut builder =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(port).timeout(Some(Duration::from_secs(20)));
     if let Some((user, pass)) = userinfo.and_then(|u| u.split_once(':')) {
-        builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(user.into(), pass.into()));
+        builder =
+            builder.credentials(lettre::transport::smtp::authentication::Credentials::new(user.into(), pass.into()));
     }
     Ok(builder.build())
 }

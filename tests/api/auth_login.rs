@@ -34,14 +34,21 @@ async fn login_by_email_any_case_and_by_exact_username() {
 #[tokio::test]
 async fn login_needs_an_identifier_and_a_password() {
     let app = TestApp::spawn().await;
-    for body in [json!({"password": PASSWORD}), json!({"email": "a@example.com"}), json!({}), json!({"username": "", "password": PASSWORD})] {
+    for body in [
+        json!({"password": PASSWORD}),
+        json!({"email": "a@example.com"}),
+        json!({}),
+        json!({"username": "", "password": PASSWORD}),
+    ] {
         let r = app.post(LOGIN, body).await;
         r.expect(400);
         assert_eq!(r.body["message"], "Username or email, and password are required");
     }
     app.post(LOGIN, json!({"email": "a@example.com", "password": 5})).await.expect(400);
     app.post(LOGIN, json!({"email": "a@example.com", "password": PASSWORD, "admin": true})).await.expect(422);
-    app.post(LOGIN, json!({"email": "a@example.com", "password": PASSWORD, "response_mode": "bogus"})).await.expect(400);
+    app.post(LOGIN, json!({"email": "a@example.com", "password": PASSWORD, "response_mode": "bogus"}))
+        .await
+        .expect(400);
     let r = app.post(LOGIN, json!({"email": "a@example.com", "password": "x".repeat(1025)})).await;
     r.expect(422);
 }
@@ -79,7 +86,10 @@ async fn unverified_and_banned_accounts_are_refused_after_the_password_check() {
     r.expect(401);
 
     app.seed_user("banned@example.com", "banned", PASSWORD).await;
-    sqlx::query("update app_user set is_banned = true where email = 'banned@example.com'").execute(&app.db).await.unwrap();
+    sqlx::query("update app_user set is_banned = true where email = 'banned@example.com'")
+        .execute(&app.db)
+        .await
+        .unwrap();
     let r = app.post(LOGIN, json!({"email": "banned@example.com", "password": PASSWORD})).await;
     r.expect(403);
     assert_eq!(r.code(), "account_banned");
@@ -87,7 +97,10 @@ async fn unverified_and_banned_accounts_are_refused_after_the_password_check() {
 
 #[tokio::test]
 async fn an_old_hash_is_upgraded_on_login() {
-    use argon2::{password_hash::{rand_core::OsRng, PasswordHasher, SaltString}, Algorithm, Argon2, Params, Version};
+    use argon2::{
+        password_hash::{rand_core::OsRng, PasswordHasher, SaltString},
+        Algorithm, Argon2, Params, Version,
+    };
     let app = TestApp::spawn().await;
     let id = app.seed_user("old@example.com", "old", PASSWORD).await;
     let old = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(7168, 5, 1, None).unwrap())
@@ -95,9 +108,18 @@ async fn an_old_hash_is_upgraded_on_login() {
         .unwrap()
         .to_string();
     assert!(old.contains("m=7168,t=5"));
-    sqlx::query("update app_user set password_hash = $1 where user_id = $2").bind(&old).bind(&id).execute(&app.db).await.unwrap();
+    sqlx::query("update app_user set password_hash = $1 where user_id = $2")
+        .bind(&old)
+        .bind(&id)
+        .execute(&app.db)
+        .await
+        .unwrap();
     app.login("old@example.com", PASSWORD).await;
-    let now: String = sqlx::query_scalar("select password_hash from app_user where user_id = $1").bind(&id).fetch_one(&app.db).await.unwrap();
+    let now: String = sqlx::query_scalar("select password_hash from app_user where user_id = $1")
+        .bind(&id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert!(now.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{now}");
     app.login("old@example.com", PASSWORD).await;
 }
@@ -123,7 +145,8 @@ async fn failures_are_limited_per_account_and_successes_do_not_count() {
 async fn parallel_guesses_never_exceed_the_account_limit() {
     let app = TestApp::spawn_with(|c| c.limits.login_failures_per_account = 5).await;
     app.seed_user("frank@example.com", "frank", PASSWORD).await;
-    let guesses = (0..40).map(|i| app.post(LOGIN, json!({"email": "frank@example.com", "password": format!("Guess-Number-{i}")})));
+    let guesses = (0..40)
+        .map(|i| app.post(LOGIN, json!({"email": "frank@example.com", "password": format!("Guess-Number-{i}")})));
     let results = join_all(guesses).await;
     let unauthorized = results.iter().filter(|r| r.status == StatusCode::UNAUTHORIZED).count();
     let limited = results.iter().filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS).count();

@@ -31,7 +31,13 @@ async fn me_returns_the_profile_and_needs_a_bearer_token() {
     r.expect(401);
     assert_eq!(r.code(), "missing_token");
     assert_eq!(r.headers["www-authenticate"], "Bearer");
-    let res = app.client.get(format!("{}{ME}", app.base)).header("authorization", format!("Token {}", s.token)).send().await.unwrap();
+    let res = app
+        .client
+        .get(format!("{}{ME}", app.base))
+        .header("authorization", format!("Token {}", s.token))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
     app.get(ME, Some("not-a-jwt")).await.expect(401);
     // A refresh token is not an access token.
@@ -91,10 +97,20 @@ async fn forged_and_confused_tokens_are_refused() {
     cases.push(("no typ", sign(jsonwebtoken::Algorithm::HS256, &c, Some(kid(&key)))));
     let none_header = B64.encode(json!({"alg": "none", "typ": "JWT", "kid": kid(&key)}).to_string());
     cases.push(("alg none", format!("{none_header}.{}.", B64.encode(base.to_string()))));
-    let jku_header = B64.encode(json!({"alg": "HS256", "kid": kid(&key), "jku": "https://evil.example/jwks"}).to_string());
+    let jku_header =
+        B64.encode(json!({"alg": "HS256", "kid": kid(&key), "jku": "https://evil.example/jwks"}).to_string());
     let payload = B64.encode(base.to_string());
     cases.push(("jku", format!("{jku_header}.{payload}.{}", good.rsplit('.').next().unwrap())));
-    let other_key = encode(&{ let mut h = Header::new(jsonwebtoken::Algorithm::HS256); h.kid = Some(kid(&key)); h }, &base, &EncodingKey::from_secret(b"another-secret-another-secret-32")).unwrap();
+    let other_key = encode(
+        &{
+            let mut h = Header::new(jsonwebtoken::Algorithm::HS256);
+            h.kid = Some(kid(&key));
+            h
+        },
+        &base,
+        &EncodingKey::from_secret(b"another-secret-another-secret-32"),
+    )
+    .unwrap();
     cases.push(("other key", other_key));
     for (name, token) in cases {
         let r = app.get(ME, Some(&token)).await;
@@ -179,7 +195,11 @@ async fn a_ban_takes_effect_on_the_next_request() {
     let app = TestApp::spawn().await;
     let s = app.verified_user("max@example.com").await;
     app.get(ME, Some(&s.token)).await.expect(200);
-    sqlx::query("update app_user set is_banned = true where user_id = $1").bind(&s.user_id).execute(&app.db).await.unwrap();
+    sqlx::query("update app_user set is_banned = true where user_id = $1")
+        .bind(&s.user_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
     let r = app.get(ME, Some(&s.token)).await;
     r.expect(403);
     assert_eq!(r.code(), "account_banned");

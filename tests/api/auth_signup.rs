@@ -10,11 +10,12 @@ async fn signup_creates_unverified_user_and_sends_link() {
     let r = app.post(SIGNUP, json!({"email": "Alice@Example.COM", "password": PASSWORD})).await;
     r.expect(200);
     assert_eq!(r.data()["email"], "alice@example.com");
-    let (username, verified, hash): (String, bool, String) =
-        sqlx::query_as("select username, email_verified, password_hash from app_user where email = 'alice@example.com'")
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
+    let (username, verified, hash): (String, bool, String) = sqlx::query_as(
+        "select username, email_verified, password_hash from app_user where email = 'alice@example.com'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
     assert!(!verified);
     assert!(username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'), "{username}");
     assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
@@ -45,7 +46,11 @@ async fn signup_rejects_weak_passwords_with_field_details() {
         let r = app.post(SIGNUP, json!({"email": "bob@example.com", "password": pw})).await;
         r.expect(422);
         let fields = r.body["details"]["fields"].as_array().expect("fields");
-        assert!(fields.iter().any(|f| f["path"] == "password" && f["message"].as_str().unwrap().contains(needle)), "{pw}: {}", r.text);
+        assert!(
+            fields.iter().any(|f| f["path"] == "password" && f["message"].as_str().unwrap().contains(needle)),
+            "{pw}: {}",
+            r.text
+        );
     }
     let users: i64 = sqlx::query_scalar("select count(*) from app_user").fetch_one(&app.db).await.unwrap();
     assert_eq!(users, 0);
@@ -114,15 +119,20 @@ async fn duplicate_signup_of_unverified_user_resets_password_and_only_newest_lin
     r.expect(400);
     app.post("/api/v1/auth/verify-email", json!({"token": second})).await.expect(200);
     // The password is the one from the latest signup.
-    app.post("/api/v1/users/auth/login", json!({"email": "victim@example.com", "password": PASSWORD})).await.expect(401);
-    app.post("/api/v1/users/auth/login", json!({"email": "victim@example.com", "password": attacker_pw})).await.expect(200);
+    app.post("/api/v1/users/auth/login", json!({"email": "victim@example.com", "password": PASSWORD}))
+        .await
+        .expect(401);
+    app.post("/api/v1/users/auth/login", json!({"email": "victim@example.com", "password": attacker_pw}))
+        .await
+        .expect(200);
 }
 
 #[tokio::test]
 async fn duplicate_signup_of_verified_user_changes_nothing() {
     let app = TestApp::spawn().await;
     app.verified_user("done@example.com").await;
-    let hash_before: String = sqlx::query_scalar("select password_hash from app_user").fetch_one(&app.db).await.unwrap();
+    let hash_before: String =
+        sqlx::query_scalar("select password_hash from app_user").fetch_one(&app.db).await.unwrap();
     let r = app.post(SIGNUP, json!({"email": "done@example.com", "password": "Another-Password-2"})).await;
     r.expect(200);
     assert_eq!(r.data()["email"], "done@example.com");

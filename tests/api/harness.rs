@@ -93,7 +93,8 @@ async fn fresh_database() -> PgConnectOptions {
         let building = format!("{tpl}_building");
         conn.execute(format!("drop database if exists {building}").as_str()).await.expect("drop");
         conn.execute(format!("create database {building}").as_str()).await.expect("create template");
-        let mut t = sqlx::PgConnection::connect_with(&admin.clone().database(&building)).await.expect("connect template");
+        let mut t =
+            sqlx::PgConnection::connect_with(&admin.clone().database(&building)).await.expect("connect template");
         hoody_api::db::MIGRATOR.run(&mut t).await.expect("migrations");
         t.close().await.ok();
         conn.execute(format!("alter database {building} rename to {tpl}").as_str()).await.expect("rename");

@@ -1,5 +1,8 @@
 //! One integration binary: the app on a random port, a fresh database per test.
 
+// Tests may unwrap: a panic is the failure report (STYLE.md 3.8 exempts tests).
+#![allow(clippy::unwrap_used)]
+
 mod harness;
 
 mod auth_login;

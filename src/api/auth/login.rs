@@ -1,15 +1,21 @@
 //! Password login. Unknown users and wrong passwords take the same path, time and answer.
 
-use axum::{extract::State, http::{header, HeaderMap}};
+use axum::{
+    extract::State,
+    http::{header, HeaderMap},
+};
 
 use super::{
-    dto::{LoginIn, LoginIp, LoginOut, SessionOut},
+    dto::{LoginIn, LoginIp, LoginOut, ResponseMode, SessionOut},
     queries,
     session::issue_pair,
 };
 use crate::{
     auth::{limits, password::MAX_BYTES},
-    db::{ts, users::{self, UserOut, UserRow}},
+    db::{
+        ts,
+        users::{self, UserOut, UserRow},
+    },
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{ClientIp, Json},
@@ -44,8 +50,9 @@ pub async fn login(
     if password.len() > MAX_BYTES {
         return Err(ApiError::invalid("password", format!("Password must be at most {MAX_BYTES} bytes")));
     }
-    // Only `tokens` exists until intent mode lands; serde has refused anything else.
-    let _ = input.response_mode;
+    // The only mode until intent mode lands (serde refused anything else); a new variant will
+    // not compile here until it is handled.
+    let ResponseMode::Tokens = input.response_mode.unwrap_or_default();
 
     // Count the attempt as a failure before hashing; a success takes it back. So no more than the
     // account limit of concurrent guesses ever reach the hash.

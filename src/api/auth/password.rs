@@ -24,7 +24,11 @@ const RESET_TTL: chrono::Duration = chrono::Duration::minutes(30);
 /// cancels older links.
 #[utoipa::path(post, path = "/auth/forgot-password", tag = "authentication", request_body = EmailIn,
     responses((status = 200, body = Envelope<Option<String>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn forgot_password(State(st): State<AppState>, client: ClientIp, Json(input): Json<EmailIn>) -> Result<ApiOk<()>> {
+pub async fn forgot_password(
+    State(st): State<AppState>,
+    client: ClientIp,
+    Json(input): Json<EmailIn>,
+) -> Result<ApiOk<()>> {
     let lim = &st.cfg.limits;
     limits::hit(&st.db, &format!("forgot:ip:{}", client.ip), lim.email_actions_per_ip, limits::HOUR).await?;
     let email = normalize_email(&input.email);
@@ -52,7 +56,11 @@ pub async fn forgot_password(State(st): State<AppState>, client: ClientIp, Json(
 /// sign the user in.
 #[utoipa::path(post, path = "/auth/reset-password", tag = "authentication", request_body = ResetPasswordIn,
     responses((status = 200, body = Envelope<Option<String>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn reset_password(State(st): State<AppState>, client: ClientIp, Json(input): Json<ResetPasswordIn>) -> Result<ApiOk<()>> {
+pub async fn reset_password(
+    State(st): State<AppState>,
+    client: ClientIp,
+    Json(input): Json<ResetPasswordIn>,
+) -> Result<ApiOk<()>> {
     let errors = password::policy("password", &input.password, password::Classes::All);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
@@ -69,7 +77,8 @@ pub async fn reset_password(State(st): State<AppState>, client: ClientIp, Json(i
     queries::set_password(&mut *tx, &user_id, &hash).await?;
     queries::cancel_email_tokens(&mut *tx, &user_id, queries::RESET).await?;
     queries::revoke_sessions(&mut tx, &user_id).await?;
-    let email: String = sqlx::query_scalar("select email from app_user where user_id = $1").bind(&user_id).fetch_one(&mut *tx).await?;
+    let email: String =
+        sqlx::query_scalar("select email from app_user where user_id = $1").bind(&user_id).fetch_one(&mut *tx).await?;
     let m = templates::password_changed();
     st.mailer.enqueue(&mut *tx, &email, m.subject, &m.body).await?;
     tx.commit().await?;

@@ -48,7 +48,14 @@ pub async fn consume_email_token(db: impl PgExecutor<'_>, token: &str, purpose: 
     .await
 }
 
-pub async fn insert_user(db: impl PgExecutor<'_>, user_id: &str, username: &str, email: &str, hash: &str, region: Option<&str>) -> sqlx::Result<()> {
+pub async fn insert_user(
+    db: impl PgExecutor<'_>,
+    user_id: &str,
+    username: &str,
+    email: &str,
+    hash: &str,
+    region: Option<&str>,
+) -> sqlx::Result<()> {
     sqlx::query("insert into app_user (user_id, username, email, password_hash, region) values ($1, $2, $3, $4, $5)")
         .bind(user_id)
         .bind(username)
@@ -61,7 +68,11 @@ pub async fn insert_user(db: impl PgExecutor<'_>, user_id: &str, username: &str,
 }
 
 pub async fn set_password(db: impl PgExecutor<'_>, user_id: &str, hash: &str) -> sqlx::Result<()> {
-    sqlx::query("update app_user set password_hash = $2 where user_id = $1").bind(user_id).bind(hash).execute(db).await?;
+    sqlx::query("update app_user set password_hash = $2 where user_id = $1")
+        .bind(user_id)
+        .bind(hash)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
@@ -88,7 +99,13 @@ pub async fn mark_verified(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Resu
     Ok(())
 }
 
-pub async fn insert_refresh(db: impl PgExecutor<'_>, jti: &str, user_id: &str, family: &str, expires_at: DateTime<Utc>) -> sqlx::Result<()> {
+pub async fn insert_refresh(
+    db: impl PgExecutor<'_>,
+    jti: &str,
+    user_id: &str,
+    family: &str,
+    expires_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
     sqlx::query("insert into refresh_token (jti, user_id, family, expires_at) values ($1, $2, $3, $4)")
         .bind(jti)
         .bind(user_id)
@@ -100,7 +117,9 @@ pub async fn insert_refresh(db: impl PgExecutor<'_>, jti: &str, user_id: &str, f
 }
 
 pub enum RefreshUse {
-    Fresh { family: String },
+    Fresh {
+        family: String,
+    },
     /// Already used: a replay. The family has been revoked.
     Replayed,
     Unknown,
@@ -138,7 +157,12 @@ pub async fn use_refresh(db: &mut sqlx::PgConnection, jti: &str, user_id: &str) 
     }
 }
 
-pub async fn record_login(db: impl PgExecutor<'_>, user_id: &str, ip: &str, user_agent: Option<&str>) -> sqlx::Result<()> {
+pub async fn record_login(
+    db: impl PgExecutor<'_>,
+    user_id: &str,
+    ip: &str,
+    user_agent: Option<&str>,
+) -> sqlx::Result<()> {
     sqlx::query("insert into login_event (user_id, ip, user_agent) values ($1, $2, $3)")
         .bind(user_id)
         .bind(ip)
@@ -161,7 +185,10 @@ pub async fn recent_login_ips(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::R
 }
 
 pub async fn region_exists(db: impl PgExecutor<'_>, region: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select exists (select 1 from server where region = $1 and is_enabled)").bind(region).fetch_one(db).await
+    sqlx::query_scalar("select exists (select 1 from server where region = $1 and is_enabled)")
+        .bind(region)
+        .fetch_one(db)
+        .await
 }
 
 pub async fn regions(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(String, Option<String>, Option<String>, bool)>> {
@@ -174,6 +201,8 @@ pub async fn regions(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(String, Optio
 
 /// Lock the user row for a signup decision.
 pub async fn user_for_update(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<(String, bool)>> {
-    sqlx::query_as("select user_id, email_verified from app_user where email = $1 for update").bind(email).fetch_optional(db).await
+    sqlx::query_as("select user_id, email_verified from app_user where email = $1 for update")
+        .bind(email)
+        .fetch_optional(db)
+        .await
 }
-

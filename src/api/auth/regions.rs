@@ -2,7 +2,10 @@
 
 use axum::extract::State;
 
-use super::{dto::{RegionOut, RegionsOut}, queries};
+use super::{
+    dto::{RegionOut, RegionsOut},
+    queries,
+};
 use crate::{
     envelope::{ApiOk, Envelope},
     error::{ErrorBody, Result},

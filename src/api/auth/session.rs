@@ -14,7 +14,10 @@ use crate::{
         principal::{bearer, Principal},
         secrets,
     },
-    db::{ts, users::{self, UserOut}},
+    db::{
+        ts,
+        users::{self, UserOut},
+    },
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::Json,
@@ -71,7 +74,11 @@ pub async fn logout(State(st): State<AppState>, me: Principal) -> Result<ApiOk<(
 #[utoipa::path(post, path = "/users/auth/refresh", tag = "authentication", security(("bearer" = [])),
     request_body = RefreshIn,
     responses((status = 200, body = Envelope<TokenPair>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn refresh_token(State(st): State<AppState>, headers: HeaderMap, Json(input): Json<RefreshIn>) -> Result<ApiOk<TokenPair>> {
+pub async fn refresh_token(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Json(input): Json<RefreshIn>,
+) -> Result<ApiOk<TokenPair>> {
     let header = bearer(&headers)?;
     if !header.is_some_and(|h| secrets::same_secret(h, &input.refresh_token)) {
         return Err(ApiError::unauthenticated(

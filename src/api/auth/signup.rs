@@ -3,7 +3,10 @@
 use axum::extract::State;
 use rand::Rng;
 
-use super::{dto::{SignupIn, SignupOut}, queries};
+use super::{
+    dto::{SignupIn, SignupOut},
+    queries,
+};
 use crate::{
     auth::{limits, password},
     db::new_id,
@@ -24,7 +27,11 @@ pub const VERIFY_TTL: chrono::Duration = chrono::Duration::hours(24);
 /// account it does nothing. Limited to 5 per hour per client IP.
 #[utoipa::path(post, path = "/auth/signup", tag = "authentication", request_body = SignupIn,
     responses((status = 200, body = Envelope<SignupOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn signup(State(st): State<AppState>, client: ClientIp, Json(input): Json<SignupIn>) -> Result<ApiOk<SignupOut>> {
+pub async fn signup(
+    State(st): State<AppState>,
+    client: ClientIp,
+    Json(input): Json<SignupIn>,
+) -> Result<ApiOk<SignupOut>> {
     let email = normalize_email(&input.email);
     let mut errors = Vec::new();
     if let Err(e) = check_email(&email) {

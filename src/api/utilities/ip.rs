@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use axum::{extract::State, http::{header, HeaderMap}};
+use axum::{
+    extract::State,
+    http::{header, HeaderMap},
+};
 use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -62,7 +65,13 @@ pub async fn get_ip_info(State(st): State<AppState>, client: ClientIp, headers: 
         } else {
             String::from_utf8_lossy(value.as_bytes()).into_owned()
         };
-        shown.entry(name.to_owned()).and_modify(|v: &mut String| { v.push_str(", "); v.push_str(&value) }).or_insert(value);
+        shown
+            .entry(name.to_owned())
+            .and_modify(|v: &mut String| {
+                v.push_str(", ");
+                v.push_str(&value)
+            })
+            .or_insert(value);
     }
     let protocol = if client.https { "https" } else { "http" };
     let out = IpOut {
