@@ -67,11 +67,16 @@ impl Mailer {
     /// Deliver until `stop` resolves. Several replicas can run this: rows are leased with
     /// `for update skip locked` and a pushed-back `next_attempt_at`.
     pub async fn run_worker(&self, db: PgPool, stop: crate::shutdown::Stop) {
+        let mut last_warning: Option<tokio::time::Instant> = None;
         loop {
             let delivered = match self.deliver_batch(&db).await {
                 Ok(n) => n,
                 Err(e) => {
-                    tracing::warn!(error = %e, "mail outbox unavailable");
+                    // While the database is away this fails every poll: say so once per 30 s.
+                    if last_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(30)) {
+                        tracing::warn!(error = %e, "mail outbox unavailable");
+                        last_warning = Some(tokio::time::Instant::now());
+                    }
                     0
                 }
             };

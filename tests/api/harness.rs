@@ -79,6 +79,14 @@ fn template_name() -> String {
     format!("hoody_tpl_{}", &hex::encode(h.finalize())[..12])
 }
 
+/// A URL for a fresh database (for tests that run the binary).
+pub async fn fresh_database_url() -> String {
+    let opts = fresh_database().await;
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let base = url.rsplit_once('/').map(|(b, _)| b).expect("DATABASE_URL has a database name");
+    format!("{base}/{}", opts.get_database().expect("database name"))
+}
+
 async fn fresh_database() -> PgConnectOptions {
     let admin = admin_options();
     let mut conn = sqlx::PgConnection::connect_with(&admin).await.expect("connect to the test PostgreSQL");

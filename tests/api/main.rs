@@ -12,6 +12,8 @@ mod auth_signup;
 mod auth_verify;
 mod embedded_postgres;
 mod http_basics;
+mod logs;
 mod mail_smtp;
 mod openapi_doc;
+mod reliability;
 mod utilities_ip;

@@ -1,0 +1,94 @@
+//! JSON logs from the real binary: one JSON object a line, request lines carry the request id,
+//! and no secret (password, tokens, verification link) is ever written.
+
+use std::{
+    io::Read,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::{json, Value};
+
+use crate::harness::{decode_qp, fresh_database_url, link_token};
+
+#[tokio::test]
+async fn json_logs_carry_request_ids_and_no_secrets() {
+    let url = fresh_database_url().await;
+    let dir = std::env::temp_dir().join(format!("hoody-logs-{}", hoody_api::db::new_id()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hoody-api"))
+        .env("DATABASE_URL", &url)
+        .env("HOODY_DATA_DIR", &dir)
+        .env("HOODY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HOODY_LOG_FORMAT", "json")
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..300 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let password = "Secret-Password-Zebra-42";
+    let api = format!("{base}/api/v1");
+    let r = client.post(format!("{api}/auth/signup")).json(&json!({"email": "logs@example.com", "password": password}));
+    assert_eq!(r.send().await.unwrap().status(), 200);
+    let mut mail = None;
+    for _ in 0..100 {
+        if let Some(e) = std::fs::read_dir(dir.join("outbox")).ok().and_then(|mut d| d.next()) {
+            mail = Some(decode_qp(&std::fs::read_to_string(e.unwrap().path()).unwrap()));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let verify_token = link_token(&mail.expect("verification mail"), "verify-email");
+    let v: Value = client
+        .post(format!("{api}/auth/verify-email"))
+        .json(&json!({"token": verify_token}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = v["data"]["token"].as_str().unwrap().to_owned();
+    let refresh = v["data"]["refreshToken"].as_str().unwrap().to_owned();
+    let bad = client
+        .post(format!("{api}/users/auth/login"))
+        .json(&json!({"email": "logs@example.com", "password": "Wrong-Password-Zebra-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    let me = client.get(format!("{api}/users/auth/me")).bearer_auth(&access).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+    let rid = me.headers()["x-request-id"].to_str().unwrap().to_owned();
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(child.wait().unwrap().success());
+    let all = format!("{out}{err}");
+
+    let mut request_lines = 0;
+    for line in out.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if v["fields"]["message"] == "request finished" {
+            request_lines += 1;
+            assert!(v["span"]["request_id"].is_string(), "{line}");
+        }
+    }
+    assert!(request_lines >= 4, "{out}");
+    assert!(out.contains(&rid), "the request id of /me is logged");
+    for secret in [password, "Wrong-Password-Zebra-1", verify_token.as_str(), access.as_str(), refresh.as_str()] {
+        assert!(!all.contains(secret), "a secret was logged");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
