@@ -29,6 +29,8 @@ pub struct Config {
     pub log_json: bool,
     /// `HOODY_DB_MAX_CONNECTIONS`
     pub db_max_connections: u32,
+    /// `HOODY_DB_HOT_CONNECTIONS`: dedicated connections for the per-request principal lookup.
+    pub db_hot_connections: usize,
     /// `HOODY_DB_ACQUIRE_TIMEOUT_MS`: capped at 5 s.
     pub db_acquire_timeout: Duration,
     /// `HOODY_REQUEST_TIMEOUT_SECS`
@@ -87,6 +89,7 @@ impl Config {
             cors_origins: Vec::new(),
             log_json: false,
             db_max_connections: 16,
+            db_hot_connections: 4,
             db_acquire_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
@@ -120,6 +123,7 @@ impl Config {
         }
         c.log_json = var("HOODY_LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json"));
         c.db_max_connections = num("HOODY_DB_MAX_CONNECTIONS", c.db_max_connections)?;
+        c.db_hot_connections = num("HOODY_DB_HOT_CONNECTIONS", c.db_hot_connections)?.max(1);
         let ms: u64 = num("HOODY_DB_ACQUIRE_TIMEOUT_MS", 5000)?;
         c.db_acquire_timeout = Duration::from_millis(ms.clamp(100, 5000));
         c.request_timeout = Duration::from_secs(num("HOODY_REQUEST_TIMEOUT_SECS", 30)?);

@@ -7,13 +7,17 @@ use std::{
 
 use sqlx::PgPool;
 
-use crate::{auth::jwt::JwtKeys, auth::password::Hasher, config::Config, mail::Mailer, metrics::Metrics};
+use crate::{
+    auth::jwt::JwtKeys, auth::password::Hasher, config::Config, db::hot::HotConnections, mail::Mailer, metrics::Metrics,
+};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub db: PgPool,
+    /// Dedicated connections for the principal lookup on every authenticated request.
+    pub hot: HotConnections,
     pub cfg: Config,
     pub jwt: JwtKeys,
     pub hasher: Hasher,
@@ -27,11 +31,14 @@ pub struct Inner {
 
 impl AppState {
     pub fn new(db: PgPool, cfg: Config, migrated: Arc<AtomicBool>) -> anyhow::Result<Self> {
+        let hot =
+            HotConnections::new(db.connect_options().as_ref().clone(), cfg.db_hot_connections, cfg.db_acquire_timeout);
         let jwt = JwtKeys::load(cfg.jwt_secret.as_deref(), &cfg.data_dir)?;
         let hasher = Hasher::new(cfg.hash_threads)?;
         let mailer = Mailer::new(&cfg)?;
         Ok(Self(Arc::new(Inner {
             db,
+            hot,
             cfg,
             jwt,
             hasher,

@@ -7,11 +7,7 @@ use axum::{
 };
 
 use super::jwt::{Claims, TokenType};
-use crate::{
-    db::users::{self, UserRow},
-    error::ApiError,
-    state::AppState,
-};
+use crate::{db::users::UserRow, error::ApiError, state::AppState};
 
 pub struct Principal {
     pub user: UserRow,
@@ -40,7 +36,7 @@ fn invalid_token() -> ApiError {
 /// Check an access token and load its user; refused when logged out since, or banned.
 pub async fn authenticate(st: &AppState, token: &str) -> Result<Principal, ApiError> {
     let claims = st.jwt.verify(token, TokenType::Access).ok_or_else(invalid_token)?;
-    let user = users::by_id(&st.db, &claims.sub).await?.ok_or_else(invalid_token)?;
+    let user = st.hot.user_by_id(&claims.sub).await?.ok_or_else(invalid_token)?;
     if user.session_generation != claims.gen {
         return Err(ApiError::unauthenticated("token_revoked", "This session has been logged out"));
     }

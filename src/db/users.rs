@@ -34,12 +34,26 @@ const COLUMNS: &str = "user_id, username, email, password_hash, alias, public_ke
      email_verified, avatar_url, signup_method, session_generation, free_tier_unlocked, free_tier_unlocked_at, \
      free_tier_unlock_source, onboarding, created_at, updated_at";
 
+/// `fetch_all` reads the reply to its end, so the connection goes back to the pool ready; with
+/// `fetch_optional` sqlx would send one more round trip (a Sync) on release. This is the hot path.
+fn first(rows: Vec<UserRow>) -> Option<UserRow> {
+    rows.into_iter().next()
+}
+
 pub async fn by_id(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(&format!("select {COLUMNS} from app_user where user_id = $1")).bind(user_id).fetch_optional(db).await
+    sqlx::query_as(&format!("select {COLUMNS} from app_user where user_id = $1"))
+        .bind(user_id)
+        .fetch_all(db)
+        .await
+        .map(first)
 }
 
 pub async fn by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(&format!("select {COLUMNS} from app_user where email = $1")).bind(email).fetch_optional(db).await
+    sqlx::query_as(&format!("select {COLUMNS} from app_user where email = $1"))
+        .bind(email)
+        .fetch_all(db)
+        .await
+        .map(first)
 }
 
 pub async fn by_username(db: impl PgExecutor<'_>, username: &str) -> sqlx::Result<Option<UserRow>> {
