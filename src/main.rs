@@ -1,6 +1,9 @@
 //! The `hoody-api` command: `serve` (default), `migrate`, `openapi`.
 
-use std::sync::{atomic::AtomicBool, Arc};
+use std::{
+    process::ExitCode,
+    sync::{atomic::AtomicBool, Arc},
+};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -23,25 +26,32 @@ enum Command {
     Openapi,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
         print!("{}", hoody_api::openapi::document_json());
-        return Ok(());
+        return ExitCode::SUCCESS;
     }
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line that says what is wrong (and, for a missing PostgreSQL, what to install).
+            eprintln!("hoody-api: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let cfg = Config::from_env()?;
     telemetry::init(cfg.log_json);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = rt.block_on(async move {
+    rt.block_on(async move {
         match cli.command {
             Some(Command::Migrate) => migrate(cfg).await,
             _ => serve(cfg).await,
         }
-    });
-    if let Err(e) = &result {
-        tracing::error!(error = %format!("{e:#}"), "hoody-api failed");
-    }
-    result
+    })
 }
 
 /// The database: `DATABASE_URL`, or the embedded cluster (returned so it can be stopped).

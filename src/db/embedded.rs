@@ -27,7 +27,7 @@ pub struct EmbeddedPostgres {
 impl EmbeddedPostgres {
     /// Find the binaries, initialise the cluster when new, start it unless it already runs.
     pub async fn start(data_dir: &Path) -> anyhow::Result<Self> {
-        let bindir = find_bindir().ok_or_else(|| {
+        let bindir = find_bindir(std::env::var_os("PATH"), Path::new("/usr/lib/postgresql")).ok_or_else(|| {
             anyhow::anyhow!(
                 "no PostgreSQL server binaries found (initdb, pg_ctl): install the `postgresql` package \
                  (apt-get install postgresql) or set DATABASE_URL"
@@ -131,24 +131,27 @@ fn socket_dir_for(root: &Path) -> PathBuf {
     PathBuf::from(format!("/tmp/hoody-pg-{hash}"))
 }
 
-fn find_bindir() -> Option<PathBuf> {
+/// The PostgreSQL server binaries: on `path`, from `pg_config --bindir` (found on `path`), or
+/// the newest `<lib_root>/<version>/bin`.
+fn find_bindir(path: Option<std::ffi::OsString>, lib_root: &Path) -> Option<PathBuf> {
     let has_tools = |d: &Path| d.join("initdb").is_file() && d.join("pg_ctl").is_file();
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            if has_tools(&dir) {
-                // Debian links the tools into PATH; resolve to the real bindir so `postgres` is beside them.
-                let real = std::fs::canonicalize(dir.join("initdb")).ok()?;
-                return real.parent().map(Path::to_path_buf).filter(|d| has_tools(d)).or(Some(dir));
+    let dirs: Vec<PathBuf> = path.map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    for dir in &dirs {
+        if has_tools(dir) {
+            // Debian links the tools into PATH; resolve to the real bindir so `postgres` is beside them.
+            let real = std::fs::canonicalize(dir.join("initdb")).ok()?;
+            return real.parent().map(Path::to_path_buf).filter(|d| has_tools(d)).or(Some(dir.clone()));
+        }
+    }
+    if let Some(pg_config) = dirs.iter().map(|d| d.join("pg_config")).find(|p| p.is_file()) {
+        if let Ok(out) = Command::new(pg_config).arg("--bindir").output() {
+            let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            if out.status.success() && has_tools(&dir) {
+                return Some(dir);
             }
         }
     }
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
-        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        if out.status.success() && has_tools(&dir) {
-            return Some(dir);
-        }
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(lib_root)
         .ok()?
         .flatten()
         .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
@@ -211,4 +214,33 @@ fn open_traversal(dir: &Path) -> anyhow::Result<()> {
 
 fn path_str(p: &Path) -> anyhow::Result<&str> {
     p.to_str().ok_or_else(|| anyhow::anyhow!("path {} is not UTF-8", p.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_bin(dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
+        for tool in ["initdb", "pg_ctl"] {
+            std::fs::write(dir.join(tool), "").unwrap();
+        }
+    }
+
+    #[test]
+    fn bindir_from_path_then_the_newest_versioned_dir_else_none() {
+        let root = std::env::temp_dir().join(format!("hoody-bindir-{}", crate::db::new_id()));
+        let empty = root.join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        let lib = root.join("lib");
+        assert_eq!(find_bindir(Some(empty.clone().into_os_string()), &lib), None, "nothing installed");
+        fake_bin(&lib.join("13/bin"));
+        fake_bin(&lib.join("15/bin"));
+        assert_eq!(find_bindir(Some(empty.into_os_string()), &lib), Some(lib.join("15/bin")));
+        let on_path = root.join("on-path");
+        fake_bin(&on_path);
+        let found = find_bindir(Some(on_path.clone().into_os_string()), &lib).unwrap();
+        assert_eq!(std::fs::canonicalize(found).unwrap(), std::fs::canonicalize(on_path).unwrap());
+        std::fs::remove_dir_all(root).unwrap();
+    }
 }

@@ -75,6 +75,8 @@ pub async fn reset_password(
     let mut tx = st.db.begin().await?;
     let user_id = queries::consume_email_token(&mut *tx, &input.token, queries::RESET).await?.ok_or_else(invalid)?;
     queries::set_password(&mut *tx, &user_id, &hash).await?;
+    // The link arrived in the mailbox, which proves the address as well as a verification link.
+    queries::mark_verified(&mut *tx, &user_id).await?;
     queries::cancel_email_tokens(&mut *tx, &user_id, queries::RESET).await?;
     queries::revoke_sessions(&mut tx, &user_id).await?;
     let email: String =
