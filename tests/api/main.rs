@@ -10,6 +10,7 @@ mod auth_password;
 mod auth_session;
 mod auth_signup;
 mod auth_verify;
+mod bad_input;
 mod embedded_postgres;
 mod http_basics;
 mod logs;
