@@ -93,7 +93,16 @@ pub async fn run(
     let (trigger, stop) = shutdown::channel();
     let mailer = tokio::spawn({
         let (st, stop) = (state.clone(), stop.clone());
-        async move { st.mailer.run_worker(st.db.clone(), stop).await }
+        async move {
+            // The outbox table exists once migrations ran.
+            while !st.migrated.load(Ordering::SeqCst) {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    _ = stop.wait() => return,
+                }
+            }
+            st.mailer.run_worker(st.db.clone(), stop).await
+        }
     });
     let janitor = tokio::spawn(janitor(state.clone(), stop.clone()));
     let draining = state.clone();

@@ -17,7 +17,8 @@ pub fn verify_email(public_url: &str, token: &str, repeated_signup: bool) -> Mai
         subject: "Verify your Hoody email address",
         body: format!(
             "Welcome to Hoody.\n\nConfirm your email address by opening this link within 24 hours:\n\n\
-             {public_url}/verify-email?token={token}\n{note}\nIf you did not sign up, ignore this mail.\n"
+             {public_url}/verify-email?token={token}\n\nOr give the app this verification token:\n\n\
+             Token: {token}\n{note}\nIf you did not sign up, ignore this mail.\n"
         ),
     }
 }
@@ -27,7 +28,8 @@ pub fn reset_password(public_url: &str, token: &str) -> Mail {
         subject: "Reset your Hoody password",
         body: format!(
             "A password reset was requested for your Hoody account.\n\nOpen this link within 30 minutes \
-             to choose a new password:\n\n{public_url}/reset-password?token={token}\n\nIf you did not ask \
+             to choose a new password:\n\n{public_url}/reset-password?token={token}\n\n\
+             Token: {token}\n\nIf you did not ask \
              for this, ignore this mail: your password stays as it is.\n"
         ),
     }
