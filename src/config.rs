@@ -21,6 +21,9 @@ pub struct Config {
     pub mail_from: String,
     /// `HOODY_JWT_SECRET`: when unset, generated once and kept in the data dir.
     pub jwt_secret: Option<String>,
+    /// `HOODY_SECRET_KEY`: 64 hex characters encrypting secrets at rest; when unset, generated
+    /// once and kept in the data dir.
+    pub secret_key: Option<String>,
     /// `HOODY_TRUSTED_PROXIES`: CIDRs whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
     /// `HOODY_CORS_ORIGINS`: exact origins allowed by CORS.
@@ -85,6 +88,7 @@ impl Config {
             smtp_url: None,
             mail_from: "Hoody <no-reply@hoody.local>".into(),
             jwt_secret: None,
+            secret_key: None,
             trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
             log_json: false,
@@ -115,6 +119,7 @@ impl Config {
             c.mail_from = v;
         }
         c.jwt_secret = var("HOODY_JWT_SECRET");
+        c.secret_key = var("HOODY_SECRET_KEY");
         if let Some(v) = var("HOODY_TRUSTED_PROXIES") {
             c.trusted_proxies = parse_cidrs(&v)?;
         }

@@ -20,6 +20,7 @@ use utoipa::{
     components(schemas(crate::error::ErrorBody)),
     tags(
         (name = "authentication", description = "Signup, verification, login, sessions and password reset"),
+        (name = "tfa", description = "TOTP second factor: setup, backup codes, token gate, login step"),
         (name = "utilities", description = "Helpers"),
         (name = "ops", description = "Liveness, readiness and metrics")
     )

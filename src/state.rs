@@ -8,7 +8,8 @@ use std::{
 use sqlx::PgPool;
 
 use crate::{
-    auth::jwt::JwtKeys, auth::password::Hasher, config::Config, db::hot::HotConnections, mail::Mailer, metrics::Metrics,
+    auth::crypto::SecretBox, auth::jwt::JwtKeys, auth::password::Hasher, config::Config, db::hot::HotConnections,
+    mail::Mailer, metrics::Metrics,
 };
 
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct Inner {
     pub cfg: Config,
     pub jwt: JwtKeys,
     pub hasher: Hasher,
+    /// Encrypts secrets at rest (TOTP secrets).
+    pub sealer: SecretBox,
     pub mailer: Mailer,
     pub metrics: Metrics,
     /// Migrations applied: the database is usable.
@@ -35,6 +38,7 @@ impl AppState {
             HotConnections::new(db.connect_options().as_ref().clone(), cfg.db_hot_connections, cfg.db_acquire_timeout);
         let jwt = JwtKeys::load(cfg.jwt_secret.as_deref(), &cfg.data_dir)?;
         let hasher = Hasher::new(cfg.hash_threads)?;
+        let sealer = SecretBox::load(cfg.secret_key.as_deref(), &cfg.data_dir)?;
         let mailer = Mailer::new(&cfg)?;
         Ok(Self(Arc::new(Inner {
             db,
@@ -42,6 +46,7 @@ impl AppState {
             cfg,
             jwt,
             hasher,
+            sealer,
             mailer,
             metrics: Metrics::default(),
             migrated,

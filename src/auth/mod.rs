@@ -1,7 +1,10 @@
 //! Identity primitives shared by every namespace.
 
+pub mod crypto;
 pub mod jwt;
 pub mod limits;
 pub mod password;
 pub mod principal;
+pub mod second_factor;
 pub mod secrets;
+pub mod totp;

@@ -17,4 +17,5 @@ mod logs;
 mod mail_smtp;
 mod openapi_doc;
 mod reliability;
+mod tfa;
 mod utilities_ip;

@@ -163,3 +163,29 @@ pub struct RegionOut {
 pub struct RegionsOut {
     pub regions: Vec<RegionOut>,
 }
+
+/// The second factor is on: no tokens yet. Send `temp_token` and a code to
+/// `POST /users/auth/2fa/verify` within 5 minutes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TwoFactorChallenge {
+    pub requires_2fa: bool,
+    pub temp_token: String,
+    /// `totp`.
+    pub method: &'static str,
+}
+
+/// What a successful first factor yields: a session, or the 2FA challenge.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginResult {
+    Session(Box<LoginOut>),
+    TwoFactor(TwoFactorChallenge),
+}
+
+/// verify-email's answer: a session, or the 2FA challenge when the account has 2FA on.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum VerifyResult {
+    Session(Box<SessionOut>),
+    TwoFactor(TwoFactorChallenge),
+}

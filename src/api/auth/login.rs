@@ -6,12 +6,12 @@ use axum::{
 };
 
 use super::{
-    dto::{LoginIn, LoginIp, LoginOut, ResponseMode, SessionOut},
+    dto::{LoginIn, LoginIp, LoginOut, LoginResult, ResponseMode, SessionOut, TwoFactorChallenge},
     queries,
     session::issue_pair,
 };
 use crate::{
-    auth::{limits, password::MAX_BYTES},
+    auth::{limits, password::MAX_BYTES, second_factor},
     db::{
         ts,
         users::{self, UserOut, UserRow},
@@ -31,13 +31,13 @@ fn invalid_credentials() -> ApiError {
 /// `username` (case-sensitive) or `email` (case-insensitive), and `password`. Failures are limited
 /// per client IP (1000 per 30 minutes) and per account (100 per hour).
 #[utoipa::path(post, path = "/users/auth/login", tag = "authentication", request_body = LoginIn,
-    responses((status = 200, body = Envelope<LoginOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = Envelope<LoginResult>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn login(
     State(st): State<AppState>,
     client: ClientIp,
     headers: HeaderMap,
     Json(input): Json<LoginIn>,
-) -> Result<ApiOk<LoginOut>> {
+) -> Result<ApiOk<LoginResult>> {
     let identifier = match (&input.username, &input.email) {
         (Some(u), _) if !u.is_empty() => Identifier::Username(u.clone()),
         (_, Some(e)) if !e.is_empty() => Identifier::Email(e.trim().to_lowercase()),
@@ -87,8 +87,13 @@ pub async fn login(
         let hash = st.hasher.hash(password).await?;
         queries::set_password(&st.db, &user.user_id, &hash).await?;
     }
+    if second_factor::enabled(&st.db, &user.user_id).await? {
+        let temp_token = second_factor::new_challenge(&st.db, &user.user_id).await?;
+        let challenge = TwoFactorChallenge { requires_2fa: true, temp_token, method: "totp" };
+        return Ok(ApiOk::new("Two-factor verification required", LoginResult::TwoFactor(challenge)));
+    }
     let out = complete_login(&st, &user, client, &headers).await?;
-    Ok(ApiOk::new("Login successful", out))
+    Ok(ApiOk::new("Login successful", LoginResult::Session(Box::new(out))))
 }
 
 /// After the first factor: the session, the login record and the recent addresses.

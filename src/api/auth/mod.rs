@@ -1,11 +1,11 @@
 //! The `authentication` tag.
 
-mod dto;
+pub(crate) mod dto;
 mod login;
 mod password;
-mod queries;
+pub(crate) mod queries;
 mod regions;
-mod session;
+pub(crate) mod session;
 mod signup;
 mod verify;
 

@@ -3,13 +3,13 @@
 use axum::extract::State;
 
 use super::{
-    dto::{EmailIn, ResponseMode, SessionOut, VerifyEmailIn},
+    dto::{EmailIn, ResponseMode, SessionOut, TwoFactorChallenge, VerifyEmailIn, VerifyResult},
     queries,
     session::issue_pair,
     signup::{mail_allowed, normalize_email, VERIFY_TTL},
 };
 use crate::{
-    auth::limits,
+    auth::{limits, second_factor},
     db::users::{self, UserOut},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
@@ -23,12 +23,12 @@ use crate::{
 /// Consumes the single-use token from the verification mail (valid 24 hours; only the newest
 /// link of an account works) and signs the user in.
 #[utoipa::path(post, path = "/auth/verify-email", tag = "authentication", request_body = VerifyEmailIn,
-    responses((status = 200, body = Envelope<SessionOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = Envelope<VerifyResult>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn verify_email(
     State(st): State<AppState>,
     client: ClientIp,
     Json(input): Json<VerifyEmailIn>,
-) -> Result<ApiOk<SessionOut>> {
+) -> Result<ApiOk<VerifyResult>> {
     let lim = &st.cfg.limits;
     limits::hit(&st.db, &format!("verify:ip:{}", client.ip), lim.email_actions_per_ip, limits::HOUR).await?;
     let invalid = || ApiError::bad_request("invalid_token", "Invalid or expired verification token");
@@ -46,10 +46,17 @@ pub async fn verify_email(
         tx.commit().await?;
         return Err(ApiError::forbidden("account_banned", "This account is banned"));
     }
+    // Every way in honours the second factor.
+    if second_factor::enabled(&mut *tx, &user.user_id).await? {
+        let temp_token = second_factor::new_challenge(&mut *tx, &user.user_id).await?;
+        tx.commit().await?;
+        let challenge = TwoFactorChallenge { requires_2fa: true, temp_token, method: "totp" };
+        return Ok(ApiOk::new("Email verified; two-factor verification required", VerifyResult::TwoFactor(challenge)));
+    }
     let tokens = issue_pair(&st, &mut tx, &user.user_id, user.session_generation, None).await?;
     tx.commit().await?;
     let out = SessionOut { tokens, user: UserOut::from(&user), server: None, project: None, container: None };
-    Ok(ApiOk::new("Email verified", out))
+    Ok(ApiOk::new("Email verified", VerifyResult::Session(Box::new(out))))
 }
 
 /// Resend verification email

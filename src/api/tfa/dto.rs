@@ -1,0 +1,109 @@
+//! Bodies of the `tfa` tag.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::api::auth::dto::{ResponseMode, SessionOut};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordIn {
+    /// Current account password.
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetupOut {
+    /// The otpauth URI as a PNG QR code (`data:image/png;base64,…`).
+    pub qr_code: String,
+    /// The secret in base32, for typing into an authenticator.
+    pub manual_entry_key: String,
+    /// Ten single-use codes of ten characters; shown only now.
+    pub backup_codes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeIn {
+    /// Six-digit code from the authenticator app.
+    pub code: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnabledOut {
+    pub enabled: bool,
+    pub enabled_at: String,
+    /// A fresh session: every other session was signed out.
+    pub token: String,
+    #[serde(rename = "refreshToken")]
+    pub refresh_token: String,
+    pub sessions_revoked: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusOut {
+    pub enabled: bool,
+    /// The setup was confirmed with a code.
+    pub verified: bool,
+    pub enabled_at: Option<String>,
+    pub backup_codes_remaining: i64,
+    /// Whether auth-token changes made with a session need an OTP.
+    pub require_for_tokens: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordCodeIn {
+    pub password: String,
+    /// A six-digit code (disable also takes a backup code).
+    pub code: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisabledOut {
+    pub token: String,
+    #[serde(rename = "refreshToken")]
+    pub refresh_token: String,
+    pub sessions_revoked: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackupCodesOut {
+    pub backup_codes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenGateIn {
+    /// true: auth-token changes made with a session need an OTP (the default).
+    pub enabled: bool,
+    /// Required to turn the gate off.
+    pub password: Option<String>,
+    /// TOTP or backup code; required to turn the gate off.
+    pub otp_code: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenGateOut {
+    pub require_for_tokens: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyIn {
+    /// From the login answer (or send it as `Authorization: Bearer`).
+    pub temp_token: Option<String>,
+    /// Six-digit TOTP code or ten-character backup code.
+    pub code: String,
+    pub response_mode: Option<ResponseMode>,
+    #[allow(dead_code)]
+    pub client: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyOut {
+    /// `approved`.
+    pub status: &'static str,
+    #[serde(flatten)]
+    pub session: SessionOut,
+}

@@ -1,0 +1,128 @@
+//! Changing 2FA once it is on: disable, new backup codes, the token gate.
+
+use axum::extract::State;
+
+use super::{
+    checks,
+    dto::{BackupCodesOut, DisabledOut, PasswordCodeIn, TokenGateIn, TokenGateOut},
+};
+use crate::{
+    api::auth::{queries as auth_queries, session::issue_pair},
+    auth::{principal::Principal, second_factor, totp},
+    envelope::{ApiOk, Envelope},
+    error::{ApiError, ErrorBody, Result},
+    extract::{ClientIp, Json},
+    state::AppState,
+};
+
+async fn require_enabled(st: &AppState, user_id: &str) -> Result<()> {
+    if second_factor::enabled(&st.db, user_id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::precondition("two_factor_not_enabled", "Two-factor authentication is not on"))
+    }
+}
+
+/// Disable 2FA
+///
+/// Needs the password and a TOTP or backup code. Every other session is signed out.
+#[utoipa::path(delete, path = "/users/auth/2fa", tag = "tfa", security(("bearer" = [])), request_body = PasswordCodeIn,
+    responses((status = 200, body = Envelope<DisabledOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn disable_two_factor(
+    State(st): State<AppState>,
+    me: Principal,
+    client: ClientIp,
+    Json(input): Json<PasswordCodeIn>,
+) -> Result<ApiOk<DisabledOut>> {
+    let user_id = me.user.user_id.as_str();
+    checks::limit(&st, user_id).await?;
+    require_enabled(&st, user_id).await?;
+    checks::password(&st, &me.user, &input.password).await?;
+    second_factor::check_code(&st, user_id, &input.code, true).await?;
+    let mut tx = st.db.begin().await?;
+    sqlx::query("delete from user_totp where user_id = $1").bind(user_id).execute(&mut *tx).await?;
+    sqlx::query("delete from backup_code where user_id = $1").bind(user_id).execute(&mut *tx).await?;
+    auth_queries::revoke_sessions(&mut tx, user_id).await?;
+    let generation: i64 = sqlx::query_scalar("select session_generation from app_user where user_id = $1")
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let pair = issue_pair(&st, &mut tx, user_id, generation, None).await?;
+    let ip = client.ip.to_string();
+    second_factor::record_event(&mut *tx, user_id, "2fa.disabled", Some(&ip), None).await?;
+    tx.commit().await?;
+    let out = DisabledOut { token: pair.token, refresh_token: pair.refresh_token, sessions_revoked: true };
+    Ok(ApiOk::new("Two-factor authentication disabled", out))
+}
+
+/// Regenerate Backup Codes
+///
+/// Needs the password and a six-digit TOTP code (a backup code is refused with 400). Every
+/// older backup code stops working.
+#[utoipa::path(post, path = "/users/auth/2fa/backup-codes/regenerate", tag = "tfa", security(("bearer" = [])),
+    request_body = PasswordCodeIn,
+    responses((status = 200, body = Envelope<BackupCodesOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn regenerate_backup_codes(
+    State(st): State<AppState>,
+    me: Principal,
+    client: ClientIp,
+    Json(input): Json<PasswordCodeIn>,
+) -> Result<ApiOk<BackupCodesOut>> {
+    let user_id = me.user.user_id.as_str();
+    let code = input.code.trim();
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::bad_request("totp_code_required", "code must be a six-digit code from the app"));
+    }
+    checks::limit(&st, user_id).await?;
+    require_enabled(&st, user_id).await?;
+    checks::password(&st, &me.user, &input.password).await?;
+    second_factor::check_code(&st, user_id, code, false).await?;
+    let codes = totp::new_backup_codes();
+    let mut hashes = Vec::with_capacity(codes.len());
+    for c in &codes {
+        hashes.push(st.hasher.hash(c.clone()).await?);
+    }
+    let mut tx = st.db.begin().await?;
+    sqlx::query("delete from backup_code where user_id = $1").bind(user_id).execute(&mut *tx).await?;
+    sqlx::query("insert into backup_code (user_id, code_hash) select $1, unnest($2::text[])")
+        .bind(user_id)
+        .bind(&hashes)
+        .execute(&mut *tx)
+        .await?;
+    let ip = client.ip.to_string();
+    second_factor::record_event(&mut *tx, user_id, "2fa.backup_codes_regenerated", Some(&ip), None).await?;
+    tx.commit().await?;
+    Ok(ApiOk::new("New backup codes generated; the old ones no longer work", BackupCodesOut { backup_codes: codes }))
+}
+
+/// Set 2FA token gate preference
+///
+/// On (the default), changes to auth tokens made with a session need an OTP. Turning it off
+/// needs the password and a TOTP or backup code.
+#[utoipa::path(put, path = "/users/auth/2fa/token-gate", tag = "tfa", security(("bearer" = [])), request_body = TokenGateIn,
+    responses((status = 200, body = Envelope<TokenGateOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn set_token_gate(
+    State(st): State<AppState>,
+    me: Principal,
+    client: ClientIp,
+    Json(input): Json<TokenGateIn>,
+) -> Result<ApiOk<TokenGateOut>> {
+    let user_id = me.user.user_id.as_str();
+    checks::limit(&st, user_id).await?;
+    require_enabled(&st, user_id).await?;
+    if !input.enabled {
+        let (Some(password), Some(otp)) = (input.password.as_deref(), input.otp_code.as_deref()) else {
+            return Err(ApiError::forbidden("otp_required", "Turning the gate off needs password and otp_code"));
+        };
+        checks::password(&st, &me.user, password).await?;
+        second_factor::check_code(&st, user_id, otp, true).await?;
+        let ip = client.ip.to_string();
+        second_factor::record_event(&st.db, user_id, "2fa.token_gate_disabled", Some(&ip), None).await?;
+    }
+    sqlx::query("update user_totp set require_for_tokens = $2 where user_id = $1")
+        .bind(user_id)
+        .bind(input.enabled)
+        .execute(&st.db)
+        .await?;
+    Ok(ApiOk::new("Token gate updated", TokenGateOut { require_for_tokens: input.enabled }))
+}

@@ -1,0 +1,137 @@
+//! Turning 2FA on: setup, confirmation, and its status.
+
+use axum::extract::State;
+
+use super::{
+    checks,
+    dto::{CodeIn, EnabledOut, PasswordIn, SetupOut, StatusOut},
+};
+use crate::{
+    api::auth::{queries as auth_queries, session::issue_pair},
+    auth::{
+        principal::Principal,
+        second_factor::{self, aad},
+        totp,
+    },
+    db::ts,
+    envelope::{ApiOk, Envelope},
+    error::{ApiError, ErrorBody, Result},
+    extract::{ClientIp, Json},
+    state::AppState,
+};
+
+/// Initialize 2FA Setup
+///
+/// Needs the password. Returns the QR code, the manual key and ten backup codes; 2FA is on
+/// only after `verify-setup` confirms a code. A new setup replaces an unconfirmed one.
+#[utoipa::path(post, path = "/users/auth/2fa/setup", tag = "tfa", security(("bearer" = [])), request_body = PasswordIn,
+    responses((status = 200, body = Envelope<SetupOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn setup_two_factor(
+    State(st): State<AppState>,
+    me: Principal,
+    Json(input): Json<PasswordIn>,
+) -> Result<ApiOk<SetupOut>> {
+    let user = &me.user;
+    checks::limit(&st, &user.user_id).await?;
+    checks::password(&st, user, &input.password).await?;
+    if second_factor::enabled(&st.db, &user.user_id).await? {
+        return Err(ApiError::conflict("two_factor_enabled", "Two-factor authentication is already on"));
+    }
+    let secret = totp::new_secret();
+    let sealed = st.sealer.seal(&aad(&user.user_id), &secret)?;
+    let uri = totp::otpauth_uri(&user.email, &secret);
+    let qr_code = totp::qr_data_uri(&uri)?;
+    let codes = totp::new_backup_codes();
+    let mut hashes = Vec::with_capacity(codes.len());
+    for code in &codes {
+        hashes.push(st.hasher.hash(code.clone()).await?);
+    }
+    let mut tx = st.db.begin().await?;
+    sqlx::query(
+        "insert into user_totp (user_id, secret_enc) values ($1, $2) \
+         on conflict (user_id) do update set secret_enc = excluded.secret_enc, last_step = 0, enabled_at = null",
+    )
+    .bind(&user.user_id)
+    .bind(&sealed)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("delete from backup_code where user_id = $1").bind(&user.user_id).execute(&mut *tx).await?;
+    sqlx::query("insert into backup_code (user_id, code_hash) select $1, unnest($2::text[])")
+        .bind(&user.user_id)
+        .bind(&hashes)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let out = SetupOut { qr_code, manual_entry_key: totp::manual_key(&secret), backup_codes: codes };
+    Ok(ApiOk::new("Scan the QR code, then confirm with a code from the app", out))
+}
+
+/// Complete 2FA Setup
+///
+/// Confirms the setup with a current code. Every other session is signed out; the answer
+/// carries a fresh session.
+#[utoipa::path(post, path = "/users/auth/2fa/verify-setup", tag = "tfa", security(("bearer" = [])), request_body = CodeIn,
+    responses((status = 200, body = Envelope<EnabledOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn verify_two_factor_setup(
+    State(st): State<AppState>,
+    me: Principal,
+    client: ClientIp,
+    Json(input): Json<CodeIn>,
+) -> Result<ApiOk<EnabledOut>> {
+    let user_id = me.user.user_id.as_str();
+    checks::limit(&st, user_id).await?;
+    match second_factor::totp_row(&st.db, user_id).await? {
+        None => return Err(ApiError::precondition("two_factor_not_set_up", "Call /users/auth/2fa/setup first")),
+        Some(row) if row.enabled_at.is_some() => {
+            return Err(ApiError::conflict("two_factor_enabled", "Two-factor authentication is already on"))
+        }
+        Some(_) => {}
+    }
+    if !second_factor::accept_totp(&st, user_id, input.code.trim(), true).await? {
+        return Err(ApiError::unauthenticated("invalid_code", "Invalid or already used code"));
+    }
+    let mut tx = st.db.begin().await?;
+    auth_queries::revoke_sessions(&mut tx, user_id).await?;
+    let generation: i64 = sqlx::query_scalar("select session_generation from app_user where user_id = $1")
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let pair = issue_pair(&st, &mut tx, user_id, generation, None).await?;
+    let ip = client.ip.to_string();
+    second_factor::record_event(&mut *tx, user_id, "2fa.enabled", Some(&ip), None).await?;
+    let enabled_at: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("select enabled_at from user_totp where user_id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    let out = EnabledOut {
+        enabled: true,
+        enabled_at: ts(enabled_at),
+        token: pair.token,
+        refresh_token: pair.refresh_token,
+        sessions_revoked: true,
+    };
+    Ok(ApiOk::new("Two-factor authentication enabled", out))
+}
+
+/// Get 2FA Status
+#[utoipa::path(get, path = "/users/auth/2fa/status", tag = "tfa", security(("bearer" = [])),
+    responses((status = 200, body = Envelope<StatusOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn get_two_factor_status(State(st): State<AppState>, me: Principal) -> Result<ApiOk<StatusOut>> {
+    let user_id = me.user.user_id.as_str();
+    let row = second_factor::totp_row(&st.db, user_id).await?;
+    let remaining: i64 = sqlx::query_scalar("select count(*) from backup_code where user_id = $1 and used_at is null")
+        .bind(user_id)
+        .fetch_one(&st.db)
+        .await?;
+    let enabled_at = row.as_ref().and_then(|r| r.enabled_at);
+    let out = StatusOut {
+        enabled: enabled_at.is_some(),
+        verified: enabled_at.is_some(),
+        enabled_at: enabled_at.map(ts),
+        backup_codes_remaining: if enabled_at.is_some() { remaining } else { 0 },
+        require_for_tokens: row.is_some_and(|r| r.enabled_at.is_some() && r.require_for_tokens),
+    };
+    Ok(ApiOk::new("Two-factor status retrieved", out))
+}

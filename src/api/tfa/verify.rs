@@ -1,0 +1,53 @@
+//! The second step of a login: the `temp_token` and a code.
+
+use axum::{extract::State, http::HeaderMap};
+
+use super::dto::{VerifyIn, VerifyOut};
+use crate::{
+    api::auth::{
+        dto::{ResponseMode, SessionOut},
+        queries as auth_queries,
+        session::issue_pair,
+    },
+    auth::{principal::bearer, second_factor},
+    db::users::{self, UserOut},
+    envelope::{ApiOk, Envelope},
+    error::{ApiError, ErrorBody, Result},
+    extract::{ClientIp, Json},
+    state::AppState,
+};
+
+/// Verify 2FA Code During Login
+///
+/// `temp_token` (from the login answer, in the body or as `Authorization: Bearer`) and a TOTP or
+/// backup code. The temp_token lives 5 minutes, works once, and dies after 5 wrong codes.
+#[utoipa::path(post, path = "/users/auth/2fa/verify", tag = "tfa", request_body = VerifyIn,
+    responses((status = 200, body = Envelope<VerifyOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn verify_two_factor(
+    State(st): State<AppState>,
+    client: ClientIp,
+    headers: HeaderMap,
+    Json(input): Json<VerifyIn>,
+) -> Result<ApiOk<VerifyOut>> {
+    let ResponseMode::Tokens = input.response_mode.unwrap_or_default();
+    let header = bearer(&headers)?;
+    let Some(temp_token) = input.temp_token.as_deref().or(header).filter(|t| !t.is_empty() && t.len() <= 256) else {
+        return Err(ApiError::unauthenticated("temp_token_required", "Send the temp_token from the login answer"));
+    };
+    let invalid = || ApiError::unauthenticated("invalid_temp_token", "The login attempt expired; log in again");
+    let user_id = second_factor::challenge_attempt(&st.db, temp_token).await?.ok_or_else(invalid)?;
+    second_factor::check_code(&st, &user_id, &input.code, true).await?;
+    if !second_factor::finish_challenge(&st.db, temp_token).await? {
+        return Err(invalid());
+    }
+    let user = users::by_id(&st.db, &user_id).await?.ok_or_else(invalid)?;
+    if user.is_banned {
+        return Err(ApiError::forbidden("account_banned", "This account is banned"));
+    }
+    let mut tx = st.db.begin().await?;
+    let tokens = issue_pair(&st, &mut tx, &user.user_id, user.session_generation, None).await?;
+    auth_queries::record_login(&mut *tx, &user.user_id, &client.ip.to_string(), None).await?;
+    tx.commit().await?;
+    let session = SessionOut { tokens, user: UserOut::from(&user), server: None, project: None, container: None };
+    Ok(ApiOk::new("Two-factor verification successful", VerifyOut { status: "approved", session }))
+}

@@ -1,0 +1,177 @@
+//! The second factor as every entry point checks it: TOTP codes (replay-proof, atomically) and
+//! single-use backup codes, the login challenge (`temp_token`), the token gate, and the
+//! security events they record.
+
+use sqlx::PgExecutor;
+
+use super::{secrets, totp};
+use crate::{
+    error::{ApiError, Result},
+    state::AppState,
+};
+
+#[derive(sqlx::FromRow)]
+pub struct TotpRow {
+    pub secret_enc: Vec<u8>,
+    pub enabled_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub require_for_tokens: bool,
+}
+
+pub async fn totp_row(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<Option<TotpRow>> {
+    sqlx::query_as("select secret_enc, enabled_at, require_for_tokens from user_totp where user_id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// True when the user has confirmed a TOTP setup.
+pub async fn enabled(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select exists (select 1 from user_totp where user_id = $1 and enabled_at is not null)")
+        .bind(user_id)
+        .fetch_one(db)
+        .await
+}
+
+pub fn aad(user_id: &str) -> Vec<u8> {
+    format!("totp:{user_id}").into_bytes()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Factor {
+    Totp,
+    BackupCode,
+}
+
+fn invalid_code() -> ApiError {
+    ApiError::unauthenticated("invalid_code", "Invalid or already used code")
+}
+
+/// Accept a TOTP code once: only a step strictly later than the last accepted one passes, and
+/// the check-and-set is one UPDATE, so concurrent submissions of one code succeed once.
+/// `confirming` checks the pending secret of a setup and enables it.
+pub async fn accept_totp(st: &AppState, user_id: &str, code: &str, confirming: bool) -> Result<bool> {
+    let Some(row) = totp_row(&st.db, user_id).await? else { return Ok(false) };
+    if row.enabled_at.is_some() == confirming {
+        return Ok(false);
+    }
+    let secret = st.sealer.open(&aad(user_id), &row.secret_enc)?;
+    let Some(step) = totp::matching_step(&secret, code, totp::now_secs()) else { return Ok(false) };
+    let sql = if confirming {
+        "update user_totp set last_step = $2, enabled_at = now() \
+         where user_id = $1 and enabled_at is null and last_step < $2 returning user_id"
+    } else {
+        "update user_totp set last_step = $2 \
+         where user_id = $1 and enabled_at is not null and last_step < $2 returning user_id"
+    };
+    let won: Option<String> = sqlx::query_scalar(sql).bind(user_id).bind(step as i64).fetch_optional(&st.db).await?;
+    Ok(won.is_some())
+}
+
+/// Use one backup code: argon2id-verified against the unused ones, then consumed atomically.
+pub async fn accept_backup_code(st: &AppState, user_id: &str, code: &str) -> Result<bool> {
+    let Some(code) = totp::normalize_backup_code(code) else { return Ok(false) };
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("select backup_code_id, code_hash from backup_code where user_id = $1 and used_at is null")
+            .bind(user_id)
+            .fetch_all(&st.db)
+            .await?;
+    for (id, hash) in rows {
+        if st.hasher.verify(code.clone(), Some(hash)).await?.ok {
+            let used =
+                sqlx::query("update backup_code set used_at = now() where backup_code_id = $1 and used_at is null")
+                    .bind(id)
+                    .execute(&st.db)
+                    .await?;
+            if used.rows_affected() == 1 {
+                record_event(&st.db, user_id, "2fa.backup_code_used", None, None).await?;
+                return Ok(true);
+            }
+            return Ok(false);
+        }
+    }
+    Ok(false)
+}
+
+/// A six-digit TOTP code, or (when allowed) a backup code; 401 `invalid_code` otherwise.
+pub async fn check_code(st: &AppState, user_id: &str, code: &str, allow_backup: bool) -> Result<Factor> {
+    let code = code.trim();
+    if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        if accept_totp(st, user_id, code, false).await? {
+            return Ok(Factor::Totp);
+        }
+    } else if allow_backup && accept_backup_code(st, user_id, code).await? {
+        return Ok(Factor::BackupCode);
+    }
+    Err(invalid_code())
+}
+
+/// The token gate: with 2FA on and the gate on, a change to auth tokens made with a session JWT
+/// needs `otp_code` (a TOTP or backup code). Missing → 403 `otp_required`; wrong → 401.
+pub async fn token_gate(st: &AppState, user_id: &str, otp_code: Option<&str>) -> Result<()> {
+    let Some(row) = totp_row(&st.db, user_id).await? else { return Ok(()) };
+    if row.enabled_at.is_none() || !row.require_for_tokens {
+        return Ok(());
+    }
+    match otp_code.map(str::trim).filter(|c| !c.is_empty()) {
+        None => Err(ApiError::forbidden("otp_required", "otp_code is required: two-factor authentication is on")),
+        Some(code) => check_code(st, user_id, code, true).await.map(drop),
+    }
+}
+
+pub const CHALLENGE_TTL: chrono::Duration = chrono::Duration::minutes(5);
+pub const CHALLENGE_ATTEMPTS: i32 = 5;
+
+/// Start a login's second step: a single-use `temp_token` (stored hashed) for 5 minutes.
+pub async fn new_challenge(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<String> {
+    let token = secrets::random_token();
+    sqlx::query("insert into login_challenge (challenge_hash, user_id, expires_at) values ($1, $2, now() + $3)")
+        .bind(secrets::sha256(&token))
+        .bind(user_id)
+        .bind(CHALLENGE_TTL)
+        .execute(db)
+        .await?;
+    Ok(token)
+}
+
+/// Count an attempt on a live challenge; `None` once it is used, expired or out of attempts.
+pub async fn challenge_attempt(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "update login_challenge set attempts = attempts + 1 \
+         where challenge_hash = $1 and used_at is null and expires_at > now() and attempts < $2 returning user_id",
+    )
+    .bind(secrets::sha256(token))
+    .bind(CHALLENGE_ATTEMPTS)
+    .fetch_optional(db)
+    .await
+}
+
+/// Close a challenge after its code was accepted; false if another request closed it first.
+pub async fn finish_challenge(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<bool> {
+    let r = sqlx::query("update login_challenge set used_at = now() where challenge_hash = $1 and used_at is null")
+        .bind(secrets::sha256(token))
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Cancel a pending challenge (`POST /auth/intent/cancel` will use this too).
+pub async fn cancel_challenge(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<bool> {
+    finish_challenge(db, token).await
+}
+
+pub async fn record_event(
+    db: impl PgExecutor<'_>,
+    user_id: &str,
+    kind: &str,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query("insert into security_event (user_id, kind, ip, user_agent) values ($1, $2, $3, $4)")
+        .bind(user_id)
+        .bind(kind)
+        .bind(ip)
+        .bind(user_agent)
+        .execute(db)
+        .await?;
+    Ok(())
+}
