@@ -4,6 +4,7 @@ pub mod crypto;
 pub mod jwt;
 pub mod limits;
 pub mod password;
+pub mod pkce;
 pub mod principal;
 pub mod second_factor;
 pub mod secrets;

@@ -121,23 +121,33 @@ pub async fn token_gate(st: &AppState, user_id: &str, otp_code: Option<&str>) ->
 pub const CHALLENGE_TTL: chrono::Duration = chrono::Duration::minutes(5);
 pub const CHALLENGE_ATTEMPTS: i32 = 5;
 
-/// Start a login's second step: a single-use `temp_token` (stored hashed) for 5 minutes.
-pub async fn new_challenge(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<String> {
+/// Start a login's second step: a single-use `temp_token` (stored hashed) for 5 minutes. A login
+/// in intent mode keeps its PKCE challenge here, so the second step answers in intent mode too.
+pub async fn new_challenge(
+    db: impl PgExecutor<'_>,
+    user_id: &str,
+    code_challenge: Option<&str>,
+) -> sqlx::Result<String> {
     let token = secrets::random_token();
-    sqlx::query("insert into login_challenge (challenge_hash, user_id, expires_at) values ($1, $2, now() + $3)")
-        .bind(secrets::sha256(&token))
-        .bind(user_id)
-        .bind(CHALLENGE_TTL)
+    sqlx::query(
+        "insert into login_challenge (challenge_hash, user_id, expires_at, code_challenge) values ($1, $2, now() + $3, $4)",
+    )
+    .bind(secrets::sha256(&token))
+    .bind(user_id)
+    .bind(CHALLENGE_TTL)
+    .bind(code_challenge)
         .execute(db)
         .await?;
     Ok(token)
 }
 
-/// Count an attempt on a live challenge; `None` once it is used, expired or out of attempts.
-pub async fn challenge_attempt(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar(
+/// Count an attempt on a live challenge: its user and PKCE challenge; `None` once it is used,
+/// expired or out of attempts.
+pub async fn challenge_attempt(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option<(String, Option<String>)>> {
+    sqlx::query_as(
         "update login_challenge set attempts = attempts + 1 \
-         where challenge_hash = $1 and used_at is null and expires_at > now() and attempts < $2 returning user_id",
+         where challenge_hash = $1 and used_at is null and expires_at > now() and attempts < $2 \
+         returning user_id, code_challenge",
     )
     .bind(secrets::sha256(token))
     .bind(CHALLENGE_ATTEMPTS)

@@ -148,8 +148,13 @@ async fn verify_rejects_malformed_bodies() {
     let r = app.post(VERIFY, json!({"token": token, "admin": true})).await;
     r.expect(422);
     assert_eq!(r.body["details"]["fields"][0]["path"], "admin", "{}", r.text);
-    // Only `tokens` exists; intent mode is refused as a schema error.
+    // Intent mode needs an S256 code_challenge; an unknown mode is a schema error.
     let r = app.post(VERIFY, json!({"token": token, "response_mode": "intent"})).await;
+    r.expect(422);
+    assert_eq!(r.body["details"]["fields"][0]["path"], "code_challenge", "{}", r.text);
+    let r = app.post(VERIFY, json!({"token": token, "response_mode": "intent", "code_challenge": "too-short"})).await;
+    r.expect(422);
+    let r = app.post(VERIFY, json!({"token": token, "response_mode": "magic"})).await;
     r.expect(400);
     assert_eq!(r.body["details"]["fields"][0]["path"], "response_mode", "{}", r.text);
     app.post_raw(VERIFY, "text/plain", format!("{{\"token\":\"{token}\"}}").into_bytes()).await.expect(415);

@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod auth_intent;
 mod auth_login;
 mod auth_password;
 mod auth_session;

@@ -18,7 +18,7 @@ const LOGIN: &str = "/api/v1/users/auth/login";
 const ME: &str = "/api/v1/users/auth/me";
 
 /// Codes for strictly increasing steps inside the accepted window (t−1, t, t+1).
-struct Authenticator {
+pub struct Authenticator {
     secret: Vec<u8>,
     last: u64,
 }
@@ -28,7 +28,7 @@ impl Authenticator {
         let secret = totp_rs::Secret::Encoded(key.to_owned()).to_bytes().unwrap();
         Self { secret, last: 0 }
     }
-    fn next(&mut self) -> String {
+    pub fn next(&mut self) -> String {
         let now = totp::now_secs() / totp::STEP_SECS;
         let step = (self.last + 1).max(now - 1);
         assert!(step <= now + 1, "no fresh step left in this window");
@@ -37,10 +37,10 @@ impl Authenticator {
     }
 }
 
-struct Enrolled {
-    session: Session,
-    auth: Authenticator,
-    backup_codes: Vec<String>,
+pub struct Enrolled {
+    pub session: Session,
+    pub auth: Authenticator,
+    pub backup_codes: Vec<String>,
 }
 
 async fn setup(app: &TestApp, token: &str) -> Resp {
@@ -48,7 +48,7 @@ async fn setup(app: &TestApp, token: &str) -> Resp {
 }
 
 /// A verified user with 2FA on; the session returned by verify-setup.
-async fn enrolled(app: &TestApp, email: &str) -> Enrolled {
+pub async fn enrolled(app: &TestApp, email: &str) -> Enrolled {
     let s = app.verified_user(email).await;
     let r = setup(app, &s.token).await;
     r.expect(200);
@@ -65,7 +65,7 @@ async fn enrolled(app: &TestApp, email: &str) -> Enrolled {
     Enrolled { session, auth, backup_codes }
 }
 
-async fn challenge(app: &TestApp, email: &str) -> String {
+pub async fn challenge(app: &TestApp, email: &str) -> String {
     let r = app.post(LOGIN, json!({"email": email, "password": PASSWORD})).await;
     r.expect(200);
     assert_eq!(r.data()["requires_2fa"], true);

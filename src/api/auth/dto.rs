@@ -5,12 +5,14 @@ use utoipa::ToSchema;
 
 use crate::db::users::UserOut;
 
-/// How a successful sign-in is answered. `tokens` returns the access/refresh pair.
+/// How a successful sign-in is answered. `tokens` returns the access/refresh pair; `intent`
+/// (with an S256 `code_challenge`) returns an `auth_intent_token` for `POST /auth/intent/exchange`.
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema, PartialEq)]
 #[serde(rename_all = "lowercase")]
 pub enum ResponseMode {
     #[default]
     Tokens,
+    Intent,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -41,8 +43,7 @@ pub struct VerifyEmailIn {
     /// Verification token from the email link.
     pub token: String,
     pub response_mode: Option<ResponseMode>,
-    /// PKCE challenge for intent mode (ignored in `tokens` mode).
-    #[allow(dead_code)]
+    /// PKCE S256 challenge; required in intent mode.
     pub code_challenge: Option<String>,
     #[allow(dead_code)]
     pub client: Option<String>,
@@ -72,8 +73,7 @@ pub struct LoginIn {
     pub email: Option<String>,
     pub password: Option<String>,
     pub response_mode: Option<ResponseMode>,
-    /// PKCE challenge for intent mode (ignored in `tokens` mode).
-    #[allow(dead_code)]
+    /// PKCE S256 challenge; required in intent mode.
     pub code_challenge: Option<String>,
     #[allow(dead_code)]
     pub client: Option<String>,
@@ -174,18 +174,36 @@ pub struct TwoFactorChallenge {
     pub method: &'static str,
 }
 
-/// What a successful first factor yields: a session, or the 2FA challenge.
+/// Intent mode's answer: redeem the token with the PKCE verifier at `POST /auth/intent/exchange`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntentOut {
+    pub auth_intent_token: String,
+    /// Seconds the token stays redeemable.
+    pub expires_in: i64,
+}
+
+/// What a successful first factor yields: a session, the 2FA challenge, or an auth intent.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum LoginResult {
     Session(Box<LoginOut>),
     TwoFactor(TwoFactorChallenge),
+    Intent(IntentOut),
 }
 
-/// verify-email's answer: a session, or the 2FA challenge when the account has 2FA on.
+/// verify-email's answer: a session, the 2FA challenge when the account has 2FA on, or an intent.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum VerifyResult {
     Session(Box<SessionOut>),
     TwoFactor(TwoFactorChallenge),
+    Intent(IntentOut),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeIn {
+    pub auth_intent_token: String,
+    /// The PKCE verifier whose S256 hash was the `code_challenge`.
+    pub code_verifier: String,
 }

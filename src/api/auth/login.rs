@@ -6,7 +6,8 @@ use axum::{
 };
 
 use super::{
-    dto::{LoginIn, LoginIp, LoginOut, LoginResult, ResponseMode, SessionOut, TwoFactorChallenge},
+    dto::{LoginIn, LoginIp, LoginOut, LoginResult, SessionOut, TwoFactorChallenge},
+    intent::{new_intent, Answer},
     queries,
     session::issue_pair,
 };
@@ -50,9 +51,7 @@ pub async fn login(
     if password.len() > MAX_BYTES {
         return Err(ApiError::invalid("password", format!("Password must be at most {MAX_BYTES} bytes")));
     }
-    // The only mode until intent mode lands (serde refused anything else); a new variant will
-    // not compile here until it is handled.
-    let ResponseMode::Tokens = input.response_mode.unwrap_or_default();
+    let answer = Answer::from_request(input.response_mode, input.code_challenge.as_deref())?;
 
     // Count the attempt as a failure before hashing; a success takes it back. So no more than the
     // account limit of concurrent guesses ever reach the hash.
@@ -88,9 +87,13 @@ pub async fn login(
         queries::set_password(&st.db, &user.user_id, &hash).await?;
     }
     if second_factor::enabled(&st.db, &user.user_id).await? {
-        let temp_token = second_factor::new_challenge(&st.db, &user.user_id).await?;
+        let temp_token = second_factor::new_challenge(&st.db, &user.user_id, answer.challenge()).await?;
         let challenge = TwoFactorChallenge { requires_2fa: true, temp_token, method: "totp" };
         return Ok(ApiOk::new("Two-factor verification required", LoginResult::TwoFactor(challenge)));
+    }
+    if let Answer::Intent(challenge) = &answer {
+        let intent = new_intent(&st.db, &user.user_id, challenge).await?;
+        return Ok(ApiOk::new("Login successful; exchange the auth intent", LoginResult::Intent(intent)));
     }
     let out = complete_login(&st, &user, client, &headers).await?;
     Ok(ApiOk::new("Login successful", LoginResult::Session(Box::new(out))))

@@ -1,6 +1,7 @@
 //! The `authentication` tag.
 
 pub(crate) mod dto;
+pub(crate) mod intent;
 mod login;
 mod password;
 pub(crate) mod queries;
@@ -25,4 +26,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(session::logout))
         .routes(routes!(session::refresh_token))
         .routes(routes!(session::get_current_user))
+        .routes(routes!(intent::exchange_auth_intent))
+        .routes(routes!(intent::cancel_auth_intent))
 }

@@ -3,7 +3,8 @@
 use axum::extract::State;
 
 use super::{
-    dto::{EmailIn, ResponseMode, SessionOut, TwoFactorChallenge, VerifyEmailIn, VerifyResult},
+    dto::{EmailIn, SessionOut, TwoFactorChallenge, VerifyEmailIn, VerifyResult},
+    intent::{new_intent, Answer},
     queries,
     session::issue_pair,
     signup::{mail_allowed, normalize_email, VERIFY_TTL},
@@ -32,9 +33,7 @@ pub async fn verify_email(
     let lim = &st.cfg.limits;
     limits::hit(&st.db, &format!("verify:ip:{}", client.ip), lim.email_actions_per_ip, limits::HOUR).await?;
     let invalid = || ApiError::bad_request("invalid_token", "Invalid or expired verification token");
-    // The only mode until intent mode lands (serde refused anything else); a new variant will
-    // not compile here until it is handled.
-    let ResponseMode::Tokens = input.response_mode.unwrap_or_default();
+    let answer = Answer::from_request(input.response_mode, input.code_challenge.as_deref())?;
     if input.token.is_empty() || input.token.len() > 256 {
         return Err(invalid());
     }
@@ -48,10 +47,15 @@ pub async fn verify_email(
     }
     // Every way in honours the second factor.
     if second_factor::enabled(&mut *tx, &user.user_id).await? {
-        let temp_token = second_factor::new_challenge(&mut *tx, &user.user_id).await?;
+        let temp_token = second_factor::new_challenge(&mut *tx, &user.user_id, answer.challenge()).await?;
         tx.commit().await?;
         let challenge = TwoFactorChallenge { requires_2fa: true, temp_token, method: "totp" };
         return Ok(ApiOk::new("Email verified; two-factor verification required", VerifyResult::TwoFactor(challenge)));
+    }
+    if let Answer::Intent(challenge) = &answer {
+        let intent = new_intent(&mut *tx, &user.user_id, challenge).await?;
+        tx.commit().await?;
+        return Ok(ApiOk::new("Email verified; exchange the auth intent", VerifyResult::Intent(intent)));
     }
     let tokens = issue_pair(&st, &mut tx, &user.user_id, user.session_generation, None).await?;
     tx.commit().await?;

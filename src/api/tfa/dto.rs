@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::auth::dto::{ResponseMode, SessionOut};
+use crate::api::auth::dto::{IntentOut, ResponseMode, SessionOut};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -106,4 +106,12 @@ pub struct VerifyOut {
     pub status: &'static str,
     #[serde(flatten)]
     pub session: SessionOut,
+}
+
+/// The second step's answer: a session, or an auth intent when the login was in intent mode.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum TwoFactorResult {
+    Session(Box<VerifyOut>),
+    Intent(IntentOut),
 }

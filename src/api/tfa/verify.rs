@@ -2,10 +2,11 @@
 
 use axum::{extract::State, http::HeaderMap};
 
-use super::dto::{VerifyIn, VerifyOut};
+use super::dto::{TwoFactorResult, VerifyIn, VerifyOut};
 use crate::{
     api::auth::{
         dto::{ResponseMode, SessionOut},
+        intent::{new_intent, Answer},
         queries as auth_queries,
         session::issue_pair,
     },
@@ -22,20 +23,27 @@ use crate::{
 /// `temp_token` (from the login answer, in the body or as `Authorization: Bearer`) and a TOTP or
 /// backup code. The temp_token lives 5 minutes, works once, and dies after 5 wrong codes.
 #[utoipa::path(post, path = "/users/auth/2fa/verify", tag = "tfa", request_body = VerifyIn,
-    responses((status = 200, body = Envelope<VerifyOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = Envelope<TwoFactorResult>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn verify_two_factor(
     State(st): State<AppState>,
     client: ClientIp,
     headers: HeaderMap,
     Json(input): Json<VerifyIn>,
-) -> Result<ApiOk<VerifyOut>> {
-    let ResponseMode::Tokens = input.response_mode.unwrap_or_default();
+) -> Result<ApiOk<TwoFactorResult>> {
     let header = bearer(&headers)?;
     let Some(temp_token) = input.temp_token.as_deref().or(header).filter(|t| !t.is_empty() && t.len() <= 256) else {
         return Err(ApiError::unauthenticated("temp_token_required", "Send the temp_token from the login answer"));
     };
     let invalid = || ApiError::unauthenticated("invalid_temp_token", "The login attempt expired; log in again");
-    let user_id = second_factor::challenge_attempt(&st.db, temp_token).await?.ok_or_else(invalid)?;
+    let (user_id, login_challenge) = second_factor::challenge_attempt(&st.db, temp_token).await?.ok_or_else(invalid)?;
+    // A login begun in intent mode ends in intent mode: the PKCE binding it asked for holds.
+    let answer = match (input.response_mode.unwrap_or_default(), login_challenge) {
+        (_, Some(challenge)) => Answer::Intent(challenge),
+        (ResponseMode::Intent, None) => {
+            return Err(ApiError::invalid("response_mode", "intent mode needs a code_challenge at login"));
+        }
+        (ResponseMode::Tokens, None) => Answer::Tokens,
+    };
     second_factor::check_code(&st, &user_id, &input.code, true).await?;
     if !second_factor::finish_challenge(&st.db, temp_token).await? {
         return Err(invalid());
@@ -44,10 +52,18 @@ pub async fn verify_two_factor(
     if user.is_banned {
         return Err(ApiError::forbidden("account_banned", "This account is banned"));
     }
+    if let Answer::Intent(challenge) = &answer {
+        let intent = new_intent(&st.db, &user.user_id, challenge).await?;
+        return Ok(ApiOk::new(
+            "Two-factor verification successful; exchange the auth intent",
+            TwoFactorResult::Intent(intent),
+        ));
+    }
     let mut tx = st.db.begin().await?;
     let tokens = issue_pair(&st, &mut tx, &user.user_id, user.session_generation, None).await?;
     auth_queries::record_login(&mut *tx, &user.user_id, &client.ip.to_string(), None).await?;
     tx.commit().await?;
     let session = SessionOut { tokens, user: UserOut::from(&user), server: None, project: None, container: None };
-    Ok(ApiOk::new("Two-factor verification successful", VerifyOut { status: "approved", session }))
+    let out = VerifyOut { status: "approved", session };
+    Ok(ApiOk::new("Two-factor verification successful", TwoFactorResult::Session(Box::new(out))))
 }
