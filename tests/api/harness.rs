@@ -18,6 +18,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: PgPool,
     pub data_dir: PathBuf,
+    /// The running app's state, for calling library checks directly.
+    pub state: AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -130,11 +132,11 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(hoody_api::run(listener, state, async move {
+        let server = tokio::spawn(hoody_api::run(listener, state.clone(), async move {
             let _ = rx.await;
         }));
         let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
-        Self { base: format!("http://{addr}"), client, db, data_dir, stop: Some(tx), server: Some(server) }
+        Self { base: format!("http://{addr}"), client, db, data_dir, state, stop: Some(tx), server: Some(server) }
     }
 
     /// Stop the server gracefully and wait for it.

@@ -376,3 +376,37 @@ async fn tfa_routes_need_a_session() {
         assert!(r.status.is_client_error(), "{method} {path}");
     }
 }
+
+/// The reusable token gate the auth-token endpoints will call: nothing to ask without 2FA; with
+/// 2FA and the gate on, a missing OTP is 403 `otp_required`, a wrong one 401, a right one passes
+/// (once); with the gate off, nothing is asked.
+#[tokio::test]
+async fn the_token_gate_check() {
+    use hoody_api::{auth::second_factor::token_gate, error::ApiError};
+    let app = TestApp::spawn().await;
+    let plain = app.verified_user("plain@example.com").await;
+    assert!(token_gate(&app.state, &plain.user_id, None).await.is_ok());
+
+    let mut e = enrolled(&app, "gated@example.com").await;
+    let id = e.session.user_id.clone();
+    match token_gate(&app.state, &id, None).await {
+        Err(ApiError::Forbidden { code: "otp_required", .. }) => {}
+        other => panic!("expected otp_required, got {other:?}"),
+    }
+    assert!(matches!(token_gate(&app.state, &id, Some("000000x")).await, Err(ApiError::Unauthenticated { .. })));
+    let code = e.auth.next();
+    token_gate(&app.state, &id, Some(&code)).await.unwrap();
+    assert!(token_gate(&app.state, &id, Some(&code)).await.is_err(), "a code passes the gate once");
+    token_gate(&app.state, &id, Some(&e.backup_codes[3])).await.unwrap();
+
+    let t = e.session.token.clone();
+    app.request(
+        Method::PUT,
+        GATE,
+        Some(&t),
+        Some(json!({"enabled": false, "password": PASSWORD, "otp_code": e.auth.next()})),
+    )
+    .await
+    .expect(200);
+    assert!(token_gate(&app.state, &id, None).await.is_ok());
+}
