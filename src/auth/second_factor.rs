@@ -155,18 +155,13 @@ pub async fn challenge_attempt(db: impl PgExecutor<'_>, token: &str) -> sqlx::Re
     .await
 }
 
-/// Close a challenge after its code was accepted; false if another request closed it first.
-pub async fn finish_challenge(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<bool> {
+/// Close a challenge (its code was accepted, or it is cancelled); false if it was already closed.
+pub async fn close_challenge(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<bool> {
     let r = sqlx::query("update login_challenge set used_at = now() where challenge_hash = $1 and used_at is null")
         .bind(secrets::sha256(token))
         .execute(db)
         .await?;
     Ok(r.rows_affected() == 1)
-}
-
-/// Cancel a pending challenge (`POST /auth/intent/cancel` will use this too).
-pub async fn cancel_challenge(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<bool> {
-    finish_challenge(db, token).await
 }
 
 pub async fn record_event(

@@ -136,6 +136,13 @@ pub struct SessionOut {
     pub container: Option<ContainerRef>,
 }
 
+impl SessionOut {
+    /// A session for `user`; the free-tier server, project and container come with the containers issue.
+    pub fn new(tokens: TokenPair, user: &crate::db::users::UserRow) -> Self {
+        Self { tokens, user: UserOut::from(user), server: None, project: None, container: None }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LoginIp {
     pub ip: String,
@@ -180,6 +187,12 @@ pub struct IntentOut {
     pub auth_intent_token: String,
     /// Seconds the token stays redeemable.
     pub expires_in: i64,
+}
+
+impl TwoFactorChallenge {
+    pub fn totp(temp_token: String) -> Self {
+        Self { requires_2fa: true, temp_token, method: "totp" }
+    }
 }
 
 /// What a successful first factor yields: a session, the 2FA challenge, or an auth intent.

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     auth::{pkce, principal::bearer, second_factor, secrets},
-    db::users::{self, UserOut},
+    db::users,
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::Json,
@@ -105,7 +105,7 @@ pub async fn exchange_auth_intent(
     }
     let tokens = issue_pair(&st, &mut tx, &user.user_id, user.session_generation, None).await?;
     tx.commit().await?;
-    let out = SessionOut { tokens, user: UserOut::from(&user), server: None, project: None, container: None };
+    let out = SessionOut::new(tokens, &user);
     Ok(ApiOk::new("Auth intent exchanged", out))
 }
 
@@ -128,6 +128,6 @@ pub async fn cancel_auth_intent(State(st): State<AppState>, headers: HeaderMap) 
         .bind(secrets::sha256(token))
         .execute(&st.db)
         .await?;
-    let cancelled = intent.rows_affected() == 1 || second_factor::cancel_challenge(&st.db, token).await?;
+    let cancelled = intent.rows_affected() == 1 || second_factor::close_challenge(&st.db, token).await?;
     Ok(ApiOk::new(if cancelled { "Cancelled" } else { "Nothing pending to cancel" }, CancelOut { cancelled }))
 }

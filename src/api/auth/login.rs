@@ -15,7 +15,7 @@ use crate::{
     auth::{limits, password::MAX_BYTES, second_factor},
     db::{
         ts,
-        users::{self, UserOut, UserRow},
+        users::{self, UserRow},
     },
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
@@ -88,7 +88,7 @@ pub async fn login(
     }
     if second_factor::enabled(&st.db, &user.user_id).await? {
         let temp_token = second_factor::new_challenge(&st.db, &user.user_id, answer.challenge()).await?;
-        let challenge = TwoFactorChallenge { requires_2fa: true, temp_token, method: "totp" };
+        let challenge = TwoFactorChallenge::totp(temp_token);
         return Ok(ApiOk::new("Two-factor verification required", LoginResult::TwoFactor(challenge)));
     }
     if let Answer::Intent(challenge) = &answer {
@@ -108,7 +108,7 @@ async fn complete_login(st: &AppState, user: &UserRow, client: ClientIp, headers
     let recent = queries::recent_login_ips(&mut *tx, &user.user_id).await?;
     tx.commit().await?;
     Ok(LoginOut {
-        session: SessionOut { tokens, user: UserOut::from(user), server: None, project: None, container: None },
+        session: SessionOut::new(tokens, user),
         client_ip: ip,
         recent_login_ips: recent.into_iter().map(|(ip, at)| LoginIp { ip, timestamp: ts(at) }).collect(),
     })

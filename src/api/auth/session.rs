@@ -47,6 +47,17 @@ pub async fn issue_pair(
     })
 }
 
+/// Sign out every session of the user and open a fresh one for the caller (after a security
+/// change such as turning 2FA on or off).
+pub async fn reissue_after_revoke(st: &AppState, db: &mut sqlx::PgConnection, user_id: &str) -> Result<TokenPair> {
+    queries::revoke_sessions(&mut *db, user_id).await?;
+    let generation: i64 = sqlx::query_scalar("select session_generation from app_user where user_id = $1")
+        .bind(user_id)
+        .fetch_one(&mut *db)
+        .await?;
+    issue_pair(st, db, user_id, generation, None).await
+}
+
 /// Get current user profile
 #[utoipa::path(get, path = "/users/auth/me", tag = "authentication", security(("bearer" = [])),
     responses((status = 200, body = Envelope<UserOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]

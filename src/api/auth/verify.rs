@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     auth::{limits, second_factor},
-    db::users::{self, UserOut},
+    db::users,
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{ClientIp, Json},
@@ -49,7 +49,7 @@ pub async fn verify_email(
     if second_factor::enabled(&mut *tx, &user.user_id).await? {
         let temp_token = second_factor::new_challenge(&mut *tx, &user.user_id, answer.challenge()).await?;
         tx.commit().await?;
-        let challenge = TwoFactorChallenge { requires_2fa: true, temp_token, method: "totp" };
+        let challenge = TwoFactorChallenge::totp(temp_token);
         return Ok(ApiOk::new("Email verified; two-factor verification required", VerifyResult::TwoFactor(challenge)));
     }
     if let Answer::Intent(challenge) = &answer {
@@ -59,7 +59,7 @@ pub async fn verify_email(
     }
     let tokens = issue_pair(&st, &mut tx, &user.user_id, user.session_generation, None).await?;
     tx.commit().await?;
-    let out = SessionOut { tokens, user: UserOut::from(&user), server: None, project: None, container: None };
+    let out = SessionOut::new(tokens, &user);
     Ok(ApiOk::new("Email verified", VerifyResult::Session(Box::new(out))))
 }
 

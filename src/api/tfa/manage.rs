@@ -7,7 +7,7 @@ use super::{
     dto::{BackupCodesOut, DisabledOut, PasswordCodeIn, TokenGateIn, TokenGateOut},
 };
 use crate::{
-    api::auth::{queries as auth_queries, session::issue_pair},
+    api::auth::session::reissue_after_revoke,
     auth::{principal::Principal, second_factor, totp},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
@@ -42,12 +42,7 @@ pub async fn disable_two_factor(
     let mut tx = st.db.begin().await?;
     sqlx::query("delete from user_totp where user_id = $1").bind(user_id).execute(&mut *tx).await?;
     sqlx::query("delete from backup_code where user_id = $1").bind(user_id).execute(&mut *tx).await?;
-    auth_queries::revoke_sessions(&mut tx, user_id).await?;
-    let generation: i64 = sqlx::query_scalar("select session_generation from app_user where user_id = $1")
-        .bind(user_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let pair = issue_pair(&st, &mut tx, user_id, generation, None).await?;
+    let pair = reissue_after_revoke(&st, &mut tx, user_id).await?;
     let ip = client.ip.to_string();
     second_factor::record_event(&mut *tx, user_id, "2fa.disabled", Some(&ip), None).await?;
     tx.commit().await?;

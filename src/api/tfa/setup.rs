@@ -7,7 +7,7 @@ use super::{
     dto::{CodeIn, EnabledOut, PasswordIn, SetupOut, StatusOut},
 };
 use crate::{
-    api::auth::{queries as auth_queries, session::issue_pair},
+    api::auth::session::reissue_after_revoke,
     auth::{
         principal::Principal,
         second_factor::{self, aad},
@@ -91,12 +91,7 @@ pub async fn verify_two_factor_setup(
         return Err(ApiError::unauthenticated("invalid_code", "Invalid or already used code"));
     }
     let mut tx = st.db.begin().await?;
-    auth_queries::revoke_sessions(&mut tx, user_id).await?;
-    let generation: i64 = sqlx::query_scalar("select session_generation from app_user where user_id = $1")
-        .bind(user_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let pair = issue_pair(&st, &mut tx, user_id, generation, None).await?;
+    let pair = reissue_after_revoke(&st, &mut tx, user_id).await?;
     let ip = client.ip.to_string();
     second_factor::record_event(&mut *tx, user_id, "2fa.enabled", Some(&ip), None).await?;
     let enabled_at: chrono::DateTime<chrono::Utc> =

@@ -11,7 +11,7 @@ use crate::{
         session::issue_pair,
     },
     auth::{principal::bearer, second_factor},
-    db::users::{self, UserOut},
+    db::users,
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{ClientIp, Json},
@@ -45,7 +45,7 @@ pub async fn verify_two_factor(
         (ResponseMode::Tokens, None) => Answer::Tokens,
     };
     second_factor::check_code(&st, &user_id, &input.code, true).await?;
-    if !second_factor::finish_challenge(&st.db, temp_token).await? {
+    if !second_factor::close_challenge(&st.db, temp_token).await? {
         return Err(invalid());
     }
     let user = users::by_id(&st.db, &user_id).await?.ok_or_else(invalid)?;
@@ -63,7 +63,7 @@ pub async fn verify_two_factor(
     let tokens = issue_pair(&st, &mut tx, &user.user_id, user.session_generation, None).await?;
     auth_queries::record_login(&mut *tx, &user.user_id, &client.ip.to_string(), None).await?;
     tx.commit().await?;
-    let session = SessionOut { tokens, user: UserOut::from(&user), server: None, project: None, container: None };
+    let session = SessionOut::new(tokens, &user);
     let out = VerifyOut { status: "approved", session };
     Ok(ApiOk::new("Two-factor verification successful", TwoFactorResult::Session(Box::new(out))))
 }
