@@ -46,6 +46,72 @@ pub struct Config {
     pub mail_retry: Duration,
     /// Rate limits held in Postgres.
     pub limits: Limits,
+    /// `HOODY_GITHUB_*`
+    pub github: OAuthProvider,
+    /// `HOODY_GOOGLE_*`
+    pub google: OAuthProvider,
+    /// `HOODY_OAUTH_REDIRECT_ALLOWLIST`: the exact `redirect_uri` values OAuth may return to.
+    pub oauth_redirects: Vec<String>,
+}
+
+/// One OAuth provider: credentials and endpoints (the real provider's by default).
+#[derive(Clone, Debug)]
+pub struct OAuthProvider {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub authorize_url: String,
+    pub token_url: String,
+    pub user_url: String,
+    /// GitHub only: where the verified addresses are listed.
+    pub emails_url: Option<String>,
+    pub scope: String,
+}
+
+impl OAuthProvider {
+    fn github() -> Self {
+        Self {
+            client_id: None,
+            client_secret: None,
+            authorize_url: "https://github.com/login/oauth/authorize".into(),
+            token_url: "https://github.com/login/oauth/access_token".into(),
+            user_url: "https://api.github.com/user".into(),
+            emails_url: Some("https://api.github.com/user/emails".into()),
+            scope: "read:user user:email".into(),
+        }
+    }
+
+    fn google() -> Self {
+        Self {
+            client_id: None,
+            client_secret: None,
+            authorize_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            token_url: "https://oauth2.googleapis.com/token".into(),
+            user_url: "https://openidconnect.googleapis.com/v1/userinfo".into(),
+            emails_url: None,
+            scope: "openid email profile".into(),
+        }
+    }
+
+    /// `HOODY_<NAME>_CLIENT_ID`, `_CLIENT_SECRET`, `_AUTHORIZE_URL`, `_TOKEN_URL`, `_USER_URL`,
+    /// `_EMAILS_URL`.
+    fn with_env(mut self, name: &str) -> Self {
+        let get = |k: &str| var(&format!("HOODY_{name}_{k}"));
+        self.client_id = get("CLIENT_ID");
+        self.client_secret = get("CLIENT_SECRET");
+        if let Some(v) = get("AUTHORIZE_URL") {
+            self.authorize_url = v;
+        }
+        if let Some(v) = get("TOKEN_URL") {
+            self.token_url = v;
+        }
+        if let Some(v) = get("USER_URL") {
+            self.user_url = v;
+        }
+        if let Some(v) = get("EMAILS_URL") {
+            self.emails_url = Some(v);
+        }
+        self
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -100,6 +166,9 @@ impl Config {
             hash_threads: default_hash_threads(),
             mail_retry: Duration::from_secs(10),
             limits: Limits::default(),
+            github: OAuthProvider::github(),
+            google: OAuthProvider::google(),
+            oauth_redirects: Vec::new(),
         }
     }
 
@@ -135,6 +204,11 @@ impl Config {
         c.shutdown_grace = Duration::from_secs(num("HOODY_SHUTDOWN_GRACE_SECS", 30)?);
         c.hash_threads = num("HOODY_HASH_THREADS", c.hash_threads)?.max(1);
         c.mail_retry = Duration::from_secs(num("HOODY_MAIL_RETRY_SECS", 10)?);
+        c.github = OAuthProvider::github().with_env("GITHUB");
+        c.google = OAuthProvider::google().with_env("GOOGLE");
+        if let Some(v) = var("HOODY_OAUTH_REDIRECT_ALLOWLIST") {
+            c.oauth_redirects = v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+        }
         let l = &mut c.limits;
         l.signup_per_hour = num("HOODY_LIMIT_SIGNUP_PER_HOUR", l.signup_per_hour)?;
         l.login_failures_per_ip = num("HOODY_LIMIT_LOGIN_FAILURES_PER_IP", l.login_failures_per_ip)?;

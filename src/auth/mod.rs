@@ -3,6 +3,7 @@
 pub mod crypto;
 pub mod jwt;
 pub mod limits;
+pub mod oauth;
 pub mod password;
 pub mod pkce;
 pub mod principal;

@@ -7,6 +7,7 @@ mod harness;
 
 mod auth_intent;
 mod auth_login;
+mod auth_oauth;
 mod auth_password;
 mod auth_session;
 mod auth_signup;

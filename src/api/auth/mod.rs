@@ -3,6 +3,7 @@
 pub(crate) mod dto;
 pub(crate) mod intent;
 mod login;
+mod oauth;
 mod password;
 pub(crate) mod queries;
 mod regions;
@@ -28,4 +29,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(session::get_current_user))
         .routes(routes!(intent::exchange_auth_intent))
         .routes(routes!(intent::cancel_auth_intent))
+        .routes(routes!(oauth::github_authorize))
+        .routes(routes!(oauth::github_callback))
+        .routes(routes!(oauth::google_authorize))
+        .routes(routes!(oauth::google_callback))
 }

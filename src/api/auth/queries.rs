@@ -53,7 +53,7 @@ pub async fn insert_user(
     user_id: &str,
     username: &str,
     email: &str,
-    hash: &str,
+    hash: Option<&str>,
     region: Option<&str>,
 ) -> sqlx::Result<()> {
     sqlx::query("insert into app_user (user_id, username, email, password_hash, region) values ($1, $2, $3, $4, $5)")

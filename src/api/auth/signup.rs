@@ -62,7 +62,9 @@ pub async fn signup(
         }
         None => {
             let user_id = new_id();
-            if !insert_with_fresh_username(&mut tx, &user_id, &email, &hash, input.region.as_deref()).await? {
+            if !insert_with_fresh_username(&mut tx, &user_id, &email, &email, Some(&hash), input.region.as_deref())
+                .await?
+            {
                 // A concurrent first signup for this address won; answer as for a duplicate.
                 return Ok(ApiOk::new(SIGNUP_OK, SignupOut { email }));
             }
@@ -94,14 +96,16 @@ pub async fn mail_allowed(db: &mut sqlx::PgConnection, email: &str, limit: i32) 
     }
 }
 
-async fn insert_with_fresh_username(
+/// Insert a user under a generated unique username; false when the email is already taken.
+pub async fn insert_with_fresh_username(
     tx: &mut sqlx::PgConnection,
     user_id: &str,
+    username_hint: &str,
     email: &str,
-    hash: &str,
+    hash: Option<&str>,
     region: Option<&str>,
 ) -> Result<bool> {
-    let base = username_base(email);
+    let base = username_base(username_hint);
     for _ in 0..5 {
         let username = format!("{base}-{:06x}", rand::thread_rng().gen_range(0..0x100_0000));
         sqlx::query("savepoint username_attempt").execute(&mut *tx).await?;
@@ -117,9 +121,9 @@ async fn insert_with_fresh_username(
     Err(anyhow::anyhow!("could not find a free username").into())
 }
 
-/// Letters, digits, `_` and `-` from the address's local part.
-fn username_base(email: &str) -> String {
-    let local = email.split('@').next().unwrap_or("");
+/// Letters, digits, `_` and `-` from a hint (a login, or an address's local part).
+fn username_base(hint: &str) -> String {
+    let local = hint.split('@').next().unwrap_or("");
     let base: String = local
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')

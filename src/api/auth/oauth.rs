@@ -1,0 +1,264 @@
+//! OAuth sign-in with GitHub and Google: redirect to the provider with a single-use state bound
+//! to the client's `redirect_uri` (exact allowlist) and PKCE challenge; the callback signs the
+//! user in and ends in intent mode (or the 2FA step) toward `redirect_uri`.
+
+use axum::{
+    extract::{Query, State},
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{intent::new_intent, queries, signup::insert_with_fresh_username};
+use crate::{
+    auth::{
+        oauth::{self, Profile, Provider},
+        pkce, second_factor, secrets,
+    },
+    config::OAuthProvider,
+    db::{new_id, users},
+    error::{ApiError, ErrorBody, Result},
+    state::AppState,
+};
+
+const STATE_TTL: chrono::Duration = chrono::Duration::minutes(10);
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuthorizeQuery {
+    /// `login` (default).
+    pub intent: Option<String>,
+    /// Where the browser returns after sign-in; must be on the allowlist exactly.
+    pub redirect_uri: Option<String>,
+    /// PKCE S256 challenge (43 base64url characters).
+    pub code_challenge: Option<String>,
+    /// Accepted for the clients; unused.
+    #[allow(dead_code)]
+    pub client: Option<String>,
+    /// Accepted for the clients; unused.
+    #[allow(dead_code)]
+    pub invite_code: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    /// Set by the provider when the user declined.
+    pub error: Option<String>,
+    #[allow(dead_code)]
+    pub error_description: Option<String>,
+    #[allow(dead_code)]
+    pub error_uri: Option<String>,
+}
+
+fn settings(st: &AppState, which: Provider) -> &OAuthProvider {
+    match which {
+        Provider::Github => &st.cfg.github,
+        Provider::Google => &st.cfg.google,
+    }
+}
+
+fn callback_url(st: &AppState, which: Provider) -> String {
+    format!("{}/api/v1/auth/{}/callback", st.cfg.public_url, which.name())
+}
+
+fn redirect(to: &str) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, to.to_owned())]).into_response()
+}
+
+/// `redirect_uri#k=v&…`, values percent-encoded.
+fn with_fragment(base: &str, params: &[(&str, &str)]) -> String {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let frag: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
+    format!("{base}#{}", frag.join("&"))
+}
+
+async fn authorize(st: &AppState, which: Provider, q: AuthorizeQuery) -> Result<Response> {
+    let p = settings(st, which);
+    let Some(client_id) = p.client_id.as_deref().filter(|_| p.client_secret.is_some()) else {
+        return Err(ApiError::precondition("provider_not_configured", "This sign-in provider is not configured"));
+    };
+    let intent = q.intent.as_deref().unwrap_or("login");
+    if intent != "login" {
+        return Err(ApiError::invalid("intent", "intent must be login"));
+    }
+    let redirect_uri = q.redirect_uri.as_deref().unwrap_or("");
+    // Exact match only: no prefixes, no look-alike hosts, no decoding.
+    if !st.cfg.oauth_redirects.iter().any(|allowed| allowed == redirect_uri) {
+        return Err(ApiError::invalid("redirect_uri", "redirect_uri is not on the allowlist"));
+    }
+    let challenge = q.code_challenge.as_deref().unwrap_or("");
+    if !pkce::valid_challenge(challenge) {
+        return Err(ApiError::invalid(
+            "code_challenge",
+            "code_challenge must be an S256 challenge (43 base64url characters)",
+        ));
+    }
+    let state = secrets::random_token();
+    sqlx::query(
+        "insert into oauth_state (state_hash, provider, redirect_uri, code_challenge, intent, expires_at) \
+         values ($1, $2, $3, $4, $5, now() + $6)",
+    )
+    .bind(secrets::sha256(&state))
+    .bind(which.name())
+    .bind(redirect_uri)
+    .bind(challenge)
+    .bind(intent)
+    .bind(STATE_TTL)
+    .execute(&st.db)
+    .await?;
+    let url = reqwest::Url::parse_with_params(
+        &p.authorize_url,
+        &[
+            ("client_id", client_id),
+            ("redirect_uri", &callback_url(st, which)),
+            ("response_type", "code"),
+            ("scope", &p.scope),
+            ("state", &state),
+        ],
+    )
+    .map_err(|e| anyhow::anyhow!("bad authorize URL setting: {e}"))?;
+    Ok(redirect(url.as_str()))
+}
+
+async fn callback(st: &AppState, which: Provider, q: CallbackQuery) -> Result<Response> {
+    let invalid = || ApiError::bad_request("invalid_state", "Unknown, expired or already used OAuth state");
+    let state = q.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 256).ok_or_else(invalid)?;
+    let found: Option<(String, String)> = sqlx::query_as(
+        "update oauth_state set used_at = now() \
+         where state_hash = $1 and provider = $2 and used_at is null and expires_at > now() \
+         returning redirect_uri, code_challenge",
+    )
+    .bind(secrets::sha256(state))
+    .bind(which.name())
+    .fetch_optional(&st.db)
+    .await?;
+    let (redirect_uri, challenge) = found.ok_or_else(invalid)?;
+    let fail = |error: &str| Ok(redirect(&with_fragment(&redirect_uri, &[("error", error)])));
+    let Some(code) = q.code.as_deref().filter(|c| q.error.is_none() && !c.is_empty()) else {
+        return fail("access_denied");
+    };
+    let p = settings(st, which);
+    let http = oauth::client();
+    let profile = match oauth::exchange_code(&http, p, code, &callback_url(st, which)).await {
+        Ok(token) => oauth::profile(&http, which, p, &token).await,
+        Err(e) => Err(e),
+    };
+    let profile = match profile {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(provider = which.name(), error = %e, "OAuth sign-in failed at the provider");
+            return fail("provider_error");
+        }
+    };
+    let Some(user_id) = account_for(st, which, &profile).await? else { return fail("email_required") };
+    let user = users::by_id(&st.db, &user_id).await?.ok_or_else(|| anyhow::anyhow!("linked user vanished"))?;
+    if user.is_banned {
+        return fail("account_banned");
+    }
+    if second_factor::enabled(&st.db, &user.user_id).await? {
+        let temp = second_factor::new_challenge(&st.db, &user.user_id, Some(&challenge)).await?;
+        return Ok(redirect(&with_fragment(
+            &redirect_uri,
+            &[("requires_2fa", "true"), ("temp_token", &temp), ("method", "totp")],
+        )));
+    }
+    let intent = new_intent(&st.db, &user.user_id, &challenge).await?;
+    Ok(redirect(&with_fragment(&redirect_uri, &[("auth_intent_token", &intent.auth_intent_token)])))
+}
+
+/// The account of a provider identity: the linked one; else the verified account with the same
+/// verified address (linked now); else a new account. `None` when a new account would need an
+/// address the provider does not vouch for.
+async fn account_for(st: &AppState, which: Provider, profile: &Profile) -> Result<Option<String>> {
+    let linked: Option<String> =
+        sqlx::query_scalar("select user_id from oauth_identity where provider = $1 and provider_user_id = $2")
+            .bind(which.name())
+            .bind(&profile.id)
+            .fetch_optional(&st.db)
+            .await?;
+    if linked.is_some() {
+        return Ok(linked);
+    }
+    let Some(email) = profile.verified_email.as_deref() else { return Ok(None) };
+    let mut tx = st.db.begin().await?;
+    let user_id = match queries::user_for_update(&mut *tx, email).await? {
+        Some((id, true)) => id,
+        // An unverified account with this address may be an attacker's pre-registration: the
+        // provider proved the mailbox, so the account is taken over by its owner, password cleared.
+        Some((id, false)) => {
+            sqlx::query("update app_user set password_hash = null, email_verified = true, email_verified_at = now() where user_id = $1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            queries::cancel_email_tokens(&mut *tx, &id, queries::VERIFY).await?;
+            id
+        }
+        None => {
+            let id = new_id();
+            let hint = profile.login.as_deref().unwrap_or(email);
+            if !insert_with_fresh_username(&mut tx, &id, hint, email, None, None).await? {
+                return Ok(None);
+            }
+            sqlx::query(
+                "update app_user set email_verified = true, email_verified_at = now(), signup_method = $2, \
+                 avatar_url = $3 where user_id = $1",
+            )
+            .bind(&id)
+            .bind(which.name())
+            .bind(&profile.avatar_url)
+            .execute(&mut *tx)
+            .await?;
+            id
+        }
+    };
+    sqlx::query("insert into oauth_identity (provider, provider_user_id, user_id, login) values ($1, $2, $3, $4)")
+        .bind(which.name())
+        .bind(&profile.id)
+        .bind(&user_id)
+        .bind(&profile.login)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some(user_id))
+}
+
+/// Redirect to GitHub OAuth
+#[utoipa::path(get, path = "/auth/github", tag = "authentication", params(AuthorizeQuery),
+    responses((status = 302, description = "To the provider"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn github_authorize(State(st): State<AppState>, Query(q): Query<AuthorizeQuery>) -> Result<Response> {
+    authorize(&st, Provider::Github, q).await
+}
+
+/// GitHub OAuth callback
+#[utoipa::path(get, path = "/auth/github/callback", tag = "authentication", params(CallbackQuery),
+    responses((status = 302, description = "To redirect_uri with the auth intent (or the 2FA step, or an error) in the fragment"),
+        (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn github_callback(State(st): State<AppState>, Query(q): Query<CallbackQuery>) -> Result<Response> {
+    callback(&st, Provider::Github, q).await
+}
+
+/// Redirect to Google OAuth
+#[utoipa::path(get, path = "/auth/google", tag = "authentication", params(AuthorizeQuery),
+    responses((status = 302, description = "To the provider"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn google_authorize(State(st): State<AppState>, Query(q): Query<AuthorizeQuery>) -> Result<Response> {
+    authorize(&st, Provider::Google, q).await
+}
+
+/// Google OAuth callback
+#[utoipa::path(get, path = "/auth/google/callback", tag = "authentication", params(CallbackQuery),
+    responses((status = 302, description = "To redirect_uri with the auth intent (or the 2FA step, or an error) in the fragment"),
+        (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn google_callback(State(st): State<AppState>, Query(q): Query<CallbackQuery>) -> Result<Response> {
+    callback(&st, Provider::Google, q).await
+}
