@@ -52,6 +52,8 @@ pub struct Config {
     pub google: OAuthProvider,
     /// `HOODY_OAUTH_REDIRECT_ALLOWLIST`: the exact `redirect_uri` values OAuth may return to.
     pub oauth_redirects: Vec<String>,
+    /// `HOODY_OAUTH_LAUNCH_REDIRECT`: the hosted page a popup hand-off (launch) ends on.
+    pub oauth_launch_redirect: Option<String>,
 }
 
 /// One OAuth provider: credentials and endpoints (the real provider's by default).
@@ -169,6 +171,7 @@ impl Config {
             github: OAuthProvider::github(),
             google: OAuthProvider::google(),
             oauth_redirects: Vec::new(),
+            oauth_launch_redirect: None,
         }
     }
 
@@ -209,6 +212,7 @@ impl Config {
         if let Some(v) = var("HOODY_OAUTH_REDIRECT_ALLOWLIST") {
             c.oauth_redirects = v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
         }
+        c.oauth_launch_redirect = var("HOODY_OAUTH_LAUNCH_REDIRECT");
         let l = &mut c.limits;
         l.signup_per_hour = num("HOODY_LIMIT_SIGNUP_PER_HOUR", l.signup_per_hour)?;
         l.login_failures_per_ip = num("HOODY_LIMIT_LOGIN_FAILURES_PER_IP", l.login_failures_per_ip)?;

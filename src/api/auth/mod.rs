@@ -2,6 +2,7 @@
 
 pub(crate) mod dto;
 pub(crate) mod intent;
+mod launch;
 mod login;
 mod oauth;
 mod password;
@@ -33,4 +34,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(oauth::github_callback))
         .routes(routes!(oauth::google_authorize))
         .routes(routes!(oauth::google_callback))
+        .routes(routes!(launch::initiate_launch))
+        .routes(routes!(launch::start_launch))
 }

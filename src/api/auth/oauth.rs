@@ -4,7 +4,7 @@
 
 use axum::{
     extract::{Query, State},
-    http::{header, StatusCode},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -65,7 +65,7 @@ fn callback_url(st: &AppState, which: Provider) -> String {
     format!("{}/api/v1/auth/{}/callback", st.cfg.public_url, which.name())
 }
 
-fn redirect(to: &str) -> Response {
+pub fn redirect(to: &str) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, to.to_owned())]).into_response()
 }
 
@@ -85,9 +85,9 @@ fn with_fragment(base: &str, params: &[(&str, &str)]) -> String {
 
 async fn authorize(st: &AppState, which: Provider, q: AuthorizeQuery) -> Result<Response> {
     let p = settings(st, which);
-    let Some(client_id) = p.client_id.as_deref().filter(|_| p.client_secret.is_some()) else {
+    if p.client_id.is_none() || p.client_secret.is_none() {
         return Err(ApiError::precondition("provider_not_configured", "This sign-in provider is not configured"));
-    };
+    }
     let intent = q.intent.as_deref().unwrap_or("login");
     if intent != "login" {
         return Err(ApiError::invalid("intent", "intent must be login"));
@@ -104,10 +104,27 @@ async fn authorize(st: &AppState, which: Provider, q: AuthorizeQuery) -> Result<
             "code_challenge must be an S256 challenge (43 base64url characters)",
         ));
     }
+    begin(st, which, redirect_uri, challenge, intent, None).await
+}
+
+/// Store a single-use state bound to where the sign-in returns and to its PKCE challenge (and, for
+/// a popup hand-off, to its `state_id`), then send the browser to the provider.
+pub async fn begin(
+    st: &AppState,
+    which: Provider,
+    redirect_uri: &str,
+    challenge: &str,
+    intent: &str,
+    state_id: Option<&str>,
+) -> Result<Response> {
+    let p = settings(st, which);
+    let Some(client_id) = p.client_id.as_deref().filter(|_| p.client_secret.is_some()) else {
+        return Err(ApiError::precondition("provider_not_configured", "This sign-in provider is not configured"));
+    };
     let state = secrets::random_token();
     sqlx::query(
-        "insert into oauth_state (state_hash, provider, redirect_uri, code_challenge, intent, expires_at) \
-         values ($1, $2, $3, $4, $5, now() + $6)",
+        "insert into oauth_state (state_hash, provider, redirect_uri, code_challenge, intent, expires_at, state_id) \
+         values ($1, $2, $3, $4, $5, now() + $6, $7)",
     )
     .bind(secrets::sha256(&state))
     .bind(which.name())
@@ -115,6 +132,7 @@ async fn authorize(st: &AppState, which: Provider, q: AuthorizeQuery) -> Result<
     .bind(challenge)
     .bind(intent)
     .bind(STATE_TTL)
+    .bind(state_id)
     .execute(&st.db)
     .await?;
     let url = reqwest::Url::parse_with_params(
@@ -131,20 +149,53 @@ async fn authorize(st: &AppState, which: Provider, q: AuthorizeQuery) -> Result<
     Ok(redirect(url.as_str()))
 }
 
-async fn callback(st: &AppState, which: Provider, q: CallbackQuery) -> Result<Response> {
+/// The cookie that ties a popup hand-off to the browser that started it.
+pub fn launch_cookie_name(state_id: &str) -> String {
+    format!("__Host-hoody-oauth-{state_id}")
+}
+
+async fn callback(st: &AppState, which: Provider, q: CallbackQuery, headers: &HeaderMap) -> Result<Response> {
     let invalid = || ApiError::bad_request("invalid_state", "Unknown, expired or already used OAuth state");
     let state = q.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 256).ok_or_else(invalid)?;
-    let found: Option<(String, String)> = sqlx::query_as(
+    let found: Option<(String, String, Option<String>)> = sqlx::query_as(
         "update oauth_state set used_at = now() \
          where state_hash = $1 and provider = $2 and used_at is null and expires_at > now() \
-         returning redirect_uri, code_challenge",
+         returning redirect_uri, code_challenge, state_id",
     )
     .bind(secrets::sha256(state))
     .bind(which.name())
     .fetch_optional(&st.db)
     .await?;
-    let (redirect_uri, challenge) = found.ok_or_else(invalid)?;
-    let fail = |error: &str| Ok(redirect(&with_fragment(&redirect_uri, &[("error", error)])));
+    let (redirect_uri, challenge, state_id) = found.ok_or_else(invalid)?;
+    let state_id = state_id.as_deref();
+    // Every answer names the popup attempt (for the opener's message filter) and clears its cookie.
+    let back = |params: &[(&str, &str)]| {
+        let mut all: Vec<(&str, &str)> = params.to_vec();
+        if let Some(id) = state_id {
+            all.push(("state_id", id));
+        }
+        let mut res = redirect(&with_fragment(&redirect_uri, &all));
+        if let Some(id) = state_id {
+            let clear = format!("{}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax", launch_cookie_name(id));
+            if let Ok(v) = HeaderValue::from_str(&clear) {
+                res.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+        res
+    };
+    let fail = |error: &str| Ok(back(&[("error", error)]));
+    if let Some(id) = state_id {
+        let cookie = launch_cookie_name(id);
+        let has_cookie = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .any(|c| c.trim().split_once('=').is_some_and(|(name, _)| name == cookie));
+        if !has_cookie {
+            return fail("browser_mismatch");
+        }
+    }
     let Some(code) = q.code.as_deref().filter(|c| q.error.is_none() && !c.is_empty()) else {
         return fail("access_denied");
     };
@@ -168,13 +219,10 @@ async fn callback(st: &AppState, which: Provider, q: CallbackQuery) -> Result<Re
     }
     if second_factor::enabled(&st.db, &user.user_id).await? {
         let temp = second_factor::new_challenge(&st.db, &user.user_id, Some(&challenge)).await?;
-        return Ok(redirect(&with_fragment(
-            &redirect_uri,
-            &[("requires_2fa", "true"), ("temp_token", &temp), ("method", "totp")],
-        )));
+        return Ok(back(&[("requires_2fa", "true"), ("temp_token", &temp), ("method", "totp")]));
     }
     let intent = new_intent(&st.db, &user.user_id, &challenge).await?;
-    Ok(redirect(&with_fragment(&redirect_uri, &[("auth_intent_token", &intent.auth_intent_token)])))
+    Ok(back(&[("auth_intent_token", &intent.auth_intent_token)]))
 }
 
 /// The account of a provider identity: the linked one; else the verified account with the same
@@ -244,8 +292,12 @@ pub async fn github_authorize(State(st): State<AppState>, Query(q): Query<Author
 #[utoipa::path(get, path = "/auth/github/callback", tag = "authentication", params(CallbackQuery),
     responses((status = 302, description = "To redirect_uri with the auth intent (or the 2FA step, or an error) in the fragment"),
         (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn github_callback(State(st): State<AppState>, Query(q): Query<CallbackQuery>) -> Result<Response> {
-    callback(&st, Provider::Github, q).await
+pub async fn github_callback(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Result<Response> {
+    callback(&st, Provider::Github, q, &headers).await
 }
 
 /// Redirect to Google OAuth
@@ -259,6 +311,10 @@ pub async fn google_authorize(State(st): State<AppState>, Query(q): Query<Author
 #[utoipa::path(get, path = "/auth/google/callback", tag = "authentication", params(CallbackQuery),
     responses((status = 302, description = "To redirect_uri with the auth intent (or the 2FA step, or an error) in the fragment"),
         (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn google_callback(State(st): State<AppState>, Query(q): Query<CallbackQuery>) -> Result<Response> {
-    callback(&st, Provider::Google, q).await
+pub async fn google_callback(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Result<Response> {
+    callback(&st, Provider::Google, q, &headers).await
 }
