@@ -66,6 +66,10 @@ pub struct OAuthProvider {
     pub user_url: String,
     /// GitHub only: where the verified addresses are listed.
     pub emails_url: Option<String>,
+    /// GitHub only: `…/user/starred` (the star check asks `<this>/<owner>/<repo>`).
+    pub starred_url: Option<String>,
+    /// GitHub only: the `owner/repo` whose star `intent=star_check` checks.
+    pub star_repo: Option<String>,
     pub scope: String,
 }
 
@@ -78,6 +82,8 @@ impl OAuthProvider {
             token_url: "https://github.com/login/oauth/access_token".into(),
             user_url: "https://api.github.com/user".into(),
             emails_url: Some("https://api.github.com/user/emails".into()),
+            starred_url: Some("https://api.github.com/user/starred".into()),
+            star_repo: None,
             scope: "read:user user:email".into(),
         }
     }
@@ -90,6 +96,8 @@ impl OAuthProvider {
             token_url: "https://oauth2.googleapis.com/token".into(),
             user_url: "https://openidconnect.googleapis.com/v1/userinfo".into(),
             emails_url: None,
+            starred_url: None,
+            star_repo: None,
             scope: "openid email profile".into(),
         }
     }
@@ -112,6 +120,10 @@ impl OAuthProvider {
         if let Some(v) = get("EMAILS_URL") {
             self.emails_url = Some(v);
         }
+        if let Some(v) = get("STARRED_URL") {
+            self.starred_url = Some(v);
+        }
+        self.star_repo = get("STAR_REPO");
         self
     }
 }

@@ -143,6 +143,23 @@ pub async fn profile(
     }
 }
 
+/// GitHub: does the signed-in user star `owner/repo`? (204 yes, 404 no.)
+pub async fn starred(http: &reqwest::Client, p: &OAuthProvider, token: &str) -> anyhow::Result<bool> {
+    let (Some(base), Some(repo)) = (&p.starred_url, &p.star_repo) else { bail!("star check not configured") };
+    let res = http
+        .get(format!("{}/{repo}", base.trim_end_matches('/')))
+        .bearer_auth(token)
+        .header("accept", "application/vnd.github+json")
+        .send()
+        .await
+        .context("star endpoint unreachable")?;
+    match res.status().as_u16() {
+        204 => Ok(true),
+        404 => Ok(false),
+        s => bail!("star endpoint answered {s}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

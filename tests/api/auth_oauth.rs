@@ -51,9 +51,30 @@ async fn emails(State(f): State<Fake>, headers: HeaderMap) -> Result<Json<Value>
     by_token(&f, &headers).map(|(_, e)| Json(e)).ok_or(AxStatus::UNAUTHORIZED)
 }
 
+/// Codes whose user stars the repository.
+static STARRED: std::sync::LazyLock<Mutex<std::collections::HashSet<String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+async fn starred(
+    axum::extract::Path((owner, repo)): axum::extract::Path<(String, String)>,
+    headers: HeaderMap,
+) -> AxStatus {
+    let code = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer at-"))
+        .unwrap_or("");
+    if owner == "hoody" && repo == "hoody" && STARRED.lock().unwrap().contains(code) {
+        AxStatus::NO_CONTENT
+    } else {
+        AxStatus::NOT_FOUND
+    }
+}
+
 async fn start_provider() -> (String, Fake) {
     let fake = Fake::default();
     let app = Router::new()
+        .route("/starred/{owner}/{repo}", get(starred))
         .route("/token", post(token))
         .route("/user", get(user))
         .route("/emails", get(emails))
@@ -75,6 +96,8 @@ async fn spawn() -> (TestApp, Fake) {
             p.user_url = format!("{base}/user");
         }
         c.github.emails_url = Some(format!("{base}/emails"));
+        c.github.starred_url = Some(format!("{base}/starred"));
+        c.github.star_repo = Some("hoody/hoody".into());
         c.oauth_redirects = vec![APP_CB.into()];
         c.oauth_launch_redirect = Some(POPUP.into());
     })
@@ -418,4 +441,44 @@ async fn ten_concurrent_starts_with_one_ticket_redirect_once() {
     assert_eq!(results.iter().filter(|r| r.status() == 302).count(), 1);
     assert_eq!(results.iter().filter(|r| r.status() == 400).count(), 9);
     assert_eq!(start(&app, "zz").await.status(), 400);
+}
+
+#[tokio::test]
+async fn star_check_records_whether_the_github_user_stars_the_repository() {
+    let (app, fake) = spawn().await;
+    for (code, id, star) in [("s1", 501, true), ("s2", 502, false)] {
+        github_user(&fake, code, json!(id), &format!("star{id}@example.com"));
+        if star {
+            STARRED.lock().unwrap().insert(code.to_owned());
+        }
+        let res = no_redirects()
+            .get(format!("{}/api/v1/auth/github", app.base))
+            .query(&[("redirect_uri", APP_CB), ("code_challenge", &challenge_of(VERIFIER)), ("intent", "star_check")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 302);
+        let location = reqwest::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+        let state: String = location.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+        let (_, frag) = callback(&app, "github", code, &state).await;
+        assert_eq!(frag["star_checked"], "true");
+        assert_eq!(frag["starred"], if star { "true" } else { "false" });
+        exchange(&app, &frag).await.expect(200);
+        let recorded: bool = sqlx::query_scalar("select starred from github_star_check where github_user_id = $1")
+            .bind(id.to_string())
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(recorded, star);
+    }
+    // Only GitHub checks stars; unknown intents are refused.
+    for (provider, intent) in [("google", "star_check"), ("github", "steal")] {
+        let res = no_redirects()
+            .get(format!("{}/api/v1/auth/{provider}", app.base))
+            .query(&[("redirect_uri", APP_CB), ("code_challenge", &challenge_of(VERIFIER)), ("intent", intent)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422, "{provider} {intent}");
+    }
 }

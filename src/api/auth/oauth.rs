@@ -27,7 +27,8 @@ const STATE_TTL: chrono::Duration = chrono::Duration::minutes(10);
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuthorizeQuery {
-    /// `login` (default).
+    /// `login` (default), or `star_check` on GitHub: also record whether the user stars the
+    /// project's repository (`starred` comes back in the fragment).
     pub intent: Option<String>,
     /// Where the browser returns after sign-in; must be on the allowlist exactly.
     pub redirect_uri: Option<String>,
@@ -89,8 +90,13 @@ async fn authorize(st: &AppState, which: Provider, q: AuthorizeQuery) -> Result<
         return Err(ApiError::precondition("provider_not_configured", "This sign-in provider is not configured"));
     }
     let intent = q.intent.as_deref().unwrap_or("login");
-    if intent != "login" {
-        return Err(ApiError::invalid("intent", "intent must be login"));
+    match (intent, which) {
+        ("login", _) => {}
+        ("star_check", Provider::Github) if p.star_repo.is_some() => {}
+        ("star_check", Provider::Github) => {
+            return Err(ApiError::precondition("star_check_not_configured", "HOODY_GITHUB_STAR_REPO is not set"));
+        }
+        _ => return Err(ApiError::invalid("intent", "intent must be login (or star_check on GitHub)")),
     }
     let redirect_uri = q.redirect_uri.as_deref().unwrap_or("");
     // Exact match only: no prefixes, no look-alike hosts, no decoding.
@@ -157,16 +163,16 @@ pub fn launch_cookie_name(state_id: &str) -> String {
 async fn callback(st: &AppState, which: Provider, q: CallbackQuery, headers: &HeaderMap) -> Result<Response> {
     let invalid = || ApiError::bad_request("invalid_state", "Unknown, expired or already used OAuth state");
     let state = q.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 256).ok_or_else(invalid)?;
-    let found: Option<(String, String, Option<String>)> = sqlx::query_as(
+    let found: Option<(String, String, Option<String>, String)> = sqlx::query_as(
         "update oauth_state set used_at = now() \
          where state_hash = $1 and provider = $2 and used_at is null and expires_at > now() \
-         returning redirect_uri, code_challenge, state_id",
+         returning redirect_uri, code_challenge, state_id, intent",
     )
     .bind(secrets::sha256(state))
     .bind(which.name())
     .fetch_optional(&st.db)
     .await?;
-    let (redirect_uri, challenge, state_id) = found.ok_or_else(invalid)?;
+    let (redirect_uri, challenge, state_id, intent) = found.ok_or_else(invalid)?;
     let state_id = state_id.as_deref();
     // Every answer names the popup attempt (for the opener's message filter) and clears its cookie.
     let back = |params: &[(&str, &str)]| {
@@ -201,11 +207,11 @@ async fn callback(st: &AppState, which: Provider, q: CallbackQuery, headers: &He
     };
     let p = settings(st, which);
     let http = oauth::client();
-    let profile = match oauth::exchange_code(&http, p, code, &callback_url(st, which)).await {
-        Ok(token) => oauth::profile(&http, which, p, &token).await,
+    let signed_in = match oauth::exchange_code(&http, p, code, &callback_url(st, which)).await {
+        Ok(token) => oauth::profile(&http, which, p, &token).await.map(|profile| (token, profile)),
         Err(e) => Err(e),
     };
-    let profile = match profile {
+    let (token, profile) = match signed_in {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!(provider = which.name(), error = %e, "OAuth sign-in failed at the provider");
@@ -217,12 +223,39 @@ async fn callback(st: &AppState, which: Provider, q: CallbackQuery, headers: &He
     if user.is_banned {
         return fail("account_banned");
     }
+    let mut star: Vec<(&str, &str)> = Vec::new();
+    if intent == "star_check" {
+        match oauth::starred(&http, p, &token).await {
+            Ok(starred) => {
+                sqlx::query(
+                    "insert into github_star_check (user_id, github_user_id, repository, starred) values ($1, $2, $3, $4) \
+                     on conflict (user_id) do update set github_user_id = excluded.github_user_id, \
+                     repository = excluded.repository, starred = excluded.starred, checked_at = now()",
+                )
+                .bind(&user.user_id)
+                .bind(&profile.id)
+                .bind(p.star_repo.as_deref().unwrap_or(""))
+                .bind(starred)
+                .execute(&st.db)
+                .await?;
+                star = vec![("star_checked", "true"), ("starred", if starred { "true" } else { "false" })];
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "GitHub star check failed");
+                star = vec![("star_checked", "false")];
+            }
+        }
+    }
     if second_factor::enabled(&st.db, &user.user_id).await? {
         let temp = second_factor::new_challenge(&st.db, &user.user_id, Some(&challenge)).await?;
-        return Ok(back(&[("requires_2fa", "true"), ("temp_token", &temp), ("method", "totp")]));
+        let mut params = vec![("requires_2fa", "true"), ("temp_token", temp.as_str()), ("method", "totp")];
+        params.extend(star);
+        return Ok(back(&params));
     }
     let intent = new_intent(&st.db, &user.user_id, &challenge).await?;
-    Ok(back(&[("auth_intent_token", &intent.auth_intent_token)]))
+    let mut params = vec![("auth_intent_token", intent.auth_intent_token.as_str())];
+    params.extend(star);
+    Ok(back(&params))
 }
 
 /// The account of a provider identity: the linked one; else the verified account with the same
