@@ -18,6 +18,19 @@ const ISSUER: &str = "hoody-api";
 pub enum TokenType {
     Access,
     Refresh,
+    /// The `state` of an OAuth redirect (10 minutes; also single-use in the database).
+    #[serde(rename = "oauth_state")]
+    OauthState,
+}
+
+impl TokenType {
+    fn ttl(self) -> Duration {
+        match self {
+            Self::Access => ACCESS_TTL,
+            Self::Refresh => REFRESH_TTL,
+            Self::OauthState => Duration::minutes(10),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,7 +84,7 @@ impl JwtKeys {
 
     pub fn issue(&self, user_id: &str, typ: TokenType, gen: i64) -> anyhow::Result<Issued> {
         let now = Utc::now();
-        let expires_at = now + if typ == TokenType::Access { ACCESS_TTL } else { REFRESH_TTL };
+        let expires_at = now + typ.ttl();
         let jti = super::secrets::random_id();
         let claims = Claims {
             sub: user_id.to_owned(),

@@ -482,3 +482,26 @@ async fn star_check_records_whether_the_github_user_stars_the_repository() {
         assert_eq!(res.status(), 422, "{provider} {intent}");
     }
 }
+
+#[tokio::test]
+async fn states_and_tickets_are_signed_expiring_and_not_credentials() {
+    let (app, fake) = spawn().await;
+    github_user(&fake, "e1", json!(808), "expiry@example.com");
+    let state = authorize(&app, "github").await;
+    assert_eq!(state.split('.').count(), 3, "the state is a signed token");
+    // Not an access token.
+    app.get("/api/v1/users/auth/me", Some(&state)).await.expect(401);
+    // Tampered: refused before the database is asked.
+    let mut forged = state.clone();
+    forged.pop();
+    forged.push(if state.ends_with('A') { 'B' } else { 'A' });
+    assert_eq!(callback(&app, "github", "e1", &forged).await.0, 400);
+    // Expired in the database: refused.
+    sqlx::query("update oauth_state set expires_at = now() - interval '1 second'").execute(&app.db).await.unwrap();
+    assert_eq!(callback(&app, "github", "e1", &state).await.0, 400);
+    let ticket = initiate(&app, "5d2c1b0a-9f8e-4d7c-8b6a-5f4e3d2c1b0a").await;
+    sqlx::query("update launch_ticket set expires_at = now() - interval '1 second'").execute(&app.db).await.unwrap();
+    assert_eq!(start(&app, &ticket).await.status(), 400);
+    let users: i64 = sqlx::query_scalar("select count(*) from app_user").fetch_one(&app.db).await.unwrap();
+    assert_eq!(users, 0);
+}

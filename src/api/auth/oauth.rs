@@ -13,6 +13,7 @@ use utoipa::IntoParams;
 use super::{intent::new_intent, queries, signup::insert_with_fresh_username};
 use crate::{
     auth::{
+        jwt::TokenType,
         oauth::{self, Profile, Provider},
         pkce, second_factor, secrets,
     },
@@ -127,7 +128,8 @@ pub async fn begin(
     let Some(client_id) = p.client_id.as_deref().filter(|_| p.client_secret.is_some()) else {
         return Err(ApiError::precondition("provider_not_configured", "This sign-in provider is not configured"));
     };
-    let state = secrets::random_token();
+    // A signed, expiring JWT (typ oauth_state, sub = provider), also recorded so it works once.
+    let state = st.jwt.issue(which.name(), TokenType::OauthState, 0)?.token;
     sqlx::query(
         "insert into oauth_state (state_hash, provider, redirect_uri, code_challenge, intent, expires_at, state_id) \
          values ($1, $2, $3, $4, $5, now() + $6, $7)",
@@ -162,7 +164,10 @@ pub fn launch_cookie_name(state_id: &str) -> String {
 
 async fn callback(st: &AppState, which: Provider, q: CallbackQuery, headers: &HeaderMap) -> Result<Response> {
     let invalid = || ApiError::bad_request("invalid_state", "Unknown, expired or already used OAuth state");
-    let state = q.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 256).ok_or_else(invalid)?;
+    let state = q.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 2048).ok_or_else(invalid)?;
+    if st.jwt.verify(state, TokenType::OauthState).is_none_or(|c| c.sub != which.name()) {
+        return Err(invalid());
+    }
     let found: Option<(String, String, Option<String>, String)> = sqlx::query_as(
         "update oauth_state set used_at = now() \
          where state_hash = $1 and provider = $2 and used_at is null and expires_at > now() \
