@@ -6,6 +6,7 @@
 mod harness;
 
 mod auth_intent;
+mod auth_launch;
 mod auth_login;
 mod auth_oauth;
 mod auth_password;
