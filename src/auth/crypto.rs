@@ -1,7 +1,7 @@
 //! Authenticated encryption of secrets at rest (TOTP secrets; later the vault): XChaCha20-Poly1305
 //! with a random 24-byte nonce per value and associated data that binds the value to its owner.
 
-use std::{io::Write, os::unix::fs::OpenOptionsExt, path::Path};
+use std::path::Path;
 
 use anyhow::{bail, Context};
 use chacha20poly1305::{
@@ -21,7 +21,7 @@ impl SecretBox {
     pub fn load(key_hex: Option<&str>, data_dir: &Path) -> anyhow::Result<Self> {
         let key = match key_hex {
             Some(k) => hex::decode(k.trim()).context("HOODY_SECRET_KEY is not hex")?,
-            None => load_or_create(&data_dir.join("secret-key"))?,
+            None => super::keyfile::load_or_create(&data_dir.join("secret-key"), "secret-encryption key")?,
         };
         if key.len() != 32 {
             bail!("the secret key must be 32 bytes (64 hex characters)");
@@ -52,26 +52,6 @@ impl SecretBox {
             .decrypt(&XNonce::from(nonce), Payload { msg: ct, aad })
             .map_err(|_| anyhow::anyhow!("sealed value does not authenticate"))
     }
-}
-
-fn load_or_create(path: &Path) -> anyhow::Result<Vec<u8>> {
-    if let Ok(hexed) = std::fs::read_to_string(path) {
-        return hex::decode(hexed.trim()).with_context(|| format!("{} is not hex", path.display()));
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut key = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut key);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(hex::encode(key).as_bytes())?;
-    tracing::info!(path = %path.display(), "generated a new secret-encryption key");
-    Ok(key.to_vec())
 }
 
 #[cfg(test)]

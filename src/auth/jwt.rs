@@ -1,7 +1,7 @@
 //! Session JWTs: HS256 only, with `typ` (access | refresh), the user's session generation and a
 //! key id. A refresh token never works as an access token, nor the reverse.
 
-use std::{io::Write, os::unix::fs::OpenOptionsExt, path::Path};
+use std::path::Path;
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, Duration, Utc};
@@ -65,8 +65,11 @@ impl JwtKeys {
         let secret = match secret {
             Some(s) if s.len() >= 32 => s.as_bytes().to_vec(),
             Some(_) => bail!("HOODY_JWT_SECRET must be at least 32 bytes (256 bits)"),
-            None => load_or_create_secret(&data_dir.join("jwt-secret"))?,
+            None => super::keyfile::load_or_create(&data_dir.join("jwt-secret"), "JWT signing secret")?,
         };
+        if secret.len() < 32 {
+            bail!("the JWT secret must be at least 32 bytes (256 bits)");
+        }
         Ok(Self::from_secret(&secret))
     }
 
@@ -114,27 +117,4 @@ impl JwtKeys {
         let claims = decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
         (claims.typ == typ).then_some(claims)
     }
-}
-
-fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
-    if let Ok(hexed) = std::fs::read_to_string(path) {
-        let bytes = hex::decode(hexed.trim()).with_context(|| format!("{} is not hex", path.display()))?;
-        if bytes.len() < 32 {
-            bail!("{} holds fewer than 32 bytes", path.display());
-        }
-        return Ok(bytes);
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let secret = super::secrets::random_token();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(secret.as_bytes())?;
-    tracing::info!(path = %path.display(), "generated a new JWT signing secret");
-    Ok(hex::decode(secret)?)
 }

@@ -2,6 +2,7 @@
 
 pub mod crypto;
 pub mod jwt;
+pub mod keyfile;
 pub mod limits;
 pub mod oauth;
 pub mod password;

@@ -1,7 +1,7 @@
 //! Checks shared by the 2FA handlers.
 
 use crate::{
-    auth::limits,
+    auth::{limits, totp},
     db::users::UserRow,
     error::{ApiError, Result},
     state::AppState,
@@ -23,4 +23,25 @@ pub async fn password(st: &AppState, user: &UserRow, password: &str) -> Result<(
     } else {
         Err(ApiError::unauthenticated("invalid_password", "The password is not correct"))
     }
+}
+
+/// Ten new backup codes and their argon2id hashes (hashed before any transaction opens).
+pub async fn new_backup_codes(st: &AppState) -> Result<(Vec<String>, Vec<String>)> {
+    let codes = totp::new_backup_codes();
+    let mut hashes = Vec::with_capacity(codes.len());
+    for code in &codes {
+        hashes.push(st.hasher.hash(code.clone()).await?);
+    }
+    Ok((codes, hashes))
+}
+
+/// Replace every backup code of the user: the old ones stop working.
+pub async fn replace_backup_codes(tx: &mut sqlx::PgConnection, user_id: &str, hashes: &[String]) -> Result<()> {
+    sqlx::query("delete from backup_code where user_id = $1").bind(user_id).execute(&mut *tx).await?;
+    sqlx::query("insert into backup_code (user_id, code_hash) select $1, unnest($2::text[])")
+        .bind(user_id)
+        .bind(hashes)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }

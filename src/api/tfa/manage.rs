@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     api::auth::session::reissue_after_revoke,
-    auth::{principal::Principal, second_factor, totp},
+    auth::{principal::Principal, second_factor},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{ClientIp, Json},
@@ -72,18 +72,9 @@ pub async fn regenerate_backup_codes(
     require_enabled(&st, user_id).await?;
     checks::password(&st, &me.user, &input.password).await?;
     second_factor::check_code(&st, user_id, code, false).await?;
-    let codes = totp::new_backup_codes();
-    let mut hashes = Vec::with_capacity(codes.len());
-    for c in &codes {
-        hashes.push(st.hasher.hash(c.clone()).await?);
-    }
+    let (codes, hashes) = checks::new_backup_codes(&st).await?;
     let mut tx = st.db.begin().await?;
-    sqlx::query("delete from backup_code where user_id = $1").bind(user_id).execute(&mut *tx).await?;
-    sqlx::query("insert into backup_code (user_id, code_hash) select $1, unnest($2::text[])")
-        .bind(user_id)
-        .bind(&hashes)
-        .execute(&mut *tx)
-        .await?;
+    checks::replace_backup_codes(&mut tx, user_id, &hashes).await?;
     let ip = client.ip.to_string();
     second_factor::record_event(&mut *tx, user_id, "2fa.backup_codes_regenerated", Some(&ip), None).await?;
     tx.commit().await?;

@@ -41,11 +41,7 @@ pub async fn setup_two_factor(
     let sealed = st.sealer.seal(&aad(&user.user_id), &secret)?;
     let uri = totp::otpauth_uri(&user.email, &secret);
     let qr_code = totp::qr_data_uri(&uri)?;
-    let codes = totp::new_backup_codes();
-    let mut hashes = Vec::with_capacity(codes.len());
-    for code in &codes {
-        hashes.push(st.hasher.hash(code.clone()).await?);
-    }
+    let (codes, hashes) = checks::new_backup_codes(&st).await?;
     let mut tx = st.db.begin().await?;
     sqlx::query(
         "insert into user_totp (user_id, secret_enc) values ($1, $2) \
@@ -55,12 +51,7 @@ pub async fn setup_two_factor(
     .bind(&sealed)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("delete from backup_code where user_id = $1").bind(&user.user_id).execute(&mut *tx).await?;
-    sqlx::query("insert into backup_code (user_id, code_hash) select $1, unnest($2::text[])")
-        .bind(&user.user_id)
-        .bind(&hashes)
-        .execute(&mut *tx)
-        .await?;
+    checks::replace_backup_codes(&mut tx, &user.user_id, &hashes).await?;
     tx.commit().await?;
     let out = SetupOut { qr_code, manual_entry_key: totp::manual_key(&secret), backup_codes: codes };
     Ok(ApiOk::new("Scan the QR code, then confirm with a code from the app", out))
