@@ -54,6 +54,28 @@ pub struct Config {
     pub oauth_redirects: Vec<String>,
     /// `HOODY_OAUTH_LAUNCH_REDIRECT`: the hosted page a popup hand-off (launch) ends on.
     pub oauth_launch_redirect: Option<String>,
+    /// `HOODY_SIGNING_KEY`: 64 hex, the Ed25519 seed that signs responses and claims; when unset,
+    /// generated once and kept in the data dir.
+    pub signing_key: Option<String>,
+    /// `HOODY_SIGN_RESPONSES`: add `X-Hoody-Signature` to every response (default on).
+    pub sign_responses: bool,
+    /// `HOODY_ACTIVITY_RETENTION_DAYS`: activity records older than this are deleted.
+    pub activity_retention_days: i64,
+    /// `HOODY_WRITEBACK_INTERVAL_MS`: how often batched writes (activity, token last use) flush.
+    pub writeback_interval: Duration,
+    /// `HOODY_SOCIAL_*`: the counters `GET /meta/social-stats` shows.
+    pub social: SocialStats,
+}
+
+/// Community counters, as configured (no outbound calls to fetch them).
+#[derive(Clone, Debug, Default)]
+pub struct SocialStats {
+    pub github: Option<i64>,
+    pub telegram: Option<i64>,
+    pub discord: Option<i64>,
+    pub discord_online: Option<i64>,
+    pub x: Option<i64>,
+    pub linkedin: Option<i64>,
 }
 
 /// One OAuth provider: credentials and endpoints (the real provider's by default).
@@ -184,6 +206,11 @@ impl Config {
             google: OAuthProvider::google(),
             oauth_redirects: Vec::new(),
             oauth_launch_redirect: None,
+            signing_key: None,
+            sign_responses: true,
+            activity_retention_days: 90,
+            writeback_interval: Duration::from_secs(1),
+            social: SocialStats::default(),
         }
     }
 
@@ -225,6 +252,23 @@ impl Config {
             c.oauth_redirects = v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
         }
         c.oauth_launch_redirect = var("HOODY_OAUTH_LAUNCH_REDIRECT");
+        c.signing_key = var("HOODY_SIGNING_KEY");
+        c.sign_responses = !var("HOODY_SIGN_RESPONSES").is_some_and(|v| matches!(v.trim(), "0" | "false" | "off"));
+        c.activity_retention_days = num("HOODY_ACTIVITY_RETENTION_DAYS", c.activity_retention_days)?.max(1);
+        c.writeback_interval = Duration::from_millis(num("HOODY_WRITEBACK_INTERVAL_MS", 1000)?.clamp(10, 60_000));
+        let social = |name: &str| -> anyhow::Result<Option<i64>> {
+            var(&format!("HOODY_SOCIAL_{name}"))
+                .map(|v| v.trim().parse().map_err(|_| anyhow::anyhow!("HOODY_SOCIAL_{name}={v:?} is not a number")))
+                .transpose()
+        };
+        c.social = SocialStats {
+            github: social("GITHUB")?,
+            telegram: social("TELEGRAM")?,
+            discord: social("DISCORD")?,
+            discord_online: social("DISCORD_ONLINE")?,
+            x: social("X")?,
+            linkedin: social("LINKEDIN")?,
+        };
         let l = &mut c.limits;
         l.signup_per_hour = num("HOODY_LIMIT_SIGNUP_PER_HOUR", l.signup_per_hour)?;
         l.login_failures_per_ip = num("HOODY_LIMIT_LOGIN_FAILURES_PER_IP", l.login_failures_per_ip)?;

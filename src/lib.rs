@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;
+pub mod writeback;
 
 use std::{future::IntoFuture, net::SocketAddr, sync::atomic::Ordering, sync::Arc, time::Duration};
 
@@ -79,7 +80,11 @@ fn cors(origins: &[String]) -> CorsLayer {
             HeaderName::from_static("x-hoody-client-id"),
             HeaderName::from_static("x-hoody-client-name"),
         ])
-        .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            header::RETRY_AFTER,
+            HeaderName::from_static(auth::signing::RESPONSE_HEADER),
+        ])
         .max_age(Duration::from_secs(600))
 }
 
@@ -105,6 +110,7 @@ pub async fn run(
         }
     });
     let janitor = tokio::spawn(janitor(state.clone(), stop.clone()));
+    let writers = tokio::spawn(writeback_workers(state.clone(), stop.clone()));
     let draining = state.clone();
     let grace = state.cfg.shutdown_grace;
     let (drain_trigger, drain_started) = shutdown::channel();
@@ -128,6 +134,7 @@ pub async fn run(
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
         let _ = mailer.await;
         let _ = janitor.await;
+        let _ = writers.await;
     })
     .await;
     result
@@ -143,7 +150,18 @@ async fn janitor(st: AppState, stop: shutdown::Stop) {
         if let Err(e) = auth::limits::prune(&st.db).await {
             tracing::debug!(error = %e, "rate limit prune skipped");
         }
+        if let Err(e) = writeback::activity::prune(&st.db, st.cfg.activity_retention_days).await {
+            tracing::debug!(error = %e, "activity prune skipped");
+        }
     }
+}
+
+/// The batched writers: token last use and the activity log.
+async fn writeback_workers(st: AppState, stop: shutdown::Stop) {
+    let every = st.cfg.writeback_interval;
+    let uses = st.token_use.run(every, 1000, stop.clone(), |batch| writeback::token_use::flush(&st.db, batch));
+    let activity = st.activity.run(every, 1000, stop, |batch| writeback::activity::flush(&st.db, batch));
+    tokio::join!(uses, activity);
 }
 
 pub fn spawn_migrations(state: &AppState) {

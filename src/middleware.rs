@@ -11,7 +11,14 @@ use axum::{
 };
 use tracing::Instrument;
 
-use crate::{envelope::JSON_UTF8, error::error_response, state::AppState, telemetry};
+use crate::{
+    auth::{principal::AuthSlot, signing::RESPONSE_HEADER},
+    envelope::JSON_UTF8,
+    error::error_response,
+    state::AppState,
+    telemetry,
+    writeback::activity::Activity,
+};
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -30,7 +37,7 @@ pub async fn capture_route(req: Request, next: Next) -> Response {
 }
 
 /// Outer layer.
-pub async fn request_context(State(st): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn request_context(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = req
         .headers()
@@ -40,6 +47,11 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let user_agent =
+        req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|v| v.chars().take(512).collect());
+    let auth_slot = AuthSlot::default();
+    req.extensions_mut().insert(auth_slot.clone());
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %req.uri().path());
     let rid = request_id.clone();
     let mut res = telemetry::with_request_id(
@@ -58,6 +70,21 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
     let route = res.extensions().get::<RouteTemplate>().map(|r| r.0.as_str()).unwrap_or("unmatched");
     let elapsed = started.elapsed();
     st.metrics.record(method.as_str(), route, res.status().as_u16(), elapsed);
+    if let Some(who) = auth_slot.get() {
+        st.activity.push(Activity {
+            user_id: who.user_id.clone(),
+            token_id: who.token_id.clone(),
+            realm_id: who.realm_id.clone(),
+            method: method.to_string(),
+            route: res.extensions().get::<RouteTemplate>().map(|r| r.0.clone()),
+            path: path.clone(),
+            status: res.status().as_u16(),
+            duration_ms: elapsed.as_secs_f32() * 1000.0,
+            ip: who.ip.to_string(),
+            user_agent,
+            at: chrono::Utc::now(),
+        });
+    }
     span.in_scope(|| {
         tracing::info!(
             status = res.status().as_u16(),
@@ -66,8 +93,37 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
             "request finished"
         )
     });
+    if st.cfg.sign_responses {
+        res = sign(&st, res, method.as_str(), &path).await;
+    }
     res
 }
+
+/// Add `X-Hoody-Signature` over the time, method, status, path and the body as sent.
+async fn sign(st: &AppState, res: Response, method: &str, path: &str) -> Response {
+    let (mut parts, body) = res.into_parts();
+    let bytes = match axum::body::to_bytes(body, SIGNED_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "response body could not be read for signing");
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal server error".into(),
+                None,
+                Vec::new(),
+            );
+        }
+    };
+    let value = st.signer.response_header(method, parts.status.as_u16(), path, &bytes);
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        parts.headers.insert(HeaderName::from_static(RESPONSE_HEADER), v);
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// Responses are small JSON; the largest is the OpenAPI document.
+const SIGNED_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 fn valid_request_id(v: &str) -> bool {
     !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))

@@ -21,6 +21,11 @@ use utoipa::{
     tags(
         (name = "authentication", description = "Signup, verification, login, sessions and password reset"),
         (name = "tfa", description = "TOTP second factor: setup, backup codes, token gate, login step"),
+        (name = "authTokens", description = "Long-lived, scoped auth tokens (`hdy_…`): permissions, realms, IP whitelist, expiry"),
+        (name = "realms", description = "The realm ids an account uses"),
+        (name = "users", description = "User profiles"),
+        (name = "activity", description = "The account's request log"),
+        (name = "meta", description = "The API's signing key and community counters"),
         (name = "utilities", description = "Helpers"),
         (name = "ops", description = "Liveness, readiness and metrics")
     )
@@ -34,7 +39,9 @@ impl Modify for BearerAuth {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT or hdy_ auth token").build(),
+            ),
         );
     }
 }

@@ -8,8 +8,15 @@ use std::{
 use sqlx::PgPool;
 
 use crate::{
-    auth::crypto::SecretBox, auth::jwt::JwtKeys, auth::password::Hasher, config::Config, db::hot::HotConnections,
-    mail::Mailer, metrics::Metrics,
+    auth::crypto::SecretBox,
+    auth::jwt::JwtKeys,
+    auth::password::Hasher,
+    auth::signing::Signer,
+    config::Config,
+    db::hot::HotConnections,
+    mail::Mailer,
+    metrics::Metrics,
+    writeback::{activity::ActivityQueue, token_use::TokenUseQueue, Queue},
 };
 
 #[derive(Clone)]
@@ -25,9 +32,17 @@ pub struct Inner {
     /// Encrypts secrets at rest (TOTP secrets).
     pub sealer: SecretBox,
     pub mailer: Mailer,
+    /// The Ed25519 key behind response signatures and identity claims.
+    pub signer: Signer,
+    /// Auth token last use, written behind the request.
+    pub token_use: TokenUseQueue,
+    /// One record per authenticated request, written behind it.
+    pub activity: ActivityQueue,
     pub metrics: Metrics,
     /// Migrations applied: the database is usable.
     pub migrated: Arc<AtomicBool>,
+    /// When this process started.
+    pub started_at: chrono::DateTime<chrono::Utc>,
     /// Set on SIGTERM: readiness fails at once while in-flight requests finish.
     pub draining: AtomicBool,
 }
@@ -40,6 +55,7 @@ impl AppState {
         let hasher = Hasher::new(cfg.hash_threads)?;
         let sealer = SecretBox::load(cfg.secret_key.as_deref(), &cfg.data_dir)?;
         let mailer = Mailer::new(&cfg)?;
+        let signer = Signer::load(cfg.signing_key.as_deref(), &cfg.data_dir)?;
         Ok(Self(Arc::new(Inner {
             db,
             hot,
@@ -48,8 +64,12 @@ impl AppState {
             hasher,
             sealer,
             mailer,
+            signer,
+            token_use: Queue::new(10_000),
+            activity: Queue::new(10_000),
             metrics: Metrics::default(),
             migrated,
+            started_at: chrono::Utc::now(),
             draining: AtomicBool::new(false),
         })))
     }

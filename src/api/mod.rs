@@ -1,7 +1,12 @@
 //! Every namespace of the control plane, nested under `/api/v1`.
 
-mod auth;
-mod tfa;
+mod activity;
+pub(crate) mod auth;
+mod meta;
+mod realms;
+pub(crate) mod tfa;
+pub(crate) mod tokens;
+mod users;
 mod utilities;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -9,6 +14,14 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .nest("/api/v1", OpenApiRouter::new().merge(auth::router()).merge(tfa::router()).merge(utilities::router()))
+    let v1 = OpenApiRouter::new()
+        .merge(activity::router())
+        .merge(auth::router())
+        .merge(meta::router())
+        .merge(realms::router())
+        .merge(tfa::router())
+        .merge(tokens::router())
+        .merge(users::router())
+        .merge(utilities::router());
+    OpenApiRouter::new().nest("/api/v1", v1)
 }

@@ -1,5 +1,6 @@
 //! Identity primitives shared by every namespace.
 
+pub mod access;
 pub mod crypto;
 pub mod jwt;
 pub mod keyfile;
@@ -7,7 +8,10 @@ pub mod limits;
 pub mod oauth;
 pub mod password;
 pub mod pkce;
+pub mod policy;
 pub mod principal;
 pub mod second_factor;
 pub mod secrets;
+pub mod signing;
+pub mod tokens;
 pub mod totp;

@@ -1,28 +1,84 @@
-//! Who is calling. `Principal` in a handler's signature means "authenticated"; the extractor does
-//! the JWT check and the one indexed read that also enforces logout-all and bans.
+//! Who is calling. `Principal` in a handler's signature means "authenticated": a session JWT
+//! (which holds every permission) or a long-lived auth token (which holds its own tree, realms,
+//! IP whitelist and flags). Either way one indexed read loads the user, which also enforces
+//! logout-all and bans. The request's realm comes from a `{realm_id}.` host label or
+//! `?realm_id=`; realm-restricted tokens work only inside their realms.
+
+use std::{
+    net::IpAddr,
+    sync::{Arc, OnceLock},
+};
 
 use axum::{
     extract::{FromRequestParts, OptionalFromRequestParts},
     http::{header, request::Parts, HeaderMap},
 };
+use chrono::Utc;
 
-use super::jwt::{Claims, TokenType};
-use crate::{db::users::UserRow, error::ApiError, state::AppState};
+use super::{
+    jwt::{Claims, TokenType},
+    policy::PermSet,
+    tokens::{self, TokenRow},
+};
+use crate::{db::users::UserRow, error::ApiError, extract::ClientIp, state::AppState};
 
 pub struct Principal {
     pub user: UserRow,
-    pub claims: Claims,
+    pub auth: Auth,
+    /// The realm this request is scoped to, if any.
+    pub realm: Option<String>,
+    pub ip: IpAddr,
 }
 
-/// The bearer credential, if an `Authorization` header is present: `Bearer <token>` exactly.
+pub enum Auth {
+    Session(Claims),
+    Token(Box<TokenRow>),
+}
+
+impl Principal {
+    pub fn token(&self) -> Option<&TokenRow> {
+        match &self.auth {
+            Auth::Token(t) => Some(t),
+            Auth::Session(_) => None,
+        }
+    }
+
+    /// The leaves this caller holds: all of them for a session.
+    pub fn perms(&self) -> PermSet {
+        self.token().map_or_else(PermSet::all, TokenRow::perms)
+    }
+
+    pub fn allows(&self, leaf: &str) -> bool {
+        self.token().is_none_or(|t| t.perms().has(leaf))
+    }
+
+    /// A session, or a token without realm restrictions: may change `realm_ids` of resources.
+    pub fn unrestricted(&self) -> bool {
+        self.token().is_none_or(|t| !t.restricted())
+    }
+}
+
+/// What the activity log needs to know about the caller, left in the request by the extractor.
+#[derive(Debug, Clone)]
+pub struct AuthNote {
+    pub user_id: String,
+    pub token_id: Option<String>,
+    pub realm_id: Option<String>,
+    pub ip: IpAddr,
+}
+
+/// The middleware puts an empty slot in every request; the extractor fills it.
+pub type AuthSlot = Arc<OnceLock<AuthNote>>;
+
+/// The credential, if an `Authorization` header is present: `Bearer <token>`, or an auth token
+/// (`hdy_…`) bare as the SDK also sends it.
 pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
+    let value = value.to_str().ok().map(str::trim);
     let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.starts_with(tokens::PREFIX).then_some(v)))
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::unauthenticated("invalid_authorization", "Authorization must be `Bearer <token>`"))?;
@@ -33,26 +89,116 @@ fn invalid_token() -> ApiError {
     ApiError::unauthenticated("invalid_token", "Invalid or expired token")
 }
 
-/// Check an access token and load its user; refused when logged out since, or banned.
-pub async fn authenticate(st: &AppState, token: &str) -> Result<Principal, ApiError> {
+fn is_realm_id(s: &str) -> bool {
+    s.len() == 24 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The realm a request is scoped to: the first label of the host when it is a realm id, else
+/// `?realm_id=`. A malformed `realm_id` is a 400.
+pub fn request_realm(parts: &Parts) -> Result<Option<String>, ApiError> {
+    let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(parts.uri.host());
+    if let Some(label) = host.and_then(|h| h.split('.').next()).filter(|l| is_realm_id(l)) {
+        if host.is_some_and(|h| h.contains('.')) {
+            return Ok(Some(label.to_owned()));
+        }
+    }
+    let query = parts.uri.query().unwrap_or("");
+    for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
+        if k == "realm_id" && !v.is_empty() {
+            if !is_realm_id(v) {
+                return Err(ApiError::bad_request("invalid_realm_id", "realm_id must be 24 lowercase hex characters"));
+            }
+            return Ok(Some(v.to_owned()));
+        }
+    }
+    Ok(None)
+}
+
+/// Check a session JWT and load its user; refused when logged out since, or banned.
+pub async fn authenticate(st: &AppState, token: &str) -> Result<(UserRow, Claims), ApiError> {
     let claims = st.jwt.verify(token, TokenType::Access).ok_or_else(invalid_token)?;
     let user = st.hot.user_by_id(&claims.sub).await?.ok_or_else(invalid_token)?;
     if user.session_generation != claims.gen {
         return Err(ApiError::unauthenticated("token_revoked", "This session has been logged out"));
     }
+    refuse_banned(&user)?;
+    Ok((user, claims))
+}
+
+fn refuse_banned(user: &UserRow) -> Result<(), ApiError> {
     if user.is_banned {
         return Err(ApiError::forbidden("account_banned", "This account is banned"));
     }
-    Ok(Principal { user, claims })
+    Ok(())
+}
+
+/// Check an auth token: it exists, is enabled, has not expired, its owner is not banned, the
+/// client address is on its whitelist and the request's realm is one it may use.
+async fn authenticate_token(
+    st: &AppState,
+    secret: &str,
+    ip: IpAddr,
+    realm: Option<&str>,
+) -> Result<(UserRow, TokenRow), ApiError> {
+    if !tokens::looks_like_secret(secret) {
+        return Err(invalid_token());
+    }
+    let found = st.hot.token_by_secret(secret).await?.ok_or_else(invalid_token)?;
+    let (user, token) = (found.user, found.token);
+    if !token.is_enabled {
+        return Err(ApiError::unauthenticated("token_disabled", "This auth token is disabled"));
+    }
+    if token.expired(Utc::now()) {
+        return Err(ApiError::unauthenticated("token_expired", "This auth token has expired"));
+    }
+    refuse_banned(&user)?;
+    if !token.ip_allowed(ip) {
+        return Err(ApiError::forbidden("ip_not_allowed", "This auth token may not be used from this address"));
+    }
+    match realm {
+        Some(r) if token.restricted() && !token.realm_ids.iter().any(|x| x == r) => {
+            return Err(ApiError::forbidden(
+                "realm_not_allowed",
+                format!("This auth token is not valid for realm {r}"),
+            ));
+        }
+        None if !token.allow_no_realm || token.restricted() => {
+            return Err(ApiError::forbidden(
+                "realm_scope_required",
+                "This auth token requires a realm-scoped URL ({realm_id}.<api host> or ?realm_id=)",
+            ));
+        }
+        _ => {}
+    }
+    st.token_use.note(&token.token_id, ip);
+    Ok((user, token))
 }
 
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(&parts.headers)?
-            .ok_or_else(|| ApiError::unauthenticated("missing_token", "Authorization: Bearer <token> is required"))?;
-        authenticate(st, token).await
+        let credential = bearer(&parts.headers)?
+            .ok_or_else(|| ApiError::unauthenticated("missing_token", "Authorization: Bearer <token> is required"))?
+            .to_owned();
+        let ip = ClientIp::from_request_parts(parts, st).await?.ip;
+        let realm = request_realm(parts)?;
+        let principal = if credential.starts_with(tokens::PREFIX) {
+            let (user, token) = authenticate_token(st, &credential, ip, realm.as_deref()).await?;
+            Principal { user, auth: Auth::Token(Box::new(token)), realm, ip }
+        } else {
+            let (user, claims) = authenticate(st, &credential).await?;
+            Principal { user, auth: Auth::Session(claims), realm, ip }
+        };
+        if let Some(slot) = parts.extensions.get::<AuthSlot>() {
+            let _ = slot.set(AuthNote {
+                user_id: principal.user.user_id.clone(),
+                token_id: principal.token().map(|t| t.token_id.clone()),
+                realm_id: principal.realm.clone(),
+                ip,
+            });
+        }
+        Ok(principal)
     }
 }
 
@@ -61,9 +207,9 @@ impl OptionalFromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Option<Self>, ApiError> {
-        match bearer(&parts.headers)? {
-            None => Ok(None),
-            Some(token) => authenticate(st, token).await.map(Some),
+        if bearer(&parts.headers)?.is_none() {
+            return Ok(None);
         }
+        <Self as FromRequestParts<AppState>>::from_request_parts(parts, st).await.map(Some)
     }
 }

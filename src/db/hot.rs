@@ -1,11 +1,13 @@
 //! A few dedicated connections for the per-request principal lookup.
 //!
 //! sqlx's pool pings every connection when it is released (one more round trip and a spawned
-//! task per query). The one read every authenticated request makes goes through these instead:
-//! each connection is held behind a lock and reused as is; a broken one is reconnected on its
+//! task per query). The one read every authenticated request makes (a user by id, or a token and
+//! its owner by the secret's hash) goes through these instead: each connection is held behind a lock and reused as is; a broken one is reconnected on its
 //! next use. Everything else uses the pool.
 
 use std::{
+    future::Future,
+    pin::Pin,
     sync::atomic::{AtomicUsize, Ordering},
     time::Duration,
 };
@@ -14,6 +16,7 @@ use sqlx::{postgres::PgConnectOptions, ConnectOptions, PgConnection};
 use tokio::sync::Mutex;
 
 use super::users::{self, UserRow};
+use crate::auth::tokens::{self, TokenWithUser};
 
 pub struct HotConnections {
     opts: PgConnectOptions,
@@ -30,9 +33,23 @@ impl HotConnections {
 
     /// The user row by id, as `users::by_id` reads it.
     pub async fn user_by_id(&self, user_id: &str) -> sqlx::Result<Option<UserRow>> {
+        let id = user_id.to_owned();
+        self.run(move |conn| Box::pin(async move { users::by_id(conn, &id).await })).await
+    }
+
+    /// An auth token and its owner by the presented secret.
+    pub async fn token_by_secret(&self, secret: &str) -> sqlx::Result<Option<TokenWithUser>> {
+        let secret = secret.to_owned();
+        self.run(move |conn| Box::pin(async move { tokens::by_secret(conn, &secret).await })).await
+    }
+
+    /// Run one query on a free dedicated connection (or wait, bounded, for the next in turn).
+    async fn run<'a, T>(
+        &self,
+        query: impl for<'c> FnOnce(&'c mut PgConnection) -> Pin<Box<dyn Future<Output = sqlx::Result<T>> + Send + 'c>> + 'a,
+    ) -> sqlx::Result<T> {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let n = self.slots.len();
-        // A free connection if there is one, else wait (bounded) for the next in turn.
         let mut guard = match (0..n).find_map(|i| self.slots[(start + i) % n].try_lock().ok()) {
             Some(g) => g,
             None => tokio::time::timeout(self.wait, self.slots[start % n].lock())
@@ -45,7 +62,7 @@ impl HotConnections {
             *guard = Some(conn);
         }
         let Some(conn) = guard.as_mut() else { return Err(sqlx::Error::PoolTimedOut) };
-        match tokio::time::timeout(self.wait, users::by_id(&mut *conn, user_id)).await {
+        match tokio::time::timeout(self.wait, query(conn)).await {
             Ok(Ok(row)) => Ok(row),
             Ok(Err(e)) => {
                 if !matches!(e, sqlx::Error::RowNotFound | sqlx::Error::Database(_)) {

@@ -30,7 +30,7 @@ pub struct UserRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "user_id, username, email, password_hash, alias, public_key, metadata, is_admin, is_banned, \
+pub const COLUMNS: &str = "user_id, username, email, password_hash, alias, public_key, metadata, is_admin, is_banned, \
      email_verified, avatar_url, signup_method, session_generation, free_tier_unlocked, free_tier_unlocked_at, \
      free_tier_unlock_source, onboarding, created_at, updated_at";
 

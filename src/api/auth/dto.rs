@@ -3,7 +3,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db::users::UserOut;
+use crate::{
+    auth::signing::{IdentityClaim, Signer},
+    db::users::UserOut,
+};
 
 /// How a successful sign-in is answered. `tokens` returns the access/refresh pair; `intent`
 /// (with an S256 `code_challenge`) returns an `auth_intent_token` for `POST /auth/intent/exchange`.
@@ -129,6 +132,8 @@ pub struct ContainerRef {
 pub struct SessionOut {
     #[serde(flatten)]
     pub tokens: TokenPair,
+    /// Who signed in, signed with the API's Ed25519 key (see `GET /meta/public-key`).
+    pub identity_claim: IdentityClaim,
     pub user: UserOut,
     /// The free-tier server, project and container; null until provisioned.
     pub server: Option<ServerRef>,
@@ -138,8 +143,9 @@ pub struct SessionOut {
 
 impl SessionOut {
     /// A session for `user`; the free-tier server, project and container come with the containers issue.
-    pub fn new(tokens: TokenPair, user: &crate::db::users::UserRow) -> Self {
-        Self { tokens, user: UserOut::from(user), server: None, project: None, container: None }
+    pub fn new(signer: &Signer, tokens: TokenPair, user: &crate::db::users::UserRow) -> Self {
+        let identity_claim = signer.identity_claim(user);
+        Self { tokens, identity_claim, user: UserOut::from(user), server: None, project: None, container: None }
     }
 }
 
@@ -219,4 +225,13 @@ pub struct ExchangeIn {
     pub auth_intent_token: String,
     /// The PKCE verifier whose S256 hash was the `code_challenge`.
     pub code_verifier: String,
+}
+
+/// The signed-in user; `auth_token` when the request carried one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeOut {
+    #[serde(flatten)]
+    pub user: UserOut,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_token: Option<crate::api::tokens::dto::CurrentTokenOut>,
 }

@@ -4,14 +4,17 @@ use axum::{extract::State, http::HeaderMap};
 use chrono::Utc;
 
 use super::{
-    dto::{RefreshIn, TokenPair},
+    dto::{MeOut, RefreshIn, TokenPair},
     queries::{self, RefreshUse},
 };
 use crate::{
+    api::tokens::dto::{CurrentTokenOut, Restrictions, TokenOut},
     auth::{
+        access::{Require, Session},
         jwt::TokenType,
         limits,
-        principal::{bearer, Principal},
+        policy::perm,
+        principal::bearer,
         secrets,
     },
     db::{
@@ -59,10 +62,16 @@ pub async fn reissue_after_revoke(st: &AppState, db: &mut sqlx::PgConnection, us
 }
 
 /// Get current user profile
+///
+/// With an auth token, `auth_token` describes it and its realm restrictions.
 #[utoipa::path(get, path = "/users/auth/me", tag = "authentication", security(("bearer" = [])),
-    responses((status = 200, body = Envelope<UserOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn get_current_user(me: Principal) -> ApiOk<UserOut> {
-    ApiOk::new("User profile retrieved", UserOut::from(&me.user))
+    responses((status = 200, body = Envelope<MeOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("resources.read_account"))))]
+pub async fn get_current_user(me: Require<perm::ReadAccount>) -> ApiOk<MeOut> {
+    let auth_token = me
+        .token()
+        .map(|t| CurrentTokenOut { token: TokenOut::from(t), restrictions: Restrictions::of(t, me.realm.as_deref()) });
+    ApiOk::new("User profile retrieved", MeOut { user: UserOut::from(&me.user), auth_token })
 }
 
 /// Logout
@@ -70,8 +79,9 @@ pub async fn get_current_user(me: Principal) -> ApiOk<UserOut> {
 /// Logout-all: every access and refresh JWT issued before this call stops working on its next use,
 /// on every replica. Long-lived auth tokens are not affected.
 #[utoipa::path(post, path = "/users/auth/logout", tag = "authentication", security(("bearer" = [])),
-    responses((status = 200, body = Envelope<Option<String>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn logout(State(st): State<AppState>, me: Principal) -> Result<ApiOk<()>> {
+    responses((status = 200, body = Envelope<Option<String>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-session-only" = json!(true))))]
+pub async fn logout(State(st): State<AppState>, me: Session) -> Result<ApiOk<()>> {
     let mut tx = st.db.begin().await?;
     queries::revoke_sessions(&mut tx, &me.user.user_id).await?;
     tx.commit().await?;

@@ -59,7 +59,7 @@ pub async fn verify_email(
     }
     let tokens = issue_pair(&st, &mut tx, &user.user_id, user.session_generation, None).await?;
     tx.commit().await?;
-    let out = SessionOut::new(tokens, &user);
+    let out = SessionOut::new(&st.signer, tokens, &user);
     Ok(ApiOk::new("Email verified", VerifyResult::Session(Box::new(out))))
 }
 

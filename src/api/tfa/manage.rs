@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     api::auth::session::reissue_after_revoke,
-    auth::{principal::Principal, second_factor},
+    auth::{access::Session, second_factor},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{ClientIp, Json},
@@ -27,10 +27,11 @@ async fn require_enabled(st: &AppState, user_id: &str) -> Result<()> {
 ///
 /// Needs the password and a TOTP or backup code. Every other session is signed out.
 #[utoipa::path(delete, path = "/users/auth/2fa", tag = "tfa", security(("bearer" = [])), request_body = PasswordCodeIn,
-    responses((status = 200, body = Envelope<DisabledOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = Envelope<DisabledOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-session-only" = json!(true))))]
 pub async fn disable_two_factor(
     State(st): State<AppState>,
-    me: Principal,
+    me: Session,
     client: ClientIp,
     Json(input): Json<PasswordCodeIn>,
 ) -> Result<ApiOk<DisabledOut>> {
@@ -56,10 +57,11 @@ pub async fn disable_two_factor(
 /// older backup code stops working.
 #[utoipa::path(post, path = "/users/auth/2fa/backup-codes/regenerate", tag = "tfa", security(("bearer" = [])),
     request_body = PasswordCodeIn,
-    responses((status = 200, body = Envelope<BackupCodesOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = Envelope<BackupCodesOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-session-only" = json!(true))))]
 pub async fn regenerate_backup_codes(
     State(st): State<AppState>,
-    me: Principal,
+    me: Session,
     client: ClientIp,
     Json(input): Json<PasswordCodeIn>,
 ) -> Result<ApiOk<BackupCodesOut>> {
@@ -86,10 +88,11 @@ pub async fn regenerate_backup_codes(
 /// On (the default), changes to auth tokens made with a session need an OTP. Turning it off
 /// needs the password and a TOTP or backup code.
 #[utoipa::path(put, path = "/users/auth/2fa/token-gate", tag = "tfa", security(("bearer" = [])), request_body = TokenGateIn,
-    responses((status = 200, body = Envelope<TokenGateOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = Envelope<TokenGateOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-session-only" = json!(true))))]
 pub async fn set_token_gate(
     State(st): State<AppState>,
-    me: Principal,
+    me: Session,
     client: ClientIp,
     Json(input): Json<TokenGateIn>,
 ) -> Result<ApiOk<TokenGateOut>> {

@@ -1,6 +1,6 @@
 //! The `tfa` tag: TOTP second factor.
 
-mod checks;
+pub(crate) mod checks;
 mod dto;
 mod manage;
 mod setup;

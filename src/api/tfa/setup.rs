@@ -9,7 +9,8 @@ use super::{
 use crate::{
     api::auth::session::reissue_after_revoke,
     auth::{
-        principal::Principal,
+        access::{Require, Session},
+        policy::perm,
         second_factor::{self, aad},
         totp,
     },
@@ -25,10 +26,11 @@ use crate::{
 /// Needs the password. Returns the QR code, the manual key and ten backup codes; 2FA is on
 /// only after `verify-setup` confirms a code. A new setup replaces an unconfirmed one.
 #[utoipa::path(post, path = "/users/auth/2fa/setup", tag = "tfa", security(("bearer" = [])), request_body = PasswordIn,
-    responses((status = 200, body = Envelope<SetupOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = Envelope<SetupOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-session-only" = json!(true))))]
 pub async fn setup_two_factor(
     State(st): State<AppState>,
-    me: Principal,
+    me: Session,
     Json(input): Json<PasswordIn>,
 ) -> Result<ApiOk<SetupOut>> {
     let user = &me.user;
@@ -62,10 +64,11 @@ pub async fn setup_two_factor(
 /// Confirms the setup with a current code. Every other session is signed out; the answer
 /// carries a fresh session.
 #[utoipa::path(post, path = "/users/auth/2fa/verify-setup", tag = "tfa", security(("bearer" = [])), request_body = CodeIn,
-    responses((status = 200, body = Envelope<EnabledOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = Envelope<EnabledOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-session-only" = json!(true))))]
 pub async fn verify_two_factor_setup(
     State(st): State<AppState>,
-    me: Principal,
+    me: Session,
     client: ClientIp,
     Json(input): Json<CodeIn>,
 ) -> Result<ApiOk<EnabledOut>> {
@@ -103,8 +106,12 @@ pub async fn verify_two_factor_setup(
 
 /// Get 2FA Status
 #[utoipa::path(get, path = "/users/auth/2fa/status", tag = "tfa", security(("bearer" = [])),
-    responses((status = 200, body = Envelope<StatusOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn get_two_factor_status(State(st): State<AppState>, me: Principal) -> Result<ApiOk<StatusOut>> {
+    responses((status = 200, body = Envelope<StatusOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("resources.read_account"))))]
+pub async fn get_two_factor_status(
+    State(st): State<AppState>,
+    me: Require<perm::ReadAccount>,
+) -> Result<ApiOk<StatusOut>> {
     let user_id = me.user.user_id.as_str();
     let row = second_factor::totp_row(&st.db, user_id).await?;
     let remaining: i64 = sqlx::query_scalar("select count(*) from backup_code where user_id = $1 and used_at is null")

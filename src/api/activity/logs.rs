@@ -1,0 +1,246 @@
+//! Reading the activity log the request layer writes (see `writeback::activity`).
+
+use axum::{
+    extract::{Query, State},
+    http::StatusCode,
+    response::Response,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    auth::{access::Require, policy::perm},
+    db::ts,
+    envelope::{json_response, ApiOk, Envelope},
+    error::{ApiError, ErrorBody, FieldError, Result},
+    state::AppState,
+};
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityQuery {
+    /// Page number (1–10001).
+    pub page: Option<i64>,
+    /// Results per page (1–100, default 20).
+    pub limit: Option<i64>,
+    /// Records at or after this time (RFC 3339 or YYYY-MM-DD).
+    pub start_date: Option<String>,
+    /// Records at or before this time (RFC 3339 or YYYY-MM-DD, the whole day).
+    pub end_date: Option<String>,
+    /// Only errors (status ≥ 400).
+    pub errors_only: Option<bool>,
+    pub min_status: Option<i32>,
+    pub max_status: Option<i32>,
+    pub method: Option<HttpMethod>,
+    /// 24 lowercase hex.
+    pub realm_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ActivityOut {
+    pub id: String,
+    pub user_id: String,
+    pub realm_id: Option<String>,
+    pub token_id: Option<String>,
+    pub method: String,
+    pub path: String,
+    /// The route template the request matched.
+    pub route: Option<String>,
+    pub status_code: i16,
+    pub duration_ms: f32,
+    pub ip_address: String,
+    pub user_agent: Option<String>,
+    #[sqlx(skip)]
+    pub created_at: String,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageMeta {
+    pub total: i64,
+    pub page: i64,
+    pub limit: i64,
+    pub pages: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityListOut {
+    #[serde(rename = "statusCode")]
+    pub status_code: u16,
+    pub message: String,
+    pub data: Vec<ActivityOut>,
+    pub metadata: PageMeta,
+}
+
+struct Filters {
+    page: i64,
+    limit: i64,
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+    min_status: i32,
+    max_status: i32,
+    method: Option<&'static str>,
+    realm_id: Option<String>,
+}
+
+fn date(path: &str, v: &str, end_of_day: bool, errs: &mut Vec<FieldError>) -> Option<DateTime<Utc>> {
+    if let Ok(d) = DateTime::parse_from_rfc3339(v) {
+        return Some(d.with_timezone(&Utc));
+    }
+    match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        Ok(d) if end_of_day => {
+            d.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc() - chrono::Duration::milliseconds(1))
+        }
+        Ok(d) => d.and_hms_opt(0, 0, 0).map(|d| d.and_utc()),
+        Err(_) => {
+            errs.push(FieldError::new(path, "must be an RFC 3339 date-time or YYYY-MM-DD"));
+            None
+        }
+    }
+}
+
+fn filters(q: &ActivityQuery) -> Result<Filters> {
+    let mut errs = Vec::new();
+    let page = q.page.unwrap_or(1);
+    if !(1..=10001).contains(&page) {
+        errs.push(FieldError::new("page", "must be between 1 and 10001"));
+    }
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        errs.push(FieldError::new("limit", "must be between 1 and 100"));
+    }
+    for (path, v) in [("min_status", q.min_status), ("max_status", q.max_status)] {
+        if v.is_some_and(|s| !(100..=599).contains(&s)) {
+            errs.push(FieldError::new(path, "must be between 100 and 599"));
+        }
+    }
+    if q.realm_id.as_deref().is_some_and(|r| !crate::db::is_id(r)) {
+        errs.push(FieldError::new("realm_id", "must be 24 lowercase hex characters"));
+    }
+    let start = q.start_date.as_deref().and_then(|v| date("start_date", v, false, &mut errs));
+    let end = q.end_date.as_deref().and_then(|v| date("end_date", v, true, &mut errs));
+    if !errs.is_empty() {
+        return Err(ApiError::validation(errs));
+    }
+    let floor = if q.errors_only == Some(true) { 400 } else { 100 };
+    Ok(Filters {
+        page,
+        limit,
+        start,
+        end,
+        min_status: q.min_status.unwrap_or(100).max(floor),
+        max_status: q.max_status.unwrap_or(599),
+        method: q.method.map(|m| match m {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }),
+        realm_id: q.realm_id.clone(),
+    })
+}
+
+const WHERE: &str = "user_id = $1 and ($2::timestamptz is null or created_at >= $2) \
+    and ($3::timestamptz is null or created_at <= $3) and status_code between $4 and $5 \
+    and ($6::text is null or method = $6) and ($7::text is null or realm_id = $7)";
+
+/// Get activity logs
+///
+/// Every authenticated request of the account, newest first. Records are written in batches a
+/// moment after the request.
+#[utoipa::path(get, path = "/users/auth/activity", tag = "activity", security(("bearer" = [])), params(ActivityQuery),
+    responses((status = 200, body = ActivityListOut), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("resources.read_account"))))]
+pub async fn list_activity(
+    State(st): State<AppState>,
+    me: Require<perm::ReadAccount>,
+    Query(q): Query<ActivityQuery>,
+) -> Result<Response> {
+    let f = filters(&q)?;
+    let total: i64 = sqlx::query_scalar(&format!("select count(*) from activity_log where {WHERE}"))
+        .bind(&me.user.user_id)
+        .bind(f.start)
+        .bind(f.end)
+        .bind(f.min_status as i16)
+        .bind(f.max_status as i16)
+        .bind(f.method)
+        .bind(&f.realm_id)
+        .fetch_one(&st.db)
+        .await?;
+    let mut rows: Vec<ActivityOut> = sqlx::query_as(&format!(
+        "select id, user_id, realm_id, token_id, method, path, route, status_code, duration_ms, ip_address, user_agent, \
+         created_at as at from activity_log where {WHERE} order by created_at desc, id limit $8 offset $9"
+    ))
+    .bind(&me.user.user_id)
+    .bind(f.start)
+    .bind(f.end)
+    .bind(f.min_status as i16)
+    .bind(f.max_status as i16)
+    .bind(f.method)
+    .bind(&f.realm_id)
+    .bind(f.limit)
+    .bind((f.page - 1) * f.limit)
+    .fetch_all(&st.db)
+    .await?;
+    for r in &mut rows {
+        r.created_at = ts(r.at);
+    }
+    let pages = (total + f.limit - 1) / f.limit;
+    let body = ActivityListOut {
+        status_code: 200,
+        message: "Activity logs".into(),
+        data: rows,
+        metadata: PageMeta { total, page: f.page, limit: f.limit, pages },
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityStatsOut {
+    pub total_size_bytes: i64,
+    pub total_records: i64,
+    pub oldest_record: Option<String>,
+    pub newest_record: Option<String>,
+    pub retention_days: i64,
+}
+
+/// Get activity stats
+#[utoipa::path(get, path = "/users/auth/activity/stats", tag = "activity", security(("bearer" = [])),
+    responses((status = 200, body = Envelope<ActivityStatsOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("resources.read_account"))))]
+pub async fn get_activity_stats(
+    State(st): State<AppState>,
+    me: Require<perm::ReadAccount>,
+) -> Result<ApiOk<ActivityStatsOut>> {
+    let (size, count, oldest, newest): (i64, i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(
+        "select coalesce(sum(pg_column_size(a.*)), 0)::bigint, count(*), min(created_at), max(created_at) \
+         from activity_log a where user_id = $1",
+    )
+    .bind(&me.user.user_id)
+    .fetch_one(&st.db)
+    .await?;
+    Ok(ApiOk::new(
+        "Activity stats",
+        ActivityStatsOut {
+            total_size_bytes: size,
+            total_records: count,
+            oldest_record: oldest.map(ts),
+            newest_record: newest.map(ts),
+            retention_days: st.cfg.activity_retention_days,
+        },
+    ))
+}

@@ -1,0 +1,11 @@
+//! The `activity` tag: the account's request log.
+
+mod logs;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(logs::list_activity)).routes(routes!(logs::get_activity_stats))
+}

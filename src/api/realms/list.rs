@@ -1,0 +1,68 @@
+//! Realms are not created: a realm id exists once something of the account names it in its
+//! `realm_ids`. Today that is auth tokens; projects, containers and servers join with their issues.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    auth::{access::Require, policy::perm},
+    envelope::{ApiOk, Envelope},
+    error::{ErrorBody, Result},
+    state::AppState,
+};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RealmsQuery {
+    /// Include resource counts per realm_id (projects, containers, servers, auth_tokens).
+    pub include_usage: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RealmUsage {
+    pub projects: i64,
+    pub containers: i64,
+    pub servers: i64,
+    pub auth_tokens: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RealmsOut {
+    pub realm_ids: Vec<String>,
+    pub total: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<BTreeMap<String, RealmUsage>>,
+}
+
+/// List your realm IDs
+///
+/// Every realm id the account's resources name. A realm-restricted auth token sees only its realms.
+#[utoipa::path(get, path = "/realms/", tag = "realms", security(("bearer" = [])), params(RealmsQuery),
+    responses((status = 200, body = Envelope<RealmsOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("resources.realms"))))]
+pub async fn list_realms(
+    State(st): State<AppState>,
+    me: Require<perm::Realms>,
+    Query(q): Query<RealmsQuery>,
+) -> Result<ApiOk<RealmsOut>> {
+    let only: Option<Vec<String>> = me.token().filter(|t| t.restricted()).map(|t| t.realm_ids.clone());
+    let counts: Vec<(String, i64)> = sqlx::query_as(
+        "select r, count(*) from auth_token t, unnest(t.realm_ids) as r \
+         where t.user_id = $1 and ($2::text[] is null or r = any($2)) group by r order by r",
+    )
+    .bind(&me.user.user_id)
+    .bind(&only)
+    .fetch_all(&st.db)
+    .await?;
+    let usage = q.include_usage.unwrap_or(false).then(|| {
+        counts
+            .iter()
+            .map(|(r, n)| (r.clone(), RealmUsage { projects: 0, containers: 0, servers: 0, auth_tokens: *n }))
+            .collect()
+    });
+    let realm_ids: Vec<String> = counts.into_iter().map(|(r, _)| r).collect();
+    Ok(ApiOk::new("Realms", RealmsOut { total: realm_ids.len(), realm_ids, usage }))
+}

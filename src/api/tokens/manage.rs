@@ -1,0 +1,115 @@
+//! Reading and changing tokens: list, get, update, delete.
+
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::Response,
+};
+use chrono::Utc;
+
+use super::{
+    create::public_key_taken,
+    dto::{DeleteQuery, TokenListOut, TokenOut, UpdateIn},
+    find, gate,
+    grant::Grant,
+    queries::{self, MAX_TOKENS},
+};
+use crate::{
+    auth::{access::Require, policy::perm},
+    envelope::{json_response, ApiOk, Envelope},
+    error::{ApiError, ErrorBody, Result, ResultExt},
+    extract::Json,
+    state::AppState,
+};
+
+/// List auth tokens
+///
+/// A session sees every token of the account; an auth token sees itself and the tokens it minted.
+#[utoipa::path(get, path = "/auth/tokens", tag = "authTokens", security(("bearer" = [])),
+    responses((status = 200, body = TokenListOut), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("resources.create_tokens"))))]
+pub async fn list_auth_tokens(State(st): State<AppState>, me: Require<perm::CreateTokens>) -> Result<Response> {
+    let caller = me.token().map(|t| t.token_id.as_str());
+    let rows = queries::list(&st.db, &me.user.user_id, caller).await?;
+    let truncated = rows.len() as i64 > MAX_TOKENS;
+    let data = rows.iter().take(MAX_TOKENS as usize).map(TokenOut::from).collect();
+    let body = TokenListOut { status_code: 200, message: "Auth tokens".into(), data, truncated };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// Get auth token by ID
+#[utoipa::path(get, path = "/auth/tokens/{id}", tag = "authTokens", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Unique identifier of the token")),
+    responses((status = 200, body = Envelope<TokenOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("resources.create_tokens"))))]
+pub async fn get_auth_token(
+    State(st): State<AppState>,
+    me: Require<perm::CreateTokens>,
+    Path(id): Path<String>,
+) -> Result<ApiOk<TokenOut>> {
+    let row = find(&st, &me, &id).await?;
+    Ok(ApiOk::new("Auth token", TokenOut::from(&row)))
+}
+
+/// Update auth token
+///
+/// `permissions` replaces the whole tree. `is_enabled: false` also disables every token this one
+/// minted. Only a caller without realm restrictions may change `realm_ids`.
+#[utoipa::path(put, path = "/auth/tokens/{id}", tag = "authTokens", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Unique identifier of the token")), request_body = UpdateIn,
+    responses((status = 200, body = Envelope<TokenOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("resources.create_tokens"))))]
+pub async fn update_auth_token(
+    State(st): State<AppState>,
+    me: Require<perm::CreateTokens>,
+    Path(id): Path<String>,
+    Json(input): Json<UpdateIn>,
+) -> Result<ApiOk<TokenOut>> {
+    let current = find(&st, &me, &id).await?;
+    let mut grant = Grant::of(&current);
+    grant.apply(&input, Utc::now())?;
+    if grant.realm_ids != current.realm_ids && !me.unrestricted() {
+        return Err(realm_change_forbidden());
+    }
+    if let Some(caller) = me.token() {
+        grant.within(caller)?;
+    }
+    gate(&st, &me, input.otp_code.as_deref()).await?;
+    let enabled = input.is_enabled.unwrap_or(current.is_enabled);
+    let mut tx = st.db.begin().await?;
+    let row = queries::update(&mut *tx, &current.token_id, &grant, enabled)
+        .await
+        .on_constraint("auth_token_public_key_key", public_key_taken)?;
+    if !enabled {
+        queries::disable_descendants(&mut tx, &row.token_id).await?;
+    }
+    tx.commit().await?;
+    Ok(ApiOk::new("Auth token updated", TokenOut::from(&row)))
+}
+
+/// Delete auth token
+///
+/// Every token it minted is disabled. With the 2FA token gate on, a session sends `?otp_code=`.
+#[utoipa::path(delete, path = "/auth/tokens/{id}", tag = "authTokens", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Unique identifier of the token"), DeleteQuery),
+    responses((status = 200, body = Envelope<Option<String>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("resources.create_tokens"))))]
+pub async fn delete_auth_token(
+    State(st): State<AppState>,
+    me: Require<perm::CreateTokens>,
+    Path(id): Path<String>,
+    Query(q): Query<DeleteQuery>,
+) -> Result<ApiOk<()>> {
+    let current = find(&st, &me, &id).await?;
+    gate(&st, &me, q.otp_code.as_deref()).await?;
+    let mut tx = st.db.begin().await?;
+    queries::disable_descendants(&mut tx, &current.token_id).await?;
+    queries::delete(&mut tx, &current.token_id).await?;
+    tx.commit().await?;
+    tracing::info!(token_id = %current.token_id, "auth token deleted");
+    Ok(ApiOk::new("Auth token deleted", ()))
+}
+
+pub fn realm_change_forbidden() -> ApiError {
+    ApiError::forbidden("realm_change_forbidden", "Only a caller without realm restrictions may change realm_ids")
+}

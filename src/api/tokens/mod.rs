@@ -1,0 +1,47 @@
+//! The `authTokens` tag: long-lived, scoped auth tokens.
+
+mod create;
+mod current;
+pub(crate) mod dto;
+mod grant;
+mod manage;
+mod queries;
+mod realms;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    auth::{principal::Principal, second_factor, tokens::TokenRow},
+    error::{ApiError, Result},
+    state::AppState,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create::create_auth_token, manage::list_auth_tokens))
+        .routes(routes!(current::get_current_auth_token))
+        .routes(routes!(current::update_public_profile))
+        .routes(routes!(current::get_public_profile))
+        .routes(routes!(manage::get_auth_token, manage::update_auth_token, manage::delete_auth_token))
+        .routes(routes!(create::copy_auth_token))
+        .routes(routes!(realms::add_realm))
+        .routes(routes!(realms::remove_realm))
+}
+
+/// A token of the caller's by id, as the caller may see it; 404 otherwise.
+async fn find(st: &AppState, me: &Principal, id: &str) -> Result<TokenRow> {
+    let missing = || ApiError::not_found("token_not_found", "Auth token not found");
+    if !crate::db::is_id(id) {
+        return Err(missing());
+    }
+    let caller = me.token().map(|t| t.token_id.as_str());
+    queries::visible(&st.db, &me.user.user_id, caller, id).await?.ok_or_else(missing)
+}
+
+/// The 2FA token gate: a session changing tokens sends a code when the account asks for it.
+async fn gate(st: &AppState, me: &Principal, otp: Option<&str>) -> Result<()> {
+    if me.token().is_some() {
+        return Ok(());
+    }
+    second_factor::token_gate(st, &me.user.user_id, otp).await
+}

@@ -1,0 +1,281 @@
+//! The permission tree an auth token carries, its five templates, and the set arithmetic that
+//! attenuation needs. A JWT session holds every leaf; a token holds exactly the leaves set true.
+//! Any leaf missing from a request is false (deny).
+
+use std::sync::LazyLock;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+macro_rules! tree {
+    ($( $(#[$doc:meta])* $name:ident { $($leaf:ident),* $(,)? } )*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $name { $(pub $leaf: bool,)* }
+    )*};
+}
+
+tree! {
+    ContainerActions { start, stop, restart, exec, logs }
+    ContainerFeatures { ai, hoody_kit, snapshots, networking, kvm }
+    ProjectMembers { invite, remove, change_roles }
+    WalletPerms { read, transfer, withdraw }
+    BillingPerms { read, manage_payment_methods, download_invoices }
+    RentalPerms { view_marketplace, rent_servers, extend_rentals, terminate_rentals }
+    ResourcePerms { vault, events, ssh_keys, storage_shares, proxy_aliases, firewalls, realms,
+        auth_token_public_profile, create_tokens, read_account }
+    /// Admin leaves exist in the tree, but admin endpoints refuse auth tokens whatever they hold.
+    AdminPerms { users, servers, system, billing, monitoring }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContainerPerms {
+    pub create: bool,
+    pub read: bool,
+    pub update: bool,
+    pub delete: bool,
+    pub actions: ContainerActions,
+    pub features: ContainerFeatures,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProjectPerms {
+    pub create: bool,
+    pub read: bool,
+    pub update: bool,
+    pub delete: bool,
+    pub members: ProjectMembers,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct FinancialPerms {
+    pub wallet: WalletPerms,
+    pub billing: BillingPerms,
+    pub server_rental: RentalPerms,
+}
+
+/// What an auth token may do. Every leaf is a boolean; a missing one is false.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Permissions {
+    pub containers: ContainerPerms,
+    pub projects: ProjectPerms,
+    pub financial: FinancialPerms,
+    pub resources: ResourcePerms,
+    pub admin: AdminPerms,
+}
+
+/// Every leaf's dotted path (`containers.actions.start`), sorted: a leaf's index is its bit.
+pub static LEAVES: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let tree = serde_json::to_value(Permissions::default()).unwrap_or_default();
+    let mut out = Vec::new();
+    flatten("", &tree, &mut out);
+    out.sort();
+    out
+});
+
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, child) in map {
+                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                flatten(&path, child, out);
+            }
+        }
+        _ => out.push(prefix.to_owned()),
+    }
+}
+
+/// A set of leaves, one bit each (the tree has fewer than 64).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PermSet(u64);
+
+impl PermSet {
+    pub fn all() -> Self {
+        Self(if LEAVES.len() >= 64 { u64::MAX } else { (1u64 << LEAVES.len()) - 1 })
+    }
+
+    fn bit(leaf: &str) -> Option<u64> {
+        LEAVES.binary_search_by(|l| l.as_str().cmp(leaf)).ok().map(|i| 1u64 << i)
+    }
+
+    pub fn has(self, leaf: &str) -> bool {
+        Self::bit(leaf).is_some_and(|b| self.0 & b != 0)
+    }
+
+    pub fn from_leaves<'a>(leaves: impl IntoIterator<Item = &'a str>) -> Self {
+        Self(leaves.into_iter().filter_map(Self::bit).fold(0, |acc, b| acc | b))
+    }
+
+    pub fn is_subset_of(self, other: Self) -> bool {
+        self.0 & !other.0 == 0
+    }
+
+    /// The leaves in `self` that `other` lacks.
+    pub fn beyond(self, other: Self) -> Vec<&'static str> {
+        LEAVES.iter().filter(|l| self.has(l) && !other.has(l)).map(String::as_str).collect()
+    }
+
+    pub fn to_tree(self) -> Permissions {
+        let mut root = serde_json::Map::new();
+        for leaf in LEAVES.iter() {
+            let mut node = &mut root;
+            let mut parts = leaf.split('.').peekable();
+            while let Some(part) = parts.next() {
+                if parts.peek().is_none() {
+                    node.insert(part.to_owned(), serde_json::Value::Bool(self.has(leaf)));
+                } else {
+                    let child = node.entry(part.to_owned()).or_insert_with(|| serde_json::json!({}));
+                    let serde_json::Value::Object(map) = child else { break };
+                    node = map;
+                }
+            }
+        }
+        serde_json::from_value(serde_json::Value::Object(root)).unwrap_or_default()
+    }
+
+    pub fn from_tree(p: &Permissions) -> Self {
+        let value = serde_json::to_value(p).unwrap_or_default();
+        let mut leaves = Vec::new();
+        flatten("", &value, &mut leaves);
+        Self::from_leaves(leaves.iter().filter(|l| lookup(&value, l)).map(String::as_str))
+    }
+}
+
+fn lookup(v: &serde_json::Value, path: &str) -> bool {
+    path.split('.').try_fold(v, |node, part| node.get(part)).and_then(serde_json::Value::as_bool).unwrap_or(false)
+}
+
+/// The templates, leaf by leaf. A prefix ending in `.` stands for every leaf under it.
+/// The README's template table mirrors this one.
+pub const TEMPLATES: &[(&str, &[&str])] = &[
+    ("full_access", &["containers.", "projects.", "financial.", "resources."]),
+    (
+        "external_customer",
+        &[
+            "containers.read",
+            "containers.actions.start",
+            "containers.actions.stop",
+            "containers.actions.restart",
+            "containers.actions.logs",
+            "projects.read",
+            "resources.events",
+        ],
+    ),
+    (
+        "dev_team",
+        &[
+            "containers.",
+            "projects.create",
+            "projects.read",
+            "projects.update",
+            "resources.events",
+            "resources.ssh_keys",
+            "resources.storage_shares",
+            "resources.proxy_aliases",
+            "resources.firewalls",
+            "resources.read_account",
+        ],
+    ),
+    ("finance_team", &["financial.", "projects.read", "containers.read", "resources.read_account"]),
+    (
+        "read_only",
+        &[
+            "containers.read",
+            "containers.actions.logs",
+            "projects.read",
+            "financial.wallet.read",
+            "financial.billing.read",
+            "financial.server_rental.view_marketplace",
+            "resources.events",
+            "resources.realms",
+            "resources.read_account",
+        ],
+    ),
+];
+
+/// The leaves of a named template, or `None` for an unknown name.
+pub fn template(name: &str) -> Option<PermSet> {
+    let (_, entries) = TEMPLATES.iter().find(|(n, _)| *n == name)?;
+    let leaves = LEAVES.iter().filter(|leaf| {
+        entries.iter().any(|e| if e.ends_with('.') { leaf.starts_with(e) } else { leaf.as_str() == *e })
+    });
+    Some(PermSet::from_leaves(leaves.map(String::as_str)))
+}
+
+/// A leaf a handler requires, as a type: `Require<perm::CreateTokens>`.
+pub trait Leaf {
+    const PATH: &'static str;
+}
+
+macro_rules! leaf_types {
+    ($($name:ident = $path:literal;)*) => {
+        pub mod perm {
+            $(pub struct $name; impl super::Leaf for $name { const PATH: &'static str = $path; })*
+        }
+        /// Every leaf that has a marker type (checked against the tree in the tests).
+        pub const MARKED: &[&str] = &[$($path),*];
+    };
+}
+
+leaf_types! {
+    CreateTokens = "resources.create_tokens";
+    TokenPublicProfile = "resources.auth_token_public_profile";
+    ReadAccount = "resources.read_account";
+    Realms = "resources.realms";
+    Vault = "resources.vault";
+    Events = "resources.events";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tree_has_the_contracts_leaves() {
+        assert_eq!(LEAVES.len(), 46);
+        assert!(LEAVES.contains(&"containers.actions.exec".to_owned()));
+        assert!(LEAVES.contains(&"financial.server_rental.terminate_rentals".to_owned()));
+        for m in MARKED {
+            assert!(LEAVES.iter().any(|l| l == m), "{m} is not a leaf");
+        }
+    }
+
+    #[test]
+    fn tree_and_set_round_trip() {
+        let mut p = Permissions::default();
+        p.containers.actions.exec = true;
+        p.admin.monitoring = true;
+        let set = PermSet::from_tree(&p);
+        assert!(set.has("containers.actions.exec") && set.has("admin.monitoring"));
+        assert!(!set.has("containers.read"));
+        assert_eq!(set.to_tree(), p);
+        assert_eq!(PermSet::from_tree(&PermSet::all().to_tree()), PermSet::all());
+    }
+
+    #[test]
+    fn templates_resolve_and_never_grant_admin() {
+        for (name, _) in TEMPLATES {
+            let set = template(name).unwrap();
+            assert!(!set.has("admin.users"), "{name}");
+            assert_ne!(set, PermSet::default(), "{name}");
+        }
+        let full = template("full_access").unwrap();
+        assert!(full.has("financial.wallet.withdraw") && full.has("resources.vault"));
+        assert!(template("read_only").unwrap().is_subset_of(full));
+        assert!(!template("read_only").unwrap().has("containers.create"));
+        assert!(template("nope").is_none());
+    }
+
+    #[test]
+    fn subset_and_beyond() {
+        let a = PermSet::from_leaves(["projects.read"]);
+        let b = PermSet::from_leaves(["projects.read", "projects.update"]);
+        assert!(a.is_subset_of(b) && !b.is_subset_of(a));
+        assert_eq!(b.beyond(a), vec!["projects.update"]);
+    }
+}

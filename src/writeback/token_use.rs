@@ -1,0 +1,49 @@
+//! `last_used_at` / `last_used_ip` of auth tokens: noted on each use, written in batches (one
+//! row per token per flush, the latest use wins).
+
+use std::{collections::HashMap, net::IpAddr};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use super::Queue;
+
+pub struct TokenUse {
+    token_id: String,
+    ip: IpAddr,
+    at: DateTime<Utc>,
+}
+
+pub type TokenUseQueue = Queue<TokenUse>;
+
+impl Queue<TokenUse> {
+    pub fn note(&self, token_id: &str, ip: IpAddr) {
+        self.push(TokenUse { token_id: token_id.to_owned(), ip, at: Utc::now() });
+    }
+}
+
+pub async fn flush(db: &PgPool, uses: Vec<TokenUse>) {
+    let mut latest: HashMap<String, (String, DateTime<Utc>)> = HashMap::new();
+    for u in uses {
+        latest.insert(u.token_id, (u.ip.to_string(), u.at));
+    }
+    let (mut ids, mut ips, mut ats) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, (ip, at)) in latest {
+        ids.push(id);
+        ips.push(ip);
+        ats.push(at);
+    }
+    let done = sqlx::query(
+        "update auth_token t set last_used_at = u.at, last_used_ip = u.ip \
+         from unnest($1::text[], $2::text[], $3::timestamptz[]) as u(id, ip, at) \
+         where t.token_id = u.id and (t.last_used_at is null or t.last_used_at < u.at)",
+    )
+    .bind(&ids)
+    .bind(&ips)
+    .bind(&ats)
+    .execute(db)
+    .await;
+    if let Err(e) = done {
+        tracing::warn!(error = %e, tokens = ids.len(), "token last-use write failed");
+    }
+}
