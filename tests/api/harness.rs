@@ -126,6 +126,7 @@ impl TestApp {
         std::fs::create_dir_all(&data_dir).expect("data dir");
         let mut cfg = Config::with_data_dir(data_dir.clone());
         cfg.db_max_connections = 8;
+        cfg.writeback_interval = Duration::from_millis(100);
         adjust(&mut cfg);
         let db = hoody_api::db::pool(&cfg, opts);
         let state = AppState::new(db.clone(), cfg, Arc::new(AtomicBool::new(true))).expect("state");
@@ -158,6 +159,35 @@ impl TestApp {
             req = req.json(&b);
         }
         Self::read(req.send().await.expect("request")).await
+    }
+
+    /// A request with extra headers (Host, X-Forwarded-For…); `token` goes in as `Bearer`.
+    pub async fn request_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::read(req.send().await.expect("request")).await
+    }
+
+    /// Create an auth token with `body` as `bearer`; returns (secret, id).
+    pub async fn new_token(&self, bearer: &str, body: Value) -> (String, String) {
+        let r = self.post_auth("/api/v1/auth/tokens", bearer, Some(body)).await;
+        r.expect(201);
+        (r.data()["token"].as_str().expect("token").to_owned(), r.data()["id"].as_str().expect("id").to_owned())
     }
 
     pub async fn read(res: reqwest::Response) -> Resp {

@@ -1,5 +1,5 @@
 //! JSON logs from the real binary: one JSON object a line, request lines carry the request id,
-//! and no secret (password, tokens, verification link) is ever written.
+//! and no secret (password, session and auth tokens, verification link) is ever written.
 
 use std::{
     io::Read,
@@ -68,6 +68,22 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
     let me = client.get(format!("{api}/users/auth/me")).bearer_auth(&access).send().await.unwrap();
     assert_eq!(me.status(), 200);
     let rid = me.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let created: Value = client
+        .post(format!("{api}/auth/tokens"))
+        .bearer_auth(&access)
+        .json(&json!({"permission_template": "read_only"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let auth_token = created["data"]["token"].as_str().expect("auth token").to_owned();
+    let used = client.get(format!("{api}/users/auth/me")).bearer_auth(&auth_token).send().await.unwrap();
+    assert_eq!(used.status(), 200);
+    let refused =
+        client.get(format!("{api}/users/auth/me")).bearer_auth(format!("{auth_token}x")).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
 
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let mut out = String::new();
@@ -87,7 +103,9 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
     }
     assert!(request_lines >= 4, "{out}");
     assert!(out.contains(&rid), "the request id of /me is logged");
-    for secret in [password, "Wrong-Password-Zebra-1", verify_token.as_str(), access.as_str(), refresh.as_str()] {
+    let secrets =
+        [password, "Wrong-Password-Zebra-1", &verify_token, &access, &refresh, &auth_token, &auth_token[4..40]];
+    for secret in secrets {
         assert!(!all.contains(secret), "a secret was logged");
     }
     let _ = std::fs::remove_dir_all(dir);

@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod activity;
 mod auth_intent;
 mod auth_launch;
 mod auth_login;
@@ -18,7 +19,11 @@ mod embedded_postgres;
 mod http_basics;
 mod logs;
 mod mail_smtp;
+mod meta;
 mod openapi_doc;
+mod permissions;
 mod reliability;
 mod tfa;
+mod tokens;
+mod users;
 mod utilities_ip;
