@@ -48,11 +48,16 @@ pub async fn readyz(State(st): State<AppState>) -> Result<ApiOk<HealthOut>, ApiE
 
 /// Prometheus metrics
 ///
-/// Requests by route template and status, latency histograms and database pool use, in the
+/// Requests by route template and status, latency histograms, database pool use and records
+/// dropped by the write-behind queues, in the
 /// Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, content_type = "text/plain", body = String), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn metrics(State(st): State<AppState>) -> Response {
-    let body = st.metrics.render(&st.db, st.cfg.db_max_connections);
+    let mut body = st.metrics.render(&st.db, st.cfg.db_max_connections);
+    body.push_str("# HELP hoody_writeback_dropped_total Records dropped because a write-behind queue was full.\n");
+    body.push_str("# TYPE hoody_writeback_dropped_total counter\n");
+    body.push_str(&format!("hoody_writeback_dropped_total{{queue=\"activity\"}} {}\n", st.activity.dropped()));
+    body.push_str(&format!("hoody_writeback_dropped_total{{queue=\"token_use\"}} {}\n", st.token_use.dropped()));
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }

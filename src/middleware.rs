@@ -39,6 +39,7 @@ pub async fn capture_route(req: Request, next: Next) -> Response {
 /// Outer layer.
 pub async fn request_context(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
+    let started_at = chrono::Utc::now();
     let request_id = req
         .headers()
         .get(&REQUEST_ID)
@@ -82,7 +83,7 @@ pub async fn request_context(State(st): State<AppState>, mut req: Request, next:
             duration_ms: elapsed.as_secs_f32() * 1000.0,
             ip: who.ip.to_string(),
             user_agent,
-            at: chrono::Utc::now(),
+            at: started_at,
         });
     }
     span.in_scope(|| {
@@ -106,13 +107,15 @@ async fn sign(st: &AppState, res: Response, method: &str, path: &str) -> Respons
         Ok(b) => b,
         Err(e) => {
             tracing::error!(error = %e, "response body could not be read for signing");
-            return error_response(
+            let mut out = error_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
                 "Internal server error".into(),
                 None,
                 Vec::new(),
             );
+            security_headers(out.headers_mut());
+            return out;
         }
     };
     let value = st.signer.response_header(method, parts.status.as_u16(), path, &bytes);

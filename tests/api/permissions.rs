@@ -133,3 +133,23 @@ async fn auth_tokens_are_refused_on_admin_only_actions() {
         .unwrap();
     assert!(!banned);
 }
+
+#[test]
+fn the_readme_template_table_is_the_code_table() {
+    use hoody_api::auth::policy::{template, TEMPLATES};
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let header = readme.lines().find(|l| l.starts_with("| Leaf |")).expect("template table");
+    let names: Vec<&str> = header.split('|').map(str::trim).filter(|c| !c.is_empty()).skip(1).collect();
+    assert_eq!(names, TEMPLATES.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+    let rows: Vec<&str> =
+        readme.lines().skip_while(|l| *l != header).skip(2).take_while(|l| l.starts_with("| `")).collect();
+    assert_eq!(rows.len(), hoody_api::auth::policy::LEAVES.len(), "one row per leaf");
+    for row in rows {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let leaf = cells[1].trim_matches('`');
+        for (i, name) in names.iter().enumerate() {
+            let ticked = cells[i + 2] == "✓";
+            assert_eq!(ticked, template(name).unwrap().has(leaf), "{name} / {leaf}");
+        }
+    }
+}

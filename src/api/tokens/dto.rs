@@ -94,8 +94,7 @@ pub struct RealmIn {
     pub otp_code: Option<String>,
 }
 
-#[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeleteQuery {
     /// TOTP or backup code: required for a session when the 2FA token gate is on.
