@@ -94,13 +94,14 @@ pub async fn request_context(State(st): State<AppState>, mut req: Request, next:
             "request finished"
         )
     });
-    if st.cfg.sign_responses {
+    if st.cfg.sign_responses && path.starts_with("/api/") {
         res = sign(&st, res, method.as_str(), &path).await;
     }
     res
 }
 
-/// Add `X-Hoody-Signature` over the time, method, status, path and the body as sent.
+/// Add `X-Hoody-Signature` over the time, method, status, path and the body as sent (API
+/// responses: everything under `/api/`; not the probes, metrics or docs).
 async fn sign(st: &AppState, res: Response, method: &str, path: &str) -> Response {
     let (mut parts, body) = res.into_parts();
     let bytes = match axum::body::to_bytes(body, SIGNED_BODY_LIMIT).await {

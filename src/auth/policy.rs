@@ -120,7 +120,13 @@ impl PermSet {
         LEAVES.iter().filter(|l| self.has(l) && !other.has(l)).map(String::as_str).collect()
     }
 
-    pub fn to_tree(self) -> Permissions {
+    /// The leaves held, as dotted paths (how the database keeps them).
+    pub fn leaves(self) -> Vec<&'static str> {
+        LEAVES.iter().filter(|l| self.has(l)).map(String::as_str).collect()
+    }
+
+    /// The whole tree as JSON, every leaf present.
+    pub fn to_value(self) -> serde_json::Value {
         let mut root = serde_json::Map::new();
         for leaf in LEAVES.iter() {
             let mut node = &mut root;
@@ -135,14 +141,16 @@ impl PermSet {
                 }
             }
         }
-        serde_json::from_value(serde_json::Value::Object(root)).unwrap_or_default()
+        serde_json::Value::Object(root)
     }
 
     pub fn from_tree(p: &Permissions) -> Self {
-        let value = serde_json::to_value(p).unwrap_or_default();
-        let mut leaves = Vec::new();
-        flatten("", &value, &mut leaves);
-        Self::from_leaves(leaves.iter().filter(|l| lookup(&value, l)).map(String::as_str))
+        Self::from_value(&serde_json::to_value(p).unwrap_or_default())
+    }
+
+    /// The leaves set true in a stored tree (anything missing or not `true` is false).
+    pub fn from_value(tree: &serde_json::Value) -> Self {
+        Self(LEAVES.iter().enumerate().filter(|(_, l)| lookup(tree, l)).fold(0, |acc, (i, _)| acc | (1u64 << i)))
     }
 }
 
@@ -253,8 +261,9 @@ mod tests {
         let set = PermSet::from_tree(&p);
         assert!(set.has("containers.actions.exec") && set.has("admin.monitoring"));
         assert!(!set.has("containers.read"));
-        assert_eq!(set.to_tree(), p);
-        assert_eq!(PermSet::from_tree(&PermSet::all().to_tree()), PermSet::all());
+        assert_eq!(serde_json::from_value::<Permissions>(set.to_value()).unwrap(), p);
+        assert_eq!(PermSet::from_value(&PermSet::all().to_value()), PermSet::all());
+        assert_eq!(PermSet::from_leaves(set.leaves()), set);
     }
 
     #[test]

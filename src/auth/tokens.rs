@@ -57,7 +57,8 @@ pub struct TokenRow {
     pub ip_whitelist: Vec<String>,
     pub realm_ids: Vec<String>,
     pub allow_no_realm: bool,
-    pub permissions: serde_json::Value,
+    /// The leaves it holds (stored as their dotted paths).
+    pub perms: PermSet,
     pub vault_access: bool,
     pub event_access: bool,
     pub deny_reauthorization: bool,
@@ -83,6 +84,7 @@ pub const COLUMNS: &str = "t.token_id as tok_token_id, t.user_id as tok_user_id,
 
 impl<'r> FromRow<'r, PgRow> for TokenRow {
     fn from_row(r: &'r PgRow) -> sqlx::Result<Self> {
+        let leaves: Vec<String> = r.try_get("tok_permissions")?;
         Ok(Self {
             token_id: r.try_get("tok_token_id")?,
             user_id: r.try_get("tok_user_id")?,
@@ -94,7 +96,7 @@ impl<'r> FromRow<'r, PgRow> for TokenRow {
             ip_whitelist: r.try_get("tok_ip_whitelist")?,
             realm_ids: r.try_get("tok_realm_ids")?,
             allow_no_realm: r.try_get("tok_allow_no_realm")?,
-            permissions: r.try_get("tok_permissions")?,
+            perms: PermSet::from_leaves(leaves.iter().map(String::as_str)),
             vault_access: r.try_get("tok_vault_access")?,
             event_access: r.try_get("tok_event_access")?,
             deny_reauthorization: r.try_get("tok_deny_reauthorization")?,
@@ -112,7 +114,7 @@ impl<'r> FromRow<'r, PgRow> for TokenRow {
 
 impl TokenRow {
     pub fn perms(&self) -> PermSet {
-        serde_json::from_value(self.permissions.clone()).map(|p| PermSet::from_tree(&p)).unwrap_or_default()
+        self.perms
     }
 
     pub fn expired(&self, now: DateTime<Utc>) -> bool {
@@ -142,18 +144,18 @@ impl<'r> FromRow<'r, PgRow> for TokenWithUser {
     }
 }
 
-/// The user columns qualified for the join with `auth_token t`.
-fn user_columns() -> String {
-    crate::db::users::COLUMNS.split(", ").map(|c| format!("u.{}", c.trim())).collect::<Vec<_>>().join(", ")
-}
+/// A token and its owner by the secret's hash: one indexed read.
+static BY_SECRET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let user_columns: Vec<String> = crate::db::users::COLUMNS.split(", ").map(|c| format!("u.{}", c.trim())).collect();
+    format!(
+        "select {COLUMNS}, {} from auth_token t join app_user u on u.user_id = t.user_id where t.secret_hash = $1",
+        user_columns.join(", ")
+    )
+});
 
 pub async fn by_secret(db: impl sqlx::PgExecutor<'_>, secret: &str) -> sqlx::Result<Option<TokenWithUser>> {
     let hash = secrets::sha256(secret);
-    let sql = format!(
-        "select {COLUMNS}, {} from auth_token t join app_user u on u.user_id = t.user_id where t.secret_hash = $1",
-        user_columns()
-    );
-    let rows: Vec<TokenWithUser> = sqlx::query_as(&sql).bind(&hash).fetch_all(db).await?;
+    let rows: Vec<TokenWithUser> = sqlx::query_as(BY_SECRET.as_str()).bind(&hash).fetch_all(db).await?;
     // The index found it by hash; compare once more without a timing signal.
     Ok(rows.into_iter().find(|r| {
         use subtle::ConstantTimeEq;

@@ -40,12 +40,11 @@ fn first(rows: Vec<UserRow>) -> Option<UserRow> {
     rows.into_iter().next()
 }
 
+static BY_ID: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("select {COLUMNS} from app_user where user_id = $1"));
+
 pub async fn by_id(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(&format!("select {COLUMNS} from app_user where user_id = $1"))
-        .bind(user_id)
-        .fetch_all(db)
-        .await
-        .map(first)
+    sqlx::query_as(BY_ID.as_str()).bind(user_id).fetch_all(db).await.map(first)
 }
 
 pub async fn by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<UserRow>> {

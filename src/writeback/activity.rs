@@ -2,7 +2,7 @@
 //! how it ended, how long it took, from where), written in batches.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{postgres::PgPoolCopyExt, PgPool};
 
 use super::Queue;
 
@@ -22,65 +22,67 @@ pub struct Activity {
 
 pub type ActivityQueue = Queue<Activity>;
 
-/// The batch as one array per column, for `unnest`.
-#[derive(Default)]
-struct Columns {
-    id: Vec<String>,
-    user_id: Vec<String>,
-    token_id: Vec<Option<String>>,
-    realm_id: Vec<Option<String>>,
-    method: Vec<String>,
-    route: Vec<Option<String>>,
-    path: Vec<String>,
-    status: Vec<i16>,
-    duration_ms: Vec<f32>,
-    ip: Vec<String>,
-    user_agent: Vec<Option<String>>,
-    at: Vec<DateTime<Utc>>,
-}
-
+/// Write the batch with one `COPY` (text format).
 pub async fn flush(db: &PgPool, rows: Vec<Activity>) {
     let n = rows.len();
-    let mut c = Columns::default();
-    for r in rows {
-        c.id.push(crate::db::new_id());
-        c.user_id.push(r.user_id);
-        c.token_id.push(r.token_id);
-        c.realm_id.push(r.realm_id);
-        c.method.push(r.method);
-        c.route.push(r.route);
-        c.path.push(r.path);
-        c.status.push(i16::try_from(r.status).unwrap_or(i16::MAX));
-        c.duration_ms.push(r.duration_ms);
-        c.ip.push(r.ip);
-        c.user_agent.push(r.user_agent);
-        c.at.push(r.at);
+    let mut data = Vec::with_capacity(n * 200);
+    for r in &rows {
+        let status = r.status.to_string();
+        let duration = format!("{:.3}", r.duration_ms);
+        let at = r.at.to_rfc3339();
+        let fields: [Option<&str>; 11] = [
+            Some(&r.user_id),
+            r.token_id.as_deref(),
+            r.realm_id.as_deref(),
+            Some(&r.method),
+            r.route.as_deref(),
+            Some(&r.path),
+            Some(&status),
+            Some(&duration),
+            Some(&r.ip),
+            r.user_agent.as_deref(),
+            Some(&at),
+        ];
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                data.push(b'\t');
+            }
+            copy_field(&mut data, *f);
+        }
+        data.push(b'\n');
     }
-    let done = sqlx::query(
-        "insert into activity_log (id, user_id, token_id, realm_id, method, route, path, status_code, duration_ms, \
-         ip_address, user_agent, created_at) \
-         select a.* from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-         $8::smallint[], $9::real[], $10::text[], $11::text[], $12::timestamptz[]) \
-         as a(id, user_id, token_id, realm_id, method, route, path, status_code, duration_ms, ip_address, user_agent, \
-         created_at) \
-         where exists (select 1 from app_user u where u.user_id = a.user_id)",
-    )
-    .bind(&c.id)
-    .bind(&c.user_id)
-    .bind(&c.token_id)
-    .bind(&c.realm_id)
-    .bind(&c.method)
-    .bind(&c.route)
-    .bind(&c.path)
-    .bind(&c.status)
-    .bind(&c.duration_ms)
-    .bind(&c.ip)
-    .bind(&c.user_agent)
-    .bind(&c.at)
-    .execute(db)
+    let done = async {
+        let mut copy = db
+            .copy_in_raw(
+                "copy activity_log (user_id, token_id, realm_id, method, route, path, status_code, duration_ms, \
+                 ip_address, user_agent, created_at) from stdin",
+            )
+            .await?;
+        copy.send(data).await?;
+        copy.finish().await
+    }
     .await;
     if let Err(e) = done {
         tracing::warn!(error = %e, rows = n, "activity log write failed");
+    }
+}
+
+/// One value in COPY's text format: `\N` for null; backslash, tab, newline and carriage return
+/// escaped; NUL (which text columns cannot hold) dropped.
+fn copy_field(out: &mut Vec<u8>, v: Option<&str>) {
+    let Some(v) = v else {
+        out.extend_from_slice(b"\\N");
+        return;
+    };
+    for b in v.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            0 => {}
+            _ => out.push(b),
+        }
     }
 }
 
@@ -91,4 +93,18 @@ pub async fn prune(db: &PgPool, retention_days: i64) -> sqlx::Result<u64> {
         .execute(db)
         .await?;
     Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_field;
+
+    #[test]
+    fn copy_text_escapes() {
+        let mut out = Vec::new();
+        copy_field(&mut out, Some("a\tb\\c\nd\re\0f"));
+        out.push(b'|');
+        copy_field(&mut out, None);
+        assert_eq!(String::from_utf8(out).unwrap(), "a\\tb\\\\c\\nd\\ref|\\N");
+    }
 }

@@ -182,8 +182,8 @@ pub async fn list_activity(
         .fetch_one(&st.db)
         .await?;
     let mut rows: Vec<ActivityOut> = sqlx::query_as(&format!(
-        "select id, user_id, realm_id, token_id, method, path, route, status_code, duration_ms, ip_address, user_agent, \
-         created_at as at from activity_log where {WHERE} order by created_at desc, id limit $8 offset $9"
+        "select id::text as id, user_id, realm_id, token_id, method, path, route, status_code, duration_ms, ip_address, user_agent, \
+         created_at as at from activity_log where {WHERE} order by created_at desc, id desc limit $8 offset $9"
     ))
     .bind(&me.user.user_id)
     .bind(f.start)

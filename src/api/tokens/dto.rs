@@ -126,7 +126,9 @@ pub struct TokenOut {
     pub ip_whitelist: Vec<String>,
     pub realm_ids: Vec<String>,
     pub allow_no_realm: bool,
-    pub permissions: Permissions,
+    /// Every leaf present.
+    #[schema(value_type = Permissions)]
+    pub permissions: serde_json::Value,
     pub expires_at: Option<String>,
     pub is_enabled: bool,
     pub vault_access: bool,
@@ -151,7 +153,7 @@ impl From<&TokenRow> for TokenOut {
             ip_whitelist: if t.ip_whitelist.is_empty() { vec!["*".into()] } else { t.ip_whitelist.clone() },
             realm_ids: t.realm_ids.clone(),
             allow_no_realm: t.allow_no_realm,
-            permissions: t.perms().to_tree(),
+            permissions: t.perms.to_value(),
             expires_at: t.expires_at.map(ts),
             is_enabled: t.is_enabled,
             vault_access: t.vault_access,
