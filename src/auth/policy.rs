@@ -125,7 +125,8 @@ impl PermSet {
         LEAVES.iter().filter(|l| self.has(l)).map(String::as_str).collect()
     }
 
-    /// The whole tree as JSON, every leaf present.
+    /// The whole tree as JSON, every leaf present (built the slow way, to check `PermTree`).
+    #[cfg(test)]
     pub fn to_value(self) -> serde_json::Value {
         let mut root = serde_json::Map::new();
         for leaf in LEAVES.iter() {
@@ -151,6 +152,46 @@ impl PermSet {
     /// The leaves set true in a stored tree (anything missing or not `true` is false).
     pub fn from_value(tree: &serde_json::Value) -> Self {
         Self(LEAVES.iter().enumerate().filter(|(_, l)| lookup(tree, l)).fold(0, |acc, (i, _)| acc | (1u64 << i)))
+    }
+}
+
+/// Serialises a set as the whole nested tree, straight from the sorted leaf list (no JSON
+/// values built on the way).
+#[derive(Debug, Clone, Copy)]
+pub struct PermTree(pub PermSet);
+
+impl Serialize for PermTree {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Node { set: self.0, prefix: "" }.serialize(s)
+    }
+}
+
+/// The subtree under `prefix` (`""` or `"containers."`). Sorted leaves keep each subtree together.
+struct Node<'a> {
+    set: PermSet,
+    prefix: &'a str,
+}
+
+impl Serialize for Node<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        let mut last: Option<&str> = None;
+        for leaf in LEAVES.iter().filter(|l| l.starts_with(self.prefix)) {
+            let rest = &leaf[self.prefix.len()..];
+            let key = rest.split('.').next().unwrap_or(rest);
+            if last == Some(key) {
+                continue;
+            }
+            last = Some(key);
+            if key.len() == rest.len() {
+                map.serialize_entry(key, &self.set.has(leaf))?;
+            } else {
+                let prefix = &leaf[..self.prefix.len() + key.len() + 1];
+                map.serialize_entry(key, &Node { set: self.set, prefix })?;
+            }
+        }
+        map.end()
     }
 }
 
@@ -264,6 +305,8 @@ mod tests {
         assert_eq!(serde_json::from_value::<Permissions>(set.to_value()).unwrap(), p);
         assert_eq!(PermSet::from_value(&PermSet::all().to_value()), PermSet::all());
         assert_eq!(PermSet::from_leaves(set.leaves()), set);
+        assert_eq!(serde_json::to_value(PermTree(set)).unwrap(), set.to_value());
+        assert_eq!(serde_json::to_value(PermTree(PermSet::all())).unwrap(), PermSet::all().to_value());
     }
 
     #[test]

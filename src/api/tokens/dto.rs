@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 
 use crate::{
     auth::{
-        policy::Permissions,
+        policy::{PermTree, Permissions},
         tokens::{ExpiryIn, IpWhitelistIn, TokenRow},
     },
     db::ts,
@@ -128,7 +128,7 @@ pub struct TokenOut {
     pub allow_no_realm: bool,
     /// Every leaf present.
     #[schema(value_type = Permissions)]
-    pub permissions: serde_json::Value,
+    pub permissions: PermTree,
     pub expires_at: Option<String>,
     pub is_enabled: bool,
     pub vault_access: bool,
@@ -153,7 +153,7 @@ impl From<&TokenRow> for TokenOut {
             ip_whitelist: if t.ip_whitelist.is_empty() { vec!["*".into()] } else { t.ip_whitelist.clone() },
             realm_ids: t.realm_ids.clone(),
             allow_no_realm: t.allow_no_realm,
-            permissions: t.perms.to_value(),
+            permissions: PermTree(t.perms),
             expires_at: t.expires_at.map(ts),
             is_enabled: t.is_enabled,
             vault_access: t.vault_access,
