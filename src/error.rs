@@ -50,6 +50,12 @@ pub enum ApiError {
     /// 503: a dependency (the database, a host) is unavailable.
     #[error("service unavailable")]
     Unavailable { retry_after_secs: u64 },
+    /// 502: a container host answered with an error or nonsense (details are logged).
+    #[error("bad gateway")]
+    BadGateway,
+    /// 504: a container host did not answer in time.
+    #[error("host timeout")]
+    HostTimeout,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
@@ -143,6 +149,8 @@ impl ApiError {
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway => StatusCode::BAD_GATEWAY,
+            Self::HostTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Db(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Db(e) if is_bad_input(e) => StatusCode::BAD_REQUEST,
             Self::Db(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -163,6 +171,8 @@ impl ApiError {
             Self::Validation { .. } => "validation_failed",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable { .. } => "service_unavailable",
+            Self::BadGateway => "host_error",
+            Self::HostTimeout => "host_timeout",
             Self::Db(e) if is_unavailable(e) => "service_unavailable",
             Self::Db(e) if is_bad_input(e) => "invalid_input",
             Self::Db(_) | Self::Internal(_) => "internal_error",
@@ -187,6 +197,8 @@ impl ApiError {
             Self::Db(_) | Self::Internal(_) => "Internal server error".into(),
             Self::RateLimited { .. } => "Too many requests; retry later".into(),
             Self::Unavailable { .. } => "The service is temporarily unavailable; retry shortly".into(),
+            Self::BadGateway => "The container host failed to carry out the operation".into(),
+            Self::HostTimeout => "The container host did not answer in time".into(),
             Self::MethodNotAllowed => "Method not allowed".into(),
             Self::PayloadTooLarge => "Request body is larger than 1 MiB".into(),
             Self::UnsupportedMediaType => "Expected a JSON body with Content-Type: application/json".into(),

@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod host;
 pub mod mail;
 pub mod metrics;
 pub mod middleware;

@@ -16,6 +16,7 @@ mod auth_signup;
 mod auth_verify;
 mod bad_input;
 mod embedded_postgres;
+mod host_lxd;
 mod http_basics;
 mod logs;
 mod mail_smtp;

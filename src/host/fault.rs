@@ -1,0 +1,129 @@
+//! A driver that misbehaves on purpose, for the reliability tests only: it wraps a real driver
+//! and, as told, answers slowly, fails, or never answers (a blackholed host).
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+
+use super::{HostDriver, HostError, HostFuture, InstanceSpec, InstanceState, ServerInfo, SnapshotInfo, StateAction};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    /// Every call waits this long first.
+    Slow(Duration),
+    /// Every call fails as if the host answered 500.
+    Fail,
+    /// Every call hangs forever.
+    Blackhole,
+}
+
+pub struct Faulty {
+    inner: Arc<dyn HostDriver>,
+    fault: Mutex<Fault>,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Faulty {
+    pub fn new(inner: Arc<dyn HostDriver>) -> Self {
+        Self { inner, fault: Mutex::new(Fault::None), in_flight: AtomicUsize::new(0), peak: AtomicUsize::new(0) }
+    }
+
+    pub fn set(&self, fault: Fault) {
+        *self.fault.lock().unwrap_or_else(|p| p.into_inner()) = fault;
+    }
+
+    /// Most calls that were inside this driver at once.
+    pub fn peak_in_flight(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+
+    fn wrap<'a, T: Send + 'a>(&'a self, call: HostFuture<'a, T>) -> HostFuture<'a, T> {
+        let fault = *self.fault.lock().unwrap_or_else(|p| p.into_inner());
+        Box::pin(async move {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(now, Ordering::SeqCst);
+            let _done = Leave(&self.in_flight);
+            match fault {
+                Fault::None => call.await,
+                Fault::Slow(d) => {
+                    tokio::time::sleep(d).await;
+                    call.await
+                }
+                Fault::Fail => Err(HostError::Failed("injected failure".into())),
+                Fault::Blackhole => std::future::pending().await,
+            }
+        })
+    }
+}
+
+struct Leave<'a>(&'a AtomicUsize);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl HostDriver for Faulty {
+    fn info(&self) -> HostFuture<'_, ServerInfo> {
+        self.wrap(self.inner.info())
+    }
+    fn create<'a>(&'a self, spec: &'a InstanceSpec) -> HostFuture<'a, ()> {
+        self.wrap(self.inner.create(spec))
+    }
+    fn set_state<'a>(&'a self, name: &'a str, action: StateAction) -> HostFuture<'a, ()> {
+        self.wrap(self.inner.set_state(name, action))
+    }
+    fn update_config<'a>(
+        &'a self,
+        name: &'a str,
+        set: &'a BTreeMap<String, String>,
+        unset: &'a [String],
+    ) -> HostFuture<'a, ()> {
+        self.wrap(self.inner.update_config(name, set, unset))
+    }
+    fn config<'a>(&'a self, name: &'a str) -> HostFuture<'a, BTreeMap<String, String>> {
+        self.wrap(self.inner.config(name))
+    }
+    fn state<'a>(&'a self, name: &'a str) -> HostFuture<'a, InstanceState> {
+        self.wrap(self.inner.state(name))
+    }
+    fn exists<'a>(&'a self, name: &'a str) -> HostFuture<'a, bool> {
+        self.wrap(self.inner.exists(name))
+    }
+    fn snapshot<'a>(
+        &'a self,
+        name: &'a str,
+        snapshot: &'a str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> HostFuture<'a, ()> {
+        self.wrap(self.inner.snapshot(name, snapshot, expires_at))
+    }
+    fn snapshots<'a>(&'a self, name: &'a str) -> HostFuture<'a, Vec<SnapshotInfo>> {
+        self.wrap(self.inner.snapshots(name))
+    }
+    fn restore<'a>(&'a self, name: &'a str, snapshot: &'a str) -> HostFuture<'a, ()> {
+        self.wrap(self.inner.restore(name, snapshot))
+    }
+    fn rename_snapshot<'a>(&'a self, name: &'a str, from: &'a str, to: &'a str) -> HostFuture<'a, ()> {
+        self.wrap(self.inner.rename_snapshot(name, from, to))
+    }
+    fn delete_snapshot<'a>(&'a self, name: &'a str, snapshot: &'a str) -> HostFuture<'a, ()> {
+        self.wrap(self.inner.delete_snapshot(name, snapshot))
+    }
+    fn copy<'a>(&'a self, source: &'a str, target: &'a str, refresh: bool) -> HostFuture<'a, ()> {
+        self.wrap(self.inner.copy(source, target, refresh))
+    }
+    fn delete<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()> {
+        self.wrap(self.inner.delete(name))
+    }
+}

@@ -1,0 +1,303 @@
+//! LXD's REST API over its unix socket. Asynchronous operations are awaited with
+//! `/1.0/operations/{id}/wait?timeout=`; a 404 there means the operation finished and was
+//! purged, so the caller re-reads what it changed. Facts for Debian's LXD 5.0: no
+//! `instance_create_start` (instances are created, then started), and copies need
+//! `profiles: ["default"]` or they have no root disk.
+
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+
+use chrono::{DateTime, Utc};
+use hyper::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use super::{
+    unix, HostDriver, HostError, HostFuture, InstanceSpec, InstanceState, NetworkState, ServerInfo, SnapshotInfo,
+    StateAction,
+};
+
+pub const DEFAULT_SOCKET: &str = "/var/lib/lxd/unix.socket";
+
+pub struct Lxd {
+    socket: PathBuf,
+    connect_timeout: Duration,
+    /// How long one operation may run before we stop waiting.
+    op_timeout: Duration,
+}
+
+impl Lxd {
+    pub fn new(socket: impl Into<PathBuf>, op_timeout: Duration) -> Self {
+        Self { socket: socket.into(), connect_timeout: Duration::from_secs(2), op_timeout }
+    }
+
+    /// One request; LXD's envelope (`type` sync/async/error) unwrapped.
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        if_match: Option<&str>,
+    ) -> Result<(Value, Option<String>), HostError> {
+        let body = body.map(|b| serde_json::to_vec(&b).unwrap_or_default());
+        let reply = unix::send(&self.socket, self.connect_timeout, method, path, body, if_match).await?;
+        let v: Value = serde_json::from_slice(&reply.body)
+            .map_err(|_| HostError::Failed(format!("unreadable reply ({}) to {path}", reply.status)))?;
+        match v["type"].as_str() {
+            Some("sync") | Some("async") if reply.status.is_success() => Ok((v, reply.etag)),
+            _ => {
+                let text = v["error"].as_str().unwrap_or("unknown error").to_owned();
+                Err(match reply.status {
+                    StatusCode::NOT_FOUND => HostError::NotFound(text),
+                    StatusCode::PRECONDITION_FAILED => HostError::Refused(format!("changed meanwhile: {text}")),
+                    s if s.is_client_error() => HostError::Refused(text),
+                    _ => HostError::Failed(format!("{}: {text}", reply.status)),
+                })
+            }
+        }
+    }
+
+    /// Run a request whose answer is an operation, and wait for the operation to end.
+    async fn operate(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        if_match: Option<&str>,
+    ) -> Result<(), HostError> {
+        let (v, _) = self.request(method, path, body, if_match).await?;
+        if v["type"] != "async" {
+            return Ok(());
+        }
+        let op = v["operation"].as_str().ok_or_else(|| HostError::Failed("async reply without operation".into()))?;
+        let secs = self.op_timeout.as_secs().max(1);
+        match self.request(Method::GET, &format!("{op}/wait?timeout={secs}"), None, None).await {
+            Ok((done, _)) => match done["metadata"]["status"].as_str() {
+                Some("Success") => Ok(()),
+                Some("Running") | Some("Pending") => Err(HostError::Timeout),
+                _ => {
+                    let err = done["metadata"]["err"].as_str().unwrap_or("operation failed").to_owned();
+                    Err(if err.contains("not found") { HostError::NotFound(err) } else { HostError::Refused(err) })
+                }
+            },
+            // Finished and purged before we asked: the caller re-reads the instance.
+            Err(HostError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn instance(name: &str) -> String {
+        format!("/1.0/instances/{name}")
+    }
+}
+
+fn int(v: &Value) -> i64 {
+    v.as_i64().unwrap_or(0)
+}
+
+fn time(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|d| d.with_timezone(&Utc))
+        .filter(|d| d.timestamp() > 0)
+}
+
+impl HostDriver for Lxd {
+    fn info(&self) -> HostFuture<'_, ServerInfo> {
+        Box::pin(async move {
+            let (v, _) = self.request(Method::GET, "/1.0", None, None).await?;
+            let m = &v["metadata"];
+            Ok(ServerInfo {
+                server_version: m["environment"]["server_version"].as_str().unwrap_or("").to_owned(),
+                api_extensions: m["api_extensions"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+                    .unwrap_or_default(),
+            })
+        })
+    }
+
+    fn create<'a>(&'a self, spec: &'a InstanceSpec) -> HostFuture<'a, ()> {
+        Box::pin(async move {
+            let body = json!({
+                "name": spec.name,
+                "type": "container",
+                "source": {"type": "image", "alias": spec.image_alias},
+                "profiles": ["default"],
+                "config": spec.config,
+            });
+            self.operate(Method::POST, "/1.0/instances", Some(body), None).await
+        })
+    }
+
+    fn set_state<'a>(&'a self, name: &'a str, action: StateAction) -> HostFuture<'a, ()> {
+        Box::pin(async move {
+            let (action, force) = match action {
+                StateAction::Start => ("start", false),
+                StateAction::Stop => ("stop", false),
+                StateAction::ForceStop => ("stop", true),
+                StateAction::Restart => ("restart", false),
+                StateAction::Freeze => ("freeze", false),
+                StateAction::Unfreeze => ("unfreeze", false),
+            };
+            let body = json!({"action": action, "force": force, "timeout": 30});
+            self.operate(Method::PUT, &format!("{}/state", Self::instance(name)), Some(body), None).await
+        })
+    }
+
+    fn update_config<'a>(
+        &'a self,
+        name: &'a str,
+        set: &'a BTreeMap<String, String>,
+        unset: &'a [String],
+    ) -> HostFuture<'a, ()> {
+        Box::pin(async move {
+            let path = Self::instance(name);
+            let (v, etag) = self.request(Method::GET, &path, None, None).await?;
+            let mut inst = v["metadata"].clone();
+            let config =
+                inst["config"].as_object_mut().ok_or_else(|| HostError::Failed("instance without config".into()))?;
+            for k in unset {
+                config.remove(k);
+            }
+            for (k, val) in set {
+                config.insert(k.clone(), Value::String(val.clone()));
+            }
+            let body = json!({
+                "config": inst["config"],
+                "devices": inst["devices"],
+                "profiles": inst["profiles"],
+                "ephemeral": inst["ephemeral"],
+                "architecture": inst["architecture"],
+                "description": inst["description"],
+            });
+            self.operate(Method::PUT, &path, Some(body), etag.as_deref()).await
+        })
+    }
+
+    fn config<'a>(&'a self, name: &'a str) -> HostFuture<'a, BTreeMap<String, String>> {
+        Box::pin(async move {
+            let (v, _) = self.request(Method::GET, &Self::instance(name), None, None).await?;
+            Ok(v["metadata"]["config"]
+                .as_object()
+                .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned()))).collect())
+                .unwrap_or_default())
+        })
+    }
+
+    fn state<'a>(&'a self, name: &'a str) -> HostFuture<'a, InstanceState> {
+        Box::pin(async move {
+            let (v, _) = self.request(Method::GET, &format!("{}/state", Self::instance(name)), None, None).await?;
+            let m = &v["metadata"];
+            let network = m["network"]
+                .as_object()
+                .map(|nets| {
+                    nets.iter()
+                        .filter(|(iface, _)| iface.as_str() != "lo")
+                        .map(|(iface, n)| {
+                            let addresses = n["addresses"]
+                                .as_array()
+                                .map(|a| a.iter().filter_map(|x| x["address"].as_str().map(str::to_owned)).collect())
+                                .unwrap_or_default();
+                            let c = &n["counters"];
+                            let state = NetworkState {
+                                addresses,
+                                bytes_received: int(&c["bytes_received"]),
+                                bytes_sent: int(&c["bytes_sent"]),
+                            };
+                            (iface.clone(), state)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Ok(InstanceState {
+                status: m["status"].as_str().unwrap_or("Unknown").to_owned(),
+                cpu_usage_ns: int(&m["cpu"]["usage"]),
+                memory_usage_bytes: int(&m["memory"]["usage"]),
+                disk_usage_bytes: m["disk"]
+                    .as_object()
+                    .map(|d| d.values().map(|x| int(&x["usage"])).sum())
+                    .unwrap_or(0),
+                processes: int(&m["processes"]),
+                network,
+            })
+        })
+    }
+
+    fn exists<'a>(&'a self, name: &'a str) -> HostFuture<'a, bool> {
+        Box::pin(async move {
+            match self.request(Method::GET, &Self::instance(name), None, None).await {
+                Ok(_) => Ok(true),
+                Err(HostError::NotFound(_)) => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    fn snapshot<'a>(
+        &'a self,
+        name: &'a str,
+        snapshot: &'a str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> HostFuture<'a, ()> {
+        Box::pin(async move {
+            let mut body = json!({"name": snapshot, "stateful": false});
+            if let Some(at) = expires_at {
+                body["expires_at"] = json!(at.to_rfc3339());
+            }
+            self.operate(Method::POST, &format!("{}/snapshots", Self::instance(name)), Some(body), None).await
+        })
+    }
+
+    fn snapshots<'a>(&'a self, name: &'a str) -> HostFuture<'a, Vec<SnapshotInfo>> {
+        Box::pin(async move {
+            let path = format!("{}/snapshots?recursion=1", Self::instance(name));
+            let (v, _) = self.request(Method::GET, &path, None, None).await?;
+            Ok(v["metadata"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|s| SnapshotInfo {
+                            name: s["name"].as_str().unwrap_or("").to_owned(),
+                            created_at: time(&s["created_at"]),
+                            expires_at: time(&s["expires_at"]),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default())
+        })
+    }
+
+    fn restore<'a>(&'a self, name: &'a str, snapshot: &'a str) -> HostFuture<'a, ()> {
+        Box::pin(async move {
+            self.operate(Method::PUT, &Self::instance(name), Some(json!({"restore": snapshot})), None).await
+        })
+    }
+
+    fn rename_snapshot<'a>(&'a self, name: &'a str, from: &'a str, to: &'a str) -> HostFuture<'a, ()> {
+        Box::pin(async move {
+            let path = format!("{}/snapshots/{from}", Self::instance(name));
+            self.operate(Method::POST, &path, Some(json!({"name": to})), None).await
+        })
+    }
+
+    fn delete_snapshot<'a>(&'a self, name: &'a str, snapshot: &'a str) -> HostFuture<'a, ()> {
+        Box::pin(async move {
+            self.operate(Method::DELETE, &format!("{}/snapshots/{snapshot}", Self::instance(name)), None, None).await
+        })
+    }
+
+    fn copy<'a>(&'a self, source: &'a str, target: &'a str, refresh: bool) -> HostFuture<'a, ()> {
+        Box::pin(async move {
+            let body = json!({
+                "name": target,
+                "type": "container",
+                "source": {"type": "copy", "source": source, "refresh": refresh},
+                "profiles": ["default"],
+            });
+            self.operate(Method::POST, "/1.0/instances", Some(body), None).await
+        })
+    }
+
+    fn delete<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()> {
+        Box::pin(async move { self.operate(Method::DELETE, &Self::instance(name), None, None).await })
+    }
+}

@@ -1,0 +1,212 @@
+//! Container hosts. `HostDriver` is what the control plane needs from a host; `lxd::Lxd` speaks
+//! LXD's own REST API (`/1.0/…`) over its unix socket; `fault::Faulty` wraps any driver with
+//! injected delays, failures and blackholes for the reliability tests. `Host` is how handlers
+//! reach a driver: a per-host cap on concurrent calls, a circuit breaker and a deadline on every
+//! call. LXD's own statuses and texts never reach our clients: they are logged, and clients get
+//! 502/503/504 in the envelope.
+
+pub mod breaker;
+pub mod fault;
+pub mod lxd;
+mod unix;
+
+use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use self::breaker::Breaker;
+use crate::error::ApiError;
+
+pub type HostFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, HostError>> + Send + 'a>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The host cannot be reached now (connect failed, breaker open, too many calls in flight).
+    #[error("host unavailable: {reason}")]
+    Unavailable { reason: String, retry_after_secs: u64 },
+    /// The call or its operation did not finish in time.
+    #[error("host call timed out")]
+    Timeout,
+    /// The instance or snapshot does not exist on the host.
+    #[error("not found on the host: {0}")]
+    NotFound(String),
+    /// The host refused the request as it stands (already exists, already running…).
+    #[error("refused by the host: {0}")]
+    Refused(String),
+    /// The host answered with an error or something unreadable.
+    #[error("host failure: {0}")]
+    Failed(String),
+}
+
+impl HostError {
+    /// Counts against the host's health (the breaker): the host, not the request, went wrong.
+    pub fn is_host_fault(&self) -> bool {
+        matches!(self, Self::Unavailable { .. } | Self::Timeout | Self::Failed(_))
+    }
+}
+
+impl From<HostError> for ApiError {
+    fn from(e: HostError) -> Self {
+        tracing::warn!(error = %e, "host call failed");
+        match e {
+            HostError::Unavailable { retry_after_secs, .. } => ApiError::Unavailable { retry_after_secs },
+            HostError::Timeout => ApiError::HostTimeout,
+            HostError::NotFound(_) => ApiError::not_found("not_found_on_host", "The instance is not on its host"),
+            HostError::Refused(_) => {
+                ApiError::conflict("host_refused", "The host refused the operation in the instance's current state")
+            }
+            HostError::Failed(_) => ApiError::BadGateway,
+        }
+    }
+}
+
+/// A new instance: a container from an image alias with its starting config.
+#[derive(Debug, Clone)]
+pub struct InstanceSpec {
+    pub name: String,
+    pub image_alias: String,
+    /// `environment.*`, `boot.autostart`, `limits.*`, `user.*`.
+    pub config: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateAction {
+    Start,
+    Stop,
+    ForceStop,
+    Restart,
+    Freeze,
+    Unfreeze,
+}
+
+/// What the host reports about a running (or stopped) instance.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InstanceState {
+    /// LXD's status: Running, Stopped, Frozen, …
+    pub status: String,
+    pub cpu_usage_ns: i64,
+    pub memory_usage_bytes: i64,
+    pub disk_usage_bytes: i64,
+    pub processes: i64,
+    pub network: BTreeMap<String, NetworkState>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NetworkState {
+    pub addresses: Vec<String>,
+    pub bytes_received: i64,
+    pub bytes_sent: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotInfo {
+    pub name: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerInfo {
+    pub server_version: String,
+    pub api_extensions: Vec<String>,
+}
+
+/// What the control plane asks of a host. Names are LXD instance names.
+pub trait HostDriver: Send + Sync {
+    fn info(&self) -> HostFuture<'_, ServerInfo>;
+    /// Create (not start) an instance.
+    fn create<'a>(&'a self, spec: &'a InstanceSpec) -> HostFuture<'a, ()>;
+    fn set_state<'a>(&'a self, name: &'a str, action: StateAction) -> HostFuture<'a, ()>;
+    /// Set and unset config keys in one read-modify-write guarded by the instance's ETag.
+    fn update_config<'a>(
+        &'a self,
+        name: &'a str,
+        set: &'a BTreeMap<String, String>,
+        unset: &'a [String],
+    ) -> HostFuture<'a, ()>;
+    fn config<'a>(&'a self, name: &'a str) -> HostFuture<'a, BTreeMap<String, String>>;
+    fn state<'a>(&'a self, name: &'a str) -> HostFuture<'a, InstanceState>;
+    fn exists<'a>(&'a self, name: &'a str) -> HostFuture<'a, bool>;
+    fn snapshot<'a>(
+        &'a self,
+        name: &'a str,
+        snapshot: &'a str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> HostFuture<'a, ()>;
+    fn snapshots<'a>(&'a self, name: &'a str) -> HostFuture<'a, Vec<SnapshotInfo>>;
+    fn restore<'a>(&'a self, name: &'a str, snapshot: &'a str) -> HostFuture<'a, ()>;
+    fn rename_snapshot<'a>(&'a self, name: &'a str, from: &'a str, to: &'a str) -> HostFuture<'a, ()>;
+    fn delete_snapshot<'a>(&'a self, name: &'a str, snapshot: &'a str) -> HostFuture<'a, ()>;
+    /// Copy an instance (`source` = `name` or `name/snapshot`) to `target`; `refresh` syncs an
+    /// existing target instead.
+    fn copy<'a>(&'a self, source: &'a str, target: &'a str, refresh: bool) -> HostFuture<'a, ()>;
+    fn delete<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()>;
+}
+
+/// Limits every call to one host obeys.
+#[derive(Debug, Clone, Copy)]
+pub struct HostLimits {
+    /// Calls in flight at once; more wait up to `queue_wait`, then 503.
+    pub max_concurrent: usize,
+    pub queue_wait: Duration,
+    /// The whole call, operations included.
+    pub call_timeout: Duration,
+}
+
+impl Default for HostLimits {
+    fn default() -> Self {
+        Self { max_concurrent: 16, queue_wait: Duration::from_secs(2), call_timeout: Duration::from_secs(60) }
+    }
+}
+
+/// A host as handlers use it: its driver behind the cap, the breaker and the deadline.
+pub struct Host {
+    pub name: String,
+    driver: Arc<dyn HostDriver>,
+    permits: Semaphore,
+    breaker: Breaker,
+    limits: HostLimits,
+}
+
+impl Host {
+    pub fn new(name: impl Into<String>, driver: Arc<dyn HostDriver>, limits: HostLimits) -> Self {
+        Self {
+            name: name.into(),
+            driver,
+            permits: Semaphore::new(limits.max_concurrent.max(1)),
+            breaker: Breaker::default(),
+            limits,
+        }
+    }
+
+    /// Calls in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.limits.max_concurrent.max(1) - self.permits.available_permits()
+    }
+
+    /// Run one driver call under this host's limits.
+    pub async fn call<T>(
+        &self,
+        f: impl for<'d> FnOnce(&'d dyn HostDriver) -> HostFuture<'d, T>,
+    ) -> Result<T, HostError> {
+        self.breaker.admit()?;
+        let _permit = match tokio::time::timeout(self.limits.queue_wait, self.permits.acquire()).await {
+            Ok(Ok(p)) => p,
+            _ => return Err(HostError::Unavailable { reason: "too many calls in flight".into(), retry_after_secs: 1 }),
+        };
+        let result = match tokio::time::timeout(self.limits.call_timeout, f(self.driver.as_ref())).await {
+            Ok(r) => r,
+            Err(_) => Err(HostError::Timeout),
+        };
+        match &result {
+            Err(e) if e.is_host_fault() => self.breaker.failure(),
+            _ => self.breaker.success(),
+        }
+        if let Err(e) = &result {
+            tracing::warn!(host = %self.name, error = %e, "host call failed");
+        }
+        result
+    }
+}

@@ -1,0 +1,66 @@
+//! HTTP/1.1 over a unix socket (LXD's local API), one connection per call.
+
+use std::{path::Path, time::Duration};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::{
+    header::{HeaderValue, CONTENT_TYPE, HOST},
+    Method, Request, StatusCode,
+};
+use hyper_util::rt::TokioIo;
+use tokio::net::UnixStream;
+
+use super::HostError;
+
+/// Replies larger than this are refused (a sane LXD reply is a few KB).
+pub const MAX_REPLY: usize = 1024 * 1024;
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub etag: Option<String>,
+    pub body: Bytes,
+}
+
+fn unavailable(reason: impl Into<String>) -> HostError {
+    HostError::Unavailable { reason: reason.into(), retry_after_secs: 5 }
+}
+
+pub async fn send(
+    socket: &Path,
+    connect_timeout: Duration,
+    method: Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+    if_match: Option<&str>,
+) -> Result<Reply, HostError> {
+    let stream = tokio::time::timeout(connect_timeout, UnixStream::connect(socket))
+        .await
+        .map_err(|_| unavailable("connect timed out"))?
+        .map_err(|e| unavailable(format!("connect: {e}")))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| unavailable(format!("handshake: {e}")))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut req = Request::builder().method(method).uri(path).header(HOST, "lxd");
+    if body.is_some() {
+        req = req.header(CONTENT_TYPE, "application/json");
+    }
+    if let Some(tag) = if_match {
+        req = req.header("if-match", tag);
+    }
+    let req = req
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .map_err(|e| HostError::Failed(format!("request: {e}")))?;
+    let res = sender.send_request(req).await.map_err(|e| unavailable(format!("send: {e}")))?;
+    let status = res.status();
+    let etag = res.headers().get("etag").and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
+    let body = Limited::new(res.into_body(), MAX_REPLY)
+        .collect()
+        .await
+        .map_err(|e| HostError::Failed(format!("reading the reply: {e}")))?
+        .to_bytes();
+    Ok(Reply { status, etag, body })
+}
