@@ -65,6 +65,9 @@ pub struct Config {
     pub writeback_interval: Duration,
     /// `HOODY_SOCIAL_*`: the counters `GET /meta/social-stats` shows.
     pub social: SocialStats,
+    /// `HOODY_LXD_SOCKET`: the local LXD's unix socket; registered as the free server `local`
+    /// when it exists and no server is registered.
+    pub lxd_socket: PathBuf,
 }
 
 /// Community counters, as configured (no outbound calls to fetch them).
@@ -211,6 +214,7 @@ impl Config {
             activity_retention_days: 90,
             writeback_interval: Duration::from_secs(1),
             social: SocialStats::default(),
+            lxd_socket: PathBuf::from(crate::host::lxd::DEFAULT_SOCKET),
         }
     }
 
@@ -253,6 +257,9 @@ impl Config {
         }
         c.oauth_launch_redirect = var("HOODY_OAUTH_LAUNCH_REDIRECT");
         c.signing_key = var("HOODY_SIGNING_KEY");
+        if let Some(v) = var("HOODY_LXD_SOCKET") {
+            c.lxd_socket = PathBuf::from(v);
+        }
         c.sign_responses = !var("HOODY_SIGN_RESPONSES").is_some_and(|v| matches!(v.trim(), "0" | "false" | "off"));
         c.activity_retention_days = num("HOODY_ACTIVITY_RETENTION_DAYS", c.activity_retention_days)?.max(1);
         c.writeback_interval = Duration::from_millis(num("HOODY_WRITEBACK_INTERVAL_MS", 1000)?.clamp(10, 60_000));

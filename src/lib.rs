@@ -13,6 +13,7 @@ pub mod mail;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod servers;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;
@@ -112,6 +113,7 @@ pub async fn run(
     });
     let janitor = tokio::spawn(janitor(state.clone(), stop.clone()));
     let writers = tokio::spawn(writeback_workers(state.clone(), stop.clone()));
+    tokio::spawn(register_local_host(state.clone(), stop.clone()));
     let draining = state.clone();
     let grace = state.cfg.shutdown_grace;
     let (drain_trigger, drain_started) = shutdown::channel();
@@ -154,6 +156,19 @@ async fn janitor(st: AppState, stop: shutdown::Stop) {
         if let Err(e) = writeback::activity::prune(&st.db, st.cfg.activity_retention_days).await {
             tracing::debug!(error = %e, "activity prune skipped");
         }
+    }
+}
+
+/// The embedded default host: the local LXD, once the registry table exists.
+async fn register_local_host(st: AppState, stop: shutdown::Stop) {
+    while !st.migrated.load(Ordering::SeqCst) {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = stop.wait() => return,
+        }
+    }
+    if let Err(e) = servers::register_local(&st.db, &st.cfg.lxd_socket).await {
+        tracing::warn!(error = %e, "could not register the local LXD");
     }
 }
 

@@ -1,4 +1,4 @@
-//! The `hoody-api` command: `serve` (default), `migrate`, `openapi`.
+//! The `hoody-api` command: `serve` (default), `migrate`, `openapi`, `servers …`.
 
 use std::{
     process::ExitCode,
@@ -7,7 +7,7 @@ use std::{
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hoody_api::{config::Config, db, state::AppState, telemetry};
+use hoody_api::{auth::crypto::SecretBox, config::Config, db, servers, state::AppState, telemetry};
 
 #[derive(Parser)]
 #[command(name = "hoody-api", version, about = "The Hoody platform control plane")]
@@ -16,6 +16,8 @@ struct Cli {
     command: Option<Command>,
 }
 
+// Parsed once per process: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server (the default).
@@ -24,6 +26,102 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document.
     Openapi,
+    /// Manage the servers registry (the container hosts).
+    Servers {
+        #[command(subcommand)]
+        action: ServersCmd,
+    },
+}
+
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+enum ServersCmd {
+    /// Register a host.
+    Add {
+        name: String,
+        #[command(flatten)]
+        fields: ServerArgs,
+    },
+    /// List the registered hosts.
+    List {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a registered host.
+    Update {
+        name: String,
+        #[command(flatten)]
+        fields: ServerArgs,
+    },
+    /// Forget a host.
+    Remove { name: String },
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    #[arg(long)]
+    region: Option<String>,
+    #[arg(long)]
+    country: Option<String>,
+    #[arg(long)]
+    city: Option<String>,
+    #[arg(long)]
+    datacenter: Option<String>,
+    #[arg(long)]
+    cores: Option<i32>,
+    #[arg(long)]
+    ram_mb: Option<i64>,
+    #[arg(long)]
+    disk_gb: Option<i64>,
+    /// `unix:///var/lib/lxd/unix.socket` or `https://host:8443`.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// PEM file of our client certificate (HTTPS hosts).
+    #[arg(long)]
+    client_cert: Option<std::path::PathBuf>,
+    /// PEM file of its private key (stored encrypted).
+    #[arg(long)]
+    client_key: Option<std::path::PathBuf>,
+    /// SHA-256 of the host's certificate, 64 hex.
+    #[arg(long)]
+    fingerprint: Option<String>,
+    /// Part of the shared free tier.
+    #[arg(long)]
+    free: Option<bool>,
+    #[arg(long)]
+    enabled: Option<bool>,
+    /// Rental price per day, in cents.
+    #[arg(long)]
+    price_per_day_cents: Option<i64>,
+    /// Allowed rental durations in days, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    rental_days: Option<Vec<i32>>,
+}
+
+impl ServerArgs {
+    fn into_fields(self) -> anyhow::Result<servers::ServerFields> {
+        let read = |p: Option<std::path::PathBuf>| {
+            p.map(|p| std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))).transpose()
+        };
+        Ok(servers::ServerFields {
+            region: self.region,
+            country: self.country,
+            city: self.city,
+            datacenter: self.datacenter,
+            is_enabled: self.enabled,
+            is_free: self.free,
+            cores: self.cores,
+            ram_mb: self.ram_mb,
+            disk_gb: self.disk_gb,
+            lxd_endpoint: self.endpoint,
+            client_cert: read(self.client_cert)?,
+            client_key: read(self.client_key)?,
+            server_fingerprint: self.fingerprint,
+            price_per_day_cents: self.price_per_day_cents,
+            rental_days: self.rental_days,
+        })
+    }
 }
 
 fn main() -> ExitCode {
@@ -49,6 +147,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     rt.block_on(async move {
         match cli.command {
             Some(Command::Migrate) => migrate(cfg).await,
+            Some(Command::Servers { action }) => manage_servers(cfg, action).await,
             _ => serve(cfg).await,
         }
     })
@@ -78,6 +177,49 @@ async fn migrate(cfg: Config) -> anyhow::Result<()> {
     result?;
     tracing::info!("migrations applied");
     Ok(())
+}
+
+async fn manage_servers(cfg: Config, action: ServersCmd) -> anyhow::Result<()> {
+    let (pool, pg) = database(&cfg).await?;
+    let result = async {
+        db::MIGRATOR.run(&pool).await.context("applying migrations")?;
+        let sealer = SecretBox::load(cfg.secret_key.as_deref(), &cfg.data_dir)?;
+        match action {
+            ServersCmd::Add { name, fields } => {
+                let row = servers::add(&pool, &sealer, &name, &fields.into_fields()?).await?;
+                println!("added {} ({}) in {}", row.name, row.server_id, row.region);
+            }
+            ServersCmd::Update { name, fields } => {
+                let row = servers::update(&pool, &sealer, &name, &fields.into_fields()?).await?;
+                println!("updated {} ({})", row.name, row.server_id);
+            }
+            ServersCmd::Remove { name } => {
+                servers::remove(&pool, &name).await?;
+                println!("removed {name}");
+            }
+            ServersCmd::List { json } => {
+                let rows = servers::list(&pool).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&rows)?);
+                } else {
+                    println!("{:<24}  {:<16} {:<12} {:<5} {:<7} ENDPOINT", "ID", "NAME", "REGION", "FREE", "ENABLED");
+                    for r in rows {
+                        println!(
+                            "{:<24}  {:<16} {:<12} {:<5} {:<7} {}",
+                            r.server_id, r.name, r.region, r.is_free, r.is_enabled, r.lxd_endpoint
+                        );
+                    }
+                }
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    pool.close().await;
+    if let Some(pg) = pg {
+        pg.stop();
+    }
+    result
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {

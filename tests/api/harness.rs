@@ -127,6 +127,8 @@ impl TestApp {
         let mut cfg = Config::with_data_dir(data_dir.clone());
         cfg.db_max_connections = 8;
         cfg.writeback_interval = Duration::from_millis(100);
+        // No automatic `local` server unless a test asks for it.
+        cfg.lxd_socket = data_dir.join("no-lxd.socket");
         adjust(&mut cfg);
         let db = hoody_api::db::pool(&cfg, opts);
         let state = AppState::new(db.clone(), cfg, Arc::new(AtomicBool::new(true))).expect("state");

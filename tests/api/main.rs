@@ -24,6 +24,7 @@ mod meta;
 mod openapi_doc;
 mod permissions;
 mod reliability;
+mod servers;
 mod tfa;
 mod tokens;
 mod users;

@@ -1,0 +1,185 @@
+//! The servers registry: the container hosts the control plane knows, kept in PostgreSQL and
+//! managed with `hoody-api servers add|list|update|remove`. When the local LXD socket exists and
+//! nothing is registered, the server registers it as the free server `local` (region `local`).
+
+use std::path::Path;
+
+use serde::Serialize;
+use sqlx::{FromRow, PgPool};
+
+use crate::{auth::crypto::SecretBox, db::new_id};
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct ServerRow {
+    pub server_id: String,
+    pub name: String,
+    pub region: String,
+    pub country: Option<String>,
+    pub city: Option<String>,
+    pub datacenter: Option<String>,
+    pub is_enabled: bool,
+    pub is_free: bool,
+    pub cores: i32,
+    pub ram_mb: i64,
+    pub disk_gb: i64,
+    pub lxd_endpoint: String,
+    pub server_fingerprint: Option<String>,
+    pub price_per_day_cents: Option<i64>,
+    pub rental_days: Vec<i32>,
+}
+
+const COLUMNS: &str = "server_id, name, region, country, city, datacenter, is_enabled, is_free, cores, ram_mb, \
+    disk_gb, lxd_endpoint, server_fingerprint, price_per_day_cents, rental_days";
+
+/// Everything `servers add` and `servers update` may set; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct ServerFields {
+    pub region: Option<String>,
+    pub country: Option<String>,
+    pub city: Option<String>,
+    pub datacenter: Option<String>,
+    pub is_enabled: Option<bool>,
+    pub is_free: Option<bool>,
+    pub cores: Option<i32>,
+    pub ram_mb: Option<i64>,
+    pub disk_gb: Option<i64>,
+    pub lxd_endpoint: Option<String>,
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
+    pub server_fingerprint: Option<String>,
+    pub price_per_day_cents: Option<i64>,
+    pub rental_days: Option<Vec<i32>>,
+}
+
+/// `unix:///path` or `https://host[:port]`.
+pub fn check_endpoint(e: &str) -> anyhow::Result<()> {
+    if let Some(path) = e.strip_prefix("unix://") {
+        anyhow::ensure!(path.starts_with('/'), "a unix endpoint is unix:///absolute/path/to/unix.socket");
+        return Ok(());
+    }
+    anyhow::ensure!(
+        e.starts_with("https://") && e.len() > "https://".len(),
+        "the endpoint must be unix:///… or https://host:port"
+    );
+    Ok(())
+}
+
+fn check(f: &ServerFields) -> anyhow::Result<()> {
+    if let Some(e) = &f.lxd_endpoint {
+        check_endpoint(e)?;
+    }
+    if let Some(fp) = &f.server_fingerprint {
+        anyhow::ensure!(
+            fp.len() == 64 && fp.bytes().all(|b| b.is_ascii_hexdigit()),
+            "the fingerprint is SHA-256 as 64 hex"
+        );
+    }
+    anyhow::ensure!(
+        f.client_cert.is_some() == f.client_key.is_some(),
+        "give the client certificate and its key together"
+    );
+    anyhow::ensure!(f.price_per_day_cents.is_none_or(|p| p >= 0), "the price cannot be negative");
+    anyhow::ensure!(
+        f.rental_days.as_ref().is_none_or(|d| d.iter().all(|x| *x > 0)),
+        "rental durations are positive days"
+    );
+    for (what, v) in [("cores", f.cores.map(i64::from)), ("ram_mb", f.ram_mb), ("disk_gb", f.disk_gb)] {
+        anyhow::ensure!(v.is_none_or(|v| v >= 0), "{what} cannot be negative");
+    }
+    Ok(())
+}
+
+pub async fn add(db: &PgPool, sealer: &SecretBox, name: &str, f: &ServerFields) -> anyhow::Result<ServerRow> {
+    anyhow::ensure!(!name.trim().is_empty() && name.len() <= 63, "the name must be 1–63 characters");
+    let region = f.region.as_deref().ok_or_else(|| anyhow::anyhow!("--region is required"))?;
+    check(f)?;
+    let id = new_id();
+    sqlx::query("insert into server (server_id, name, region) values ($1, $2, $3)")
+        .bind(&id)
+        .bind(name)
+        .bind(region)
+        .execute(db)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.constraint() == Some("server_name_key") => {
+                anyhow::anyhow!("a server named {name:?} is already registered")
+            }
+            _ => e.into(),
+        })?;
+    apply(db, sealer, &id, f).await
+}
+
+pub async fn update(db: &PgPool, sealer: &SecretBox, name: &str, f: &ServerFields) -> anyhow::Result<ServerRow> {
+    check(f)?;
+    let id: String = sqlx::query_scalar("select server_id from server where name = $1")
+        .bind(name)
+        .fetch_optional(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no server named {name:?}"))?;
+    apply(db, sealer, &id, f).await
+}
+
+async fn apply(db: &PgPool, sealer: &SecretBox, id: &str, f: &ServerFields) -> anyhow::Result<ServerRow> {
+    let sealed_key = f.client_key.as_ref().map(|k| sealer.seal(id.as_bytes(), k.as_bytes())).transpose()?;
+    let row = sqlx::query_as(&format!(
+        "update server set region = coalesce($2, region), country = coalesce($3, country), city = coalesce($4, city), \
+         datacenter = coalesce($5, datacenter), is_enabled = coalesce($6, is_enabled), is_free = coalesce($7, is_free), \
+         cores = coalesce($8, cores), ram_mb = coalesce($9, ram_mb), disk_gb = coalesce($10, disk_gb), \
+         lxd_endpoint = coalesce($11, lxd_endpoint), client_cert = coalesce($12, client_cert), \
+         client_key_sealed = coalesce($13, client_key_sealed), server_fingerprint = coalesce($14, server_fingerprint), \
+         price_per_day_cents = coalesce($15, price_per_day_cents), rental_days = coalesce($16, rental_days) \
+         where server_id = $1 returning {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(&f.region)
+    .bind(&f.country)
+    .bind(&f.city)
+    .bind(&f.datacenter)
+    .bind(f.is_enabled)
+    .bind(f.is_free)
+    .bind(f.cores)
+    .bind(f.ram_mb)
+    .bind(f.disk_gb)
+    .bind(&f.lxd_endpoint)
+    .bind(&f.client_cert)
+    .bind(&sealed_key)
+    .bind(f.server_fingerprint.as_deref().map(str::to_ascii_lowercase))
+    .bind(f.price_per_day_cents)
+    .bind(&f.rental_days)
+    .fetch_one(db)
+    .await?;
+    Ok(row)
+}
+
+pub async fn list(db: &PgPool) -> sqlx::Result<Vec<ServerRow>> {
+    sqlx::query_as(&format!("select {COLUMNS} from server order by region, name")).fetch_all(db).await
+}
+
+pub async fn remove(db: &PgPool, name: &str) -> anyhow::Result<()> {
+    let done = sqlx::query("delete from server where name = $1").bind(name).execute(db).await?;
+    anyhow::ensure!(done.rows_affected() == 1, "no server named {name:?}");
+    Ok(())
+}
+
+/// The embedded default: register the local LXD as the free server `local` when its socket
+/// exists and the registry is empty. Returns whether it did.
+pub async fn register_local(db: &PgPool, socket: &Path) -> sqlx::Result<bool> {
+    if !socket.exists() {
+        return Ok(false);
+    }
+    let cores = std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1);
+    let done = sqlx::query(
+        "insert into server (server_id, name, region, country, city, datacenter, is_free, cores, lxd_endpoint) \
+         select $1, 'local', 'local', null, null, 'this machine', true, $2, $3 \
+         where not exists (select 1 from server)",
+    )
+    .bind(new_id())
+    .bind(cores)
+    .bind(format!("unix://{}", socket.display()))
+    .execute(db)
+    .await?;
+    if done.rows_affected() == 1 {
+        tracing::info!(socket = %socket.display(), "registered the local LXD as the free server `local`");
+    }
+    Ok(done.rows_affected() == 1)
+}
