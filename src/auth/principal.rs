@@ -89,15 +89,11 @@ fn invalid_token() -> ApiError {
     ApiError::unauthenticated("invalid_token", "Invalid or expired token")
 }
 
-fn is_realm_id(s: &str) -> bool {
-    s.len() == 24 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
 /// The realm a request is scoped to: the first label of the host when it is a realm id, else
 /// `?realm_id=`. A malformed `realm_id` is a 400.
 pub fn request_realm(parts: &Parts) -> Result<Option<String>, ApiError> {
     let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(parts.uri.host());
-    if let Some(label) = host.and_then(|h| h.split('.').next()).filter(|l| is_realm_id(l)) {
+    if let Some(label) = host.and_then(|h| h.split('.').next()).filter(|l| crate::db::is_id(l)) {
         if host.is_some_and(|h| h.contains('.')) {
             return Ok(Some(label.to_owned()));
         }
@@ -105,7 +101,7 @@ pub fn request_realm(parts: &Parts) -> Result<Option<String>, ApiError> {
     let query = parts.uri.query().unwrap_or("");
     for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
         if k == "realm_id" && !v.is_empty() {
-            if !is_realm_id(v) {
+            if !crate::db::is_id(v) {
                 return Err(ApiError::bad_request("invalid_realm_id", "realm_id must be 24 lowercase hex characters"));
             }
             return Ok(Some(v.to_owned()));
