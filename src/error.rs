@@ -211,8 +211,9 @@ impl ApiError {
 fn is_unavailable(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
         || e.as_database_error().and_then(|d| d.code()).is_some_and(|c| {
-            // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections
-            matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+            // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections; and a
+            // deadlock or serialization failure, which a retry resolves
+            matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300" | "40P01" | "40001")
         })
 }
 

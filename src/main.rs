@@ -83,7 +83,10 @@ struct ServerArgs {
     /// PEM file of its private key (stored encrypted).
     #[arg(long)]
     client_key: Option<std::path::PathBuf>,
-    /// SHA-256 of the host's certificate, 64 hex.
+    /// PEM file of the host's own certificate (HTTPS hosts): the only one trusted for it.
+    #[arg(long)]
+    server_cert: Option<std::path::PathBuf>,
+    /// SHA-256 of the host's certificate, 64 hex (checked on every reply).
     #[arg(long)]
     fingerprint: Option<String>,
     /// Part of the shared free tier.
@@ -117,6 +120,7 @@ impl ServerArgs {
             lxd_endpoint: self.endpoint,
             client_cert: read(self.client_cert)?,
             client_key: read(self.client_key)?,
+            server_cert: read(self.server_cert)?,
             server_fingerprint: self.fingerprint,
             price_per_day_cents: self.price_per_day_cents,
             rental_days: self.rental_days,

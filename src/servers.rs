@@ -26,10 +26,17 @@ pub struct ServerRow {
     pub server_fingerprint: Option<String>,
     pub price_per_day_cents: Option<i64>,
     pub rental_days: Vec<i32>,
+    #[serde(skip)]
+    pub client_cert: Option<String>,
+    #[serde(skip)]
+    pub client_key_sealed: Option<Vec<u8>>,
+    #[serde(skip)]
+    pub server_cert: Option<String>,
 }
 
 const COLUMNS: &str = "server_id, name, region, country, city, datacenter, is_enabled, is_free, cores, ram_mb, \
-    disk_gb, lxd_endpoint, server_fingerprint, price_per_day_cents, rental_days";
+    disk_gb, lxd_endpoint, server_fingerprint, price_per_day_cents, rental_days, client_cert, client_key_sealed, \
+    server_cert";
 
 /// Everything `servers add` and `servers update` may set; `None` leaves a field alone.
 #[derive(Debug, Clone, Default)]
@@ -46,6 +53,7 @@ pub struct ServerFields {
     pub lxd_endpoint: Option<String>,
     pub client_cert: Option<String>,
     pub client_key: Option<String>,
+    pub server_cert: Option<String>,
     pub server_fingerprint: Option<String>,
     pub price_per_day_cents: Option<i64>,
     pub rental_days: Option<Vec<i32>>,
@@ -127,8 +135,8 @@ async fn apply(db: &PgPool, sealer: &SecretBox, id: &str, f: &ServerFields) -> a
          cores = coalesce($8, cores), ram_mb = coalesce($9, ram_mb), disk_gb = coalesce($10, disk_gb), \
          lxd_endpoint = coalesce($11, lxd_endpoint), client_cert = coalesce($12, client_cert), \
          client_key_sealed = coalesce($13, client_key_sealed), server_fingerprint = coalesce($14, server_fingerprint), \
-         price_per_day_cents = coalesce($15, price_per_day_cents), rental_days = coalesce($16, rental_days) \
-         where server_id = $1 returning {COLUMNS}"
+         price_per_day_cents = coalesce($15, price_per_day_cents), rental_days = coalesce($16, rental_days), \
+         server_cert = coalesce($17, server_cert) where server_id = $1 returning {COLUMNS}"
     ))
     .bind(id)
     .bind(&f.region)
@@ -146,6 +154,7 @@ async fn apply(db: &PgPool, sealer: &SecretBox, id: &str, f: &ServerFields) -> a
     .bind(f.server_fingerprint.as_deref().map(str::to_ascii_lowercase))
     .bind(f.price_per_day_cents)
     .bind(&f.rental_days)
+    .bind(&f.server_cert)
     .fetch_one(db)
     .await?;
     Ok(row)
@@ -182,4 +191,27 @@ pub async fn register_local(db: &PgPool, socket: &Path) -> sqlx::Result<bool> {
         tracing::info!(socket = %socket.display(), "registered the local LXD as the free server `local`");
     }
     Ok(done.rows_affected() == 1)
+}
+
+/// The driver for a registered host: its unix socket, or HTTPS with the stored identity.
+pub fn driver(
+    row: &ServerRow,
+    sealer: &SecretBox,
+    op_timeout: std::time::Duration,
+) -> anyhow::Result<crate::host::lxd::Lxd> {
+    use crate::host::{https::HttpsIdentity, lxd::Lxd};
+    if let Some(path) = row.lxd_endpoint.strip_prefix("unix://") {
+        return Ok(Lxd::new(path, op_timeout));
+    }
+    let missing = |what: &str| anyhow::anyhow!("server {} has no {what} for its HTTPS endpoint", row.name);
+    let key = row.client_key_sealed.as_deref().ok_or_else(|| missing("client key"))?;
+    let key = String::from_utf8(sealer.open(row.server_id.as_bytes(), key)?)?;
+    let id = HttpsIdentity {
+        base: &row.lxd_endpoint,
+        client_cert_pem: row.client_cert.as_deref().ok_or_else(|| missing("client certificate"))?,
+        client_key_pem: &key,
+        server_cert_pem: row.server_cert.as_deref().ok_or_else(|| missing("server certificate"))?,
+        fingerprint: row.server_fingerprint.as_deref(),
+    };
+    Lxd::https(&id, op_timeout)
 }

@@ -1,4 +1,4 @@
-//! LXD's REST API over its unix socket. Asynchronous operations are awaited with
+//! LXD's REST API, over its unix socket or HTTPS. Asynchronous operations are awaited with
 //! `/1.0/operations/{id}/wait?timeout=`; a 404 there means the operation finished and was
 //! purged, so the caller re-reads what it changed. Facts for Debian's LXD 5.0: no
 //! `instance_create_start` (instances are created, then started), and copies need
@@ -11,22 +11,37 @@ use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use super::{
+    https::{HttpsIdentity, HttpsTransport},
     unix, HostDriver, HostError, HostFuture, InstanceSpec, InstanceState, NetworkState, ServerInfo, SnapshotInfo,
     StateAction,
 };
 
 pub const DEFAULT_SOCKET: &str = "/var/lib/lxd/unix.socket";
 
+enum Transport {
+    Unix(PathBuf),
+    Https(Box<HttpsTransport>),
+}
+
 pub struct Lxd {
-    socket: PathBuf,
+    transport: Transport,
     connect_timeout: Duration,
     /// How long one operation may run before we stop waiting.
     op_timeout: Duration,
 }
 
 impl Lxd {
+    /// The local LXD, over its unix socket.
     pub fn new(socket: impl Into<PathBuf>, op_timeout: Duration) -> Self {
-        Self { socket: socket.into(), connect_timeout: Duration::from_secs(2), op_timeout }
+        Self { transport: Transport::Unix(socket.into()), connect_timeout: Duration::from_secs(2), op_timeout }
+    }
+
+    /// A remote LXD over HTTPS with our client certificate.
+    pub fn https(id: &HttpsIdentity<'_>, op_timeout: Duration) -> anyhow::Result<Self> {
+        let connect_timeout = Duration::from_secs(2);
+        // A call waits on an operation for up to `op_timeout`; the request itself gets a little more.
+        let transport = HttpsTransport::new(id, connect_timeout, op_timeout + Duration::from_secs(5))?;
+        Ok(Self { transport: Transport::Https(Box::new(transport)), connect_timeout, op_timeout })
     }
 
     /// One request; LXD's envelope (`type` sync/async/error) unwrapped.
@@ -38,7 +53,10 @@ impl Lxd {
         if_match: Option<&str>,
     ) -> Result<(Value, Option<String>), HostError> {
         let body = body.map(|b| serde_json::to_vec(&b).unwrap_or_default());
-        let reply = unix::send(&self.socket, self.connect_timeout, method, path, body, if_match).await?;
+        let reply = match &self.transport {
+            Transport::Unix(socket) => unix::send(socket, self.connect_timeout, method, path, body, if_match).await?,
+            Transport::Https(https) => https.send(method, path, body, if_match).await?,
+        };
         let v: Value = serde_json::from_slice(&reply.body)
             .map_err(|_| HostError::Failed(format!("unreadable reply ({}) to {path}", reply.status)))?;
         match v["type"].as_str() {

@@ -7,8 +7,9 @@
 
 pub mod breaker;
 pub mod fault;
+pub mod https;
 pub mod lxd;
-mod unix;
+pub mod unix;
 
 use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc, time::Duration};
 

@@ -9,8 +9,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::harness::TestApp;
 use hoody_api::host::{
     fault::{Fault, Faulty},
+    https::HttpsIdentity,
     lxd::{Lxd, DEFAULT_SOCKET},
     Host, HostDriver, HostError, HostLimits, InstanceSpec, StateAction,
 };
@@ -186,4 +188,108 @@ async fn calls_in_flight_never_exceed_the_cap() {
     assert!(f.peak_in_flight() <= 3, "peak {}", f.peak_in_flight());
     assert!(queued_out > 0, "30 calls of 100 ms through 3 slots cannot all wait 150 ms");
     assert_eq!(host.in_flight(), 0);
+}
+
+/// A client certificate LXD trusts (or not), made with openssl; removed from the trust store on drop.
+struct ClientCert {
+    dir: std::path::PathBuf,
+    cert: String,
+    key: String,
+    trusted_fingerprint: Option<String>,
+}
+
+impl ClientCert {
+    fn new(trust: bool) -> Self {
+        let dir = std::env::temp_dir().join(format!("hoody-lxd-cert-{}", hoody_api::db::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let status = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+            .args(["-subj", "/CN=hoody-test", "-keyout"])
+            .arg(dir.join("key.pem"))
+            .arg("-out")
+            .arg(dir.join("cert.pem"))
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "openssl: {}", String::from_utf8_lossy(&status.stderr));
+        let cert = std::fs::read_to_string(dir.join("cert.pem")).unwrap();
+        let key = std::fs::read_to_string(dir.join("key.pem")).unwrap();
+        let mut trusted_fingerprint = None;
+        if trust {
+            let out = Command::new("lxc").args(["config", "trust", "add"]).arg(dir.join("cert.pem")).output().unwrap();
+            assert!(out.status.success(), "trust add: {}", String::from_utf8_lossy(&out.stderr));
+            trusted_fingerprint = Some(der_sha256(&cert));
+        }
+        Self { dir, cert, key, trusted_fingerprint }
+    }
+}
+
+impl Drop for ClientCert {
+    fn drop(&mut self) {
+        if let Some(fp) = &self.trusted_fingerprint {
+            let _ = Command::new("lxc").args(["config", "trust", "remove", &fp[..12]]).output();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// SHA-256 (hex) of a PEM certificate's DER bytes.
+fn der_sha256(pem: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+    hex::encode(sha2::Sha256::digest(der))
+}
+
+#[tokio::test]
+async fn a_remote_host_is_reached_over_https_with_a_client_certificate() {
+    let address = lxc(&["config", "get", "core.https_address"]);
+    assert!(!address.is_empty(), "LXD does not serve HTTPS: run scripts/lxd-test-host");
+    let server_cert = std::fs::read_to_string("/var/lib/lxd/server.crt").unwrap();
+    let fingerprint = der_sha256(&server_cert);
+    let client = ClientCert::new(true);
+
+    // Registered like any host, the key sealed in the database, the driver built from the row.
+    let app = TestApp::spawn().await;
+    let fields = hoody_api::servers::ServerFields {
+        region: Some("loopback".into()),
+        lxd_endpoint: Some(format!("https://{address}")),
+        client_cert: Some(client.cert.clone()),
+        client_key: Some(client.key.clone()),
+        server_cert: Some(server_cert.clone()),
+        server_fingerprint: Some(fingerprint.clone()),
+        ..Default::default()
+    };
+    let row = hoody_api::servers::add(&app.db, &app.state.sealer, "remote-1", &fields).await.unwrap();
+    let d = hoody_api::servers::driver(&row, &app.state.sealer, Duration::from_secs(60)).unwrap();
+    let info = d.info().await.unwrap();
+    assert!(!info.server_version.is_empty());
+    let n = name();
+    let _cleanup = Cleanup(vec![n.clone()]);
+    d.create(&InstanceSpec { name: n.clone(), image_alias: IMAGE.into(), config: BTreeMap::new() }).await.unwrap();
+    assert_eq!(lxc(&["list", &n, "--format", "csv", "-c", "s"]), "STOPPED");
+    d.delete(&n).await.unwrap();
+    assert!(!d.exists(&n).await.unwrap());
+
+    // A wrong fingerprint: refused before anything is believed.
+    let base = format!("https://{address}");
+    let wrong_fp = format!("{}ff", "0".repeat(62));
+    let identity = |cert: &'_ ClientCert, fp: &str| -> Lxd {
+        let id = HttpsIdentity {
+            base: &base,
+            client_cert_pem: &cert.cert,
+            client_key_pem: &cert.key,
+            server_cert_pem: &server_cert,
+            fingerprint: Some(fp),
+        };
+        Lxd::https(&id, Duration::from_secs(5)).unwrap()
+    };
+    match identity(&client, &wrong_fp).info().await {
+        Err(HostError::Unavailable { reason, .. }) => assert!(reason.contains("fingerprint"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    // A certificate LXD does not trust gets nothing.
+    let stranger = ClientCert::new(false);
+    let untrusted = identity(&stranger, &fingerprint);
+    assert!(untrusted.exists("anything").await.is_err());
 }
