@@ -40,6 +40,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// `HOODY_SHUTDOWN_GRACE_SECS`
     pub shutdown_grace: Duration,
+    /// `HOODY_HEADER_READ_TIMEOUT_SECS`: a connection must deliver a request's headers within
+    /// this (slowloris).
+    pub header_read_timeout: Duration,
     /// `HOODY_HASH_THREADS`: threads that may run argon2 at once.
     pub hash_threads: usize,
     /// `HOODY_MAIL_RETRY_SECS`: first retry delay of a failed delivery (doubles each time, ≤ 1 h).
@@ -202,6 +205,7 @@ impl Config {
             db_acquire_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
             hash_threads: default_hash_threads(),
             mail_retry: Duration::from_secs(10),
             limits: Limits::default(),
@@ -248,6 +252,7 @@ impl Config {
         c.db_acquire_timeout = Duration::from_millis(ms.clamp(100, 5000));
         c.request_timeout = Duration::from_secs(num("HOODY_REQUEST_TIMEOUT_SECS", 30)?);
         c.shutdown_grace = Duration::from_secs(num("HOODY_SHUTDOWN_GRACE_SECS", 30)?);
+        c.header_read_timeout = Duration::from_secs(num("HOODY_HEADER_READ_TIMEOUT_SECS", 10)?.clamp(1, 60));
         c.hash_threads = num("HOODY_HASH_THREADS", c.hash_threads)?.max(1);
         c.mail_retry = Duration::from_secs(num("HOODY_MAIL_RETRY_SECS", 10)?);
         c.github = OAuthProvider::github().with_env("GITHUB");

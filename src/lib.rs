@@ -13,13 +13,14 @@ pub mod mail;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod server;
 pub mod servers;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;
 pub mod writeback;
 
-use std::{future::IntoFuture, net::SocketAddr, sync::atomic::Ordering, sync::Arc, time::Duration};
+use std::{sync::atomic::Ordering, sync::Arc, time::Duration};
 
 use axum::{
     extract::DefaultBodyLimit,
@@ -117,14 +118,15 @@ pub async fn run(
     let draining = state.clone();
     let grace = state.cfg.shutdown_grace;
     let (drain_trigger, drain_started) = shutdown::channel();
-    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let header_timeout = state.cfg.header_read_timeout;
+    let app = app(state);
     let graceful = async move {
         shutdown.await;
         draining.draining.store(true, Ordering::SeqCst);
         drain_trigger.fire();
         tracing::info!("shutting down: finishing in-flight requests");
     };
-    let served = axum::serve(listener, app).with_graceful_shutdown(graceful).into_future();
+    let served = server::serve(listener, app, header_timeout, graceful);
     // In-flight requests get `grace` from the moment draining starts.
     let result = tokio::select! {
         r = served => r.map_err(anyhow::Error::from),

@@ -381,3 +381,33 @@ async fn docs_page_is_self_contained() {
     let doc: serde_json::Value = doc.json().await.unwrap();
     assert!(doc["paths"]["/api/v1/auth/signup"].is_object());
 }
+
+#[tokio::test]
+async fn a_slow_header_sender_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = crate::harness::TestApp::spawn_with(|c| c.header_read_timeout = std::time::Duration::from_secs(1)).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    let (mut rd, mut wr) = conn.into_split();
+    // Keep trickling header lines, as slowloris does.
+    let trickle = tokio::spawn(async move {
+        for i in 0..20 {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            if wr.write_all(format!("X-Slow-{i}: 1\r\n").as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut buf = [0u8; 512];
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(4), rd.read(&mut buf)).await;
+    let elapsed = started.elapsed();
+    trickle.abort();
+    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "the connection stays open: {closed:?}");
+    assert!(elapsed < std::time::Duration::from_secs(3), "closed after {elapsed:?}");
+    // Everyone else is served as usual.
+    app.get("/healthz", None).await;
+    let r = app.get("/api/v1/meta/public-key", None).await;
+    r.expect(200);
+}
