@@ -103,13 +103,9 @@ pub async fn run(
         let (st, stop) = (state.clone(), stop.clone());
         async move {
             // The outbox table exists once migrations ran.
-            while !st.migrated.load(Ordering::SeqCst) {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                    _ = stop.wait() => return,
-                }
+            if migrated(&st, &stop).await {
+                st.mailer.run_worker(st.db.clone(), stop).await
             }
-            st.mailer.run_worker(st.db.clone(), stop).await
         }
     });
     let janitor = tokio::spawn(janitor(state.clone(), stop.clone()));
@@ -161,13 +157,21 @@ async fn janitor(st: AppState, stop: shutdown::Stop) {
     }
 }
 
-/// The embedded default host: the local LXD, once the registry table exists.
-async fn register_local_host(st: AppState, stop: shutdown::Stop) {
+/// Wait until migrations ran (true), or until shutdown (false).
+async fn migrated(st: &AppState, stop: &shutdown::Stop) -> bool {
     while !st.migrated.load(Ordering::SeqCst) {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-            _ = stop.wait() => return,
+            _ = stop.wait() => return false,
         }
+    }
+    true
+}
+
+/// The embedded default host: the local LXD, once the registry table exists.
+async fn register_local_host(st: AppState, stop: shutdown::Stop) {
+    if !migrated(&st, &stop).await {
+        return;
     }
     if let Err(e) = servers::register_local(&st.db, &st.cfg.lxd_socket).await {
         tracing::warn!(error = %e, "could not register the local LXD");

@@ -77,7 +77,7 @@ pub async fn request_context(State(st): State<AppState>, mut req: Request, next:
             token_id: who.token_id.clone(),
             realm_id: who.realm_id.clone(),
             method: method.to_string(),
-            route: res.extensions().get::<RouteTemplate>().map(|r| r.0.clone()),
+            route: (route != "unmatched").then(|| route.to_owned()),
             path: path.clone(),
             status: res.status().as_u16(),
             duration_ms: elapsed.as_secs_f32() * 1000.0,

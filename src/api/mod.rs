@@ -2,6 +2,7 @@
 
 mod activity;
 pub(crate) mod auth;
+mod fields;
 mod meta;
 mod realms;
 pub(crate) mod tfa;

@@ -88,27 +88,3 @@ impl FromRequestParts<AppState> for Admin {
         Ok(Self(me))
     }
 }
-
-/// The vault's gate: sessions pass; a token needs `vault_access` and `resources.vault`.
-pub fn vault_allowed(me: &Principal) -> Result<(), ApiError> {
-    match me.token() {
-        Some(t) if !t.vault_access => Err(ApiError::forbidden(
-            "vault_access_denied",
-            "This auth token has no vault access (vault_access is false)",
-        )),
-        Some(t) if !t.perms().has("resources.vault") => Err(missing_permission("resources.vault")),
-        _ => Ok(()),
-    }
-}
-
-/// Event history and the stream: sessions pass; a token needs `event_access` and `resources.events`.
-pub fn events_allowed(me: &Principal) -> Result<(), ApiError> {
-    match me.token() {
-        Some(t) if !t.event_access => Err(ApiError::forbidden(
-            "event_access_denied",
-            "This auth token has no event access (event_access is false)",
-        )),
-        Some(t) if !t.perms().has("resources.events") => Err(missing_permission("resources.events")),
-        _ => Ok(()),
-    }
-}

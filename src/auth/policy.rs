@@ -276,8 +276,6 @@ leaf_types! {
     TokenPublicProfile = "resources.auth_token_public_profile";
     ReadAccount = "resources.read_account";
     Realms = "resources.realms";
-    Vault = "resources.vault";
-    Events = "resources.events";
 }
 
 #[cfg(test)]

@@ -17,7 +17,6 @@ use chrono::Utc;
 
 use super::{
     jwt::{Claims, TokenType},
-    policy::PermSet,
     tokens::{self, TokenRow},
 };
 use crate::{db::users::UserRow, error::ApiError, extract::ClientIp, state::AppState};
@@ -41,11 +40,6 @@ impl Principal {
             Auth::Token(t) => Some(t),
             Auth::Session(_) => None,
         }
-    }
-
-    /// The leaves this caller holds: all of them for a session.
-    pub fn perms(&self) -> PermSet {
-        self.token().map_or_else(PermSet::all, TokenRow::perms)
     }
 
     pub fn allows(&self, leaf: &str) -> bool {
@@ -111,7 +105,7 @@ pub fn request_realm(parts: &Parts) -> Result<Option<String>, ApiError> {
 }
 
 /// Check a session JWT and load its user; refused when logged out since, or banned.
-pub async fn authenticate(st: &AppState, token: &str) -> Result<(UserRow, Claims), ApiError> {
+async fn authenticate(st: &AppState, token: &str) -> Result<(UserRow, Claims), ApiError> {
     let claims = st.jwt.verify(token, TokenType::Access).ok_or_else(invalid_token)?;
     let user = st.hot.user_by_id(&claims.sub).await?.ok_or_else(invalid_token)?;
     if user.session_generation != claims.gen {

@@ -1,4 +1,4 @@
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::harness::{Resp, TestApp};
 
@@ -64,7 +64,7 @@ async fn ip_reports_the_caller_and_redacts_credentials() {
 }
 
 #[tokio::test]
-async fn ip_is_logged_only_with_a_valid_access_token() {
+async fn ip_is_logged_only_with_a_valid_session_or_auth_token() {
     let app = TestApp::spawn().await;
     let r = get_ip(&app, &[]).await;
     r.expect(200);
@@ -88,6 +88,22 @@ async fn ip_is_logged_only_with_a_valid_access_token() {
     r.expect(200);
     assert_eq!(r.data()["is_logged"], false);
     assert!(!r.text.contains(&s.token));
+
+    // A long-lived auth token counts too (and is not echoed); a disabled one does not.
+    let (hdy, hdy_id) = app.new_token(&s.token, json!({})).await;
+    let r = app.get(IP, Some(&hdy)).await;
+    r.expect(200);
+    assert_eq!(r.data()["is_logged"], true);
+    assert!(!r.text.contains(&hdy));
+    app.request(
+        reqwest::Method::PUT,
+        &format!("/api/v1/auth/tokens/{hdy_id}"),
+        Some(&s.token),
+        Some(json!({"is_enabled": false})),
+    )
+    .await
+    .expect(200);
+    assert_eq!(app.get(IP, Some(&hdy)).await.data()["is_logged"], false);
 
     // After logout-all the same token no longer counts.
     app.post_auth("/api/v1/users/auth/logout", &s.token, None).await.expect(200);

@@ -7,6 +7,7 @@ use axum::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::{postgres::PgArguments, query::QueryAs, Postgres};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
@@ -158,6 +159,21 @@ const WHERE: &str = "user_id = $1 and ($2::timestamptz is null or created_at >= 
     and ($3::timestamptz is null or created_at <= $3) and status_code between $4 and $5 \
     and ($6::text is null or method = $6) and ($7::text is null or realm_id = $7)";
 
+/// `$1`–`$7` of `WHERE`.
+fn bind_filters<'q, O>(
+    q: QueryAs<'q, Postgres, O, PgArguments>,
+    user_id: &'q str,
+    f: &'q Filters,
+) -> QueryAs<'q, Postgres, O, PgArguments> {
+    q.bind(user_id)
+        .bind(f.start)
+        .bind(f.end)
+        .bind(f.min_status as i16)
+        .bind(f.max_status as i16)
+        .bind(f.method)
+        .bind(f.realm_id.as_deref())
+}
+
 /// Get activity logs
 ///
 /// Every authenticated request of the account, newest first. Records are written in batches a
@@ -171,31 +187,19 @@ pub async fn list_activity(
     Query(q): Query<ActivityQuery>,
 ) -> Result<Response> {
     let f = filters(&q)?;
-    let total: i64 = sqlx::query_scalar(&format!("select count(*) from activity_log where {WHERE}"))
-        .bind(&me.user.user_id)
-        .bind(f.start)
-        .bind(f.end)
-        .bind(f.min_status as i16)
-        .bind(f.max_status as i16)
-        .bind(f.method)
-        .bind(&f.realm_id)
-        .fetch_one(&st.db)
+    let (total,): (i64,) =
+        bind_filters(sqlx::query_as(&format!("select count(*) from activity_log where {WHERE}")), &me.user.user_id, &f)
+            .fetch_one(&st.db)
+            .await?;
+    let rows_sql = format!(
+        "select id::text as id, user_id, realm_id, token_id, method, path, route, status_code, duration_ms, ip_address, \
+         user_agent, created_at as at from activity_log where {WHERE} order by created_at desc, id desc limit $8 offset $9"
+    );
+    let mut rows: Vec<ActivityOut> = bind_filters(sqlx::query_as(&rows_sql), &me.user.user_id, &f)
+        .bind(f.limit)
+        .bind((f.page - 1) * f.limit)
+        .fetch_all(&st.db)
         .await?;
-    let mut rows: Vec<ActivityOut> = sqlx::query_as(&format!(
-        "select id::text as id, user_id, realm_id, token_id, method, path, route, status_code, duration_ms, ip_address, user_agent, \
-         created_at as at from activity_log where {WHERE} order by created_at desc, id desc limit $8 offset $9"
-    ))
-    .bind(&me.user.user_id)
-    .bind(f.start)
-    .bind(f.end)
-    .bind(f.min_status as i16)
-    .bind(f.max_status as i16)
-    .bind(f.method)
-    .bind(&f.realm_id)
-    .bind(f.limit)
-    .bind((f.page - 1) * f.limit)
-    .fetch_all(&st.db)
-    .await?;
     for r in &mut rows {
         r.created_at = ts(r.at);
     }

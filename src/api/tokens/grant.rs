@@ -6,6 +6,7 @@ use rand::seq::SliceRandom;
 
 use super::dto::{CreateIn, UpdateIn};
 use crate::{
+    api::fields,
     auth::{
         policy::{self, PermSet},
         tokens::{parse_expiry, parse_ip_whitelist, whitelist_within, TokenRow},
@@ -166,32 +167,20 @@ pub fn may_mint(creator: &TokenRow) -> Result<()> {
 }
 
 pub fn alias(a: &str) -> Result<String> {
-    let a = a.trim();
-    if a.is_empty() || a.chars().count() > 100 || a.chars().any(char::is_control) {
-        return Err(ApiError::invalid("alias", "must be 1–100 characters without control characters"));
-    }
-    Ok(a.to_owned())
+    Ok(fields::alias("alias", a)?)
 }
 
 pub fn public_key(k: &str) -> Result<String> {
-    if k.len() != 64 || !k.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::invalid("public_key", "must be an Ed25519 public key: 64 hexadecimal characters"));
-    }
-    Ok(k.to_ascii_lowercase())
+    Ok(fields::public_key("public_key", k)?)
 }
 
 /// An object (or null) of at most 64 KB as JSON.
 pub fn public_storage(v: serde_json::Value) -> Result<Option<serde_json::Value>> {
-    match v {
-        serde_json::Value::Null => Ok(None),
-        serde_json::Value::Object(_) => {
-            if serde_json::to_vec(&v).map(|b| b.len()).unwrap_or(usize::MAX) > MAX_PUBLIC_STORAGE {
-                return Err(ApiError::invalid("public_storage", "must be at most 64 KB as JSON"));
-            }
-            Ok(Some(v))
-        }
-        _ => Err(ApiError::invalid("public_storage", "must be a JSON object or null")),
+    if v.is_null() {
+        return Ok(None);
     }
+    fields::json_object("public_storage", &v, MAX_PUBLIC_STORAGE)?;
+    Ok(Some(v))
 }
 
 pub fn realm_id(r: &str) -> Result<String> {

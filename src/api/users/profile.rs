@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 
 use super::dto::UserUpdateIn;
 use crate::{
-    api::{auth::queries::revoke_sessions, tfa::checks},
+    api::{auth::queries::revoke_sessions, fields, tfa::checks},
     auth::{
         access::{Require, Session},
         limits,
@@ -71,7 +71,7 @@ pub async fn update_user(
     if (input.is_admin.is_some() || input.is_banned.is_some()) && !me.user.is_admin {
         return Err(ApiError::forbidden("admin_only_field", "Only administrators may change is_admin or is_banned"));
     }
-    validate(&input)?;
+    let (alias, public_key) = validate(&input)?;
     if input.is_banned == Some(true) && (user.is_admin || input.is_admin == Some(true)) {
         return Err(ApiError::invalid("is_banned", "An administrator cannot be banned"));
     }
@@ -89,8 +89,8 @@ pub async fn update_user(
          is_admin = coalesce($6, is_admin), is_banned = coalesce($7, is_banned) where user_id = $1",
     )
     .bind(&user.user_id)
-    .bind(input.alias.as_deref().map(str::trim))
-    .bind(input.public_key.as_deref().map(str::to_ascii_lowercase))
+    .bind(alias)
+    .bind(public_key)
     .bind(&input.metadata)
     .bind(&new_hash)
     .bind(input.is_admin)
@@ -112,25 +112,14 @@ pub async fn update_user(
     Ok(ApiOk::new("User updated", UserOut::from(&updated)))
 }
 
-fn validate(input: &UserUpdateIn) -> Result<()> {
+/// Every field's rule at once (all failures reported); the normalised alias and public key.
+fn validate(input: &UserUpdateIn) -> Result<(Option<String>, Option<String>)> {
     let mut errs = Vec::new();
-    if let Some(a) = &input.alias {
-        let a = a.trim();
-        if a.is_empty() || a.chars().count() > 100 || a.chars().any(char::is_control) {
-            errs.push(FieldError::new("alias", "must be 1–100 characters without control characters"));
-        }
-    }
-    if let Some(k) = &input.public_key {
-        if k.len() != 64 || !k.bytes().all(|b| b.is_ascii_hexdigit()) {
-            errs.push(FieldError::new("public_key", "must be an Ed25519 public key: 64 hexadecimal characters"));
-        }
-    }
-    if let Some(m) = &input.metadata {
-        if !m.is_object() {
-            errs.push(FieldError::new("metadata", "must be a JSON object"));
-        } else if serde_json::to_vec(m).map(|b| b.len()).unwrap_or(usize::MAX) > MAX_METADATA {
-            errs.push(FieldError::new("metadata", "must be at most 64 KB as JSON"));
-        }
+    let mut keep = |r: Result<String, FieldError>| r.map_err(|e| errs.push(e)).ok();
+    let alias = input.alias.as_deref().and_then(|a| keep(fields::alias("alias", a)));
+    let public_key = input.public_key.as_deref().and_then(|k| keep(fields::public_key("public_key", k)));
+    if let Some(Err(e)) = input.metadata.as_ref().map(|m| fields::json_object("metadata", m, MAX_METADATA)) {
+        errs.push(e);
     }
     if let Some(pw) = &input.password {
         errs.extend(password::policy("password", pw, Classes::ThreeOfFour));
@@ -139,7 +128,7 @@ fn validate(input: &UserUpdateIn) -> Result<()> {
         }
     }
     if errs.is_empty() {
-        Ok(())
+        Ok((alias, public_key))
     } else {
         Err(ApiError::validation(errs))
     }

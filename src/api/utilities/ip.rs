@@ -2,21 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use axum::{
-    extract::State,
-    http::{header, HeaderMap},
-};
+use axum::http::{header, HeaderMap};
 use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    auth::principal::{authenticate, bearer},
+    auth::principal::Principal,
     db::ts,
     envelope::{ApiOk, Envelope},
-    error::{ErrorBody, Result},
+    error::{ApiError, ErrorBody, Result},
     extract::ClientIp,
-    state::AppState,
 };
 
 /// Headers whose values are credentials: shown as `[REDACTED]`.
@@ -39,7 +35,7 @@ pub struct IpOut {
     pub headers: BTreeMap<String, String>,
     pub referer: Option<String>,
     pub timestamp: String,
-    /// A valid access token came with the request.
+    /// A valid session or auth token came with the request.
     pub is_logged: bool,
     /// `http` or `https` (as a trusted proxy reports it).
     pub protocol: String,
@@ -51,11 +47,12 @@ pub struct IpOut {
 /// Get IP Information
 #[utoipa::path(get, path = "/ip", tag = "utilities",
     responses((status = 200, body = Envelope<IpOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn get_ip_info(State(st): State<AppState>, client: ClientIp, headers: HeaderMap) -> Result<ApiOk<IpOut>> {
-    let is_logged = match bearer(&headers) {
-        Ok(Some(token)) => authenticate(&st, token).await.is_ok(),
-        _ => false,
-    };
+pub async fn get_ip_info(
+    me: Result<Principal, ApiError>,
+    client: ClientIp,
+    headers: HeaderMap,
+) -> Result<ApiOk<IpOut>> {
+    let is_logged = me.is_ok();
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut shown = BTreeMap::new();
     for (name, value) in &headers {
