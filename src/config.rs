@@ -71,6 +71,17 @@ pub struct Config {
     /// `HOODY_LXD_SOCKET`: the local LXD's unix socket; registered as the free server `local`
     /// when it exists and no server is registered.
     pub lxd_socket: PathBuf,
+    /// `HOODY_HOST_TIMEOUT_SECS` (whole host call, operations included; default 60) and
+    /// `HOODY_HOST_MAX_CONCURRENT` (calls in flight per host; default 16).
+    pub host_limits: crate::host::HostLimits,
+    /// `HOODY_DEFAULT_IMAGE`: the LXD image alias a container gets when none is asked for.
+    pub default_image: String,
+    /// `HOODY_MAX_SNAPSHOTS`: snapshots a container may keep (default 20).
+    pub max_snapshots: i64,
+    /// `HOODY_RECONCILE_INTERVAL_SECS`: how often container statuses are checked against the hosts.
+    pub reconcile_interval: Duration,
+    /// `HOODY_FREE_TIER`: set up a default project and container for newly verified users (default on).
+    pub free_tier: bool,
 }
 
 /// Community counters, as configured (no outbound calls to fetch them).
@@ -219,6 +230,11 @@ impl Config {
             writeback_interval: Duration::from_secs(1),
             social: SocialStats::default(),
             lxd_socket: PathBuf::from(crate::host::lxd::DEFAULT_SOCKET),
+            host_limits: crate::host::HostLimits::default(),
+            default_image: "hoody-busybox".into(),
+            max_snapshots: 20,
+            reconcile_interval: Duration::from_secs(30),
+            free_tier: true,
         }
     }
 
@@ -265,6 +281,14 @@ impl Config {
         if let Some(v) = var("HOODY_LXD_SOCKET") {
             c.lxd_socket = PathBuf::from(v);
         }
+        c.host_limits.call_timeout = Duration::from_secs(num("HOODY_HOST_TIMEOUT_SECS", 60)?.clamp(1, 3600));
+        c.host_limits.max_concurrent = num("HOODY_HOST_MAX_CONCURRENT", 16usize)?.max(1);
+        if let Some(v) = var("HOODY_DEFAULT_IMAGE") {
+            c.default_image = v;
+        }
+        c.max_snapshots = num("HOODY_MAX_SNAPSHOTS", c.max_snapshots)?.max(0);
+        c.reconcile_interval = Duration::from_secs(num("HOODY_RECONCILE_INTERVAL_SECS", 30)?.clamp(1, 86_400));
+        c.free_tier = !var("HOODY_FREE_TIER").is_some_and(|v| matches!(v.trim(), "0" | "false" | "off"));
         c.sign_responses = !var("HOODY_SIGN_RESPONSES").is_some_and(|v| matches!(v.trim(), "0" | "false" | "off"));
         c.activity_retention_days = num("HOODY_ACTIVITY_RETENTION_DAYS", c.activity_retention_days)?.max(1);
         c.writeback_interval = Duration::from_millis(num("HOODY_WRITEBACK_INTERVAL_MS", 1000)?.clamp(10, 60_000));

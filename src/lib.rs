@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod host;
+pub mod lifecycle;
 pub mod mail;
 pub mod metrics;
 pub mod middleware;
@@ -111,6 +112,14 @@ pub async fn run(
     let janitor = tokio::spawn(janitor(state.clone(), stop.clone()));
     let writers = tokio::spawn(writeback_workers(state.clone(), stop.clone()));
     tokio::spawn(register_local_host(state.clone(), stop.clone()));
+    let reconciler = tokio::spawn({
+        let (st, stop) = (state.clone(), stop.clone());
+        async move {
+            if migrated(&st, &stop).await {
+                lifecycle::reconciler::run(st, stop).await
+            }
+        }
+    });
     let draining = state.clone();
     let grace = state.cfg.shutdown_grace;
     let (drain_trigger, drain_started) = shutdown::channel();
@@ -136,6 +145,7 @@ pub async fn run(
         let _ = mailer.await;
         let _ = janitor.await;
         let _ = writers.await;
+        let _ = reconciler.await;
     })
     .await;
     result

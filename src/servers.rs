@@ -215,3 +215,10 @@ pub fn driver(
     };
     Lxd::https(&id, op_timeout)
 }
+
+pub async fn by_id(db: &PgPool, server_id: &str) -> sqlx::Result<Option<ServerRow>> {
+    sqlx::query_as(&format!("select {COLUMNS} from server where server_id = $1"))
+        .bind(server_id)
+        .fetch_optional(db)
+        .await
+}

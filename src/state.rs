@@ -39,6 +39,10 @@ pub struct Inner {
     /// One record per authenticated request, written behind it.
     pub activity: ActivityQueue,
     pub metrics: Metrics,
+    /// The container hosts, built from the servers registry on first use.
+    pub hosts: crate::host::registry::Hosts,
+    /// Container states read from hosts, kept 2 s (`?runtime=`).
+    pub runtime_cache: crate::lifecycle::RuntimeCache,
     /// Migrations applied: the database is usable.
     pub migrated: Arc<AtomicBool>,
     /// When this process started.
@@ -56,6 +60,7 @@ impl AppState {
         let sealer = SecretBox::load(cfg.secret_key.as_deref(), &cfg.data_dir)?;
         let mailer = Mailer::new(&cfg)?;
         let signer = Signer::load(cfg.signing_key.as_deref(), &cfg.data_dir)?;
+        let hosts = crate::host::registry::Hosts::new(cfg.host_limits);
         Ok(Self(Arc::new(Inner {
             db,
             hot,
@@ -68,6 +73,8 @@ impl AppState {
             token_use: Queue::new(10_000),
             activity: Queue::new(10_000),
             metrics: Metrics::default(),
+            hosts,
+            runtime_cache: Default::default(),
             migrated,
             started_at: chrono::Utc::now(),
             draining: AtomicBool::new(false),

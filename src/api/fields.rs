@@ -1,7 +1,10 @@
 //! Field rules several namespaces share. Each returns the normalised value, or the failing field
 //! (which becomes a 422 with `details.fields`).
 
-use crate::error::{ApiError, FieldError};
+use crate::{
+    auth::principal::Principal,
+    error::{ApiError, FieldError},
+};
 
 /// A display name: 1–100 characters, no control characters; trimmed.
 pub fn alias(path: &str, a: &str) -> Result<String, FieldError> {
@@ -35,4 +38,46 @@ impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
         ApiError::validation(vec![e])
     }
+}
+
+/// A hex colour, `#RGB` or `#RRGGBB` (the `#` optional); uppercased with the `#`.
+pub fn color(path: &str, c: &str) -> Result<String, FieldError> {
+    let hex = c.trim().strip_prefix('#').unwrap_or(c.trim());
+    if !(hex.len() == 3 || hex.len() == 6) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(FieldError::new(path, "must be a hex colour: #RGB or #RRGGBB"));
+    }
+    Ok(format!("#{}", hex.to_ascii_uppercase()))
+}
+
+/// Realms for a new project or container: the ones asked for plus the request's own realm.
+/// A realm-restricted token may only name realms it holds.
+pub fn realms_on_create(me: &Principal, asked: Option<&[String]>) -> Result<Vec<String>, ApiError> {
+    let mut out = crate::api::tokens::grant::realm_list(asked.unwrap_or_default())?;
+    if let Some(r) = &me.realm {
+        if !out.contains(r) {
+            out.push(r.clone());
+        }
+    }
+    if let Some(t) = me.token().filter(|t| t.restricted()) {
+        if out.iter().any(|r| !t.realm_ids.contains(r)) {
+            return Err(crate::api::tokens::manage::realm_change_forbidden());
+        }
+    }
+    Ok(out)
+}
+
+/// Realms after an update: only an unrestricted caller changes them; the request's realm stays.
+pub fn realms_on_update(me: &Principal, current: &[String], asked: Option<&[String]>) -> Result<Vec<String>, ApiError> {
+    let Some(asked) = asked else { return Ok(current.to_vec()) };
+    let mut out = crate::api::tokens::grant::realm_list(asked)?;
+    if let Some(r) = &me.realm {
+        if !out.contains(r) {
+            out.push(r.clone());
+        }
+    }
+    let same = out.len() == current.len() && out.iter().all(|r| current.contains(r));
+    if !same && !me.unrestricted() {
+        return Err(crate::api::tokens::manage::realm_change_forbidden());
+    }
+    Ok(out)
 }

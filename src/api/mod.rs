@@ -2,8 +2,12 @@
 
 mod activity;
 pub(crate) mod auth;
+pub(crate) mod containers;
+mod env;
 mod fields;
 mod meta;
+mod paging;
+pub(crate) mod projects;
 mod realms;
 pub(crate) mod tfa;
 pub(crate) mod tokens;
@@ -18,7 +22,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(activity::router())
         .merge(auth::router())
+        .merge(containers::router())
+        .merge(env::router())
         .merge(meta::router())
+        .merge(projects::router())
         .merge(realms::router())
         .merge(tfa::router())
         .merge(tokens::router())

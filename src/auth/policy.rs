@@ -276,6 +276,11 @@ leaf_types! {
     TokenPublicProfile = "resources.auth_token_public_profile";
     ReadAccount = "resources.read_account";
     Realms = "resources.realms";
+    ProjectsCreate = "projects.create";
+    ProjectsRead = "projects.read";
+    ContainersRead = "containers.read";
+    ContainersCreate = "containers.create";
+    ProxyAliases = "resources.proxy_aliases";
 }
 
 #[cfg(test)]

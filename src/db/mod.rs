@@ -1,7 +1,9 @@
 //! The database: pool, migrations, the embedded cluster, ids and timestamps.
 
+pub mod containers;
 pub mod embedded;
 pub mod hot;
+pub mod projects;
 pub mod users;
 
 use std::{

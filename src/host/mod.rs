@@ -9,6 +9,7 @@ pub mod breaker;
 pub mod fault;
 pub mod https;
 pub mod lxd;
+pub mod registry;
 pub mod unix;
 
 use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc, time::Duration};
@@ -188,9 +189,9 @@ impl Host {
     }
 
     /// Run one driver call under this host's limits.
-    pub async fn call<T>(
-        &self,
-        f: impl for<'d> FnOnce(&'d dyn HostDriver) -> HostFuture<'d, T>,
+    pub async fn call<'a, T>(
+        &'a self,
+        f: impl FnOnce(&'a dyn HostDriver) -> HostFuture<'a, T>,
     ) -> Result<T, HostError> {
         self.breaker.admit()?;
         let _permit = match tokio::time::timeout(self.limits.queue_wait, self.permits.acquire()).await {

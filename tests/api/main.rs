@@ -3,6 +3,7 @@
 // Tests may unwrap: a panic is the failure report (STYLE.md 3.8 exempts tests).
 #![allow(clippy::unwrap_used)]
 
+mod fixtures;
 mod harness;
 
 mod activity;
@@ -15,6 +16,7 @@ mod auth_session;
 mod auth_signup;
 mod auth_verify;
 mod bad_input;
+mod containers_lifecycle;
 mod embedded_postgres;
 mod host_lxd;
 mod http_basics;

@@ -3,10 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{
-    auth::signing::{IdentityClaim, Signer},
-    db::users::UserOut,
-};
+use crate::{auth::signing::IdentityClaim, db::users::UserOut};
 
 /// How a successful sign-in is answered. `tokens` returns the access/refresh pair; `intent`
 /// (with an S256 `code_challenge`) returns an `auth_intent_token` for `POST /auth/intent/exchange`.
@@ -142,10 +139,22 @@ pub struct SessionOut {
 }
 
 impl SessionOut {
-    /// A session for `user`; the free-tier server, project and container come with the containers issue.
-    pub fn new(signer: &Signer, tokens: TokenPair, user: &crate::db::users::UserRow) -> Self {
-        let identity_claim = signer.identity_claim(user);
-        Self { tokens, identity_claim, user: UserOut::from(user), server: None, project: None, container: None }
+    /// A session for `user`, with their free-tier server, project and container as they are now.
+    pub async fn new(
+        st: &crate::state::AppState,
+        tokens: TokenPair,
+        user: &crate::db::users::UserRow,
+    ) -> crate::error::Result<Self> {
+        let identity_claim = st.signer.identity_claim(user);
+        let refs = crate::lifecycle::free_tier::refs(st, &user.user_id).await?;
+        Ok(Self {
+            tokens,
+            identity_claim,
+            user: UserOut::from(user),
+            server: refs.server,
+            project: refs.project,
+            container: refs.container,
+        })
     }
 }
 

@@ -105,7 +105,7 @@ pub async fn exchange_auth_intent(
     }
     let tokens = issue_pair(&st, &mut tx, &user.user_id, user.session_generation, None).await?;
     tx.commit().await?;
-    let out = SessionOut::new(&st.signer, tokens, &user);
+    let out = SessionOut::new(&st, tokens, &user).await?;
     Ok(ApiOk::new("Auth intent exchanged", out))
 }
 

@@ -108,7 +108,7 @@ async fn complete_login(st: &AppState, user: &UserRow, client: ClientIp, headers
     let recent = queries::recent_login_ips(&mut *tx, &user.user_id).await?;
     tx.commit().await?;
     Ok(LoginOut {
-        session: SessionOut::new(&st.signer, tokens, user),
+        session: SessionOut::new(st, tokens, user).await?,
         client_ip: ip,
         recent_login_ips: recent.into_iter().map(|(ip, at)| LoginIp { ip, timestamp: ts(at) }).collect(),
     })

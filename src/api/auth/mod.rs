@@ -10,7 +10,7 @@ pub(crate) mod queries;
 mod regions;
 pub(crate) mod session;
 mod signup;
-mod verify;
+pub(crate) mod verify;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 

@@ -316,6 +316,8 @@ async fn account_for(st: &AppState, which: Provider, profile: &Profile) -> Resul
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    // First verified through the provider: the free tier (idempotent for known accounts).
+    crate::lifecycle::free_tier::begin(st, &user_id, None).await;
     Ok(Some(user_id))
 }
 

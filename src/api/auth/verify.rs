@@ -15,6 +15,7 @@ use crate::{
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{ClientIp, Json},
+    lifecycle::free_tier,
     mail::templates,
     state::AppState,
 };
@@ -49,17 +50,20 @@ pub async fn verify_email(
     if second_factor::enabled(&mut *tx, &user.user_id).await? {
         let temp_token = second_factor::new_challenge(&mut *tx, &user.user_id, answer.challenge()).await?;
         tx.commit().await?;
+        free_tier::begin(&st, &user.user_id, user_region(&st, &user.user_id).await.as_deref()).await;
         let challenge = TwoFactorChallenge::totp(temp_token);
         return Ok(ApiOk::new("Email verified; two-factor verification required", VerifyResult::TwoFactor(challenge)));
     }
     if let Answer::Intent(challenge) = &answer {
         let intent = new_intent(&mut *tx, &user.user_id, challenge).await?;
         tx.commit().await?;
+        free_tier::begin(&st, &user.user_id, user_region(&st, &user.user_id).await.as_deref()).await;
         return Ok(ApiOk::new("Email verified; exchange the auth intent", VerifyResult::Intent(intent)));
     }
     let tokens = issue_pair(&st, &mut tx, &user.user_id, user.session_generation, None).await?;
     tx.commit().await?;
-    let out = SessionOut::new(&st.signer, tokens, &user);
+    free_tier::begin(&st, &user.user_id, user_region(&st, &user.user_id).await.as_deref()).await;
+    let out = SessionOut::new(&st, tokens, &user).await?;
     Ok(ApiOk::new("Email verified", VerifyResult::Session(Box::new(out))))
 }
 
@@ -92,4 +96,15 @@ pub async fn resend_verification(
         st.mailer.wake();
     }
     Ok(ApiOk::new("If the address belongs to an unverified account, a new verification email is on its way", ()))
+}
+
+/// The region the user chose at signup, if any.
+pub(crate) async fn user_region(st: &AppState, user_id: &str) -> Option<String> {
+    sqlx::query_scalar("select region from app_user where user_id = $1")
+        .bind(user_id)
+        .fetch_optional(&st.db)
+        .await
+        .ok()
+        .flatten()
+        .flatten()
 }

@@ -63,7 +63,7 @@ pub async fn verify_two_factor(
     let tokens = issue_pair(&st, &mut tx, &user.user_id, user.session_generation, None).await?;
     auth_queries::record_login(&mut *tx, &user.user_id, &client.ip.to_string(), None).await?;
     tx.commit().await?;
-    let session = SessionOut::new(&st.signer, tokens, &user);
+    let session = SessionOut::new(&st, tokens, &user).await?;
     let out = VerifyOut { status: "approved", session };
     Ok(ApiOk::new("Two-factor verification successful", TwoFactorResult::Session(Box::new(out))))
 }

@@ -191,7 +191,7 @@ pub fn realm_id(r: &str) -> Result<String> {
     }
 }
 
-fn realm_list(ids: &[String]) -> Result<Vec<String>> {
+pub(crate) fn realm_list(ids: &[String]) -> Result<Vec<String>> {
     if ids.len() > 100 {
         return Err(ApiError::invalid("realm_ids", "at most 100 realms"));
     }

@@ -3,8 +3,8 @@
 mod create;
 mod current;
 pub(crate) mod dto;
-mod grant;
-mod manage;
+pub(crate) mod grant;
+pub(crate) mod manage;
 mod queries;
 mod realms;
 

@@ -1,13 +1,13 @@
-//! The `users` tag: a user's profile. (`POST /users/me/retry-setup` comes with the containers
-//! issue, which provisions the free tier.)
+//! The `users` tag: a user's profile, and retrying the free-tier setup.
 
 mod dto;
 mod profile;
+mod setup;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(profile::get_user, profile::update_user))
+    OpenApiRouter::new().routes(routes!(profile::get_user, profile::update_user)).routes(routes!(setup::retry_setup))
 }

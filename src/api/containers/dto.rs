@@ -1,0 +1,334 @@
+//! Container bodies.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    api::{
+        paging::{Pagination, SortOrder},
+        tokens::dto::nullable,
+    },
+    db::{containers::ContainerRow, ts},
+};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIn {
+    /// The server (24 hex) to create the container on.
+    pub server_id: String,
+    /// 3–100 of `A-Za-z0-9_-`, unique in the project; omitted or "rand" → generated.
+    pub name: Option<String>,
+    /// `#RGB`/`#RRGGBB`; random when omitted.
+    pub color: Option<String>,
+    /// An image alias on the host; the configured default when null or omitted.
+    pub container_image: Option<String>,
+    pub ai: Option<bool>,
+    /// Variables set in the container (`environment.*`).
+    #[schema(value_type = Option<Object>)]
+    pub environment_vars: Option<serde_json::Value>,
+    /// Unique across containers (one container per key).
+    pub ssh_public_key: Option<String>,
+    /// At most 16000 characters.
+    pub comment: Option<String>,
+    pub hoody_kit: Option<bool>,
+    /// Defaults to `hoody_kit`.
+    pub dev_kit: Option<bool>,
+    pub kvm: Option<bool>,
+    pub dev_kvm: Option<bool>,
+    /// Start on host boot (`boot.autostart`, default true).
+    pub autostart: Option<bool>,
+    pub ramdisk: Option<bool>,
+    /// Accepted for compatibility: the host caches images on its own.
+    #[allow(dead_code)]
+    pub cache: Option<bool>,
+    /// Build a new cached image from this one: admins only.
+    pub cache_image: Option<bool>,
+    /// Create a hidden, pre-started container for a later create to claim.
+    pub prespawn: Option<bool>,
+    /// Do not claim a prespawned container; create a fresh one.
+    pub bypass_prespawn: Option<bool>,
+    pub realm_ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIn {
+    pub name: Option<String>,
+    pub color: Option<String>,
+    pub ai: Option<bool>,
+    pub autostart: Option<bool>,
+    #[schema(inline)]
+    pub ramdisk_scope: Option<RamdiskScope>,
+    pub ramdisk: Option<bool>,
+    /// Replaces the whole environment (applied to the instance).
+    #[schema(value_type = Option<Object>)]
+    pub environment_vars: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub ssh_public_key: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub comment: Option<Option<String>>,
+    pub realm_ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RamdiskScope {
+    Container,
+    Project,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerSpecs {
+    pub cpu_cores: Option<i32>,
+    pub ram_gb: Option<f64>,
+    pub disk_gb: Option<i64>,
+    pub shared_compute: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerOut {
+    pub name: String,
+    pub country: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub datacenter: Option<String>,
+    pub is_free: bool,
+    pub specs: ServerSpecs,
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContainerOut {
+    pub id: String,
+    pub project_id: String,
+    pub project_alias: String,
+    pub server_id: Option<String>,
+    pub server_name: Option<String>,
+    /// The instance name on its host.
+    pub subserver_name: String,
+    pub server: Option<ServerOut>,
+    pub ssh_hostname: Option<String>,
+    pub name: String,
+    pub color: String,
+    pub container_image: String,
+    pub ai: bool,
+    pub hoody_kit: bool,
+    pub dev_kit: bool,
+    pub kvm: bool,
+    pub autostart: bool,
+    pub ramdisk_scope: String,
+    pub ramdisk: bool,
+    pub prespawn: bool,
+    pub is_default: bool,
+    pub status: String,
+    #[schema(value_type = Object)]
+    pub environment_vars: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub volumes: serde_json::Value,
+    pub ssh_public_key: Option<String>,
+    pub comment: Option<String>,
+    pub source_container_id: Option<String>,
+    pub copy_firewall_rules: bool,
+    pub copy_network_rules: bool,
+    pub server_expired: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub realm_ids: Vec<String>,
+    pub snapshot_count: i64,
+    pub last_used_snapshot: Option<String>,
+    pub pool_id: Option<String>,
+    /// With `?runtime=`: what the host reports now (cached 2 s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub runtime_info: Option<serde_json::Value>,
+    /// With `include_proxy_domains=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub proxy_domains: Option<Vec<serde_json::Value>>,
+    pub has_proxy_domains: bool,
+    pub proxy_domains_count: i64,
+    pub has_proxy_permissions: bool,
+    pub proxy_permissions_scope: &'static str,
+}
+
+impl From<&ContainerRow> for ContainerOut {
+    fn from(c: &ContainerRow) -> Self {
+        let server = c.server_name.as_ref().map(|name| ServerOut {
+            name: name.clone(),
+            country: c.server_country.clone(),
+            city: c.server_city.clone(),
+            region: c.server_region.clone(),
+            datacenter: c.server_datacenter.clone(),
+            is_free: c.server_is_free.unwrap_or(false),
+            specs: ServerSpecs {
+                cpu_cores: c.server_cores,
+                ram_gb: c.server_ram_mb.map(|mb| (mb as f64 / 1024.0 * 10.0).round() / 10.0),
+                disk_gb: c.server_disk_gb,
+                shared_compute: c.server_is_free.unwrap_or(false),
+            },
+            expires_at: None,
+        });
+        Self {
+            id: c.container_id.clone(),
+            project_id: c.project_id.clone(),
+            project_alias: c.project_alias.clone(),
+            server_id: c.server_id.clone(),
+            server_name: c.server_name.clone(),
+            subserver_name: c.lxd_name.clone(),
+            server,
+            ssh_hostname: None,
+            name: c.name.clone(),
+            color: c.color.clone(),
+            container_image: c.container_image.clone(),
+            ai: c.ai,
+            hoody_kit: c.hoody_kit,
+            dev_kit: c.dev_kit,
+            kvm: c.kvm,
+            autostart: c.autostart,
+            ramdisk_scope: c.ramdisk_scope.clone(),
+            ramdisk: c.ramdisk,
+            prespawn: c.prespawn,
+            is_default: c.is_default,
+            status: c.status.clone(),
+            environment_vars: c.environment_vars.clone(),
+            volumes: serde_json::json!({}),
+            ssh_public_key: c.ssh_public_key.clone(),
+            comment: c.comment.clone(),
+            source_container_id: c.source_container_id.clone(),
+            copy_firewall_rules: c.copy_firewall_rules,
+            copy_network_rules: c.copy_network_rules,
+            server_expired: false,
+            created_at: ts(c.created_at),
+            updated_at: ts(c.updated_at),
+            realm_ids: c.realm_ids.clone(),
+            snapshot_count: c.snapshot_count,
+            last_used_snapshot: c.last_used_snapshot.clone(),
+            pool_id: None,
+            runtime_info: None,
+            proxy_domains: None,
+            has_proxy_domains: false,
+            proxy_domains_count: 0,
+            has_proxy_permissions: false,
+            proxy_permissions_scope: "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainerSort {
+    Id,
+    Name,
+    Status,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// `"true"` / `"false"` as the SDK sends them.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Flag {
+    True,
+    False,
+}
+
+pub fn on(f: Option<Flag>) -> bool {
+    f == Some(Flag::True)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    pub page: Option<i64>,
+    /// 1–100 (default 20).
+    pub limit: Option<i64>,
+    #[param(inline)]
+    pub sort_by: Option<ContainerSort>,
+    #[param(inline)]
+    pub sort_order: Option<SortOrder>,
+    /// Only containers in this realm (24 hex); read by the realm layer with the host label.
+    #[allow(dead_code)]
+    pub realm_id: Option<String>,
+    /// "true", "false", or a JSON object of what to include (`{}`: everything).
+    pub runtime: Option<String>,
+    #[param(inline)]
+    pub include_proxy_domains: Option<Flag>,
+    #[param(inline)]
+    pub include_proxy_permissions: Option<Flag>,
+    #[param(inline)]
+    pub include_prespawn: Option<Flag>,
+    /// Containers whose rented server expired (none until rentals exist).
+    #[param(inline)]
+    #[allow(dead_code)]
+    pub include_expired: Option<Flag>,
+    #[param(inline)]
+    pub include_deleting: Option<Flag>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GetQuery {
+    /// "true", "false", or a JSON object of what to include (`{}`: everything).
+    pub runtime: Option<String>,
+    #[param(inline)]
+    pub include_proxy_domains: Option<Flag>,
+    #[param(inline)]
+    pub include_proxy_permissions: Option<Flag>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContainerListOut {
+    pub containers: Vec<ContainerOut>,
+    pub pagination: Pagination,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ManageOut {
+    pub error: bool,
+    pub operation: String,
+    pub container_id: String,
+    pub project_id: String,
+    pub message: String,
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct StatusLogOut {
+    pub id: String,
+    pub container_id: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub transition_time: String,
+    pub duration_ms: Option<i64>,
+    pub triggered_by: String,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusLogSort {
+    TransitionTime,
+    CreatedAt,
+    ToStatus,
+    FromStatus,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatusLogQuery {
+    pub page: Option<i64>,
+    pub limit: Option<i64>,
+    #[param(inline)]
+    pub sort_by: Option<StatusLogSort>,
+    #[param(inline)]
+    pub sort_order: Option<SortOrder>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusLogListOut {
+    pub logs: Vec<StatusLogOut>,
+    pub pagination: Pagination,
+}

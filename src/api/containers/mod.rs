@@ -1,0 +1,44 @@
+//! The `containers` tag: containers on LXD hosts, their lifecycle, snapshots, copies, network
+//! settings and access claims.
+
+mod authorize;
+mod change;
+mod copy;
+mod create;
+pub(crate) mod dto;
+mod network;
+mod read;
+pub(crate) mod rules;
+mod snapshots;
+pub(crate) mod stats;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub(crate) use self::change::apply_config;
+use self::dto::ContainerOut;
+use crate::{auth::principal::Principal, auth::resource::container_not_found, error::Result, state::AppState};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(read::list_containers))
+        .routes(routes!(create::create_container, read::list_project_containers))
+        .routes(routes!(read::get_container, change::update_container, change::delete_container))
+        .routes(routes!(change::manage_container))
+        .routes(routes!(read::get_status_logs))
+        .routes(routes!(stats::get_container_stats))
+        .routes(routes!(snapshots::create_snapshot, snapshots::list_snapshots))
+        .routes(routes!(snapshots::restore_snapshot, snapshots::delete_snapshot))
+        .routes(routes!(snapshots::update_snapshot_alias))
+        .routes(routes!(copy::copy_container))
+        .routes(routes!(copy::sync_container))
+        .routes(routes!(network::get_network, network::update_network, network::remove_network))
+        .routes(routes!(network::start_network))
+        .routes(routes!(network::stop_network))
+        .routes(routes!(authorize::authorize_container))
+}
+
+/// A container as `me` sees it now.
+async fn fetch(st: &AppState, me: &Principal, id: &str) -> Result<ContainerOut> {
+    let row = crate::db::containers::visible(&st.db, id, &me.user.user_id).await?.ok_or_else(container_not_found)?;
+    Ok(ContainerOut::from(&row))
+}

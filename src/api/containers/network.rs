@@ -1,0 +1,410 @@
+//! A container's outbound network: through a proxy (socks5/http/https) or blocked. Checked,
+//! stored (the proxy URL sealed, since it may carry credentials) and applied to the instance
+//! as `user.hoody.network.*` config, which the in-container agent acts on.
+
+use std::{collections::BTreeMap, net::IpAddr};
+
+use axum::extract::State;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use super::rules;
+use crate::{
+    auth::resource::{policy, ContainerAccess},
+    db::{containers::ContainerRow, ts},
+    envelope::{ApiOk, Envelope},
+    error::{ApiError, ErrorBody, FieldError, Result},
+    extract::Json,
+    lifecycle::{self, host_of, status},
+    state::AppState,
+};
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkType {
+    Socks5,
+    Http,
+    Https,
+    Block,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkIn {
+    #[serde(rename = "type")]
+    pub kind: NetworkType,
+    /// The proxy URL (`socks5://user:pass@host:1080`); required unless `block`. Loopback,
+    /// link-local and private targets are refused.
+    pub proxy: Option<String>,
+    pub country: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub comment: Option<String>,
+    /// At most 4 addresses; `["1.1.1.1", "8.8.8.8"]` when omitted.
+    pub dns_servers: Option<Vec<String>>,
+}
+
+/// What is stored and shown (the proxy without its credentials).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NetworkOut {
+    pub container_id: String,
+    pub configured: bool,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<NetworkType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    pub credentials_configured: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub dns_servers: Vec<String>,
+    /// configured, running or stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configured_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_status_check: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NetworkStateOut {
+    pub container_id: String,
+    pub status: String,
+    pub is_running: bool,
+    pub last_check: String,
+}
+
+fn forbidden_target(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v) => {
+            let o = v.octets();
+            v.is_loopback()
+                || v.is_private()
+                || v.is_link_local()
+                || v.is_unspecified()
+                || v.is_broadcast()
+                || v.is_multicast()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+        }
+        IpAddr::V6(v) => {
+            let s = v.segments();
+            v.is_loopback()
+                || v.is_unspecified()
+                || v.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || v.to_ipv4_mapped().is_some_and(|m| forbidden_target(IpAddr::V4(m)))
+        }
+    }
+}
+
+/// The proxy URL: its scheme matches `kind`, it names a public host and a port.
+fn proxy_url(kind: NetworkType, raw: &str) -> Result<(reqwest::Url, bool), FieldError> {
+    let bad = |m: &str| FieldError::new("proxy", m);
+    let url = reqwest::Url::parse(raw.trim()).map_err(|_| bad("must be a URL such as socks5://host:1080"))?;
+    let scheme_ok = match kind {
+        NetworkType::Socks5 => matches!(url.scheme(), "socks5" | "socks5h"),
+        NetworkType::Http => url.scheme() == "http",
+        NetworkType::Https => url.scheme() == "https",
+        NetworkType::Block => false,
+    };
+    if !scheme_ok {
+        return Err(bad("the scheme must match type"));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| bad("must name a host"))?
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_ascii_lowercase();
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        if forbidden_target(ip) {
+            return Err(bad("loopback, link-local and private addresses are not allowed"));
+        }
+    } else if host == "localhost"
+        || [".localhost", ".local", ".internal", ".localdomain"].iter().any(|s| host.ends_with(s))
+        || !host.contains('.')
+    {
+        return Err(bad("must be a public host name"));
+    }
+    if url.port_or_known_default().is_none() {
+        return Err(bad("must give a port"));
+    }
+    if raw.len() > 2048 {
+        return Err(bad("at most 2048 characters"));
+    }
+    let creds = !url.username().is_empty() || url.password().is_some();
+    Ok((url, creds))
+}
+
+fn short(path: &str, v: &Option<String>, max: usize) -> Result<Option<String>, FieldError> {
+    match v {
+        Some(s) if s.chars().count() > max || s.chars().any(char::is_control) => {
+            Err(FieldError::new(path, format!("at most {max} characters, no control characters")))
+        }
+        v => Ok(v.clone()),
+    }
+}
+
+fn stored(c: &ContainerRow) -> Option<NetworkOut> {
+    c.network.clone().and_then(|v| serde_json::from_value(v).ok())
+}
+
+fn unconfigured(c: &ContainerRow) -> NetworkOut {
+    NetworkOut {
+        container_id: c.container_id.clone(),
+        configured: false,
+        kind: None,
+        proxy: None,
+        credentials_configured: false,
+        country: None,
+        city: None,
+        region: None,
+        comment: None,
+        dns_servers: Vec::new(),
+        status: None,
+        configured_at: None,
+        last_status_check: None,
+    }
+}
+
+const KEYS: [&str; 4] =
+    ["user.hoody.network.type", "user.hoody.network.proxy", "user.hoody.network.dns", "user.hoody.network.enabled"];
+
+/// Set or unset the instance's network keys.
+async fn apply(st: &AppState, c: &ContainerRow, set: BTreeMap<String, String>, unset: Vec<String>) -> Result<()> {
+    if status::busy(&c.status) {
+        return Err(rules::busy(&c.status));
+    }
+    let host = host_of(st, c.server_id.as_deref()).await?;
+    let name = c.lxd_name.clone();
+    lifecycle::detached(async move { Ok(host.call(|d| d.update_config(&name, &set, &unset)).await?) }).await
+}
+
+async fn save(
+    st: &AppState,
+    c: &ContainerRow,
+    out: Option<&NetworkOut>,
+    sealed: Option<Vec<u8>>,
+    keep_sealed: bool,
+) -> Result<()> {
+    let value = out.map(|o| serde_json::to_value(o).unwrap_or(Value::Null));
+    let sql = if keep_sealed {
+        "update container set network = $2 where container_id = $1"
+    } else {
+        "update container set network = $2, network_proxy_sealed = $3 where container_id = $1"
+    };
+    sqlx::query(sql).bind(&c.container_id).bind(value).bind(sealed).execute(&st.db).await?;
+    Ok(())
+}
+
+/// Get container network configuration
+#[utoipa::path(get, path = "/containers/{id}/network", tag = "containers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Container ID")),
+    responses((status = 200, body = Envelope<NetworkOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("containers.features.networking"))))]
+pub async fn get_network(access: ContainerAccess<policy::ReadNetwork>) -> Result<ApiOk<NetworkOut>> {
+    let c = &access.container;
+    Ok(ApiOk::new("Network configuration", stored(c).unwrap_or_else(|| unconfigured(c))))
+}
+
+/// Update container network configuration
+///
+/// Stored and written to the instance (not yet active: `POST …/network/start` turns it on).
+#[utoipa::path(put, path = "/containers/{id}/network", tag = "containers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Container ID")), request_body = NetworkIn,
+    responses((status = 200, body = Envelope<NetworkOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("containers.features.networking"))))]
+pub async fn update_network(
+    State(st): State<AppState>,
+    access: ContainerAccess<policy::Networking>,
+    Json(input): Json<NetworkIn>,
+) -> Result<ApiOk<NetworkOut>> {
+    let c = &access.container;
+    let mut errors = Vec::new();
+    let proxy = match (input.kind, input.proxy.as_deref()) {
+        (NetworkType::Block, None) => None,
+        (NetworkType::Block, Some(_)) => {
+            errors.push(FieldError::new("proxy", "type block takes no proxy"));
+            None
+        }
+        (_, None) => {
+            errors.push(FieldError::new("proxy", "is required for a proxy type"));
+            None
+        }
+        (k, Some(p)) => proxy_url(k, p).map_err(|e| errors.push(e)).ok(),
+    };
+    let dns = input.dns_servers.clone().unwrap_or_else(|| vec!["1.1.1.1".into(), "8.8.8.8".into()]);
+    if dns.len() > 4 {
+        errors.push(FieldError::new("dns_servers", "at most 4"));
+    }
+    let dns: Vec<String> = dns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| match d.trim().parse::<IpAddr>() {
+            Ok(ip) => Some(ip.to_string()),
+            Err(_) => {
+                errors.push(FieldError::new(format!("dns_servers[{i}]"), "must be an IP address"));
+                None
+            }
+        })
+        .collect();
+    let country = short("country", &input.country, 100).map_err(|e| errors.push(e)).ok().flatten();
+    let city = short("city", &input.city, 100).map_err(|e| errors.push(e)).ok().flatten();
+    let region = short("region", &input.region, 100).map_err(|e| errors.push(e)).ok().flatten();
+    let comment = short("comment", &input.comment, 1000).map_err(|e| errors.push(e)).ok().flatten();
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let (shown, creds, full) = match &proxy {
+        Some((url, creds)) => {
+            let mut bare = url.clone();
+            let _ = bare.set_username("");
+            let _ = bare.set_password(None);
+            (Some(bare.to_string()), *creds, Some(url.to_string()))
+        }
+        None => (None, false, None),
+    };
+    let now = ts(Utc::now());
+    let out = NetworkOut {
+        container_id: c.container_id.clone(),
+        configured: true,
+        kind: Some(input.kind),
+        proxy: shown,
+        credentials_configured: creds,
+        country,
+        city,
+        region,
+        comment,
+        dns_servers: dns.clone(),
+        status: Some("configured".into()),
+        configured_at: Some(now.clone()),
+        last_status_check: Some(now),
+    };
+    let mut set = BTreeMap::new();
+    set.insert(
+        KEYS[0].to_owned(),
+        serde_json::to_value(input.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+    );
+    set.insert(KEYS[2].to_owned(), dns.join(","));
+    set.insert(KEYS[3].to_owned(), "false".to_owned());
+    let mut unset = Vec::new();
+    match &full {
+        Some(u) => {
+            set.insert(KEYS[1].to_owned(), u.clone());
+        }
+        None => unset.push(KEYS[1].to_owned()),
+    }
+    apply(&st, c, set, unset).await?;
+    let sealed = full.map(|u| st.sealer.seal(c.container_id.as_bytes(), u.as_bytes())).transpose()?;
+    save(&st, c, Some(&out), sealed, false).await?;
+    Ok(ApiOk::new("Network configuration updated", out))
+}
+
+/// Remove container network configuration
+#[utoipa::path(delete, path = "/containers/{id}/network", tag = "containers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Container ID")),
+    responses((status = 200, body = Envelope<Option<String>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("containers.features.networking"))))]
+pub async fn remove_network(
+    State(st): State<AppState>,
+    access: ContainerAccess<policy::Networking>,
+) -> Result<ApiOk<()>> {
+    let c = &access.container;
+    if c.network.is_none() {
+        return Err(not_configured());
+    }
+    apply(&st, c, BTreeMap::new(), KEYS.iter().map(|k| (*k).to_owned()).collect()).await?;
+    save(&st, c, None, None, false).await?;
+    Ok(ApiOk::new("Network configuration removed", ()))
+}
+
+fn not_configured() -> ApiError {
+    ApiError::not_found("network_not_configured", "This container has no network configuration")
+}
+
+async fn switch(st: &AppState, c: &ContainerRow, on: bool) -> Result<NetworkStateOut> {
+    let mut out = stored(c).ok_or_else(not_configured)?;
+    let mut set = BTreeMap::new();
+    set.insert(KEYS[3].to_owned(), on.to_string());
+    apply(st, c, set, Vec::new()).await?;
+    let now = ts(Utc::now());
+    out.status = Some(if on { "running" } else { "stopped" }.into());
+    out.last_status_check = Some(now.clone());
+    save(st, c, Some(&out), None, true).await?;
+    let kind = if on { "container.network_started" } else { "container.network_stopped" };
+    lifecycle::event(
+        &st.db,
+        &c.owner_id,
+        kind,
+        "container",
+        &c.container_id,
+        Some(&c.project_id),
+        Some(&c.container_id),
+        &c.realm_ids,
+        json!({}),
+    )
+    .await?;
+    Ok(NetworkStateOut {
+        container_id: c.container_id.clone(),
+        status: out.status.unwrap_or_default(),
+        is_running: on,
+        last_check: now,
+    })
+}
+
+/// Start container network proxy/blocking
+#[utoipa::path(post, path = "/containers/{id}/network/start", tag = "containers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Container ID")),
+    responses((status = 200, body = Envelope<NetworkStateOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("containers.features.networking"))))]
+pub async fn start_network(
+    State(st): State<AppState>,
+    access: ContainerAccess<policy::Networking>,
+) -> Result<ApiOk<NetworkStateOut>> {
+    Ok(ApiOk::new("Network started", switch(&st, &access.container, true).await?))
+}
+
+/// Stop container network proxy/blocking
+#[utoipa::path(post, path = "/containers/{id}/network/stop", tag = "containers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Container ID")),
+    responses((status = 200, body = Envelope<NetworkStateOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("containers.features.networking"))))]
+pub async fn stop_network(
+    State(st): State<AppState>,
+    access: ContainerAccess<policy::Networking>,
+) -> Result<ApiOk<NetworkStateOut>> {
+    Ok(ApiOk::new("Network stopped", switch(&st, &access.container, false).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_targets() {
+        assert!(proxy_url(NetworkType::Socks5, "socks5://u:p@proxy.example.com:1080").unwrap().1);
+        assert!(!proxy_url(NetworkType::Http, "http://203.0.113.9:8080").unwrap().1);
+        for bad in [
+            "socks5://127.0.0.1:1080",
+            "socks5://10.1.2.3:1080",
+            "socks5://192.168.1.1:1080",
+            "socks5://169.254.169.254:80",
+            "socks5://[::1]:1080",
+            "socks5://[fe80::1]:1080",
+            "socks5://localhost:1080",
+            "socks5://metadata.internal:80",
+            "http://proxy.example.com:8080",
+        ] {
+            assert!(proxy_url(NetworkType::Socks5, bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Reading containers: the lists (all of yours, one project's), one container, its status log.
+
+use axum::extract::{Query, State};
+use serde_json::{json, Value};
+use sqlx::FromRow;
+
+use super::dto::{
+    on, ContainerListOut, ContainerOut, ContainerSort, GetQuery, ListQuery, StatusLogListOut, StatusLogOut,
+    StatusLogQuery, StatusLogSort,
+};
+use crate::{
+    api::paging::Page,
+    auth::{
+        access::{missing_permission, Require},
+        policy::perm,
+        principal::Principal,
+        resource::{policy, ContainerAccess, ProjectAccess},
+    },
+    db::{
+        containers::{ContainerRow, SELECT, VISIBLE},
+        ts,
+    },
+    envelope::{ApiOk, Envelope},
+    error::{ApiError, ErrorBody, Result},
+    lifecycle::{host_of, status},
+    state::AppState,
+};
+
+/// `runtime`: "true", "false", or a JSON object (any object asks for the host's state).
+fn wants_runtime(r: Option<&str>) -> Result<bool> {
+    match r.map(str::trim) {
+        None | Some("false") | Some("") => Ok(false),
+        Some("true") => Ok(true),
+        Some(s) => match serde_json::from_str::<Value>(s) {
+            Ok(Value::Object(_)) => Ok(true),
+            _ => Err(ApiError::bad_request("invalid_runtime", "runtime is \"true\", \"false\" or a JSON object")),
+        },
+    }
+}
+
+/// Asking for the proxy documents needs `resources.proxy_aliases` from a token.
+fn check_proxy_permissions(me: &Principal, asked: bool) -> Result<()> {
+    if asked && !me.allows("resources.proxy_aliases") {
+        return Err(missing_permission("resources.proxy_aliases"));
+    }
+    Ok(())
+}
+
+/// What the host reports about the instance now (cached 2 s); null when it cannot tell.
+pub async fn runtime(st: &AppState, c: &ContainerRow) -> Option<Value> {
+    if status::busy(&c.status) {
+        return None;
+    }
+    let state = match st.runtime_cache.get(&c.container_id) {
+        Some(s) => s,
+        None => {
+            let host = host_of(st, c.server_id.as_deref()).await.ok()?;
+            let s = host.call(|d| d.state(&c.lxd_name)).await.ok()?;
+            st.runtime_cache.put(&c.container_id, s.clone());
+            s
+        }
+    };
+    Some(json!({ "host_state": state }))
+}
+
+async fn decorate(st: &AppState, rows: Vec<ContainerRow>, runtime_on: bool, domains: bool) -> Vec<ContainerOut> {
+    let mut out: Vec<ContainerOut> = rows.iter().map(ContainerOut::from).collect();
+    if domains {
+        for c in &mut out {
+            c.proxy_domains = Some(Vec::new());
+        }
+    }
+    if runtime_on {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, row) in rows.into_iter().enumerate() {
+            let st = st.clone();
+            tasks.spawn(async move { (i, runtime(&st, &row).await) });
+        }
+        while let Some(Ok((i, r))) = tasks.join_next().await {
+            out[i].runtime_info = Some(r.unwrap_or(Value::Null));
+        }
+    }
+    out
+}
+
+#[derive(FromRow)]
+struct Counted {
+    total: i64,
+    #[sqlx(flatten)]
+    row: ContainerRow,
+}
+
+/// One page of the containers `me` can see, in one project or all.
+async fn page_of(st: &AppState, me: &Principal, project_id: Option<&str>, q: &ListQuery) -> Result<ContainerListOut> {
+    let page = Page::new(q.page, q.limit)?;
+    let runtime_on = wants_runtime(q.runtime.as_deref())?;
+    check_proxy_permissions(me, on(q.include_proxy_permissions))?;
+    let column = match q.sort_by.unwrap_or(ContainerSort::CreatedAt) {
+        ContainerSort::Id => "c.container_id",
+        ContainerSort::Name => "c.name",
+        ContainerSort::Status => "c.status",
+        ContainerSort::CreatedAt => "c.created_at",
+        ContainerSort::UpdatedAt => "c.updated_at",
+    };
+    let mut filter = format!(
+        "{VISIBLE} and c.status <> 'deleted' and ($1::text is null or c.project_id = $1) \
+        and ($3::text is null or $3 = any(c.realm_ids))"
+    );
+    if !on(q.include_prespawn) {
+        filter.push_str(" and not c.prespawn");
+    }
+    if !on(q.include_deleting) {
+        filter.push_str(" and c.status <> 'deleting'");
+    }
+    let select = SELECT.replacen("select ", "select count(*) over () as total, ", 1);
+    let sql = format!(
+        "{select} where {filter} order by {column} {}, c.container_id limit $4 offset $5",
+        q.sort_order.unwrap_or_default().sql()
+    );
+    let rows: Vec<Counted> = sqlx::query_as(&sql)
+        .bind(project_id)
+        .bind(&me.user.user_id)
+        .bind(me.realm.as_deref())
+        .bind(page.limit)
+        .bind(page.offset())
+        .fetch_all(&st.db)
+        .await?;
+    let total = rows.first().map(|r| r.total).unwrap_or(0);
+    let rows = rows.into_iter().map(|r| r.row).collect();
+    let containers = decorate(st, rows, runtime_on, on(q.include_proxy_domains)).await;
+    Ok(ContainerListOut { containers, pagination: page.of(total) })
+}
+
+/// Get all containers
+///
+/// Every container in your projects and in projects shared with you. Prespawned and deleting
+/// containers are left out unless asked for; `runtime` adds what the host reports now.
+#[utoipa::path(get, path = "/containers/", tag = "containers", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Envelope<ContainerListOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("containers.read"))))]
+pub async fn list_containers(
+    State(st): State<AppState>,
+    me: Require<perm::ContainersRead>,
+    Query(q): Query<ListQuery>,
+) -> Result<ApiOk<ContainerListOut>> {
+    Ok(ApiOk::new("Containers", page_of(&st, &me, None, &q).await?))
+}
+
+/// Get all containers for a project
+#[utoipa::path(get, path = "/projects/{id}/containers", tag = "containers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project ID"), ListQuery),
+    responses((status = 200, body = Envelope<ContainerListOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("containers.read"))))]
+pub async fn list_project_containers(
+    State(st): State<AppState>,
+    access: ProjectAccess<policy::ReadContainers>,
+    Query(q): Query<ListQuery>,
+) -> Result<ApiOk<ContainerListOut>> {
+    let out = page_of(&st, &access.me, Some(&access.project.project_id), &q).await?;
+    Ok(ApiOk::new("Containers", out))
+}
+
+/// Get a container by ID
+///
+/// `runtime` adds what the host reports now (cached 2 s); `include_proxy_domains=true` adds
+/// the container's proxy domains.
+#[utoipa::path(get, path = "/containers/{id}", tag = "containers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Container ID"), GetQuery),
+    responses((status = 200, body = Envelope<ContainerOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("containers.read"))))]
+pub async fn get_container(
+    State(st): State<AppState>,
+    access: ContainerAccess<policy::ReadContainer>,
+    Query(q): Query<GetQuery>,
+) -> Result<ApiOk<ContainerOut>> {
+    let runtime_on = wants_runtime(q.runtime.as_deref())?;
+    check_proxy_permissions(&access.me, on(q.include_proxy_permissions))?;
+    let out = decorate(&st, vec![access.container], runtime_on, on(q.include_proxy_domains)).await;
+    let out = out.into_iter().next().ok_or_else(|| anyhow::anyhow!("decorate lost the row"))?;
+    Ok(ApiOk::new("Container", out))
+}
+
+/// Get status logs for a container
+///
+/// Every status change: from, to, when, how long the previous status lasted, who caused it.
+#[utoipa::path(get, path = "/containers/{id}/status-logs", tag = "containers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Container ID"), StatusLogQuery),
+    responses((status = 200, body = Envelope<StatusLogListOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("containers.read"))))]
+pub async fn get_status_logs(
+    State(st): State<AppState>,
+    access: ContainerAccess<policy::ReadContainer>,
+    Query(q): Query<StatusLogQuery>,
+) -> Result<ApiOk<StatusLogListOut>> {
+    let page = Page::new(q.page, q.limit)?;
+    let column = match q.sort_by.unwrap_or(StatusLogSort::TransitionTime) {
+        StatusLogSort::TransitionTime | StatusLogSort::CreatedAt => "transition_time",
+        StatusLogSort::ToStatus => "to_status",
+        StatusLogSort::FromStatus => "from_status",
+    };
+    #[derive(FromRow)]
+    struct Row {
+        total: i64,
+        log_id: String,
+        from_status: Option<String>,
+        to_status: String,
+        transition_time: chrono::DateTime<chrono::Utc>,
+        duration_ms: Option<i64>,
+        triggered_by: String,
+        metadata: Option<Value>,
+    }
+    let sql = format!(
+        "select count(*) over () as total, log_id, from_status, to_status, transition_time, duration_ms, triggered_by, \
+         metadata from container_status_log where container_id = $1 order by {column} {}, transition_time, log_id \
+         limit $2 offset $3",
+        q.sort_order.unwrap_or_default().sql()
+    );
+    let id = &access.container.container_id;
+    let rows: Vec<Row> = sqlx::query_as(&sql).bind(id).bind(page.limit).bind(page.offset()).fetch_all(&st.db).await?;
+    let total = rows.first().map(|r| r.total).unwrap_or(0);
+    let logs = rows
+        .into_iter()
+        .map(|r| StatusLogOut {
+            id: r.log_id,
+            container_id: id.clone(),
+            from_status: r.from_status,
+            to_status: r.to_status,
+            transition_time: ts(r.transition_time),
+            duration_ms: r.duration_ms,
+            triggered_by: r.triggered_by,
+            metadata: r.metadata,
+        })
+        .collect();
+    Ok(ApiOk::new("Status logs", StatusLogListOut { logs, pagination: page.of(total) }))
+}

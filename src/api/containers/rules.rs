@@ -1,0 +1,151 @@
+//! Field rules for containers: names, environment variables, SSH keys, comments, images.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::error::{ApiError, FieldError, Result};
+
+pub const MAX_COMMENT: usize = 16_000;
+const MAX_ENV_VARS: usize = 256;
+const MAX_ENV_BYTES: usize = 64 * 1024;
+
+/// 3–100 of `A-Za-z0-9_-`; `None` or "rand" → a generated one.
+pub fn name(path: &str, n: Option<&str>) -> Result<String, FieldError> {
+    match n.map(str::trim) {
+        None | Some("rand") | Some("") => Ok(generated_name()),
+        Some(n) => {
+            let ok =
+                (3..=100).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if ok {
+                Ok(n.to_owned())
+            } else {
+                Err(FieldError::new(path, "must be 3–100 characters of letters, digits, hyphens and underscores"))
+            }
+        }
+    }
+}
+
+fn generated_name() -> String {
+    const A: &[&str] = &["amber", "brisk", "cobalt", "dusky", "ember", "frosty", "golden", "hazel", "ivory", "jade"];
+    const B: &[&str] =
+        &["atlas", "breeze", "canyon", "delta", "fjord", "glacier", "harbor", "island", "jungle", "lagoon"];
+    let id = crate::db::new_id();
+    let n = u32::from_str_radix(&id[..6], 16).unwrap_or(0) as usize;
+    format!("{}-{}-{}", A[n % A.len()], B[(n / A.len()) % B.len()], &id[6..12])
+}
+
+pub fn env_key_ok(k: &str) -> bool {
+    let mut b = k.bytes();
+    k.len() <= 128
+        && b.next().is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+fn env_value_ok(v: &str) -> bool {
+    v.len() <= 32 * 1024 && !v.contains('\0')
+}
+
+/// A JSON object of string values with valid keys → the map.
+pub fn env(path: &str, v: &Value) -> Result<BTreeMap<String, String>, FieldError> {
+    let obj = v.as_object().ok_or_else(|| FieldError::new(path, "must be an object of string values"))?;
+    let mut out = BTreeMap::new();
+    for (k, v) in obj {
+        if !env_key_ok(k) {
+            return Err(FieldError::new(format!("{path}.{k}"), "keys match ^[A-Za-z_][A-Za-z0-9_]*$ (≤ 128)"));
+        }
+        let s = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => return Err(FieldError::new(format!("{path}.{k}"), "must be a string")),
+        };
+        if !env_value_ok(&s) {
+            return Err(FieldError::new(format!("{path}.{k}"), "at most 32 KB, no NUL"));
+        }
+        out.insert(k.clone(), s);
+    }
+    check_env_size(path, &out)?;
+    Ok(out)
+}
+
+pub fn check_env_size(path: &str, env: &BTreeMap<String, String>) -> Result<(), FieldError> {
+    if env.len() > MAX_ENV_VARS {
+        return Err(FieldError::new(path, format!("at most {MAX_ENV_VARS} variables")));
+    }
+    if env.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() > MAX_ENV_BYTES {
+        return Err(FieldError::new(path, "at most 64 KB in all"));
+    }
+    Ok(())
+}
+
+pub fn env_value(path: &str, v: &str) -> Result<String, FieldError> {
+    if env_value_ok(v) {
+        Ok(v.to_owned())
+    } else {
+        Err(FieldError::new(path, "at most 32 KB, no NUL"))
+    }
+}
+
+/// An OpenSSH public key line: `<type> <base64> [comment]`.
+pub fn ssh_key(path: &str, k: &str) -> Result<String, FieldError> {
+    let k = k.trim();
+    let mut parts = k.split_whitespace();
+    let kind = parts.next().unwrap_or("");
+    let body = parts.next().unwrap_or("");
+    let known = kind.starts_with("ssh-") || kind.starts_with("ecdsa-sha2-") || kind.starts_with("sk-");
+    let b64 = !body.is_empty() && body.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
+    if !known || !b64 || k.len() > 16 * 1024 || k.contains('\n') {
+        return Err(FieldError::new(path, "must be an OpenSSH public key line (ssh-ed25519 AAAA… [comment])"));
+    }
+    Ok(k.to_owned())
+}
+
+pub fn comment(path: &str, c: &str) -> Result<String, FieldError> {
+    if c.chars().count() > MAX_COMMENT || c.contains('\0') {
+        return Err(FieldError::new(path, format!("at most {MAX_COMMENT} characters")));
+    }
+    Ok(c.to_owned())
+}
+
+/// An LXD image alias.
+pub fn image(path: &str, i: &str) -> Result<String, FieldError> {
+    let ok = (1..=128).contains(&i.len())
+        && i.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && i.bytes().all(|b| b.is_ascii_alphanumeric() || b"._/-".contains(&b));
+    if ok {
+        Ok(i.to_owned())
+    } else {
+        Err(FieldError::new(path, "must be an image alias: letters, digits and . _ / -"))
+    }
+}
+
+pub fn ssh_key_taken() -> ApiError {
+    ApiError::conflict("ssh_public_key_in_use", "This SSH public key is already used by another container")
+}
+
+pub fn name_taken() -> ApiError {
+    ApiError::conflict("container_name_taken", "A container with this name already exists in the project")
+}
+
+/// A container busy on its host (creating, copying, deleting, claiming) cannot change now.
+pub fn busy(status: &str) -> ApiError {
+    ApiError::conflict("container_busy", format!("The container is {status}; try again when it is done"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_keys_and_ssh_keys() {
+        assert!(name("name", Some("ab")).is_err());
+        assert!(name("name", Some("web_1-a")).is_ok());
+        assert!(name("name", Some("a b c")).is_err());
+        assert!(name("name", Some("rand")).unwrap().len() >= 3);
+        assert!(env_key_ok("_A1") && !env_key_ok("1A") && !env_key_ok("A-B") && !env_key_ok(""));
+        assert!(ssh_key("k", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA user@host").is_ok());
+        assert!(ssh_key("k", "not a key").is_err());
+        assert!(image("i", "debian/12").is_ok() && image("i", "../x").is_err());
+    }
+}

@@ -1,0 +1,349 @@
+//! Snapshots: LXD keeps them (name, time, expiry); we keep their aliases and last restore.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::rules;
+use crate::{
+    auth::resource::{policy, ContainerAccess},
+    db::{containers::ContainerRow, ts},
+    envelope::{ApiOk, Envelope},
+    error::{ApiError, ErrorBody, Result},
+    extract::Json,
+    host::{HostError, SnapshotInfo},
+    lifecycle::{self, host_of, status},
+    state::AppState,
+};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotIn {
+    /// A name to recognise it by (≤ 100 characters).
+    pub alias: Option<String>,
+    /// Days until the host deletes it (1–3650); kept until deleted when omitted.
+    pub expiry: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AliasIn {
+    /// The new alias; null removes it.
+    pub alias: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnapshotOut {
+    pub name: String,
+    pub alias: Option<String>,
+    pub created_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub expires_at: Option<String>,
+    pub stateful: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnapshotCreatedOut {
+    pub container_id: String,
+    pub project_id: String,
+    pub snapshot: SnapshotOut,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnapshotListOut {
+    pub container_id: String,
+    pub project_id: String,
+    pub snapshot_count: usize,
+    pub max_snapshots: Option<i64>,
+    pub snapshots: Vec<SnapshotOut>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnapshotRestoredOut {
+    pub success: bool,
+    pub message: String,
+    pub snapshot: Option<SnapshotOut>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnapshotDeletedOut {
+    pub container_id: String,
+    pub project_id: String,
+    pub snapshot_name: String,
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("snapshot_not_found", "Snapshot not found")
+}
+
+fn name_ok(n: &str) -> bool {
+    (1..=64).contains(&n.len())
+        && n.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+fn map_missing(e: HostError) -> ApiError {
+    match e {
+        HostError::NotFound(_) => not_found(),
+        e => e.into(),
+    }
+}
+
+type Meta = HashMap<String, (Option<String>, Option<DateTime<Utc>>)>;
+
+async fn meta(st: &AppState, container_id: &str) -> Result<Meta> {
+    let rows: Vec<(String, Option<String>, Option<DateTime<Utc>>)> =
+        sqlx::query_as("select name, alias, last_used_at from container_snapshot where container_id = $1")
+            .bind(container_id)
+            .fetch_all(&st.db)
+            .await?;
+    Ok(rows.into_iter().map(|(n, a, u)| (n, (a, u))).collect())
+}
+
+fn out(s: &SnapshotInfo, meta: &Meta) -> SnapshotOut {
+    let (alias, used) = meta.get(&s.name).cloned().unwrap_or_default();
+    SnapshotOut {
+        name: s.name.clone(),
+        alias,
+        created_at: s.created_at.map(ts),
+        last_used_at: used.map(ts),
+        expires_at: s.expires_at.map(ts),
+        stateful: false,
+    }
+}
+
+async fn on_host(st: &AppState, c: &ContainerRow) -> Result<Vec<SnapshotInfo>> {
+    let host = host_of(st, c.server_id.as_deref()).await?;
+    Ok(host.call(|d| d.snapshots(&c.lxd_name)).await?)
+}
+
+fn settled(c: &ContainerRow) -> Result<()> {
+    if status::busy(&c.status) {
+        return Err(rules::busy(&c.status));
+    }
+    Ok(())
+}
+
+/// Create container snapshot
+///
+/// `expiry` (days) becomes the snapshot's `expires_at` on the host, which removes it then.
+#[utoipa::path(post, path = "/containers/{id}/snapshots", tag = "containers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Container ID")), request_body = SnapshotIn,
+    responses((status = 201, body = Envelope<SnapshotCreatedOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("containers.features.snapshots"))))]
+pub async fn create_snapshot(
+    State(st): State<AppState>,
+    access: ContainerAccess<policy::Snapshots>,
+    Json(input): Json<SnapshotIn>,
+) -> Result<ApiOk<SnapshotCreatedOut>> {
+    let c = &access.container;
+    settled(c)?;
+    let alias = input.alias.as_deref().map(|a| crate::api::fields::alias("alias", a)).transpose()?;
+    if input.expiry.is_some_and(|d| !(1..=3650).contains(&d)) {
+        return Err(ApiError::invalid("expiry", "must be 1–3650 days"));
+    }
+    let existing = on_host(&st, c).await?;
+    if existing.len() as i64 >= st.cfg.max_snapshots {
+        return Err(ApiError::invalid(
+            "expiry",
+            format!("a container keeps at most {} snapshots", st.cfg.max_snapshots),
+        ));
+    }
+    let now = Utc::now();
+    let name = format!("snap-{}-{}", now.format("%Y%m%d%H%M%S"), &crate::db::new_id()[..4]);
+    let expires_at = input.expiry.map(|d| now + chrono::Duration::days(d));
+    let host = host_of(&st, c.server_id.as_deref()).await?;
+    let work = {
+        let (host, lxd, name) = (host.clone(), c.lxd_name.clone(), name.clone());
+        async move { Ok(host.call(|d| d.snapshot(&lxd, &name, expires_at)).await?) }
+    };
+    lifecycle::detached(work).await?;
+    sqlx::query("insert into container_snapshot (container_id, name, alias) values ($1, $2, $3)")
+        .bind(&c.container_id)
+        .bind(&name)
+        .bind(&alias)
+        .execute(&st.db)
+        .await?;
+    let data = serde_json::json!({"snapshot": name, "alias": alias});
+    lifecycle::event(
+        &st.db,
+        &c.owner_id,
+        "container.snapshot_created",
+        "container",
+        &c.container_id,
+        Some(&c.project_id),
+        Some(&c.container_id),
+        &c.realm_ids,
+        data,
+    )
+    .await?;
+    let snapshot = SnapshotOut {
+        name,
+        alias,
+        created_at: Some(ts(now)),
+        last_used_at: None,
+        expires_at: expires_at.map(ts),
+        stateful: false,
+    };
+    Ok(ApiOk::created(
+        "Snapshot created",
+        SnapshotCreatedOut { container_id: c.container_id.clone(), project_id: c.project_id.clone(), snapshot },
+    ))
+}
+
+/// Get container snapshots
+#[utoipa::path(get, path = "/containers/{id}/snapshots", tag = "containers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Container ID")),
+    responses((status = 200, body = Envelope<SnapshotListOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("containers.features.snapshots"))))]
+pub async fn list_snapshots(
+    State(st): State<AppState>,
+    access: ContainerAccess<policy::ReadSnapshots>,
+) -> Result<ApiOk<SnapshotListOut>> {
+    let c = &access.container;
+    let list = on_host(&st, c).await?;
+    let meta = meta(&st, &c.container_id).await?;
+    let snapshots: Vec<SnapshotOut> = list.iter().map(|s| out(s, &meta)).collect();
+    Ok(ApiOk::new(
+        "Snapshots",
+        SnapshotListOut {
+            container_id: c.container_id.clone(),
+            project_id: c.project_id.clone(),
+            snapshot_count: snapshots.len(),
+            max_snapshots: Some(st.cfg.max_snapshots),
+            snapshots,
+        },
+    ))
+}
+
+/// Restore container from snapshot
+#[utoipa::path(put, path = "/containers/{id}/snapshots/{name}", tag = "containers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Container ID"), ("name" = String, Path, description = "Snapshot name")),
+    responses((status = 200, body = Envelope<SnapshotRestoredOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("containers.features.snapshots"))))]
+pub async fn restore_snapshot(
+    State(st): State<AppState>,
+    access: ContainerAccess<policy::Snapshots>,
+    Path(path): Path<(String, String)>,
+) -> Result<ApiOk<SnapshotRestoredOut>> {
+    let name = path.1;
+    let c = &access.container;
+    settled(c)?;
+    if !name_ok(&name) || !on_host(&st, c).await?.iter().any(|s| s.name == name) {
+        return Err(not_found());
+    }
+    let host = host_of(&st, c.server_id.as_deref()).await?;
+    let work = {
+        let (host, lxd, name) = (host.clone(), c.lxd_name.clone(), name.clone());
+        async move { host.call(|d| d.restore(&lxd, &name)).await.map_err(map_missing) }
+    };
+    lifecycle::detached(work).await?;
+    sqlx::query(
+        "insert into container_snapshot (container_id, name, last_used_at) values ($1, $2, now()) \
+         on conflict (container_id, name) do update set last_used_at = now()",
+    )
+    .bind(&c.container_id)
+    .bind(&name)
+    .execute(&st.db)
+    .await?;
+    let data = serde_json::json!({"snapshot": name});
+    lifecycle::event(
+        &st.db,
+        &c.owner_id,
+        "container.snapshot_restored",
+        "container",
+        &c.container_id,
+        Some(&c.project_id),
+        Some(&c.container_id),
+        &c.realm_ids,
+        data,
+    )
+    .await?;
+    let list = on_host(&st, c).await.unwrap_or_default();
+    let meta = meta(&st, &c.container_id).await?;
+    let snapshot = list.iter().find(|s| s.name == name).map(|s| out(s, &meta));
+    Ok(ApiOk::new(
+        "Snapshot restored",
+        SnapshotRestoredOut { success: true, message: format!("Restored from {name}"), snapshot },
+    ))
+}
+
+/// Delete container snapshot
+#[utoipa::path(delete, path = "/containers/{id}/snapshots/{name}", tag = "containers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Container ID"), ("name" = String, Path, description = "Snapshot name")),
+    responses((status = 200, body = Envelope<SnapshotDeletedOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("containers.features.snapshots"))))]
+pub async fn delete_snapshot(
+    State(st): State<AppState>,
+    access: ContainerAccess<policy::Snapshots>,
+    Path(path): Path<(String, String)>,
+) -> Result<ApiOk<SnapshotDeletedOut>> {
+    let name = path.1;
+    let c = &access.container;
+    settled(c)?;
+    if !name_ok(&name) || !on_host(&st, c).await?.iter().any(|s| s.name == name) {
+        return Err(not_found());
+    }
+    let host = host_of(&st, c.server_id.as_deref()).await?;
+    let work = {
+        let (host, lxd, name) = (host.clone(), c.lxd_name.clone(), name.clone());
+        async move { host.call(|d| d.delete_snapshot(&lxd, &name)).await.map_err(map_missing) }
+    };
+    lifecycle::detached(work).await?;
+    sqlx::query("delete from container_snapshot where container_id = $1 and name = $2")
+        .bind(&c.container_id)
+        .bind(&name)
+        .execute(&st.db)
+        .await?;
+    Ok(ApiOk::new(
+        "Snapshot deleted",
+        SnapshotDeletedOut {
+            container_id: c.container_id.clone(),
+            project_id: c.project_id.clone(),
+            snapshot_name: name,
+        },
+    ))
+}
+
+/// Update snapshot alias
+#[utoipa::path(put, path = "/containers/{id}/snapshots/{name}/alias", tag = "containers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Container ID"), ("name" = String, Path, description = "Snapshot name")),
+    request_body = AliasIn,
+    responses((status = 200, body = Envelope<SnapshotCreatedOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("containers.features.snapshots"))))]
+pub async fn update_snapshot_alias(
+    State(st): State<AppState>,
+    access: ContainerAccess<policy::Snapshots>,
+    Path(path): Path<(String, String)>,
+    Json(input): Json<AliasIn>,
+) -> Result<ApiOk<SnapshotCreatedOut>> {
+    let name = path.1;
+    let c = &access.container;
+    let alias = input.alias.as_deref().map(|a| crate::api::fields::alias("alias", a)).transpose()?;
+    if !name_ok(&name) {
+        return Err(not_found());
+    }
+    let list = on_host(&st, c).await?;
+    let found = list.iter().find(|s| s.name == name).ok_or_else(not_found)?;
+    sqlx::query(
+        "insert into container_snapshot (container_id, name, alias) values ($1, $2, $3) \
+         on conflict (container_id, name) do update set alias = excluded.alias",
+    )
+    .bind(&c.container_id)
+    .bind(&name)
+    .bind(&alias)
+    .execute(&st.db)
+    .await?;
+    let meta = meta(&st, &c.container_id).await?;
+    Ok(ApiOk::new(
+        "Snapshot alias updated",
+        SnapshotCreatedOut {
+            container_id: c.container_id.clone(),
+            project_id: c.project_id.clone(),
+            snapshot: out(found, &meta),
+        },
+    ))
+}

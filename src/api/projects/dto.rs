@@ -1,0 +1,206 @@
+//! Project bodies.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    api::{
+        paging::{Pagination, SortOrder},
+        tokens::dto::nullable,
+    },
+    db::{projects::ProjectRow, ts},
+};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectIn {
+    /// Unique across your projects; 1–100 characters.
+    pub alias: String,
+    /// `#RGB` or `#RRGGBB` (the `#` optional); random when omitted.
+    pub color: Option<String>,
+    /// Containers allowed in the project; null for unlimited.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i32>)]
+    pub max_containers: Option<Option<i32>>,
+    /// Realm ids (24 hex); the request's realm is always included.
+    pub realm_ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectOut {
+    pub id: String,
+    pub user_id: String,
+    pub alias: String,
+    pub color: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub max_containers: Option<i32>,
+    pub is_default: bool,
+    pub realm_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Vec<PermissionOut>>,
+}
+
+impl From<&ProjectRow> for ProjectOut {
+    fn from(p: &ProjectRow) -> Self {
+        Self {
+            id: p.project_id.clone(),
+            user_id: p.user_id.clone(),
+            alias: p.alias.clone(),
+            color: p.color.clone(),
+            created_at: ts(p.created_at),
+            updated_at: ts(p.updated_at),
+            max_containers: p.max_containers,
+            is_default: p.is_default,
+            realm_ids: p.realm_ids.clone(),
+            permissions: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectSort {
+    Id,
+    Alias,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// 1-based.
+    pub page: Option<i64>,
+    /// 1–100 (default 20).
+    pub limit: Option<i64>,
+    #[param(inline)]
+    pub sort_by: Option<ProjectSort>,
+    #[param(inline)]
+    pub sort_order: Option<SortOrder>,
+    /// Only projects in this realm (24 hex); read by the realm layer with the host label.
+    #[allow(dead_code)]
+    pub realm_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectListOut {
+    pub projects: Vec<ProjectOut>,
+    pub pagination: Pagination,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GetQuery {
+    /// Include the permission rows with user details.
+    pub include_permissions: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteQuery {
+    /// List the deleted containers' ids and names in the response.
+    pub include_deleted_items: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedCounts {
+    pub containers: i64,
+    pub permissions: i64,
+    pub aliases: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedContainer {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedItems {
+    pub containers: Vec<DeletedContainer>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectDeletedOut {
+    pub deleted: DeletedCounts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_items: Option<DeletedItems>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionLevel {
+    Read,
+    Edit,
+    Delete,
+}
+
+impl PermissionLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Edit => "edit",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantIn {
+    /// The user to grant access to (24 hex).
+    pub user_id: String,
+    pub permission_level: PermissionLevel,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantUpdateIn {
+    pub permission_level: PermissionLevel,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PermissionUser {
+    pub id: String,
+    pub username: String,
+    pub alias: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PermissionOut {
+    pub id: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub permission_level: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub user: PermissionUser,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionSort {
+    Id,
+    UserId,
+    PermissionLevel,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PermissionListQuery {
+    pub page: Option<i64>,
+    pub limit: Option<i64>,
+    #[param(inline)]
+    pub sort_by: Option<PermissionSort>,
+    #[param(inline)]
+    pub sort_order: Option<SortOrder>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PermissionListOut {
+    pub permissions: Vec<PermissionOut>,
+    pub pagination: Pagination,
+}

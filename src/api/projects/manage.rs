@@ -1,0 +1,192 @@
+//! Creating, reading, changing and deleting projects.
+
+use axum::extract::{Query, State};
+use serde_json::json;
+
+use super::{
+    dto::{
+        DeleteQuery, DeletedContainer, DeletedCounts, DeletedItems, GetQuery, ListQuery, ProjectDeletedOut, ProjectIn,
+        ProjectListOut, ProjectOut, ProjectSort,
+    },
+    queries::{self, MAX_PROJECTS},
+};
+use crate::{
+    api::{fields, paging::Page},
+    auth::{
+        access::Require,
+        policy::perm,
+        resource::{policy, ProjectAccess},
+    },
+    db::{containers, new_id, projects::ProjectRow},
+    envelope::{ApiOk, Envelope},
+    error::{ApiError, ErrorBody, Result, ResultExt},
+    extract::Json,
+    lifecycle::{self, provision, Trigger},
+    state::AppState,
+};
+
+fn alias_taken() -> ApiError {
+    ApiError::conflict("project_alias_taken", "You already have a project with this alias")
+}
+
+fn max_containers(v: Option<i32>) -> Result<Option<i32>> {
+    match v {
+        Some(n) if !(0..=10_000).contains(&n) => Err(ApiError::invalid("max_containers", "must be 0–10000 or null")),
+        v => Ok(v),
+    }
+}
+
+/// Create a new project
+///
+/// `alias` is unique among your projects (409 otherwise); `color` is normalised to `#RRGGBB`
+/// (random when omitted); `max_containers` caps the containers it holds (null: unlimited).
+#[utoipa::path(post, path = "/projects/", tag = "projects", security(("bearer" = [])), request_body = ProjectIn,
+    responses((status = 201, body = Envelope<ProjectOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("projects.create"))))]
+pub async fn create_project(
+    State(st): State<AppState>,
+    me: Require<perm::ProjectsCreate>,
+    Json(input): Json<ProjectIn>,
+) -> Result<ApiOk<ProjectOut>> {
+    let alias = fields::alias("alias", &input.alias)?;
+    let color = match &input.color {
+        Some(c) => fields::color("color", c)?,
+        None => containers::random_color(),
+    };
+    let max = max_containers(input.max_containers.flatten())?;
+    let realms = fields::realms_on_create(&me, input.realm_ids.as_deref())?;
+    if queries::count_owned(&st.db, &me.user.user_id).await? >= MAX_PROJECTS {
+        return Err(ApiError::invalid("alias", format!("an account holds at most {MAX_PROJECTS} projects")));
+    }
+    let id = new_id();
+    let mut tx = st.db.begin().await?;
+    let row = queries::insert(&mut *tx, &id, &me.user.user_id, &alias, &color, max, &realms)
+        .await
+        .on_constraint("project_alias_key", alias_taken)?;
+    project_event(&mut tx, &row, "project.created").await?;
+    tx.commit().await?;
+    Ok(ApiOk::created("Project created", ProjectOut::from(&row)))
+}
+
+async fn project_event(tx: &mut sqlx::PgConnection, p: &ProjectRow, kind: &str) -> sqlx::Result<()> {
+    let data = json!({"alias": p.alias});
+    lifecycle::event(tx, &p.user_id, kind, "project", &p.project_id, Some(&p.project_id), None, &p.realm_ids, data)
+        .await
+}
+
+/// List all projects
+///
+/// Your projects and those shared with you, newest first unless `sort_by`/`sort_order` say
+/// otherwise. A realm-scoped request (or `realm_id`) lists only that realm's projects.
+#[utoipa::path(get, path = "/projects/", tag = "projects", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Envelope<ProjectListOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("projects.read"))))]
+pub async fn list_projects(
+    State(st): State<AppState>,
+    me: Require<perm::ProjectsRead>,
+    Query(q): Query<ListQuery>,
+) -> Result<ApiOk<ProjectListOut>> {
+    let page = Page::new(q.page, q.limit)?;
+    let column = match q.sort_by.unwrap_or(ProjectSort::CreatedAt) {
+        ProjectSort::Id => "p.project_id",
+        ProjectSort::Alias => "p.alias",
+        ProjectSort::CreatedAt => "p.created_at",
+        ProjectSort::UpdatedAt => "p.updated_at",
+    };
+    let order = format!("{column} {}", q.sort_order.unwrap_or_default().sql());
+    let rows = queries::list(&st.db, &me.user.user_id, me.realm.as_deref(), &order, page.limit, page.offset()).await?;
+    let total = rows.first().map(|(t, _)| *t).unwrap_or(0);
+    let projects = rows.iter().map(|(_, p)| ProjectOut::from(p)).collect();
+    Ok(ApiOk::new("Projects", ProjectListOut { projects, pagination: page.of(total) }))
+}
+
+/// Get project by ID
+///
+/// `include_permissions=true` adds the permission rows (owner only; others see none).
+#[utoipa::path(get, path = "/projects/{id}", tag = "projects", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project ID"), GetQuery),
+    responses((status = 200, body = Envelope<ProjectOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("projects.read"))))]
+pub async fn get_project(
+    State(st): State<AppState>,
+    access: ProjectAccess<policy::ReadProject>,
+    Query(q): Query<GetQuery>,
+) -> Result<ApiOk<ProjectOut>> {
+    let mut out = ProjectOut::from(&access.project);
+    if q.include_permissions == Some(true) && access.project.level() == crate::db::projects::Level::Owner {
+        out.permissions =
+            Some(queries::permissions(&st.db, &access.project.project_id, "pp.created_at", 1000, 0).await?);
+    }
+    Ok(ApiOk::new("Project", out))
+}
+
+/// Update project
+///
+/// `alias` is required; `color`, `max_containers` and `realm_ids` change when given. Only a
+/// caller without realm restrictions may change `realm_ids`.
+#[utoipa::path(put, path = "/projects/{id}", tag = "projects", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project ID")), request_body = ProjectIn,
+    responses((status = 200, body = Envelope<ProjectOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("projects.update"))))]
+pub async fn update_project(
+    State(st): State<AppState>,
+    access: ProjectAccess<policy::UpdateProject>,
+    Json(input): Json<ProjectIn>,
+) -> Result<ApiOk<ProjectOut>> {
+    let p = &access.project;
+    let alias = fields::alias("alias", &input.alias)?;
+    let color = match &input.color {
+        Some(c) => fields::color("color", c)?,
+        None => p.color.clone(),
+    };
+    let max = match input.max_containers {
+        Some(v) => max_containers(v)?,
+        None => p.max_containers,
+    };
+    let realms = fields::realms_on_update(&access.me, &p.realm_ids, input.realm_ids.as_deref())?;
+    let mut tx = st.db.begin().await?;
+    let row = queries::update(&mut *tx, p, &alias, &color, max, &realms)
+        .await
+        .on_constraint("project_alias_key", alias_taken)?;
+    project_event(&mut tx, &row, "project.updated").await?;
+    tx.commit().await?;
+    Ok(ApiOk::new("Project updated", ProjectOut::from(&row)))
+}
+
+/// Delete project
+///
+/// Deletes its containers on their hosts first, then the project and its permission rows. If a
+/// host cannot be reached the project stays (with the containers not yet deleted) and the call
+/// answers 503/504: run it again.
+#[utoipa::path(delete, path = "/projects/{id}", tag = "projects", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project ID"), DeleteQuery),
+    responses((status = 200, body = Envelope<ProjectDeletedOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("projects.delete"))))]
+pub async fn delete_project(
+    State(st): State<AppState>,
+    access: ProjectAccess<policy::DeleteProject>,
+    Query(q): Query<DeleteQuery>,
+) -> Result<ApiOk<ProjectDeletedOut>> {
+    let p = access.project;
+    let ids: Vec<String> =
+        sqlx::query_scalar("select container_id from container where project_id = $1 order by created_at")
+            .bind(&p.project_id)
+            .fetch_all(&st.db)
+            .await?;
+    let by = Trigger::user(&access.me.user.user_id);
+    let mut deleted = Vec::new();
+    for id in ids {
+        let Some(c) = containers::by_id(&st.db, &id).await? else { continue };
+        let item = DeletedContainer { id: c.container_id.clone(), name: c.name.clone() };
+        lifecycle::detached(provision::delete(st.clone(), c, by.clone())).await?;
+        deleted.push(item);
+    }
+    let mut tx = st.db.begin().await?;
+    let permissions = queries::count_permissions(&mut *tx, &p.project_id).await?;
+    sqlx::query("delete from project where project_id = $1").bind(&p.project_id).execute(&mut *tx).await?;
+    project_event(&mut tx, &p, "project.deleted").await?;
+    tx.commit().await?;
+    let counts = DeletedCounts { containers: deleted.len() as i64, permissions, aliases: 0 };
+    let items = (q.include_deleted_items == Some(true)).then_some(DeletedItems { containers: deleted });
+    Ok(ApiOk::new("Project deleted", ProjectDeletedOut { deleted: counts, deleted_items: items }))
+}

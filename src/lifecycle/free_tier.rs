@@ -1,0 +1,221 @@
+//! The free tier: a newly verified user gets a default project and a default container on a
+//! free server of their region (any free server when their region has none). The database part
+//! is done at once; the container is created on its host in the background, and a failure
+//! there never fails the login: `POST /users/me/retry-setup` tries again, and is idempotent.
+
+use serde_json::json;
+
+use super::{born, provision, status, Trigger};
+use crate::{
+    api::auth::dto::{ContainerRef, ProjectRef, ServerRef},
+    db::{
+        containers::{self, NewContainer},
+        new_id,
+    },
+    error::ApiError,
+    servers::ServerRow,
+    state::AppState,
+};
+
+/// The free-tier objects a session response shows (null until set up).
+#[derive(Default)]
+pub struct Refs {
+    pub server: Option<ServerRef>,
+    pub project: Option<ProjectRef>,
+    pub container: Option<ContainerRef>,
+}
+
+/// What the user has now: their default project, its default container and its server.
+pub async fn refs(st: &AppState, user_id: &str) -> Result<Refs, ApiError> {
+    type Row = (String, String, Option<String>, Option<String>, Option<String>);
+    let row: Option<Row> = sqlx::query_as(
+        "select p.project_id, p.alias, c.container_id, c.name, c.server_id from project p \
+         left join container c on c.project_id = p.project_id and c.is_default and c.status <> 'deleting' \
+         where p.user_id = $1 and p.is_default",
+    )
+    .bind(user_id)
+    .fetch_optional(&st.db)
+    .await?;
+    let Some((project_id, alias, container_id, name, server_id)) = row else { return Ok(Refs::default()) };
+    let mut out = Refs { project: Some(ProjectRef { id: project_id, alias }), ..Refs::default() };
+    if let (Some(id), Some(name)) = (container_id.clone(), name) {
+        out.container = Some(ContainerRef { id, name });
+    }
+    if let Some(sid) = server_id {
+        if let Some(s) = crate::servers::by_id(&st.db, &sid).await? {
+            let ready: bool = sqlx::query_scalar("select status = 'running' from container where container_id = $1")
+                .bind(container_id)
+                .fetch_optional(&st.db)
+                .await?
+                .unwrap_or(false);
+            out.server = Some(server_ref(&s, ready));
+        }
+    }
+    Ok(out)
+}
+
+fn server_ref(s: &ServerRow, is_ready: bool) -> ServerRef {
+    ServerRef {
+        id: s.server_id.clone(),
+        name: s.name.clone(),
+        country: s.country.clone(),
+        region: s.region.clone(),
+        city: s.city.clone(),
+        datacenter: s.datacenter.clone(),
+        is_ready,
+    }
+}
+
+/// A free, enabled server, preferring `region`.
+async fn free_server(st: &AppState, region: Option<&str>) -> Result<Option<ServerRow>, ApiError> {
+    let id: Option<String> = sqlx::query_scalar(
+        "select server_id from server where is_enabled and is_free \
+         order by (region = $1) desc nulls last, name limit 1",
+    )
+    .bind(region)
+    .fetch_optional(&st.db)
+    .await?;
+    match id {
+        Some(id) => Ok(crate::servers::by_id(&st.db, &id).await?),
+        None => Ok(None),
+    }
+}
+
+/// The database half: the default project (made if missing) and a default container row in
+/// `creating` when there is none (or the last one failed). Returns the container to provision.
+async fn prepare(st: &AppState, user_id: &str, region: Option<&str>) -> Result<Option<String>, ApiError> {
+    let server = free_server(st, region).await?.ok_or_else(|| {
+        ApiError::precondition("no_free_server", "No free server is registered; an operator must add one")
+    })?;
+    let mut tx = st.db.begin().await?;
+    // One setup per user at a time.
+    sqlx::query("select 1 from app_user where user_id = $1 for update").bind(user_id).execute(&mut *tx).await?;
+    let project_id: Option<String> =
+        sqlx::query_scalar("select project_id from project where user_id = $1 and is_default")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let project_id = match project_id {
+        Some(p) => p,
+        None => {
+            let id = new_id();
+            let taken: bool =
+                sqlx::query_scalar("select exists (select 1 from project where user_id = $1 and alias = 'Default')")
+                    .bind(user_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let alias = if taken { format!("Default-{}", &id[..4]) } else { "Default".to_owned() };
+            sqlx::query(
+                "insert into project (project_id, user_id, alias, color, is_default) values ($1, $2, $3, $4, true)",
+            )
+            .bind(&id)
+            .bind(user_id)
+            .bind(&alias)
+            .bind(containers::random_color())
+            .execute(&mut *tx)
+            .await?;
+            super::event(
+                &mut *tx,
+                user_id,
+                "project.created",
+                "project",
+                &id,
+                Some(&id),
+                None,
+                &[],
+                json!({"alias": alias}),
+            )
+            .await?;
+            id
+        }
+    };
+    let existing: Option<(String, String)> = sqlx::query_as(
+        "select container_id, status from container where project_id = $1 and is_default and status <> 'deleting'",
+    )
+    .bind(&project_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((id, s)) = &existing {
+        if s != status::FAILED {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        // The last attempt failed: its row makes way for a new one (the instance is removed below).
+        sqlx::query(
+            "update container set is_default = false, name = name || '-failed-' || left($2, 6) where container_id = $1",
+        )
+        .bind(id)
+        .bind(new_id())
+        .execute(&mut *tx)
+        .await?;
+    }
+    let mut n = NewContainer::new(&project_id, &server.server_id, "default".into(), st.cfg.default_image.clone());
+    n.is_default = true;
+    containers::insert(&mut *tx, &n).await?;
+    let row = containers::by_id(&mut *tx, &n.container_id).await?.ok_or_else(|| anyhow::anyhow!("row vanished"))?;
+    born(&mut tx, &row, &Trigger::system("free_tier")).await?;
+    sqlx::query("update app_user set setup_state = 'pending', setup_error = null where user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    if let Some((old, _)) = existing {
+        if let Some(c) = containers::by_id(&st.db, &old).await? {
+            let _ = provision::delete(st.clone(), c, Trigger::system("free_tier")).await;
+        }
+    }
+    Ok(Some(n.container_id))
+}
+
+async fn finish(st: &AppState, user_id: &str, outcome: &Result<(), ApiError>) {
+    let (state, err) = match outcome {
+        Ok(()) => ("done", None),
+        Err(e) => ("failed", Some(e.to_string())),
+    };
+    let _ = sqlx::query("update app_user set setup_state = $2, setup_error = $3 where user_id = $1")
+        .bind(user_id)
+        .bind(state)
+        .bind(err)
+        .execute(&st.db)
+        .await;
+}
+
+/// Set up (or finish setting up) the free tier, waiting for the host.
+pub async fn setup(st: &AppState, user_id: &str, region: Option<&str>) -> Result<(), ApiError> {
+    let outcome = async {
+        if let Some(id) = prepare(st, user_id, region).await? {
+            let c = containers::by_id(&st.db, &id).await?.ok_or_else(|| anyhow::anyhow!("row vanished"))?;
+            super::detached(provision::create_and_start(st.clone(), c, Trigger::system("free_tier"))).await?;
+        }
+        Ok(())
+    }
+    .await;
+    finish(st, user_id, &outcome).await;
+    outcome
+}
+
+/// On first verification: the database half now (so the response can show it), the host in
+/// the background. Never fails the caller.
+pub async fn begin(st: &AppState, user_id: &str, region: Option<&str>) {
+    if !st.cfg.free_tier {
+        return;
+    }
+    match prepare(st, user_id, region).await {
+        Ok(Some(id)) => {
+            let (st, user_id) = (st.clone(), user_id.to_owned());
+            tokio::spawn(async move {
+                let outcome = async {
+                    let c = containers::by_id(&st.db, &id).await?.ok_or_else(|| anyhow::anyhow!("row vanished"))?;
+                    provision::create_and_start(st.clone(), c, Trigger::system("free_tier")).await
+                }
+                .await;
+                finish(&st, &user_id, &outcome).await;
+            });
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "free tier setup could not start; retry-setup will try again");
+            finish(st, user_id, &Err(e)).await;
+        }
+    }
+}
