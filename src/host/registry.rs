@@ -37,6 +37,11 @@ impl Hosts {
         self.pinned.write().unwrap_or_else(lock_err).insert(server_id.to_owned(), host);
     }
 
+    /// Back to the registry's driver for `server_id`.
+    pub fn unpin(&self, server_id: &str) {
+        self.pinned.write().unwrap_or_else(lock_err).remove(server_id);
+    }
+
     /// The host for a registered server.
     pub fn for_server(&self, row: &ServerRow, sealer: &SecretBox) -> Result<Arc<Host>, ApiError> {
         if let Some(h) = self.pinned.read().unwrap_or_else(lock_err).get(&row.server_id) {

@@ -1,0 +1,195 @@
+//! Containers when their host misbehaves (the fault-injecting driver around the real LXD):
+//! a blackholed host answers by the deadline + 0.5 s with 504 and the container never shows
+//! `running`; no transaction idles in Postgres during the host call; a failing host is 502
+//! and then the breaker answers 503 + Retry-After at once. And the reconciler: what LXD
+//! reports (stopped behind our back, gone, unreachable) becomes the container's status.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use hoody_api::host::{
+    fault::{Fault, Faulty},
+    lxd::Lxd,
+    Host, HostLimits,
+};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::fixtures::{lxc, lxc_status, socket, LxdApp};
+
+const DEADLINE: Duration = Duration::from_secs(2);
+
+/// Put a fault-injecting driver (around the real LXD) in front of the `local` server.
+fn pin_faulty(app: &LxdApp) -> Arc<Faulty> {
+    let f = Arc::new(Faulty::new(Arc::new(Lxd::new(socket(), Duration::from_secs(60)))));
+    let limits = HostLimits { max_concurrent: 4, queue_wait: Duration::from_millis(200), call_timeout: DEADLINE };
+    app.state.hosts.pin(&app.server_id, Arc::new(Host::new("local", f.clone(), limits)));
+    f
+}
+
+async fn idle_in_transaction(app: &LxdApp) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap()
+}
+
+async fn statuses(app: &LxdApp, id: &str) -> Vec<String> {
+    sqlx::query_scalar("select to_status from container_status_log where container_id = $1 order by transition_time")
+        .bind(id)
+        .fetch_all(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_blackholed_host_times_out_in_time_and_never_shows_running() {
+    let app = LxdApp::spawn().await;
+    let s = app.verified_user("blackhole@example.com").await;
+    let project = app.project(&s.token, "Dark").await;
+    let f = pin_faulty(&app);
+    f.set(Fault::Blackhole);
+
+    // Create: while the host call hangs, no transaction idles in Postgres.
+    let started = Instant::now();
+    let create = app.create(&s.token, &project, json!({"name": "lost"}));
+    let watch = async {
+        tokio::time::sleep(DEADLINE / 2).await;
+        idle_in_transaction(&app).await
+    };
+    let (r, idle) = tokio::join!(create, watch);
+    let took = started.elapsed();
+    r.expect(504);
+    assert!(took < DEADLINE + Duration::from_millis(500), "answered after {took:?}");
+    assert_eq!(idle, 0, "a transaction was left open across the host call");
+    let id: String =
+        sqlx::query_scalar("select container_id from container where name = 'lost'").fetch_one(&app.db).await.unwrap();
+    app.track(&id);
+    assert_eq!(statuses(&app, &id).await, ["creating", "failed"]);
+    let r = app.get(&format!("/api/v1/containers/{id}"), Some(&s.token)).await;
+    r.expect(200);
+    assert_eq!(r.data()["status"], "failed");
+    let logs: Vec<Option<serde_json::Value>> = sqlx::query_scalar(
+        "select metadata from container_status_log where container_id = $1 and to_status = 'failed'",
+    )
+    .bind(&id)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(logs[0].as_ref().unwrap()["reason"], "host_timeout");
+
+    // A running container: stop against the blackhole is 504 in time, and it stays running.
+    f.set(Fault::None);
+    let r = app.create(&s.token, &project, json!({"name": "alive"})).await;
+    r.expect(201);
+    let alive = r.data()["id"].as_str().unwrap().to_owned();
+    f.set(Fault::Blackhole);
+    let started = Instant::now();
+    let path = format!("/api/v1/containers/{alive}/stop");
+    let stop = app.call(Method::POST, &path, &s.token, None);
+    let watch = async {
+        tokio::time::sleep(DEADLINE / 2).await;
+        idle_in_transaction(&app).await
+    };
+    let (r, idle) = tokio::join!(stop, watch);
+    r.expect(504);
+    assert!(started.elapsed() < DEADLINE + Duration::from_millis(500));
+    assert_eq!(idle, 0);
+    let r = app.get(&format!("/api/v1/containers/{alive}"), Some(&s.token)).await;
+    assert_eq!(r.data()["status"], "running");
+    assert_eq!(lxc_status(&format!("c-{alive}")), "RUNNING");
+}
+
+#[tokio::test]
+async fn a_failing_host_is_a_bad_gateway_then_the_breaker_answers_at_once() {
+    let app = LxdApp::spawn().await;
+    let s = app.verified_user("failing@example.com").await;
+    let project = app.project(&s.token, "Flaky").await;
+    let f = pin_faulty(&app);
+    f.set(Fault::Fail);
+    let r = app.create(&s.token, &project, json!({"name": "broken-1"})).await;
+    r.expect(502);
+    assert!(!r.text.to_lowercase().contains("lxd"), "the host's own words leak: {}", r.text);
+    // Each failed create is one failed call; five trip the breaker.
+    for i in 2..=5 {
+        app.create(&s.token, &project, json!({"name": format!("broken-{i}")})).await;
+    }
+    let started = Instant::now();
+    let r = app.create(&s.token, &project, json!({"name": "broken-6"})).await;
+    r.expect(503);
+    assert!(r.headers.get("retry-after").is_some(), "503 without Retry-After");
+    assert!(started.elapsed() < Duration::from_millis(500), "the open breaker must answer at once");
+    let failed: i64 =
+        sqlx::query_scalar("select count(*) from container where status = 'failed'").fetch_one(&app.db).await.unwrap();
+    assert_eq!(failed, 6, "every attempt is recorded as failed, none lost");
+}
+
+#[tokio::test]
+async fn the_reconciler_takes_over_what_lxd_reports() {
+    let app = LxdApp::spawn().await;
+    let s = app.verified_user("reconcile@example.com").await;
+    let project = app.project(&s.token, "Drift").await;
+    let id = app.running(&s.token, &project, json!({})).await;
+    let name = format!("c-{id}");
+    let status = |app: &LxdApp| {
+        let id = id.clone();
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("select status from container where container_id = $1")
+                .bind(&id)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+
+    // Nothing drifted: nothing changes.
+    assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 0);
+    // Stopped behind our back.
+    lxc(&["stop", &name, "--force"]);
+    assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 1);
+    assert_eq!(status(&app).await, "stopped");
+    let (by, meta): (String, serde_json::Value) = sqlx::query_as(
+        "select triggered_by, metadata from container_status_log where container_id = $1 order by transition_time desc limit 1",
+    )
+    .bind(&id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(by, "reconciler");
+    assert_eq!(meta["observed"], "Stopped");
+
+    // The host unreachable: failed, then back when it answers again.
+    let f = pin_faulty(&app);
+    f.set(Fault::Blackhole);
+    hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap();
+    assert_eq!(status(&app).await, "failed");
+    app.state.hosts.unpin(&app.server_id);
+    hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap();
+    assert_eq!(status(&app).await, "stopped");
+
+    // The instance gone: failed, with the reason.
+    lxc(&["delete", &name, "--force"]);
+    hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap();
+    assert_eq!(status(&app).await, "failed");
+    let meta: serde_json::Value = sqlx::query_scalar(
+        "select metadata from container_status_log where container_id = $1 order by transition_time desc limit 1",
+    )
+    .bind(&id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(meta["reason"], "instance_missing");
+    let events: i64 = sqlx::query_scalar(
+        "select count(*) from event where container_id = $1 and data->>'triggered_by' = 'reconciler'",
+    )
+    .bind(&id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(events, 4, "every reconciled change is an event");
+}

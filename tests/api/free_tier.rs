@@ -1,0 +1,128 @@
+//! The free tier: verification sets up a default project and container on the free server
+//! (the host part in the background, never failing the login); the session responses show
+//! them; `POST /users/me/retry-setup` repairs a failed setup and is idempotent.
+
+use std::{sync::Arc, time::Duration};
+
+use hoody_api::host::{
+    fault::{Fault, Faulty},
+    lxd::Lxd,
+    Host, HostLimits,
+};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::{
+    fixtures::{lxc_status, socket, LxdApp},
+    harness::{TestApp, PASSWORD},
+};
+
+async fn wait_status(app: &LxdApp, id: &str, want: &str) {
+    for _ in 0..200 {
+        let s: Option<String> = sqlx::query_scalar("select status from container where container_id = $1")
+            .bind(id)
+            .fetch_optional(&app.db)
+            .await
+            .unwrap();
+        if s.as_deref() == Some(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("container {id} never became {want}");
+}
+
+#[tokio::test]
+async fn verification_sets_up_the_default_project_and_container() {
+    let app = LxdApp::spawn_with(|c| c.free_tier = true).await;
+    let token = app.signup("free@example.com", PASSWORD).await;
+    let r = app.post("/api/v1/auth/verify-email", json!({"token": token})).await;
+    r.expect(200);
+    let d = r.data().clone();
+    assert_eq!(d["project"]["alias"], "Default");
+    assert_eq!(d["container"]["name"], "default");
+    assert_eq!(d["server"]["name"], "local");
+    assert_eq!(d["server"]["region"], "local");
+    let container = d["container"]["id"].as_str().unwrap().to_owned();
+    app.track(&container);
+    wait_status(&app, &container, "running").await;
+    assert_eq!(lxc_status(&format!("c-{container}")), "RUNNING");
+
+    // Login shows the same objects, the server now ready.
+    let r = app.post("/api/v1/users/auth/login", json!({"email": "free@example.com", "password": PASSWORD})).await;
+    r.expect(200);
+    assert_eq!(r.data()["container"]["id"], container);
+    assert_eq!(r.data()["project"]["id"], d["project"]["id"]);
+    assert_eq!(r.data()["server"]["is_ready"], true);
+    let session = r.data()["token"].as_str().unwrap().to_owned();
+
+    // Retry-setup with everything in place changes nothing.
+    let r = app.post_auth("/api/v1/users/me/retry-setup", &session, None).await;
+    r.expect(200);
+    assert_eq!(r.data()["container"]["id"], container);
+    assert!(r.data()["blocked_reason"].is_null());
+    let count: i64 = sqlx::query_scalar("select count(*) from container").fetch_one(&app.db).await.unwrap();
+    assert_eq!(count, 1);
+    // The default project and container are ordinary ones for their owner.
+    let r = app.get(&format!("/api/v1/containers/{container}"), Some(&session)).await;
+    r.expect(200);
+    assert_eq!(r.data()["is_default"], true);
+    app.post_auth("/api/v1/users/me/retry-setup", &session, Some(json!({"region": ""}))).await.expect(422);
+    app.post_auth("/api/v1/users/me/retry-setup", &session, Some(json!({"nope": 1}))).await.expect(422);
+}
+
+#[tokio::test]
+async fn a_failed_setup_does_not_fail_the_login_and_retry_repairs_it() {
+    let app = LxdApp::spawn_with(|c| c.free_tier = true).await;
+    let f = Arc::new(Faulty::new(Arc::new(Lxd::new(socket(), Duration::from_secs(60)))));
+    f.set(Fault::Fail);
+    let limits =
+        HostLimits { max_concurrent: 4, queue_wait: Duration::from_millis(200), call_timeout: Duration::from_secs(5) };
+    app.state.hosts.pin(&app.server_id, Arc::new(Host::new("local", f.clone(), limits)));
+
+    let token = app.signup("unlucky@example.com", PASSWORD).await;
+    let r = app.post("/api/v1/auth/verify-email", json!({"token": token})).await;
+    r.expect(200);
+    let first = r.data()["container"]["id"].as_str().unwrap().to_owned();
+    app.track(&first);
+    wait_status(&app, &first, "failed").await;
+    let state: String = sqlx::query_scalar("select setup_state from app_user where email = 'unlucky@example.com'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(state, "failed");
+    let session = app.login("unlucky@example.com", PASSWORD).await;
+
+    // The host is back: retry replaces the failed container with a running one.
+    app.state.hosts.unpin(&app.server_id);
+    let r = app.call(Method::POST, "/api/v1/users/me/retry-setup", &session.token, Some(json!({}))).await;
+    r.expect(200);
+    let second = r.data()["container"]["id"].as_str().unwrap().to_owned();
+    app.track(&second);
+    assert_ne!(second, first);
+    assert_eq!(r.data()["container"]["name"], "default");
+    assert_eq!(r.data()["server"]["is_ready"], true);
+    assert_eq!(lxc_status(&format!("c-{second}")), "RUNNING");
+    let left: i64 = sqlx::query_scalar("select count(*) from container").fetch_one(&app.db).await.unwrap();
+    assert_eq!(left, 1, "the failed container was removed");
+    let state: String = sqlx::query_scalar("select setup_state from app_user where user_id = $1")
+        .bind(&session.user_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(state, "done");
+}
+
+#[tokio::test]
+async fn retry_setup_without_a_free_server_says_so() {
+    let app = TestApp::spawn().await;
+    let s = app.verified_user("nohost@example.com").await;
+    let r = app.post_auth("/api/v1/users/me/retry-setup", &s.token, None).await;
+    r.expect(412);
+    assert_eq!(r.code(), "no_free_server");
+    app.post_auth("/api/v1/users/me/retry-setup", "nope", None).await.expect(401);
+    // Verification without a free server still signed the user in, with nulls.
+    let r = app.post("/api/v1/users/auth/login", json!({"email": "nohost@example.com", "password": PASSWORD})).await;
+    r.expect(200);
+    assert!(r.data()["container"].is_null() && r.data()["server"].is_null() && r.data()["project"].is_null());
+}
