@@ -193,3 +193,56 @@ async fn the_reconciler_takes_over_what_lxd_reports() {
     .unwrap();
     assert_eq!(events, 4, "every reconciled change is an event");
 }
+
+#[tokio::test]
+async fn a_blackholed_host_does_not_take_the_healthy_one_down() {
+    let app = LxdApp::spawn().await;
+    let s = app.verified_user("bulkhead@example.com").await;
+    let project = app.project(&s.token, "Bulkhead").await;
+    let healthy = app.running(&s.token, &project, json!({})).await;
+    // A second server whose host is blackholed, with rows for 20 containers on it.
+    let dark = hoody_api::db::new_id();
+    sqlx::query("insert into server (server_id, name, region, is_free) values ($1, 'dark', 'local', true)")
+        .bind(&dark)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let f = Arc::new(Faulty::new(Arc::new(Lxd::new(socket(), Duration::from_secs(60)))));
+    f.set(Fault::Blackhole);
+    let cap = 4;
+    let limits = HostLimits { max_concurrent: cap, queue_wait: Duration::from_millis(300), call_timeout: DEADLINE };
+    app.state.hosts.pin(&dark, Arc::new(Host::new("dark", f.clone(), limits)));
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let id = hoody_api::db::new_id();
+        sqlx::query(
+            "insert into container (container_id, project_id, server_id, lxd_name, name, color, container_image, status) \
+             values ($1, $2, $3, 'c-' || $1, $4, '#000000', 'hoody-busybox', 'running')",
+        )
+        .bind(&id)
+        .bind(&project)
+        .bind(&dark)
+        .bind(format!("dark-{i}"))
+        .execute(&app.db)
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    // 200 operations against the dark host while the healthy one serves stats.
+    let dark_calls = (0..200).map(|i| {
+        let path = format!("/api/v1/containers/{}/stats", ids[i % ids.len()]);
+        let (app, token) = (&app, s.token.clone());
+        async move { app.get(&path, Some(&token)).await.status.as_u16() }
+    });
+    let healthy_calls = (0..20).map(|_| {
+        let path = format!("/api/v1/containers/{healthy}/stats");
+        let (app, token) = (&app, s.token.clone());
+        async move { app.get(&path, Some(&token)).await.status.as_u16() }
+    });
+    let (dark_codes, healthy_codes) =
+        tokio::join!(futures::future::join_all(dark_calls), futures::future::join_all(healthy_calls));
+    assert!(healthy_codes.iter().all(|c| *c == 200), "the healthy host suffered: {healthy_codes:?}");
+    assert!(dark_codes.iter().all(|c| *c == 503 || *c == 504), "{dark_codes:?}");
+    assert!(dark_codes.contains(&503), "calls past the cap are turned away, not queued forever");
+    assert!(f.peak_in_flight() <= cap, "in flight on the dark host: {} > cap {cap}", f.peak_in_flight());
+}

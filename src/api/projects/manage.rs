@@ -183,7 +183,13 @@ pub async fn delete_project(
     }
     let mut tx = st.db.begin().await?;
     let permissions = queries::count_permissions(&mut *tx, &p.project_id).await?;
-    sqlx::query("delete from project where project_id = $1").bind(&p.project_id).execute(&mut *tx).await?;
+    sqlx::query("delete from project where project_id = $1")
+        .bind(&p.project_id)
+        .execute(&mut *tx)
+        .await
+        .on_constraint("container_project_id_fkey", || {
+            ApiError::conflict("project_not_empty", "A container was added meanwhile; delete again")
+        })?;
     project_event(&mut tx, &p, "project.deleted").await?;
     tx.commit().await?;
     let counts = DeletedCounts { containers: deleted.len() as i64, permissions, aliases: 0 };
