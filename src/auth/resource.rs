@@ -55,6 +55,7 @@ policies! {
     Networking = (Edit, "containers.features.networking");
     CopyContainer = (Read, "containers.create");
     Authorize = (Edit, "containers.actions.exec");
+    Kvm = (Edit, "containers.features.kvm");
 }
 
 async fn id_of(parts: &mut Parts, st: &AppState) -> Result<String, ApiError> {

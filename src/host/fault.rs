@@ -94,6 +94,14 @@ impl HostDriver for Faulty {
     fn config<'a>(&'a self, name: &'a str) -> HostFuture<'a, BTreeMap<String, String>> {
         self.wrap(self.inner.config(name))
     }
+    fn set_device<'a>(
+        &'a self,
+        name: &'a str,
+        device: &'a str,
+        spec: Option<&'a BTreeMap<String, String>>,
+    ) -> HostFuture<'a, ()> {
+        self.wrap(self.inner.set_device(name, device, spec))
+    }
     fn state<'a>(&'a self, name: &'a str) -> HostFuture<'a, InstanceState> {
         self.wrap(self.inner.state(name))
     }

@@ -191,6 +191,43 @@ impl HostDriver for Lxd {
         })
     }
 
+    fn set_device<'a>(
+        &'a self,
+        name: &'a str,
+        device: &'a str,
+        spec: Option<&'a BTreeMap<String, String>>,
+    ) -> HostFuture<'a, ()> {
+        Box::pin(async move {
+            let path = Self::instance(name);
+            let (v, etag) = self.request(Method::GET, &path, None, None).await?;
+            let mut inst = v["metadata"].clone();
+            if !inst["devices"].is_object() {
+                inst["devices"] = json!({});
+            }
+            let devices =
+                inst["devices"].as_object_mut().ok_or_else(|| HostError::Failed("instance without devices".into()))?;
+            match spec {
+                Some(s) => {
+                    devices.insert(device.to_owned(), json!(s));
+                }
+                None => {
+                    if devices.remove(device).is_none() {
+                        return Ok(());
+                    }
+                }
+            }
+            let body = json!({
+                "config": inst["config"],
+                "devices": inst["devices"],
+                "profiles": inst["profiles"],
+                "ephemeral": inst["ephemeral"],
+                "architecture": inst["architecture"],
+                "description": inst["description"],
+            });
+            self.operate(Method::PUT, &path, Some(body), etag.as_deref()).await
+        })
+    }
+
     fn config<'a>(&'a self, name: &'a str) -> HostFuture<'a, BTreeMap<String, String>> {
         Box::pin(async move {
             let (v, _) = self.request(Method::GET, &Self::instance(name), None, None).await?;

@@ -129,6 +129,13 @@ pub trait HostDriver: Send + Sync {
         unset: &'a [String],
     ) -> HostFuture<'a, ()>;
     fn config<'a>(&'a self, name: &'a str) -> HostFuture<'a, BTreeMap<String, String>>;
+    /// Add (or replace) a device of the instance, or remove it with `None`.
+    fn set_device<'a>(
+        &'a self,
+        name: &'a str,
+        device: &'a str,
+        spec: Option<&'a BTreeMap<String, String>>,
+    ) -> HostFuture<'a, ()>;
     fn state<'a>(&'a self, name: &'a str) -> HostFuture<'a, InstanceState>;
     fn exists<'a>(&'a self, name: &'a str) -> HostFuture<'a, bool>;
     fn snapshot<'a>(

@@ -22,6 +22,16 @@ pub fn config_of(c: &ContainerRow) -> BTreeMap<String, String> {
     cfg
 }
 
+/// The instance device that passes the host's `/dev/kvm` through (when the host has one).
+pub const KVM_DEVICE: &str = "hoody-kvm";
+
+pub fn kvm_device() -> BTreeMap<String, String> {
+    [("type", "unix-char"), ("source", "/dev/kvm"), ("path", "/dev/kvm"), ("required", "false")]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
 /// Create the instance from its image and start it: `creating` → `running`, or `failed`.
 pub async fn create_and_start(st: AppState, c: ContainerRow, by: Trigger) -> Result<(), ApiError> {
     let host = match host_of(&st, c.server_id.as_deref()).await {
@@ -40,8 +50,12 @@ pub async fn create_and_start(st: AppState, c: ContainerRow, by: Trigger) -> Res
         }
     };
     let spec = InstanceSpec { name: c.lxd_name.clone(), image_alias: c.container_image.clone(), config: config_of(&c) };
+    let kvm = kvm_device();
     let done = async {
         host.call(|d| d.create(&spec)).await?;
+        if c.kvm {
+            host.call(|d| d.set_device(&spec.name, KVM_DEVICE, Some(&kvm))).await?;
+        }
         host.call(|d| d.set_state(&spec.name, StateAction::Start)).await
     }
     .await;

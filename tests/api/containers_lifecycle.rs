@@ -174,3 +174,31 @@ async fn a_container_lives_its_whole_life_through_the_api() {
     assert_eq!(r.data()["deleted_items"]["containers"][0]["id"], copy);
     assert!(!exists(&copy_name));
 }
+
+#[tokio::test]
+async fn kvm_passes_the_device_through_and_takes_it_away() {
+    let app = LxdApp::spawn().await;
+    let s = app.verified_user("kvm@example.com").await;
+    let project = app.project(&s.token, "Vms").await;
+    let id = app.running(&s.token, &project, json!({"kvm": true})).await;
+    let name = format!("c-{id}");
+    assert!(lxc(&["config", "device", "show", &name]).contains("/dev/kvm"), "the device is on the instance");
+    let path = format!("/api/v1/containers/{id}/kvm");
+    let r = app.call(Method::PUT, &path, &s.token, Some(json!({"kvm": false}))).await;
+    r.expect(200);
+    assert_eq!(r.data()["kvm"], false);
+    assert!(!lxc(&["config", "device", "show", &name]).contains("/dev/kvm"));
+    app.call(Method::PUT, &path, &s.token, Some(json!({"dev_kvm": true}))).await.expect(200);
+    assert!(lxc(&["config", "device", "show", &name]).contains("/dev/kvm"));
+    assert_eq!(app.get(&format!("/api/v1/containers/{id}"), Some(&s.token)).await.data()["kvm"], true);
+    app.call(Method::PUT, &path, &s.token, Some(json!({}))).await.expect(422);
+    // Another user's container is not there for them.
+    let other = app.verified_user("kvm-other@example.com").await;
+    app.call(Method::PUT, &path, &other.token, Some(json!({"kvm": false}))).await.expect(404);
+    // A token without containers.features.kvm is refused.
+    let (tok, _) =
+        app.new_token(&s.token, json!({"permissions": {"containers": {"read": true, "update": true}}})).await;
+    let r = app.call(Method::PUT, &path, &tok, Some(json!({"kvm": false}))).await;
+    r.expect(403);
+    assert_eq!(r.code(), "insufficient_permissions");
+}

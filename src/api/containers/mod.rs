@@ -6,6 +6,7 @@ mod change;
 mod copy;
 mod create;
 pub(crate) mod dto;
+mod kvm;
 mod network;
 mod read;
 pub(crate) mod rules;
@@ -35,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(network::start_network))
         .routes(routes!(network::stop_network))
         .routes(routes!(authorize::authorize_container))
+        .routes(routes!(kvm::set_container_kvm))
 }
 
 /// A container as `me` sees it now.
