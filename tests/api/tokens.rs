@@ -300,11 +300,16 @@ async fn realm_restricted_tokens_work_only_inside_their_realms() {
     r.expect(403);
     assert_eq!(r.code(), "realm_change_forbidden");
 
-    // The realms list.
+    // The realms list counts what names each realm: tokens and projects here.
+    let p =
+        app.post_auth("/api/v1/projects/", &s.token, Some(json!({"alias": "In realm", "realm_ids": [realm]}))).await;
+    p.expect(201);
     let realms = app.get("/api/v1/realms/?include_usage=true", Some(&s.token)).await;
     realms.expect(200);
     assert_eq!(realms.data()["total"], 2);
     assert_eq!(realms.data()["usage"][&realm]["auth_tokens"], 2);
+    assert_eq!(realms.data()["usage"][&realm]["projects"], 1);
+    assert_eq!(realms.data()["usage"][&realm]["containers"], 0);
     let only = app.get(&format!("/api/v1/realms/{q}"), Some(&restricted)).await;
     only.expect(200);
     assert_eq!(only.data()["realm_ids"], json!([realm]));

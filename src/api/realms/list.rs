@@ -1,5 +1,5 @@
 //! Realms are not created: a realm id exists once something of the account names it in its
-//! `realm_ids`. Today that is auth tokens; projects, containers and servers join with their issues.
+//! `realm_ids`: auth tokens, projects, containers (servers join with the rentals issue).
 
 use std::collections::BTreeMap;
 
@@ -49,9 +49,15 @@ pub async fn list_realms(
     Query(q): Query<RealmsQuery>,
 ) -> Result<ApiOk<RealmsOut>> {
     let only: Option<Vec<String>> = me.token().filter(|t| t.restricted()).map(|t| t.realm_ids.clone());
-    let counts: Vec<(String, i64)> = sqlx::query_as(
-        "select r, count(*) from auth_token t, unnest(t.realm_ids) as r \
-         where t.user_id = $1 and ($2::text[] is null or r = any($2)) group by r order by r",
+    let counts: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "with r as ( \
+           select r, 'token' as kind from auth_token t, unnest(t.realm_ids) r where t.user_id = $1 \
+           union all select r, 'project' from project p, unnest(p.realm_ids) r where p.user_id = $1 \
+           union all select r, 'container' from container c join project p on p.project_id = c.project_id, \
+             unnest(c.realm_ids) r where p.user_id = $1 and not c.prespawn) \
+         select r, count(*) filter (where kind = 'token'), count(*) filter (where kind = 'project'), \
+           count(*) filter (where kind = 'container') from r \
+         where ($2::text[] is null or r = any($2)) group by r order by r",
     )
     .bind(&me.user.user_id)
     .bind(&only)
@@ -60,9 +66,9 @@ pub async fn list_realms(
     let usage = q.include_usage.unwrap_or(false).then(|| {
         counts
             .iter()
-            .map(|(r, n)| (r.clone(), RealmUsage { projects: 0, containers: 0, servers: 0, auth_tokens: *n }))
+            .map(|(r, t, p, c)| (r.clone(), RealmUsage { projects: *p, containers: *c, servers: 0, auth_tokens: *t }))
             .collect()
     });
-    let realm_ids: Vec<String> = counts.into_iter().map(|(r, _)| r).collect();
+    let realm_ids: Vec<String> = counts.into_iter().map(|(r, ..)| r).collect();
     Ok(ApiOk::new("Realms", RealmsOut { total: realm_ids.len(), realm_ids, usage }))
 }
