@@ -27,6 +27,7 @@ mod mail_smtp;
 mod meta;
 mod openapi_doc;
 mod permissions;
+mod projects;
 mod reliability;
 mod servers;
 mod tfa;
