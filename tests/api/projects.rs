@@ -237,8 +237,7 @@ async fn list_paginates_sorts_and_shows_own_and_shared_projects_only() {
     let r = app.get(&format!("{PROJECTS}?limit=2&page=4"), Some(&a.token)).await;
     r.expect(200);
     assert_eq!(aliases(&r), Vec::<String>::new());
-    // Server bug (reported): past the last page `pagination.total` is 0, not 5, because the
-    // total is read from the page's own rows (`count(*) over ()`); not asserted here.
+    assert_eq!(r.data()["pagination"], json!({"total": 5, "page": 4, "limit": 2, "totalPages": 3}), "past the end");
 
     let r = app.get(&format!("{PROJECTS}?sort_by=alias&sort_order=asc"), Some(&a.token)).await;
     r.expect(200);
@@ -718,6 +717,12 @@ async fn a_grantees_level_gates_what_it_may_do() {
     let r = app.get(&base, Some(&a.token)).await;
     assert_eq!((r.data()["alias"].clone(), r.data()["color"].clone()), (json!("Edited by b"), json!("#ABCDEF")));
     assert_code(&delete(&app, &base, &b.token).await, 403, "project_access_denied");
+    // The quota and the realms stay the owner's.
+    let r = put(&app, &base, &b.token, json!({"alias": "Edited by b", "max_containers": 1})).await;
+    assert_code(&r, 403, "project_access_denied");
+    let r =
+        put(&app, &base, &b.token, json!({"alias": "Edited by b", "realm_ids": ["aaaaaaaaaaaaaaaaaaaaaaaa"]})).await;
+    assert_code(&r, 403, "project_access_denied");
     check_no_members("edit").await;
 
     // delete: may delete it.

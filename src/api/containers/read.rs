@@ -117,15 +117,21 @@ async fn page_of(st: &AppState, me: &Principal, project_id: Option<&str>, q: &Li
         "{select} where {filter} order by {column} {}, c.container_id limit $4 offset $5",
         q.sort_order.unwrap_or_default().sql()
     );
-    let rows: Vec<Counted> = sqlx::query_as(&sql)
-        .bind(project_id)
-        .bind(&me.user.user_id)
-        .bind(me.realm.as_deref())
-        .bind(page.limit)
-        .bind(page.offset())
-        .fetch_all(&st.db)
-        .await?;
-    let total = rows.first().map(|r| r.total).unwrap_or(0);
+    let fetch = |limit: i64, offset: i64| {
+        sqlx::query_as::<_, Counted>(&sql)
+            .bind(project_id)
+            .bind(&me.user.user_id)
+            .bind(me.realm.as_deref())
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&st.db)
+    };
+    let rows = fetch(page.limit, page.offset()).await?;
+    let mut total = rows.first().map(|r| r.total).unwrap_or(0);
+    if rows.is_empty() && page.page > 1 {
+        // Past the last page: the total comes from the first row.
+        total = fetch(1, 0).await?.first().map(|r| r.total).unwrap_or(0);
+    }
     let rows = rows.into_iter().map(|r| r.row).collect();
     let containers = decorate(st, rows, runtime_on, on(q.include_proxy_domains)).await;
     Ok(ContainerListOut { containers, pagination: page.of(total) })

@@ -17,7 +17,10 @@ use crate::{
         policy::perm,
         resource::{policy, ProjectAccess},
     },
-    db::{containers, new_id, projects::ProjectRow},
+    db::{
+        containers, new_id,
+        projects::{Level, ProjectRow},
+    },
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result, ResultExt},
     extract::Json,
@@ -95,7 +98,12 @@ pub async fn list_projects(
     };
     let order = format!("{column} {}", q.sort_order.unwrap_or_default().sql());
     let rows = queries::list(&st.db, &me.user.user_id, me.realm.as_deref(), &order, page.limit, page.offset()).await?;
-    let total = rows.first().map(|(t, _)| *t).unwrap_or(0);
+    let mut total = rows.first().map(|(t, _)| *t).unwrap_or(0);
+    if rows.is_empty() && page.page > 1 {
+        // Past the last page: the total comes from the first row.
+        let first = queries::list(&st.db, &me.user.user_id, me.realm.as_deref(), &order, 1, 0).await?;
+        total = first.first().map(|(t, _)| *t).unwrap_or(0);
+    }
     let projects = rows.iter().map(|(_, p)| ProjectOut::from(p)).collect();
     Ok(ApiOk::new("Projects", ProjectListOut { projects, pagination: page.of(total) }))
 }
@@ -113,7 +121,7 @@ pub async fn get_project(
     Query(q): Query<GetQuery>,
 ) -> Result<ApiOk<ProjectOut>> {
     let mut out = ProjectOut::from(&access.project);
-    if q.include_permissions == Some(true) && access.project.level() == crate::db::projects::Level::Owner {
+    if q.include_permissions == Some(true) && access.project.level() == Level::Owner {
         out.permissions =
             Some(queries::permissions(&st.db, &access.project.project_id, "pp.created_at", 1000, 0).await?);
     }
@@ -144,6 +152,13 @@ pub async fn update_project(
         None => p.max_containers,
     };
     let realms = fields::realms_on_update(&access.me, &p.realm_ids, input.realm_ids.as_deref())?;
+    // The quota and the realms are the owner's to set.
+    if p.level() < Level::Owner && (max != p.max_containers || realms != p.realm_ids) {
+        return Err(ApiError::forbidden(
+            "project_access_denied",
+            "Only the owner changes max_containers and realm_ids",
+        ));
+    }
     let mut tx = st.db.begin().await?;
     let row = queries::update(&mut *tx, p, &alias, &color, max, &realms)
         .await
