@@ -16,6 +16,7 @@ mod auth_session;
 mod auth_signup;
 mod auth_verify;
 mod bad_input;
+mod containers_api;
 mod containers_faults;
 mod containers_lifecycle;
 mod embedded_postgres;
