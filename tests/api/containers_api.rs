@@ -300,9 +300,8 @@ async fn lists_page_sort_filter_and_respect_realms() {
     r.expect(200);
     assert!(names(&r).is_empty());
     assert_eq!(r.data()["pagination"]["page"], 5);
-    // Server bug, reported, not asserted: past the last page `pagination.total` (and
-    // `totalPages`) is 0 instead of 3, since the total is `count(*) over ()` of the rows on
-    // the page (src/api/containers/read.rs, page_of).
+    assert_eq!(r.data()["pagination"]["total"], 3, "past the last page the total stays (fixed in 8c047b0)");
+    assert_eq!(r.data()["pagination"]["totalPages"], 1);
 
     // All of mine, and the filters.
     let r = app.get("/api/v1/containers/?sort_by=name&sort_order=asc", t).await;
