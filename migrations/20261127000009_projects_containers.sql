@@ -56,6 +56,8 @@ create table container (
     is_default          boolean not null default false,
     environment_vars    jsonb not null default '{}',
     ssh_public_key      text,
+    -- The key without its comment: one container per key.
+    ssh_key             text generated always as (split_part(ssh_public_key, ' ', 1) || ' ' || split_part(ssh_public_key, ' ', 2)) stored,
     comment             text,
     source_container_id text,
     copy_firewall_rules boolean not null default false,
@@ -67,7 +69,7 @@ create table container (
     created_at          timestamptz not null default now(),
     updated_at          timestamptz not null default now(),
     constraint container_name_key unique (project_id, name),
-    constraint container_ssh_public_key_key unique (ssh_public_key),
+    constraint container_ssh_public_key_key unique (ssh_key),
     constraint container_lxd_name_key unique (server_id, lxd_name)
 );
 create index container_project_idx on container (project_id, created_at);

@@ -13,11 +13,12 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use hoody_api::db::containers::{insert, NewContainer};
 use reqwest::Method;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::{
     fixtures::{exists, lxc, lxc_status, LxdApp},
     harness::{Resp, Session, TestApp, PASSWORD},
+    permissions::tree,
 };
 
 const KEY_A: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa a@host";
@@ -34,23 +35,6 @@ async fn user(app: &TestApp, tag: &str) -> Session {
     let email = format!("{tag}@example.com");
     app.seed_user(&email, tag, PASSWORD).await;
     app.login(&email, PASSWORD).await
-}
-
-/// The permission tree with exactly `held` set.
-fn tree(held: &[&str]) -> Value {
-    let mut root = Map::new();
-    for leaf in hoody_api::auth::policy::LEAVES.iter() {
-        let mut node = &mut root;
-        let parts: Vec<&str> = leaf.split('.').collect();
-        for (i, part) in parts.iter().enumerate() {
-            if i + 1 == parts.len() {
-                node.insert((*part).to_owned(), json!(held.contains(&leaf.as_str())));
-            } else {
-                node = node.entry((*part).to_owned()).or_insert_with(|| json!({})).as_object_mut().unwrap();
-            }
-        }
-    }
-    Value::Object(root)
 }
 
 /// A container row without an instance, for routes that only read or refuse.
@@ -434,9 +418,8 @@ async fn update_changes_fields_and_applies_env_and_autostart_to_lxd() {
     assert_eq!(r.data()["name"], "upd-2");
     let r = app.get(&base, Some(&s.token)).await;
     assert!(r.data()["ssh_public_key"].is_null(), "cleared in the database too");
-    // Rows holding a name and a key, for the conflicts below. Server bug, reported, not
-    // asserted: uniqueness compares the whole line, so KEY_C's key material with another
-    // comment, without one, or with other spacing is taken on a second container (200, not 409).
+    // Rows holding a name and a key, for the conflicts below: the key is unique whatever its
+    // comment or spacing.
     seed(&app, &p, "taken-name", "stopped", |n| n.ssh_public_key = Some(KEY_C.into())).await;
 
     // autostart, applied to LXD, with an event.
@@ -470,6 +453,9 @@ async fn update_changes_fields_and_applies_env_and_autostart_to_lxd() {
         (json!({"autostart": "yes"}), 400, "invalid_body"),
         (json!({"name": "taken-name"}), 409, "container_name_taken"),
         (json!({"ssh_public_key": KEY_C}), 409, "ssh_public_key_in_use"),
+        (json!({"ssh_public_key": KEY_C.replace(" c@host", " other@comment")}), 409, "ssh_public_key_in_use"),
+        (json!({"ssh_public_key": KEY_C.replace(" c@host", "")}), 409, "ssh_public_key_in_use"),
+        (json!({"ssh_public_key": KEY_C.replace(' ', "   ")}), 409, "ssh_public_key_in_use"),
         (json!({"realm_ids": ["NOTHEX"]}), 422, "validation_failed"),
     ] {
         let r = app.call(Method::PUT, &base, &s.token, Some(body.clone())).await;
@@ -561,11 +547,19 @@ async fn network_settings_are_checked_stored_without_credentials_and_applied_to_
         r.expect(status);
         assert!(r.code() == "validation_failed" || r.code() == "invalid_body", "{body}: {}", r.text);
     }
-    // Server bug, reported, not asserted: these socks5 targets pass the check although a
-    // resolver (inet_aton) takes them for loopback/private addresses: `socks5://127.1:1080`,
-    // `socks5://0177.0.0.1:1080`, `socks5://0x7f.0.0.1:1080`, `socks5://10.1:1080`,
-    // `socks5://localhost.:1080`, `socks5://[::127.0.0.1]:1080` (socks5 is no special URL
-    // scheme, so the host is not normalised to an IPv4 address as it is for http).
+    // Shorthands a resolver (inet_aton) reads as loopback/private addresses are refused too.
+    for proxy in [
+        "socks5://127.1:1080",
+        "socks5://0177.0.0.1:1080",
+        "socks5://0x7f.0.0.1:1080",
+        "socks5://10.1:1080",
+        "socks5://localhost.:1080",
+        "socks5://[::127.0.0.1]:1080",
+    ] {
+        let r = app.call(Method::PUT, &net, &s.token, Some(json!({"type": "socks5", "proxy": proxy}))).await;
+        r.expect(422);
+        assert_eq!(r.body["details"]["fields"][0]["path"], "proxy", "{proxy}");
+    }
     let stored: (Option<Value>, Option<Vec<u8>>) =
         sqlx::query_as("select network, network_proxy_sealed from container where container_id = $1")
             .bind(&id)

@@ -246,3 +246,25 @@ async fn a_blackholed_host_does_not_take_the_healthy_one_down() {
     assert!(dark_codes.contains(&503), "calls past the cap are turned away, not queued forever");
     assert!(f.peak_in_flight() <= cap, "in flight on the dark host: {} > cap {cap}", f.peak_in_flight());
 }
+
+#[tokio::test]
+async fn simultaneous_creates_cannot_overshoot_the_project_quota() {
+    let app = LxdApp::spawn().await;
+    let s = app.verified_user("quota-race@example.com").await;
+    let r = app.post_auth("/api/v1/projects/", &s.token, Some(json!({"alias": "One", "max_containers": 1}))).await;
+    r.expect(201);
+    let project = r.data()["id"].as_str().unwrap().to_owned();
+    // The host fails every call, so no instance is made: the rows are what counts.
+    let f = pin_faulty(&app);
+    f.set(Fault::Fail);
+    let creates = (0..6).map(|i| app.create(&s.token, &project, json!({"name": format!("racer-{i}")})));
+    let codes: Vec<u16> = futures::future::join_all(creates).await.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(codes.iter().filter(|c| **c == 502).count(), 1, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 422).count(), 5, "{codes:?}");
+    let rows: i64 = sqlx::query_scalar("select count(*) from container where project_id = $1")
+        .bind(&project)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+}

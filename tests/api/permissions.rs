@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::harness::TestApp;
 
 /// The permission tree with exactly `held` set.
-fn tree(held: &[&str]) -> Value {
+pub fn tree(held: &[&str]) -> Value {
     let mut root = Map::new();
     for leaf in hoody_api::auth::policy::LEAVES.iter() {
         let mut node = &mut root;

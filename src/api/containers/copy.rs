@@ -106,20 +106,6 @@ pub async fn copy_container(
     if input.target_server_id.as_ref().is_some_and(|t| *t != server_id) {
         return Err(ApiError::invalid("target_server_id", "copies stay on the source's server"));
     }
-    if let Some(max) = target.max_containers {
-        let held: i64 = sqlx::query_scalar(
-            "select count(*) from container where project_id = $1 and not prespawn and status <> 'deleting'",
-        )
-        .bind(&target.project_id)
-        .fetch_one(&st.db)
-        .await?;
-        if held >= i64::from(max) {
-            return Err(ApiError::invalid(
-                "target_project_id",
-                format!("the project holds its maximum of {max} containers"),
-            ));
-        }
-    }
     let mut n = NewContainer::new(&target.project_id, &server_id, name, src.container_image.clone());
     n.status = status::COPYING;
     n.color = src.color.clone();
@@ -137,6 +123,7 @@ pub async fn copy_container(
     n.realm_ids = target.realm_ids.clone();
     let by = Trigger::user(&me.user.user_id);
     let mut tx = st.db.begin().await?;
+    super::create::check_quota(&mut tx, &target, &n, 0).await?;
     containers::insert(&mut *tx, &n)
         .await
         .on_constraint("container_name_key", rules::name_taken)

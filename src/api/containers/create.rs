@@ -96,7 +96,18 @@ async fn check_server(st: &AppState, me: &Principal, server_id: &str) -> Result<
     Ok(s)
 }
 
-async fn check_quota(st: &AppState, p: &ProjectRow, n: &NewContainer, prespawn_cap: i32) -> Result<()> {
+/// The project's `max_containers` and the server's prespawn cap, checked inside the insert
+/// transaction after taking the owner's lock, so simultaneous creates cannot overshoot.
+pub(crate) async fn check_quota(
+    tx: &mut sqlx::PgConnection,
+    p: &ProjectRow,
+    n: &NewContainer,
+    prespawn_cap: i32,
+) -> Result<()> {
+    sqlx::query("select pg_advisory_xact_lock(hashtext('containers:' || $1))")
+        .bind(&p.user_id)
+        .execute(&mut *tx)
+        .await?;
     if n.prespawn {
         let held: i64 = sqlx::query_scalar(
             "select count(*) from container c join project p on p.project_id = c.project_id \
@@ -104,7 +115,7 @@ async fn check_quota(st: &AppState, p: &ProjectRow, n: &NewContainer, prespawn_c
         )
         .bind(&p.user_id)
         .bind(&n.server_id)
-        .fetch_one(&st.db)
+        .fetch_one(&mut *tx)
         .await?;
         if held >= i64::from(prespawn_cap) {
             return Err(ApiError::invalid(
@@ -114,12 +125,16 @@ async fn check_quota(st: &AppState, p: &ProjectRow, n: &NewContainer, prespawn_c
         }
         return Ok(());
     }
-    if let Some(max) = p.max_containers {
+    let max: Option<i32> = sqlx::query_scalar("select max_containers from project where project_id = $1")
+        .bind(&p.project_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if let Some(max) = max {
         let held: i64 = sqlx::query_scalar(
             "select count(*) from container where project_id = $1 and not prespawn and status <> 'deleting'",
         )
         .bind(&p.project_id)
-        .fetch_one(&st.db)
+        .fetch_one(&mut *tx)
         .await?;
         if held >= i64::from(max) {
             return Err(ApiError::invalid(
@@ -132,8 +147,9 @@ async fn check_quota(st: &AppState, p: &ProjectRow, n: &NewContainer, prespawn_c
 }
 
 /// Take over one of the caller's prespawned containers on the same server and image.
-async fn claim(st: &AppState, me: &Principal, n: &NewContainer) -> Result<Option<String>> {
+async fn claim(st: &AppState, me: &Principal, p: &ProjectRow, n: &NewContainer) -> Result<Option<String>> {
     let mut tx = st.db.begin().await?;
+    check_quota(&mut tx, p, n, 0).await?;
     let found: Option<String> = sqlx::query_scalar(
         "select c.container_id from container c join project p on p.project_id = c.project_id \
          where p.user_id = $1 and c.prespawn and c.server_id = $2 and c.container_image = $3 \
@@ -199,10 +215,9 @@ pub async fn create_container(
         .bind(&server.server_id)
         .fetch_one(&st.db)
         .await?;
-    check_quota(&st, p, &n, prespawn_cap).await?;
     let by = Trigger::user(&me.user.user_id);
     if !n.prespawn && input.bypass_prespawn != Some(true) {
-        if let Some(id) = claim(&st, me, &n).await? {
+        if let Some(id) = claim(&st, me, p, &n).await? {
             let c = containers::by_id(&st.db, &id).await?.ok_or_else(|| anyhow::anyhow!("claimed row vanished"))?;
             lifecycle::transition(&st, &c, &[status::RUNNING, status::STOPPED], status::CLAIMING, &by, None).await?;
             lifecycle::detached(provision::claim(st.clone(), c, by)).await?;
@@ -211,6 +226,7 @@ pub async fn create_container(
         }
     }
     let mut tx = st.db.begin().await?;
+    check_quota(&mut tx, p, &n, prespawn_cap).await?;
     containers::insert(&mut *tx, &n)
         .await
         .on_constraint("container_name_key", rules::name_taken)

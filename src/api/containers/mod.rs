@@ -4,7 +4,7 @@
 mod authorize;
 mod change;
 mod copy;
-mod create;
+pub(crate) mod create;
 pub(crate) mod dto;
 mod kvm;
 mod network;

@@ -102,7 +102,7 @@ fn forbidden_target(ip: IpAddr) -> bool {
                 || v.is_multicast()
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
-                || v.to_ipv4_mapped().is_some_and(|m| forbidden_target(IpAddr::V4(m)))
+                || v.to_ipv4().is_some_and(|m| forbidden_target(IpAddr::V4(m)))
         }
     }
 }
@@ -120,20 +120,14 @@ fn proxy_url(kind: NetworkType, raw: &str) -> Result<(reqwest::Url, bool), Field
     if !scheme_ok {
         return Err(bad("the scheme must match type"));
     }
-    let host = url
-        .host_str()
-        .ok_or_else(|| bad("must name a host"))?
-        .trim_matches(|c| c == '[' || c == ']')
-        .to_ascii_lowercase();
+    let host = url.host_str().ok_or_else(|| bad("must name a host"))?.trim_matches(|c| c == '[' || c == ']');
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
     if let Ok(ip) = host.parse::<IpAddr>() {
         if forbidden_target(ip) {
             return Err(bad("loopback, link-local and private addresses are not allowed"));
         }
-    } else if host == "localhost"
-        || [".localhost", ".local", ".internal", ".localdomain"].iter().any(|s| host.ends_with(s))
-        || !host.contains('.')
-    {
-        return Err(bad("must be a public host name"));
+    } else if !public_name(&host) {
+        return Err(bad("must be an IP address or a public host name"));
     }
     if url.port_or_known_default().is_none() {
         return Err(bad("must give a port"));
@@ -143,6 +137,20 @@ fn proxy_url(kind: NetworkType, raw: &str) -> Result<(reqwest::Url, bool), Field
     }
     let creds = !url.username().is_empty() || url.password().is_some();
     Ok((url, creds))
+}
+
+/// A DNS name that no resolver reads as an address (`127.1`, `0x7f.1`, `10.1` are refused: the
+/// last label must be letters) and that is not local by convention.
+fn public_name(host: &str) -> bool {
+    let labels: Vec<&str> = host.split('.').collect();
+    let tld = labels.last().copied().unwrap_or("");
+    labels.len() >= 2
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && tld.len() >= 2
+        && tld.bytes().all(|b| b.is_ascii_alphabetic())
+        && !matches!(tld, "localhost" | "local" | "internal" | "localdomain" | "home" | "lan" | "corp")
 }
 
 fn short(path: &str, v: &Option<String>, max: usize) -> Result<Option<String>, FieldError> {
@@ -403,6 +411,13 @@ mod tests {
             "socks5://localhost:1080",
             "socks5://metadata.internal:80",
             "http://proxy.example.com:8080",
+            "socks5://127.1:1080",
+            "socks5://0177.0.0.1:1080",
+            "socks5://0x7f.0.0.1:1080",
+            "socks5://10.1:1080",
+            "socks5://localhost.:1080",
+            "socks5://[::127.0.0.1]:1080",
+            "socks5://[::ffff:10.0.0.1]:1080",
         ] {
             assert!(proxy_url(NetworkType::Socks5, bad).is_err(), "{bad}");
         }

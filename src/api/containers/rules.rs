@@ -98,7 +98,9 @@ pub fn ssh_key(path: &str, k: &str) -> Result<String, FieldError> {
     if !known || !b64 || k.len() > 16 * 1024 || k.contains('\n') {
         return Err(FieldError::new(path, "must be an OpenSSH public key line (ssh-ed25519 AAAA… [comment])"));
     }
-    Ok(k.to_owned())
+    // One space between the parts: the key itself (type and body) is what must be unique.
+    let comment: Vec<&str> = parts.collect();
+    Ok(if comment.is_empty() { format!("{kind} {body}") } else { format!("{kind} {body} {}", comment.join(" ")) })
 }
 
 pub fn comment(path: &str, c: &str) -> Result<String, FieldError> {
