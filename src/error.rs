@@ -153,6 +153,7 @@ impl ApiError {
             Self::HostTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Db(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Db(e) if is_bad_input(e) => StatusCode::BAD_REQUEST,
+            Self::Db(e) if is_gone_meanwhile(e) => StatusCode::CONFLICT,
             Self::Db(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -175,6 +176,7 @@ impl ApiError {
             Self::HostTimeout => "host_timeout",
             Self::Db(e) if is_unavailable(e) => "service_unavailable",
             Self::Db(e) if is_bad_input(e) => "invalid_input",
+            Self::Db(e) if is_gone_meanwhile(e) => "changed_meanwhile",
             Self::Db(_) | Self::Internal(_) => "internal_error",
         }
     }
@@ -194,6 +196,7 @@ impl ApiError {
         match self {
             Self::Db(e) if is_unavailable(e) => "The service is temporarily unavailable; retry shortly".into(),
             Self::Db(e) if is_bad_input(e) => "The request contains a value that cannot be stored".into(),
+            Self::Db(e) if is_gone_meanwhile(e) => "Something this request refers to changed meanwhile; retry".into(),
             Self::Db(_) | Self::Internal(_) => "Internal server error".into(),
             Self::RateLimited { .. } => "Too many requests; retry later".into(),
             Self::Unavailable { .. } => "The service is temporarily unavailable; retry shortly".into(),
@@ -215,6 +218,13 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
             // deadlock or serialization failure, which a retry resolves
             matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300" | "40P01" | "40001")
         })
+}
+
+/// A row this request refers to was deleted by another request meanwhile (a foreign key), or a
+/// row it read is gone (`RowNotFound`): a race, answered 409 so the client retries.
+fn is_gone_meanwhile(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::RowNotFound)
+        || e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c.as_ref() == "23503")
 }
 
 /// Input PostgreSQL refuses as data (a NUL byte, an unrepresentable character, a number out of

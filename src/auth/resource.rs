@@ -39,7 +39,7 @@ macro_rules! policies {
 policies! {
     ReadProject = (Read, "projects.read");
     UpdateProject = (Edit, "projects.update");
-    DeleteProject = (Delete, "projects.delete");
+    DeleteProject = (Owner, "projects.delete");
     ListMembers = (Owner, "projects.read");
     InviteMember = (Owner, "projects.members.invite");
     ChangeMember = (Owner, "projects.members.change_roles");
@@ -53,7 +53,7 @@ policies! {
     Snapshots = (Edit, "containers.features.snapshots");
     ReadNetwork = (Read, "containers.features.networking");
     Networking = (Edit, "containers.features.networking");
-    CopyContainer = (Read, "containers.create");
+    CopyContainer = (Edit, "containers.create");
     Authorize = (Edit, "containers.actions.exec");
     Kvm = (Edit, "containers.features.kvm");
 }

@@ -81,9 +81,20 @@ async fn free_server(st: &AppState, region: Option<&str>) -> Result<Option<Serve
     }
 }
 
+/// What the database half found to do.
+enum Prepared {
+    /// A new default container row, to create on its host.
+    Provision(String),
+    /// The default container is there (or on its way).
+    InPlace,
+    /// The default container failed after it had run: its data may matter, so it is not
+    /// replaced automatically.
+    Blocked,
+}
+
 /// The database half: the default project (made if missing) and a default container row in
-/// `creating` when there is none (or the last one failed). Returns the container to provision.
-async fn prepare(st: &AppState, user_id: &str, region: Option<&str>) -> Result<Option<String>, ApiError> {
+/// `creating` when there is none (or the last attempt failed before it ever ran).
+async fn prepare(st: &AppState, user_id: &str, region: Option<&str>) -> Result<Prepared, ApiError> {
     let server = free_server(st, region).await?.ok_or_else(|| {
         ApiError::precondition("no_free_server", "No free server is registered; an operator must add one")
     })?;
@@ -138,7 +149,17 @@ async fn prepare(st: &AppState, user_id: &str, region: Option<&str>) -> Result<O
     if let Some((id, s)) = &existing {
         if s != status::FAILED {
             tx.commit().await?;
-            return Ok(None);
+            return Ok(Prepared::InPlace);
+        }
+        let ran: bool = sqlx::query_scalar(
+            "select exists (select 1 from container_status_log where container_id = $1 and to_status = 'running')",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if ran {
+            tx.commit().await?;
+            return Ok(Prepared::Blocked);
         }
         // The last attempt failed: its row makes way for a new one (the instance is removed below).
         sqlx::query(
@@ -149,7 +170,14 @@ async fn prepare(st: &AppState, user_id: &str, region: Option<&str>) -> Result<O
         .execute(&mut *tx)
         .await?;
     }
-    let mut n = NewContainer::new(&project_id, &server.server_id, "default".into(), st.cfg.default_image.clone());
+    // `default`, unless the user named another container so.
+    let taken: bool =
+        sqlx::query_scalar("select exists (select 1 from container where project_id = $1 and name = 'default')")
+            .bind(&project_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let name = if taken { format!("default-{}", &new_id()[..6]) } else { "default".to_owned() };
+    let mut n = NewContainer::new(&project_id, &server.server_id, name, st.cfg.default_image.clone());
     n.is_default = true;
     containers::insert(&mut *tx, &n).await?;
     let row = containers::by_id(&mut *tx, &n.container_id).await?.ok_or_else(|| anyhow::anyhow!("row vanished"))?;
@@ -164,7 +192,7 @@ async fn prepare(st: &AppState, user_id: &str, region: Option<&str>) -> Result<O
             let _ = provision::delete(st.clone(), c, Trigger::system("free_tier")).await;
         }
     }
-    Ok(Some(n.container_id))
+    Ok(Prepared::Provision(n.container_id))
 }
 
 async fn finish(st: &AppState, user_id: &str, outcome: &Result<(), ApiError>) {
@@ -180,17 +208,41 @@ async fn finish(st: &AppState, user_id: &str, outcome: &Result<(), ApiError>) {
         .await;
 }
 
-/// Set up (or finish setting up) the free tier, waiting for the host.
-pub async fn setup(st: &AppState, user_id: &str, region: Option<&str>) -> Result<(), ApiError> {
+/// Why setup cannot go on by itself.
+pub const ADMIN_RECOVERY: &str = "admin_recovery_required";
+
+/// Set up (or finish setting up) the free tier, waiting for the host. `Ok(Some(reason))`: it is
+/// blocked and needs an operator.
+pub async fn setup(st: &AppState, user_id: &str, region: Option<&str>) -> Result<Option<&'static str>, ApiError> {
+    if !st.cfg.free_tier {
+        return Err(ApiError::precondition("free_tier_disabled", "The free tier is switched off on this server"));
+    }
     let outcome = async {
-        if let Some(id) = prepare(st, user_id, region).await? {
-            let c = containers::by_id(&st.db, &id).await?.ok_or_else(|| anyhow::anyhow!("row vanished"))?;
-            super::detached(provision::create_and_start(st.clone(), c, Trigger::system("free_tier"))).await?;
+        match prepare(st, user_id, region).await? {
+            Prepared::Provision(id) => {
+                let c = containers::by_id(&st.db, &id).await?.ok_or_else(|| anyhow::anyhow!("row vanished"))?;
+                super::detached(provision::create_and_start(st.clone(), c, Trigger::system("free_tier"))).await?;
+                Ok(None)
+            }
+            Prepared::InPlace => Ok(None),
+            Prepared::Blocked => Ok(Some(ADMIN_RECOVERY)),
         }
-        Ok(())
     }
     .await;
-    finish(st, user_id, &outcome).await;
+    // Done only once the default container runs (an earlier attempt may still be creating it).
+    let running: bool = sqlx::query_scalar(
+        "select exists (select 1 from container c join project p on p.project_id = c.project_id \
+         where p.user_id = $1 and p.is_default and c.is_default and c.status = 'running')",
+    )
+    .bind(user_id)
+    .fetch_one(&st.db)
+    .await
+    .unwrap_or(false);
+    match &outcome {
+        Ok(_) if running => finish(st, user_id, &Ok(())).await,
+        Ok(_) => {}
+        Err(e) => finish(st, user_id, &Err(anyhow::anyhow!("{e}").into())).await,
+    }
     outcome
 }
 
@@ -201,7 +253,7 @@ pub async fn begin(st: &AppState, user_id: &str, region: Option<&str>) {
         return;
     }
     match prepare(st, user_id, region).await {
-        Ok(Some(id)) => {
+        Ok(Prepared::Provision(id)) => {
             let (st, user_id) = (st.clone(), user_id.to_owned());
             tokio::spawn(async move {
                 let outcome = async {
@@ -212,7 +264,7 @@ pub async fn begin(st: &AppState, user_id: &str, region: Option<&str>) {
                 finish(&st, &user_id, &outcome).await;
             });
         }
-        Ok(None) => {}
+        Ok(Prepared::InPlace | Prepared::Blocked) => {}
         Err(e) => {
             tracing::warn!(error = %e, "free tier setup could not start; retry-setup will try again");
             finish(st, user_id, &Err(e)).await;

@@ -199,6 +199,19 @@ pub fn reason(e: &HostError) -> Value {
     json!({ "reason": r })
 }
 
+/// The same for a failure already turned into our error.
+pub fn reason_of(e: &ApiError) -> Value {
+    let r = match e.status().as_u16() {
+        504 => "host_timeout",
+        503 => "host_unavailable",
+        502 => "host_failed",
+        404 => "instance_missing",
+        409 => "host_refused",
+        _ => "failed",
+    };
+    json!({ "reason": r })
+}
+
 /// Our status for what LXD reports.
 pub fn status_of(lxd_status: &str) -> &'static str {
     match lxd_status {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{host_of, reason, status, transition, Trigger};
+use super::{host_of, reason, reason_of, status, transition, Trigger};
 use crate::{
     db::containers::ContainerRow,
     error::ApiError,
@@ -79,22 +79,33 @@ pub async fn sync_config(host: &Host, c: &ContainerRow) -> Result<(), HostError>
     host.call(|d| d.update_config(&c.lxd_name, &set, &unset)).await
 }
 
+/// After a copy, a sync or a claim: the instance's config, network keys and devices as the
+/// container's row says, whatever the source instance carried.
+pub async fn settle_instance(st: &AppState, host: &Host, c: &ContainerRow) -> Result<(), ApiError> {
+    sync_config(host, c).await?;
+    let (set, unset) = crate::api::containers::network::desired_keys(st, &c.container_id).await?;
+    host.call(|d| d.update_config(&c.lxd_name, &set, &unset)).await?;
+    let dev = kvm_device();
+    host.call(|d| d.set_device(&c.lxd_name, KVM_DEVICE, c.kvm.then_some(&dev))).await?;
+    Ok(())
+}
+
 /// A claimed prespawned instance: apply the new owner's config and make sure it runs.
 pub async fn claim(st: AppState, c: ContainerRow, by: Trigger) -> Result<(), ApiError> {
-    let host = host_of(&st, c.server_id.as_deref()).await?;
     let done = async {
-        sync_config(&host, &c).await?;
+        let host = host_of(&st, c.server_id.as_deref()).await?;
+        settle_instance(&st, &host, &c).await?;
         let state = host.call(|d| d.state(&c.lxd_name)).await?;
         match state.status.as_str() {
             "Running" => Ok(()),
-            "Frozen" => host.call(|d| d.set_state(&c.lxd_name, StateAction::Unfreeze)).await,
-            _ => host.call(|d| d.set_state(&c.lxd_name, StateAction::Start)).await,
+            "Frozen" => Ok(host.call(|d| d.set_state(&c.lxd_name, StateAction::Unfreeze)).await?),
+            _ => Ok(host.call(|d| d.set_state(&c.lxd_name, StateAction::Start)).await?),
         }
     }
     .await;
     if let Err(e) = done {
-        transition(&st, &c, &[status::CLAIMING], status::FAILED, &by, Some(reason(&e))).await?;
-        return Err(e.into());
+        transition(&st, &c, &[status::CLAIMING], status::FAILED, &by, Some(reason_of(&e))).await?;
+        return Err(e);
     }
     transition(&st, &c, &[status::CLAIMING], status::RUNNING, &by, None).await?;
     Ok(())
@@ -132,8 +143,13 @@ pub async fn destroy(st: &AppState, c: &ContainerRow) -> Result<(), ApiError> {
 /// On a host failure the container goes back to where it was.
 pub async fn delete(st: AppState, c: ContainerRow, by: Trigger) -> Result<(), ApiError> {
     let before = c.status.clone();
-    if !transition(&st, &c, &[], status::DELETING, &by, None).await? {
-        return Ok(());
+    // Not while another host operation runs on it (creating, copying, claiming).
+    let settled = [status::RUNNING, status::STOPPED, status::PAUSED, status::FAILED, status::DELETING];
+    if !transition(&st, &c, &settled, status::DELETING, &by, None).await? {
+        return Err(ApiError::conflict(
+            "container_busy",
+            "The container is busy on its host; try again when it is done",
+        ));
     }
     if let Err(e) = destroy(&st, &c).await {
         let back = if before == status::DELETING { status::FAILED } else { before.as_str() };

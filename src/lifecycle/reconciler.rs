@@ -20,37 +20,91 @@ pub async fn run(st: AppState, stop: Stop) {
     }
 }
 
-/// One pass over every server with containers. Returns how many containers changed.
+/// One pass over every server with containers. Returns how many containers changed. A server
+/// or a container that cannot be checked is logged and skipped; the pass goes on.
 pub async fn pass(st: &AppState) -> Result<usize, ApiError> {
+    // A container's longest host work: create (3 calls) or sync (5), each up to the timeout.
+    let stuck_secs = (st.cfg.host_limits.call_timeout.as_secs() * 6 + 30) as i64;
+    let by = Trigger::system("reconciler");
+    let mut changed = orphans(st, &by).await?;
+    changed += unfinished_deletes(st, stuck_secs).await?;
     let servers: Vec<String> = sqlx::query_scalar(
         "select distinct server_id from container where server_id is not null and status <> 'deleting'",
     )
     .fetch_all(&st.db)
     .await?;
-    let stuck_secs = (st.cfg.host_limits.call_timeout.as_secs() * 2 + 30) as i64;
-    let by = Trigger::system("reconciler");
-    let mut changed = 0;
     for server_id in servers {
-        let Some(row) = crate::servers::by_id(&st.db, &server_id).await? else { continue };
-        let host = st.hosts.for_server(&row, &st.sealer)?;
-        let containers = crate::db::containers::to_reconcile(&st.db, &server_id, stuck_secs).await?;
-        for c in containers {
-            let observed = host.call(|d| d.state(&c.lxd_name)).await;
-            let (to, meta) = match &observed {
-                Ok(s) => (status_of(&s.status), json!({"observed": s.status})),
-                Err(e @ HostError::NotFound(_)) => (status::FAILED, reason(e)),
-                Err(HostError::Unavailable { .. } | HostError::Timeout) => {
-                    (status::FAILED, json!({"reason": "host_unreachable"}))
-                }
-                Err(e) => {
-                    tracing::warn!(container = %c.container_id, error = %e, "reconciler could not read a container");
-                    continue;
-                }
-            };
-            if to != c.status && transition(st, &c, &[c.status.as_str()], to, &by, Some(meta)).await? {
-                changed += 1;
-            }
+        match server(st, &server_id, stuck_secs, &by).await {
+            Ok(n) => changed += n,
+            Err(e) => tracing::warn!(server = %server_id, error = %e, "reconciler skipped a server"),
         }
     }
     Ok(changed)
+}
+
+async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -> Result<usize, ApiError> {
+    let Some(row) = crate::servers::by_id(&st.db, server_id).await? else { return Ok(0) };
+    let host = st.hosts.for_server(&row, &st.sealer)?;
+    let containers = crate::db::containers::to_reconcile(&st.db, server_id, stuck_secs).await?;
+    let mut changed = 0;
+    for c in containers {
+        let observed = host.call(|d| d.state(&c.lxd_name)).await;
+        let (to, meta) = match &observed {
+            Ok(s) => (status_of(&s.status), json!({"observed": status_of(&s.status)})),
+            Err(e @ HostError::NotFound(_)) => (status::FAILED, reason(e)),
+            Err(HostError::Unavailable { .. } | HostError::Timeout) => {
+                (status::FAILED, json!({"reason": "host_unreachable"}))
+            }
+            Err(e) => {
+                tracing::warn!(container = %c.container_id, error = %e, "reconciler could not read a container");
+                continue;
+            }
+        };
+        if to == c.status {
+            continue;
+        }
+        match transition(st, &c, &[c.status.as_str()], to, by, Some(meta)).await {
+            Ok(true) => changed += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(container = %c.container_id, error = %e, "reconciler could not record a change"),
+        }
+    }
+    Ok(changed)
+}
+
+/// Containers whose server was removed from the registry: nothing can run them.
+async fn orphans(st: &AppState, by: &Trigger) -> Result<usize, ApiError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "select container_id from container where server_id is null and status not in ('failed', 'deleting') limit 1000",
+    )
+    .fetch_all(&st.db)
+    .await?;
+    let mut changed = 0;
+    for id in ids {
+        let Some(c) = crate::db::containers::by_id(&st.db, &id).await? else { continue };
+        if transition(st, &c, &[c.status.as_str()], status::FAILED, by, Some(json!({"reason": "server_gone"}))).await? {
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// Deletes whose process died half-way: remove the instance and the row now.
+async fn unfinished_deletes(st: &AppState, stuck_secs: i64) -> Result<usize, ApiError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "select container_id from container where status = 'deleting' \
+         and status_changed_at < now() - make_interval(secs => $1) limit 100",
+    )
+    .bind(stuck_secs as f64)
+    .fetch_all(&st.db)
+    .await?;
+    let mut done = 0;
+    for id in ids {
+        let Some(c) = crate::db::containers::by_id(&st.db, &id).await? else { continue };
+        match super::provision::delete(st.clone(), c, Trigger::system("reconciler")).await {
+            Ok(()) => done += 1,
+            Err(e) => tracing::warn!(container = %id, error = %e, "reconciler could not finish a delete"),
+        }
+    }
+    Ok(done)
 }

@@ -161,7 +161,7 @@ async fn the_reconciler_takes_over_what_lxd_reports() {
     .await
     .unwrap();
     assert_eq!(by, "reconciler");
-    assert_eq!(meta["observed"], "Stopped");
+    assert_eq!(meta["observed"], "stopped");
 
     // The host unreachable: failed, then back when it answers again.
     let f = pin_faulty(&app);
@@ -267,4 +267,35 @@ async fn simultaneous_creates_cannot_overshoot_the_project_quota() {
         .await
         .unwrap();
     assert_eq!(rows, 1);
+}
+
+#[tokio::test]
+async fn busy_containers_and_their_projects_are_not_deleted_under_the_host() {
+    let app = LxdApp::spawn_with(|c| c.reconcile_interval = Duration::from_secs(3600)).await;
+    let s = app.verified_user("busy@example.com").await;
+    let project = app.project(&s.token, "Busy").await;
+    // A row in the middle of a create (no instance yet).
+    let mut n =
+        hoody_api::db::containers::NewContainer::new(&project, &app.server_id, "midway".into(), "hoody-busybox".into());
+    n.status = "creating";
+    hoody_api::db::containers::insert(&app.db, &n).await.unwrap();
+    let r = app.call(Method::DELETE, &format!("/api/v1/containers/{}", n.container_id), &s.token, None).await;
+    r.expect(409);
+    assert_eq!(r.code(), "container_busy");
+    let r = app.call(Method::DELETE, &format!("/api/v1/projects/{project}"), &s.token, None).await;
+    r.expect(409);
+    assert_eq!(r.code(), "project_busy");
+    let left: i64 = sqlx::query_scalar("select count(*) from container").fetch_one(&app.db).await.unwrap();
+    assert_eq!(left, 1);
+    // Its server removed from the registry: the reconciler marks it failed, and then it goes.
+    sqlx::query("update container set server_id = null where container_id = $1")
+        .bind(&n.container_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 1);
+    let r = app.get(&format!("/api/v1/containers/{}", n.container_id), Some(&s.token)).await;
+    assert_eq!(r.data()["status"], "failed");
+    app.call(Method::DELETE, &format!("/api/v1/containers/{}", n.container_id), &s.token, None).await.expect(200);
+    app.call(Method::DELETE, &format!("/api/v1/projects/{project}"), &s.token, None).await.expect(200);
 }

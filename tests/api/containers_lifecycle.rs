@@ -96,7 +96,7 @@ async fn a_container_lives_its_whole_life_through_the_api() {
     assert!(r.data()["processes"].as_i64().unwrap() >= 1);
     let r = app.get(&format!("{base}?runtime=true&include_proxy_domains=true"), Some(&s.token)).await;
     r.expect(200);
-    assert_eq!(r.data()["runtime_info"]["host_state"]["status"], "Running");
+    assert_eq!(r.data()["runtime_info"]["host_state"]["status"], "running");
     assert_eq!(r.data()["proxy_domains"], json!([]));
 
     // Snapshots: create with expiry and alias, list, alias update, restore, delete.

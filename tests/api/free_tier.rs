@@ -126,3 +126,47 @@ async fn retry_setup_without_a_free_server_says_so() {
     r.expect(200);
     assert!(r.data()["container"].is_null() && r.data()["server"].is_null() && r.data()["project"].is_null());
 }
+
+#[tokio::test]
+async fn a_default_container_that_ran_is_not_replaced() {
+    let app = LxdApp::spawn_with(|c| c.free_tier = true).await;
+    let token = app.signup("kept@example.com", PASSWORD).await;
+    let r = app.post("/api/v1/auth/verify-email", json!({"token": token})).await;
+    r.expect(200);
+    let id = r.data()["container"]["id"].as_str().unwrap().to_owned();
+    app.track(&id);
+    wait_status(&app, &id, "running").await;
+    let session = app.login("kept@example.com", PASSWORD).await;
+    // Its host goes away for a while: the reconciler marks it failed.
+    app.state.hosts.pin(&app.server_id, {
+        let f = Arc::new(Faulty::new(Arc::new(Lxd::new(socket(), Duration::from_secs(60)))));
+        f.set(Fault::Blackhole);
+        Arc::new(Host::new(
+            "local",
+            f,
+            HostLimits { call_timeout: Duration::from_millis(300), ..HostLimits::default() },
+        ))
+    });
+    hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap();
+    wait_status(&app, &id, "failed").await;
+    app.state.hosts.unpin(&app.server_id);
+    // Retry-setup does not throw away a container that ran: it says an operator must look.
+    let r = app.post_auth("/api/v1/users/me/retry-setup", &session.token, None).await;
+    r.expect(200);
+    assert_eq!(r.data()["blocked_reason"], "admin_recovery_required");
+    assert_eq!(r.data()["container"]["id"], id);
+    assert_eq!(lxc_status(&format!("c-{id}")), "RUNNING", "the instance is untouched");
+    let n: i64 = sqlx::query_scalar("select count(*) from container").fetch_one(&app.db).await.unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn retry_setup_is_refused_when_the_free_tier_is_off() {
+    let app = LxdApp::spawn().await;
+    let s = app.verified_user("off@example.com").await;
+    let r = app.post_auth("/api/v1/users/me/retry-setup", &s.token, None).await;
+    r.expect(412);
+    assert_eq!(r.code(), "free_tier_disabled");
+    let n: i64 = sqlx::query_scalar("select count(*) from project").fetch_one(&app.db).await.unwrap();
+    assert_eq!(n, 0);
+}

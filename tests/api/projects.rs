@@ -682,7 +682,7 @@ async fn a_grantees_level_gates_what_it_may_do() {
     assert!(r.body["message"].as_str().unwrap().contains("edit"), "{}", r.text);
     let r = delete(&app, &base, &b.token).await;
     assert_code(&r, 403, "project_access_denied");
-    assert!(r.body["message"].as_str().unwrap().contains("delete"), "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().contains("owner"), "{}", r.text);
     assert_code(
         &app.post_auth(&format!("{base}/containers"), &b.token, Some(json!({}))).await,
         403,
@@ -725,10 +725,11 @@ async fn a_grantees_level_gates_what_it_may_do() {
     assert_code(&r, 403, "project_access_denied");
     check_no_members("edit").await;
 
-    // delete: may delete it.
+    // delete: may delete its containers, but the project itself stays the owner's to delete.
     put(&app, &own_row, &a.token, json!({"permission_level": "delete"})).await.expect(200);
     check_no_members("delete").await;
-    let r = delete(&app, &base, &b.token).await;
+    assert_code(&delete(&app, &base, &b.token).await, 403, "project_access_denied");
+    let r = delete(&app, &base, &a.token).await;
     r.expect(200);
     assert_eq!(r.data()["deleted"]["permissions"], 1);
     assert_code(&app.get(&base, Some(&a.token)).await, 404, "project_not_found");

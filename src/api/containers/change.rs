@@ -87,6 +87,9 @@ pub async fn update_container(
         return Err(ApiError::validation(errors));
     }
     let realms = fields::realms_on_update(me, &c.realm_ids, input.realm_ids.as_deref())?;
+    if realms != c.realm_ids && c.level() < Level::Owner {
+        return Err(ApiError::forbidden("project_access_denied", "Only the owner changes realm_ids"));
+    }
     let autostart = input.autostart.unwrap_or(c.autostart);
     let scope = input.ramdisk_scope.map(|s| serde_json::to_value(s).unwrap_or_default());
     let scope = scope.as_ref().and_then(Value::as_str).unwrap_or(&c.ramdisk_scope).to_owned();

@@ -18,8 +18,8 @@ use crate::{
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result, ResultExt},
     extract::Json,
-    host::{HostError, StateAction},
-    lifecycle::{self, born, host_of, provision, reason, status, transition, Trigger},
+    host::StateAction,
+    lifecycle::{self, born, host_of, provision, reason_of, status, transition, Trigger},
     state::AppState,
 };
 
@@ -51,20 +51,20 @@ pub struct SyncOut {
 
 /// Copy on the host, then start the copy if the source runs: `copying` → `running`/`stopped`.
 async fn run_copy(st: AppState, c: ContainerRow, source: String, start: bool, by: Trigger) -> Result<()> {
-    let host = host_of(&st, c.server_id.as_deref()).await?;
     let done = async {
+        let host = host_of(&st, c.server_id.as_deref()).await?;
         host.call(|d| d.copy(&source, &c.lxd_name, false)).await?;
-        // The copy carries the source's config: make it this container's.
-        provision::sync_config(&host, &c).await?;
+        // The copy carries the source's config, network keys and devices: make them this one's.
+        provision::settle_instance(&st, &host, &c).await?;
         if start {
             host.call(|d| d.set_state(&c.lxd_name, StateAction::Start)).await?;
         }
-        Ok::<_, HostError>(())
+        Ok::<_, ApiError>(())
     }
     .await;
     if let Err(e) = done {
-        transition(&st, &c, &[status::COPYING], status::FAILED, &by, Some(reason(&e))).await?;
-        return Err(e.into());
+        transition(&st, &c, &[status::COPYING], status::FAILED, &by, Some(reason_of(&e))).await?;
+        return Err(e);
     }
     let to = if start { status::RUNNING } else { status::STOPPED };
     transition(&st, &c, &[status::COPYING], to, &by, None).await?;
@@ -106,6 +106,7 @@ pub async fn copy_container(
     if input.target_server_id.as_ref().is_some_and(|t| *t != server_id) {
         return Err(ApiError::invalid("target_server_id", "copies stay on the source's server"));
     }
+    super::create::check_server(&st, me, &server_id).await?;
     let mut n = NewContainer::new(&target.project_id, &server_id, name, src.container_image.clone());
     n.status = status::COPYING;
     n.color = src.color.clone();
@@ -129,14 +130,7 @@ pub async fn copy_container(
         .on_constraint("container_name_key", rules::name_taken)
         .on_constraint("container_ssh_public_key_key", rules::ssh_key_taken)?;
     if n.copy_network_rules {
-        sqlx::query(
-            "update container set network = s.network, network_proxy_sealed = null from container s \
-             where container.container_id = $1 and s.container_id = $2",
-        )
-        .bind(&n.container_id)
-        .bind(&src.container_id)
-        .execute(&mut *tx)
-        .await?;
+        super::network::copy_settings(&st, &mut tx, &src.container_id, &n.container_id).await?;
     }
     let row = containers::by_id(&mut *tx, &n.container_id).await?.ok_or_else(|| anyhow::anyhow!("row vanished"))?;
     born(&mut tx, &row, &by).await?;
@@ -185,23 +179,23 @@ pub async fn sync_container(
     let work = {
         let (st, c, by, src_name) = (st.clone(), c.clone(), by.clone(), src.lxd_name.clone());
         async move {
-            let host = host_of(&st, c.server_id.as_deref()).await?;
             let running = before == status::RUNNING || before == status::PAUSED;
             let done = async {
+                let host = host_of(&st, c.server_id.as_deref()).await?;
                 if running {
                     host.call(|d| d.set_state(&c.lxd_name, StateAction::ForceStop)).await?;
                 }
                 host.call(|d| d.copy(&src_name, &c.lxd_name, true)).await?;
-                provision::sync_config(&host, &c).await?;
+                provision::settle_instance(&st, &host, &c).await?;
                 if running {
                     host.call(|d| d.set_state(&c.lxd_name, StateAction::Start)).await?;
                 }
-                Ok::<_, HostError>(())
+                Ok::<_, ApiError>(())
             }
             .await;
             if let Err(e) = done {
-                transition(&st, &c, &[status::COPYING], status::FAILED, &by, Some(reason(&e))).await?;
-                return Err(ApiError::from(e));
+                transition(&st, &c, &[status::COPYING], status::FAILED, &by, Some(reason_of(&e))).await?;
+                return Err(e);
             }
             let to = if running { status::RUNNING } else { status::STOPPED };
             transition(&st, &c, &[status::COPYING], to, &by, None).await?;

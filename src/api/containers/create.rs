@@ -84,7 +84,7 @@ fn new_container(st: &AppState, me: &Principal, p: &ProjectRow, input: &CreateIn
 
 /// The server must be registered and enabled; a server that is not free needs an admin until
 /// rentals exist.
-async fn check_server(st: &AppState, me: &Principal, server_id: &str) -> Result<crate::servers::ServerRow> {
+pub(crate) async fn check_server(st: &AppState, me: &Principal, server_id: &str) -> Result<crate::servers::ServerRow> {
     let missing = || ApiError::not_found("server_not_found", "Server not found");
     let s = crate::servers::by_id(&st.db, server_id).await?.ok_or_else(missing)?;
     if !s.is_enabled {
@@ -125,10 +125,11 @@ pub(crate) async fn check_quota(
         }
         return Ok(());
     }
-    let max: Option<i32> = sqlx::query_scalar("select max_containers from project where project_id = $1")
+    let max: Option<Option<i32>> = sqlx::query_scalar("select max_containers from project where project_id = $1")
         .bind(&p.project_id)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+    let max = max.ok_or_else(crate::auth::resource::project_not_found)?;
     if let Some(max) = max {
         let held: i64 = sqlx::query_scalar(
             "select count(*) from container where project_id = $1 and not prespawn and status <> 'deleting'",
@@ -213,8 +214,9 @@ pub async fn create_container(
     let server = check_server(&st, me, &n.server_id).await?;
     let prespawn_cap: i32 = sqlx::query_scalar("select prespawn_count from server where server_id = $1")
         .bind(&server.server_id)
-        .fetch_one(&st.db)
-        .await?;
+        .fetch_optional(&st.db)
+        .await?
+        .unwrap_or(0);
     let by = Trigger::user(&me.user.user_id);
     if !n.prespawn && input.bypass_prespawn != Some(true) {
         if let Some(id) = claim(&st, me, p, &n).await? {

@@ -7,7 +7,7 @@ mod copy;
 pub(crate) mod create;
 pub(crate) mod dto;
 mod kvm;
-mod network;
+pub(crate) mod network;
 mod read;
 pub(crate) mod rules;
 mod snapshots;

@@ -187,6 +187,55 @@ fn unconfigured(c: &ContainerRow) -> NetworkOut {
 const KEYS: [&str; 4] =
     ["user.hoody.network.type", "user.hoody.network.proxy", "user.hoody.network.dns", "user.hoody.network.enabled"];
 
+/// The instance's `user.hoody.network.*` keys as the container's row says (the proxy URL
+/// unsealed): what a copy, a sync or a claim must end with, whatever the source carried.
+pub(crate) async fn desired_keys(st: &AppState, container_id: &str) -> Result<(BTreeMap<String, String>, Vec<String>)> {
+    let row: Option<(Option<Value>, Option<Vec<u8>>)> =
+        sqlx::query_as("select network, network_proxy_sealed from container where container_id = $1")
+            .bind(container_id)
+            .fetch_optional(&st.db)
+            .await?;
+    let (network, sealed) = row.unwrap_or_default();
+    let Some(out) = network.and_then(|v| serde_json::from_value::<NetworkOut>(v).ok()) else {
+        return Ok((BTreeMap::new(), KEYS.iter().map(|k| (*k).to_owned()).collect()));
+    };
+    let mut set = BTreeMap::new();
+    let mut unset = Vec::new();
+    let kind = out.kind.and_then(|k| serde_json::to_value(k).ok()).and_then(|v| v.as_str().map(str::to_owned));
+    set.insert(KEYS[0].to_owned(), kind.unwrap_or_default());
+    set.insert(KEYS[2].to_owned(), out.dns_servers.join(","));
+    set.insert(KEYS[3].to_owned(), (out.status.as_deref() == Some("running")).to_string());
+    match sealed.map(|b| st.sealer.open(container_id.as_bytes(), &b)).transpose()? {
+        Some(url) => {
+            set.insert(KEYS[1].to_owned(), String::from_utf8_lossy(&url).into_owned());
+        }
+        None => unset.push(KEYS[1].to_owned()),
+    }
+    Ok((set, unset))
+}
+
+/// Copy the source's network settings to a new container: the proxy URL re-sealed for it.
+pub(crate) async fn copy_settings(st: &AppState, tx: &mut sqlx::PgConnection, from: &str, to: &str) -> Result<()> {
+    let (network, sealed): (Option<Value>, Option<Vec<u8>>) =
+        sqlx::query_as("select network, network_proxy_sealed from container where container_id = $1")
+            .bind(from)
+            .fetch_one(&mut *tx)
+            .await?;
+    let Some(mut network) = network else { return Ok(()) };
+    network["container_id"] = Value::String(to.to_owned());
+    let resealed = match sealed {
+        Some(b) => Some(st.sealer.seal(to.as_bytes(), &st.sealer.open(from.as_bytes(), &b)?)?),
+        None => None,
+    };
+    sqlx::query("update container set network = $2, network_proxy_sealed = $3 where container_id = $1")
+        .bind(to)
+        .bind(network)
+        .bind(resealed)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 /// Set or unset the instance's network keys.
 async fn apply(st: &AppState, c: &ContainerRow, set: BTreeMap<String, String>, unset: Vec<String>) -> Result<()> {
     if status::busy(&c.status) {

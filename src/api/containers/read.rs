@@ -60,6 +60,11 @@ pub async fn runtime(st: &AppState, c: &ContainerRow) -> Option<Value> {
             s
         }
     };
+    let mut state = serde_json::to_value(&state).ok()?;
+    // Our status words, not the host's.
+    if let Some(s) = state.get("status").and_then(Value::as_str) {
+        state["status"] = json!(crate::lifecycle::status_of(s));
+    }
     Some(json!({ "host_state": state }))
 }
 
@@ -223,7 +228,13 @@ pub async fn get_status_logs(
     );
     let id = &access.container.container_id;
     let rows: Vec<Row> = sqlx::query_as(&sql).bind(id).bind(page.limit).bind(page.offset()).fetch_all(&st.db).await?;
-    let total = rows.first().map(|r| r.total).unwrap_or(0);
+    let mut total = rows.first().map(|r| r.total).unwrap_or(0);
+    if rows.is_empty() && page.page > 1 {
+        total = sqlx::query_scalar("select count(*) from container_status_log where container_id = $1")
+            .bind(id)
+            .fetch_one(&st.db)
+            .await?;
+    }
     let logs = rows
         .into_iter()
         .map(|r| StatusLogOut {

@@ -70,7 +70,7 @@ fn figures(c: &ContainerRow, s: &InstanceState, started: Instant) -> StatsOut {
         project_name: c.project_alias.clone(),
         server_name: c.server_name.clone(),
         subserver_name: c.lxd_name.clone(),
-        status: s.status.to_ascii_lowercase(),
+        status: crate::lifecycle::status_of(&s.status).to_owned(),
         status_code: status_code(&s.status),
         processes: s.processes,
         started_at: ts(c.status_changed_at),
@@ -118,9 +118,10 @@ pub struct ProjectStatsOut {
 
 /// Get statistics for all containers in a project
 ///
-/// Every container of the project (not prespawned, not being deleted), read from the hosts at
-/// once; a container whose host cannot answer is left out of `stats` (the count says how many
-/// the project has).
+/// Every container of the project (not prespawned, not being deleted; in a realm-scoped request
+/// only the realm's), read from the hosts at once; a container whose host cannot answer is left
+/// out of `stats` (the count says how many there are). An auth token without `containers.read`
+/// gets the count without the figures.
 #[utoipa::path(get, path = "/projects/{id}/stats", tag = "projects", security(("bearer" = [])),
     params(("id" = String, Path, description = "Project ID")),
     responses((status = 200, body = Envelope<ProjectStatsOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
@@ -133,12 +134,18 @@ pub async fn get_project_stats(
     let p = &access.project;
     let sql = format!(
         "{} where c.project_id = $1 and not c.prespawn and c.status not in ('deleting', 'deleted') \
-         order by c.created_at limit 1000",
+         and ($3::text is null or $3 = any(c.realm_ids)) order by c.created_at limit 1000",
         crate::db::containers::SELECT
     );
-    let rows: Vec<ContainerRow> =
-        sqlx::query_as(&sql).bind(&p.project_id).bind(&access.me.user.user_id).fetch_all(&st.db).await?;
+    let rows: Vec<ContainerRow> = sqlx::query_as(&sql)
+        .bind(&p.project_id)
+        .bind(&access.me.user.user_id)
+        .bind(access.me.realm.as_deref())
+        .fetch_all(&st.db)
+        .await?;
     let count = rows.len() as i64;
+    // The figures are the containers': a token without `containers.read` gets the count only.
+    let rows = if access.me.allows("containers.read") { rows } else { Vec::new() };
     let mut tasks = tokio::task::JoinSet::new();
     for (i, c) in rows.into_iter().enumerate() {
         let st = st.clone();

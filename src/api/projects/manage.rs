@@ -170,9 +170,10 @@ pub async fn update_project(
 
 /// Delete project
 ///
-/// Deletes its containers on their hosts first, then the project and its permission rows. If a
-/// host cannot be reached the project stays (with the containers not yet deleted) and the call
-/// answers 503/504: run it again.
+/// The owner's only. Deletes its containers on their hosts first, then the project and its
+/// permission rows. While a container is being created or copied: 409 `project_busy`. If a host
+/// cannot be reached the project stays (with the containers not yet deleted) and the call answers
+/// 503/504: run it again.
 #[utoipa::path(delete, path = "/projects/{id}", tag = "projects", security(("bearer" = [])),
     params(("id" = String, Path, description = "Project ID"), DeleteQuery),
     responses((status = 200, body = Envelope<ProjectDeletedOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
@@ -183,6 +184,18 @@ pub async fn delete_project(
     Query(q): Query<DeleteQuery>,
 ) -> Result<ApiOk<ProjectDeletedOut>> {
     let p = access.project;
+    let busy: bool = sqlx::query_scalar(
+        "select exists (select 1 from container where project_id = $1 and status in ('creating', 'copying', 'claiming'))",
+    )
+    .bind(&p.project_id)
+    .fetch_one(&st.db)
+    .await?;
+    if busy {
+        return Err(ApiError::conflict(
+            "project_busy",
+            "A container of this project is busy on its host; try again shortly",
+        ));
+    }
     let ids: Vec<String> =
         sqlx::query_scalar("select container_id from container where project_id = $1 order by created_at")
             .bind(&p.project_id)

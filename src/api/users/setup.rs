@@ -35,8 +35,9 @@ pub struct RetrySetupOut {
 /// Retry free-tier setup
 ///
 /// Creates whatever is missing of the default project and its default container (a failed
-/// container is replaced) and waits for the host. With no free server registered: 412
-/// `no_free_server`. A banned account is refused before this runs.
+/// container that never ran is replaced) and waits for the host. A default container that
+/// failed after it had run is left alone: `blocked_reason: "admin_recovery_required"`. With no
+/// free server registered: 412 `no_free_server`; with the free tier off: 412 `free_tier_disabled`.
 #[utoipa::path(post, path = "/users/me/retry-setup", tag = "users", security(("bearer" = [])), request_body = RetrySetupIn,
     responses((status = 200, body = Envelope<RetrySetupOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.create"))))]
@@ -57,10 +58,20 @@ pub async fn retry_setup(
         Some(r) => Some(r),
         None => crate::api::auth::verify::user_region(&st, &me.user.user_id).await,
     };
-    free_tier::setup(&st, &me.user.user_id, region.as_deref()).await?;
+    let blocked = free_tier::setup(&st, &me.user.user_id, region.as_deref()).await?;
     let refs = free_tier::refs(&st, &me.user.user_id).await?;
+    let message = match (blocked, refs.server.as_ref().is_some_and(|s| s.is_ready)) {
+        (Some(_), _) => "The default container failed after it had run; an operator must recover it",
+        (None, true) => "Setup complete",
+        (None, false) => "Setup in progress",
+    };
     Ok(ApiOk::new(
-        "Setup complete",
-        RetrySetupOut { server: refs.server, project: refs.project, container: refs.container, blocked_reason: None },
+        message,
+        RetrySetupOut {
+            server: refs.server,
+            project: refs.project,
+            container: refs.container,
+            blocked_reason: blocked,
+        },
     ))
 }
