@@ -18,6 +18,7 @@ fn start(data_dir: &Path, port: u16) -> Child {
         .env_remove("DATABASE_URL")
         .env("HOODY_DATA_DIR", data_dir)
         .env("HOODY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HOODY_FREE_TIER", "off")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -61,7 +61,6 @@ impl LxdApp {
         );
         let app = TestApp::spawn_with(|c| {
             c.lxd_socket = socket().into();
-            c.free_tier = false;
             c.host_limits.call_timeout = Duration::from_secs(60);
             adjust(c)
         })

@@ -115,7 +115,7 @@ async fn a_failed_setup_does_not_fail_the_login_and_retry_repairs_it() {
 
 #[tokio::test]
 async fn retry_setup_without_a_free_server_says_so() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(|c| c.free_tier = true).await;
     let s = app.verified_user("nohost@example.com").await;
     let r = app.post_auth("/api/v1/users/me/retry-setup", &s.token, None).await;
     r.expect(412);

@@ -129,6 +129,8 @@ impl TestApp {
         cfg.writeback_interval = Duration::from_millis(100);
         // No automatic `local` server unless a test asks for it.
         cfg.lxd_socket = data_dir.join("no-lxd.socket");
+        // No free-tier containers unless a test asks for them (they would outlive the test).
+        cfg.free_tier = false;
         adjust(&mut cfg);
         let db = hoody_api::db::pool(&cfg, opts);
         let state = AppState::new(db.clone(), cfg, Arc::new(AtomicBool::new(true))).expect("state");

@@ -21,6 +21,8 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
         .env("HOODY_DATA_DIR", &dir)
         .env("HOODY_LISTEN", format!("127.0.0.1:{port}"))
         .env("HOODY_LOG_FORMAT", "json")
+        // No free-tier container on the local LXD for this user (it would outlive the test).
+        .env("HOODY_FREE_TIER", "off")
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
