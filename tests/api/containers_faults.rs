@@ -299,3 +299,58 @@ async fn busy_containers_and_their_projects_are_not_deleted_under_the_host() {
     app.call(Method::DELETE, &format!("/api/v1/containers/{}", n.container_id), &s.token, None).await.expect(200);
     app.call(Method::DELETE, &format!("/api/v1/projects/{project}"), &s.token, None).await.expect(200);
 }
+
+#[tokio::test]
+async fn the_reconciler_finishes_a_delete_its_process_left_half_done() {
+    let app = LxdApp::spawn_with(|c| {
+        c.reconcile_interval = Duration::from_secs(3600);
+        // Stuck work is taken over after 6 × the host timeout + 30 s.
+        c.host_limits.call_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let s = app.verified_user("half@example.com").await;
+    let project = app.project(&s.token, "Half").await;
+    let id = app.running(&s.token, &project, json!({})).await;
+    // The process died right after recording the intent.
+    sqlx::query("update container set status = 'deleting', status_changed_at = now() - interval '1 hour' where container_id = $1")
+        .bind(&id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 1);
+    assert!(!crate::fixtures::exists(&format!("c-{id}")), "the instance is gone");
+    let left: i64 = sqlx::query_scalar("select count(*) from container").fetch_one(&app.db).await.unwrap();
+    assert_eq!(left, 0);
+    let last: String =
+        sqlx::query_scalar("select event_type from event where container_id = $1 order by created_at desc limit 1")
+            .bind(&id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(last, "container.deleted");
+}
+
+#[tokio::test]
+async fn project_stats_keep_to_the_request_realm_and_the_containers_leaf() {
+    let app = LxdApp::spawn().await;
+    let s = app.verified_user("stats-realm@example.com").await;
+    let realm = hoody_api::db::new_id();
+    let r =
+        app.post_auth(&format!("/api/v1/projects/?realm_id={realm}"), &s.token, Some(json!({"alias": "Mixed"}))).await;
+    r.expect(201);
+    let project = r.data()["id"].as_str().unwrap().to_owned();
+    let inside = app.running(&s.token, &project, json!({"name": "inside", "realm_ids": [realm]})).await;
+    app.running(&s.token, &project, json!({"name": "outside"})).await;
+    let r = app.get(&format!("/api/v1/projects/{project}/stats?realm_id={realm}"), Some(&s.token)).await;
+    r.expect(200);
+    assert_eq!(r.data()["summary"]["container_count"], 1);
+    assert_eq!(r.data()["stats"][0]["id"], inside.as_str());
+    let r = app.get(&format!("/api/v1/projects/{project}/stats"), Some(&s.token)).await;
+    assert_eq!(r.data()["summary"]["container_count"], 2);
+    // A token with projects.read only gets the count, not the containers' figures.
+    let (tok, _) = app.new_token(&s.token, json!({"permissions": {"projects": {"read": true}}})).await;
+    let r = app.get(&format!("/api/v1/projects/{project}/stats"), Some(&tok)).await;
+    r.expect(200);
+    assert_eq!(r.data()["summary"]["container_count"], 2);
+    assert_eq!(r.data()["stats"], json!([]));
+}
