@@ -179,15 +179,7 @@ impl HostDriver for Lxd {
             for (k, val) in set {
                 config.insert(k.clone(), Value::String(val.clone()));
             }
-            let body = json!({
-                "config": inst["config"],
-                "devices": inst["devices"],
-                "profiles": inst["profiles"],
-                "ephemeral": inst["ephemeral"],
-                "architecture": inst["architecture"],
-                "description": inst["description"],
-            });
-            self.operate(Method::PUT, &path, Some(body), etag.as_deref()).await
+            self.operate(Method::PUT, &path, Some(writable(&inst)), etag.as_deref()).await
         })
     }
 
@@ -216,15 +208,7 @@ impl HostDriver for Lxd {
                     }
                 }
             }
-            let body = json!({
-                "config": inst["config"],
-                "devices": inst["devices"],
-                "profiles": inst["profiles"],
-                "ephemeral": inst["ephemeral"],
-                "architecture": inst["architecture"],
-                "description": inst["description"],
-            });
-            self.operate(Method::PUT, &path, Some(body), etag.as_deref()).await
+            self.operate(Method::PUT, &path, Some(writable(&inst)), etag.as_deref()).await
         })
     }
 
@@ -355,4 +339,16 @@ impl HostDriver for Lxd {
     fn delete<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()> {
         Box::pin(async move { self.operate(Method::DELETE, &Self::instance(name), None, None).await })
     }
+}
+
+/// The writable part of an instance, for a PUT of what a GET returned.
+fn writable(inst: &Value) -> Value {
+    json!({
+        "config": inst["config"],
+        "devices": inst["devices"],
+        "profiles": inst["profiles"],
+        "ephemeral": inst["ephemeral"],
+        "architecture": inst["architecture"],
+        "description": inst["description"],
+    })
 }

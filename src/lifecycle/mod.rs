@@ -83,6 +83,12 @@ pub async fn event(
     Ok(())
 }
 
+/// One event row about a container.
+pub async fn container_event(db: impl PgExecutor<'_>, c: &ContainerRow, kind: &str, data: Value) -> sqlx::Result<()> {
+    let (project, container) = (Some(c.project_id.as_str()), Some(c.container_id.as_str()));
+    event(db, &c.owner_id, kind, "container", &c.container_id, project, container, &c.realm_ids, data).await
+}
+
 /// Move `c` to `to` if it is still in one of `from` (any status when empty): the row, a status
 /// log row and a `container.<to>` event, in one transaction. Returns whether it moved.
 pub async fn transition(
@@ -127,18 +133,7 @@ pub async fn transition(
     .await?;
     let data =
         json!({"from_status": prev, "to_status": to, "name": c.name, "triggered_by": by.0, "metadata": metadata});
-    event(
-        &mut *tx,
-        &c.owner_id,
-        &format!("container.{to}"),
-        "container",
-        &c.container_id,
-        Some(&c.project_id),
-        Some(&c.container_id),
-        &c.realm_ids,
-        data,
-    )
-    .await?;
+    container_event(&mut *tx, c, &format!("container.{to}"), data).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -157,18 +152,7 @@ pub async fn born(db: &mut sqlx::PgConnection, c: &ContainerRow, by: &Trigger) -
     .await?;
     let data = json!({"to_status": c.status, "name": c.name, "triggered_by": by.0});
     let kind = format!("container.{}", c.status);
-    event(
-        db,
-        &c.owner_id,
-        &kind,
-        "container",
-        &c.container_id,
-        Some(&c.project_id),
-        Some(&c.container_id),
-        &c.realm_ids,
-        data,
-    )
-    .await
+    container_event(db, c, &kind, data).await
 }
 
 /// The host a container lives on.

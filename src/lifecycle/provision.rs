@@ -160,18 +160,7 @@ pub async fn delete(st: AppState, c: ContainerRow, by: Trigger) -> Result<(), Ap
     let mut tx = st.db.begin().await?;
     sqlx::query("delete from container where container_id = $1").bind(&c.container_id).execute(&mut *tx).await?;
     let data = serde_json::json!({"name": c.name, "triggered_by": by.0});
-    super::event(
-        &mut *tx,
-        &c.owner_id,
-        "container.deleted",
-        "container",
-        &c.container_id,
-        Some(&c.project_id),
-        Some(&c.container_id),
-        &c.realm_ids,
-        data,
-    )
-    .await?;
+    super::container_event(&mut *tx, &c, "container.deleted", data).await?;
     tx.commit().await?;
     Ok(())
 }

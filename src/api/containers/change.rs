@@ -115,18 +115,7 @@ pub async fn update_container(
     if autostart != c.autostart {
         let kind = if autostart { "container.autostart_enabled" } else { "container.autostart_disabled" };
         let data = serde_json::json!({"name": name});
-        lifecycle::event(
-            &st.db,
-            &c.owner_id,
-            kind,
-            "container",
-            &c.container_id,
-            Some(&c.project_id),
-            Some(&c.container_id),
-            &realms,
-            data,
-        )
-        .await?;
+        lifecycle::container_event(&st.db, c, kind, data).await?;
     }
     let out = fetch(&st, me, &c.container_id).await?;
     if input.environment_vars.is_some() || input.autostart.is_some() || input.ai.is_some() || input.ramdisk.is_some() {

@@ -127,6 +127,30 @@ fn settled(c: &ContainerRow) -> Result<()> {
     Ok(())
 }
 
+#[derive(Clone, Copy)]
+enum SnapshotOp {
+    Restore,
+    Delete,
+}
+
+/// Restore or delete an existing snapshot on the host (404 when the host does not list it).
+async fn on_snapshot(st: &AppState, c: &ContainerRow, name: &str, op: SnapshotOp) -> Result<()> {
+    settled(c)?;
+    if !name_ok(name) || !on_host(st, c).await?.iter().any(|s| s.name == name) {
+        return Err(not_found());
+    }
+    let host = host_of(st, c.server_id.as_deref()).await?;
+    let (lxd, name) = (c.lxd_name.clone(), name.to_owned());
+    lifecycle::detached(async move {
+        let done = match op {
+            SnapshotOp::Restore => host.call(|d| d.restore(&lxd, &name)).await,
+            SnapshotOp::Delete => host.call(|d| d.delete_snapshot(&lxd, &name)).await,
+        };
+        done.map_err(map_missing)
+    })
+    .await
+}
+
 /// Create container snapshot
 ///
 /// `expiry` (days) becomes the snapshot's `expires_at` on the host, which removes it then.
@@ -168,18 +192,7 @@ pub async fn create_snapshot(
         .execute(&st.db)
         .await?;
     let data = serde_json::json!({"snapshot": name, "alias": alias});
-    lifecycle::event(
-        &st.db,
-        &c.owner_id,
-        "container.snapshot_created",
-        "container",
-        &c.container_id,
-        Some(&c.project_id),
-        Some(&c.container_id),
-        &c.realm_ids,
-        data,
-    )
-    .await?;
+    lifecycle::container_event(&st.db, c, "container.snapshot_created", data).await?;
     let snapshot = SnapshotOut {
         name,
         alias,
@@ -231,16 +244,7 @@ pub async fn restore_snapshot(
 ) -> Result<ApiOk<SnapshotRestoredOut>> {
     let name = path.1;
     let c = &access.container;
-    settled(c)?;
-    if !name_ok(&name) || !on_host(&st, c).await?.iter().any(|s| s.name == name) {
-        return Err(not_found());
-    }
-    let host = host_of(&st, c.server_id.as_deref()).await?;
-    let work = {
-        let (host, lxd, name) = (host.clone(), c.lxd_name.clone(), name.clone());
-        async move { host.call(|d| d.restore(&lxd, &name)).await.map_err(map_missing) }
-    };
-    lifecycle::detached(work).await?;
+    on_snapshot(&st, c, &name, SnapshotOp::Restore).await?;
     sqlx::query(
         "insert into container_snapshot (container_id, name, last_used_at) values ($1, $2, now()) \
          on conflict (container_id, name) do update set last_used_at = now()",
@@ -250,18 +254,7 @@ pub async fn restore_snapshot(
     .execute(&st.db)
     .await?;
     let data = serde_json::json!({"snapshot": name});
-    lifecycle::event(
-        &st.db,
-        &c.owner_id,
-        "container.snapshot_restored",
-        "container",
-        &c.container_id,
-        Some(&c.project_id),
-        Some(&c.container_id),
-        &c.realm_ids,
-        data,
-    )
-    .await?;
+    lifecycle::container_event(&st.db, c, "container.snapshot_restored", data).await?;
     let list = on_host(&st, c).await.unwrap_or_default();
     let meta = meta(&st, &c.container_id).await?;
     let snapshot = list.iter().find(|s| s.name == name).map(|s| out(s, &meta));
@@ -283,16 +276,7 @@ pub async fn delete_snapshot(
 ) -> Result<ApiOk<SnapshotDeletedOut>> {
     let name = path.1;
     let c = &access.container;
-    settled(c)?;
-    if !name_ok(&name) || !on_host(&st, c).await?.iter().any(|s| s.name == name) {
-        return Err(not_found());
-    }
-    let host = host_of(&st, c.server_id.as_deref()).await?;
-    let work = {
-        let (host, lxd, name) = (host.clone(), c.lxd_name.clone(), name.clone());
-        async move { host.call(|d| d.delete_snapshot(&lxd, &name)).await.map_err(map_missing) }
-    };
-    lifecycle::detached(work).await?;
+    on_snapshot(&st, c, &name, SnapshotOp::Delete).await?;
     sqlx::query("delete from container_snapshot where container_id = $1 and name = $2")
         .bind(&c.container_id)
         .bind(&name)

@@ -321,18 +321,7 @@ async fn switch(st: &AppState, c: &ContainerRow, on: bool) -> Result<NetworkStat
     out.last_status_check = Some(now.clone());
     save(st, c, Some(&out), None, true).await?;
     let kind = if on { "container.network_started" } else { "container.network_stopped" };
-    lifecycle::event(
-        &st.db,
-        &c.owner_id,
-        kind,
-        "container",
-        &c.container_id,
-        Some(&c.project_id),
-        Some(&c.container_id),
-        &c.realm_ids,
-        json!({}),
-    )
-    .await?;
+    lifecycle::container_event(&st.db, c, kind, json!({})).await?;
     Ok(NetworkStateOut {
         container_id: c.container_id.clone(),
         status: out.status.unwrap_or_default(),
