@@ -49,14 +49,26 @@ pub struct SyncOut {
     pub status: String,
 }
 
-/// Copy on the host, then start the copy if the source runs: `copying` → `running`/`stopped`.
-async fn run_copy(st: AppState, c: ContainerRow, source: String, start: bool, by: Trigger) -> Result<()> {
+/// Copy `source` onto `c` on the host (`refresh`: sync an existing copy, stopped meanwhile),
+/// make the instance this container's, and run it if `running`:
+/// `copying` → `running`/`stopped`, or `failed`.
+async fn run_copy(
+    st: AppState,
+    c: ContainerRow,
+    source: String,
+    refresh: bool,
+    running: bool,
+    by: Trigger,
+) -> Result<&'static str> {
     let done = async {
         let host = host_of(&st, c.server_id.as_deref()).await?;
-        host.call(|d| d.copy(&source, &c.lxd_name, false)).await?;
+        if refresh && running {
+            host.call(|d| d.set_state(&c.lxd_name, StateAction::ForceStop)).await?;
+        }
+        host.call(|d| d.copy(&source, &c.lxd_name, refresh)).await?;
         // The copy carries the source's config, network keys and devices: make them this one's.
         provision::settle_instance(&st, &host, &c).await?;
-        if start {
+        if running {
             host.call(|d| d.set_state(&c.lxd_name, StateAction::Start)).await?;
         }
         Ok::<_, ApiError>(())
@@ -66,9 +78,9 @@ async fn run_copy(st: AppState, c: ContainerRow, source: String, start: bool, by
         transition(&st, &c, &[status::COPYING], status::FAILED, &by, Some(reason_of(&e))).await?;
         return Err(e);
     }
-    let to = if start { status::RUNNING } else { status::STOPPED };
+    let to = if running { status::RUNNING } else { status::STOPPED };
     transition(&st, &c, &[status::COPYING], to, &by, None).await?;
-    Ok(())
+    Ok(to)
 }
 
 /// Copy a container
@@ -140,7 +152,7 @@ pub async fn copy_container(
         None => src.lxd_name.clone(),
     };
     let start = src.status == status::RUNNING;
-    lifecycle::detached(run_copy(st.clone(), row, source, start, by)).await?;
+    lifecycle::detached(run_copy(st.clone(), row, source, false, start, by)).await?;
     Ok(ApiOk::created("Container copied", fetch(&st, me, &n.container_id).await?))
 }
 
@@ -176,32 +188,8 @@ pub async fn sync_container(
     {
         return Err(rules::busy("changing"));
     }
-    let work = {
-        let (st, c, by, src_name) = (st.clone(), c.clone(), by.clone(), src.lxd_name.clone());
-        async move {
-            let running = before == status::RUNNING || before == status::PAUSED;
-            let done = async {
-                let host = host_of(&st, c.server_id.as_deref()).await?;
-                if running {
-                    host.call(|d| d.set_state(&c.lxd_name, StateAction::ForceStop)).await?;
-                }
-                host.call(|d| d.copy(&src_name, &c.lxd_name, true)).await?;
-                provision::settle_instance(&st, &host, &c).await?;
-                if running {
-                    host.call(|d| d.set_state(&c.lxd_name, StateAction::Start)).await?;
-                }
-                Ok::<_, ApiError>(())
-            }
-            .await;
-            if let Err(e) = done {
-                transition(&st, &c, &[status::COPYING], status::FAILED, &by, Some(reason_of(&e))).await?;
-                return Err(e);
-            }
-            let to = if running { status::RUNNING } else { status::STOPPED };
-            transition(&st, &c, &[status::COPYING], to, &by, None).await?;
-            Ok(to)
-        }
-    };
+    let running = before == status::RUNNING || before == status::PAUSED;
+    let work = run_copy(st.clone(), c.clone(), src.lxd_name.clone(), true, running, by);
     let to = lifecycle::detached(work).await?;
     Ok(ApiOk::new(
         "Container synced",
