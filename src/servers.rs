@@ -26,6 +26,8 @@ pub struct ServerRow {
     pub server_fingerprint: Option<String>,
     pub price_per_day_cents: Option<i64>,
     pub rental_days: Vec<i32>,
+    /// Prespawned containers a user may keep on it.
+    pub prespawn_count: i32,
     #[serde(skip)]
     pub client_cert: Option<String>,
     #[serde(skip)]
@@ -35,8 +37,8 @@ pub struct ServerRow {
 }
 
 const COLUMNS: &str = "server_id, name, region, country, city, datacenter, is_enabled, is_free, cores, ram_mb, \
-    disk_gb, lxd_endpoint, server_fingerprint, price_per_day_cents, rental_days, client_cert, client_key_sealed, \
-    server_cert";
+    disk_gb, lxd_endpoint, server_fingerprint, price_per_day_cents, rental_days, prespawn_count, client_cert, \
+    client_key_sealed, server_cert";
 
 /// Everything `servers add` and `servers update` may set; `None` leaves a field alone.
 #[derive(Debug, Clone, Default)]
@@ -221,4 +223,14 @@ pub async fn by_id(db: &PgPool, server_id: &str) -> sqlx::Result<Option<ServerRo
         .bind(server_id)
         .fetch_optional(db)
         .await
+}
+
+/// A free, enabled server, preferring `region` (the free tier's choice).
+pub async fn free(db: &PgPool, region: Option<&str>) -> sqlx::Result<Option<ServerRow>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from server where is_enabled and is_free order by (region = $1) desc nulls last, name limit 1"
+    ))
+    .bind(region)
+    .fetch_optional(db)
+    .await
 }

@@ -56,6 +56,20 @@ impl Page {
         (self.page - 1) * self.limit
     }
 
+    /// The total, from the page's first row (`count(*) over ()`); past the last page there is no
+    /// row to carry it, so `recount` (lazy: only awaited then) gives it.
+    pub async fn total(
+        self,
+        first_row: Option<i64>,
+        recount: impl std::future::Future<Output = sqlx::Result<i64>>,
+    ) -> sqlx::Result<i64> {
+        match first_row {
+            Some(t) => Ok(t),
+            None if self.page > 1 => recount.await,
+            None => Ok(0),
+        }
+    }
+
     pub fn of(self, total: i64) -> Pagination {
         Pagination { total, page: self.page, limit: self.limit, total_pages: (total + self.limit - 1) / self.limit }
     }

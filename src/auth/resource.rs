@@ -58,11 +58,17 @@ policies! {
     Kvm = (Edit, "containers.features.kvm");
 }
 
-async fn id_of(parts: &mut Parts, st: &AppState) -> Result<String, ApiError> {
+/// The caller, holding the policy's leaf, and the path's `{id}`.
+async fn caller<P: Policy>(parts: &mut Parts, st: &AppState) -> Result<(Principal, String), ApiError> {
+    let me = Principal::from_request_parts(parts, st).await?;
+    if !me.allows(P::LEAF) {
+        return Err(missing_permission(P::LEAF));
+    }
     let raw = RawPathParams::from_request_parts(parts, st)
         .await
         .map_err(|_| ApiError::bad_request("invalid_path", "The path is malformed"))?;
-    Ok(raw.iter().find(|(k, _)| *k == "id").map(|(_, v)| v.to_owned()).unwrap_or_default())
+    let id = raw.iter().find(|(k, _)| *k == "id").map(|(_, v)| v.to_owned()).unwrap_or_default();
+    Ok((me, id))
 }
 
 fn in_realm(me: &Principal, realm_ids: &[String]) -> bool {
@@ -124,11 +130,7 @@ impl<P: Policy + Send + Sync> FromRequestParts<AppState> for ProjectAccess<P> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
-        let me = Principal::from_request_parts(parts, st).await?;
-        if !me.allows(P::LEAF) {
-            return Err(missing_permission(P::LEAF));
-        }
-        let id = id_of(parts, st).await?;
+        let (me, id) = caller::<P>(parts, st).await?;
         let project = project(st, &me, &id, P::LEVEL).await?;
         Ok(Self { me, project, _p: PhantomData })
     }
@@ -144,11 +146,7 @@ impl<P: Policy + Send + Sync> FromRequestParts<AppState> for ContainerAccess<P> 
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
-        let me = Principal::from_request_parts(parts, st).await?;
-        if !me.allows(P::LEAF) {
-            return Err(missing_permission(P::LEAF));
-        }
-        let id = id_of(parts, st).await?;
+        let (me, id) = caller::<P>(parts, st).await?;
         let container = container(st, &me, &id, P::LEVEL).await?;
         Ok(Self { me, container, _p: PhantomData })
     }

@@ -91,10 +91,33 @@ pub async fn visible(db: impl PgExecutor<'_>, container_id: &str, user_id: &str)
     sqlx::query_as(&sql).bind(container_id).bind(user_id).fetch_optional(db).await
 }
 
-/// A container by id whoever owns it (background work: reconciler, free tier).
+/// Containers whoever owns them (background work: reconciler, free tier, project deletion),
+/// `filter` over `c.`/`p.` with `$1` (text) as its one argument. `$2` (the caller, for `access`) is
+/// null here: `access` reads `none`.
+async fn unscoped(db: impl PgExecutor<'_>, filter: &str, arg: &str) -> sqlx::Result<Vec<ContainerRow>> {
+    let sql = format!("{SELECT} where $2::text is null and $1::text is not null and {filter}");
+    sqlx::query_as(&sql).bind(arg).bind(None::<String>).fetch_all(db).await
+}
+
+/// A container by id whoever owns it.
 pub async fn by_id(db: impl PgExecutor<'_>, container_id: &str) -> sqlx::Result<Option<ContainerRow>> {
-    let sql = format!("{SELECT} where c.container_id = $1 and $2::text is null");
-    sqlx::query_as(&sql).bind(container_id).bind(None::<String>).fetch_optional(db).await
+    Ok(unscoped(db, "c.container_id = $1", container_id).await?.into_iter().next())
+}
+
+/// Every container of a project, oldest first.
+pub async fn of_project(db: impl PgExecutor<'_>, project_id: &str) -> sqlx::Result<Vec<ContainerRow>> {
+    unscoped(db, "c.project_id = $1 order by c.created_at", project_id).await
+}
+
+/// Containers whose server was removed from the registry, not yet failed or being deleted.
+pub async fn orphaned(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<ContainerRow>> {
+    unscoped(db, "c.server_id is null and c.status not in ('failed', 'deleting') limit 1000", "").await
+}
+
+/// Deletes left half done for longer than `stuck_secs`.
+pub async fn stale_deletes(db: impl PgExecutor<'_>, stuck_secs: i64) -> sqlx::Result<Vec<ContainerRow>> {
+    let filter = "c.status = 'deleting' and c.status_changed_at < now() - make_interval(secs => $1::float8) limit 100";
+    unscoped(db, filter, &stuck_secs.to_string()).await
 }
 
 /// Containers on a server the reconciler should check: settled ones, and ones stuck in a

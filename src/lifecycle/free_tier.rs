@@ -13,7 +13,6 @@ use crate::{
         new_id,
     },
     error::ApiError,
-    servers::ServerRow,
     state::AppState,
 };
 
@@ -25,60 +24,44 @@ pub struct Refs {
     pub container: Option<ContainerRef>,
 }
 
-/// What the user has now: their default project, its default container and its server.
+/// What the user has now: their default project, its default container and its server, in
+/// one read (every login and verification asks).
 pub async fn refs(st: &AppState, user_id: &str) -> Result<Refs, ApiError> {
-    type Row = (String, String, Option<String>, Option<String>, Option<String>);
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        project_id: String,
+        alias: String,
+        container_id: Option<String>,
+        container_name: Option<String>,
+        ready: Option<bool>,
+        server_id: Option<String>,
+        server_name: Option<String>,
+        country: Option<String>,
+        region: Option<String>,
+        city: Option<String>,
+        datacenter: Option<String>,
+    }
     let row: Option<Row> = sqlx::query_as(
-        "select p.project_id, p.alias, c.container_id, c.name, c.server_id from project p \
+        "select p.project_id, p.alias, c.container_id, c.name as container_name, c.status = 'running' as ready, \
+         s.server_id, s.name as server_name, s.country, s.region, s.city, s.datacenter from project p \
          left join container c on c.project_id = p.project_id and c.is_default and c.status <> 'deleting' \
-         where p.user_id = $1 and p.is_default",
+         left join server s on s.server_id = c.server_id where p.user_id = $1 and p.is_default",
     )
     .bind(user_id)
     .fetch_optional(&st.db)
     .await?;
-    let Some((project_id, alias, container_id, name, server_id)) = row else { return Ok(Refs::default()) };
-    let mut out = Refs { project: Some(ProjectRef { id: project_id, alias }), ..Refs::default() };
-    if let (Some(id), Some(name)) = (container_id.clone(), name) {
-        out.container = Some(ContainerRef { id, name });
-    }
-    if let Some(sid) = server_id {
-        if let Some(s) = crate::servers::by_id(&st.db, &sid).await? {
-            let ready: bool = sqlx::query_scalar("select status = 'running' from container where container_id = $1")
-                .bind(container_id)
-                .fetch_optional(&st.db)
-                .await?
-                .unwrap_or(false);
-            out.server = Some(server_ref(&s, ready));
-        }
-    }
-    Ok(out)
-}
-
-fn server_ref(s: &ServerRow, is_ready: bool) -> ServerRef {
-    ServerRef {
-        id: s.server_id.clone(),
-        name: s.name.clone(),
-        country: s.country.clone(),
-        region: s.region.clone(),
-        city: s.city.clone(),
-        datacenter: s.datacenter.clone(),
-        is_ready,
-    }
-}
-
-/// A free, enabled server, preferring `region`.
-async fn free_server(st: &AppState, region: Option<&str>) -> Result<Option<ServerRow>, ApiError> {
-    let id: Option<String> = sqlx::query_scalar(
-        "select server_id from server where is_enabled and is_free \
-         order by (region = $1) desc nulls last, name limit 1",
-    )
-    .bind(region)
-    .fetch_optional(&st.db)
-    .await?;
-    match id {
-        Some(id) => Ok(crate::servers::by_id(&st.db, &id).await?),
-        None => Ok(None),
-    }
+    let Some(r) = row else { return Ok(Refs::default()) };
+    let container = r.container_id.zip(r.container_name).map(|(id, name)| ContainerRef { id, name });
+    let server = r.server_id.zip(r.server_name).map(|(id, name)| ServerRef {
+        id,
+        name,
+        country: r.country,
+        region: r.region.unwrap_or_default(),
+        city: r.city,
+        datacenter: r.datacenter,
+        is_ready: r.ready.unwrap_or(false),
+    });
+    Ok(Refs { server, project: Some(ProjectRef { id: r.project_id, alias: r.alias }), container })
 }
 
 /// What the database half found to do.
@@ -95,7 +78,7 @@ enum Prepared {
 /// The database half: the default project (made if missing) and a default container row in
 /// `creating` when there is none (or the last attempt failed before it ever ran).
 async fn prepare(st: &AppState, user_id: &str, region: Option<&str>) -> Result<Prepared, ApiError> {
-    let server = free_server(st, region).await?.ok_or_else(|| {
+    let server = crate::servers::free(&st.db, region).await?.ok_or_else(|| {
         ApiError::precondition("no_free_server", "No free server is registered; an operator must add one")
     })?;
     let mut tx = st.db.begin().await?;

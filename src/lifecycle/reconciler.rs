@@ -74,14 +74,8 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
 
 /// Containers whose server was removed from the registry: nothing can run them.
 async fn orphans(st: &AppState, by: &Trigger) -> Result<usize, ApiError> {
-    let ids: Vec<String> = sqlx::query_scalar(
-        "select container_id from container where server_id is null and status not in ('failed', 'deleting') limit 1000",
-    )
-    .fetch_all(&st.db)
-    .await?;
     let mut changed = 0;
-    for id in ids {
-        let Some(c) = crate::db::containers::by_id(&st.db, &id).await? else { continue };
+    for c in crate::db::containers::orphaned(&st.db).await? {
         if transition(st, &c, &[c.status.as_str()], status::FAILED, by, Some(json!({"reason": "server_gone"}))).await? {
             changed += 1;
         }
@@ -91,16 +85,9 @@ async fn orphans(st: &AppState, by: &Trigger) -> Result<usize, ApiError> {
 
 /// Deletes whose process died half-way: remove the instance and the row now.
 async fn unfinished_deletes(st: &AppState, stuck_secs: i64) -> Result<usize, ApiError> {
-    let ids: Vec<String> = sqlx::query_scalar(
-        "select container_id from container where status = 'deleting' \
-         and status_changed_at < now() - make_interval(secs => $1) limit 100",
-    )
-    .bind(stuck_secs as f64)
-    .fetch_all(&st.db)
-    .await?;
     let mut done = 0;
-    for id in ids {
-        let Some(c) = crate::db::containers::by_id(&st.db, &id).await? else { continue };
+    for c in crate::db::containers::stale_deletes(&st.db, stuck_secs).await? {
+        let id = c.container_id.clone();
         match super::provision::delete(st.clone(), c, Trigger::system("reconciler")).await {
             Ok(()) => done += 1,
             Err(e) => tracing::warn!(container = %id, error = %e, "reconciler could not finish a delete"),

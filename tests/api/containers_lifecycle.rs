@@ -79,6 +79,10 @@ async fn a_container_lives_its_whole_life_through_the_api() {
     assert_eq!(logs[1]["triggered_by"], format!("user:{}", s.user_id));
     assert!(logs[1]["duration_ms"].as_i64().unwrap() >= 0);
     assert_eq!(r.data()["pagination"]["total"], 9);
+    let r = app.get(&format!("{base}/status-logs?limit=5&page=3"), Some(&s.token)).await;
+    r.expect(200);
+    assert_eq!(r.data()["logs"], json!([]));
+    assert_eq!(r.data()["pagination"], json!({"total": 9, "page": 3, "limit": 5, "totalPages": 2}), "past the end");
     let events: Vec<String> =
         sqlx::query_scalar("select event_type from event where container_id = $1 order by created_at")
             .bind(&id)

@@ -51,9 +51,7 @@ pub async fn update_container(
     Json(input): Json<UpdateIn>,
 ) -> Result<ApiOk<ContainerOut>> {
     let (me, c) = (&access.me, &access.container);
-    if status::busy(&c.status) {
-        return Err(rules::busy(&c.status));
-    }
+    rules::settled(c)?;
     if input.ai == Some(true) && !c.ai && !me.allows("containers.features.ai") {
         return Err(missing_permission("containers.features.ai"));
     }

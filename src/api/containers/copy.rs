@@ -109,9 +109,7 @@ pub async fn copy_container(
             return Err(ApiError::invalid("source_snapshot", "must be a snapshot name"));
         }
     }
-    if status::busy(&src.status) {
-        return Err(rules::busy(&src.status));
-    }
+    rules::settled(src)?;
     let target = resource::project(&st, me, &input.target_project_id, Level::Edit).await?;
     let server_id =
         src.server_id.clone().ok_or_else(|| ApiError::conflict("server_gone", "The source has no server"))?;
@@ -172,9 +170,7 @@ pub async fn sync_container(
         .source_container_id
         .clone()
         .ok_or_else(|| ApiError::invalid("id", "this container was not created by copying another"))?;
-    if status::busy(&c.status) {
-        return Err(rules::busy(&c.status));
-    }
+    rules::settled(&c)?;
     let src = resource::container(&st, me, &source_id, Level::Read)
         .await
         .map_err(|_| ApiError::not_found("source_not_found", "The container this one was copied from is gone"))?;

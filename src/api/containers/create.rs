@@ -212,11 +212,7 @@ pub async fn create_container(
     }
     let n = new_container(&st, me, p, &input)?;
     let server = check_server(&st, me, &n.server_id).await?;
-    let prespawn_cap: i32 = sqlx::query_scalar("select prespawn_count from server where server_id = $1")
-        .bind(&server.server_id)
-        .fetch_optional(&st.db)
-        .await?
-        .unwrap_or(0);
+    let prespawn_cap = server.prespawn_count;
     let by = Trigger::user(&me.user.user_id);
     if !n.prespawn && input.bypass_prespawn != Some(true) {
         if let Some(id) = claim(&st, me, p, &n).await? {

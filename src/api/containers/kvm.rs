@@ -12,7 +12,7 @@ use crate::{
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::Json,
-    lifecycle::{self, host_of, provision, status},
+    lifecycle::{self, host_of, provision},
     state::AppState,
 };
 
@@ -47,9 +47,7 @@ pub async fn set_container_kvm(
 ) -> Result<ApiOk<KvmOut>> {
     let c = &access.container;
     let on = input.kvm.or(input.dev_kvm).ok_or_else(|| ApiError::invalid("kvm", "is required (true or false)"))?;
-    if status::busy(&c.status) {
-        return Err(rules::busy(&c.status));
-    }
+    rules::settled(c)?;
     let host = host_of(&st, c.server_id.as_deref()).await?;
     let name = c.lxd_name.clone();
     lifecycle::detached(async move {

@@ -132,11 +132,8 @@ async fn page_of(st: &AppState, me: &Principal, project_id: Option<&str>, q: &Li
             .fetch_all(&st.db)
     };
     let rows = fetch(page.limit, page.offset()).await?;
-    let mut total = rows.first().map(|r| r.total).unwrap_or(0);
-    if rows.is_empty() && page.page > 1 {
-        // Past the last page: the total comes from the first row.
-        total = fetch(1, 0).await?.first().map(|r| r.total).unwrap_or(0);
-    }
+    let recount = async { Ok(fetch(1, 0).await?.first().map(|r| r.total).unwrap_or(0)) };
+    let total = page.total(rows.first().map(|r| r.total), recount).await?;
     let rows = rows.into_iter().map(|r| r.row).collect();
     let containers = decorate(st, rows, runtime_on, on(q.include_proxy_domains)).await;
     Ok(ContainerListOut { containers, pagination: page.of(total) })
@@ -228,13 +225,10 @@ pub async fn get_status_logs(
     );
     let id = &access.container.container_id;
     let rows: Vec<Row> = sqlx::query_as(&sql).bind(id).bind(page.limit).bind(page.offset()).fetch_all(&st.db).await?;
-    let mut total = rows.first().map(|r| r.total).unwrap_or(0);
-    if rows.is_empty() && page.page > 1 {
-        total = sqlx::query_scalar("select count(*) from container_status_log where container_id = $1")
-            .bind(id)
-            .fetch_one(&st.db)
-            .await?;
-    }
+    let recount = sqlx::query_scalar("select count(*) from container_status_log where container_id = $1")
+        .bind(id)
+        .fetch_one(&st.db);
+    let total = page.total(rows.first().map(|r| r.total), recount).await?;
     let logs = rows
         .into_iter()
         .map(|r| StatusLogOut {

@@ -131,6 +131,13 @@ pub fn name_taken() -> ApiError {
 }
 
 /// A container busy on its host (creating, copying, deleting, claiming) cannot change now.
+pub fn settled(c: &crate::db::containers::ContainerRow) -> Result<(), ApiError> {
+    if crate::lifecycle::status::busy(&c.status) {
+        return Err(busy(&c.status));
+    }
+    Ok(())
+}
+
 pub fn busy(status: &str) -> ApiError {
     ApiError::conflict("container_busy", format!("The container is {status}; try again when it is done"))
 }

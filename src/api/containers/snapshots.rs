@@ -15,7 +15,7 @@ use crate::{
     error::{ApiError, ErrorBody, Result},
     extract::Json,
     host::{HostError, SnapshotInfo},
-    lifecycle::{self, host_of, status},
+    lifecycle::{self, host_of},
     state::AppState,
 };
 
@@ -120,13 +120,6 @@ async fn on_host(st: &AppState, c: &ContainerRow) -> Result<Vec<SnapshotInfo>> {
     Ok(host.call(|d| d.snapshots(&c.lxd_name)).await?)
 }
 
-fn settled(c: &ContainerRow) -> Result<()> {
-    if status::busy(&c.status) {
-        return Err(rules::busy(&c.status));
-    }
-    Ok(())
-}
-
 #[derive(Clone, Copy)]
 enum SnapshotOp {
     Restore,
@@ -135,7 +128,7 @@ enum SnapshotOp {
 
 /// Restore or delete an existing snapshot on the host (404 when the host does not list it).
 async fn on_snapshot(st: &AppState, c: &ContainerRow, name: &str, op: SnapshotOp) -> Result<()> {
-    settled(c)?;
+    rules::settled(c)?;
     if !name_ok(name) || !on_host(st, c).await?.iter().any(|s| s.name == name) {
         return Err(not_found());
     }
@@ -164,7 +157,7 @@ pub async fn create_snapshot(
     Json(input): Json<SnapshotIn>,
 ) -> Result<ApiOk<SnapshotCreatedOut>> {
     let c = &access.container;
-    settled(c)?;
+    rules::settled(c)?;
     let alias = input.alias.as_deref().map(|a| crate::api::fields::alias("alias", a)).transpose()?;
     if input.expiry.is_some_and(|d| !(1..=3650).contains(&d)) {
         return Err(ApiError::invalid("expiry", "must be 1–3650 days"));

@@ -17,7 +17,6 @@ use crate::{
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::Json,
-    lifecycle::status,
     state::AppState,
 };
 
@@ -56,9 +55,7 @@ async fn store(
     c: &ContainerRow,
     change: impl Fn(&mut BTreeMap<String, String>),
 ) -> Result<EnvSyncedOut> {
-    if status::busy(&c.status) {
-        return Err(rules::busy(&c.status));
-    }
+    rules::settled(c)?;
     for _ in 0..5 {
         let current: Option<Value> =
             sqlx::query_scalar("select environment_vars from container where container_id = $1")

@@ -98,12 +98,9 @@ pub async fn list_projects(
     };
     let order = format!("{column} {}", q.sort_order.unwrap_or_default().sql());
     let rows = queries::list(&st.db, &me.user.user_id, me.realm.as_deref(), &order, page.limit, page.offset()).await?;
-    let mut total = rows.first().map(|(t, _)| *t).unwrap_or(0);
-    if rows.is_empty() && page.page > 1 {
-        // Past the last page: the total comes from the first row.
-        let first = queries::list(&st.db, &me.user.user_id, me.realm.as_deref(), &order, 1, 0).await?;
-        total = first.first().map(|(t, _)| *t).unwrap_or(0);
-    }
+    let first_page = queries::list(&st.db, &me.user.user_id, me.realm.as_deref(), &order, 1, 0);
+    let recount = async { Ok(first_page.await?.first().map(|(t, _)| *t).unwrap_or(0)) };
+    let total = page.total(rows.first().map(|(t, _)| *t), recount).await?;
     let projects = rows.iter().map(|(_, p)| ProjectOut::from(p)).collect();
     Ok(ApiOk::new("Projects", ProjectListOut { projects, pagination: page.of(total) }))
 }
@@ -196,15 +193,9 @@ pub async fn delete_project(
             "A container of this project is busy on its host; try again shortly",
         ));
     }
-    let ids: Vec<String> =
-        sqlx::query_scalar("select container_id from container where project_id = $1 order by created_at")
-            .bind(&p.project_id)
-            .fetch_all(&st.db)
-            .await?;
     let by = Trigger::user(&access.me.user.user_id);
     let mut deleted = Vec::new();
-    for id in ids {
-        let Some(c) = containers::by_id(&st.db, &id).await? else { continue };
+    for c in containers::of_project(&st.db, &p.project_id).await? {
         let item = DeletedContainer { id: c.container_id.clone(), name: c.name.clone() };
         lifecycle::detached(provision::delete(st.clone(), c, by.clone())).await?;
         deleted.push(item);

@@ -20,7 +20,7 @@ use crate::{
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, FieldError, Result},
     extract::Json,
-    lifecycle::{self, host_of, status},
+    lifecycle::{self, host_of},
     state::AppState,
 };
 
@@ -161,9 +161,7 @@ pub(crate) async fn copy_settings(st: &AppState, tx: &mut sqlx::PgConnection, fr
 
 /// Set or unset the instance's network keys.
 async fn apply(st: &AppState, c: &ContainerRow, set: BTreeMap<String, String>, unset: Vec<String>) -> Result<()> {
-    if status::busy(&c.status) {
-        return Err(rules::busy(&c.status));
-    }
+    rules::settled(c)?;
     let host = host_of(st, c.server_id.as_deref()).await?;
     let name = c.lxd_name.clone();
     lifecycle::detached(async move { Ok(host.call(|d| d.update_config(&name, &set, &unset)).await?) }).await
