@@ -103,7 +103,7 @@ async fn a_2fa_login_in_intent_mode_ends_in_intent_mode() {
     r.expect(200);
     assert_eq!(r.data()["requires_2fa"], true);
     let temp = r.data()["temp_token"].as_str().unwrap();
-    let v = app.post("/api/v1/users/auth/2fa/verify", json!({"temp_token": temp, "code": e.auth.next()})).await;
+    let v = app.post("/api/v1/users/auth/2fa/verify", json!({"temp_token": temp, "code": e.auth.next().await})).await;
     v.expect(200);
     assert!(v.data().get("token").is_none(), "{}", v.text);
     let t = v.data()["auth_intent_token"].as_str().unwrap();
@@ -113,7 +113,7 @@ async fn a_2fa_login_in_intent_mode_ends_in_intent_mode() {
     let r = app
         .post(
             "/api/v1/users/auth/2fa/verify",
-            json!({"temp_token": temp, "code": e.auth.next(), "response_mode": "intent"}),
+            json!({"temp_token": temp, "code": e.auth.next().await, "response_mode": "intent"}),
         )
         .await;
     r.expect(422);
@@ -135,5 +135,7 @@ async fn cancel_ends_a_pending_intent_or_2fa_step() {
     let mut e = crate::tfa::enrolled(&app, "ola@example.com").await;
     let temp = crate::tfa::challenge(&app, "ola@example.com").await;
     assert_eq!(app.request(Method::POST, CANCEL, Some(&temp), None).await.data()["cancelled"], true);
-    app.post("/api/v1/users/auth/2fa/verify", json!({"temp_token": temp, "code": e.auth.next()})).await.expect(401);
+    app.post("/api/v1/users/auth/2fa/verify", json!({"temp_token": temp, "code": e.auth.next().await}))
+        .await
+        .expect(401);
 }

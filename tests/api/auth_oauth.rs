@@ -304,7 +304,7 @@ async fn oauth_honours_2fa_and_an_unconfigured_provider_is_refused() {
     assert_eq!(frag["requires_2fa"], "true");
     assert!(!frag.contains_key("auth_intent_token"));
     let v = app
-        .post("/api/v1/users/auth/2fa/verify", json!({"temp_token": frag["temp_token"], "code": e.auth.next()}))
+        .post("/api/v1/users/auth/2fa/verify", json!({"temp_token": frag["temp_token"], "code": e.auth.next().await}))
         .await;
     v.expect(200);
     let t = v.data()["auth_intent_token"].as_str().unwrap();

@@ -17,7 +17,10 @@ const GATE: &str = "/api/v1/users/auth/2fa/token-gate";
 const LOGIN: &str = "/api/v1/users/auth/login";
 const ME: &str = "/api/v1/users/auth/me";
 
-/// Codes for strictly increasing steps inside the accepted window (t−1, t, t+1).
+/// Codes for strictly increasing steps inside the accepted window (t−1, t, t+1). The step before
+/// the current one is only used while it has a few seconds of acceptance left, so a request that
+/// crosses a step boundary on its way to the server is never handed an expired code; when no fresh
+/// step is left, it waits for the next window.
 pub struct Authenticator {
     secret: Vec<u8>,
     last: u64,
@@ -28,12 +31,20 @@ impl Authenticator {
         let secret = totp_rs::Secret::Encoded(key.to_owned()).to_bytes().unwrap();
         Self { secret, last: 0 }
     }
-    pub fn next(&mut self) -> String {
-        let now = totp::now_secs() / totp::STEP_SECS;
-        let step = (self.last + 1).max(now - 1);
-        assert!(step <= now + 1, "no fresh step left in this window");
-        self.last = step;
-        totp::code_at_step(&self.secret, step)
+    pub async fn next(&mut self) -> String {
+        const MARGIN_SECS: u64 = 5;
+        loop {
+            let secs = totp::now_secs();
+            let now = secs / totp::STEP_SECS;
+            let oldest = if secs % totp::STEP_SECS < totp::STEP_SECS - MARGIN_SECS { now - 1 } else { now };
+            let step = (self.last + 1).max(oldest);
+            if step <= now + 1 {
+                self.last = step;
+                return totp::code_at_step(&self.secret, step);
+            }
+            let wait = totp::STEP_SECS - secs % totp::STEP_SECS;
+            tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+        }
     }
 }
 
@@ -55,7 +66,7 @@ pub async fn enrolled(app: &TestApp, email: &str) -> Enrolled {
     let mut auth = Authenticator::from_key(r.data()["manual_entry_key"].as_str().unwrap());
     let backup_codes =
         r.data()["backup_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
-    let v = app.request(Method::POST, VERIFY_SETUP, Some(&s.token), Some(json!({"code": auth.next()}))).await;
+    let v = app.request(Method::POST, VERIFY_SETUP, Some(&s.token), Some(json!({"code": auth.next().await}))).await;
     v.expect(200);
     let session = Session {
         token: v.data()["token"].as_str().unwrap().into(),
@@ -138,7 +149,7 @@ async fn confirming_turns_2fa_on_and_signs_out_other_sessions() {
     let wrong = app.request(Method::POST, VERIFY_SETUP, Some(&s.token), Some(json!({"code": "12345x"}))).await;
     wrong.expect(401);
     assert_eq!(wrong.code(), "invalid_code");
-    let v = app.request(Method::POST, VERIFY_SETUP, Some(&s.token), Some(json!({"code": auth.next()}))).await;
+    let v = app.request(Method::POST, VERIFY_SETUP, Some(&s.token), Some(json!({"code": auth.next().await}))).await;
     v.expect(200);
     assert_eq!(v.data()["enabled"], true);
     assert_eq!(v.data()["sessions_revoked"], true);
@@ -166,7 +177,7 @@ async fn login_with_2fa_needs_the_second_step_and_codes_never_replay() {
     let temp = challenge(&app, "vic@example.com").await;
     // The temp_token is not an access token.
     app.get(ME, Some(&temp)).await.expect(401);
-    let code = e.auth.next();
+    let code = e.auth.next().await;
     let r = app.post(VERIFY, json!({"temp_token": temp, "code": code})).await;
     r.expect(200);
     assert_eq!(r.data()["status"], "approved");
@@ -178,7 +189,7 @@ async fn login_with_2fa_needs_the_second_step_and_codes_never_replay() {
     replay.expect(401);
     assert_eq!(replay.code(), "invalid_code");
     // Bearer works as the temp_token carrier.
-    let r = app.request(Method::POST, VERIFY, Some(&temp2), Some(json!({"code": e.auth.next()}))).await;
+    let r = app.request(Method::POST, VERIFY, Some(&temp2), Some(json!({"code": e.auth.next().await}))).await;
     r.expect(200);
     let _ = e.session;
 }
@@ -191,7 +202,7 @@ async fn ten_concurrent_submissions_of_one_code_succeed_once() {
     for _ in 0..10 {
         temps.push(challenge(&app, "wes@example.com").await);
     }
-    let code = e.auth.next();
+    let code = e.auth.next().await;
     let results = join_all(temps.iter().map(|t| app.post(VERIFY, json!({"temp_token": t, "code": code})))).await;
     let ok = results.iter().filter(|r| r.status == StatusCode::OK).count();
     assert_eq!(ok, 1, "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
@@ -205,12 +216,12 @@ async fn a_temp_token_dies_after_five_wrong_codes_or_five_minutes() {
     for _ in 0..5 {
         app.post(VERIFY, json!({"temp_token": temp, "code": "12345"})).await.expect(401);
     }
-    let r = app.post(VERIFY, json!({"temp_token": temp, "code": e.auth.next()})).await;
+    let r = app.post(VERIFY, json!({"temp_token": temp, "code": e.auth.next().await})).await;
     r.expect(401);
     assert_eq!(r.code(), "invalid_temp_token");
     let temp = challenge(&app, "xia@example.com").await;
     sqlx::query("update login_challenge set expires_at = now() - interval '1 second'").execute(&app.db).await.unwrap();
-    app.post(VERIFY, json!({"temp_token": temp, "code": e.auth.next()})).await.expect(401);
+    app.post(VERIFY, json!({"temp_token": temp, "code": e.auth.next().await})).await.expect(401);
     app.post(VERIFY, json!({"code": "123456"})).await.expect(401);
     app.post(VERIFY, json!({"temp_token": temp})).await.expect(400);
 }
@@ -249,11 +260,11 @@ async fn regenerating_needs_a_totp_code_and_kills_the_old_codes() {
         Method::POST,
         REGENERATE,
         Some(&t),
-        Some(json!({"password": "Wrong-Password-99", "code": e.auth.next()})),
+        Some(json!({"password": "Wrong-Password-99", "code": e.auth.next().await})),
     )
     .await
     .expect(401);
-    let r = app.request(Method::POST, REGENERATE, Some(&t), body(&e.auth.next())).await;
+    let r = app.request(Method::POST, REGENERATE, Some(&t), body(&e.auth.next().await)).await;
     r.expect(200);
     let fresh: Vec<String> =
         r.data()["backup_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
@@ -317,7 +328,7 @@ async fn the_token_gate_is_on_by_default_and_turning_it_off_needs_both_factors()
             Method::PUT,
             GATE,
             Some(&t),
-            Some(json!({"enabled": false, "password": PASSWORD, "otp_code": e.auth.next()})),
+            Some(json!({"enabled": false, "password": PASSWORD, "otp_code": e.auth.next().await})),
         )
         .await;
     r.expect(200);
@@ -349,7 +360,7 @@ async fn verify_email_honours_2fa() {
     assert_eq!(r.data()["requires_2fa"], true);
     assert!(r.data().get("token").is_none());
     let temp = r.data()["temp_token"].as_str().unwrap();
-    app.post(VERIFY, json!({"temp_token": temp, "code": e.auth.next()})).await.expect(200);
+    app.post(VERIFY, json!({"temp_token": temp, "code": e.auth.next().await})).await.expect(200);
     let _: Value = r.body.clone();
 }
 
@@ -394,7 +405,7 @@ async fn the_token_gate_check() {
         other => panic!("expected otp_required, got {other:?}"),
     }
     assert!(matches!(token_gate(&app.state, &id, Some("000000x")).await, Err(ApiError::Unauthenticated { .. })));
-    let code = e.auth.next();
+    let code = e.auth.next().await;
     token_gate(&app.state, &id, Some(&code)).await.unwrap();
     assert!(token_gate(&app.state, &id, Some(&code)).await.is_err(), "a code passes the gate once");
     token_gate(&app.state, &id, Some(&e.backup_codes[3])).await.unwrap();
@@ -404,7 +415,7 @@ async fn the_token_gate_check() {
         Method::PUT,
         GATE,
         Some(&t),
-        Some(json!({"enabled": false, "password": PASSWORD, "otp_code": e.auth.next()})),
+        Some(json!({"enabled": false, "password": PASSWORD, "otp_code": e.auth.next().await})),
     )
     .await
     .expect(200);

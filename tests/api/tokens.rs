@@ -473,7 +473,8 @@ async fn the_token_gate_asks_sessions_for_a_code() {
     let mut e = crate::tfa::enrolled(&app, "gate@example.com").await;
     let jwt = e.session.token.clone();
     let r =
-        put(&app, "/api/v1/users/auth/2fa/token-gate", &jwt, json!({"enabled": true, "otp_code": e.auth.next()})).await;
+        put(&app, "/api/v1/users/auth/2fa/token-gate", &jwt, json!({"enabled": true, "otp_code": e.auth.next().await}))
+            .await;
     r.expect(200);
     let r = app.post_auth(TOKENS, &jwt, Some(full())).await;
     r.expect(403);
@@ -495,7 +496,7 @@ async fn the_token_gate_asks_sessions_for_a_code() {
     app.request(Method::DELETE, &format!("{TOKENS}/{id}"), Some(&jwt), None).await.expect(403);
     // An auth token is not asked (it cannot hold a code).
     app.post_auth(TOKENS, &secret, Some(json!({}))).await.expect(201);
-    let path = format!("{TOKENS}/{id}?otp_code={}", e.auth.next());
+    let path = format!("{TOKENS}/{id}?otp_code={}", e.auth.next().await);
     app.request(Method::DELETE, &path, Some(&jwt), None).await.expect(200);
 }
 
