@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod host;
+pub mod idempotency;
 pub mod lifecycle;
 pub mod mail;
 pub mod metrics;
@@ -62,6 +63,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found("route_not_found", "Route not found") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
         .route_layer(axum::middleware::from_fn(middleware::capture_route))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, state.cfg.request_timeout))
@@ -81,12 +83,14 @@ fn cors(origins: &[String]) -> CorsLayer {
             header::CONTENT_TYPE,
             header::IF_MATCH,
             HeaderName::from_static("x-request-id"),
+            HeaderName::from_static(idempotency::HEADER),
             HeaderName::from_static("x-hoody-client-id"),
             HeaderName::from_static("x-hoody-client-name"),
         ])
         .expose_headers([
             HeaderName::from_static("x-request-id"),
             header::RETRY_AFTER,
+            HeaderName::from_static(idempotency::REPLAYED),
             HeaderName::from_static(auth::signing::RESPONSE_HEADER),
         ])
         .max_age(Duration::from_secs(600))
@@ -151,7 +155,7 @@ pub async fn run(
     result
 }
 
-/// Periodic clean-up of expired rate-limit windows.
+/// Periodic clean-up: expired rate-limit windows, old activity, expired idempotency keys.
 async fn janitor(st: AppState, stop: shutdown::Stop) {
     loop {
         tokio::select! {
@@ -163,6 +167,9 @@ async fn janitor(st: AppState, stop: shutdown::Stop) {
         }
         if let Err(e) = writeback::activity::prune(&st.db, st.cfg.activity_retention_days).await {
             tracing::debug!(error = %e, "activity prune skipped");
+        }
+        if let Err(e) = idempotency::sweep(&st.db).await {
+            tracing::debug!(error = %e, "idempotency key sweep skipped");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! A driver that misbehaves on purpose, for the reliability tests only: it wraps a real driver
-//! and, as told, answers slowly, fails, or never answers (a blackholed host).
+//! and, as told, answers slowly, fails, never answers (a blackholed host), or does the work and
+//! loses the reply.
 
 use std::{
     collections::BTreeMap,
@@ -23,6 +24,9 @@ pub enum Fault {
     Fail,
     /// Every call hangs forever.
     Blackhole,
+    /// Every call that changes something is carried out on the host, then its reply is lost (the
+    /// connection resets); reads answer as usual.
+    LoseReply,
 }
 
 pub struct Faulty {
@@ -46,7 +50,15 @@ impl Faulty {
         self.peak.load(Ordering::SeqCst)
     }
 
-    fn wrap<'a, T: Send + 'a>(&'a self, call: HostFuture<'a, T>) -> HostFuture<'a, T> {
+    fn read<'a, T: Send + 'a>(&'a self, call: HostFuture<'a, T>) -> HostFuture<'a, T> {
+        self.wrap(call, false)
+    }
+
+    fn change<'a, T: Send + 'a>(&'a self, call: HostFuture<'a, T>) -> HostFuture<'a, T> {
+        self.wrap(call, true)
+    }
+
+    fn wrap<'a, T: Send + 'a>(&'a self, call: HostFuture<'a, T>, changes: bool) -> HostFuture<'a, T> {
         let fault = *self.fault.lock().unwrap_or_else(|p| p.into_inner());
         Box::pin(async move {
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
@@ -60,6 +72,11 @@ impl Faulty {
                 }
                 Fault::Fail => Err(HostError::Failed("injected failure".into())),
                 Fault::Blackhole => std::future::pending().await,
+                Fault::LoseReply if !changes => call.await,
+                Fault::LoseReply => {
+                    let _ = call.await;
+                    Err(HostError::Failed("connection reset after the call was carried out".into()))
+                }
             }
         })
     }
@@ -75,13 +92,13 @@ impl Drop for Leave<'_> {
 
 impl HostDriver for Faulty {
     fn info(&self) -> HostFuture<'_, ServerInfo> {
-        self.wrap(self.inner.info())
+        self.read(self.inner.info())
     }
     fn create<'a>(&'a self, spec: &'a InstanceSpec) -> HostFuture<'a, ()> {
-        self.wrap(self.inner.create(spec))
+        self.change(self.inner.create(spec))
     }
     fn set_state<'a>(&'a self, name: &'a str, action: StateAction) -> HostFuture<'a, ()> {
-        self.wrap(self.inner.set_state(name, action))
+        self.change(self.inner.set_state(name, action))
     }
     fn update_config<'a>(
         &'a self,
@@ -89,10 +106,10 @@ impl HostDriver for Faulty {
         set: &'a BTreeMap<String, String>,
         unset: &'a [String],
     ) -> HostFuture<'a, ()> {
-        self.wrap(self.inner.update_config(name, set, unset))
+        self.change(self.inner.update_config(name, set, unset))
     }
     fn config<'a>(&'a self, name: &'a str) -> HostFuture<'a, BTreeMap<String, String>> {
-        self.wrap(self.inner.config(name))
+        self.read(self.inner.config(name))
     }
     fn set_device<'a>(
         &'a self,
@@ -100,13 +117,13 @@ impl HostDriver for Faulty {
         device: &'a str,
         spec: Option<&'a BTreeMap<String, String>>,
     ) -> HostFuture<'a, ()> {
-        self.wrap(self.inner.set_device(name, device, spec))
+        self.change(self.inner.set_device(name, device, spec))
     }
     fn state<'a>(&'a self, name: &'a str) -> HostFuture<'a, InstanceState> {
-        self.wrap(self.inner.state(name))
+        self.read(self.inner.state(name))
     }
     fn exists<'a>(&'a self, name: &'a str) -> HostFuture<'a, bool> {
-        self.wrap(self.inner.exists(name))
+        self.read(self.inner.exists(name))
     }
     fn snapshot<'a>(
         &'a self,
@@ -114,24 +131,24 @@ impl HostDriver for Faulty {
         snapshot: &'a str,
         expires_at: Option<DateTime<Utc>>,
     ) -> HostFuture<'a, ()> {
-        self.wrap(self.inner.snapshot(name, snapshot, expires_at))
+        self.change(self.inner.snapshot(name, snapshot, expires_at))
     }
     fn snapshots<'a>(&'a self, name: &'a str) -> HostFuture<'a, Vec<SnapshotInfo>> {
-        self.wrap(self.inner.snapshots(name))
+        self.read(self.inner.snapshots(name))
     }
     fn restore<'a>(&'a self, name: &'a str, snapshot: &'a str) -> HostFuture<'a, ()> {
-        self.wrap(self.inner.restore(name, snapshot))
+        self.change(self.inner.restore(name, snapshot))
     }
     fn rename_snapshot<'a>(&'a self, name: &'a str, from: &'a str, to: &'a str) -> HostFuture<'a, ()> {
-        self.wrap(self.inner.rename_snapshot(name, from, to))
+        self.change(self.inner.rename_snapshot(name, from, to))
     }
     fn delete_snapshot<'a>(&'a self, name: &'a str, snapshot: &'a str) -> HostFuture<'a, ()> {
-        self.wrap(self.inner.delete_snapshot(name, snapshot))
+        self.change(self.inner.delete_snapshot(name, snapshot))
     }
     fn copy<'a>(&'a self, source: &'a str, target: &'a str, refresh: bool) -> HostFuture<'a, ()> {
-        self.wrap(self.inner.copy(source, target, refresh))
+        self.change(self.inner.copy(source, target, refresh))
     }
     fn delete<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()> {
-        self.wrap(self.inner.delete(name))
+        self.change(self.inner.delete(name))
     }
 }

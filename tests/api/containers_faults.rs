@@ -22,7 +22,7 @@ use crate::fixtures::{lxc, lxc_status, socket, LxdApp};
 const DEADLINE: Duration = Duration::from_secs(2);
 
 /// Put a fault-injecting driver (around the real LXD) in front of the `local` server.
-fn pin_faulty(app: &LxdApp) -> Arc<Faulty> {
+pub fn pin_faulty(app: &LxdApp) -> Arc<Faulty> {
     let f = Arc::new(Faulty::new(Arc::new(Lxd::new(socket(), Duration::from_secs(60)))));
     let limits = HostLimits { max_concurrent: 4, queue_wait: Duration::from_millis(200), call_timeout: DEADLINE };
     app.state.hosts.pin(&app.server_id, Arc::new(Host::new("local", f.clone(), limits)));

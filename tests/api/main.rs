@@ -23,6 +23,7 @@ mod embedded_postgres;
 mod free_tier;
 mod host_lxd;
 mod http_basics;
+mod idempotency;
 mod logs;
 mod mail_smtp;
 mod meta;

@@ -67,3 +67,23 @@ async fn served_document_and_docs_page_match() {
         "the docs page must not load anything from elsewhere"
     );
 }
+
+/// The document offers `Idempotency-Key` on exactly the routes the layer honours it on.
+#[test]
+fn idempotency_key_is_documented_where_it_is_honoured() {
+    let doc: Value = serde_json::from_str(&hoody_api::openapi::document_json()).unwrap();
+    let mut documented: Vec<String> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            if params.iter().any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header") {
+                assert_eq!(method, "post", "{path}");
+                documented.push(path.clone());
+            }
+        }
+    }
+    documented.sort();
+    let mut honoured: Vec<String> = hoody_api::idempotency::ROUTES.iter().map(|r| r.to_string()).collect();
+    honoured.sort();
+    assert_eq!(documented, honoured);
+}

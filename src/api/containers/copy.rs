@@ -89,7 +89,7 @@ async fn run_copy(
 /// state or from `source_snapshot`, and runs if the source runs. Environment, image and
 /// features come along; the SSH key does not.
 #[utoipa::path(post, path = "/containers/{id}/copy", tag = "containers", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Source container ID")), request_body = CopyIn,
+    params(("id" = String, Path, description = "Source container ID"), crate::idempotency::KeyHeader), request_body = CopyIn,
     responses((status = 201, body = Envelope<ContainerOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.create"))))]
 pub async fn copy_container(

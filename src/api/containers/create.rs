@@ -197,7 +197,7 @@ async fn claim(st: &AppState, me: &Principal, p: &ProjectRow, n: &NewContainer) 
 /// prespawned containers on the same server and image is claimed instead. `prespawn: true`
 /// makes a hidden one (not listed, not counted against the project's `max_containers`).
 #[utoipa::path(post, path = "/projects/{id}/containers", tag = "containers", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Project ID")), request_body = CreateIn,
+    params(("id" = String, Path, description = "Project ID"), crate::idempotency::KeyHeader), request_body = CreateIn,
     responses((status = 201, body = Envelope<ContainerOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.create"))))]
 pub async fn create_container(

@@ -42,5 +42,5 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// A container as `me` sees it now.
 async fn fetch(st: &AppState, me: &Principal, id: &str) -> Result<ContainerOut> {
     let row = crate::db::containers::visible(&st.db, id, &me.user.user_id).await?.ok_or_else(container_not_found)?;
-    Ok(ContainerOut::from(&row))
+    Ok(ContainerOut::from(row))
 }

@@ -69,7 +69,8 @@ pub async fn runtime(st: &AppState, c: &ContainerRow) -> Option<Value> {
 }
 
 async fn decorate(st: &AppState, rows: Vec<ContainerRow>, runtime_on: bool, domains: bool) -> Vec<ContainerOut> {
-    let mut out: Vec<ContainerOut> = rows.iter().map(ContainerOut::from).collect();
+    let keep = if runtime_on { rows.clone() } else { Vec::new() };
+    let mut out: Vec<ContainerOut> = rows.into_iter().map(ContainerOut::from).collect();
     if domains {
         for c in &mut out {
             c.proxy_domains = Some(Vec::new());
@@ -77,7 +78,7 @@ async fn decorate(st: &AppState, rows: Vec<ContainerRow>, runtime_on: bool, doma
     }
     if runtime_on {
         let mut tasks = tokio::task::JoinSet::new();
-        for (i, row) in rows.into_iter().enumerate() {
+        for (i, row) in keep.into_iter().enumerate() {
             let st = st.clone();
             tasks.spawn(async move { (i, runtime(&st, &row).await) });
         }

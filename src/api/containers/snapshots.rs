@@ -148,7 +148,7 @@ async fn on_snapshot(st: &AppState, c: &ContainerRow, name: &str, op: SnapshotOp
 ///
 /// `expiry` (days) becomes the snapshot's `expires_at` on the host, which removes it then.
 #[utoipa::path(post, path = "/containers/{id}/snapshots", tag = "containers", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Container ID")), request_body = SnapshotIn,
+    params(("id" = String, Path, description = "Container ID"), crate::idempotency::KeyHeader), request_body = SnapshotIn,
     responses((status = 201, body = Envelope<SnapshotCreatedOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.features.snapshots"))))]
 pub async fn create_snapshot(

@@ -44,6 +44,7 @@ fn max_containers(v: Option<i32>) -> Result<Option<i32>> {
 /// `alias` is unique among your projects (409 otherwise); `color` is normalised to `#RRGGBB`
 /// (random when omitted); `max_containers` caps the containers it holds (null: unlimited).
 #[utoipa::path(post, path = "/projects/", tag = "projects", security(("bearer" = [])), request_body = ProjectIn,
+    params(crate::idempotency::KeyHeader),
     responses((status = 201, body = Envelope<ProjectOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("projects.create"))))]
 pub async fn create_project(
