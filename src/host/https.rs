@@ -72,8 +72,11 @@ impl HttpsTransport {
         let res = req.send().await.map_err(|e| {
             if e.is_timeout() {
                 HostError::Timeout
-            } else {
+            } else if e.is_connect() {
                 HostError::Unavailable { reason: format!("https: {e}"), retry_after_secs: 5 }
+            } else {
+                // Connected: the request may have reached the host (see unix::send).
+                HostError::Failed(format!("https: {e}"))
             }
         })?;
         if let Some(want) = &self.fingerprint {

@@ -54,7 +54,9 @@ pub async fn send(
     let req = req
         .body(Full::new(Bytes::from(body.unwrap_or_default())))
         .map_err(|e| HostError::Failed(format!("request: {e}")))?;
-    let res = sender.send_request(req).await.map_err(|e| unavailable(format!("send: {e}")))?;
+    // Once connected, the request may have reached the host: a reset, a hang-up or a reply that
+    // is not HTTP is a failure (502: it may have been done), not "unavailable" (503: retry).
+    let res = sender.send_request(req).await.map_err(|e| HostError::Failed(format!("send: {e}")))?;
     let status = res.status();
     let etag = res.headers().get("etag").and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
     let body = Limited::new(res.into_body(), MAX_REPLY)

@@ -354,3 +354,88 @@ async fn project_stats_keep_to_the_request_realm_and_the_containers_leaf() {
     assert_eq!(r.data()["summary"]["container_count"], 2);
     assert_eq!(r.data()["stats"], json!([]));
 }
+
+/// A stand-in for an LXD that answers badly, on its own unix socket: every connection gets
+/// `reply` once the request head is read (an empty reply closes the connection unanswered).
+fn broken_lxd(dir: &std::path::Path, name: &str, reply: Vec<u8>) -> std::path::PathBuf {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let path = dir.join(name);
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let reply = Arc::new(reply);
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = conn.write_all(&reply).await;
+                let _ = conn.shutdown().await;
+            });
+        }
+    });
+    path
+}
+
+fn http_200(body: &[u8], chunked: bool) -> Vec<u8> {
+    let mut out = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n".to_vec();
+    if chunked {
+        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+        for chunk in body.chunks(64 * 1024) {
+            out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            out.extend_from_slice(chunk);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"0\r\n\r\n");
+    } else {
+        out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+        out.extend_from_slice(body);
+    }
+    out
+}
+
+/// R11/API10: a host reply over 1 MiB, malformed JSON, something that is not HTTP, or no reply
+/// at all is a 502 envelope; nothing panics and the server goes on answering.
+#[tokio::test]
+async fn broken_host_replies_are_a_bad_gateway_and_nothing_panics() {
+    let app = LxdApp::spawn().await;
+    let s = app.verified_user("garbled@example.com").await;
+    let project = app.project(&s.token, "Garbled").await;
+    let id = app.running(&s.token, &project, json!({})).await;
+    let dir = std::env::temp_dir().join(format!("hoody-broken-lxd-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let huge = {
+        let mut b = br#"{"type":"sync","status_code":200,"metadata":{"pad":""#.to_vec();
+        b.extend(std::iter::repeat_n(b'x', 2 * 1024 * 1024));
+        b.extend_from_slice(br#""}}"#);
+        b
+    };
+    let cases: [(&str, Vec<u8>); 5] = [
+        ("huge-length", http_200(&huge, false)),
+        ("huge-chunked", http_200(&huge, true)),
+        ("malformed", http_200(br#"{"type":"sync","metadata":{"status":"#, false)),
+        ("not-http", b"SSH-2.0-OpenSSH_9.2\r\n\x00\x01\x02garbage\r\n\r\n".to_vec()),
+        ("hang-up", Vec::new()),
+    ];
+    let limits = HostLimits { max_concurrent: 4, queue_wait: Duration::from_millis(200), call_timeout: DEADLINE };
+    for (name, reply) in cases {
+        let socket = broken_lxd(&dir, name, reply);
+        let driver = Lxd::new(&socket, Duration::from_secs(5));
+        let host = Arc::new(Host::new(name, Arc::new(driver), limits));
+        // The driver itself: an error of ours, never a panic.
+        let err = host.call(|d| d.state("c-anything")).await.expect_err(name);
+        assert!(matches!(err, hoody_api::host::HostError::Failed(_)), "{name}: {err:?}");
+        // Through the API: a 502 envelope without the host's words, then the next request works.
+        app.state.hosts.pin(&app.server_id, host);
+        let r = app.get(&format!("/api/v1/containers/{id}/stats"), Some(&s.token)).await;
+        r.expect(502);
+        assert!(!r.text.contains("garbage") && !r.text.contains("pad"), "{name}: {}", r.text);
+        app.get("/api/v1/users/auth/me", Some(&s.token)).await.expect(200);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
