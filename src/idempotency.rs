@@ -1,8 +1,9 @@
 //! `Idempotency-Key` on the POSTs that create something (a project, a container, a snapshot, a
-//! copy). The first request with a key runs; its answer, whatever it was, is kept for 24 hours and
-//! replayed byte for byte to every repeat, so a client that lost a reply can retry without making
-//! a second container. Keys belong to the signed-in user; the same key with another request is
-//! refused, and a repeat while the first still runs is told so.
+//! copy). The first request with a key runs; its answer is kept (sealed) for 24 hours and replayed
+//! byte for byte to every repeat, so a client that lost a reply can retry without making a second
+//! container. "Try again" answers are not kept: the retry runs anew. Keys belong to the signed-in
+//! user; the same key with another request (or credential, or realm) is refused, and a repeat while
+//! the first still runs is told so.
 //!
 //! The first request runs in its own task: a client that hangs up does not cancel it half way,
 //! and its answer is still kept for the retry.
@@ -40,13 +41,28 @@ fn keyed(req: &Request) -> bool {
 }
 
 /// 1–255 visible ASCII characters.
-fn key_of(req: &Request) -> Result<String, ApiError> {
+fn key_of(headers: &axum::http::HeaderMap) -> Result<String, ApiError> {
     let bad = || ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key is 1-255 visible ASCII characters");
-    let v = req.headers().get(HEADER).ok_or_else(bad)?.to_str().map_err(|_| bad())?.trim();
+    let v = headers.get(HEADER).ok_or_else(bad)?.to_str().map_err(|_| bad())?.trim();
     if v.is_empty() || v.len() > 255 || !v.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(bad());
     }
     Ok(v.to_owned())
+}
+
+/// Whose key, which key, and what request it stands for: method, path and query, body, the
+/// credential (one auth token, or the session) and the request's realm. Another token of the
+/// same user, or the same request in another realm, does not get this key's answer.
+struct Keyed {
+    user_id: String,
+    key: String,
+    fingerprint: Vec<u8>,
+}
+
+impl Keyed {
+    fn aad(&self) -> Vec<u8> {
+        format!("idempotency\n{}\n{}", self.user_id, self.key).into_bytes()
+    }
 }
 
 /// Route layer: everything that is not a keyed POST to one of [`ROUTES`] passes straight through.
@@ -54,66 +70,130 @@ pub async fn layer(State(st): State<AppState>, req: Request, next: Next) -> Resp
     if !keyed(&req) {
         return next.run(req).await;
     }
-    match keyed_request(st, req, next).await {
-        Ok(res) => res,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn keyed_request(st: AppState, req: Request, next: Next) -> Result<Response, ApiError> {
-    let key = key_of(&req)?;
     let (mut parts, body) = req.into_parts();
     // Without a caller the key has no owner: the handler answers (a 401) as it would anyway.
     let Ok(me) = Principal::from_request_parts(&mut parts, &st).await else {
-        return Ok(next.run(Request::from_parts(parts, body)).await);
+        return next.run(Request::from_parts(parts, body)).await;
     };
-    let body = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| ApiError::PayloadTooLarge)?;
-    let fingerprint = {
-        let mut h = Sha256::new();
-        h.update(parts.method.as_str());
-        h.update(b"\n");
-        h.update(parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-        h.update(b"\n");
-        h.update(&body);
-        h.finalize().to_vec()
+    let key = match key_of(&parts.headers) {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
     };
-    let user_id = me.user.user_id.clone();
-    if !claim(&st, &user_id, &key, &fingerprint).await? {
-        return earlier(&st, &user_id, &key, &fingerprint).await;
+    let body = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(e) => return unreadable(e).into_response(),
+    };
+    let mut h = Sha256::new();
+    for part in [
+        parts.method.as_str(),
+        parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"),
+        me.token().map(|t| t.token_id.as_str()).unwrap_or("session"),
+        me.realm.as_deref().unwrap_or(""),
+    ] {
+        h.update(part.as_bytes());
+        h.update(b"\n");
     }
-
+    h.update(&body);
+    let k = Keyed { user_id: me.user.user_id.clone(), key, fingerprint: h.finalize().to_vec() };
+    // From here on in a task of its own: a client that hangs up, or the request timeout, cannot
+    // cut the claim, the work or the keeping of its answer short.
     let req = Request::from_parts(parts, Body::from(body));
-    let rid = telemetry::current_request_id();
-    let first = tokio::spawn(
-        telemetry::with_request_id(rid, async move {
-            let res = next.run(req).await;
-            let (parts, body) = res.into_parts();
-            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-            let kept = sqlx::query("update idempotency_key set status = $3, body = $4 where user_id = $1 and key = $2")
-                .bind(&user_id)
-                .bind(&key)
-                .bind(parts.status.as_u16() as i16)
-                .bind(bytes.as_ref())
-                .execute(&st.db)
-                .await;
-            if let Err(e) = kept {
-                tracing::error!(error = %e, "the answer to an idempotency key could not be kept");
-            }
-            Response::from_parts(parts, Body::from(bytes))
-        })
-        .in_current_span(),
+    let task = tokio::spawn(
+        telemetry::with_request_id(telemetry::current_request_id(), run(st, k, req, next)).in_current_span(),
     );
-    first.await.map_err(|e| ApiError::Internal(anyhow::anyhow!("keyed request panicked: {e}")))
+    task.await.unwrap_or_else(|e| ApiError::Internal(anyhow::anyhow!("keyed request failed: {e}")).into_response())
+}
+
+fn unreadable(e: axum::Error) -> ApiError {
+    let too_large = std::error::Error::source(&e)
+        .into_iter()
+        .chain(std::iter::once(&e as &(dyn std::error::Error + 'static)))
+        .any(|e| e.downcast_ref::<http_body_util::LengthLimitError>().is_some());
+    if too_large {
+        ApiError::PayloadTooLarge
+    } else {
+        ApiError::bad_request("unreadable_body", "The request body could not be read")
+    }
+}
+
+async fn run(st: AppState, k: Keyed, req: Request, next: Next) -> Response {
+    match claim(&st, &k).await {
+        Ok(true) => {}
+        Ok(false) => return earlier(&st, &k).await.unwrap_or_else(IntoResponse::into_response),
+        Err(e) => return e.into_response(),
+    }
+    let Ok(res) = tokio::spawn(next.run(req)).await else {
+        forget(&st, &k).await;
+        return ApiError::Internal(anyhow::anyhow!("keyed request panicked")).into_response();
+    };
+    let (parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    if kept(parts.status) {
+        keep(&st, &k, parts.status, &bytes).await;
+    } else {
+        forget(&st, &k).await;
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Answers worth giving again: successes, refusals of the request itself, and the 502/504 of a
+/// host that may have done the work. "Try again" answers (408, 409, 425, 429, 500, 503) are
+/// forgotten with their claim: nothing was done, or nothing is known, and the retry runs anew.
+fn kept(status: StatusCode) -> bool {
+    match status.as_u16() {
+        200..=299 | 502 | 504 => true,
+        408 | 409 | 425 | 429 => false,
+        400..=499 => true,
+        _ => false,
+    }
+}
+
+/// Keep the answer (sealed: a container's answer carries its environment). If it cannot be kept,
+/// the claim goes, so the key is not left "in use".
+async fn keep(st: &AppState, k: &Keyed, status: StatusCode, body: &[u8]) {
+    let sealed = match st.sealer.seal(&k.aad(), body) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "an idempotent answer could not be sealed");
+            return forget(st, k).await;
+        }
+    };
+    for attempt in 1..=3 {
+        let done = sqlx::query("update idempotency_key set status = $3, body = $4 where user_id = $1 and key = $2")
+            .bind(&k.user_id)
+            .bind(&k.key)
+            .bind(status.as_u16() as i16)
+            .bind(&sealed)
+            .execute(&st.db)
+            .await;
+        match done {
+            Ok(_) => return,
+            Err(e) if attempt == 3 => tracing::error!(error = %e, "an idempotent answer could not be kept"),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await,
+        }
+    }
+    forget(st, k).await;
+}
+
+async fn forget(st: &AppState, k: &Keyed) {
+    let gone = sqlx::query("delete from idempotency_key where user_id = $1 and key = $2 and status is null")
+        .bind(&k.user_id)
+        .bind(&k.key)
+        .execute(&st.db)
+        .await;
+    if let Err(e) = gone {
+        tracing::warn!(error = %e, "an idempotency claim could not be dropped; it lapses with its lease");
+    }
 }
 
 /// Take the key for this request; false when it is already taken (and not expired).
-async fn claim(st: &AppState, user_id: &str, key: &str, fingerprint: &[u8]) -> Result<bool, ApiError> {
+async fn claim(st: &AppState, k: &Keyed) -> Result<bool, ApiError> {
     sqlx::query(
         "delete from idempotency_key where user_id = $1 and key = $2 \
             and created_at < now() - make_interval(hours => $3)",
     )
-    .bind(user_id)
-    .bind(key)
+    .bind(&k.user_id)
+    .bind(&k.key)
     .bind(RETENTION_HOURS)
     .execute(&st.db)
     .await?;
@@ -121,9 +201,9 @@ async fn claim(st: &AppState, user_id: &str, key: &str, fingerprint: &[u8]) -> R
         "insert into idempotency_key (user_id, key, fingerprint) values ($1, $2, $3) \
          on conflict (user_id, key) do nothing returning 1",
     )
-    .bind(user_id)
-    .bind(key)
-    .bind(fingerprint)
+    .bind(&k.user_id)
+    .bind(&k.key)
+    .bind(&k.fingerprint)
     .fetch_optional(&st.db)
     .await?;
     Ok(taken.is_some())
@@ -135,32 +215,50 @@ struct Kept {
     /// Both null while the first request runs.
     status: Option<i16>,
     body: Option<Vec<u8>>,
+    /// Still running after its lease: its process went away mid-request.
+    abandoned: bool,
+}
+
+/// How long a first request may run before its claim counts as abandoned: the request timeout
+/// plus the longest host work (six calls) and a margin.
+fn lease_secs(st: &AppState) -> f64 {
+    (st.cfg.request_timeout + st.cfg.host_limits.call_timeout * 6).as_secs_f64() + 30.0
+}
+
+fn in_use() -> Response {
+    let mut res =
+        ApiError::conflict("idempotency_key_in_use", "The first request with this Idempotency-Key is still running")
+            .into_response();
+    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    res
 }
 
 /// A repeat: the kept answer, or why there is none to give.
-async fn earlier(st: &AppState, user_id: &str, key: &str, fingerprint: &[u8]) -> Result<Response, ApiError> {
-    let row: Option<Kept> =
-        sqlx::query_as("select fingerprint, status, body from idempotency_key where user_id = $1 and key = $2")
-            .bind(user_id)
-            .bind(key)
-            .fetch_optional(&st.db)
-            .await?;
-    let Some(Kept { fingerprint: kept_fingerprint, status, body }) = row else {
-        // Expired and swept between our insert and this read: the client may simply retry.
-        return Err(ApiError::conflict("idempotency_key_in_use", "This Idempotency-Key is in use; retry shortly"));
-    };
-    if kept_fingerprint != fingerprint {
+async fn earlier(st: &AppState, k: &Keyed) -> Result<Response, ApiError> {
+    let row: Option<Kept> = sqlx::query_as(
+        "select fingerprint, status, body, created_at < now() - make_interval(secs => $3) as abandoned \
+         from idempotency_key where user_id = $1 and key = $2",
+    )
+    .bind(&k.user_id)
+    .bind(&k.key)
+    .bind(lease_secs(st))
+    .fetch_optional(&st.db)
+    .await?;
+    // Gone between our insert and this read (forgotten or expired): the client may simply retry.
+    let Some(kept) = row else { return Ok(in_use()) };
+    if kept.fingerprint != k.fingerprint {
         return Err(ApiError::invalid("Idempotency-Key", "This Idempotency-Key was used for a different request"));
     }
-    let (Some(status), Some(body)) = (status, body) else {
-        let mut res = ApiError::conflict(
-            "idempotency_key_in_use",
-            "The first request with this Idempotency-Key is still running",
-        )
-        .into_response();
-        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return Ok(res);
+    let (Some(status), Some(body)) = (kept.status, kept.body) else {
+        if kept.abandoned {
+            return Err(ApiError::conflict(
+                "idempotency_key_abandoned",
+                "The first request with this Idempotency-Key never finished; check what it made, then use a new key",
+            ));
+        }
+        return Ok(in_use());
     };
+    let body = st.sealer.open(&k.aad(), &body).map_err(ApiError::Internal)?;
     let mut res = Response::new(Body::from(body));
     *res.status_mut() = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
@@ -184,7 +282,7 @@ pub struct KeyHeader {
     /// Makes this create once-only: repeats within 24 hours get the first answer again, marked
     /// `Idempotent-Replayed: true`; the same key with another request is 422; while the first
     /// request runs, 409 with Retry-After. Keys belong to the signed-in user.
-    #[param(rename = "Idempotency-Key", min_length = 1, max_length = 255, pattern = "^[!-~]+$")]
+    #[param(rename = "Idempotency-Key", value_type = String, min_length = 1, max_length = 255, pattern = "^[!-~]+$")]
     #[allow(dead_code)]
     idempotency_key: Option<String>,
 }

@@ -3,6 +3,8 @@
 //! the work but loses the reply gives 502, a retry with the key makes nothing twice, and the
 //! reconciler brings the container's status to what LXD reports.
 
+use std::time::Duration;
+
 use futures::future::join_all;
 use hoody_api::host::fault::Fault;
 use reqwest::Method;
@@ -47,7 +49,8 @@ async fn a_repeated_create_replays_the_first_answer_and_makes_nothing_twice() {
     let s = app.verified_user("once@example.com").await;
     let project = app.project(&s.token, "Once").await;
     let path = format!("/api/v1/projects/{project}/containers");
-    let body = json!({"server_id": app.server_id, "bypass_prespawn": true, "name": "once"});
+    let body = json!({"server_id": app.server_id, "bypass_prespawn": true, "name": "once",
+        "environment_vars": {"API_SECRET": "s3cr3t-in-the-answer"}});
 
     let first = keyed(&app, &path, Some(&s.token), "create-1", body.clone()).await;
     first.expect(201);
@@ -59,6 +62,16 @@ async fn a_repeated_create_replays_the_first_answer_and_makes_nothing_twice() {
     assert_eq!(again.text, first.text, "the first answer, byte for byte");
     assert_eq!(containers_of(&app, &project).await, 1);
     assert!(exists(&format!("c-{id}")));
+    // The kept answer carries the environment: it is stored sealed.
+    let stored: Vec<u8> =
+        sqlx::query_scalar("select body from idempotency_key where key = 'create-1'").fetch_one(&app.db).await.unwrap();
+    assert!(!stored.windows(8).any(|w| w == b"s3cr3t-i"), "the answer is stored in the clear");
+    assert!(first.text.contains("s3cr3t-in-the-answer"));
+
+    // The same key from another credential of the same user (a read-only token) is not a replay.
+    let (ro, _) = app.new_token(&s.token, json!({"permission_template": "read_only"})).await;
+    let r = keyed(&app, &path, Some(&ro), "create-1", body.clone()).await;
+    r.expect(422);
 
     // The same key with another body, or another route: refused, nothing made.
     let other = json!({"server_id": app.server_id, "bypass_prespawn": true, "name": "twice"});
@@ -77,6 +90,7 @@ async fn a_repeated_create_replays_the_first_answer_and_makes_nothing_twice() {
         assert_eq!(r.code(), "invalid_idempotency_key");
     }
     keyed(&app, &path, None, "create-2", other.clone()).await.expect(401);
+    keyed(&app, &path, None, "a b", other.clone()).await.expect(401);
     assert_eq!(containers_of(&app, &project).await, 1);
 
     // Keys are per user: another user's identical key is their own, and sees nothing of ours.
@@ -101,6 +115,17 @@ async fn a_repeated_create_replays_the_first_answer_and_makes_nothing_twice() {
     assert_eq!(count(&app, "select count(*) from project where alias = $1", "Keyed").await, 1);
     // Without the key the same create is the usual duplicate-alias conflict.
     app.post_auth("/api/v1/projects/", &s.token, Some(json!({"alias": "Keyed"}))).await.expect(409);
+
+    // A "try again" answer is not kept: a 409 for a taken alias, then the alias is freed, and
+    // the same key runs anew.
+    let taken = json!({"alias": "Keyed"});
+    keyed(&app, "/api/v1/projects/", Some(&s.token), "project-2", taken.clone()).await.expect(409);
+    let freed = format!("/api/v1/projects/{}", p1.data()["id"].as_str().unwrap());
+    app.call(Method::DELETE, &freed, &s.token, None).await.expect(200);
+    let r = keyed(&app, "/api/v1/projects/", Some(&s.token), "project-2", taken).await;
+    r.expect(201);
+    assert!(!replayed(&r));
+    assert_ne!(r.data()["id"], p1.data()["id"]);
 }
 
 #[tokio::test]
@@ -136,7 +161,8 @@ async fn concurrent_repeats_of_one_key_make_one_container() {
 /// R11: the host carries out the create and the snapshot but the replies are lost.
 #[tokio::test]
 async fn a_lost_reply_is_502_a_keyed_retry_makes_nothing_twice_and_the_reconciler_catches_up() {
-    let app = LxdApp::spawn().await;
+    // The background reconciler stays out of the way: this test runs its pass itself.
+    let app = LxdApp::spawn_with(|c| c.reconcile_interval = Duration::from_secs(3600)).await;
     let s = app.verified_user("lost@example.com").await;
     let project = app.project(&s.token, "Lost").await;
     let f = pin_faulty(&app);
@@ -193,4 +219,31 @@ async fn a_lost_reply_is_502_a_keyed_retry_makes_nothing_twice_and_the_reconcile
     // A new key is a new snapshot.
     keyed(&app, &snap, Some(&s.token), "snap-2", json!({"alias": "twice"})).await.expect(201);
     assert_eq!(lxd_snapshots(&lxd_name), 2);
+
+    // A client that hangs up on a slow create: the work goes on, its answer is kept, and the
+    // retry with the key gets it, with one container made.
+    f.set(Fault::Slow(Duration::from_millis(700)));
+    let impatient = reqwest::Client::builder().timeout(Duration::from_millis(300)).build().unwrap();
+    let body = json!({"server_id": app.server_id, "bypass_prespawn": true, "name": "impatient"});
+    let gave_up = impatient
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(&s.token)
+        .header(KEY, "slow-1")
+        .json(&body)
+        .send()
+        .await;
+    assert!(gave_up.is_err_and(|e| e.is_timeout()), "the client gives up before the answer");
+    let started = std::time::Instant::now();
+    let r = loop {
+        let r = keyed(&app, &path, Some(&s.token), "slow-1", body.clone()).await;
+        if r.status != 409 || started.elapsed() > Duration::from_secs(20) {
+            break r;
+        }
+        assert_eq!(r.code(), "idempotency_key_in_use", "{}", r.text);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    r.expect(201);
+    assert!(replayed(&r), "the kept answer of the request whose client hung up");
+    assert_eq!(r.data()["status"], "running");
+    assert_eq!(count(&app, "select count(*) from container where name = $1", "impatient").await, 1);
 }
