@@ -43,6 +43,7 @@ pub struct ActivityQuery {
     pub errors_only: Option<bool>,
     pub min_status: Option<i32>,
     pub max_status: Option<i32>,
+    #[param(inline)]
     pub method: Option<HttpMethod>,
     /// 24 lowercase hex.
     pub realm_id: Option<String>,
