@@ -211,6 +211,12 @@ async fn a_lost_reply_is_502_a_keyed_retry_makes_nothing_twice_and_the_reconcile
     let snap = format!("{base}/snapshots");
     keyed(&app, &snap, Some(&s.token), "snap-1", json!({"alias": "once"})).await.expect(502);
     assert_eq!(lxd_snapshots(&lxd_name), 1, "the host took the snapshot");
+    // Recorded before the host call, and kept because the host lists it: the alias survives.
+    let r = app.get(&snap, Some(&s.token)).await;
+    r.expect(200);
+    assert_eq!(r.data()["snapshot_count"], 1);
+    assert_eq!(r.data()["snapshots"][0]["alias"], "once");
+    assert_eq!(app.get(&base, Some(&s.token)).await.data()["snapshot_count"], 1);
     f.set(Fault::None);
     let r = keyed(&app, &snap, Some(&s.token), "snap-1", json!({"alias": "once"})).await;
     r.expect(502);

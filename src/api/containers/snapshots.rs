@@ -174,16 +174,10 @@ pub async fn create_snapshot(
     let expires_at = input.expiry.map(|d| now + chrono::Duration::days(d));
     let host = host_of(&st, c.server_id.as_deref()).await?;
     let work = {
-        let (host, lxd, name) = (host.clone(), c.lxd_name.clone(), name.clone());
-        async move { Ok(host.call(|d| d.snapshot(&lxd, &name, expires_at)).await?) }
+        let (st, c, name, alias) = (st.clone(), c.clone(), name.clone(), alias.clone());
+        async move { take_snapshot(&st, &host, &c, &name, alias.as_deref(), expires_at).await }
     };
     lifecycle::detached(work).await?;
-    sqlx::query("insert into container_snapshot (container_id, name, alias) values ($1, $2, $3)")
-        .bind(&c.container_id)
-        .bind(&name)
-        .bind(&alias)
-        .execute(&st.db)
-        .await?;
     let data = serde_json::json!({"snapshot": name, "alias": alias});
     lifecycle::container_event(&st.db, c, "container.snapshot_created", data).await?;
     let snapshot = SnapshotOut {
@@ -198,6 +192,40 @@ pub async fn create_snapshot(
         "Snapshot created",
         SnapshotCreatedOut { container_id: c.container_id.clone(), project_id: c.project_id.clone(), snapshot },
     ))
+}
+
+/// Record the snapshot, then take it on the host. A reply lost on the way back (a failure or a
+/// timeout after the call went out) may hide a snapshot the host did take: the host's list
+/// decides whether the record stays, so its alias is not lost with the reply.
+async fn take_snapshot(
+    st: &AppState,
+    host: &crate::host::Host,
+    c: &ContainerRow,
+    name: &str,
+    alias: Option<&str>,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<()> {
+    sqlx::query("insert into container_snapshot (container_id, name, alias) values ($1, $2, $3)")
+        .bind(&c.container_id)
+        .bind(name)
+        .bind(alias)
+        .execute(&st.db)
+        .await?;
+    let Err(e) = host.call(|d| d.snapshot(&c.lxd_name, name, expires_at)).await else { return Ok(()) };
+    let taken = match e {
+        HostError::Failed(_) | HostError::Timeout => {
+            host.call(|d| d.snapshots(&c.lxd_name)).await.map(|l| l.iter().any(|s| s.name == name)).unwrap_or(true)
+        }
+        _ => false,
+    };
+    if !taken {
+        sqlx::query("delete from container_snapshot where container_id = $1 and name = $2")
+            .bind(&c.container_id)
+            .bind(name)
+            .execute(&st.db)
+            .await?;
+    }
+    Err(e.into())
 }
 
 /// Get container snapshots
