@@ -339,6 +339,22 @@ impl HostDriver for Lxd {
     fn delete<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()> {
         Box::pin(async move { self.operate(Method::DELETE, &Self::instance(name), None, None).await })
     }
+
+    fn instances(&self) -> HostFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            // Without recursion LXD answers URLs only: small enough for thousands of instances.
+            let (v, _) = self.request(Method::GET, "/1.0/instances", None, None).await?;
+            Ok(v["metadata"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|u| u.as_str()?.rsplit('/').next().map(str::to_owned))
+                        .filter(|n| !n.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default())
+        })
+    }
 }
 
 /// The writable part of an instance, for a PUT of what a GET returned.

@@ -152,6 +152,8 @@ pub trait HostDriver: Send + Sync {
     /// existing target instead.
     fn copy<'a>(&'a self, source: &'a str, target: &'a str, refresh: bool) -> HostFuture<'a, ()>;
     fn delete<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()>;
+    /// The names of every instance on the host.
+    fn instances(&self) -> HostFuture<'_, Vec<String>>;
 }
 
 /// Limits every call to one host obeys.

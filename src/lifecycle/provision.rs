@@ -16,11 +16,18 @@ pub fn config_of(c: &ContainerRow) -> BTreeMap<String, String> {
     cfg.insert("boot.autostart".into(), c.autostart.to_string());
     cfg.insert("user.hoody.container_id".into(), c.container_id.clone());
     cfg.insert("user.hoody.project_id".into(), c.project_id.clone());
+    // Whose instance this is: the reconciler removes instances of its own server only.
+    if let Some(server) = &c.server_id {
+        cfg.insert(SERVER_KEY.into(), server.clone());
+    }
     for (k, v) in [("ai", c.ai), ("hoody_kit", c.hoody_kit), ("dev_kit", c.dev_kit), ("ramdisk", c.ramdisk)] {
         cfg.insert(format!("user.hoody.{k}"), v.to_string());
     }
     cfg
 }
+
+/// The config key naming the registry server an instance was made for.
+pub const SERVER_KEY: &str = "user.hoody.server_id";
 
 /// The instance device that passes the host's `/dev/kvm` through (when the host has one).
 pub const KVM_DEVICE: &str = "hoody-kvm";
@@ -119,24 +126,24 @@ pub async fn destroy(st: &AppState, c: &ContainerRow) -> Result<(), ApiError> {
         Err(ApiError::Conflict { .. }) => return Ok(()),
         Err(e) => return Err(e),
     };
-    let name = c.lxd_name.as_str();
-    let result = async {
-        match host.call(|d| d.state(name)).await {
-            Ok(s) if s.status != "Stopped" => match host.call(|d| d.set_state(name, StateAction::ForceStop)).await {
-                Ok(()) | Err(HostError::Refused(_)) => {}
-                Err(e) => return Err(e),
-            },
-            Ok(_) => {}
-            Err(HostError::NotFound(_)) => return Ok(()),
+    remove_instance(&host, &c.lxd_name).await.map_err(ApiError::from)
+}
+
+/// Stop (if it runs) and delete one instance; gone already counts as done.
+pub async fn remove_instance(host: &Host, name: &str) -> Result<(), HostError> {
+    match host.call(|d| d.state(name)).await {
+        Ok(s) if s.status != "Stopped" => match host.call(|d| d.set_state(name, StateAction::ForceStop)).await {
+            Ok(()) | Err(HostError::Refused(_)) => {}
             Err(e) => return Err(e),
-        }
-        match host.call(|d| d.delete(name)).await {
-            Ok(()) | Err(HostError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        },
+        Ok(_) => {}
+        Err(HostError::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e),
     }
-    .await;
-    result.map_err(ApiError::from)
+    match host.call(|d| d.delete(name)).await {
+        Ok(()) | Err(HostError::NotFound(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Delete a container: `deleting`, the instance removed, the row gone (its event stays).

@@ -1,12 +1,21 @@
 //! The reconciler: what the database says about each container against what its host reports.
 //! An instance that is gone, or a host that cannot be reached, turns the container `failed`; a
 //! state changed behind our back (stopped from inside, frozen) is taken over. Each change is a
-//! status-log row triggered by `reconciler`.
+//! status-log row triggered by `reconciler`. Instances tagged for a server whose container row
+//! is gone are removed.
 
 use serde_json::json;
 
-use super::{reason, status, status_of, transition, Trigger};
-use crate::{error::ApiError, host::HostError, shutdown::Stop, state::AppState};
+use super::{
+    provision::{remove_instance, SERVER_KEY},
+    reason, status, status_of, transition, Trigger,
+};
+use crate::{
+    error::ApiError,
+    host::{Host, HostError},
+    shutdown::Stop,
+    state::AppState,
+};
 
 pub async fn run(st: AppState, stop: Stop) {
     loop {
@@ -28,11 +37,8 @@ pub async fn pass(st: &AppState) -> Result<usize, ApiError> {
     let by = Trigger::system("reconciler");
     let mut changed = orphans(st, &by).await?;
     changed += unfinished_deletes(st, stuck_secs).await?;
-    let servers: Vec<String> = sqlx::query_scalar(
-        "select distinct server_id from container where server_id is not null and status <> 'deleting'",
-    )
-    .fetch_all(&st.db)
-    .await?;
+    let servers: Vec<String> =
+        sqlx::query_scalar("select server_id from server order by server_id").fetch_all(&st.db).await?;
     for server_id in servers {
         match server(st, &server_id, stuck_secs, &by).await {
             Ok(n) => changed += n,
@@ -69,7 +75,51 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
             Err(e) => tracing::warn!(container = %c.container_id, error = %e, "reconciler could not record a change"),
         }
     }
+    match strays(st, &host, server_id).await {
+        Ok(n) => changed += n,
+        Err(e) => tracing::warn!(server = %server_id, error = %e, "reconciler could not look for stray instances"),
+    }
     Ok(changed)
+}
+
+/// Instances made for this server whose container row is gone (a restored database, a process
+/// that died between the two halves of a delete). A row is always written before its instance
+/// is made and removed only after its instance is, so an instance tagged with this server and
+/// without a row belongs to nobody: it is removed. Instances without our tag, or made for
+/// another server (another control plane on the same host), are never touched.
+async fn strays(st: &AppState, host: &Host, server_id: &str) -> Result<usize, ApiError> {
+    let names = host.call(|d| d.instances()).await?;
+    let ids: Vec<&str> = names
+        .iter()
+        .filter_map(|n| n.strip_prefix("c-"))
+        .filter(|id| id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .collect();
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let known: Vec<String> = sqlx::query_scalar("select container_id from container where container_id = any($1)")
+        .bind(&ids)
+        .fetch_all(&st.db)
+        .await?;
+    let mut removed = 0;
+    for id in ids.into_iter().filter(|id| !known.iter().any(|k| k == id)) {
+        let name = format!("c-{id}");
+        let ours = match host.call(|d| d.config(&name)).await {
+            Ok(cfg) => cfg.get(SERVER_KEY).is_some_and(|s| s == server_id),
+            Err(_) => false,
+        };
+        if !ours {
+            continue;
+        }
+        match remove_instance(host, &name).await {
+            Ok(()) => {
+                tracing::info!(instance = %name, server = %server_id, "reconciler removed an instance without a container");
+                removed += 1;
+            }
+            Err(e) => tracing::warn!(instance = %name, error = %e, "reconciler could not remove a stray instance"),
+        }
+    }
+    Ok(removed)
 }
 
 /// Containers whose server was removed from the registry: nothing can run them.

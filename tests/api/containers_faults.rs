@@ -17,7 +17,7 @@ use hoody_api::host::{
 use reqwest::Method;
 use serde_json::json;
 
-use crate::fixtures::{lxc, lxc_status, socket, LxdApp};
+use crate::fixtures::{exists, lxc, lxc_status, socket, LxdApp};
 
 const DEADLINE: Duration = Duration::from_secs(2);
 
@@ -438,4 +438,32 @@ async fn broken_host_replies_are_a_bad_gateway_and_nothing_panics() {
         app.get("/api/v1/users/auth/me", Some(&s.token)).await.expect(200);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An instance made for this server whose container row is gone (a restored backup, a process
+/// that died mid-delete) is removed by the reconciler; instances without our tag, or tagged for
+/// another server, are left alone, and so is every instance that still has its row.
+#[tokio::test]
+async fn the_reconciler_removes_instances_whose_container_is_gone_and_only_those() {
+    let app = LxdApp::spawn_with(|c| c.reconcile_interval = Duration::from_secs(3600)).await;
+    let s = app.verified_user("strays@example.com").await;
+    let project = app.project(&s.token, "Strays").await;
+    let kept = app.running(&s.token, &project, json!({"name": "kept"})).await;
+    let lost = app.running(&s.token, &project, json!({"name": "row-lost"})).await;
+    assert_eq!(lxc(&["config", "get", &format!("c-{lost}"), "user.hoody.server_id"]), app.server_id);
+    sqlx::query("delete from container where container_id = $1").bind(&lost).execute(&app.db).await.unwrap();
+    let (untagged, foreign) = (hoody_api::db::new_id(), hoody_api::db::new_id());
+    app.track(&untagged);
+    app.track(&foreign);
+    lxc(&["init", "hoody-busybox", &format!("c-{untagged}")]);
+    lxc(&["init", "hoody-busybox", &format!("c-{foreign}"), "-c", "user.hoody.server_id=ffffffffffffffffffffffff"]);
+    assert!(exists(&format!("c-{untagged}")) && exists(&format!("c-{foreign}")), "the strangers were made");
+
+    assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 1);
+    assert!(!exists(&format!("c-{lost}")), "the instance without a container is removed");
+    assert!(exists(&format!("c-{untagged}")), "an untagged instance is not ours to remove");
+    assert!(exists(&format!("c-{foreign}")), "another server's instance is not ours to remove");
+    assert_eq!(lxc_status(&format!("c-{kept}")), "RUNNING");
+    // Nothing left to do: the next pass changes nothing.
+    assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 0);
 }
