@@ -2,14 +2,11 @@
 //! An instance that is gone, or a host that cannot be reached, turns the container `failed`; a
 //! state changed behind our back (stopped from inside, frozen) is taken over. Each change is a
 //! status-log row triggered by `reconciler`. Instances tagged for a server whose container row
-//! is gone are removed.
+//! is gone are reported (logged), not removed.
 
 use serde_json::json;
 
-use super::{
-    provision::{remove_instance, SERVER_KEY},
-    reason, status, status_of, transition, Trigger,
-};
+use super::{provision::SERVER_KEY, reason, status, status_of, transition, Trigger};
 use crate::{
     error::ApiError,
     host::{Host, HostError},
@@ -76,18 +73,22 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
         }
     }
     match strays(st, &host, server_id).await {
-        Ok(n) => changed += n,
+        Ok(found) => {
+            for name in found {
+                tracing::warn!(instance = %name, server = %server_id, "an instance made for this server has no container row; left alone");
+            }
+        }
         Err(e) => tracing::warn!(server = %server_id, error = %e, "reconciler could not look for stray instances"),
     }
     Ok(changed)
 }
 
-/// Instances made for this server whose container row is gone (a restored database, a process
-/// that died between the two halves of a delete). A row is always written before its instance
-/// is made and removed only after its instance is, so an instance tagged with this server and
-/// without a row belongs to nobody: it is removed. Instances without our tag, or made for
-/// another server (another control plane on the same host), are never touched.
-async fn strays(st: &AppState, host: &Host, server_id: &str) -> Result<usize, ApiError> {
+/// Instances made for this server (tagged `user.hoody.server_id`) whose container row is gone:
+/// a restored backup, rows removed by hand, another control plane restored from this one's
+/// database. They are reported, never removed: which side is right is an operator's call, and a
+/// removal would destroy user data the database merely forgot. Untagged instances and those
+/// tagged for another server are not ours and are not reported.
+pub async fn strays(st: &AppState, host: &Host, server_id: &str) -> Result<Vec<String>, ApiError> {
     let names = host.call(|d| d.instances()).await?;
     let ids: Vec<&str> = names
         .iter()
@@ -95,31 +96,22 @@ async fn strays(st: &AppState, host: &Host, server_id: &str) -> Result<usize, Ap
         .filter(|id| id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()))
         .collect();
     if ids.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let known: Vec<String> = sqlx::query_scalar("select container_id from container where container_id = any($1)")
         .bind(&ids)
         .fetch_all(&st.db)
         .await?;
-    let mut removed = 0;
+    let mut found = Vec::new();
     for id in ids.into_iter().filter(|id| !known.iter().any(|k| k == id)) {
         let name = format!("c-{id}");
-        let ours = match host.call(|d| d.config(&name)).await {
-            Ok(cfg) => cfg.get(SERVER_KEY).is_some_and(|s| s == server_id),
-            Err(_) => false,
-        };
-        if !ours {
-            continue;
-        }
-        match remove_instance(host, &name).await {
-            Ok(()) => {
-                tracing::info!(instance = %name, server = %server_id, "reconciler removed an instance without a container");
-                removed += 1;
+        if let Ok(cfg) = host.call(|d| d.config(&name)).await {
+            if cfg.get(SERVER_KEY).is_some_and(|s| s == server_id) {
+                found.push(name);
             }
-            Err(e) => tracing::warn!(instance = %name, error = %e, "reconciler could not remove a stray instance"),
         }
     }
-    Ok(removed)
+    Ok(found)
 }
 
 /// Containers whose server was removed from the registry: nothing can run them.

@@ -440,11 +440,12 @@ async fn broken_host_replies_are_a_bad_gateway_and_nothing_panics() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// An instance made for this server whose container row is gone (a restored backup, a process
-/// that died mid-delete) is removed by the reconciler; instances without our tag, or tagged for
-/// another server, are left alone, and so is every instance that still has its row.
+/// An instance made for this server whose container row is gone (a restored backup, rows removed
+/// by hand) is reported by the reconciler and left alone: removing it would destroy data the
+/// database merely forgot. Instances without our tag, or tagged for another server, are not
+/// reported; instances with their rows are not strays.
 #[tokio::test]
-async fn the_reconciler_removes_instances_whose_container_is_gone_and_only_those() {
+async fn the_reconciler_reports_instances_whose_container_is_gone_and_leaves_them() {
     let app = LxdApp::spawn_with(|c| c.reconcile_interval = Duration::from_secs(3600)).await;
     let s = app.verified_user("strays@example.com").await;
     let project = app.project(&s.token, "Strays").await;
@@ -459,11 +460,15 @@ async fn the_reconciler_removes_instances_whose_container_is_gone_and_only_those
     lxc(&["init", "hoody-busybox", &format!("c-{foreign}"), "-c", "user.hoody.server_id=ffffffffffffffffffffffff"]);
     assert!(exists(&format!("c-{untagged}")) && exists(&format!("c-{foreign}")), "the strangers were made");
 
-    assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 1);
-    assert!(!exists(&format!("c-{lost}")), "the instance without a container is removed");
-    assert!(exists(&format!("c-{untagged}")), "an untagged instance is not ours to remove");
-    assert!(exists(&format!("c-{foreign}")), "another server's instance is not ours to remove");
-    assert_eq!(lxc_status(&format!("c-{kept}")), "RUNNING");
-    // Nothing left to do: the next pass changes nothing.
+    let server = hoody_api::servers::by_id(&app.db, &app.server_id).await.unwrap().unwrap();
+    let host = app.state.hosts.for_server(&server, &app.state.sealer).unwrap();
+    let found = hoody_api::lifecycle::reconciler::strays(&app.state, &host, &app.server_id).await.unwrap();
+    assert_eq!(found, [format!("c-{lost}")]);
+    // A whole pass reports it and changes nothing: every instance is still there, as it was.
     assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 0);
+    for id in [&lost, &untagged, &foreign, &kept] {
+        assert!(exists(&format!("c-{id}")), "c-{id} was removed");
+    }
+    assert_eq!(lxc_status(&format!("c-{kept}")), "RUNNING");
+    assert_eq!(lxc_status(&format!("c-{lost}")), "RUNNING");
 }

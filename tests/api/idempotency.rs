@@ -206,12 +206,13 @@ async fn a_lost_reply_is_502_a_keyed_retry_makes_nothing_twice_and_the_reconcile
     app.call(Method::POST, &format!("{base}/start"), &s.token, None).await.expect(200);
     assert_eq!(lxc_status(&lxd_name), "RUNNING");
 
-    // A snapshot whose reply is lost: the retry with its key does not take a second one.
+    // A snapshot whose reply is lost: the host's list shows it was taken, so it is a success,
+    // recorded with its alias; the retry with its key does not take a second one.
     f.set(Fault::LoseReply);
     let snap = format!("{base}/snapshots");
-    keyed(&app, &snap, Some(&s.token), "snap-1", json!({"alias": "once"})).await.expect(502);
+    let first = keyed(&app, &snap, Some(&s.token), "snap-1", json!({"alias": "once"})).await;
+    first.expect(201);
     assert_eq!(lxd_snapshots(&lxd_name), 1, "the host took the snapshot");
-    // Recorded before the host call, and kept because the host lists it: the alias survives.
     let r = app.get(&snap, Some(&s.token)).await;
     r.expect(200);
     assert_eq!(r.data()["snapshot_count"], 1);
@@ -219,9 +220,17 @@ async fn a_lost_reply_is_502_a_keyed_retry_makes_nothing_twice_and_the_reconcile
     assert_eq!(app.get(&base, Some(&s.token)).await.data()["snapshot_count"], 1);
     f.set(Fault::None);
     let r = keyed(&app, &snap, Some(&s.token), "snap-1", json!({"alias": "once"})).await;
-    r.expect(502);
+    r.expect(201);
     assert!(replayed(&r));
+    assert_eq!(r.text, first.text);
     assert_eq!(lxd_snapshots(&lxd_name), 1, "no second snapshot");
+    // A snapshot the host did not take (it fails outright): 502 and no record.
+    f.set(Fault::Fail);
+    keyed(&app, &snap, Some(&s.token), "snap-3", json!({"alias": "never"})).await.expect(502);
+    f.set(Fault::None);
+    assert_eq!(lxd_snapshots(&lxd_name), 1);
+    let r = app.get(&snap, Some(&s.token)).await;
+    assert_eq!(r.data()["snapshot_count"], 1, "{}", r.text);
     // A new key is a new snapshot.
     keyed(&app, &snap, Some(&s.token), "snap-2", json!({"alias": "twice"})).await.expect(201);
     assert_eq!(lxd_snapshots(&lxd_name), 2);

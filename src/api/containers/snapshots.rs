@@ -196,7 +196,8 @@ pub async fn create_snapshot(
 
 /// Record the snapshot, then take it on the host. A reply lost on the way back (a failure or a
 /// timeout after the call went out) may hide a snapshot the host did take: the host's list
-/// decides whether the record stays, so its alias is not lost with the reply.
+/// decides. Listed: it is a success. Not listed: the record goes with the error. The host cannot
+/// say: the record stays with the error.
 async fn take_snapshot(
     st: &AppState,
     host: &crate::host::Host,
@@ -214,18 +215,24 @@ async fn take_snapshot(
     let Err(e) = host.call(|d| d.snapshot(&c.lxd_name, name, expires_at)).await else { return Ok(()) };
     let taken = match e {
         HostError::Failed(_) | HostError::Timeout => {
-            host.call(|d| d.snapshots(&c.lxd_name)).await.map(|l| l.iter().any(|s| s.name == name)).unwrap_or(true)
+            host.call(|d| d.snapshots(&c.lxd_name)).await.ok().map(|l| l.iter().any(|s| s.name == name))
         }
-        _ => false,
+        _ => Some(false),
     };
-    if !taken {
-        sqlx::query("delete from container_snapshot where container_id = $1 and name = $2")
-            .bind(&c.container_id)
-            .bind(name)
-            .execute(&st.db)
-            .await?;
+    match taken {
+        // Only the reply was lost: the snapshot is there.
+        Some(true) => Ok(()),
+        Some(false) => {
+            sqlx::query("delete from container_snapshot where container_id = $1 and name = $2")
+                .bind(&c.container_id)
+                .bind(name)
+                .execute(&st.db)
+                .await?;
+            Err(e.into())
+        }
+        // The host cannot say now: the record stays with the error.
+        None => Err(e.into()),
     }
-    Err(e.into())
 }
 
 /// Get container snapshots
