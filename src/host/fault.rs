@@ -151,7 +151,7 @@ impl HostDriver for Faulty {
     fn delete<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()> {
         self.change(self.inner.delete(name))
     }
-    fn instances(&self) -> HostFuture<'_, Vec<String>> {
-        self.read(self.inner.instances())
+    fn instances_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, Vec<String>> {
+        self.read(self.inner.instances_with(key, value))
     }
 }

@@ -340,10 +340,16 @@ impl HostDriver for Lxd {
         Box::pin(async move { self.operate(Method::DELETE, &Self::instance(name), None, None).await })
     }
 
-    fn instances(&self) -> HostFuture<'_, Vec<String>> {
+    fn instances_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, Vec<String>> {
         Box::pin(async move {
             // Without recursion LXD answers URLs only: small enough for thousands of instances.
-            let (v, _) = self.request(Method::GET, "/1.0/instances", None, None).await?;
+            let plain = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            let path = if plain(key) && plain(value) {
+                format!("/1.0/instances?filter=config.{key}%20eq%20{value}")
+            } else {
+                "/1.0/instances".to_owned()
+            };
+            let (v, _) = self.request(Method::GET, &path, None, None).await?;
             Ok(v["metadata"]
                 .as_array()
                 .map(|a| {

@@ -152,8 +152,9 @@ pub trait HostDriver: Send + Sync {
     /// existing target instead.
     fn copy<'a>(&'a self, source: &'a str, target: &'a str, refresh: bool) -> HostFuture<'a, ()>;
     fn delete<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()>;
-    /// The names of every instance on the host.
-    fn instances(&self) -> HostFuture<'_, Vec<String>>;
+    /// The names of the instances whose config `key` is `value`, where the host can filter (LXD's
+    /// `api_filtering`); a host that cannot lists every instance, so callers still check the key.
+    fn instances_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, Vec<String>>;
 }
 
 /// Limits every call to one host obeys.

@@ -89,7 +89,7 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
 /// removal would destroy user data the database merely forgot. Untagged instances and those
 /// tagged for another server are not ours and are not reported.
 pub async fn strays(st: &AppState, host: &Host, server_id: &str) -> Result<Vec<String>, ApiError> {
-    let names = host.call(|d| d.instances()).await?;
+    let names = host.call(|d| d.instances_with(SERVER_KEY, server_id)).await?;
     let ids: Vec<&str> = names
         .iter()
         .filter_map(|n| n.strip_prefix("c-"))

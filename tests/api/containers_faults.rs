@@ -462,6 +462,11 @@ async fn the_reconciler_reports_instances_whose_container_is_gone_and_leaves_the
 
     let server = hoody_api::servers::by_id(&app.db, &app.server_id).await.unwrap().unwrap();
     let host = app.state.hosts.for_server(&server, &app.state.sealer).unwrap();
+    // The host filters by our tag: one call, without the strangers.
+    let key = hoody_api::lifecycle::provision::SERVER_KEY;
+    let tagged = host.call(|d| d.instances_with(key, &app.server_id)).await.unwrap();
+    assert!(tagged.contains(&format!("c-{lost}")) && tagged.contains(&format!("c-{kept}")), "{tagged:?}");
+    assert!(!tagged.contains(&format!("c-{untagged}")) && !tagged.contains(&format!("c-{foreign}")), "{tagged:?}");
     let found = hoody_api::lifecycle::reconciler::strays(&app.state, &host, &app.server_id).await.unwrap();
     assert_eq!(found, [format!("c-{lost}")]);
     // A whole pass reports it and changes nothing: every instance is still there, as it was.
