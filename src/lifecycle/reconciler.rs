@@ -90,11 +90,7 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
 /// tagged for another server are not ours and are not reported.
 pub async fn strays(st: &AppState, host: &Host, server_id: &str) -> Result<Vec<String>, ApiError> {
     let names = host.call(|d| d.instances_with(SERVER_KEY, server_id)).await?;
-    let ids: Vec<&str> = names
-        .iter()
-        .filter_map(|n| n.strip_prefix("c-"))
-        .filter(|id| id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()))
-        .collect();
+    let ids: Vec<&str> = names.iter().filter_map(|n| n.strip_prefix("c-")).filter(|id| crate::db::is_id(id)).collect();
     if ids.is_empty() {
         return Ok(Vec::new());
     }

@@ -17,37 +17,26 @@ use crate::{
     harness::{TestApp, PASSWORD},
 };
 
-async fn wait_status(app: &LxdApp, id: &str, want: &str) {
-    for _ in 0..200 {
-        let s: Option<String> = sqlx::query_scalar("select status from container where container_id = $1")
-            .bind(id)
-            .fetch_optional(&app.db)
-            .await
-            .unwrap();
-        if s.as_deref() == Some(want) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("container {id} never became {want}");
-}
-
-/// The account's setup state once it reads `want` (the background setup writes it after the
-/// container's status).
-async fn wait_setup(app: &LxdApp, email: &str, want: &str) {
+/// Poll `sql` (one text column, `$1` = `arg`) until it reads `want`.
+async fn wait_for(app: &LxdApp, sql: &str, arg: &str, want: &str) {
     let mut last = None;
     for _ in 0..200 {
-        last = sqlx::query_scalar::<_, String>("select setup_state from app_user where email = $1")
-            .bind(email)
-            .fetch_optional(&app.db)
-            .await
-            .unwrap();
+        last = sqlx::query_scalar::<_, String>(sql).bind(arg).fetch_optional(&app.db).await.unwrap();
         if last.as_deref() == Some(want) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("setup of {email} never became {want}; last {last:?}");
+    panic!("{sql} with {arg} never read {want}; last {last:?}");
+}
+
+async fn wait_status(app: &LxdApp, id: &str, want: &str) {
+    wait_for(app, "select status from container where container_id = $1", id, want).await
+}
+
+/// The account's setup state (the background setup writes it after the container's status).
+async fn wait_setup(app: &LxdApp, email: &str, want: &str) {
+    wait_for(app, "select setup_state from app_user where email = $1", email, want).await
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{
     dto::{ContainerOut, ManageOut, UpdateIn},
-    fetch, rules,
+    fetch_row, rules,
 };
 use crate::{
     api::fields,
@@ -115,13 +115,11 @@ pub async fn update_container(
         let data = serde_json::json!({"name": name});
         lifecycle::container_event(&st.db, c, kind, data).await?;
     }
-    let out = fetch(&st, me, &c.container_id).await?;
+    let row = fetch_row(&st, me, &c.container_id).await?;
     if input.environment_vars.is_some() || input.autostart.is_some() || input.ai.is_some() || input.ramdisk.is_some() {
-        if let Some(row) = crate::db::containers::by_id(&st.db, &c.container_id).await? {
-            apply_config(&st, &row).await;
-        }
+        apply_config(&st, &row).await;
     }
-    Ok(ApiOk::new("Container updated", out))
+    Ok(ApiOk::new("Container updated", ContainerOut::from(row)))
 }
 
 /// Delete a container

@@ -39,8 +39,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(kvm::set_container_kvm))
 }
 
+/// A container's row as `me` sees it now.
+async fn fetch_row(st: &AppState, me: &Principal, id: &str) -> Result<crate::db::containers::ContainerRow> {
+    crate::db::containers::visible(&st.db, id, &me.user.user_id).await?.ok_or_else(container_not_found)
+}
+
 /// A container as `me` sees it now.
 async fn fetch(st: &AppState, me: &Principal, id: &str) -> Result<ContainerOut> {
-    let row = crate::db::containers::visible(&st.db, id, &me.user.user_id).await?.ok_or_else(container_not_found)?;
-    Ok(ContainerOut::from(row))
+    Ok(ContainerOut::from(fetch_row(st, me, id).await?))
 }
