@@ -71,9 +71,15 @@ pub struct Config {
     /// `HOODY_LXD_SOCKET`: the local LXD's unix socket; registered as the free server `local`
     /// when it exists and no server is registered.
     pub lxd_socket: PathBuf,
-    /// `HOODY_HOST_TIMEOUT_SECS` (whole host call, operations included; default 60) and
+    /// `HOODY_HOST_TIMEOUT_SECS` (one host call, its LXD operation included; default 10) and
     /// `HOODY_HOST_MAX_CONCURRENT` (calls in flight per host; default 16).
     pub host_limits: crate::host::HostLimits,
+    /// `HOODY_HOST_OP_DEADLINE_SECS`: all the host calls of one change (create + start, copy +
+    /// settle + start…) together; default 20. With the lock wait it stays below the request timeout.
+    pub host_op_deadline: Duration,
+    /// `HOODY_HOST_LOCK_WAIT_SECS`: how long a change waits for another change of the same
+    /// container to finish before answering 409 `container_busy`; default 5.
+    pub host_lock_wait: Duration,
     /// `HOODY_DEFAULT_IMAGE`: the LXD image alias a container gets when none is asked for.
     pub default_image: String,
     /// `HOODY_MAX_SNAPSHOTS`: snapshots a container may keep (default 20).
@@ -231,6 +237,8 @@ impl Config {
             social: SocialStats::default(),
             lxd_socket: PathBuf::from(crate::host::lxd::DEFAULT_SOCKET),
             host_limits: crate::host::HostLimits::default(),
+            host_op_deadline: Duration::from_secs(20),
+            host_lock_wait: Duration::from_secs(5),
             default_image: "hoody-busybox".into(),
             max_snapshots: 20,
             reconcile_interval: Duration::from_secs(30),
@@ -281,8 +289,21 @@ impl Config {
         if let Some(v) = var("HOODY_LXD_SOCKET") {
             c.lxd_socket = PathBuf::from(v);
         }
-        c.host_limits.call_timeout = Duration::from_secs(num("HOODY_HOST_TIMEOUT_SECS", 60)?.clamp(1, 3600));
+        c.host_limits.call_timeout = Duration::from_secs(num("HOODY_HOST_TIMEOUT_SECS", 10)?.clamp(1, 3600));
         c.host_limits.max_concurrent = num("HOODY_HOST_MAX_CONCURRENT", 16usize)?.max(1);
+        c.host_op_deadline = Duration::from_secs(num("HOODY_HOST_OP_DEADLINE_SECS", 20)?.clamp(1, 3600));
+        c.host_lock_wait = Duration::from_secs(num("HOODY_HOST_LOCK_WAIT_SECS", 5)?.clamp(1, 600));
+        // A request answers with what its change did: the wait for the container, the change
+        // and the two short transactions around it fit in the request timeout.
+        let needed = c.host_lock_wait + c.host_op_deadline + Duration::from_secs(3);
+        if needed > c.request_timeout {
+            bail!(
+                "HOODY_HOST_LOCK_WAIT_SECS + HOODY_HOST_OP_DEADLINE_SECS + 3 s ({} s) must not exceed \
+                 HOODY_REQUEST_TIMEOUT_SECS ({} s)",
+                needed.as_secs(),
+                c.request_timeout.as_secs()
+            );
+        }
         if let Some(v) = var("HOODY_DEFAULT_IMAGE") {
             c.default_image = v;
         }

@@ -35,9 +35,18 @@ pub enum ApiError {
     /// 409: a uniqueness rule.
     #[error("{message}")]
     Conflict { code: &'static str, message: Text },
+    /// 409 with Retry-After: the resource is in another request's hands; nothing was done.
+    #[error("{message}")]
+    Busy { code: &'static str, message: Text, retry_after_secs: u64 },
     /// 412: a prior step is missing (email verification, payment method, 2FA).
     #[error("{message}")]
     PreconditionFailed { code: &'static str, message: Text },
+    /// 412 on a versioned document: the `If-Match` version is not the current one.
+    #[error("stale version")]
+    StaleVersion { current: i64 },
+    /// 428: a write that needs `If-Match` came without it.
+    #[error("{message}")]
+    PreconditionRequired { code: &'static str, message: Text },
     #[error("request body too large")]
     PayloadTooLarge,
     #[error("unsupported media type")]
@@ -101,7 +110,11 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetails {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
+    /// On a 412 for a versioned document: its current `file_version`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_file_version: Option<i64>,
 }
 
 impl ApiError {
@@ -142,8 +155,9 @@ impl ApiError {
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::Conflict { .. } | Self::Busy { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed { .. } | Self::StaleVersion { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired { .. } => StatusCode::PRECONDITION_REQUIRED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -165,7 +179,10 @@ impl ApiError {
             | Self::Forbidden { code, .. }
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
+            | Self::Busy { code, .. }
+            | Self::PreconditionRequired { code, .. }
             | Self::PreconditionFailed { code, .. } => code,
+            Self::StaleVersion { .. } => "version_mismatch",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -183,9 +200,9 @@ impl ApiError {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            Self::RateLimited { retry_after_secs } | Self::Unavailable { retry_after_secs } => {
-                Some((*retry_after_secs).max(1))
-            }
+            Self::RateLimited { retry_after_secs }
+            | Self::Unavailable { retry_after_secs }
+            | Self::Busy { retry_after_secs, .. } => Some((*retry_after_secs).max(1)),
             Self::Db(e) if is_unavailable(e) => Some(2),
             _ => None,
         }
@@ -203,6 +220,9 @@ impl ApiError {
             Self::BadGateway => "The container host failed to carry out the operation".into(),
             Self::HostTimeout => "The container host did not answer in time".into(),
             Self::MethodNotAllowed => "Method not allowed".into(),
+            Self::StaleVersion { current } => {
+                format!("The document changed meanwhile: it is at version {current}; read it and retry with if-match: file:v{current}")
+            }
             Self::PayloadTooLarge => "Request body is larger than 1 MiB".into(),
             Self::UnsupportedMediaType => "Expected a JSON body with Content-Type: application/json".into(),
             other => other.to_string(),
@@ -246,6 +266,18 @@ pub fn error_response(
     retry_after: Option<u64>,
     fields: Vec<FieldError>,
 ) -> Response {
+    error_response_with(status, code, message, retry_after, fields, None)
+}
+
+/// [`error_response`] with a versioned document's current version in `details`.
+pub fn error_response_with(
+    status: StatusCode,
+    code: &str,
+    message: String,
+    retry_after: Option<u64>,
+    fields: Vec<FieldError>,
+    current_file_version: Option<i64>,
+) -> Response {
     let body = ErrorBody {
         status_code: status.as_u16(),
         message,
@@ -254,7 +286,8 @@ pub fn error_response(
         data: None,
         request_id: telemetry::current_request_id(),
         retry_after,
-        details: (!fields.is_empty()).then_some(ErrorDetails { fields }),
+        details: (!fields.is_empty() || current_file_version.is_some())
+            .then_some(ErrorDetails { fields, current_file_version }),
     };
     let mut res = crate::envelope::json_response(status, &body);
     if let Some(secs) = retry_after {
@@ -282,7 +315,11 @@ impl IntoResponse for ApiError {
             Self::BadRequest { fields, .. } | Self::Validation { fields, .. } => fields.clone(),
             _ => Vec::new(),
         };
-        error_response(status, self.code(), self.public_message(), self.retry_after(), fields)
+        let current = match &self {
+            Self::StaleVersion { current } => Some(*current),
+            _ => None,
+        };
+        error_response_with(status, self.code(), self.public_message(), self.retry_after(), fields, current)
     }
 }
 

@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod envelope;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod host;
@@ -114,6 +115,14 @@ pub async fn run(
         }
     });
     let janitor = tokio::spawn(janitor(state.clone(), stop.clone()));
+    let numberer = tokio::spawn({
+        let (st, stop) = (state.clone(), stop.clone());
+        async move {
+            if migrated(&st, &stop).await {
+                events::run_numberer(st.db.clone(), stop).await
+            }
+        }
+    });
     let writers = tokio::spawn(writeback_workers(state.clone(), stop.clone()));
     tokio::spawn(register_local_host(state.clone(), stop.clone()));
     let reconciler = tokio::spawn({
@@ -150,6 +159,7 @@ pub async fn run(
         let _ = janitor.await;
         let _ = writers.await;
         let _ = reconciler.await;
+        let _ = numberer.await;
     })
     .await;
     result

@@ -41,6 +41,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// The container hosts, built from the servers registry on first use.
     pub hosts: crate::host::registry::Hosts,
+    /// Who holds which resource's host work (the runner's locks).
+    pub host_locks: crate::lifecycle::runner::HostLocks,
     /// Container states read from hosts, kept 2 s (`?runtime=`).
     pub runtime_cache: crate::lifecycle::RuntimeCache,
     /// Migrations applied: the database is usable.
@@ -74,6 +76,7 @@ impl AppState {
             activity: Queue::new(10_000),
             metrics: Metrics::default(),
             hosts,
+            host_locks: Default::default(),
             runtime_cache: Default::default(),
             migrated,
             started_at: chrono::Utc::now(),

@@ -10,7 +10,6 @@ pub mod password;
 pub mod pkce;
 pub mod policy;
 pub mod principal;
-pub mod resource;
 pub mod second_factor;
 pub mod secrets;
 pub mod signing;

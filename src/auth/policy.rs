@@ -103,6 +103,10 @@ impl PermSet {
         LEAVES.binary_search_by(|l| l.as_str().cmp(leaf)).ok().map(|i| 1u64 << i)
     }
 
+    pub fn holds(self, leaf: Leaf) -> bool {
+        self.has(leaf.path())
+    }
+
     pub fn has(self, leaf: &str) -> bool {
         Self::bit(leaf).is_some_and(|b| self.0 & b != 0)
     }
@@ -256,31 +260,108 @@ pub fn template(name: &str) -> Option<PermSet> {
     Some(PermSet::from_leaves(leaves.map(String::as_str)))
 }
 
+/// One leaf of the permission tree (`containers.actions.start`), as a value: the only way code
+/// names a leaf (`leaf::CONTAINERS_READ`), so a misspelt one does not compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Leaf(&'static str);
+
+impl Leaf {
+    /// Its dotted path.
+    pub const fn path(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Leaf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+macro_rules! leaves {
+    ($($name:ident = $path:literal;)*) => {
+        /// Every leaf of the tree.
+        pub mod leaf {
+            use super::Leaf;
+            $(pub const $name: Leaf = Leaf($path);)*
+            /// All of them (a test checks this is the tree).
+            pub const ALL: &[Leaf] = &[$($name),*];
+        }
+    };
+}
+
+leaves! {
+    CONTAINERS_CREATE = "containers.create";
+    CONTAINERS_READ = "containers.read";
+    CONTAINERS_UPDATE = "containers.update";
+    CONTAINERS_DELETE = "containers.delete";
+    CONTAINERS_ACTIONS_START = "containers.actions.start";
+    CONTAINERS_ACTIONS_STOP = "containers.actions.stop";
+    CONTAINERS_ACTIONS_RESTART = "containers.actions.restart";
+    CONTAINERS_ACTIONS_EXEC = "containers.actions.exec";
+    CONTAINERS_ACTIONS_LOGS = "containers.actions.logs";
+    CONTAINERS_FEATURES_AI = "containers.features.ai";
+    CONTAINERS_FEATURES_HOODY_KIT = "containers.features.hoody_kit";
+    CONTAINERS_FEATURES_SNAPSHOTS = "containers.features.snapshots";
+    CONTAINERS_FEATURES_NETWORKING = "containers.features.networking";
+    CONTAINERS_FEATURES_KVM = "containers.features.kvm";
+    PROJECTS_CREATE = "projects.create";
+    PROJECTS_READ = "projects.read";
+    PROJECTS_UPDATE = "projects.update";
+    PROJECTS_DELETE = "projects.delete";
+    PROJECTS_MEMBERS_INVITE = "projects.members.invite";
+    PROJECTS_MEMBERS_REMOVE = "projects.members.remove";
+    PROJECTS_MEMBERS_CHANGE_ROLES = "projects.members.change_roles";
+    FINANCIAL_WALLET_READ = "financial.wallet.read";
+    FINANCIAL_WALLET_TRANSFER = "financial.wallet.transfer";
+    FINANCIAL_WALLET_WITHDRAW = "financial.wallet.withdraw";
+    FINANCIAL_BILLING_READ = "financial.billing.read";
+    FINANCIAL_BILLING_MANAGE_PAYMENT_METHODS = "financial.billing.manage_payment_methods";
+    FINANCIAL_BILLING_DOWNLOAD_INVOICES = "financial.billing.download_invoices";
+    FINANCIAL_SERVER_RENTAL_VIEW_MARKETPLACE = "financial.server_rental.view_marketplace";
+    FINANCIAL_SERVER_RENTAL_RENT_SERVERS = "financial.server_rental.rent_servers";
+    FINANCIAL_SERVER_RENTAL_EXTEND_RENTALS = "financial.server_rental.extend_rentals";
+    FINANCIAL_SERVER_RENTAL_TERMINATE_RENTALS = "financial.server_rental.terminate_rentals";
+    RESOURCES_VAULT = "resources.vault";
+    RESOURCES_EVENTS = "resources.events";
+    RESOURCES_SSH_KEYS = "resources.ssh_keys";
+    RESOURCES_STORAGE_SHARES = "resources.storage_shares";
+    RESOURCES_PROXY_ALIASES = "resources.proxy_aliases";
+    RESOURCES_FIREWALLS = "resources.firewalls";
+    RESOURCES_REALMS = "resources.realms";
+    RESOURCES_AUTH_TOKEN_PUBLIC_PROFILE = "resources.auth_token_public_profile";
+    RESOURCES_CREATE_TOKENS = "resources.create_tokens";
+    RESOURCES_READ_ACCOUNT = "resources.read_account";
+    ADMIN_USERS = "admin.users";
+    ADMIN_SERVERS = "admin.servers";
+    ADMIN_SYSTEM = "admin.system";
+    ADMIN_BILLING = "admin.billing";
+    ADMIN_MONITORING = "admin.monitoring";
+}
+
 /// A leaf a handler requires, as a type: `Require<perm::CreateTokens>`.
-pub trait Leaf {
-    const PATH: &'static str;
+pub trait RequiredLeaf {
+    const LEAF: Leaf;
 }
 
 macro_rules! leaf_types {
-    ($($name:ident = $path:literal;)*) => {
+    ($($name:ident = $leaf:ident;)*) => {
         pub mod perm {
-            $(pub struct $name; impl super::Leaf for $name { const PATH: &'static str = $path; })*
+            $(pub struct $name; impl super::RequiredLeaf for $name { const LEAF: super::Leaf = super::leaf::$leaf; })*
         }
-        /// Every leaf that has a marker type (checked against the tree in the tests).
-        pub const MARKED: &[&str] = &[$($path),*];
     };
 }
 
 leaf_types! {
-    CreateTokens = "resources.create_tokens";
-    TokenPublicProfile = "resources.auth_token_public_profile";
-    ReadAccount = "resources.read_account";
-    Realms = "resources.realms";
-    ProjectsCreate = "projects.create";
-    ProjectsRead = "projects.read";
-    ContainersRead = "containers.read";
-    ContainersCreate = "containers.create";
-    ProxyAliases = "resources.proxy_aliases";
+    CreateTokens = RESOURCES_CREATE_TOKENS;
+    TokenPublicProfile = RESOURCES_AUTH_TOKEN_PUBLIC_PROFILE;
+    ReadAccount = RESOURCES_READ_ACCOUNT;
+    Realms = RESOURCES_REALMS;
+    ProjectsCreate = PROJECTS_CREATE;
+    ProjectsRead = PROJECTS_READ;
+    ContainersRead = CONTAINERS_READ;
+    ContainersCreate = CONTAINERS_CREATE;
+    ProxyAliases = RESOURCES_PROXY_ALIASES;
 }
 
 #[cfg(test)]
@@ -290,11 +371,9 @@ mod tests {
     #[test]
     fn the_tree_has_the_contracts_leaves() {
         assert_eq!(LEAVES.len(), 46);
-        assert!(LEAVES.contains(&"containers.actions.exec".to_owned()));
-        assert!(LEAVES.contains(&"financial.server_rental.terminate_rentals".to_owned()));
-        for m in MARKED {
-            assert!(LEAVES.iter().any(|l| l == m), "{m} is not a leaf");
-        }
+        let mut typed: Vec<&str> = leaf::ALL.iter().map(|l| l.path()).collect();
+        typed.sort();
+        assert_eq!(typed, LEAVES.iter().map(String::as_str).collect::<Vec<_>>(), "leaf::ALL is the tree");
     }
 
     #[test]

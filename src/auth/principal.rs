@@ -42,8 +42,8 @@ impl Principal {
         }
     }
 
-    pub fn allows(&self, leaf: &str) -> bool {
-        self.token().is_none_or(|t| t.perms().has(leaf))
+    pub fn allows(&self, leaf: super::policy::Leaf) -> bool {
+        self.token().is_none_or(|t| t.perms().holds(leaf))
     }
 
     /// A session, or a token without realm restrictions: may change `realm_ids` of resources.

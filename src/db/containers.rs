@@ -1,9 +1,12 @@
 //! Container rows, joined with their project (owner, alias) and server, and the caller's access.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
 
 use super::projects::Level;
+use crate::error::{ApiError, ResultExt};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ContainerRow {
@@ -200,8 +203,23 @@ pub fn random_color() -> String {
     format!("#{}", hex::encode_upper(b))
 }
 
-/// Insert the row; its LXD name is `c-<container_id>`.
-pub async fn insert(db: impl PgExecutor<'_>, n: &NewContainer) -> sqlx::Result<()> {
+pub fn ssh_key_taken() -> ApiError {
+    ApiError::conflict("ssh_public_key_in_use", "This SSH public key is already used by another container")
+}
+
+pub fn name_taken() -> ApiError {
+    ApiError::conflict("container_name_taken", "A container with this name already exists in the project")
+}
+
+/// Insert the row; its LXD name is `c-<container_id>`. A taken name or SSH key is a 409.
+pub async fn insert(db: impl PgExecutor<'_>, n: &NewContainer) -> Result<(), ApiError> {
+    insert_row(db, n)
+        .await
+        .on_constraint("container_name_key", name_taken)
+        .on_constraint("container_ssh_public_key_key", ssh_key_taken)
+}
+
+async fn insert_row(db: impl PgExecutor<'_>, n: &NewContainer) -> sqlx::Result<()> {
     sqlx::query(
         "insert into container (container_id, project_id, server_id, lxd_name, name, color, container_image, status, \
          ai, hoody_kit, dev_kit, kvm, autostart, ramdisk, prespawn, is_default, environment_vars, ssh_public_key, \
@@ -233,5 +251,53 @@ pub async fn insert(db: impl PgExecutor<'_>, n: &NewContainer) -> sqlx::Result<(
     .bind(&n.realm_ids)
     .execute(db)
     .await?;
+    Ok(())
+}
+
+/// The fields of `PUT /containers/{id}` that were given (`None`: keep).
+#[derive(Debug, Clone, Default)]
+pub struct UpdateFields {
+    pub name: Option<String>,
+    pub color: Option<String>,
+    pub ai: Option<bool>,
+    pub autostart: Option<bool>,
+    pub ramdisk: Option<bool>,
+    pub ramdisk_scope: Option<String>,
+    pub environment_vars: Option<BTreeMap<String, String>>,
+    /// `Some(None)` removes the key.
+    pub ssh_public_key: Option<Option<String>>,
+    pub comment: Option<Option<String>>,
+    pub realm_ids: Option<Vec<String>>,
+}
+
+/// Change the fields given (the others keep what the row holds now, whatever a concurrent
+/// change wrote); a taken name or SSH key is a 409.
+pub async fn update(db: impl PgExecutor<'_>, id: &str, f: &UpdateFields) -> Result<(), ApiError> {
+    let env = f.environment_vars.as_ref().map(|e| serde_json::to_value(e).unwrap_or_default());
+    sqlx::query(
+        "update container set name = coalesce($2, name), color = coalesce($3, color), ai = coalesce($4, ai), \
+         autostart = coalesce($5, autostart), ramdisk = coalesce($6, ramdisk), \
+         ramdisk_scope = coalesce($7, ramdisk_scope), environment_vars = coalesce($8, environment_vars), \
+         ssh_public_key = case when $9 then $10 else ssh_public_key end, \
+         comment = case when $11 then $12 else comment end, realm_ids = coalesce($13, realm_ids) \
+         where container_id = $1",
+    )
+    .bind(id)
+    .bind(&f.name)
+    .bind(&f.color)
+    .bind(f.ai)
+    .bind(f.autostart)
+    .bind(f.ramdisk)
+    .bind(&f.ramdisk_scope)
+    .bind(env)
+    .bind(f.ssh_public_key.is_some())
+    .bind(f.ssh_public_key.clone().flatten())
+    .bind(f.comment.is_some())
+    .bind(f.comment.clone().flatten())
+    .bind(&f.realm_ids)
+    .execute(db)
+    .await
+    .on_constraint("container_name_key", name_taken)
+    .on_constraint("container_ssh_public_key_key", ssh_key_taken)?;
     Ok(())
 }

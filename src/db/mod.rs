@@ -1,6 +1,7 @@
 //! The database: pool, migrations, the embedded cluster, ids and timestamps.
 
 pub mod containers;
+pub mod documents;
 pub mod embedded;
 pub mod hot;
 pub mod projects;

@@ -151,6 +151,15 @@ impl HostDriver for Faulty {
     fn delete<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()> {
         self.change(self.inner.delete(name))
     }
+    fn push_file<'a>(&'a self, name: &'a str, path: &'a str, content: &'a [u8], mode: u32) -> HostFuture<'a, ()> {
+        self.change(self.inner.push_file(name, path, content, mode))
+    }
+    fn read_file<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, Option<Vec<u8>>> {
+        self.read(self.inner.read_file(name, path))
+    }
+    fn delete_file<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, ()> {
+        self.change(self.inner.delete_file(name, path))
+    }
     fn instances_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, Vec<String>> {
         self.read(self.inner.instances_with(key, value))
     }

@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use hyper::{Method, StatusCode};
+use hyper::StatusCode;
 use reqwest::tls::TlsInfo;
 use sha2::{Digest, Sha256};
 
 use super::{
-    unix::{Reply, MAX_REPLY},
+    unix::{Outgoing, Reply, MAX_REPLY},
     HostError,
 };
 
@@ -53,21 +53,15 @@ impl HttpsTransport {
         })
     }
 
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Vec<u8>>,
-        if_match: Option<&str>,
-    ) -> Result<Reply, HostError> {
-        let method =
-            reqwest::Method::from_bytes(method.as_str().as_bytes()).map_err(|e| HostError::Failed(e.to_string()))?;
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b);
+    pub async fn send(&self, out: Outgoing<'_>) -> Result<Reply, HostError> {
+        let method = reqwest::Method::from_bytes(out.method.as_str().as_bytes())
+            .map_err(|e| HostError::Failed(e.to_string()))?;
+        let mut req = self.client.request(method, format!("{}{}", self.base, out.path));
+        if let Some(b) = out.body {
+            req = req.header("content-type", out.content_type).body(b);
         }
-        if let Some(tag) = if_match {
-            req = req.header("if-match", tag);
+        for (k, v) in out.headers {
+            req = req.header(k, v);
         }
         let res = req.send().await.map_err(|e| {
             if e.is_timeout() {

@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 
 use super::{
     https::{HttpsIdentity, HttpsTransport},
-    unix, HostDriver, HostError, HostFuture, InstanceSpec, InstanceState, NetworkState, ServerInfo, SnapshotInfo,
+    unix::{self, Outgoing},
+    HostDriver, HostError, HostFuture, InstanceSpec, InstanceState, NetworkState, ServerInfo, SnapshotInfo,
     StateAction,
 };
 
@@ -44,6 +45,13 @@ impl Lxd {
         Ok(Self { transport: Transport::Https(Box::new(transport)), connect_timeout, op_timeout })
     }
 
+    async fn send(&self, out: Outgoing<'_>) -> Result<unix::Reply, HostError> {
+        match &self.transport {
+            Transport::Unix(socket) => unix::send(socket, self.connect_timeout, out).await,
+            Transport::Https(https) => https.send(out).await,
+        }
+    }
+
     /// One request; LXD's envelope (`type` sync/async/error) unwrapped.
     async fn request(
         &self,
@@ -53,14 +61,15 @@ impl Lxd {
         if_match: Option<&str>,
     ) -> Result<(Value, Option<String>), HostError> {
         let body = body.map(|b| serde_json::to_vec(&b).unwrap_or_default());
-        let reply = match &self.transport {
-            Transport::Unix(socket) => unix::send(socket, self.connect_timeout, method, path, body, if_match).await?,
-            Transport::Https(https) => https.send(method, path, body, if_match).await?,
-        };
+        let reply = self.send(Outgoing::json(method, path, body, if_match)).await?;
+        Self::unwrap(path, &reply)
+    }
+
+    fn unwrap(path: &str, reply: &unix::Reply) -> Result<(Value, Option<String>), HostError> {
         let v: Value = serde_json::from_slice(&reply.body)
             .map_err(|_| HostError::Failed(format!("unreadable reply ({}) to {path}", reply.status)))?;
         match v["type"].as_str() {
-            Some("sync") | Some("async") if reply.status.is_success() => Ok((v, reply.etag)),
+            Some("sync") | Some("async") if reply.status.is_success() => Ok((v, reply.etag.clone())),
             _ => {
                 let text = v["error"].as_str().unwrap_or("unknown error").to_owned();
                 Err(match reply.status {
@@ -104,6 +113,42 @@ impl Lxd {
 
     fn instance(name: &str) -> String {
         format!("/1.0/instances/{name}")
+    }
+
+    /// `/1.0/instances/{name}/files?path=…` (the path percent-encoded).
+    fn file_url(name: &str, path: &str) -> String {
+        let encoded: String = path
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"/._-".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        format!("{}/files?path={encoded}", Self::instance(name))
+    }
+
+    /// Write a file or make a directory inside an instance, owned by root.
+    async fn put_entry(&self, name: &str, path: &str, body: Option<&[u8]>, mode: u32) -> Result<(), HostError> {
+        let url = Self::file_url(name, path);
+        let kind = if body.is_some() { "file" } else { "directory" };
+        let out = Outgoing {
+            method: Method::POST,
+            path: &url,
+            body: Some(body.unwrap_or_default().to_vec()),
+            content_type: "application/octet-stream",
+            headers: vec![
+                ("x-lxd-uid", "0".into()),
+                ("x-lxd-gid", "0".into()),
+                ("x-lxd-mode", format!("{mode:04o}")),
+                ("x-lxd-type", kind.into()),
+                ("x-lxd-write", "overwrite".into()),
+            ],
+        };
+        let reply = self.send(out).await?;
+        Self::unwrap(&url, &reply).map(|_| ())
     }
 }
 
@@ -338,6 +383,47 @@ impl HostDriver for Lxd {
 
     fn delete<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()> {
         Box::pin(async move { self.operate(Method::DELETE, &Self::instance(name), None, None).await })
+    }
+
+    fn push_file<'a>(&'a self, name: &'a str, path: &'a str, content: &'a [u8], mode: u32) -> HostFuture<'a, ()> {
+        Box::pin(async move {
+            // Parents first (0755; an existing one is fine), then the file itself.
+            let mut parent = String::new();
+            let dirs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+            for dir in &dirs[..dirs.len().saturating_sub(1)] {
+                parent.push('/');
+                parent.push_str(dir);
+                match self.put_entry(name, &parent, None, 0o755).await {
+                    Ok(()) | Err(HostError::Refused(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            self.put_entry(name, path, Some(content), mode).await
+        })
+    }
+
+    fn read_file<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, Option<Vec<u8>>> {
+        Box::pin(async move {
+            let url = Self::file_url(name, path);
+            let reply = self.send(Outgoing::json(Method::GET, &url, None, None)).await?;
+            if reply.status == StatusCode::NOT_FOUND {
+                return Ok(None);
+            }
+            if !reply.status.is_success() {
+                return Self::unwrap(&url, &reply).map(|_| None);
+            }
+            Ok(Some(reply.body.to_vec()))
+        })
+    }
+
+    fn delete_file<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, ()> {
+        Box::pin(async move {
+            let url = Self::file_url(name, path);
+            match self.request(Method::DELETE, &url, None, None).await {
+                Ok(_) | Err(HostError::NotFound(_)) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
     }
 
     fn instances_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, Vec<String>> {

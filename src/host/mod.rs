@@ -152,6 +152,12 @@ pub trait HostDriver: Send + Sync {
     /// existing target instead.
     fn copy<'a>(&'a self, source: &'a str, target: &'a str, refresh: bool) -> HostFuture<'a, ()>;
     fn delete<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()>;
+    /// Write a file inside an instance (root-owned, `mode`), making its parent directories.
+    fn push_file<'a>(&'a self, name: &'a str, path: &'a str, content: &'a [u8], mode: u32) -> HostFuture<'a, ()>;
+    /// A file inside an instance; `None` when there is none.
+    fn read_file<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, Option<Vec<u8>>>;
+    /// Remove a file inside an instance; a missing one counts as removed.
+    fn delete_file<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, ()>;
     /// The names of the instances whose config `key` is `value`, where the host can filter (LXD's
     /// `api_filtering`); a host that cannot lists every instance, so callers still check the key.
     fn instances_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, Vec<String>>;
@@ -169,7 +175,7 @@ pub struct HostLimits {
 
 impl Default for HostLimits {
     fn default() -> Self {
-        Self { max_concurrent: 16, queue_wait: Duration::from_secs(2), call_timeout: Duration::from_secs(60) }
+        Self { max_concurrent: 16, queue_wait: Duration::from_secs(2), call_timeout: Duration::from_secs(10) }
     }
 }
 

@@ -22,18 +22,28 @@ pub struct Reply {
     pub body: Bytes,
 }
 
+/// One request to a host: JSON by default; files go as `application/octet-stream` with LXD's
+/// `X-LXD-*` headers.
+pub struct Outgoing<'a> {
+    pub method: Method,
+    pub path: &'a str,
+    pub body: Option<Vec<u8>>,
+    pub content_type: &'static str,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl<'a> Outgoing<'a> {
+    pub fn json(method: Method, path: &'a str, body: Option<Vec<u8>>, if_match: Option<&str>) -> Self {
+        let headers = if_match.map(|t| vec![("if-match", t.to_owned())]).unwrap_or_default();
+        Self { method, path, body, content_type: "application/json", headers }
+    }
+}
+
 fn unavailable(reason: impl Into<String>) -> HostError {
     HostError::Unavailable { reason: reason.into(), retry_after_secs: 5 }
 }
 
-pub async fn send(
-    socket: &Path,
-    connect_timeout: Duration,
-    method: Method,
-    path: &str,
-    body: Option<Vec<u8>>,
-    if_match: Option<&str>,
-) -> Result<Reply, HostError> {
+pub async fn send(socket: &Path, connect_timeout: Duration, out: Outgoing<'_>) -> Result<Reply, HostError> {
     let stream = tokio::time::timeout(connect_timeout, UnixStream::connect(socket))
         .await
         .map_err(|_| unavailable("connect timed out"))?
@@ -44,15 +54,15 @@ pub async fn send(
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    let mut req = Request::builder().method(method).uri(path).header(HOST, "lxd");
-    if body.is_some() {
-        req = req.header(CONTENT_TYPE, "application/json");
+    let mut req = Request::builder().method(out.method).uri(out.path).header(HOST, "lxd");
+    if out.body.is_some() {
+        req = req.header(CONTENT_TYPE, out.content_type);
     }
-    if let Some(tag) = if_match {
-        req = req.header("if-match", tag);
+    for (k, v) in &out.headers {
+        req = req.header(*k, v.as_str());
     }
     let req = req
-        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .body(Full::new(Bytes::from(out.body.unwrap_or_default())))
         .map_err(|e| HostError::Failed(format!("request: {e}")))?;
     // Once connected, the request may have reached the host: a reset, a hang-up or a reply that
     // is not HTTP is a failure (502: it may have been done), not "unavailable" (503: retry).

@@ -3,18 +3,43 @@
 //! is done at once; the container is created on its host in the background, and a failure
 //! there never fails the login: `POST /users/me/retry-setup` tries again, and is idempotent.
 
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
-use super::{born, provision, status, Trigger};
+use super::{born, ops, run, status, Trigger};
 use crate::{
-    api::auth::dto::{ContainerRef, ProjectRef, ServerRef},
     db::{
         containers::{self, NewContainer},
         new_id,
     },
     error::ApiError,
+    events::{publish, Event, EventKind, ResourceType},
     state::AppState,
 };
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerRef {
+    pub id: String,
+    pub name: String,
+    pub country: Option<String>,
+    pub region: String,
+    pub city: Option<String>,
+    pub datacenter: Option<String>,
+    pub is_ready: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectRef {
+    pub id: String,
+    pub alias: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContainerRef {
+    pub id: String,
+    pub name: String,
+}
 
 /// The free-tier objects a session response shows (null until set up).
 #[derive(Default)]
@@ -108,18 +133,9 @@ async fn prepare(st: &AppState, user_id: &str, region: Option<&str>) -> Result<P
             .bind(containers::random_color())
             .execute(&mut *tx)
             .await?;
-            super::event(
-                &mut *tx,
-                user_id,
-                "project.created",
-                "project",
-                &id,
-                Some(&id),
-                None,
-                &[],
-                json!({"alias": alias}),
-            )
-            .await?;
+            let e = Event::new(EventKind::ProjectCreated, ResourceType::Project, &id, user_id, json!({"alias": alias}))
+                .in_project(&id);
+            publish(&mut tx, e).await?;
             id
         }
     };
@@ -172,7 +188,7 @@ async fn prepare(st: &AppState, user_id: &str, region: Option<&str>) -> Result<P
     tx.commit().await?;
     if let Some((old, _)) = existing {
         if let Some(c) = containers::by_id(&st.db, &old).await? {
-            let _ = provision::delete(st.clone(), c, Trigger::system("free_tier")).await;
+            let _ = run(st, ops::Delete::new(c, Trigger::system("free_tier"))).await;
         }
     }
     Ok(Prepared::Provision(n.container_id))
@@ -204,7 +220,7 @@ pub async fn setup(st: &AppState, user_id: &str, region: Option<&str>) -> Result
         match prepare(st, user_id, region).await? {
             Prepared::Provision(id) => {
                 let c = containers::by_id(&st.db, &id).await?.ok_or_else(|| anyhow::anyhow!("row vanished"))?;
-                super::detached(provision::create_and_start(st.clone(), c, Trigger::system("free_tier"))).await?;
+                run(st, ops::Create::recorded(c, Trigger::system("free_tier"))).await?;
                 Ok(None)
             }
             Prepared::InPlace => Ok(None),
@@ -241,7 +257,7 @@ pub async fn begin(st: &AppState, user_id: &str, region: Option<&str>) {
             tokio::spawn(async move {
                 let outcome = async {
                     let c = containers::by_id(&st.db, &id).await?.ok_or_else(|| anyhow::anyhow!("row vanished"))?;
-                    provision::create_and_start(st.clone(), c, Trigger::system("free_tier")).await
+                    run(&st, ops::Create::recorded(c, Trigger::system("free_tier"))).await
                 }
                 .await;
                 finish(&st, &user_id, &outcome).await;

@@ -1,11 +1,20 @@
-//! Container state changes, done the one way the design allows: record the intent and commit,
-//! call the host outside any transaction, record the result. Every status change is one short
-//! transaction that updates the row, appends a status-log row and an event row.
-//! Host work runs in its own task, so a client that hangs up does not leave a change half done.
+//! Containers on their hosts. Every change that touches a host is a [`HostOp`] carried out by
+//! [`run`] (the runner: lock, record the intent, call the host with no transaction open, record
+//! the result and its events; `ops` holds the container ops). A status change is one
+//! [`transition`] inside the op's transaction: the row, a status-log row and the
+//! `container.<status>` event. The reconciler compares what the database says with what the
+//! hosts report; the free tier sets up a new user's default container.
 
+pub mod env;
 pub mod free_tier;
+pub mod network;
+pub mod ops;
 pub mod provision;
+pub mod quota;
 pub mod reconciler;
+pub mod runner;
+
+pub use runner::{run, HostOp, LockKey};
 
 use std::{
     collections::HashMap,
@@ -14,11 +23,11 @@ use std::{
 };
 
 use serde_json::{json, Value};
-use sqlx::PgExecutor;
 
 use crate::{
     db::{containers::ContainerRow, new_id},
     error::ApiError,
+    events::{publish, Event, EventKind, ResourceType, Tx},
     host::{Host, HostError, InstanceState},
     state::AppState,
 };
@@ -52,58 +61,28 @@ impl Trigger {
     }
 }
 
-/// One event row.
-#[allow(clippy::too_many_arguments)]
-pub async fn event(
-    db: impl PgExecutor<'_>,
-    user_id: &str,
-    event_type: &str,
-    resource_type: &str,
-    resource_id: &str,
-    project_id: Option<&str>,
-    container_id: Option<&str>,
-    realm_ids: &[String],
-    data: Value,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "insert into event (event_id, user_id, event_type, resource_type, resource_id, project_id, container_id, \
-         realm_ids, data) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(new_id())
-    .bind(user_id)
-    .bind(event_type)
-    .bind(resource_type)
-    .bind(resource_id)
-    .bind(project_id)
-    .bind(container_id)
-    .bind(realm_ids)
-    .bind(data)
-    .execute(db)
-    .await?;
-    Ok(())
+/// A container's event, with its project, container and realms filled in.
+pub fn container_event(c: &ContainerRow, kind: EventKind, data: Value) -> Event {
+    Event::new(kind, ResourceType::Container, &c.container_id, &c.owner_id, data)
+        .in_project(&c.project_id)
+        .in_container(&c.container_id)
+        .in_realms(&c.realm_ids)
 }
 
-/// One event row about a container.
-pub async fn container_event(db: impl PgExecutor<'_>, c: &ContainerRow, kind: &str, data: Value) -> sqlx::Result<()> {
-    let (project, container) = (Some(c.project_id.as_str()), Some(c.container_id.as_str()));
-    event(db, &c.owner_id, kind, "container", &c.container_id, project, container, &c.realm_ids, data).await
-}
-
-/// Move `c` to `to` if it is still in one of `from` (any status when empty): the row, a status
-/// log row and a `container.<to>` event, in one transaction. Returns whether it moved.
+/// Move `c` to `to` if it is still in one of `from` (any status when empty), inside `tx`: the
+/// row, a status log row and the `container.<to>` event. Returns whether it moved.
 pub async fn transition(
-    st: &AppState,
+    tx: &mut Tx,
     c: &ContainerRow,
     from: &[&str],
     to: &str,
     by: &Trigger,
     metadata: Option<Value>,
 ) -> Result<bool, ApiError> {
-    let mut tx = st.db.begin().await?;
     let prev: Option<(String, chrono::DateTime<chrono::Utc>)> =
         sqlx::query_as("select status, status_changed_at from container where container_id = $1 for update")
             .bind(&c.container_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
     let Some((prev, since)) = prev else { return Ok(false) };
     if !from.is_empty() && !from.contains(&prev.as_str()) {
@@ -114,7 +93,7 @@ pub async fn transition(
         .bind(&c.container_id)
         .bind(to)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     let duration_ms = (now - since).num_milliseconds();
     sqlx::query(
@@ -129,17 +108,31 @@ pub async fn transition(
     .bind(duration_ms)
     .bind(&by.0)
     .bind(&metadata)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     let data =
         json!({"from_status": prev, "to_status": to, "name": c.name, "triggered_by": by.0, "metadata": metadata});
-    container_event(&mut *tx, c, &format!("container.{to}"), data).await?;
-    tx.commit().await?;
+    publish(tx, container_event(c, EventKind::container_status(to), data)).await?;
     Ok(true)
 }
 
-/// The first status log row of a new container (no previous status).
-pub async fn born(db: &mut sqlx::PgConnection, c: &ContainerRow, by: &Trigger) -> sqlx::Result<()> {
+/// The same, in a transaction of its own (the reconciler's changes, which call no host).
+pub async fn transition_now(
+    st: &AppState,
+    c: &ContainerRow,
+    from: &[&str],
+    to: &str,
+    by: &Trigger,
+    metadata: Option<Value>,
+) -> Result<bool, ApiError> {
+    let mut tx = st.db.begin().await?;
+    let moved = transition(&mut tx, c, from, to, by, metadata).await?;
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// The first status log row of a new container (no previous status) and its event.
+pub async fn born(tx: &mut Tx, c: &ContainerRow, by: &Trigger) -> Result<(), ApiError> {
     sqlx::query(
         "insert into container_status_log (log_id, container_id, from_status, to_status, triggered_by) \
          values ($1, $2, null, $3, $4)",
@@ -148,11 +141,11 @@ pub async fn born(db: &mut sqlx::PgConnection, c: &ContainerRow, by: &Trigger) -
     .bind(&c.container_id)
     .bind(&c.status)
     .bind(&by.0)
-    .execute(&mut *db)
+    .execute(&mut **tx)
     .await?;
     let data = json!({"to_status": c.status, "name": c.name, "triggered_by": by.0});
-    let kind = format!("container.{}", c.status);
-    container_event(db, c, &kind, data).await
+    publish(tx, container_event(c, EventKind::container_status(&c.status), data)).await?;
+    Ok(())
 }
 
 /// The host a container lives on.

@@ -1,12 +1,13 @@
-//! Host work for a container's whole life: create and start, apply config, delete.
+//! What a container's instance holds (config, devices, network keys) and the host calls that
+//! make it so; the ops in `super::ops` call these inside the runner.
 
 use std::collections::BTreeMap;
 
-use super::{host_of, reason, reason_of, status, transition, Trigger};
+use super::host_of;
 use crate::{
     db::containers::ContainerRow,
     error::ApiError,
-    host::{Host, HostError, InstanceSpec, StateAction},
+    host::{Host, HostError, StateAction},
     state::AppState,
 };
 
@@ -39,41 +40,6 @@ pub fn kvm_device() -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Create the instance from its image and start it: `creating` → `running`, or `failed`.
-pub async fn create_and_start(st: AppState, c: ContainerRow, by: Trigger) -> Result<(), ApiError> {
-    let host = match host_of(&st, c.server_id.as_deref()).await {
-        Ok(h) => h,
-        Err(e) => {
-            transition(
-                &st,
-                &c,
-                &[status::CREATING],
-                status::FAILED,
-                &by,
-                Some(serde_json::json!({"reason": "no_host"})),
-            )
-            .await?;
-            return Err(e);
-        }
-    };
-    let spec = InstanceSpec { name: c.lxd_name.clone(), image_alias: c.container_image.clone(), config: config_of(&c) };
-    let kvm = kvm_device();
-    let done = async {
-        host.call(|d| d.create(&spec)).await?;
-        if c.kvm {
-            host.call(|d| d.set_device(&spec.name, KVM_DEVICE, Some(&kvm))).await?;
-        }
-        host.call(|d| d.set_state(&spec.name, StateAction::Start)).await
-    }
-    .await;
-    if let Err(e) = done {
-        transition(&st, &c, &[status::CREATING], status::FAILED, &by, Some(reason(&e))).await?;
-        return Err(e.into());
-    }
-    transition(&st, &c, &[status::CREATING], status::RUNNING, &by, None).await?;
-    Ok(())
-}
-
 /// Make the instance's config what the row says (environment, autostart, labels).
 pub async fn sync_config(host: &Host, c: &ContainerRow) -> Result<(), HostError> {
     let set = config_of(c);
@@ -86,35 +52,24 @@ pub async fn sync_config(host: &Host, c: &ContainerRow) -> Result<(), HostError>
     host.call(|d| d.update_config(&c.lxd_name, &set, &unset)).await
 }
 
+/// `/etc/environment` inside the instance, so new logins (PAM, SSH) see the variables too
+/// (`KEY="value"` lines; values never hold line breaks: they are refused at the edge).
+pub async fn write_etc_environment(host: &Host, c: &ContainerRow) -> Result<(), HostError> {
+    let mut text = String::from("# Managed by hoody: the container's environment variables.\n");
+    for (k, v) in c.env() {
+        let v = v.replace('\\', "\\\\").replace('"', "\\\"");
+        text.push_str(&format!("{k}=\"{v}\"\n"));
+    }
+    host.call(|d| d.push_file(&c.lxd_name, "/etc/environment", text.as_bytes(), 0o644)).await
+}
+
 /// After a copy, a sync or a claim: the instance's config, network keys and devices as the
 /// container's row says, whatever the source instance carried.
 pub async fn settle_instance(st: &AppState, host: &Host, c: &ContainerRow) -> Result<(), ApiError> {
     sync_config(host, c).await?;
-    let (set, unset) = crate::api::containers::network::desired_keys(st, &c.container_id).await?;
-    host.call(|d| d.update_config(&c.lxd_name, &set, &unset)).await?;
+    super::network::desired(st, &c.container_id).await?.apply(host, &c.lxd_name, false).await?;
     let dev = kvm_device();
     host.call(|d| d.set_device(&c.lxd_name, KVM_DEVICE, c.kvm.then_some(&dev))).await?;
-    Ok(())
-}
-
-/// A claimed prespawned instance: apply the new owner's config and make sure it runs.
-pub async fn claim(st: AppState, c: ContainerRow, by: Trigger) -> Result<(), ApiError> {
-    let done = async {
-        let host = host_of(&st, c.server_id.as_deref()).await?;
-        settle_instance(&st, &host, &c).await?;
-        let state = host.call(|d| d.state(&c.lxd_name)).await?;
-        match state.status.as_str() {
-            "Running" => Ok(()),
-            "Frozen" => Ok(host.call(|d| d.set_state(&c.lxd_name, StateAction::Unfreeze)).await?),
-            _ => Ok(host.call(|d| d.set_state(&c.lxd_name, StateAction::Start)).await?),
-        }
-    }
-    .await;
-    if let Err(e) = done {
-        transition(&st, &c, &[status::CLAIMING], status::FAILED, &by, Some(reason_of(&e))).await?;
-        return Err(e);
-    }
-    transition(&st, &c, &[status::CLAIMING], status::RUNNING, &by, None).await?;
     Ok(())
 }
 
@@ -144,30 +99,4 @@ pub async fn remove_instance(host: &Host, name: &str) -> Result<(), HostError> {
         Ok(()) | Err(HostError::NotFound(_)) => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-/// Delete a container: `deleting`, the instance removed, the row gone (its event stays).
-/// On a host failure the container goes back to where it was.
-pub async fn delete(st: AppState, c: ContainerRow, by: Trigger) -> Result<(), ApiError> {
-    let before = c.status.clone();
-    // Not while another host operation runs on it (creating, copying, claiming).
-    let settled = [status::RUNNING, status::STOPPED, status::PAUSED, status::FAILED, status::DELETING];
-    if !transition(&st, &c, &settled, status::DELETING, &by, None).await? {
-        return Err(ApiError::conflict(
-            "container_busy",
-            "The container is busy on its host; try again when it is done",
-        ));
-    }
-    if let Err(e) = destroy(&st, &c).await {
-        let back = if before == status::DELETING { status::FAILED } else { before.as_str() };
-        transition(&st, &c, &[status::DELETING], back, &by, Some(serde_json::json!({"reason": "delete_failed"})))
-            .await?;
-        return Err(e);
-    }
-    let mut tx = st.db.begin().await?;
-    sqlx::query("delete from container where container_id = $1").bind(&c.container_id).execute(&mut *tx).await?;
-    let data = serde_json::json!({"name": c.name, "triggered_by": by.0});
-    super::container_event(&mut *tx, &c, "container.deleted", data).await?;
-    tx.commit().await?;
-    Ok(())
 }

@@ -6,13 +6,30 @@
 
 use serde_json::json;
 
-use super::{provision::SERVER_KEY, reason, status, status_of, transition, Trigger};
+use super::{provision::SERVER_KEY, reason, status, status_of, transition_now, LockKey, Trigger};
 use crate::{
+    db::containers::ContainerRow,
     error::ApiError,
     host::{Host, HostError},
     shutdown::Stop,
     state::AppState,
 };
+
+/// Record a change the reconciler found, unless someone's host work holds the container now
+/// (it will record its own outcome; the next pass looks again).
+async fn record(
+    st: &AppState,
+    c: &ContainerRow,
+    to: &str,
+    by: &Trigger,
+    meta: serde_json::Value,
+) -> Result<bool, ApiError> {
+    let keys = [LockKey::container(&c.container_id)];
+    let Some(held) = st.host_locks.try_acquire(st, &keys, &crate::db::new_id()).await? else { return Ok(false) };
+    let moved = transition_now(st, c, &[c.status.as_str()], to, by, Some(meta)).await;
+    held.release(st).await;
+    moved
+}
 
 pub async fn run(st: AppState, stop: Stop) {
     loop {
@@ -29,8 +46,9 @@ pub async fn run(st: AppState, stop: Stop) {
 /// One pass over every server with containers. Returns how many containers changed. A server
 /// or a container that cannot be checked is logged and skipped; the pass goes on.
 pub async fn pass(st: &AppState) -> Result<usize, ApiError> {
-    // A container's longest host work: create (3 calls) or sync (5), each up to the timeout.
-    let stuck_secs = (st.cfg.host_limits.call_timeout.as_secs() * 6 + 30) as i64;
+    // Host work past its lease: the process doing it died (a live one holds the lock, and the
+    // reconciler leaves locked containers alone).
+    let stuck_secs = (st.cfg.host_lock_wait + st.cfg.host_op_deadline).as_secs() as i64 + 30;
     let by = Trigger::system("reconciler");
     let mut changed = orphans(st, &by).await?;
     changed += unfinished_deletes(st, stuck_secs).await?;
@@ -66,7 +84,7 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
         if to == c.status {
             continue;
         }
-        match transition(st, &c, &[c.status.as_str()], to, by, Some(meta)).await {
+        match record(st, &c, to, by, meta).await {
             Ok(true) => changed += 1,
             Ok(false) => {}
             Err(e) => tracing::warn!(container = %c.container_id, error = %e, "reconciler could not record a change"),
@@ -114,7 +132,7 @@ pub async fn strays(st: &AppState, host: &Host, server_id: &str) -> Result<Vec<S
 async fn orphans(st: &AppState, by: &Trigger) -> Result<usize, ApiError> {
     let mut changed = 0;
     for c in crate::db::containers::orphaned(&st.db).await? {
-        if transition(st, &c, &[c.status.as_str()], status::FAILED, by, Some(json!({"reason": "server_gone"}))).await? {
+        if record(st, &c, status::FAILED, by, json!({"reason": "server_gone"})).await? {
             changed += 1;
         }
     }
@@ -126,7 +144,7 @@ async fn unfinished_deletes(st: &AppState, stuck_secs: i64) -> Result<usize, Api
     let mut done = 0;
     for c in crate::db::containers::stale_deletes(&st.db, stuck_secs).await? {
         let id = c.container_id.clone();
-        match super::provision::delete(st.clone(), c, Trigger::system("reconciler")).await {
+        match super::run(st, super::ops::Delete::new(c, Trigger::system("reconciler"))).await {
             Ok(()) => done += 1,
             Err(e) => tracing::warn!(container = %id, error = %e, "reconciler could not finish a delete"),
         }

@@ -589,7 +589,16 @@ async fn network_settings_are_checked_stored_without_credentials_and_applied_to_
     assert_eq!(d["status"], "configured");
     assert_eq!(d["country"], "NL");
     assert_eq!(d["dns_servers"], json!(["9.9.9.9"]));
-    assert_eq!(get("proxy"), full);
+    // The instance's config carries the proxy without its credentials; the whole URL is in a
+    // root-only file inside the instance.
+    assert_eq!(get("proxy"), good);
+    assert_eq!(get("credentials_file"), "/etc/hoody/network/proxy-url");
+    assert!(!lxc(&["config", "show", &format!("c-{id}")]).contains("s3cret"), "no password in the instance config");
+    assert_eq!(lxc(&["exec", &format!("c-{id}"), "--", "cat", "/etc/hoody/network/proxy-url"]), full);
+    assert_eq!(
+        lxc(&["exec", &format!("c-{id}"), "--", "stat", "-c", "%a %u", "/etc/hoody/network/proxy-url"]),
+        "600 0"
+    );
     assert_eq!(get("type"), "socks5");
     assert_eq!(get("dns"), "9.9.9.9");
     assert_eq!(get("enabled"), "false");
@@ -616,7 +625,8 @@ async fn network_settings_are_checked_stored_without_credentials_and_applied_to_
     assert_eq!(r.data()["is_running"], true);
     assert_eq!(r.data()["container_id"], id.as_str());
     assert_eq!(get("enabled"), "true");
-    assert_eq!(get("proxy"), full, "the proxy stays while switching");
+    assert_eq!(get("proxy"), good, "the proxy stays while switching");
+    assert_eq!(lxc(&["exec", &lxd_name, "--", "cat", "/etc/hoody/network/proxy-url"]), full, "and its file");
     assert_eq!(app.get(&net, Some(&s.token)).await.data()["status"], "running");
     let r = app.call(Method::POST, &format!("{net}/stop"), &s.token, None).await;
     r.expect(200);
@@ -632,13 +642,18 @@ async fn network_settings_are_checked_stored_without_credentials_and_applied_to_
             .fetch_all(&app.db)
             .await
             .unwrap();
-    assert!(kinds.ends_with(&["container.network_started".to_owned(), "container.network_stopped".to_owned()]));
+    assert!(kinds.ends_with(&["container.network.started".to_owned(), "container.network.stopped".to_owned()]));
 
     // Delete removes every key; a second delete has nothing to remove.
     app.call(Method::DELETE, &net, &s.token, None).await.expect(200);
-    for k in ["type", "proxy", "dns", "enabled"] {
+    for k in ["type", "proxy", "dns", "enabled", "credentials_file"] {
         assert_eq!(get(k), "", "user.hoody.network.{k} removed");
     }
+    let file = std::process::Command::new("lxc")
+        .args(["exec", &lxd_name, "--", "test", "-e", "/etc/hoody/network/proxy-url"])
+        .status()
+        .unwrap();
+    assert!(!file.success(), "the credentials file is gone");
     let r = app.get(&net, Some(&s.token)).await;
     assert_eq!(r.data()["configured"], false);
     let sealed: Option<Vec<u8>> =
@@ -956,8 +971,15 @@ async fn env_refuses_bad_keys_and_bodies_and_unknown_variables() {
         (Method::PUT, env.clone(), Some(json!({"1BAD": "x"})), 422, "validation_failed"),
         (Method::PUT, env.clone(), Some(json!({"GOOD": ["x"]})), 422, "validation_failed"),
         (Method::PUT, env.clone(), Some(json!(["A=1"])), 422, "validation_failed"),
-        (Method::DELETE, format!("{env}/NOPE"), None, 404, "env_var_not_found"),
         (Method::DELETE, format!("{env}/1A"), None, 422, "validation_failed"),
+        // Line breaks and control characters LXD refuses (the container would not start).
+        (Method::PUT, format!("{env}/GOOD"), Some(json!({"value": "a\nb"})), 422, "validation_failed"),
+        (Method::PUT, format!("{env}/GOOD"), Some(json!({"value": "a\rb"})), 422, "validation_failed"),
+        (Method::PUT, env.clone(), Some(json!({"GOOD": "x\u{0007}y"})), 422, "validation_failed"),
+        // HOODY_* keys are the platform's.
+        (Method::PUT, format!("{env}/HOODY_TOKEN"), Some(json!({"value": "x"})), 422, "validation_failed"),
+        (Method::PUT, env.clone(), Some(json!({"HOODY_X": "1"})), 422, "validation_failed"),
+        (Method::DELETE, format!("{env}/HOODY_X"), None, 422, "validation_failed"),
     ] {
         let r = app.call(m.clone(), &path, &s.token, body).await;
         r.expect(status);
@@ -966,6 +988,10 @@ async fn env_refuses_bad_keys_and_bodies_and_unknown_variables() {
     let r = app.get(&env, Some(&s.token)).await;
     r.expect(200);
     assert_eq!(r.data()["environment_vars"], json!({"KEEP": "v"}), "refusals changed nothing");
+    // Deleting a key that is not there is 200 (idempotent) and changes nothing.
+    let r = app.call(Method::DELETE, &format!("{env}/NOPE"), &s.token, None).await;
+    r.expect(200);
+    assert_eq!(r.data()["environment_vars"], json!({"KEEP": "v"}));
 
     // Without an instance to take it, a change is stored and marked not synced (applied at the
     // next start).
@@ -977,8 +1003,8 @@ async fn env_refuses_bad_keys_and_bodies_and_unknown_variables() {
     r.expect(200);
     assert_eq!(r.data()["environment_vars"], json!({"LATER": "1"}));
     let r = app.call(Method::DELETE, &format!("{env}/KEEP"), &s.token, None).await;
-    r.expect(404);
-    assert_eq!(r.code(), "env_var_not_found");
+    r.expect(200);
+    assert_eq!(r.data()["environment_vars"], json!({"LATER": "1"}), "deleting it again is 200 and changes nothing");
 }
 
 #[tokio::test]
@@ -1034,7 +1060,11 @@ async fn copies_need_edit_on_the_source_and_do_not_carry_its_proxy_unless_asked(
     let netted = r.data()["id"].as_str().unwrap().to_owned();
     app.track(&netted);
     assert_eq!(r.data()["copy_network_rules"], true);
-    assert_eq!(lxc(&["config", "get", &format!("c-{netted}"), "user.hoody.network.proxy"]), proxy);
+    assert_eq!(
+        lxc(&["config", "get", &format!("c-{netted}"), "user.hoody.network.proxy"]),
+        "socks5://proxy.example.com:1080"
+    );
+    assert_eq!(lxc(&["exec", &format!("c-{netted}"), "--", "cat", "/etc/hoody/network/proxy-url"]), proxy);
     let r = app.get(&format!("/api/v1/containers/{netted}/network"), Some(&s.token)).await;
     assert_eq!(r.data()["configured"], true);
     assert_eq!(r.data()["container_id"], netted.as_str());

@@ -184,10 +184,36 @@ async fn kvm_passes_the_device_through_and_takes_it_away() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("kvm@example.com").await;
     let project = app.project(&s.token, "Vms").await;
-    let id = app.running(&s.token, &project, json!({"kvm": true})).await;
+    // Not on a free-tier server: neither at create nor later.
+    let r = app.create(&s.token, &project, json!({"kvm": true})).await;
+    r.expect(403);
+    assert_eq!(r.code(), "kvm_not_available");
+    let id = app.running(&s.token, &project, json!({})).await;
     let name = format!("c-{id}");
-    assert!(lxc(&["config", "device", "show", &name]).contains("/dev/kvm"), "the device is on the instance");
     let path = format!("/api/v1/containers/{id}/kvm");
+    let r = app.call(Method::PUT, &path, &s.token, Some(json!({"kvm": true}))).await;
+    r.expect(403);
+    assert_eq!(r.code(), "kvm_not_available");
+    // On a dedicated server (taken by admins until rentals exist), and only while stopped.
+    sqlx::query("update server set is_free = false where server_id = $1")
+        .bind(&app.server_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("update app_user set is_admin = true where user_id = $1")
+        .bind(&s.user_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let r = app.call(Method::PUT, &path, &s.token, Some(json!({"kvm": true}))).await;
+    r.expect(409);
+    assert_eq!(r.code(), "container_not_stopped");
+    assert!(!lxc(&["config", "device", "show", &name]).contains("/dev/kvm"), "a refusal changes nothing on LXD");
+    app.call(Method::POST, &format!("/api/v1/containers/{id}/stop"), &s.token, None).await.expect(200);
+    let r = app.call(Method::PUT, &path, &s.token, Some(json!({"kvm": true}))).await;
+    r.expect(200);
+    assert_eq!(r.data()["kvm"], true);
+    assert!(lxc(&["config", "device", "show", &name]).contains("/dev/kvm"), "the device is on the instance");
     let r = app.call(Method::PUT, &path, &s.token, Some(json!({"kvm": false}))).await;
     r.expect(200);
     assert_eq!(r.data()["kvm"], false);
@@ -205,4 +231,7 @@ async fn kvm_passes_the_device_through_and_takes_it_away() {
     let r = app.call(Method::PUT, &path, &tok, Some(json!({"kvm": false}))).await;
     r.expect(403);
     assert_eq!(r.code(), "insufficient_permissions");
+    // A container made with kvm on a dedicated server gets the device at once.
+    let vm = app.running(&s.token, &project, json!({"kvm": true})).await;
+    assert!(lxc(&["config", "device", "show", &format!("c-{vm}")]).contains("/dev/kvm"));
 }

@@ -565,14 +565,14 @@ async fn the_owner_grants_lists_changes_and_revokes_permissions() {
         events(&app, &p).await,
         [
             "project.created",
-            "project.permission_granted",
-            "project.permission_granted",
-            "project.permission_updated",
-            "project.permission_revoked"
+            "project.permission.granted",
+            "project.permission.granted",
+            "project.permission.updated",
+            "project.permission.revoked"
         ]
     );
     let data: Value = sqlx::query_scalar(
-        "select data from event where project_id = $1 and event_type = 'project.permission_updated'",
+        "select data from event where project_id = $1 and event_type = 'project.permission.updated'",
     )
     .bind(&p)
     .fetch_one(&app.db)
@@ -778,11 +778,11 @@ async fn a_revoked_or_lowered_grant_holds_from_the_next_request() {
     assert_eq!(
         events(&app, &p).await.iter().filter(|e| e.starts_with("project.permission")).cloned().collect::<Vec<_>>(),
         [
-            "project.permission_granted",
-            "project.permission_updated",
-            "project.permission_updated",
-            "project.permission_revoked",
-            "project.permission_granted"
+            "project.permission.granted",
+            "project.permission.updated",
+            "project.permission.updated",
+            "project.permission.revoked",
+            "project.permission.granted"
         ]
     );
 }
@@ -1013,7 +1013,7 @@ async fn stats_read_the_host_and_delete_takes_the_containers_along() {
         .unwrap();
     assert_eq!(left, 0);
     let ev = events(&app, &p).await;
-    for kind in ["project.created", "project.permission_granted", "container.deleted", "project.deleted"] {
+    for kind in ["project.created", "project.permission.granted", "container.deleted", "project.deleted"] {
         assert!(ev.contains(&kind.to_owned()), "{kind} missing: {ev:?}");
     }
     assert_eq!(ev.last().map(String::as_str), Some("project.deleted"), "{ev:?}");

@@ -101,28 +101,7 @@ pub struct TokenPair {
     pub refresh_expires_in: i64,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ServerRef {
-    pub id: String,
-    pub name: String,
-    pub country: Option<String>,
-    pub region: String,
-    pub city: Option<String>,
-    pub datacenter: Option<String>,
-    pub is_ready: bool,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProjectRef {
-    pub id: String,
-    pub alias: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ContainerRef {
-    pub id: String,
-    pub name: String,
-}
+pub use crate::lifecycle::free_tier::{ContainerRef, ProjectRef, ServerRef};
 
 /// A signed-in session: what login and verify-email return.
 #[derive(Debug, Serialize, ToSchema)]

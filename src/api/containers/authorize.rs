@@ -8,11 +8,9 @@ use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::ContainerAccess;
 use crate::{
-    auth::{
-        resource::{policy, ContainerAccess},
-        signing::CONTAINER_CLAIM_LABEL,
-    },
+    auth::{access::can, signing::CONTAINER_CLAIM_LABEL},
     envelope::{ApiOk, Envelope},
     error::{ErrorBody, Result},
     state::AppState,
@@ -59,9 +57,9 @@ struct Payload<'a> {
     extensions(("x-hoody-permission" = json!("containers.actions.exec"))))]
 pub async fn authorize_container(
     State(st): State<AppState>,
-    access: ContainerAccess<policy::Authorize>,
+    access: ContainerAccess<can::Authorize>,
 ) -> Result<ApiOk<AuthorizeOut>> {
-    let c = &access.container;
+    let c = &access.row;
     let now = Utc::now().timestamp();
     let payload = Payload {
         iss: "hoody-api",

@@ -6,32 +6,29 @@ use serde_json::Value;
 
 use super::{dto::CreateIn, fetch, rules};
 use crate::{
-    api::{containers::dto::ContainerOut, fields},
-    auth::{
-        access::missing_permission,
-        principal::Principal,
-        resource::{policy, ProjectAccess},
-    },
+    api::{containers::dto::ContainerOut, fields, projects::ProjectAccess},
+    auth::{access::can, policy::leaf, principal::Principal},
     db::{
         containers::{self, NewContainer},
         projects::ProjectRow,
     },
     envelope::{ApiOk, Envelope},
-    error::{ApiError, ErrorBody, Result, ResultExt},
+    error::ResultExt,
+    error::{ApiError, ErrorBody, Result},
     extract::Json,
-    lifecycle::{self, born, provision, status, Trigger},
+    lifecycle::{self, ops, quota, Trigger},
     state::AppState,
 };
 
 /// The features a token must hold to ask for them explicitly.
 fn check_features(me: &Principal, input: &CreateIn) -> Result<()> {
     for (asked, leaf) in [
-        (input.ai, "containers.features.ai"),
-        (input.hoody_kit, "containers.features.hoody_kit"),
-        (input.kvm.or(input.dev_kvm), "containers.features.kvm"),
+        (input.ai, leaf::CONTAINERS_FEATURES_AI),
+        (input.hoody_kit, leaf::CONTAINERS_FEATURES_HOODY_KIT),
+        (input.kvm.or(input.dev_kvm), leaf::CONTAINERS_FEATURES_KVM),
     ] {
-        if asked == Some(true) && !me.allows(leaf) {
-            return Err(missing_permission(leaf));
+        if asked == Some(true) {
+            me.require(leaf)?;
         }
     }
     Ok(())
@@ -96,61 +93,10 @@ pub(crate) async fn check_server(st: &AppState, me: &Principal, server_id: &str)
     Ok(s)
 }
 
-/// The project's `max_containers` and the server's prespawn cap, checked inside the insert
-/// transaction after taking the owner's lock, so simultaneous creates cannot overshoot.
-pub(crate) async fn check_quota(
-    tx: &mut sqlx::PgConnection,
-    p: &ProjectRow,
-    n: &NewContainer,
-    prespawn_cap: i32,
-) -> Result<()> {
-    sqlx::query("select pg_advisory_xact_lock(hashtext('containers:' || $1))")
-        .bind(&p.user_id)
-        .execute(&mut *tx)
-        .await?;
-    if n.prespawn {
-        let held: i64 = sqlx::query_scalar(
-            "select count(*) from container c join project p on p.project_id = c.project_id \
-             where p.user_id = $1 and c.server_id = $2 and c.prespawn",
-        )
-        .bind(&p.user_id)
-        .bind(&n.server_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if held >= i64::from(prespawn_cap) {
-            return Err(ApiError::invalid(
-                "prespawn",
-                format!("this server keeps at most {prespawn_cap} prespawned containers"),
-            ));
-        }
-        return Ok(());
-    }
-    let max: Option<Option<i32>> = sqlx::query_scalar("select max_containers from project where project_id = $1")
-        .bind(&p.project_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let max = max.ok_or_else(crate::auth::resource::project_not_found)?;
-    if let Some(max) = max {
-        let held: i64 = sqlx::query_scalar(
-            "select count(*) from container where project_id = $1 and not prespawn and status <> 'deleting'",
-        )
-        .bind(&p.project_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if held >= i64::from(max) {
-            return Err(ApiError::invalid(
-                "max_containers",
-                format!("the project holds its maximum of {max} containers"),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Take over one of the caller's prespawned containers on the same server and image.
 async fn claim(st: &AppState, me: &Principal, p: &ProjectRow, n: &NewContainer) -> Result<Option<String>> {
     let mut tx = st.db.begin().await?;
-    check_quota(&mut tx, p, n, 0).await?;
+    quota::check(&mut tx, &p.user_id, n, 0).await?;
     let found: Option<String> = sqlx::query_scalar(
         "select c.container_id from container c join project p on p.project_id = c.project_id \
          where p.user_id = $1 and c.prespawn and c.server_id = $2 and c.container_image = $3 \
@@ -202,37 +148,30 @@ async fn claim(st: &AppState, me: &Principal, p: &ProjectRow, n: &NewContainer) 
     extensions(("x-hoody-permission" = json!("containers.create"))))]
 pub async fn create_container(
     State(st): State<AppState>,
-    access: ProjectAccess<policy::CreateContainer>,
+    access: ProjectAccess<can::CreateContainer>,
     Json(input): Json<CreateIn>,
 ) -> Result<ApiOk<ContainerOut>> {
-    let (me, p) = (&access.me, &access.project);
+    let (me, p) = (&access.me, &access.row);
     check_features(me, &input)?;
     if input.cache_image == Some(true) && !me.user.is_admin {
         return Err(ApiError::forbidden("cache_image_forbidden", "Only admins build cached images"));
     }
     let n = new_container(&st, me, p, &input)?;
     let server = check_server(&st, me, &n.server_id).await?;
+    if n.kvm {
+        super::kvm::refuse_on_free_server(Some(server.is_free))?;
+    }
     let prespawn_cap = server.prespawn_count;
     let by = Trigger::user(&me.user.user_id);
     if !n.prespawn && input.bypass_prespawn != Some(true) {
         if let Some(id) = claim(&st, me, p, &n).await? {
-            let c = containers::by_id(&st.db, &id).await?.ok_or_else(|| anyhow::anyhow!("claimed row vanished"))?;
-            lifecycle::transition(&st, &c, &[status::RUNNING, status::STOPPED], status::CLAIMING, &by, None).await?;
-            lifecycle::detached(provision::claim(st.clone(), c, by)).await?;
+            let c = containers::by_id(&st.db, &id).await?.ok_or(sqlx::Error::RowNotFound)?;
+            lifecycle::run(&st, ops::Claim::new(c, by)).await?;
             let out = fetch(&st, me, &id).await?;
             return Ok(ApiOk::created("Container created", out));
         }
     }
-    let mut tx = st.db.begin().await?;
-    check_quota(&mut tx, p, &n, prespawn_cap).await?;
-    containers::insert(&mut *tx, &n)
-        .await
-        .on_constraint("container_name_key", rules::name_taken)
-        .on_constraint("container_ssh_public_key_key", rules::ssh_key_taken)?;
-    let row = containers::by_id(&mut *tx, &n.container_id).await?.ok_or_else(|| anyhow::anyhow!("row vanished"))?;
-    born(&mut tx, &row, &by).await?;
-    tx.commit().await?;
-    lifecycle::detached(provision::create_and_start(st.clone(), row, by)).await?;
-    let out = fetch(&st, me, &n.container_id).await?;
-    Ok(ApiOk::created("Container created", out))
+    let id = n.container_id.clone();
+    lifecycle::run(&st, ops::Create::new(n, &p.user_id, prespawn_cap, by)).await?;
+    Ok(ApiOk::created("Container created", fetch(&st, me, &id).await?))
 }

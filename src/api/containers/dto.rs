@@ -5,7 +5,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     api::{
-        paging::{Pagination, SortOrder},
+        list::{sort_keys, Pagination},
         tokens::dto::nullable,
     },
     db::{containers::ContainerRow, ts},
@@ -77,6 +77,15 @@ pub struct UpdateIn {
 pub enum RamdiskScope {
     Container,
     Project,
+}
+
+impl RamdiskScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Container => "container",
+            Self::Project => "project",
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -217,15 +226,13 @@ impl From<ContainerRow> for ContainerOut {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ContainerSort {
-    Id,
-    Name,
-    Status,
-    CreatedAt,
-    UpdatedAt,
-}
+sort_keys!(ContainerSort {
+    Id = "id" => "c.container_id",
+    Name = "name" => "c.name",
+    Status = "status" => "c.status",
+    CreatedAt = "created_at" => "c.created_at",
+    UpdatedAt = "updated_at" => "c.updated_at",
+} default "c.created_at");
 
 /// `"true"` / `"false"` as the SDK sends them.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
@@ -239,16 +246,10 @@ pub fn on(f: Option<Flag>) -> bool {
     f == Some(Flag::True)
 }
 
+/// What a container list includes (with `ListParams<ContainerSort>` for the page).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    pub page: Option<i64>,
-    /// 1–100 (default 20).
-    pub limit: Option<i64>,
-    #[param(inline)]
-    pub sort_by: Option<ContainerSort>,
-    #[param(inline)]
-    pub sort_order: Option<SortOrder>,
     /// Only containers in this realm (24 hex); read by the realm layer with the host label.
     #[allow(dead_code)]
     pub realm_id: Option<String>,
@@ -308,25 +309,12 @@ pub struct StatusLogOut {
     pub metadata: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StatusLogSort {
-    TransitionTime,
-    CreatedAt,
-    ToStatus,
-    FromStatus,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct StatusLogQuery {
-    pub page: Option<i64>,
-    pub limit: Option<i64>,
-    #[param(inline)]
-    pub sort_by: Option<StatusLogSort>,
-    #[param(inline)]
-    pub sort_order: Option<SortOrder>,
-}
+sort_keys!(StatusLogSort {
+    TransitionTime = "transition_time" => "transition_time",
+    CreatedAt = "created_at" => "transition_time",
+    ToStatus = "to_status" => "to_status",
+    FromStatus = "from_status" => "from_status",
+} default "transition_time");
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatusLogListOut {

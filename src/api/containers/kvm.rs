@@ -6,13 +6,13 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::rules;
+use super::{rules, ContainerAccess};
 use crate::{
-    auth::resource::{policy, ContainerAccess},
+    auth::access::can,
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::Json,
-    lifecycle::{self, host_of, provision},
+    lifecycle::{self, ops, Trigger},
     state::AppState,
 };
 
@@ -35,32 +35,35 @@ pub struct KvmOut {
     pub kvm_note: &'static str,
 }
 
+/// KVM is for containers on rented or dedicated servers, never on the free tier.
+pub fn refuse_on_free_server(server_is_free: Option<bool>) -> Result<()> {
+    if server_is_free != Some(false) {
+        return Err(ApiError::forbidden(
+            "kvm_not_available",
+            "KVM is available on rented or dedicated servers only, not on free-tier servers",
+        ));
+    }
+    Ok(())
+}
+
 /// Enable or disable /dev/kvm (run VMs in the container)
+///
+/// Only for containers on rented or dedicated servers (403 on free-tier servers), and only
+/// while the container is stopped (409 otherwise).
 #[utoipa::path(put, path = "/containers/{id}/kvm", tag = "containers", security(("bearer" = [])),
     params(("id" = String, Path, description = "Container ID")), request_body = KvmIn,
     responses((status = 200, body = Envelope<KvmOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.features.kvm"))))]
 pub async fn set_container_kvm(
     State(st): State<AppState>,
-    access: ContainerAccess<policy::Kvm>,
+    access: ContainerAccess<can::Kvm>,
     Json(input): Json<KvmIn>,
 ) -> Result<ApiOk<KvmOut>> {
-    let c = &access.container;
+    let c = &access.row;
     let on = input.kvm.or(input.dev_kvm).ok_or_else(|| ApiError::invalid("kvm", "is required (true or false)"))?;
     rules::settled(c)?;
-    let host = host_of(&st, c.server_id.as_deref()).await?;
-    let name = c.lxd_name.clone();
-    lifecycle::detached(async move {
-        let dev = provision::kvm_device();
-        let spec = on.then_some(&dev);
-        Ok(host.call(|d| d.set_device(&name, provision::KVM_DEVICE, spec)).await?)
-    })
-    .await?;
-    sqlx::query("update container set kvm = $2 where container_id = $1")
-        .bind(&c.container_id)
-        .bind(on)
-        .execute(&st.db)
-        .await?;
+    refuse_on_free_server(c.server_is_free)?;
+    lifecycle::run(&st, ops::SetKvm::new(c.clone(), on, Trigger::user(&access.me.user.user_id))).await?;
     Ok(ApiOk::new(
         if on { "KVM enabled" } else { "KVM disabled" },
         KvmOut {

@@ -15,9 +15,46 @@ pub(crate) mod stats;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub(crate) use self::change::apply_config;
 use self::dto::ContainerOut;
-use crate::{auth::principal::Principal, auth::resource::container_not_found, error::Result, state::AppState};
+use crate::{
+    auth::{
+        access::{Access, Resource},
+        principal::Principal,
+    },
+    db::{
+        containers::{self, ContainerRow},
+        projects::Level,
+    },
+    error::{ApiError, Result},
+    state::AppState,
+};
+
+/// A container as the caller may reach it under policy `P` (`auth::access::can`).
+pub type ContainerAccess<P> = Access<ContainerRow, P>;
+
+pub fn container_not_found() -> ApiError {
+    ApiError::not_found("container_not_found", "Container not found")
+}
+
+impl Resource for ContainerRow {
+    const WHAT: &'static str = "container's project";
+
+    async fn load(st: &AppState, me: &Principal, id: &str) -> Result<Option<Self>> {
+        Ok(containers::visible(&st.db, id, &me.user.user_id).await?)
+    }
+
+    fn not_found() -> ApiError {
+        container_not_found()
+    }
+
+    fn level(&self) -> Level {
+        ContainerRow::level(self)
+    }
+
+    fn realm_ids(&self) -> &[String] {
+        &self.realm_ids
+    }
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -40,8 +77,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// A container's row as `me` sees it now.
-async fn fetch_row(st: &AppState, me: &Principal, id: &str) -> Result<crate::db::containers::ContainerRow> {
-    crate::db::containers::visible(&st.db, id, &me.user.user_id).await?.ok_or_else(container_not_found)
+async fn fetch_row(st: &AppState, me: &Principal, id: &str) -> Result<ContainerRow> {
+    containers::visible(&st.db, id, &me.user.user_id).await?.ok_or_else(container_not_found)
 }
 
 /// A container as `me` sees it now.

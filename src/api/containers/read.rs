@@ -1,20 +1,25 @@
 //! Reading containers: the lists (all of yours, one project's), one container, its status log.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde_json::{json, Value};
 use sqlx::FromRow;
 
-use super::dto::{
-    on, ContainerListOut, ContainerOut, ContainerSort, GetQuery, ListQuery, StatusLogListOut, StatusLogOut,
-    StatusLogQuery, StatusLogSort,
+use super::{
+    dto::{
+        on, ContainerListOut, ContainerOut, ContainerSort, GetQuery, ListQuery, StatusLogListOut, StatusLogOut,
+        StatusLogSort,
+    },
+    ContainerAccess,
 };
 use crate::{
-    api::paging::Page,
+    api::{
+        list::{self, Counted, ListParams},
+        projects::ProjectAccess,
+    },
     auth::{
-        access::{missing_permission, Require},
-        policy::perm,
+        access::{can, Require},
+        policy::{leaf, perm},
         principal::Principal,
-        resource::{policy, ContainerAccess, ProjectAccess},
     },
     db::{
         containers::{ContainerRow, SELECT, VISIBLE},
@@ -22,6 +27,7 @@ use crate::{
     },
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
+    extract::Query,
     lifecycle::{host_of, status},
     state::AppState,
 };
@@ -40,8 +46,8 @@ fn wants_runtime(r: Option<&str>) -> Result<bool> {
 
 /// Asking for the proxy documents needs `resources.proxy_aliases` from a token.
 fn check_proxy_permissions(me: &Principal, asked: bool) -> Result<()> {
-    if asked && !me.allows("resources.proxy_aliases") {
-        return Err(missing_permission("resources.proxy_aliases"));
+    if asked {
+        me.require(leaf::RESOURCES_PROXY_ALIASES)?;
     }
     Ok(())
 }
@@ -89,25 +95,16 @@ async fn decorate(st: &AppState, rows: Vec<ContainerRow>, runtime_on: bool, doma
     out
 }
 
-#[derive(FromRow)]
-struct Counted {
-    total: i64,
-    #[sqlx(flatten)]
-    row: ContainerRow,
-}
-
 /// One page of the containers `me` can see, in one project or all.
-async fn page_of(st: &AppState, me: &Principal, project_id: Option<&str>, q: &ListQuery) -> Result<ContainerListOut> {
-    let page = Page::new(q.page, q.limit)?;
+async fn page_of(
+    st: &AppState,
+    me: &Principal,
+    project_id: Option<&str>,
+    p: &ListParams<ContainerSort>,
+    q: &ListQuery,
+) -> Result<ContainerListOut> {
     let runtime_on = wants_runtime(q.runtime.as_deref())?;
     check_proxy_permissions(me, on(q.include_proxy_permissions))?;
-    let column = match q.sort_by.unwrap_or(ContainerSort::CreatedAt) {
-        ContainerSort::Id => "c.container_id",
-        ContainerSort::Name => "c.name",
-        ContainerSort::Status => "c.status",
-        ContainerSort::CreatedAt => "c.created_at",
-        ContainerSort::UpdatedAt => "c.updated_at",
-    };
     let mut filter = format!(
         "{VISIBLE} and c.status <> 'deleted' and ($1::text is null or c.project_id = $1) \
         and ($3::text is null or $3 = any(c.realm_ids))"
@@ -118,54 +115,53 @@ async fn page_of(st: &AppState, me: &Principal, project_id: Option<&str>, q: &Li
     if !on(q.include_deleting) {
         filter.push_str(" and c.status <> 'deleting'");
     }
+    // Dynamic only in its whitelisted sort column (`ContainerSort`) and the fixed filters above.
     let select = SELECT.replacen("select ", "select count(*) over () as total, ", 1);
-    let sql = format!(
-        "{select} where {filter} order by {column} {}, c.container_id limit $4 offset $5",
-        q.sort_order.unwrap_or_default().sql()
-    );
-    let fetch = |limit: i64, offset: i64| {
-        sqlx::query_as::<_, Counted>(&sql)
+    let sql = format!("{select} where {filter} order by {}, c.container_id limit $4 offset $5", p.order_by());
+    let page = list::fetch(p, |limit, offset| {
+        sqlx::query_as::<_, Counted<ContainerRow>>(&sql)
             .bind(project_id)
             .bind(&me.user.user_id)
             .bind(me.realm.as_deref())
             .bind(limit)
             .bind(offset)
             .fetch_all(&st.db)
-    };
-    let rows = fetch(page.limit, page.offset()).await?;
-    let recount = async { Ok(fetch(1, 0).await?.first().map(|r| r.total).unwrap_or(0)) };
-    let total = page.total(rows.first().map(|r| r.total), recount).await?;
-    let rows = rows.into_iter().map(|r| r.row).collect();
-    let containers = decorate(st, rows, runtime_on, on(q.include_proxy_domains)).await;
-    Ok(ContainerListOut { containers, pagination: page.of(total) })
+    })
+    .await?;
+    let pagination = page.pagination();
+    let containers = decorate(st, page.items, runtime_on, on(q.include_proxy_domains)).await;
+    Ok(ContainerListOut { containers, pagination })
 }
 
 /// Get all containers
 ///
 /// Every container in your projects and in projects shared with you. Prespawned and deleting
 /// containers are left out unless asked for; `runtime` adds what the host reports now.
-#[utoipa::path(get, path = "/containers/", tag = "containers", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/containers/", tag = "containers", security(("bearer" = [])),
+    params(ListParams<ContainerSort>, ListQuery),
     responses((status = 200, body = Envelope<ContainerListOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn list_containers(
     State(st): State<AppState>,
     me: Require<perm::ContainersRead>,
+    p: ListParams<ContainerSort>,
     Query(q): Query<ListQuery>,
 ) -> Result<ApiOk<ContainerListOut>> {
-    Ok(ApiOk::new("Containers", page_of(&st, &me, None, &q).await?))
+    Ok(ApiOk::new("Containers", page_of(&st, &me, None, &p, &q).await?))
 }
 
 /// Get all containers for a project
 #[utoipa::path(get, path = "/projects/{id}/containers", tag = "containers", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Project ID"), ListQuery),
+    params(("id" = String, Path, description = "Project ID"), ListParams<ContainerSort>, ListQuery),
     responses((status = 200, body = Envelope<ContainerListOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn list_project_containers(
     State(st): State<AppState>,
-    access: ProjectAccess<policy::ReadContainers>,
+    access: ProjectAccess<can::ReadContainers>,
+    p: ListParams<ContainerSort>,
     Query(q): Query<ListQuery>,
 ) -> Result<ApiOk<ContainerListOut>> {
-    let out = page_of(&st, &access.me, Some(&access.project.project_id), &q).await?;
+    let out = page_of(&st, &access.me, Some(&access.row.project_id), &p, &q).await?;
     Ok(ApiOk::new("Containers", out))
 }
 
@@ -179,12 +175,12 @@ pub async fn list_project_containers(
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn get_container(
     State(st): State<AppState>,
-    access: ContainerAccess<policy::ReadContainer>,
+    access: ContainerAccess<can::ReadContainer>,
     Query(q): Query<GetQuery>,
 ) -> Result<ApiOk<ContainerOut>> {
     let runtime_on = wants_runtime(q.runtime.as_deref())?;
     check_proxy_permissions(&access.me, on(q.include_proxy_permissions))?;
-    let out = decorate(&st, vec![access.container], runtime_on, on(q.include_proxy_domains)).await;
+    let out = decorate(&st, vec![access.row], runtime_on, on(q.include_proxy_domains)).await;
     let out = out.into_iter().next().ok_or_else(|| anyhow::anyhow!("decorate lost the row"))?;
     Ok(ApiOk::new("Container", out))
 }
@@ -193,23 +189,16 @@ pub async fn get_container(
 ///
 /// Every status change: from, to, when, how long the previous status lasted, who caused it.
 #[utoipa::path(get, path = "/containers/{id}/status-logs", tag = "containers", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Container ID"), StatusLogQuery),
+    params(("id" = String, Path, description = "Container ID"), ListParams<StatusLogSort>),
     responses((status = 200, body = Envelope<StatusLogListOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn get_status_logs(
     State(st): State<AppState>,
-    access: ContainerAccess<policy::ReadContainer>,
-    Query(q): Query<StatusLogQuery>,
+    access: ContainerAccess<can::ReadContainer>,
+    p: ListParams<StatusLogSort>,
 ) -> Result<ApiOk<StatusLogListOut>> {
-    let page = Page::new(q.page, q.limit)?;
-    let column = match q.sort_by.unwrap_or(StatusLogSort::TransitionTime) {
-        StatusLogSort::TransitionTime | StatusLogSort::CreatedAt => "transition_time",
-        StatusLogSort::ToStatus => "to_status",
-        StatusLogSort::FromStatus => "from_status",
-    };
     #[derive(FromRow)]
     struct Row {
-        total: i64,
         log_id: String,
         from_status: Option<String>,
         to_status: String,
@@ -218,19 +207,21 @@ pub async fn get_status_logs(
         triggered_by: String,
         metadata: Option<Value>,
     }
+    // Dynamic only in its whitelisted sort column (`StatusLogSort`).
     let sql = format!(
         "select count(*) over () as total, log_id, from_status, to_status, transition_time, duration_ms, triggered_by, \
-         metadata from container_status_log where container_id = $1 order by {column} {}, transition_time, log_id \
+         metadata from container_status_log where container_id = $1 order by {}, transition_time, log_id \
          limit $2 offset $3",
-        q.sort_order.unwrap_or_default().sql()
+        p.order_by()
     );
-    let id = &access.container.container_id;
-    let rows: Vec<Row> = sqlx::query_as(&sql).bind(id).bind(page.limit).bind(page.offset()).fetch_all(&st.db).await?;
-    let recount = sqlx::query_scalar("select count(*) from container_status_log where container_id = $1")
-        .bind(id)
-        .fetch_one(&st.db);
-    let total = page.total(rows.first().map(|r| r.total), recount).await?;
-    let logs = rows
+    let id = &access.row.container_id;
+    let page = list::fetch(&p, |limit, offset| {
+        sqlx::query_as::<_, Counted<Row>>(&sql).bind(id).bind(limit).bind(offset).fetch_all(&st.db)
+    })
+    .await?;
+    let pagination = page.pagination();
+    let logs = page
+        .items
         .into_iter()
         .map(|r| StatusLogOut {
             id: r.log_id,
@@ -243,5 +234,5 @@ pub async fn get_status_logs(
             metadata: r.metadata,
         })
         .collect();
-    Ok(ApiOk::new("Status logs", StatusLogListOut { logs, pagination: page.of(total) }))
+    Ok(ApiOk::new("Status logs", StatusLogListOut { logs, pagination }))
 }

@@ -6,9 +6,10 @@ use serde_json::Value;
 
 use crate::error::{ApiError, FieldError, Result};
 
+pub use crate::db::containers::{name_taken, ssh_key_taken};
+use crate::lifecycle::env as env_rules;
+
 pub const MAX_COMMENT: usize = 16_000;
-const MAX_ENV_VARS: usize = 256;
-const MAX_ENV_BYTES: usize = 64 * 1024;
 
 /// 3–100 of `A-Za-z0-9_-`; `None` or "rand" → a generated one.
 pub fn name(path: &str, n: Option<&str>) -> Result<String, FieldError> {
@@ -35,33 +36,33 @@ fn generated_name() -> String {
     format!("{}-{}-{}", A[n % A.len()], B[(n / A.len()) % B.len()], &id[6..12])
 }
 
-pub fn env_key_ok(k: &str) -> bool {
-    let mut b = k.bytes();
-    k.len() <= 128
-        && b.next().is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+/// An environment key a caller may set or remove: well formed and not reserved (`HOODY_*`).
+pub fn env_key(path: &str, k: &str) -> Result<(), FieldError> {
+    if !env_rules::key_ok(k) {
+        return Err(FieldError::new(path, "keys match ^[A-Za-z_][A-Za-z0-9_]*$ (≤ 128)"));
+    }
+    if env_rules::reserved(k) {
+        return Err(FieldError::new(path, "keys starting with HOODY_ are reserved for the platform"));
+    }
+    Ok(())
 }
 
-fn env_value_ok(v: &str) -> bool {
-    v.len() <= 32 * 1024 && !v.contains('\0')
-}
+const VALUE_RULE: &str = "at most 32 KB, no line breaks, NUL or other control characters";
 
 /// A JSON object of string values with valid keys → the map.
 pub fn env(path: &str, v: &Value) -> Result<BTreeMap<String, String>, FieldError> {
     let obj = v.as_object().ok_or_else(|| FieldError::new(path, "must be an object of string values"))?;
     let mut out = BTreeMap::new();
     for (k, v) in obj {
-        if !env_key_ok(k) {
-            return Err(FieldError::new(format!("{path}.{k}"), "keys match ^[A-Za-z_][A-Za-z0-9_]*$ (≤ 128)"));
-        }
+        env_key(&format!("{path}.{k}"), k)?;
         let s = match v {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
             _ => return Err(FieldError::new(format!("{path}.{k}"), "must be a string")),
         };
-        if !env_value_ok(&s) {
-            return Err(FieldError::new(format!("{path}.{k}"), "at most 32 KB, no NUL"));
+        if !env_rules::value_ok(&s) {
+            return Err(FieldError::new(format!("{path}.{k}"), VALUE_RULE));
         }
         out.insert(k.clone(), s);
     }
@@ -70,20 +71,17 @@ pub fn env(path: &str, v: &Value) -> Result<BTreeMap<String, String>, FieldError
 }
 
 pub fn check_env_size(path: &str, env: &BTreeMap<String, String>) -> Result<(), FieldError> {
-    if env.len() > MAX_ENV_VARS {
-        return Err(FieldError::new(path, format!("at most {MAX_ENV_VARS} variables")));
+    match env_rules::too_big(env) {
+        Some(why) => Err(FieldError::new(path, why)),
+        None => Ok(()),
     }
-    if env.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() > MAX_ENV_BYTES {
-        return Err(FieldError::new(path, "at most 64 KB in all"));
-    }
-    Ok(())
 }
 
 pub fn env_value(path: &str, v: &str) -> Result<String, FieldError> {
-    if env_value_ok(v) {
+    if env_rules::value_ok(v) {
         Ok(v.to_owned())
     } else {
-        Err(FieldError::new(path, "at most 32 KB, no NUL"))
+        Err(FieldError::new(path, VALUE_RULE))
     }
 }
 
@@ -122,15 +120,8 @@ pub fn image(path: &str, i: &str) -> Result<String, FieldError> {
     }
 }
 
-pub fn ssh_key_taken() -> ApiError {
-    ApiError::conflict("ssh_public_key_in_use", "This SSH public key is already used by another container")
-}
-
-pub fn name_taken() -> ApiError {
-    ApiError::conflict("container_name_taken", "A container with this name already exists in the project")
-}
-
-/// A container busy on its host (creating, copying, deleting, claiming) cannot change now.
+/// A container busy on its host (creating, copying, deleting, claiming) cannot change now (the
+/// runner checks again under the container's lock; this answers early without waiting for it).
 pub fn settled(c: &crate::db::containers::ContainerRow) -> Result<(), ApiError> {
     if crate::lifecycle::status::busy(&c.status) {
         return Err(busy(&c.status));
@@ -138,9 +129,7 @@ pub fn settled(c: &crate::db::containers::ContainerRow) -> Result<(), ApiError> 
     Ok(())
 }
 
-pub fn busy(status: &str) -> ApiError {
-    ApiError::conflict("container_busy", format!("The container is {status}; try again when it is done"))
-}
+pub use crate::lifecycle::ops::busy;
 
 #[cfg(test)]
 mod tests {
@@ -152,7 +141,9 @@ mod tests {
         assert!(name("name", Some("web_1-a")).is_ok());
         assert!(name("name", Some("a b c")).is_err());
         assert!(name("name", Some("rand")).unwrap().len() >= 3);
-        assert!(env_key_ok("_A1") && !env_key_ok("1A") && !env_key_ok("A-B") && !env_key_ok(""));
+        assert!(env_key("k", "_A1").is_ok() && env_key("k", "1A").is_err() && env_key("k", "A-B").is_err());
+        assert!(env_key("k", "").is_err() && env_key("k", "HOODY_X").is_err() && env_key("k", "hoody_x").is_err());
+        assert!(env_value("v", "a\tb").is_ok() && env_value("v", "a\nb").is_err() && env_value("v", "a\rb").is_err());
         assert!(ssh_key("k", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA user@host").is_ok());
         assert!(ssh_key("k", "not a key").is_err());
         assert!(image("i", "debian/12").is_ok() && image("i", "../x").is_err());

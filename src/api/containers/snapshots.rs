@@ -2,20 +2,24 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::rules;
+use super::{rules, ContainerAccess};
 use crate::{
-    auth::resource::{policy, ContainerAccess},
+    auth::access::can,
     db::{containers::ContainerRow, ts},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
-    extract::Json,
-    host::{HostError, SnapshotInfo},
-    lifecycle::{self, host_of},
+    extract::{Json, Path},
+    host::SnapshotInfo,
+    lifecycle::{
+        self, host_of,
+        ops::{self, snapshot_not_found as not_found},
+        Trigger,
+    },
     state::AppState,
 };
 
@@ -75,21 +79,10 @@ pub struct SnapshotDeletedOut {
     pub snapshot_name: String,
 }
 
-fn not_found() -> ApiError {
-    ApiError::not_found("snapshot_not_found", "Snapshot not found")
-}
-
 fn name_ok(n: &str) -> bool {
     (1..=64).contains(&n.len())
         && n.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
         && n.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-}
-
-fn map_missing(e: HostError) -> ApiError {
-    match e {
-        HostError::NotFound(_) => not_found(),
-        e => e.into(),
-    }
 }
 
 type Meta = HashMap<String, (Option<String>, Option<DateTime<Utc>>)>;
@@ -120,30 +113,6 @@ async fn on_host(st: &AppState, c: &ContainerRow) -> Result<Vec<SnapshotInfo>> {
     Ok(host.call(|d| d.snapshots(&c.lxd_name)).await?)
 }
 
-#[derive(Clone, Copy)]
-enum SnapshotOp {
-    Restore,
-    Delete,
-}
-
-/// Restore or delete an existing snapshot on the host (404 when the host does not list it).
-async fn on_snapshot(st: &AppState, c: &ContainerRow, name: &str, op: SnapshotOp) -> Result<()> {
-    rules::settled(c)?;
-    if !name_ok(name) || !on_host(st, c).await?.iter().any(|s| s.name == name) {
-        return Err(not_found());
-    }
-    let host = host_of(st, c.server_id.as_deref()).await?;
-    let (lxd, name) = (c.lxd_name.clone(), name.to_owned());
-    lifecycle::detached(async move {
-        let done = match op {
-            SnapshotOp::Restore => host.call(|d| d.restore(&lxd, &name)).await,
-            SnapshotOp::Delete => host.call(|d| d.delete_snapshot(&lxd, &name)).await,
-        };
-        done.map_err(map_missing)
-    })
-    .await
-}
-
 /// Create container snapshot
 ///
 /// `expiry` (days) becomes the snapshot's `expires_at` on the host, which removes it then.
@@ -153,33 +122,21 @@ async fn on_snapshot(st: &AppState, c: &ContainerRow, name: &str, op: SnapshotOp
     extensions(("x-hoody-permission" = json!("containers.features.snapshots"))))]
 pub async fn create_snapshot(
     State(st): State<AppState>,
-    access: ContainerAccess<policy::Snapshots>,
+    access: ContainerAccess<can::Snapshots>,
     Json(input): Json<SnapshotIn>,
 ) -> Result<ApiOk<SnapshotCreatedOut>> {
-    let c = &access.container;
+    let c = &access.row;
     rules::settled(c)?;
     let alias = input.alias.as_deref().map(|a| crate::api::fields::alias("alias", a)).transpose()?;
     if input.expiry.is_some_and(|d| !(1..=3650).contains(&d)) {
         return Err(ApiError::invalid("expiry", "must be 1–3650 days"));
     }
-    let existing = on_host(&st, c).await?;
-    if existing.len() as i64 >= st.cfg.max_snapshots {
-        return Err(ApiError::invalid(
-            "expiry",
-            format!("a container keeps at most {} snapshots", st.cfg.max_snapshots),
-        ));
-    }
     let now = Utc::now();
     let name = format!("snap-{}-{}", now.format("%Y%m%d%H%M%S"), &crate::db::new_id()[..4]);
     let expires_at = input.expiry.map(|d| now + chrono::Duration::days(d));
-    let host = host_of(&st, c.server_id.as_deref()).await?;
-    let work = {
-        let (st, c, name, alias) = (st.clone(), c.clone(), name.clone(), alias.clone());
-        async move { take_snapshot(&st, &host, &c, &name, alias.as_deref(), expires_at).await }
-    };
-    lifecycle::detached(work).await?;
-    let data = serde_json::json!({"snapshot": name, "alias": alias});
-    lifecycle::container_event(&st.db, c, "container.snapshot_created", data).await?;
+    let by = Trigger::user(&access.me.user.user_id);
+    let op = ops::TakeSnapshot::new(c.clone(), name.clone(), alias.clone(), expires_at, st.cfg.max_snapshots, by);
+    lifecycle::run(&st, op).await?;
     let snapshot = SnapshotOut {
         name,
         alias,
@@ -194,47 +151,6 @@ pub async fn create_snapshot(
     ))
 }
 
-/// Record the snapshot, then take it on the host. A reply lost on the way back (a failure or a
-/// timeout after the call went out) may hide a snapshot the host did take: the host's list
-/// decides. Listed: it is a success. Not listed: the record goes with the error. The host cannot
-/// say: the record stays with the error.
-async fn take_snapshot(
-    st: &AppState,
-    host: &crate::host::Host,
-    c: &ContainerRow,
-    name: &str,
-    alias: Option<&str>,
-    expires_at: Option<DateTime<Utc>>,
-) -> Result<()> {
-    sqlx::query("insert into container_snapshot (container_id, name, alias) values ($1, $2, $3)")
-        .bind(&c.container_id)
-        .bind(name)
-        .bind(alias)
-        .execute(&st.db)
-        .await?;
-    let Err(e) = host.call(|d| d.snapshot(&c.lxd_name, name, expires_at)).await else { return Ok(()) };
-    let taken = match e {
-        HostError::Failed(_) | HostError::Timeout => {
-            host.call(|d| d.snapshots(&c.lxd_name)).await.ok().map(|l| l.iter().any(|s| s.name == name))
-        }
-        _ => Some(false),
-    };
-    match taken {
-        // Only the reply was lost: the snapshot is there.
-        Some(true) => Ok(()),
-        Some(false) => {
-            sqlx::query("delete from container_snapshot where container_id = $1 and name = $2")
-                .bind(&c.container_id)
-                .bind(name)
-                .execute(&st.db)
-                .await?;
-            Err(e.into())
-        }
-        // The host cannot say now: the record stays with the error.
-        None => Err(e.into()),
-    }
-}
-
 /// Get container snapshots
 #[utoipa::path(get, path = "/containers/{id}/snapshots", tag = "containers", security(("bearer" = [])),
     params(("id" = String, Path, description = "Container ID")),
@@ -242,9 +158,9 @@ async fn take_snapshot(
     extensions(("x-hoody-permission" = json!("containers.features.snapshots"))))]
 pub async fn list_snapshots(
     State(st): State<AppState>,
-    access: ContainerAccess<policy::ReadSnapshots>,
+    access: ContainerAccess<can::ReadSnapshots>,
 ) -> Result<ApiOk<SnapshotListOut>> {
-    let c = &access.container;
+    let c = &access.row;
     let list = on_host(&st, c).await?;
     let meta = meta(&st, &c.container_id).await?;
     let snapshots: Vec<SnapshotOut> = list.iter().map(|s| out(s, &meta)).collect();
@@ -267,28 +183,25 @@ pub async fn list_snapshots(
     extensions(("x-hoody-permission" = json!("containers.features.snapshots"))))]
 pub async fn restore_snapshot(
     State(st): State<AppState>,
-    access: ContainerAccess<policy::Snapshots>,
+    access: ContainerAccess<can::Snapshots>,
     Path(path): Path<(String, String)>,
 ) -> Result<ApiOk<SnapshotRestoredOut>> {
     let name = path.1;
-    let c = &access.container;
-    on_snapshot(&st, c, &name, SnapshotOp::Restore).await?;
-    sqlx::query(
-        "insert into container_snapshot (container_id, name, last_used_at) values ($1, $2, now()) \
-         on conflict (container_id, name) do update set last_used_at = now()",
-    )
-    .bind(&c.container_id)
-    .bind(&name)
-    .execute(&st.db)
-    .await?;
-    let data = serde_json::json!({"snapshot": name});
-    lifecycle::container_event(&st.db, c, "container.snapshot_restored", data).await?;
-    let list = on_host(&st, c).await.unwrap_or_default();
+    let c = &access.row;
+    rules::settled(c)?;
+    if !name_ok(&name) {
+        return Err(not_found());
+    }
+    let by = Trigger::user(&access.me.user.user_id);
+    let found = lifecycle::run(&st, ops::RestoreSnapshot::new(c.clone(), name.clone(), by)).await?;
     let meta = meta(&st, &c.container_id).await?;
-    let snapshot = list.iter().find(|s| s.name == name).map(|s| out(s, &meta));
     Ok(ApiOk::new(
         "Snapshot restored",
-        SnapshotRestoredOut { success: true, message: format!("Restored from {name}"), snapshot },
+        SnapshotRestoredOut {
+            success: true,
+            message: format!("Restored from {name}"),
+            snapshot: Some(out(&found, &meta)),
+        },
     ))
 }
 
@@ -299,17 +212,17 @@ pub async fn restore_snapshot(
     extensions(("x-hoody-permission" = json!("containers.features.snapshots"))))]
 pub async fn delete_snapshot(
     State(st): State<AppState>,
-    access: ContainerAccess<policy::Snapshots>,
+    access: ContainerAccess<can::Snapshots>,
     Path(path): Path<(String, String)>,
 ) -> Result<ApiOk<SnapshotDeletedOut>> {
     let name = path.1;
-    let c = &access.container;
-    on_snapshot(&st, c, &name, SnapshotOp::Delete).await?;
-    sqlx::query("delete from container_snapshot where container_id = $1 and name = $2")
-        .bind(&c.container_id)
-        .bind(&name)
-        .execute(&st.db)
-        .await?;
+    let c = &access.row;
+    rules::settled(c)?;
+    if !name_ok(&name) {
+        return Err(not_found());
+    }
+    let by = Trigger::user(&access.me.user.user_id);
+    lifecycle::run(&st, ops::DeleteSnapshot::new(c.clone(), name.clone(), by)).await?;
     Ok(ApiOk::new(
         "Snapshot deleted",
         SnapshotDeletedOut {
@@ -328,12 +241,12 @@ pub async fn delete_snapshot(
     extensions(("x-hoody-permission" = json!("containers.features.snapshots"))))]
 pub async fn update_snapshot_alias(
     State(st): State<AppState>,
-    access: ContainerAccess<policy::Snapshots>,
+    access: ContainerAccess<can::Snapshots>,
     Path(path): Path<(String, String)>,
     Json(input): Json<AliasIn>,
 ) -> Result<ApiOk<SnapshotCreatedOut>> {
     let name = path.1;
-    let c = &access.container;
+    let c = &access.row;
     let alias = input.alias.as_deref().map(|a| crate::api::fields::alias("alias", a)).transpose()?;
     if !name_ok(&name) {
         return Err(not_found());

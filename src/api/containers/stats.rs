@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::{
-    auth::resource::{policy, ContainerAccess, ProjectAccess},
+    api::{containers::ContainerAccess, projects::ProjectAccess},
+    auth::{access::can, policy::leaf},
     db::{containers::ContainerRow, ts},
     envelope::{ApiOk, Envelope},
     error::{ErrorBody, Result},
@@ -97,9 +98,9 @@ pub async fn stats_of(st: &AppState, c: &ContainerRow) -> Result<StatsOut> {
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn get_container_stats(
     State(st): State<AppState>,
-    access: ContainerAccess<policy::ReadContainer>,
+    access: ContainerAccess<can::ReadContainer>,
 ) -> Result<ApiOk<StatsOut>> {
-    Ok(ApiOk::new("Container statistics", stats_of(&st, &access.container).await?))
+    Ok(ApiOk::new("Container statistics", stats_of(&st, &access.row).await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -128,10 +129,10 @@ pub struct ProjectStatsOut {
     extensions(("x-hoody-permission" = json!("projects.read"))))]
 pub async fn get_project_stats(
     State(st): State<AppState>,
-    access: ProjectAccess<policy::ReadProject>,
+    access: ProjectAccess<can::ReadProject>,
 ) -> Result<ApiOk<ProjectStatsOut>> {
     let started = Instant::now();
-    let p = &access.project;
+    let p = &access.row;
     let sql = format!(
         "{} where c.project_id = $1 and not c.prespawn and c.status not in ('deleting', 'deleted') \
          and ($3::text is null or $3 = any(c.realm_ids)) order by c.created_at limit 1000",
@@ -145,7 +146,7 @@ pub async fn get_project_stats(
         .await?;
     let count = rows.len() as i64;
     // The figures are the containers': a token without `containers.read` gets the count only.
-    let rows = if access.me.allows("containers.read") { rows } else { Vec::new() };
+    let rows = if access.me.allows(leaf::CONTAINERS_READ) { rows } else { Vec::new() };
     let mut tasks = tokio::task::JoinSet::new();
     for (i, c) in rows.into_iter().enumerate() {
         let st = st.clone();

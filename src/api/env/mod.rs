@@ -4,19 +4,23 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    api::containers::{apply_config, rules},
-    auth::resource::{policy, ContainerAccess},
-    db::containers::{self, ContainerRow},
+    api::containers::{rules, ContainerAccess},
+    auth::access::can,
     envelope::{ApiOk, Envelope},
-    error::{ApiError, ErrorBody, Result},
-    extract::Json,
+    error::{ErrorBody, Result},
+    extract::{Json, Path},
+    lifecycle::{
+        self,
+        ops::{self, Change},
+        Trigger,
+    },
     state::AppState,
 };
 
@@ -42,47 +46,12 @@ pub struct EnvValueIn {
     pub value: String,
 }
 
-fn key_ok(key: &str) -> Result<()> {
-    if !rules::env_key_ok(key) {
-        return Err(ApiError::invalid("key", "must match ^[A-Za-z_][A-Za-z0-9_]*$ (≤ 128)"));
-    }
-    Ok(())
-}
-
-/// Store the new environment (compare-and-set against concurrent changes), then apply it.
-async fn store(
-    st: &AppState,
-    c: &ContainerRow,
-    change: impl Fn(&mut BTreeMap<String, String>),
-) -> Result<EnvSyncedOut> {
-    rules::settled(c)?;
-    for _ in 0..5 {
-        let current: Option<Value> =
-            sqlx::query_scalar("select environment_vars from container where container_id = $1")
-                .bind(&c.container_id)
-                .fetch_optional(&st.db)
-                .await?;
-        let current = current.ok_or_else(crate::auth::resource::container_not_found)?;
-        let mut env: BTreeMap<String, String> = serde_json::from_value(current.clone()).unwrap_or_default();
-        change(&mut env);
-        rules::check_env_size("environment_vars", &env)?;
-        let next = serde_json::to_value(&env).unwrap_or_default();
-        let done =
-            sqlx::query("update container set environment_vars = $2 where container_id = $1 and environment_vars = $3")
-                .bind(&c.container_id)
-                .bind(&next)
-                .bind(&current)
-                .execute(&st.db)
-                .await?;
-        if done.rows_affected() == 1 {
-            let row = containers::by_id(&st.db, &c.container_id)
-                .await?
-                .ok_or_else(crate::auth::resource::container_not_found)?;
-            let synced = apply_config(st, &row).await;
-            return Ok(EnvSyncedOut { environment_vars: env, synced });
-        }
-    }
-    Err(ApiError::conflict("concurrent_change", "The environment changed meanwhile; try again"))
+/// Record the change under the container's lock, then push the environment to the instance.
+async fn store(st: &AppState, access: &ContainerAccess<can::UpdateContainer>, change: Change) -> Result<EnvSyncedOut> {
+    rules::settled(&access.row)?;
+    let by = Trigger::user(&access.me.user.user_id);
+    let applied = lifecycle::run(st, ops::Reconfigure::new(&access.row.container_id, change, by)).await?;
+    Ok(EnvSyncedOut { environment_vars: applied.row.env(), synced: applied.synced })
 }
 
 /// List container environment variables
@@ -90,24 +59,26 @@ async fn store(
     params(("id" = String, Path, description = "Container ID")),
     responses((status = 200, body = Envelope<EnvOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
-pub async fn list_env(access: ContainerAccess<policy::ReadContainer>) -> Result<ApiOk<EnvOut>> {
-    Ok(ApiOk::new("Environment variables", EnvOut { environment_vars: access.container.env() }))
+pub async fn list_env(access: ContainerAccess<can::ReadContainer>) -> Result<ApiOk<EnvOut>> {
+    Ok(ApiOk::new("Environment variables", EnvOut { environment_vars: access.row.env() }))
 }
 
 /// Bulk set container environment variables
 ///
-/// Sets every key given (others are kept); values are strings.
+/// Merges: every key given is set, the others are kept. Values are strings without line
+/// breaks; keys starting with `HOODY_` are reserved (422). The variables reach the instance's
+/// runtime environment and `/etc/environment` (new logins).
 #[utoipa::path(put, path = "/containers/{id}/env", tag = "env", security(("bearer" = [])),
     params(("id" = String, Path, description = "Container ID")), request_body = Object,
     responses((status = 200, body = Envelope<EnvSyncedOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.update"))))]
 pub async fn bulk_set_env(
     State(st): State<AppState>,
-    access: ContainerAccess<policy::UpdateContainer>,
+    access: ContainerAccess<can::UpdateContainer>,
     Json(input): Json<Value>,
 ) -> Result<ApiOk<EnvSyncedOut>> {
     let vars = rules::env("body", &input)?;
-    let out = store(&st, &access.container, |env| env.extend(vars.clone())).await?;
+    let out = store(&st, &access, Change::EnvSet(vars)).await?;
     Ok(ApiOk::new("Environment variables set", out))
 }
 
@@ -119,38 +90,31 @@ pub async fn bulk_set_env(
     extensions(("x-hoody-permission" = json!("containers.update"))))]
 pub async fn set_env(
     State(st): State<AppState>,
-    access: ContainerAccess<policy::UpdateContainer>,
+    access: ContainerAccess<can::UpdateContainer>,
     Path(path): Path<(String, String)>,
     Json(input): Json<EnvValueIn>,
 ) -> Result<ApiOk<EnvSyncedOut>> {
     let key = path.1;
-    key_ok(&key)?;
+    rules::env_key("key", &key)?;
     let value = rules::env_value("value", &input.value)?;
-    let out = store(&st, &access.container, |env| {
-        env.insert(key.clone(), value.clone());
-    })
-    .await?;
+    let out = store(&st, &access, Change::EnvSet(BTreeMap::from([(key, value)]))).await?;
     Ok(ApiOk::new("Environment variable set", out))
 }
 
 /// Delete a single environment variable
+///
+/// Idempotent: 200 whether the key existed or not. `HOODY_*` keys are reserved (422).
 #[utoipa::path(delete, path = "/containers/{id}/env/{key}", tag = "env", security(("bearer" = [])),
     params(("id" = String, Path, description = "Container ID"), ("key" = String, Path, description = "Variable name")),
     responses((status = 200, body = Envelope<EnvSyncedOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.update"))))]
 pub async fn delete_env(
     State(st): State<AppState>,
-    access: ContainerAccess<policy::UpdateContainer>,
+    access: ContainerAccess<can::UpdateContainer>,
     Path(path): Path<(String, String)>,
 ) -> Result<ApiOk<EnvSyncedOut>> {
     let key = path.1;
-    key_ok(&key)?;
-    if !access.container.env().contains_key(&key) {
-        return Err(ApiError::not_found("env_var_not_found", "No such environment variable"));
-    }
-    let out = store(&st, &access.container, |env| {
-        env.remove(&key);
-    })
-    .await?;
+    rules::env_key("key", &key)?;
+    let out = store(&st, &access, Change::EnvRemove(key)).await?;
     Ok(ApiOk::new("Environment variable deleted", out))
 }

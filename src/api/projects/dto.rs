@@ -5,7 +5,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     api::{
-        paging::{Pagination, SortOrder},
+        list::{sort_keys, Pagination},
         tokens::dto::nullable,
     },
     db::{projects::ProjectRow, ts},
@@ -58,30 +58,12 @@ impl From<&ProjectRow> for ProjectOut {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ProjectSort {
-    Id,
-    Alias,
-    CreatedAt,
-    UpdatedAt,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// 1-based.
-    pub page: Option<i64>,
-    /// 1–100 (default 20).
-    pub limit: Option<i64>,
-    #[param(inline)]
-    pub sort_by: Option<ProjectSort>,
-    #[param(inline)]
-    pub sort_order: Option<SortOrder>,
-    /// Only projects in this realm (24 hex); read by the realm layer with the host label.
-    #[allow(dead_code)]
-    pub realm_id: Option<String>,
-}
+sort_keys!(ProjectSort {
+    Id = "id" => "p.project_id",
+    Alias = "alias" => "p.alias",
+    CreatedAt = "created_at" => "p.created_at",
+    UpdatedAt = "updated_at" => "p.updated_at",
+} default "p.created_at");
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProjectListOut {
@@ -178,26 +160,13 @@ pub struct PermissionOut {
     pub user: PermissionUser,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PermissionSort {
-    Id,
-    UserId,
-    PermissionLevel,
-    CreatedAt,
-    UpdatedAt,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PermissionListQuery {
-    pub page: Option<i64>,
-    pub limit: Option<i64>,
-    #[param(inline)]
-    pub sort_by: Option<PermissionSort>,
-    #[param(inline)]
-    pub sort_order: Option<SortOrder>,
-}
+sort_keys!(PermissionSort {
+    Id = "id" => "pp.permission_id",
+    UserId = "user_id" => "pp.user_id",
+    PermissionLevel = "permission_level" => "pp.level",
+    CreatedAt = "created_at" => "pp.created_at",
+    UpdatedAt = "updated_at" => "pp.updated_at",
+} default "pp.created_at");
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PermissionListOut {

@@ -1,30 +1,32 @@
 //! Creating, reading, changing and deleting projects.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde_json::json;
 
 use super::{
     dto::{
-        DeleteQuery, DeletedContainer, DeletedCounts, DeletedItems, GetQuery, ListQuery, ProjectDeletedOut, ProjectIn,
+        DeleteQuery, DeletedContainer, DeletedCounts, DeletedItems, GetQuery, ProjectDeletedOut, ProjectIn,
         ProjectListOut, ProjectOut, ProjectSort,
     },
+    event,
     queries::{self, MAX_PROJECTS},
+    ProjectAccess,
 };
 use crate::{
-    api::{fields, paging::Page},
+    api::{
+        fields,
+        list::{self, ListParams},
+    },
     auth::{
-        access::Require,
+        access::{can, Require},
         policy::perm,
-        resource::{policy, ProjectAccess},
     },
-    db::{
-        containers, new_id,
-        projects::{Level, ProjectRow},
-    },
+    db::{containers, new_id, projects::Level},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result, ResultExt},
-    extract::Json,
-    lifecycle::{self, provision, Trigger},
+    events::{publish, EventKind},
+    extract::{Json, Query},
+    lifecycle::{self, ops, Trigger},
     state::AppState,
 };
 
@@ -67,43 +69,31 @@ pub async fn create_project(
     let row = queries::insert(&mut *tx, &id, &me.user.user_id, &alias, &color, max, &realms)
         .await
         .on_constraint("project_alias_key", alias_taken)?;
-    project_event(&mut tx, &row, "project.created").await?;
+    publish(&mut tx, event(&row, EventKind::ProjectCreated, json!({"alias": row.alias}))).await?;
     tx.commit().await?;
     Ok(ApiOk::created("Project created", ProjectOut::from(&row)))
-}
-
-async fn project_event(tx: &mut sqlx::PgConnection, p: &ProjectRow, kind: &str) -> sqlx::Result<()> {
-    let data = json!({"alias": p.alias});
-    lifecycle::event(tx, &p.user_id, kind, "project", &p.project_id, Some(&p.project_id), None, &p.realm_ids, data)
-        .await
 }
 
 /// List all projects
 ///
 /// Your projects and those shared with you, newest first unless `sort_by`/`sort_order` say
 /// otherwise. A realm-scoped request (or `realm_id`) lists only that realm's projects.
-#[utoipa::path(get, path = "/projects/", tag = "projects", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/projects/", tag = "projects", security(("bearer" = [])), params(ListParams<ProjectSort>),
     responses((status = 200, body = Envelope<ProjectListOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("projects.read"))))]
 pub async fn list_projects(
     State(st): State<AppState>,
     me: Require<perm::ProjectsRead>,
-    Query(q): Query<ListQuery>,
+    p: ListParams<ProjectSort>,
 ) -> Result<ApiOk<ProjectListOut>> {
-    let page = Page::new(q.page, q.limit)?;
-    let column = match q.sort_by.unwrap_or(ProjectSort::CreatedAt) {
-        ProjectSort::Id => "p.project_id",
-        ProjectSort::Alias => "p.alias",
-        ProjectSort::CreatedAt => "p.created_at",
-        ProjectSort::UpdatedAt => "p.updated_at",
-    };
-    let order = format!("{column} {}", q.sort_order.unwrap_or_default().sql());
-    let rows = queries::list(&st.db, &me.user.user_id, me.realm.as_deref(), &order, page.limit, page.offset()).await?;
-    let first_page = queries::list(&st.db, &me.user.user_id, me.realm.as_deref(), &order, 1, 0);
-    let recount = async { Ok(first_page.await?.first().map(|(t, _)| *t).unwrap_or(0)) };
-    let total = page.total(rows.first().map(|(t, _)| *t), recount).await?;
-    let projects = rows.iter().map(|(_, p)| ProjectOut::from(p)).collect();
-    Ok(ApiOk::new("Projects", ProjectListOut { projects, pagination: page.of(total) }))
+    let order = p.order_by();
+    let page = list::fetch(&p, |limit, offset| {
+        queries::list(&st.db, &me.user.user_id, me.realm.as_deref(), &order, limit, offset)
+    })
+    .await?;
+    let pagination = page.pagination();
+    let projects = page.items.iter().map(ProjectOut::from).collect();
+    Ok(ApiOk::new("Projects", ProjectListOut { projects, pagination }))
 }
 
 /// Get project by ID
@@ -115,13 +105,13 @@ pub async fn list_projects(
     extensions(("x-hoody-permission" = json!("projects.read"))))]
 pub async fn get_project(
     State(st): State<AppState>,
-    access: ProjectAccess<policy::ReadProject>,
+    access: ProjectAccess<can::ReadProject>,
     Query(q): Query<GetQuery>,
 ) -> Result<ApiOk<ProjectOut>> {
-    let mut out = ProjectOut::from(&access.project);
-    if q.include_permissions == Some(true) && access.project.level() == Level::Owner {
-        out.permissions =
-            Some(queries::permissions(&st.db, &access.project.project_id, "pp.created_at", 1000, 0).await?);
+    let mut out = ProjectOut::from(&access.row);
+    if q.include_permissions == Some(true) && access.row.level() == Level::Owner {
+        let rows = queries::permissions(&st.db, &access.row.project_id, "pp.created_at", 1000, 0).await?;
+        out.permissions = Some(rows.into_iter().map(|r| r.row).collect());
     }
     Ok(ApiOk::new("Project", out))
 }
@@ -136,10 +126,10 @@ pub async fn get_project(
     extensions(("x-hoody-permission" = json!("projects.update"))))]
 pub async fn update_project(
     State(st): State<AppState>,
-    access: ProjectAccess<policy::UpdateProject>,
+    access: ProjectAccess<can::UpdateProject>,
     Json(input): Json<ProjectIn>,
 ) -> Result<ApiOk<ProjectOut>> {
-    let p = &access.project;
+    let p = &access.row;
     let alias = fields::alias("alias", &input.alias)?;
     let color = match &input.color {
         Some(c) => fields::color("color", c)?,
@@ -161,7 +151,7 @@ pub async fn update_project(
     let row = queries::update(&mut *tx, p, &alias, &color, max, &realms)
         .await
         .on_constraint("project_alias_key", alias_taken)?;
-    project_event(&mut tx, &row, "project.updated").await?;
+    publish(&mut tx, event(&row, EventKind::ProjectUpdated, json!({"alias": row.alias}))).await?;
     tx.commit().await?;
     Ok(ApiOk::new("Project updated", ProjectOut::from(&row)))
 }
@@ -178,10 +168,10 @@ pub async fn update_project(
     extensions(("x-hoody-permission" = json!("projects.delete"))))]
 pub async fn delete_project(
     State(st): State<AppState>,
-    access: ProjectAccess<policy::DeleteProject>,
+    access: ProjectAccess<can::DeleteProject>,
     Query(q): Query<DeleteQuery>,
 ) -> Result<ApiOk<ProjectDeletedOut>> {
-    let p = access.project;
+    let p = access.row;
     let busy: bool = sqlx::query_scalar(
         "select exists (select 1 from container where project_id = $1 and status in ('creating', 'copying', 'claiming'))",
     )
@@ -198,7 +188,7 @@ pub async fn delete_project(
     let mut deleted = Vec::new();
     for c in containers::of_project(&st.db, &p.project_id).await? {
         let item = DeletedContainer { id: c.container_id.clone(), name: c.name.clone() };
-        lifecycle::detached(provision::delete(st.clone(), c, by.clone())).await?;
+        lifecycle::run(&st, ops::Delete::new(c, by.clone())).await?;
         deleted.push(item);
     }
     let mut tx = st.db.begin().await?;
@@ -210,7 +200,7 @@ pub async fn delete_project(
         .on_constraint("container_project_id_fkey", || {
             ApiError::conflict("project_not_empty", "A container was added meanwhile; delete again")
         })?;
-    project_event(&mut tx, &p, "project.deleted").await?;
+    publish(&mut tx, event(&p, EventKind::ProjectDeleted, json!({"alias": p.alias}))).await?;
     tx.commit().await?;
     let counts = DeletedCounts { containers: deleted.len() as i64, permissions, aliases: 0 };
     let items = (q.include_deleted_items == Some(true)).then_some(DeletedItems { containers: deleted });

@@ -2,21 +2,21 @@
 //! (`read` < `edit` < `delete`). Only the owner manages them. A revoked or lowered grant holds
 //! from the grantee's next request (every request reads the row).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde_json::json;
 
 use super::{
-    dto::{GrantIn, GrantUpdateIn, PermissionListOut, PermissionListQuery, PermissionOut, PermissionSort},
-    queries,
+    dto::{GrantIn, GrantUpdateIn, PermissionListOut, PermissionOut, PermissionSort},
+    event, queries, ProjectAccess,
 };
 use crate::{
-    api::paging::Page,
-    auth::resource::{policy, ProjectAccess},
+    api::list::ListParams,
+    auth::access::can,
     db::{new_id, projects::ProjectRow},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result, ResultExt},
-    extract::Json,
-    lifecycle,
+    events::{publish, EventKind, Tx},
+    extract::{Json, Path},
     state::AppState,
 };
 
@@ -24,35 +24,28 @@ fn permission_not_found() -> ApiError {
     ApiError::not_found("permission_not_found", "Permission not found")
 }
 
-async fn note(st: &AppState, p: &ProjectRow, kind: &str, grant: &PermissionOut) -> sqlx::Result<()> {
+async fn note(tx: &mut Tx, p: &ProjectRow, kind: EventKind, grant: &PermissionOut) -> Result<()> {
     let data = json!({"permission_id": grant.id, "user_id": grant.user_id, "permission_level": grant.permission_level});
-    lifecycle::event(&st.db, &p.user_id, kind, "project", &p.project_id, Some(&p.project_id), None, &p.realm_ids, data)
-        .await
+    publish(tx, event(p, kind, data)).await?;
+    Ok(())
 }
 
 /// List project permissions
 #[utoipa::path(get, path = "/projects/{id}/permissions", tag = "projects", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Project ID"), PermissionListQuery),
+    params(("id" = String, Path, description = "Project ID"), ListParams<PermissionSort>),
     responses((status = 200, body = Envelope<PermissionListOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("projects.read"))))]
 pub async fn list_permissions(
     State(st): State<AppState>,
-    access: ProjectAccess<policy::ListMembers>,
-    Query(q): Query<PermissionListQuery>,
+    access: ProjectAccess<can::ListMembers>,
+    p: ListParams<PermissionSort>,
 ) -> Result<ApiOk<PermissionListOut>> {
-    let page = Page::new(q.page, q.limit)?;
-    let column = match q.sort_by.unwrap_or(PermissionSort::CreatedAt) {
-        PermissionSort::Id => "pp.permission_id",
-        PermissionSort::UserId => "pp.user_id",
-        PermissionSort::PermissionLevel => "pp.level",
-        PermissionSort::CreatedAt => "pp.created_at",
-        PermissionSort::UpdatedAt => "pp.updated_at",
-    };
-    let order = format!("{column} {}", q.sort_order.unwrap_or_default().sql());
-    let id = &access.project.project_id;
-    let total = queries::count_permissions(&st.db, id).await?;
-    let permissions = queries::permissions(&st.db, id, &order, page.limit, page.offset()).await?;
-    Ok(ApiOk::new("Project permissions", PermissionListOut { permissions, pagination: page.of(total) }))
+    let id = &access.row.project_id;
+    let order = p.order_by();
+    let page =
+        crate::api::list::fetch(&p, |limit, offset| queries::permissions(&st.db, id, &order, limit, offset)).await?;
+    let pagination = page.pagination();
+    Ok(ApiOk::new("Project permissions", PermissionListOut { permissions: page.items, pagination }))
 }
 
 /// Grant project access
@@ -65,10 +58,10 @@ pub async fn list_permissions(
     extensions(("x-hoody-permission" = json!("projects.members.invite"))))]
 pub async fn add_permission(
     State(st): State<AppState>,
-    access: ProjectAccess<policy::InviteMember>,
+    access: ProjectAccess<can::InviteMember>,
     Json(input): Json<GrantIn>,
 ) -> Result<ApiOk<PermissionOut>> {
-    let p = &access.project;
+    let p = &access.row;
     if !crate::db::is_id(&input.user_id) {
         return Err(ApiError::invalid("user_id", "must be a user id (24 hex)"));
     }
@@ -83,18 +76,20 @@ pub async fn add_permission(
         return Err(ApiError::not_found("user_not_found", "User not found"));
     }
     let id = new_id();
+    let mut tx = st.db.begin().await?;
     sqlx::query("insert into project_permission (permission_id, project_id, user_id, level) values ($1, $2, $3, $4)")
         .bind(&id)
         .bind(&p.project_id)
         .bind(&input.user_id)
         .bind(input.permission_level.as_str())
-        .execute(&st.db)
+        .execute(&mut *tx)
         .await
         .on_constraint("project_permission_user_key", || {
             ApiError::conflict("permission_exists", "This user already has access to the project")
         })?;
-    let out = queries::permission(&st.db, &p.project_id, &id).await?.ok_or_else(permission_not_found)?;
-    note(&st, p, "project.permission_granted", &out).await?;
+    let out = queries::permission(&mut *tx, &p.project_id, &id).await?.ok_or_else(permission_not_found)?;
+    note(&mut tx, p, EventKind::ProjectPermissionGranted, &out).await?;
+    tx.commit().await?;
     Ok(ApiOk::created("Project access granted", out))
 }
 
@@ -106,23 +101,25 @@ pub async fn add_permission(
     extensions(("x-hoody-permission" = json!("projects.members.change_roles"))))]
 pub async fn update_permission(
     State(st): State<AppState>,
-    access: ProjectAccess<policy::ChangeMember>,
+    access: ProjectAccess<can::ChangeMember>,
     Path(path): Path<(String, String)>,
     Json(input): Json<GrantUpdateIn>,
 ) -> Result<ApiOk<PermissionOut>> {
     let permission_id = path.1;
-    let p = &access.project;
+    let p = &access.row;
+    let mut tx = st.db.begin().await?;
     let done = sqlx::query("update project_permission set level = $3 where project_id = $1 and permission_id = $2")
         .bind(&p.project_id)
         .bind(&permission_id)
         .bind(input.permission_level.as_str())
-        .execute(&st.db)
+        .execute(&mut *tx)
         .await?;
     if done.rows_affected() == 0 {
         return Err(permission_not_found());
     }
-    let out = queries::permission(&st.db, &p.project_id, &permission_id).await?.ok_or_else(permission_not_found)?;
-    note(&st, p, "project.permission_updated", &out).await?;
+    let out = queries::permission(&mut *tx, &p.project_id, &permission_id).await?.ok_or_else(permission_not_found)?;
+    note(&mut tx, p, EventKind::ProjectPermissionUpdated, &out).await?;
+    tx.commit().await?;
     Ok(ApiOk::new("Project permission updated", out))
 }
 
@@ -133,17 +130,19 @@ pub async fn update_permission(
     extensions(("x-hoody-permission" = json!("projects.members.remove"))))]
 pub async fn remove_permission(
     State(st): State<AppState>,
-    access: ProjectAccess<policy::RemoveMember>,
+    access: ProjectAccess<can::RemoveMember>,
     Path(path): Path<(String, String)>,
 ) -> Result<ApiOk<()>> {
     let permission_id = path.1;
-    let p = &access.project;
-    let out = queries::permission(&st.db, &p.project_id, &permission_id).await?.ok_or_else(permission_not_found)?;
+    let p = &access.row;
+    let mut tx = st.db.begin().await?;
+    let out = queries::permission(&mut *tx, &p.project_id, &permission_id).await?.ok_or_else(permission_not_found)?;
     sqlx::query("delete from project_permission where project_id = $1 and permission_id = $2")
         .bind(&p.project_id)
         .bind(&permission_id)
-        .execute(&st.db)
+        .execute(&mut *tx)
         .await?;
-    note(&st, p, "project.permission_revoked", &out).await?;
+    note(&mut tx, p, EventKind::ProjectPermissionRevoked, &out).await?;
+    tx.commit().await?;
     Ok(ApiOk::new("Project access revoked", ()))
 }

@@ -7,7 +7,50 @@ mod queries;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::state::AppState;
+use crate::{
+    auth::{
+        access::{Access, Resource},
+        principal::Principal,
+    },
+    db::projects::{self, Level, ProjectRow},
+    error::{ApiError, Result},
+    events::{Event, EventKind, ResourceType},
+    state::AppState,
+};
+
+/// An event about project `p`, seen by its owner (and those it is shared with).
+pub fn event(p: &ProjectRow, kind: EventKind, data: serde_json::Value) -> Event {
+    Event::new(kind, ResourceType::Project, &p.project_id, &p.user_id, data)
+        .in_project(&p.project_id)
+        .in_realms(&p.realm_ids)
+}
+
+/// A project as the caller may reach it under policy `P` (`auth::access::can`).
+pub type ProjectAccess<P> = Access<ProjectRow, P>;
+
+pub fn project_not_found() -> ApiError {
+    ApiError::not_found("project_not_found", "Project not found")
+}
+
+impl Resource for ProjectRow {
+    const WHAT: &'static str = "project";
+
+    async fn load(st: &AppState, me: &Principal, id: &str) -> Result<Option<Self>> {
+        Ok(projects::visible(&st.db, id, &me.user.user_id).await?)
+    }
+
+    fn not_found() -> ApiError {
+        project_not_found()
+    }
+
+    fn level(&self) -> Level {
+        ProjectRow::level(self)
+    }
+
+    fn realm_ids(&self) -> &[String] {
+        &self.realm_ids
+    }
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

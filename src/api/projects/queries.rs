@@ -3,9 +3,12 @@
 use sqlx::{FromRow, PgExecutor};
 
 use super::dto::{PermissionOut, PermissionUser};
-use crate::db::{
-    projects::{ProjectRow, ACCESS, COLUMNS},
-    ts,
+use crate::{
+    api::list::Counted,
+    db::{
+        projects::{ProjectRow, ACCESS, COLUMNS},
+        ts,
+    },
 };
 
 /// Projects a user may have.
@@ -62,21 +65,15 @@ pub async fn list(
     order: &str,
     limit: i64,
     offset: i64,
-) -> sqlx::Result<Vec<(i64, ProjectRow)>> {
-    #[derive(FromRow)]
-    struct Row {
-        total: i64,
-        #[sqlx(flatten)]
-        p: ProjectRow,
-    }
+) -> sqlx::Result<Vec<Counted<ProjectRow>>> {
+    // Dynamic only in `order`, a whitelisted column (`ProjectSort`).
     let sql = format!(
         "select count(*) over () as total, {COLUMNS}, {ACCESS} as access from project p \
          where (p.user_id = $2 or exists (select 1 from project_permission pp where pp.project_id = p.project_id \
          and pp.user_id = $2)) and ($1::text is null or $1 = any(p.realm_ids)) \
          order by {order}, p.project_id limit $3 offset $4"
     );
-    let rows: Vec<Row> = sqlx::query_as(&sql).bind(realm).bind(user_id).bind(limit).bind(offset).fetch_all(db).await?;
-    Ok(rows.into_iter().map(|r| (r.total, r.p)).collect())
+    sqlx::query_as(&sql).bind(realm).bind(user_id).bind(limit).bind(offset).fetch_all(db).await
 }
 
 #[derive(FromRow)]
@@ -108,16 +105,19 @@ impl From<PermRow> for PermissionOut {
 const PERM_SELECT: &str = "select pp.permission_id, pp.project_id, pp.user_id, pp.level, pp.created_at, \
     pp.updated_at, u.username, u.alias from project_permission pp join app_user u on u.user_id = pp.user_id";
 
+/// A page of a project's permission rows, each with the total (`order`: a whitelisted column).
 pub async fn permissions(
     db: impl PgExecutor<'_>,
     project_id: &str,
     order: &str,
     limit: i64,
     offset: i64,
-) -> sqlx::Result<Vec<PermissionOut>> {
-    let sql = format!("{PERM_SELECT} where pp.project_id = $1 order by {order}, pp.permission_id limit $2 offset $3");
-    let rows: Vec<PermRow> = sqlx::query_as(&sql).bind(project_id).bind(limit).bind(offset).fetch_all(db).await?;
-    Ok(rows.into_iter().map(PermissionOut::from).collect())
+) -> sqlx::Result<Vec<Counted<PermissionOut>>> {
+    let select = PERM_SELECT.replacen("select ", "select count(*) over () as total, ", 1);
+    let sql = format!("{select} where pp.project_id = $1 order by {order}, pp.permission_id limit $2 offset $3");
+    let rows: Vec<Counted<PermRow>> =
+        sqlx::query_as(&sql).bind(project_id).bind(limit).bind(offset).fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| Counted { total: r.total, row: PermissionOut::from(r.row) }).collect())
 }
 
 pub async fn count_permissions(db: impl PgExecutor<'_>, project_id: &str) -> sqlx::Result<i64> {

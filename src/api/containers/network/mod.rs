@@ -4,34 +4,30 @@
 
 mod checks;
 
-use std::{collections::BTreeMap, net::IpAddr};
+use std::net::IpAddr;
 
 use axum::extract::State;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use self::checks::{proxy_url, short};
-use super::rules;
+use super::ContainerAccess;
+pub use crate::lifecycle::network::{NetworkOut, NetworkType};
 use crate::{
-    auth::resource::{policy, ContainerAccess},
+    api::containers::rules,
+    auth::access::can,
     db::{containers::ContainerRow, ts},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, FieldError, Result},
     extract::Json,
-    lifecycle::{self, host_of},
+    lifecycle::{
+        self,
+        ops::{self, NetworkChange},
+        Trigger,
+    },
     state::AppState,
 };
-
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum NetworkType {
-    Socks5,
-    Http,
-    Https,
-    Block,
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -47,34 +43,6 @@ pub struct NetworkIn {
     pub comment: Option<String>,
     /// At most 4 addresses; `["1.1.1.1", "8.8.8.8"]` when omitted.
     pub dns_servers: Option<Vec<String>>,
-}
-
-/// What is stored and shown (the proxy without its credentials).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct NetworkOut {
-    pub container_id: String,
-    pub configured: bool,
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<NetworkType>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub proxy: Option<String>,
-    pub credentials_configured: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
-    pub dns_servers: Vec<String>,
-    /// configured, running or stopped.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub configured_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_status_check: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -107,81 +75,15 @@ fn unconfigured(c: &ContainerRow) -> NetworkOut {
     }
 }
 
-const KEYS: [&str; 4] =
-    ["user.hoody.network.type", "user.hoody.network.proxy", "user.hoody.network.dns", "user.hoody.network.enabled"];
-
-/// The instance's `user.hoody.network.*` keys as the container's row says (the proxy URL
-/// unsealed): what a copy, a sync or a claim must end with, whatever the source carried.
-pub(crate) async fn desired_keys(st: &AppState, container_id: &str) -> Result<(BTreeMap<String, String>, Vec<String>)> {
-    let row: Option<(Option<Value>, Option<Vec<u8>>)> =
-        sqlx::query_as("select network, network_proxy_sealed from container where container_id = $1")
-            .bind(container_id)
-            .fetch_optional(&st.db)
-            .await?;
-    let (network, sealed) = row.unwrap_or_default();
-    let Some(out) = network.and_then(|v| serde_json::from_value::<NetworkOut>(v).ok()) else {
-        return Ok((BTreeMap::new(), KEYS.iter().map(|k| (*k).to_owned()).collect()));
-    };
-    let mut set = BTreeMap::new();
-    let mut unset = Vec::new();
-    let kind = out.kind.and_then(|k| serde_json::to_value(k).ok()).and_then(|v| v.as_str().map(str::to_owned));
-    set.insert(KEYS[0].to_owned(), kind.unwrap_or_default());
-    set.insert(KEYS[2].to_owned(), out.dns_servers.join(","));
-    set.insert(KEYS[3].to_owned(), (out.status.as_deref() == Some("running")).to_string());
-    match sealed.map(|b| st.sealer.open(container_id.as_bytes(), &b)).transpose()? {
-        Some(url) => {
-            set.insert(KEYS[1].to_owned(), String::from_utf8_lossy(&url).into_owned());
-        }
-        None => unset.push(KEYS[1].to_owned()),
-    }
-    Ok((set, unset))
-}
-
-/// Copy the source's network settings to a new container: the proxy URL re-sealed for it.
-pub(crate) async fn copy_settings(st: &AppState, tx: &mut sqlx::PgConnection, from: &str, to: &str) -> Result<()> {
-    let (network, sealed): (Option<Value>, Option<Vec<u8>>) =
-        sqlx::query_as("select network, network_proxy_sealed from container where container_id = $1")
-            .bind(from)
-            .fetch_one(&mut *tx)
-            .await?;
-    let Some(mut network) = network else { return Ok(()) };
-    network["container_id"] = Value::String(to.to_owned());
-    let resealed = match sealed {
-        Some(b) => Some(st.sealer.seal(to.as_bytes(), &st.sealer.open(from.as_bytes(), &b)?)?),
-        None => None,
-    };
-    sqlx::query("update container set network = $2, network_proxy_sealed = $3 where container_id = $1")
-        .bind(to)
-        .bind(network)
-        .bind(resealed)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
-}
-
-/// Set or unset the instance's network keys.
-async fn apply(st: &AppState, c: &ContainerRow, set: BTreeMap<String, String>, unset: Vec<String>) -> Result<()> {
-    rules::settled(c)?;
-    let host = host_of(st, c.server_id.as_deref()).await?;
-    let name = c.lxd_name.clone();
-    lifecycle::detached(async move { Ok(host.call(|d| d.update_config(&name, &set, &unset)).await?) }).await
-}
-
-async fn save(
+/// Run a network change through the runner.
+async fn change(
     st: &AppState,
-    c: &ContainerRow,
-    out: Option<&NetworkOut>,
-    sealed: Option<Vec<u8>>,
-    keep_sealed: bool,
-) -> Result<()> {
-    let value = out.map(|o| serde_json::to_value(o).unwrap_or(Value::Null));
-    let sql = if keep_sealed {
-        "update container set network = $2 where container_id = $1"
-    } else {
-        "update container set network = $2, network_proxy_sealed = $3 where container_id = $1"
-    };
-    sqlx::query(sql).bind(&c.container_id).bind(value).bind(sealed).execute(&st.db).await?;
-    Ok(())
+    access: &ContainerAccess<can::Networking>,
+    ch: NetworkChange,
+) -> Result<Option<NetworkOut>> {
+    rules::settled(&access.row)?;
+    let by = Trigger::user(&access.me.user.user_id);
+    lifecycle::run(st, ops::SetNetwork::new(access.row.clone(), ch, by)).await
 }
 
 /// Get container network configuration
@@ -189,8 +91,8 @@ async fn save(
     params(("id" = String, Path, description = "Container ID")),
     responses((status = 200, body = Envelope<NetworkOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.features.networking"))))]
-pub async fn get_network(access: ContainerAccess<policy::ReadNetwork>) -> Result<ApiOk<NetworkOut>> {
-    let c = &access.container;
+pub async fn get_network(access: ContainerAccess<can::ReadNetwork>) -> Result<ApiOk<NetworkOut>> {
+    let c = &access.row;
     Ok(ApiOk::new("Network configuration", stored(c).unwrap_or_else(|| unconfigured(c))))
 }
 
@@ -203,10 +105,10 @@ pub async fn get_network(access: ContainerAccess<policy::ReadNetwork>) -> Result
     extensions(("x-hoody-permission" = json!("containers.features.networking"))))]
 pub async fn update_network(
     State(st): State<AppState>,
-    access: ContainerAccess<policy::Networking>,
+    access: ContainerAccess<can::Networking>,
     Json(input): Json<NetworkIn>,
 ) -> Result<ApiOk<NetworkOut>> {
-    let c = &access.container;
+    let c = &access.row;
     let mut errors = Vec::new();
     let proxy = match (input.kind, input.proxy.as_deref()) {
         (NetworkType::Block, None) => None,
@@ -267,24 +169,9 @@ pub async fn update_network(
         configured_at: Some(now.clone()),
         last_status_check: Some(now),
     };
-    let mut set = BTreeMap::new();
-    set.insert(
-        KEYS[0].to_owned(),
-        serde_json::to_value(input.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
-    );
-    set.insert(KEYS[2].to_owned(), dns.join(","));
-    set.insert(KEYS[3].to_owned(), "false".to_owned());
-    let mut unset = Vec::new();
-    match &full {
-        Some(u) => {
-            set.insert(KEYS[1].to_owned(), u.clone());
-        }
-        None => unset.push(KEYS[1].to_owned()),
-    }
-    apply(&st, c, set, unset).await?;
-    let sealed = full.map(|u| st.sealer.seal(c.container_id.as_bytes(), u.as_bytes())).transpose()?;
-    save(&st, c, Some(&out), sealed, false).await?;
-    Ok(ApiOk::new("Network configuration updated", out))
+    let change_to = NetworkChange::Configure { out: Box::new(out), full_url: full };
+    let stored = change(&st, &access, change_to).await?.ok_or(sqlx::Error::RowNotFound)?;
+    Ok(ApiOk::new("Network configuration updated", stored))
 }
 
 /// Remove container network configuration
@@ -292,39 +179,20 @@ pub async fn update_network(
     params(("id" = String, Path, description = "Container ID")),
     responses((status = 200, body = Envelope<Option<String>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.features.networking"))))]
-pub async fn remove_network(
-    State(st): State<AppState>,
-    access: ContainerAccess<policy::Networking>,
-) -> Result<ApiOk<()>> {
-    let c = &access.container;
-    if c.network.is_none() {
-        return Err(not_configured());
-    }
-    apply(&st, c, BTreeMap::new(), KEYS.iter().map(|k| (*k).to_owned()).collect()).await?;
-    save(&st, c, None, None, false).await?;
+pub async fn remove_network(State(st): State<AppState>, access: ContainerAccess<can::Networking>) -> Result<ApiOk<()>> {
+    change(&st, &access, NetworkChange::Remove).await?;
     Ok(ApiOk::new("Network configuration removed", ()))
 }
 
-fn not_configured() -> ApiError {
-    ApiError::not_found("network_not_configured", "This container has no network configuration")
-}
-
-async fn switch(st: &AppState, c: &ContainerRow, on: bool) -> Result<NetworkStateOut> {
-    let mut out = stored(c).ok_or_else(not_configured)?;
-    let mut set = BTreeMap::new();
-    set.insert(KEYS[3].to_owned(), on.to_string());
-    apply(st, c, set, Vec::new()).await?;
-    let now = ts(Utc::now());
-    out.status = Some(if on { "running" } else { "stopped" }.into());
-    out.last_status_check = Some(now.clone());
-    save(st, c, Some(&out), None, true).await?;
-    let kind = if on { "container.network_started" } else { "container.network_stopped" };
-    lifecycle::container_event(&st.db, c, kind, json!({})).await?;
+async fn switch(st: &AppState, access: &ContainerAccess<can::Networking>, on: bool) -> Result<NetworkStateOut> {
+    let c = &access.row;
+    stored(c).ok_or_else(ops::network_not_configured)?;
+    let out = change(st, access, NetworkChange::Switch(on)).await?.ok_or_else(ops::network_not_configured)?;
     Ok(NetworkStateOut {
         container_id: c.container_id.clone(),
         status: out.status.unwrap_or_default(),
         is_running: on,
-        last_check: now,
+        last_check: out.last_status_check.unwrap_or_else(|| ts(Utc::now())),
     })
 }
 
@@ -335,9 +203,9 @@ async fn switch(st: &AppState, c: &ContainerRow, on: bool) -> Result<NetworkStat
     extensions(("x-hoody-permission" = json!("containers.features.networking"))))]
 pub async fn start_network(
     State(st): State<AppState>,
-    access: ContainerAccess<policy::Networking>,
+    access: ContainerAccess<can::Networking>,
 ) -> Result<ApiOk<NetworkStateOut>> {
-    Ok(ApiOk::new("Network started", switch(&st, &access.container, true).await?))
+    Ok(ApiOk::new("Network started", switch(&st, &access, true).await?))
 }
 
 /// Stop container network proxy/blocking
@@ -347,7 +215,7 @@ pub async fn start_network(
     extensions(("x-hoody-permission" = json!("containers.features.networking"))))]
 pub async fn stop_network(
     State(st): State<AppState>,
-    access: ContainerAccess<policy::Networking>,
+    access: ContainerAccess<can::Networking>,
 ) -> Result<ApiOk<NetworkStateOut>> {
-    Ok(ApiOk::new("Network stopped", switch(&st, &access.container, false).await?))
+    Ok(ApiOk::new("Network stopped", switch(&st, &access, false).await?))
 }

@@ -1,0 +1,45 @@
+//! The container host operations the runner carries out (`super::run`). Each one says what it
+//! locks, what it records before the host is called, what it does on the host, and what it
+//! records after; handlers build one and run it.
+
+mod config;
+mod copy;
+mod create;
+mod network;
+mod snapshots;
+mod state;
+
+pub use self::{
+    config::{Applied, Change, Reconfigure, UpdateFields},
+    copy::{CopyContainer, SyncContainer},
+    create::{Claim, Create, Delete},
+    network::{not_configured as network_not_configured, NetworkChange, SetNetwork},
+    snapshots::{snapshot_not_found, DeleteSnapshot, RestoreSnapshot, TakeSnapshot},
+    state::{Operate, Operation, SetKvm},
+};
+
+use super::status;
+use crate::{error::ApiError, events::Tx};
+
+/// The container's status now, its row locked for this transaction; 404 when it is gone.
+pub(crate) async fn status_now(tx: &mut Tx, container_id: &str) -> Result<String, ApiError> {
+    let s: Option<String> = sqlx::query_scalar("select status from container where container_id = $1 for update")
+        .bind(container_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    s.ok_or_else(|| ApiError::not_found("container_not_found", "Container not found"))
+}
+
+/// A container busy on its host (creating, copying, deleting, claiming) cannot change now.
+pub fn busy(status: &str) -> ApiError {
+    ApiError::conflict("container_busy", format!("The container is {status}; try again when it is done"))
+}
+
+/// The status read under the lock must be a settled one.
+pub(crate) async fn settled_now(tx: &mut Tx, container_id: &str) -> Result<String, ApiError> {
+    let s = status_now(tx, container_id).await?;
+    if status::busy(&s) {
+        return Err(busy(&s));
+    }
+    Ok(s)
+}

@@ -1,0 +1,237 @@
+//! Snapshots: LXD keeps them (name, time, expiry); we keep their aliases and last restore.
+//! Taking one counts the host's list under the container's lock, so parallel creates cannot
+//! pass the limit.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::settled_now;
+use crate::{
+    db::containers::ContainerRow,
+    error::ApiError,
+    events::{publish, EventKind, Tx},
+    host::{Host, HostError, SnapshotInfo},
+    lifecycle::{container_event, host_of, HostOp, LockKey, Trigger},
+    state::AppState,
+};
+
+pub fn snapshot_not_found() -> ApiError {
+    ApiError::not_found("snapshot_not_found", "Snapshot not found")
+}
+
+/// The snapshot as the host lists it; 404 when it does not.
+async fn listed(host: &Host, c: &ContainerRow, name: &str) -> Result<SnapshotInfo, ApiError> {
+    let list = host.call(|d| d.snapshots(&c.lxd_name)).await?;
+    list.into_iter().find(|s| s.name == name).ok_or_else(snapshot_not_found)
+}
+
+fn map_missing(e: HostError) -> ApiError {
+    match e {
+        HostError::NotFound(_) => snapshot_not_found(),
+        e => e.into(),
+    }
+}
+
+/// Take a snapshot. It is recorded before the host call; a reply lost on the way back (a failure
+/// or a timeout after the call went out) may hide a snapshot the host did take, so the host's
+/// list decides: listed, it is a success; not listed, the record goes with the error; the host
+/// cannot say, the record stays with the error.
+pub struct TakeSnapshot {
+    c: ContainerRow,
+    name: String,
+    alias: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    max: i64,
+    /// Set when the host could not say whether it took the snapshot.
+    unknown: bool,
+    by: Trigger,
+}
+
+impl TakeSnapshot {
+    pub fn new(
+        c: ContainerRow,
+        name: String,
+        alias: Option<String>,
+        expires_at: Option<DateTime<Utc>>,
+        max: i64,
+        by: Trigger,
+    ) -> Self {
+        Self { c, name, alias, expires_at, max, unknown: false, by }
+    }
+}
+
+impl HostOp for TakeSnapshot {
+    type Out = ();
+
+    fn kind(&self) -> &'static str {
+        "container.snapshot"
+    }
+
+    fn locks(&self) -> Vec<LockKey> {
+        vec![LockKey::container(&self.c.container_id)]
+    }
+
+    fn trigger(&self) -> &Trigger {
+        &self.by
+    }
+
+    async fn intent(&mut self, _st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
+        settled_now(tx, &self.c.container_id).await?;
+        sqlx::query("insert into container_snapshot (container_id, name, alias) values ($1, $2, $3)")
+            .bind(&self.c.container_id)
+            .bind(&self.name)
+            .bind(&self.alias)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn work(&mut self, st: &AppState) -> Result<(), ApiError> {
+        let (c, name) = (&self.c, self.name.as_str());
+        let host = host_of(st, c.server_id.as_deref()).await?;
+        let held = host.call(|d| d.snapshots(&c.lxd_name)).await?;
+        if held.len() as i64 >= self.max {
+            return Err(ApiError::invalid(
+                "max_snapshots",
+                format!("a container keeps at most {} snapshots; delete one first", self.max),
+            ));
+        }
+        let Err(e) = host.call(|d| d.snapshot(&c.lxd_name, name, self.expires_at)).await else { return Ok(()) };
+        let taken = match e {
+            HostError::Failed(_) | HostError::Timeout => {
+                host.call(|d| d.snapshots(&c.lxd_name)).await.ok().map(|l| l.iter().any(|s| s.name == name))
+            }
+            _ => Some(false),
+        };
+        match taken {
+            // Only the reply was lost: the snapshot is there.
+            Some(true) => Ok(()),
+            Some(false) => Err(e.into()),
+            None => {
+                self.unknown = true;
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn done(&mut self, _st: &AppState, tx: &mut Tx, _: &()) -> Result<(), ApiError> {
+        let data = json!({"snapshot": self.name, "alias": self.alias});
+        publish(tx, container_event(&self.c, EventKind::ContainerSnapshotCreated, data)).await?;
+        Ok(())
+    }
+
+    async fn failed(&mut self, _st: &AppState, tx: &mut Tx, _e: &ApiError) -> Result<(), ApiError> {
+        if !self.unknown {
+            sqlx::query("delete from container_snapshot where container_id = $1 and name = $2")
+                .bind(&self.c.container_id)
+                .bind(&self.name)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Roll the container back to a snapshot.
+pub struct RestoreSnapshot {
+    c: ContainerRow,
+    name: String,
+    by: Trigger,
+}
+
+impl RestoreSnapshot {
+    pub fn new(c: ContainerRow, name: String, by: Trigger) -> Self {
+        Self { c, name, by }
+    }
+}
+
+impl HostOp for RestoreSnapshot {
+    type Out = SnapshotInfo;
+
+    fn kind(&self) -> &'static str {
+        "container.snapshot_restore"
+    }
+
+    fn locks(&self) -> Vec<LockKey> {
+        vec![LockKey::container(&self.c.container_id)]
+    }
+
+    fn trigger(&self) -> &Trigger {
+        &self.by
+    }
+
+    async fn intent(&mut self, _st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
+        settled_now(tx, &self.c.container_id).await.map(|_| ())
+    }
+
+    async fn work(&mut self, st: &AppState) -> Result<SnapshotInfo, ApiError> {
+        let host = host_of(st, self.c.server_id.as_deref()).await?;
+        let found = listed(&host, &self.c, &self.name).await?;
+        host.call(|d| d.restore(&self.c.lxd_name, &self.name)).await.map_err(map_missing)?;
+        Ok(found)
+    }
+
+    async fn done(&mut self, _st: &AppState, tx: &mut Tx, _: &SnapshotInfo) -> Result<(), ApiError> {
+        sqlx::query(
+            "insert into container_snapshot (container_id, name, last_used_at) values ($1, $2, now()) \
+             on conflict (container_id, name) do update set last_used_at = now()",
+        )
+        .bind(&self.c.container_id)
+        .bind(&self.name)
+        .execute(&mut **tx)
+        .await?;
+        let data = json!({"snapshot": self.name});
+        publish(tx, container_event(&self.c, EventKind::ContainerSnapshotRestored, data)).await?;
+        Ok(())
+    }
+}
+
+/// Delete a snapshot from the host, and its record.
+pub struct DeleteSnapshot {
+    c: ContainerRow,
+    name: String,
+    by: Trigger,
+}
+
+impl DeleteSnapshot {
+    pub fn new(c: ContainerRow, name: String, by: Trigger) -> Self {
+        Self { c, name, by }
+    }
+}
+
+impl HostOp for DeleteSnapshot {
+    type Out = ();
+
+    fn kind(&self) -> &'static str {
+        "container.snapshot_delete"
+    }
+
+    fn locks(&self) -> Vec<LockKey> {
+        vec![LockKey::container(&self.c.container_id)]
+    }
+
+    fn trigger(&self) -> &Trigger {
+        &self.by
+    }
+
+    async fn intent(&mut self, _st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
+        settled_now(tx, &self.c.container_id).await.map(|_| ())
+    }
+
+    async fn work(&mut self, st: &AppState) -> Result<(), ApiError> {
+        let host = host_of(st, self.c.server_id.as_deref()).await?;
+        listed(&host, &self.c, &self.name).await?;
+        host.call(|d| d.delete_snapshot(&self.c.lxd_name, &self.name)).await.map_err(map_missing)
+    }
+
+    async fn done(&mut self, _st: &AppState, tx: &mut Tx, _: &()) -> Result<(), ApiError> {
+        sqlx::query("delete from container_snapshot where container_id = $1 and name = $2")
+            .bind(&self.c.container_id)
+            .bind(&self.name)
+            .execute(&mut **tx)
+            .await?;
+        let data = json!({"snapshot": self.name});
+        publish(tx, container_event(&self.c, EventKind::ContainerSnapshotDeleted, data)).await?;
+        Ok(())
+    }
+}

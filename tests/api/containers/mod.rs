@@ -1,0 +1,3 @@
+//! The `containers` and `env` tags, file by file.
+
+mod runner;
