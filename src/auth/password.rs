@@ -1,7 +1,10 @@
 //! Passwords: the policy, and argon2id (m=19456, t=2, p=1) on a bounded blocking pool so hashing
 //! never runs on the async workers.
 
-use std::sync::Arc;
+use std::{
+    collections::HashSet,
+    sync::{Arc, LazyLock},
+};
 
 use anyhow::Context;
 use argon2::{
@@ -88,7 +91,19 @@ pub enum Classes {
     ThreeOfFour,
 }
 
-/// The seed's password rules; an empty list means acceptable. No trimming, no case folding.
+/// The 10,000 most common passwords, lowercase (origin and licence in the file's header).
+static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("common-passwords.txt").lines().filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
+});
+
+/// One of the 10,000 most common passwords, compared case-insensitively.
+pub fn is_common(pw: &str) -> bool {
+    COMMON.contains(pw.to_lowercase().as_str())
+}
+
+/// The seed's password rules plus the common-password list; an empty list means acceptable.
+/// No trimming, no case folding (except for the list lookup, so that `Qwerty123456` is refused
+/// like `qwerty123456`).
 pub fn policy(path: &str, pw: &str, classes: Classes) -> Vec<FieldError> {
     let mut errs = Vec::new();
     if pw.len() > MAX_BYTES {
@@ -124,5 +139,53 @@ pub fn policy(path: &str, pw: &str, classes: Classes) -> Vec<FieldError> {
             }
         }
     }
+    // Checked on its own: a list entry can pass the length and class rules (`Qwerty123456`).
+    if is_common(pw) {
+        errs.push(FieldError::new(path, "Password is one of the most common passwords; choose another"));
+    }
     errs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(pw: &str, classes: Classes) -> Vec<String> {
+        policy("password", pw, classes).into_iter().map(|e| e.message).collect()
+    }
+
+    #[test]
+    fn the_list_holds_ten_thousand_lowercase_entries() {
+        assert_eq!(COMMON.len(), 10_000);
+        assert!(COMMON.iter().all(|p| *p == p.to_lowercase() && !p.trim().is_empty()));
+        for p in ["123456", "password", "qwerty123456", "1qaz2wsx3edc"] {
+            assert!(is_common(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn a_common_password_is_refused_even_when_it_passes_the_other_rules() {
+        // 12 characters, upper + lower + digit: only the list refuses it.
+        for pw in ["Qwerty123456", "1QAZ2wsx3edc", "Q1w2E3r4T5y6"] {
+            let m = messages(pw, Classes::ThreeOfFour);
+            assert_eq!(m.len(), 1, "{pw}: {m:?}");
+            assert!(m[0].contains("most common"), "{pw}: {m:?}");
+        }
+        // Under the all-classes rule it is reported next to the missing class.
+        let m = messages("Qwerty123456", Classes::All);
+        assert!(m.iter().any(|m| m.contains("special")) && m.iter().any(|m| m.contains("most common")), "{m:?}");
+    }
+
+    #[test]
+    fn ordinary_strong_passwords_pass() {
+        for pw in ["Correct-Horse-Battery-9", "Schemathesis-Pass-1", "Brand-new-passphrase-77"] {
+            assert!(policy("password", pw, Classes::All).is_empty(), "{pw}");
+        }
+    }
+
+    #[test]
+    fn over_long_passwords_stop_before_the_lookup() {
+        let huge = format!("Aa1!{}", "x".repeat(MAX_BYTES));
+        assert_eq!(messages(&huge, Classes::All).len(), 1);
+    }
 }

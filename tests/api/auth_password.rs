@@ -91,6 +91,26 @@ async fn weak_password_is_refused_and_does_not_consume_the_token() {
 }
 
 #[tokio::test]
+async fn common_password_is_refused_at_reset_and_the_token_still_works() {
+    let app = TestApp::spawn().await;
+    app.verified_user("common@example.com").await;
+    let token = forgot(&app, "common@example.com", 2).await;
+    for common in ["Qwerty123456", "q1w2e3r4t5y6"] {
+        let r = app.post(RESET, json!({"token": token, "password": common})).await;
+        r.expect(422);
+        let fields = r.body["details"]["fields"].as_array().expect("fields");
+        assert!(
+            fields.iter().any(|f| f["path"] == "password" && f["message"].as_str().unwrap().contains("most common")),
+            "{common}: {}",
+            r.text
+        );
+    }
+    assert_eq!(login_status(&app, "common@example.com", PASSWORD).await, 200, "password unchanged");
+    app.post(RESET, json!({"token": token, "password": NEW_PASSWORD})).await.expect(200);
+    assert_eq!(login_status(&app, "common@example.com", NEW_PASSWORD).await, 200);
+}
+
+#[tokio::test]
 async fn reset_sets_the_password_signs_out_everywhere_and_mails_the_user() {
     let app = TestApp::spawn().await;
     let first = app.verified_user("reset@example.com").await;

@@ -56,6 +56,29 @@ async fn signup_rejects_weak_passwords_with_field_details() {
     assert_eq!(users, 0);
 }
 
+/// Whether a 422 names the `password` field with the common-password rule.
+fn refused_as_common(r: &crate::harness::Resp) -> bool {
+    r.body["details"]["fields"].as_array().is_some_and(|fields| {
+        fields.iter().any(|f| f["path"] == "password" && f["message"].as_str().unwrap_or("").contains("most common"))
+    })
+}
+
+#[tokio::test]
+async fn signup_refuses_common_passwords_case_insensitively() {
+    let app = TestApp::spawn_with(|c| c.limits.signup_per_hour = 10).await;
+    // Entries of the bundled list (`qwerty123456`, `1qaz2wsx3edc`) and case variants of them.
+    for pw in ["qwerty123456", "Qwerty123456", "1QAZ2WSX3EDC", "1qaz2wsx3edc"] {
+        let r = app.post(SIGNUP, json!({"email": "common@example.com", "password": pw})).await;
+        r.expect(422);
+        assert!(refused_as_common(&r), "{pw}: {}", r.text);
+    }
+    let users: i64 = sqlx::query_scalar("select count(*) from app_user").fetch_one(&app.db).await.unwrap();
+    assert_eq!(users, 0);
+    let r = app.post(SIGNUP, json!({"email": "common@example.com", "password": PASSWORD})).await;
+    r.expect(200);
+    assert!(!refused_as_common(&r));
+}
+
 #[tokio::test]
 async fn signup_accepts_long_and_non_ascii_passwords_and_caps_bytes() {
     let app = TestApp::spawn_with(|c| c.limits.signup_per_hour = 10).await;

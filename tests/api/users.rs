@@ -121,3 +121,47 @@ async fn password_change_needs_the_current_password_and_signs_out_sessions() {
     app.post("/api/v1/users/auth/login", json!({"email": "pw@example.com", "password": PASSWORD})).await.expect(401);
     app.login("pw@example.com", new).await;
 }
+
+#[tokio::test]
+async fn password_change_refuses_a_common_password_in_any_case() {
+    let app = TestApp::spawn().await;
+    let a = app.verified_user("cpw@example.com").await;
+    let path = format!("/api/v1/users/{}", a.user_id);
+    let hash = || async {
+        let h: String = sqlx::query_scalar("select password_hash from app_user where user_id = $1")
+            .bind(&a.user_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        h
+    };
+    let before = hash().await;
+    // Upper, lower and digit in 12 characters pass the length and three-of-four rules: only the
+    // list refuses them (`qwerty123456` and `1qaz2wsx3edc` are on it).
+    for common in ["Qwerty123456", "qWERTY123456", "1Qaz2wsx3edC"] {
+        let r = app
+            .request(
+                Method::PUT,
+                &path,
+                Some(&a.token),
+                Some(json!({"password": common, "current_password": PASSWORD})),
+            )
+            .await;
+        r.expect(422);
+        let fields = r.body["details"]["fields"].as_array().expect("fields");
+        assert_eq!(fields.len(), 1, "{}", r.text);
+        assert_eq!(fields[0]["path"], "password");
+        assert!(fields[0]["message"].as_str().unwrap().contains("most common"), "{}", r.text);
+    }
+    assert_eq!(hash().await, before, "nothing stored");
+    app.get("/api/v1/users/auth/me", Some(&a.token)).await.expect(200);
+    app.request(
+        Method::PUT,
+        &path,
+        Some(&a.token),
+        Some(json!({"password": "Strong-Passphrase-58", "current_password": PASSWORD})),
+    )
+    .await
+    .expect(200);
+    app.login("cpw@example.com", "Strong-Passphrase-58").await;
+}
