@@ -309,13 +309,23 @@ pub async fn after(db: &PgPool, after: i64, limit: i64) -> sqlx::Result<Vec<Even
     .await
 }
 
+/// A one-connection pool for LISTEN: a listener keeps its connection for good, so it must not
+/// take one from the pool requests use.
+pub fn listen_pool(db: &PgPool) -> PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(db.connect_options().as_ref().clone())
+}
+
 /// Number events as they commit: woken by `event_written`, and every second in case a wake-up
 /// was missed (a listener reconnecting). Runs on every replica; numberings take turns.
 pub async fn run_numberer(db: PgPool, stop: Stop) {
+    let listen = listen_pool(&db);
     let mut listener: Option<PgListener> = None;
     loop {
         if listener.is_none() {
-            listener = match PgListener::connect_with(&db).await {
+            listener = match PgListener::connect_with(&listen).await {
                 Ok(mut l) => l.listen(WRITTEN).await.ok().map(|()| l),
                 Err(_) => None,
             };

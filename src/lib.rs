@@ -42,12 +42,14 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// Every documented route, and the OpenAPI document they make.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(api::router())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
-        .split_for_parts()
+        .split_for_parts();
+    openapi::name_patch_aliases(&mut doc);
+    (router, doc)
 }
 
 /// The whole HTTP application.

@@ -46,6 +46,20 @@ impl Modify for BearerAuth {
     }
 }
 
+/// A handler served on PUT and PATCH (the CLI sends PATCH where the SDK sends PUT) is one
+/// operation under two methods: the PATCH copy gets its own operation id (`<id>_patch`), since
+/// ids are unique in a document.
+pub fn name_patch_aliases(doc: &mut utoipa::openapi::OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        let put_id = item.put.as_ref().and_then(|op| op.operation_id.clone());
+        if let (Some(patch), Some(id)) = (item.patch.as_mut(), put_id) {
+            if patch.operation_id.as_ref() == Some(&id) {
+                patch.operation_id = Some(format!("{id}_patch"));
+            }
+        }
+    }
+}
+
 /// The document as committed in `openapi/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
     crate::routes().1

@@ -177,7 +177,7 @@ pub async fn list_snapshots(
 }
 
 /// Restore container from snapshot
-#[utoipa::path(put, path = "/containers/{id}/snapshots/{name}", tag = "containers", security(("bearer" = [])),
+#[utoipa::path(method(put, patch), path = "/containers/{id}/snapshots/{name}", tag = "containers", security(("bearer" = [])),
     params(("id" = String, Path, description = "Container ID"), ("name" = String, Path, description = "Snapshot name")),
     responses((status = 200, body = Envelope<SnapshotRestoredOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.features.snapshots"))))]
@@ -234,7 +234,7 @@ pub async fn delete_snapshot(
 }
 
 /// Update snapshot alias
-#[utoipa::path(put, path = "/containers/{id}/snapshots/{name}/alias", tag = "containers", security(("bearer" = [])),
+#[utoipa::path(method(put, patch), path = "/containers/{id}/snapshots/{name}/alias", tag = "containers", security(("bearer" = [])),
     params(("id" = String, Path, description = "Container ID"), ("name" = String, Path, description = "Snapshot name")),
     request_body = AliasIn,
     responses((status = 200, body = Envelope<SnapshotCreatedOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),

@@ -68,7 +68,7 @@ pub async fn list_env(access: ContainerAccess<can::ReadContainer>) -> Result<Api
 /// Merges: every key given is set, the others are kept. Values are strings without line
 /// breaks; keys starting with `HOODY_` are reserved (422). The variables reach the instance's
 /// runtime environment and `/etc/environment` (new logins).
-#[utoipa::path(put, path = "/containers/{id}/env", tag = "env", security(("bearer" = [])),
+#[utoipa::path(method(put, patch), path = "/containers/{id}/env", tag = "env", security(("bearer" = [])),
     params(("id" = String, Path, description = "Container ID")), request_body = Object,
     responses((status = 200, body = Envelope<EnvSyncedOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.update"))))]
@@ -83,7 +83,7 @@ pub async fn bulk_set_env(
 }
 
 /// Set a single environment variable
-#[utoipa::path(put, path = "/containers/{id}/env/{key}", tag = "env", security(("bearer" = [])),
+#[utoipa::path(method(put, patch), path = "/containers/{id}/env/{key}", tag = "env", security(("bearer" = [])),
     params(("id" = String, Path, description = "Container ID"), ("key" = String, Path, description = "Variable name")),
     request_body = EnvValueIn,
     responses((status = 200, body = Envelope<EnvSyncedOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),

@@ -94,7 +94,7 @@ pub async fn add_permission(
 }
 
 /// Update project permission
-#[utoipa::path(put, path = "/projects/{id}/permissions/{permissionId}", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(method(put, patch), path = "/projects/{id}/permissions/{permissionId}", tag = "projects", security(("bearer" = [])),
     params(("id" = String, Path, description = "Project ID"), ("permissionId" = String, Path, description = "Permission ID")),
     request_body = GrantUpdateIn,
     responses((status = 200, body = Envelope<PermissionOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),

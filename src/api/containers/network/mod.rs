@@ -99,7 +99,7 @@ pub async fn get_network(access: ContainerAccess<can::ReadNetwork>) -> Result<Ap
 /// Update container network configuration
 ///
 /// Stored and written to the instance (not yet active: `POST …/network/start` turns it on).
-#[utoipa::path(put, path = "/containers/{id}/network", tag = "containers", security(("bearer" = [])),
+#[utoipa::path(method(put, patch), path = "/containers/{id}/network", tag = "containers", security(("bearer" = [])),
     params(("id" = String, Path, description = "Container ID")), request_body = NetworkIn,
     responses((status = 200, body = Envelope<NetworkOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.features.networking"))))]
