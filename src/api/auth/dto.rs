@@ -67,7 +67,7 @@ pub struct ResetPasswordIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginIn {
-    /// Username (case-sensitive).
+    /// Username (case-sensitive), or an email address (anything with `@`, case-insensitive).
     pub username: Option<String>,
     /// Email address (case-insensitive), alternative to `username`.
     pub email: Option<String>,

@@ -29,8 +29,9 @@ fn invalid_credentials() -> ApiError {
 
 /// Login with username and password
 ///
-/// `username` (case-sensitive) or `email` (case-insensitive), and `password`. Failures are limited
-/// per client IP (1000 per 30 minutes) and per account (100 per hour).
+/// `username` (case-sensitive; one holding `@` is taken as an email address) or `email`
+/// (case-insensitive), and `password`. Failures are limited per client IP (1000 per 30 minutes)
+/// and per account (100 per hour).
 #[utoipa::path(post, path = "/users/auth/login", tag = "authentication", request_body = LoginIn,
     responses((status = 200, body = Envelope<LoginResult>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn login(
@@ -40,6 +41,9 @@ pub async fn login(
     Json(input): Json<LoginIn>,
 ) -> Result<ApiOk<LoginResult>> {
     let identifier = match (&input.username, &input.email) {
+        // The CLI sends an address in `username` (`hoody login -u ada@example.com`); usernames
+        // cannot hold `@`.
+        (Some(u), _) if u.contains('@') => Identifier::Email(u.trim().to_lowercase()),
         (Some(u), _) if !u.is_empty() => Identifier::Username(u.clone()),
         (_, Some(e)) if !e.is_empty() => Identifier::Email(e.trim().to_lowercase()),
         _ => Identifier::Missing,
