@@ -13,6 +13,7 @@ pub mod principal;
 pub mod resource;
 pub mod second_factor;
 pub mod secrets;
+pub mod sessions;
 pub mod signing;
 pub mod tokens;
 pub mod totp;

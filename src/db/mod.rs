@@ -4,6 +4,7 @@ pub mod containers;
 pub mod embedded;
 pub mod hot;
 pub mod projects;
+pub mod sessions;
 pub mod users;
 
 use std::{

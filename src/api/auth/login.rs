@@ -9,10 +9,9 @@ use super::{
     dto::{LoginIn, LoginIp, LoginOut, LoginResult, SessionOut, TwoFactorChallenge},
     intent::{new_intent, Answer},
     queries,
-    session::issue_pair,
 };
 use crate::{
-    auth::{limits, password::MAX_BYTES, second_factor},
+    auth::{limits, password::MAX_BYTES, second_factor, sessions},
     db::{
         ts,
         users::{self, UserRow},
@@ -107,7 +106,7 @@ pub async fn login(
 async fn complete_login(st: &AppState, user: &UserRow, client: ClientIp, headers: &HeaderMap) -> Result<LoginOut> {
     let ip = client.ip.to_string();
     let mut tx = st.db.begin().await?;
-    let tokens = issue_pair(st, &mut tx, &user.user_id, user.session_generation, None).await?;
+    let tokens = sessions::start(st, &mut tx, &user.user_id, user.session_generation).await?;
     queries::record_login(&mut *tx, &user.user_id, &ip, user_agent(headers)).await?;
     let recent = queries::recent_login_ips(&mut *tx, &user.user_id).await?;
     tx.commit().await?;
