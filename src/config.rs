@@ -187,6 +187,9 @@ pub struct Limits {
     pub mail_per_address: i32,
     /// `HOODY_LIMIT_EMAIL_ACTIONS_PER_IP` per hour (forgot, resend, verify, reset).
     pub email_actions_per_ip: i32,
+    /// `HOODY_LIMIT_OTP_FAILURES` per 15 minutes per user: wrong 2FA codes, shared by every
+    /// check (token gate, disable, regenerate, temp_token, setup confirmation).
+    pub otp_failures: i32,
 }
 
 impl Default for Limits {
@@ -198,6 +201,7 @@ impl Default for Limits {
             refresh_per_window: 30,
             mail_per_address: 5,
             email_actions_per_ip: 100,
+            otp_failures: 10,
         }
     }
 }
@@ -333,6 +337,7 @@ impl Config {
         l.refresh_per_window = num("HOODY_LIMIT_REFRESH", l.refresh_per_window)?;
         l.mail_per_address = num("HOODY_LIMIT_MAIL_PER_ADDRESS", l.mail_per_address)?;
         l.email_actions_per_ip = num("HOODY_LIMIT_EMAIL_ACTIONS_PER_IP", l.email_actions_per_ip)?;
+        l.otp_failures = num("HOODY_LIMIT_OTP_FAILURES", l.otp_failures)?.max(1);
         Ok(c)
     }
 }

@@ -167,7 +167,8 @@ pub async fn run(
     result
 }
 
-/// Periodic clean-up: expired rate-limit windows, old activity, expired idempotency keys.
+/// Periodic clean-up: expired rate-limit windows, old activity, expired idempotency keys, ended
+/// sessions.
 async fn janitor(st: AppState, stop: shutdown::Stop) {
     loop {
         tokio::select! {
@@ -182,6 +183,9 @@ async fn janitor(st: AppState, stop: shutdown::Stop) {
         }
         if let Err(e) = idempotency::sweep(&st.db).await {
             tracing::debug!(error = %e, "idempotency key sweep skipped");
+        }
+        if let Err(e) = db::sessions::prune(&st.db).await {
+            tracing::debug!(error = %e, "session prune skipped");
         }
     }
 }

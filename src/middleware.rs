@@ -49,6 +49,8 @@ pub async fn request_context(State(st): State<AppState>, mut req: Request, next:
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    // What the signature covers: the path with its query string, exactly as received.
+    let target = req.uri().path_and_query().map_or_else(|| path.clone(), |pq| pq.as_str().to_owned());
     let user_agent =
         req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|v| v.chars().take(512).collect());
     let auth_slot = AuthSlot::default();
@@ -95,14 +97,15 @@ pub async fn request_context(State(st): State<AppState>, mut req: Request, next:
         )
     });
     if st.cfg.sign_responses && path.starts_with("/api/") {
-        res = sign(&st, res, method.as_str(), &path).await;
+        res = sign(&st, res, method.as_str(), &target).await;
     }
     res
 }
 
-/// Add `X-Hoody-Signature` over the time, method, status, path and the body as sent (API
-/// responses: everything under `/api/`; not the probes, metrics or docs).
-async fn sign(st: &AppState, res: Response, method: &str, path: &str) -> Response {
+/// Add `X-Hoody-Signature` over the time, method, status, path (with its query string, as
+/// received) and the body as sent (API responses: everything under `/api/`; not the probes,
+/// metrics or docs).
+async fn sign(st: &AppState, res: Response, method: &str, target: &str) -> Response {
     let (mut parts, body) = res.into_parts();
     let bytes = match axum::body::to_bytes(body, SIGNED_BODY_LIMIT).await {
         Ok(b) => b,
@@ -119,7 +122,7 @@ async fn sign(st: &AppState, res: Response, method: &str, path: &str) -> Respons
             return out;
         }
     };
-    let value = st.signer.response_header(method, parts.status.as_u16(), path, &bytes);
+    let value = st.signer.response_header(method, parts.status.as_u16(), target, &bytes);
     if let Ok(v) = HeaderValue::from_str(&value) {
         parts.headers.insert(HeaderName::from_static(RESPONSE_HEADER), v);
     }

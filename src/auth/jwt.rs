@@ -1,5 +1,6 @@
-//! Session JWTs: HS256 only, with `typ` (access | refresh), the user's session generation and a
-//! key id. A refresh token never works as an access token, nor the reverse.
+//! Session JWTs: HS256 only, with `typ` (access | refresh), the user's session generation, the
+//! session id (`sid`, one per sign-in) and a key id. A refresh token never works as an access
+//! token, nor the reverse.
 
 use std::path::Path;
 
@@ -39,6 +40,11 @@ pub struct Claims {
     pub typ: TokenType,
     /// The user's session generation when issued; logout-all moves it on.
     pub gen: i64,
+    /// The sign-in this token belongs to (`user_session`), shared by its refresh family and the
+    /// access tokens minted from it. Empty only in tokens that are not sessions (OAuth state);
+    /// session tokens without one (issued before sessions had ids) are refused.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sid: String,
     pub iat: i64,
     pub exp: i64,
     pub aud: String,
@@ -57,6 +63,8 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// The same checks except the expiry: an expired access token still names its session.
+    validation_any_age: Validation,
 }
 
 impl JwtKeys {
@@ -82,10 +90,24 @@ impl JwtKeys {
         validation.set_required_spec_claims(&["exp", "iat", "sub", "aud", "iss"]);
         validation.validate_nbf = true;
         validation.leeway = 5;
-        Self { kid, encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+        let mut validation_any_age = validation.clone();
+        validation_any_age.validate_exp = false;
+        Self {
+            kid,
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            validation_any_age,
+        }
     }
 
-    pub fn issue(&self, user_id: &str, typ: TokenType, gen: i64) -> anyhow::Result<Issued> {
+    /// A token that is not a session's (the OAuth state).
+    pub fn issue(&self, subject: &str, typ: TokenType, gen: i64) -> anyhow::Result<Issued> {
+        self.issue_session(subject, typ, gen, "")
+    }
+
+    /// An access or refresh token of the session `sid`.
+    pub fn issue_session(&self, user_id: &str, typ: TokenType, gen: i64, sid: &str) -> anyhow::Result<Issued> {
         let now = Utc::now();
         let expires_at = now + typ.ttl();
         let jti = super::secrets::random_id();
@@ -93,6 +115,7 @@ impl JwtKeys {
             sub: user_id.to_owned(),
             typ,
             gen,
+            sid: sid.to_owned(),
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
             aud: AUDIENCE.into(),
@@ -107,6 +130,16 @@ impl JwtKeys {
 
     /// The claims of a valid token of type `typ`; `None` for anything else.
     pub fn verify(&self, token: &str, typ: TokenType) -> Option<Claims> {
+        self.verify_with(token, typ, &self.validation)
+    }
+
+    /// Like [`Self::verify`], but a token past its expiry passes (everything else is checked: key,
+    /// algorithm, audience, issuer, type). For naming a session, never for authenticating.
+    pub fn verify_any_age(&self, token: &str, typ: TokenType) -> Option<Claims> {
+        self.verify_with(token, typ, &self.validation_any_age)
+    }
+
+    fn verify_with(&self, token: &str, typ: TokenType, validation: &Validation) -> Option<Claims> {
         let header = decode_header(token).ok()?;
         if header.alg != Algorithm::HS256 || header.kid.as_deref() != Some(self.kid.as_str()) {
             return None;
@@ -114,7 +147,7 @@ impl JwtKeys {
         if header.jku.is_some() || header.jwk.is_some() || header.x5u.is_some() {
             return None;
         }
-        let claims = decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
+        let claims = decode::<Claims>(token, &self.decoding, validation).ok()?.claims;
         (claims.typ == typ).then_some(claims)
     }
 }

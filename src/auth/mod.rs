@@ -12,6 +12,7 @@ pub mod policy;
 pub mod principal;
 pub mod second_factor;
 pub mod secrets;
+pub mod sessions;
 pub mod signing;
 pub mod tokens;
 pub mod totp;

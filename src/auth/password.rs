@@ -3,7 +3,10 @@
 
 use std::{
     collections::HashSet,
-    sync::{Arc, LazyLock},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, LazyLock,
+    },
 };
 
 use anyhow::Context;
@@ -37,12 +40,14 @@ pub struct Hasher {
     permits: Arc<Semaphore>,
     /// Verified against for unknown users so that they take as long as known ones.
     dummy: String,
+    /// argon2 verifications run since start (a test and `/metrics` read it).
+    verifications: AtomicU64,
 }
 
 impl Hasher {
     pub fn new(threads: usize) -> anyhow::Result<Self> {
         let dummy = hash_now("dummy password for unknown users")?;
-        Ok(Self { permits: Arc::new(Semaphore::new(threads.max(1))), dummy })
+        Ok(Self { permits: Arc::new(Semaphore::new(threads.max(1))), dummy, verifications: AtomicU64::new(0) })
     }
 
     pub async fn hash(&self, password: String) -> anyhow::Result<String> {
@@ -53,8 +58,14 @@ impl Hasher {
     pub async fn verify(&self, password: String, hash: Option<String>) -> anyhow::Result<Verified> {
         let real = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy.clone());
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         let v = self.blocking(move || verify_now(&password, &hash)).await?;
         Ok(Verified { ok: real && v.ok, needs_rehash: real && v.needs_rehash })
+    }
+
+    /// How many argon2 verifications this process has run.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {

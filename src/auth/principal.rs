@@ -42,6 +42,14 @@ impl Principal {
         }
     }
 
+    /// The session (`sid`) of a JWT caller; `None` for an auth token.
+    pub fn session_id(&self) -> Option<&str> {
+        match &self.auth {
+            Auth::Session(c) => Some(c.sid.as_str()),
+            Auth::Token(_) => None,
+        }
+    }
+
     pub fn allows(&self, leaf: super::policy::Leaf) -> bool {
         self.token().is_none_or(|t| t.perms().holds(leaf))
     }
@@ -64,19 +72,25 @@ pub struct AuthNote {
 /// The middleware puts an empty slot in every request; the extractor fills it.
 pub type AuthSlot = Arc<OnceLock<AuthNote>>;
 
-/// The credential, if an `Authorization` header is present: `Bearer <token>`, or an auth token
-/// (`hdy_…`) bare as the SDK also sends it.
+/// The credential, if an `Authorization` header is present: `Bearer <token>` (the scheme is
+/// case-insensitive, RFC 9110), or an auth token (`hdy_…`) bare as the SDK also sends it.
 pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value.to_str().ok().map(str::trim);
-    let token = value
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.starts_with(tokens::PREFIX).then_some(v)))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::unauthenticated("invalid_authorization", "Authorization must be `Bearer <token>`"))?;
+    let token =
+        value.to_str().ok().map(str::trim).and_then(credential).filter(|t| !t.is_empty()).ok_or_else(|| {
+            ApiError::unauthenticated("invalid_authorization", "Authorization must be `Bearer <token>`")
+        })?;
     Ok(Some(token))
+}
+
+fn credential(value: &str) -> Option<&str> {
+    if value.starts_with(tokens::PREFIX) {
+        return Some(value);
+    }
+    let (scheme, rest) = value.split_once([' ', '\t'])?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
 fn invalid_token() -> ApiError {
@@ -104,15 +118,24 @@ pub fn request_realm(parts: &Parts) -> Result<Option<String>, ApiError> {
     Ok(None)
 }
 
-/// Check a session JWT and load its user; refused when logged out since, or banned.
+/// Check a session JWT and load its user in one read; refused when its session was revoked, when
+/// logged out since (logout-all), or banned.
 async fn authenticate(st: &AppState, token: &str) -> Result<(UserRow, Claims), ApiError> {
     let claims = st.jwt.verify(token, TokenType::Access).ok_or_else(invalid_token)?;
-    let user = st.hot.user_by_id(&claims.sub).await?.ok_or_else(invalid_token)?;
-    if user.session_generation != claims.gen {
-        return Err(ApiError::unauthenticated("token_revoked", "This session has been logged out"));
+    if claims.sid.is_empty() {
+        // Issued before sessions had ids.
+        return Err(signed_out());
     }
-    refuse_banned(&user)?;
-    Ok((user, claims))
+    let found = st.hot.session_user(&claims.sub, &claims.sid).await?.ok_or_else(invalid_token)?;
+    if found.user.session_generation != claims.gen || !found.session_live {
+        return Err(signed_out());
+    }
+    refuse_banned(&found.user)?;
+    Ok((found.user, claims))
+}
+
+pub fn signed_out() -> ApiError {
+    ApiError::unauthenticated("token_revoked", "This session has been logged out")
 }
 
 fn refuse_banned(user: &UserRow) -> Result<(), ApiError> {

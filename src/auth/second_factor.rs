@@ -1,10 +1,10 @@
 //! The second factor as every entry point checks it: TOTP codes (replay-proof, atomically) and
-//! single-use backup codes, the login challenge (`temp_token`), the token gate, and the
-//! security events they record.
+//! single-use backup codes under one per-user failure budget, the login challenge
+//! (`temp_token`), the token gate, and the security events they record.
 
 use sqlx::PgExecutor;
 
-use super::{secrets, totp};
+use super::{limits, secrets, totp};
 use crate::{
     error::{ApiError, Result},
     state::AppState,
@@ -67,9 +67,9 @@ pub async fn accept_totp(st: &AppState, user_id: &str, code: &str, confirming: b
     Ok(won.is_some())
 }
 
-/// Use one backup code: argon2id-verified against the unused ones, then consumed atomically.
-pub async fn accept_backup_code(st: &AppState, user_id: &str, code: &str) -> Result<bool> {
-    let Some(code) = totp::normalize_backup_code(code) else { return Ok(false) };
+/// Use one backup code (already normalised, see [`totp::normalize_backup_code`]): argon2id-verified
+/// against the unused ones, then consumed atomically.
+async fn accept_backup_code(st: &AppState, user_id: &str, code: String) -> Result<bool> {
     let rows: Vec<(i64, String)> =
         sqlx::query_as("select backup_code_id, code_hash from backup_code where user_id = $1 and used_at is null")
             .bind(user_id)
@@ -92,17 +92,75 @@ pub async fn accept_backup_code(st: &AppState, user_id: &str, code: &str) -> Res
     Ok(false)
 }
 
-/// A six-digit TOTP code, or (when allowed) a backup code; 401 `invalid_code` otherwise.
-pub async fn check_code(st: &AppState, user_id: &str, code: &str, allow_backup: bool) -> Result<Factor> {
+/// What a submitted code can be. Only a backup-code shape ever reaches argon2.
+enum Shape {
+    Totp(String),
+    Backup(String),
+    Neither,
+}
+
+fn shape(code: &str) -> Shape {
     let code = code.trim();
     if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
-        if accept_totp(st, user_id, code, false).await? {
-            return Ok(Factor::Totp);
-        }
-    } else if allow_backup && accept_backup_code(st, user_id, code).await? {
-        return Ok(Factor::BackupCode);
+        return Shape::Totp(code.to_owned());
     }
-    Err(invalid_code())
+    match totp::normalize_backup_code(code) {
+        Some(c) => Shape::Backup(c),
+        None => Shape::Neither,
+    }
+}
+
+/// How long the per-user OTP failure budget lasts.
+pub const OTP_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+fn budget_bucket(user_id: &str) -> String {
+    format!("otp:user:{user_id}")
+}
+
+/// Every OTP check of a user (the token gate, disabling 2FA, regenerating backup codes, the
+/// login's `temp_token` step, confirming a setup) draws on one failure budget held in
+/// PostgreSQL (`HOODY_LIMIT_OTP_FAILURES` per 15 minutes, on every replica). The attempt is
+/// counted before the code is looked at, so once the budget is spent even the right code gets
+/// 429 until the window ends; an accepted code gives its attempt back.
+async fn with_budget<F: std::future::Future<Output = Result<Option<Factor>>>>(
+    st: &AppState,
+    user_id: &str,
+    check: F,
+) -> Result<Factor> {
+    let bucket = budget_bucket(user_id);
+    limits::hit(&st.db, &bucket, st.cfg.limits.otp_failures, OTP_WINDOW).await?;
+    match check.await? {
+        Some(factor) => {
+            limits::undo(&st.db, &bucket).await?;
+            Ok(factor)
+        }
+        None => Err(invalid_code()),
+    }
+}
+
+/// A six-digit TOTP code, or (when allowed) a backup code; 401 `invalid_code` otherwise, 429
+/// once the user's OTP failure budget is spent. Input of neither shape is refused without hashing.
+pub async fn check_code(st: &AppState, user_id: &str, code: &str, allow_backup: bool) -> Result<Factor> {
+    with_budget(st, user_id, async {
+        Ok(match shape(code) {
+            Shape::Totp(c) => accept_totp(st, user_id, &c, false).await?.then_some(Factor::Totp),
+            Shape::Backup(c) if allow_backup => accept_backup_code(st, user_id, c).await?.then_some(Factor::BackupCode),
+            Shape::Backup(_) | Shape::Neither => None,
+        })
+    })
+    .await
+}
+
+/// Confirm a pending setup with a code from the app (same budget as [`check_code`]).
+pub async fn confirm_setup(st: &AppState, user_id: &str, code: &str) -> Result<()> {
+    with_budget(st, user_id, async {
+        Ok(match shape(code) {
+            Shape::Totp(c) => accept_totp(st, user_id, &c, true).await?.then_some(Factor::Totp),
+            Shape::Backup(_) | Shape::Neither => None,
+        })
+    })
+    .await
+    .map(drop)
 }
 
 /// The token gate: with 2FA on and the gate on, a change to auth tokens made with a session JWT

@@ -83,14 +83,16 @@ impl Signer {
         hex::encode(self.key.sign(message).to_bytes())
     }
 
-    /// The `X-Hoody-Signature` value for one response.
-    pub fn response_header(&self, method: &str, status: u16, path: &str, body: &[u8]) -> String {
+    /// The `X-Hoody-Signature` value for one response. `target` is the request's path with its
+    /// query string exactly as received (`/api/v1/x?a=1,2`); it is signed as is and sent as a
+    /// quoted string (`path="…"`, `"` and `\` escaped with `\`), since a query may hold commas.
+    pub fn response_header(&self, method: &str, status: u16, target: &str, body: &[u8]) -> String {
         let t = Utc::now().timestamp();
-        let mut signed = Vec::with_capacity(body.len() + path.len() + 32);
-        signed.extend_from_slice(format!("{t}\n{method}\n{status}\n{path}\n").as_bytes());
+        let mut signed = Vec::with_capacity(body.len() + target.len() + 32);
+        signed.extend_from_slice(format!("{t}\n{method}\n{status}\n{target}\n").as_bytes());
         signed.extend_from_slice(body);
         let sig = self.sign_hex(&signed);
-        format!("t={t},kid={},m={method},s={status},path={path},sig={sig}", self.kid)
+        format!("t={t},kid={},m={method},s={status},path={},sig={sig}", self.kid, quoted(target))
     }
 
     pub fn identity_claim(&self, user: &UserRow) -> IdentityClaim {
@@ -116,6 +118,20 @@ impl Signer {
     }
 }
 
+/// An RFC 9110 quoted-string.
+fn quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,13 +140,22 @@ mod tests {
     #[test]
     fn response_signatures_verify_with_the_public_key() {
         let s = Signer::from_seed(&[7; 32]);
-        let header = s.response_header("GET", 200, "/api/v1/x", b"{\"a\":1}");
-        let parts: std::collections::HashMap<_, _> = header.split(',').filter_map(|p| p.split_once('=')).collect();
-        let signed = format!("{}\nGET\n200\n/api/v1/x\n{{\"a\":1}}", parts["t"]);
+        let header = s.response_header("GET", 200, "/api/v1/x?d=7,30", b"{\"a\":1}");
+        let (head, tail) = header.split_once(",path=").unwrap();
+        let (path, sig) = tail.rsplit_once(",sig=").unwrap();
+        assert_eq!(path, "\"/api/v1/x?d=7,30\"");
+        let mut parts: std::collections::HashMap<_, _> = head.split(',').filter_map(|p| p.split_once('=')).collect();
+        parts.insert("sig", sig);
+        let signed = format!("{}\nGET\n200\n/api/v1/x?d=7,30\n{{\"a\":1}}", parts["t"]);
         let sig = Signature::from_slice(&hex::decode(parts["sig"]).unwrap()).unwrap();
         let vk = VerifyingKey::from_bytes(&s.public_key()).unwrap();
         assert!(vk.verify(signed.as_bytes(), &sig).is_ok());
         assert!(vk.verify(b"something else", &sig).is_err());
         assert_eq!(parts["kid"], s.kid());
+    }
+
+    #[test]
+    fn quotes_and_backslashes_are_escaped_in_the_path() {
+        assert_eq!(quoted(r#"/a"b\c?x=1,2"#), r#""/a\"b\\c?x=1,2""#);
     }
 }

@@ -11,6 +11,7 @@ pub const STEP_SECS: u64 = 30;
 const DIGITS: usize = 6;
 const ISSUER: &str = "Hoody";
 pub const BACKUP_CODES: usize = 10;
+const BACKUP_LEN: usize = 10;
 const BACKUP_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
 /// 160 bits from the OS CSPRNG.
@@ -76,14 +77,19 @@ pub fn qr_data_uri(uri: &str) -> anyhow::Result<String> {
 pub fn new_backup_codes() -> Vec<String> {
     let mut rng = rand::rngs::OsRng;
     (0..BACKUP_CODES)
-        .map(|_| (0..10).map(|_| BACKUP_ALPHABET[rng.gen_range(0..BACKUP_ALPHABET.len())] as char).collect())
+        .map(|_| (0..BACKUP_LEN).map(|_| BACKUP_ALPHABET[rng.gen_range(0..BACKUP_ALPHABET.len())] as char).collect())
         .collect()
 }
 
-/// A backup code as typed: spaces and dashes dropped, upper-cased.
+/// A backup code as typed (spaces and dashes dropped, upper-cased), when it has the shape of one:
+/// ten characters of the backup alphabet. Anything else can never match, so it is refused
+/// before any hashing.
 pub fn normalize_backup_code(code: &str) -> Option<String> {
+    if code.len() > 32 {
+        return None;
+    }
     let c: String = code.chars().filter(|c| !matches!(c, ' ' | '-')).collect::<String>().to_ascii_uppercase();
-    (c.len() == 10 && c.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(c)
+    (c.len() == BACKUP_LEN && c.bytes().all(|b| BACKUP_ALPHABET.contains(&b))).then_some(c)
 }
 
 fn percent_encode(s: &str) -> String {
@@ -118,7 +124,12 @@ mod tests {
         assert!(codes.iter().all(|c| c.len() == 10));
         let unique: std::collections::HashSet<_> = codes.iter().collect();
         assert_eq!(unique.len(), 10);
-        assert_eq!(normalize_backup_code("abcde-12345").as_deref(), Some("ABCDE12345"));
+        assert_eq!(normalize_backup_code("abcde-23456").as_deref(), Some("ABCDE23456"));
         assert_eq!(normalize_backup_code("123456"), None);
+        // Outside the alphabet (0, 1, I, O never appear in a backup code), or the wrong length.
+        assert_eq!(normalize_backup_code("ABCDE12345"), None);
+        assert_eq!(normalize_backup_code("ABCDEFGHJKL"), None);
+        assert_eq!(normalize_backup_code("ABCDÉFGHJK"), None);
+        assert!(codes.iter().all(|c| normalize_backup_code(c).as_deref() == Some(c.as_str())));
     }
 }

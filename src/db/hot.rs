@@ -1,9 +1,10 @@
 //! A few dedicated connections for the per-request principal lookup.
 //!
 //! sqlx's pool pings every connection when it is released (one more round trip and a spawned
-//! task per query). The one read every authenticated request makes (a user by id, or a token and
-//! its owner by the secret's hash) goes through these instead: each connection is held behind a lock and reused as is; a broken one is reconnected on its
-//! next use. Everything else uses the pool.
+//! task per query). The one read every authenticated request makes (a user and one of its
+//! sessions, or a token and its owner by the secret's hash) goes through these instead: each
+//! connection is held behind a lock and reused as is; a broken one is reconnected on its next
+//! use. Everything else uses the pool.
 
 use std::{
     future::Future,
@@ -15,7 +16,7 @@ use std::{
 use sqlx::{postgres::PgConnectOptions, ConnectOptions, PgConnection};
 use tokio::sync::Mutex;
 
-use super::users::{self, UserRow};
+use super::users::{self, SessionUser};
 use crate::auth::tokens::{self, TokenWithUser};
 
 pub struct HotConnections {
@@ -31,10 +32,11 @@ impl HotConnections {
         Self { opts, slots: (0..size.max(1)).map(|_| Mutex::new(None)).collect(), next: AtomicUsize::new(0), wait }
     }
 
-    /// The user row by id, as `users::by_id` reads it.
-    pub async fn user_by_id(&self, user_id: &str) -> sqlx::Result<Option<UserRow>> {
-        let id = user_id.to_owned();
-        self.run(move |conn| Box::pin(async move { users::by_id(conn, &id).await })).await
+    /// The user row by id with the liveness of one of its sessions, as `users::by_session`
+    /// reads it (one query).
+    pub async fn session_user(&self, user_id: &str, sid: &str) -> sqlx::Result<Option<SessionUser>> {
+        let (id, sid) = (user_id.to_owned(), sid.to_owned());
+        self.run(move |conn| Box::pin(async move { users::by_session(conn, &id, &sid).await })).await
     }
 
     /// An auth token and its owner by the presented secret.

@@ -5,6 +5,7 @@ pub mod documents;
 pub mod embedded;
 pub mod hot;
 pub mod projects;
+pub mod sessions;
 pub mod users;
 
 use std::{

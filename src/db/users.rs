@@ -47,6 +47,26 @@ pub async fn by_id(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<Optio
     sqlx::query_as(BY_ID.as_str()).bind(user_id).fetch_all(db).await.map(first)
 }
 
+/// The user row and whether the session `sid` of that user is live, in one read (both lookups
+/// by primary key). This is the per-request check of a session JWT.
+#[derive(Debug, FromRow)]
+pub struct SessionUser {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub session_live: bool,
+}
+
+static BY_SESSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "select {COLUMNS}, exists (select 1 from user_session s            where s.sid = $2 and s.user_id = $1 and s.revoked_at is null) as session_live          from app_user where user_id = $1"
+    )
+});
+
+pub async fn by_session(db: impl PgExecutor<'_>, user_id: &str, sid: &str) -> sqlx::Result<Option<SessionUser>> {
+    let rows: Vec<SessionUser> = sqlx::query_as(BY_SESSION.as_str()).bind(user_id).bind(sid).fetch_all(db).await?;
+    Ok(rows.into_iter().next())
+}
+
 pub async fn by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as(&format!("select {COLUMNS} from app_user where email = $1"))
         .bind(email)

@@ -31,6 +31,26 @@ async fn login_by_email_any_case_and_by_exact_username() {
     assert_eq!(r.code(), "invalid_credentials");
 }
 
+/// The CLI's `hoody login -u ada@example.com` sends the address in `username`.
+#[tokio::test]
+async fn an_address_in_username_is_looked_up_as_an_email() {
+    let app = TestApp::spawn().await;
+    app.seed_user("ada@example.com", "ada_l", PASSWORD).await;
+    let r = app.post(LOGIN, json!({"username": "ada@example.com", "password": PASSWORD, "client": "cli"})).await;
+    r.expect(200);
+    assert_eq!(r.data()["user"]["username"], "ada_l");
+    assert!(r.data()["token"].is_string() && r.data()["refreshToken"].is_string());
+    // Case-insensitive like `email`, surrounding blanks ignored; the password still matters.
+    app.post(LOGIN, json!({"username": " Ada@Example.COM ", "password": PASSWORD})).await.expect(200);
+    let r = app.post(LOGIN, json!({"username": "ada@example.com", "password": "Wrong-Password-1"})).await;
+    r.expect(401);
+    assert_eq!(r.code(), "invalid_credentials");
+    app.post(LOGIN, json!({"username": "nobody@example.com", "password": PASSWORD})).await.expect(401);
+    // A username (no `@`) stays case-sensitive.
+    app.post(LOGIN, json!({"username": "ada_l", "password": PASSWORD})).await.expect(200);
+    app.post(LOGIN, json!({"username": "Ada_L", "password": PASSWORD})).await.expect(401);
+}
+
 #[tokio::test]
 async fn login_needs_an_identifier_and_a_password() {
     let app = TestApp::spawn().await;

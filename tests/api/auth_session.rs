@@ -4,7 +4,7 @@ use jsonwebtoken::{encode, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::harness::{Session, TestApp};
+use crate::harness::{Session, TestApp, PASSWORD};
 
 const ME: &str = "/api/v1/users/auth/me";
 const REFRESH: &str = "/api/v1/users/auth/refresh";
@@ -54,14 +54,32 @@ fn kid(secret: &[u8]) -> String {
     hex::encode(&sha2::Sha256::digest(secret)[..8])
 }
 
+/// The claims of a JWT, read without checking it.
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&B64.decode(payload).expect("base64url")).expect("JSON claims")
+}
+
+/// The same access token, a day older: expired, as a client holds it after a day.
+fn expired_copy(app: &TestApp, token: &str) -> String {
+    let key = secret(app);
+    let mut c = claims(token);
+    let now = chrono::Utc::now().timestamp();
+    c["iat"] = json!(now - 90_000);
+    c["exp"] = json!(now - 3_600);
+    let mut h = Header::new(jsonwebtoken::Algorithm::HS256);
+    h.kid = Some(kid(&key));
+    encode(&h, &c, &EncodingKey::from_secret(&key)).unwrap()
+}
+
 #[tokio::test]
 async fn forged_and_confused_tokens_are_refused() {
     let app = TestApp::spawn().await;
     let s = app.verified_user("hal@example.com").await;
     let key = secret(&app);
     let now = chrono::Utc::now().timestamp();
-    let base = json!({"sub": s.user_id, "typ": "access", "gen": 0, "iat": now, "exp": now + 600,
-        "aud": "hoody-api", "iss": "hoody-api", "jti": "x"});
+    let base = json!({"sub": s.user_id, "typ": "access", "gen": 0, "sid": claims(&s.token)["sid"], "iat": now,
+        "exp": now + 600, "aud": "hoody-api", "iss": "hoody-api", "jti": "x"});
     let sign = |alg: jsonwebtoken::Algorithm, claims: &Value, kid_value: Option<String>| {
         let mut h = Header::new(alg);
         h.kid = kid_value;
@@ -95,6 +113,13 @@ async fn forged_and_confused_tokens_are_refused() {
     let mut c = base.clone();
     c.as_object_mut().unwrap().remove("typ");
     cases.push(("no typ", sign(jsonwebtoken::Algorithm::HS256, &c, Some(kid(&key)))));
+    // Issued before sessions had ids, or naming a session that does not exist.
+    let mut c = base.clone();
+    c.as_object_mut().unwrap().remove("sid");
+    cases.push(("no sid", sign(jsonwebtoken::Algorithm::HS256, &c, Some(kid(&key)))));
+    let mut c = base.clone();
+    c["sid"] = json!(hoody_api::db::new_id());
+    cases.push(("unknown sid", sign(jsonwebtoken::Algorithm::HS256, &c, Some(kid(&key)))));
     let none_header = B64.encode(json!({"alg": "none", "typ": "JWT", "kid": kid(&key)}).to_string());
     cases.push(("alg none", format!("{none_header}.{}.", B64.encode(base.to_string()))));
     let jku_header =
@@ -131,37 +156,168 @@ async fn logout_revokes_every_earlier_jwt_but_not_later_ones() {
     }
     let r = refresh(&app, Some(&second.refresh), &second.refresh).await;
     r.expect(401);
+    refresh(&app, None, &first.refresh).await.expect(401);
     // Issued in the same second as the logout, after it: accepted.
     let third = app.login("ivy@example.com", crate::harness::PASSWORD).await;
     app.get(ME, Some(&third.token)).await.expect(200);
     app.post_auth(LOGOUT, "garbage", None).await.expect(401);
 }
 
+/// The SDK's exact sequence: its access token expires, a call gets 401, the auto-refresh sends
+/// `{refreshToken}` with the expired access token still as `Authorization: Bearer`, and the call
+/// is replayed with the new token.
 #[tokio::test]
-async fn refresh_needs_the_token_in_body_and_header_and_rotates() {
+async fn the_sdk_refreshes_with_its_expired_access_token_as_bearer() {
+    let app = TestApp::spawn().await;
+    app.verified_user("sdk@example.com").await;
+    let s = app.login("sdk@example.com", PASSWORD).await;
+    let expired = expired_copy(&app, &s.token);
+    let r = app.get(ME, Some(&expired)).await;
+    r.expect(401);
+    let r = refresh(&app, Some(&expired), &s.refresh).await;
+    r.expect(200);
+    let token = r.data()["token"].as_str().unwrap().to_owned();
+    let next_refresh = r.data()["refreshToken"].as_str().unwrap().to_owned();
+    assert!(r.data()["expires_in"].as_i64().unwrap() > 86_000);
+    assert_eq!(claims(&token)["sid"], claims(&s.token)["sid"], "the refresh stays in its session");
+    app.get(ME, Some(&token)).await.expect(200);
+    // Next time, with a still valid access token of the session in the header.
+    let r = refresh(&app, Some(&token), &next_refresh).await;
+    r.expect(200);
+    app.get(ME, r.data()["token"].as_str()).await.expect(200);
+}
+
+/// The CLI's exact sequence (`hoody auth refresh`): the body alone, no `Authorization`.
+#[tokio::test]
+async fn the_cli_refreshes_with_the_body_alone() {
+    let app = TestApp::spawn().await;
+    app.verified_user("cli@example.com").await;
+    let s = app.login("cli@example.com", PASSWORD).await;
+    app.get(ME, Some(&expired_copy(&app, &s.token))).await.expect(401);
+    let r = app.request(Method::POST, REFRESH, None, Some(json!({"refreshToken": s.refresh}))).await;
+    r.expect(200);
+    app.get(ME, r.data()["token"].as_str()).await.expect(200);
+    // The seed's form (the refresh token also as Bearer) works as well.
+    let next = r.data()["refreshToken"].as_str().unwrap().to_owned();
+    let r = refresh(&app, Some(&next), &next).await;
+    r.expect(200);
+    app.get(ME, r.data()["token"].as_str()).await.expect(200);
+}
+
+#[tokio::test]
+async fn refresh_refuses_a_bearer_of_another_session_or_user() {
+    let app = TestApp::spawn().await;
+    let ann = app.verified_user("ann@example.com").await;
+    let ann2 = app.login("ann@example.com", PASSWORD).await;
+    let bob = app.verified_user("bob@example.com").await;
+    let (ann_token, _) = app.new_token(&ann.token, json!({})).await;
+    let bob_expired = expired_copy(&app, &bob.token);
+    for (what, bearer) in [
+        ("another refresh token of the same user", ann2.refresh.as_str()),
+        ("an access token of another session", ann2.token.as_str()),
+        ("another user's access token", bob.token.as_str()),
+        ("another user's expired access token", bob_expired.as_str()),
+        ("another user's refresh token", bob.refresh.as_str()),
+        ("an auth token", ann_token.as_str()),
+        ("garbage", "not-a-token"),
+    ] {
+        let r = refresh(&app, Some(bearer), &ann.refresh).await;
+        r.expect(401);
+        assert_eq!(r.code(), "refresh_token_mismatch", "{what}: {}", r.text);
+    }
+    // Nothing was spent by the refusals; an access token presented as a refresh token is refused.
+    refresh(&app, None, &ann.token).await.expect(401);
+    app.request(Method::POST, REFRESH, None, Some(json!({}))).await.expect(400);
+    refresh(&app, Some(&ann.token), &ann.refresh).await.expect(200);
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_a_replay_revokes_the_family() {
     let app = TestApp::spawn().await;
     let s: Session = app.verified_user("jay@example.com").await;
-    // Only the body (what the SDK auto-refresh does, with the access token in the header).
-    let r = refresh(&app, Some(&s.token), &s.refresh).await;
-    r.expect(401);
-    assert_eq!(r.code(), "refresh_token_mismatch");
-    refresh(&app, None, &s.refresh).await.expect(401);
-    // An access token presented as a refresh token.
-    refresh(&app, Some(&s.token), &s.token).await.expect(401);
-    app.request(Method::POST, REFRESH, Some(&s.refresh), Some(json!({}))).await.expect(400);
-
     let r = refresh(&app, Some(&s.refresh), &s.refresh).await;
     r.expect(200);
     let new_access = r.data()["token"].as_str().unwrap().to_owned();
     let new_refresh = r.data()["refreshToken"].as_str().unwrap().to_owned();
-    assert!(r.data()["expires_in"].as_i64().unwrap() > 86_000);
     app.get(ME, Some(&new_access)).await.expect(200);
 
     // Replaying the used refresh token revokes the family, including the rotated one.
-    let r = refresh(&app, Some(&s.refresh), &s.refresh).await;
+    let r = refresh(&app, None, &s.refresh).await;
     r.expect(401);
     assert_eq!(r.code(), "refresh_token_reused");
-    refresh(&app, Some(&new_refresh), &new_refresh).await.expect(401);
+    refresh(&app, None, &new_refresh).await.expect(401);
+}
+
+/// Issue 12 item 8: a replay ends the session, so the access tokens minted in it are refused on
+/// their next use too; another session of the same user is untouched.
+#[tokio::test]
+async fn a_refresh_replay_revokes_the_access_tokens_of_its_session() {
+    let app = TestApp::spawn().await;
+    let first = app.verified_user("rex@example.com").await;
+    let other = app.login("rex@example.com", PASSWORD).await;
+    let r = refresh(&app, Some(&first.refresh), &first.refresh).await;
+    r.expect(200);
+    let rotated = r.data()["token"].as_str().unwrap().to_owned();
+    app.get(ME, Some(&first.token)).await.expect(200);
+    let r = refresh(&app, Some(&first.refresh), &first.refresh).await;
+    r.expect(401);
+    assert_eq!(r.code(), "refresh_token_reused");
+    for token in [&first.token, &rotated] {
+        let r = app.get(ME, Some(token)).await;
+        r.expect(401);
+        assert_eq!(r.code(), "token_revoked");
+    }
+    app.get(ME, Some(&other.token)).await.expect(200);
+    refresh(&app, Some(&other.refresh), &other.refresh).await.expect(200);
+}
+
+/// One session can be ended alone (the machinery other routes use), refused on the next request.
+#[tokio::test]
+async fn one_session_is_revoked_alone() {
+    let app = TestApp::spawn().await;
+    let first = app.verified_user("sal@example.com").await;
+    let other = app.login("sal@example.com", PASSWORD).await;
+    let sid = claims(&first.token)["sid"].as_str().unwrap().to_owned();
+    assert_eq!(sid.len(), 24);
+    assert_ne!(claims(&other.token)["sid"].as_str(), Some(sid.as_str()));
+    assert_eq!(claims(&first.refresh)["sid"].as_str(), Some(sid.as_str()));
+    app.get(ME, Some(&first.token)).await.expect(200);
+    let mut conn = app.db.acquire().await.unwrap();
+    assert!(hoody_api::db::sessions::revoke(&mut conn, &first.user_id, &sid, "revoked").await.unwrap());
+    drop(conn);
+    let r = app.get(ME, Some(&first.token)).await;
+    r.expect(401);
+    assert_eq!(r.code(), "token_revoked");
+    refresh(&app, None, &first.refresh).await.expect(401);
+    app.get(ME, Some(&other.token)).await.expect(200);
+    refresh(&app, None, &other.refresh).await.expect(200);
+    let (revoked, reason): (bool, Option<String>) =
+        sqlx::query_as("select revoked_at is not null, revoked_reason from user_session where sid = $1")
+            .bind(&sid)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(revoked);
+    assert_eq!(reason.as_deref(), Some("revoked"));
+}
+
+/// RFC 9110: the auth scheme is case-insensitive.
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = TestApp::spawn().await;
+    let s = app.verified_user("case@example.com").await;
+    let (secret, _) = app.new_token(&s.token, json!({"permission_template": "full_access"})).await;
+    let send = |value: String| {
+        let req = app.client.get(format!("{}{ME}", app.base)).header("authorization", value);
+        async move { TestApp::read(req.send().await.unwrap()).await }
+    };
+    for scheme in ["bearer", "BEARER", "Bearer", "bEaReR"] {
+        send(format!("{scheme} {}", s.token)).await.expect(200);
+        send(format!("{scheme}  {}", secret)).await.expect(200);
+    }
+    send(format!("Token {}", s.token)).await.expect(401);
+    send(format!("Bearer{}", s.token)).await.expect(401);
+    send("bearer".into()).await.expect(401);
 }
 
 #[tokio::test]

@@ -19,10 +19,48 @@ async fn published_key(app: &TestApp) -> (VerifyingKey, String) {
     (VerifyingKey::from_bytes(&bytes).unwrap(), d["active_kid"].as_str().unwrap().to_owned())
 }
 
+/// The fields of `X-Hoody-Signature` as a verifier parses them: `key=value` pairs separated by
+/// commas, where a value in double quotes runs to the closing quote (`\` escapes the next
+/// character) and may hold commas.
+fn signature_fields(header: &str) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    let mut rest = header;
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=').expect("key=value");
+        let mut value = String::new();
+        let mut chars = after.chars();
+        let mut consumed = 0;
+        if after.starts_with('"') {
+            chars.next();
+            consumed += 1;
+            while let Some(c) = chars.next() {
+                consumed += c.len_utf8();
+                match c {
+                    '\\' => {
+                        let next = chars.next().expect("escaped character");
+                        consumed += next.len_utf8();
+                        value.push(next);
+                    }
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+        } else {
+            value = after.split(',').next().unwrap().to_owned();
+            consumed = value.len();
+        }
+        out.insert(key.to_owned(), value);
+        rest = after[consumed..].strip_prefix(',').unwrap_or(&after[consumed..]);
+    }
+    out
+}
+
 /// Check one response's signature against the published key.
 fn verify(key: &VerifyingKey, kid: &str, method: &str, path: &str, r: &Resp) {
     let header = r.headers.get("x-hoody-signature").expect("signature header").to_str().unwrap();
-    let fields: std::collections::HashMap<&str, &str> = header.split(',').filter_map(|p| p.split_once('=')).collect();
+    assert!(header.contains(&format!(",path=\"{path}\",")), "the path is sent quoted: {header}");
+    let fields = signature_fields(header);
+    let fields: std::collections::HashMap<&str, &str> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(fields["kid"], kid);
     assert_eq!(fields["m"], method);
     assert_eq!(fields["s"], r.status.as_u16().to_string());
@@ -45,7 +83,13 @@ async fn every_response_is_signed_with_the_published_key() {
     let (key, kid) = published_key(&app).await;
     let s = app.verified_user("sig@example.com").await;
     let me = app.get("/api/v1/users/auth/me?x=1", Some(&s.token)).await;
-    verify(&key, &kid, "GET", "/api/v1/users/auth/me", &me);
+    verify(&key, &kid, "GET", "/api/v1/users/auth/me?x=1", &me);
+    // The query is signed exactly as received, commas and escapes included (the clients join
+    // arrays with commas: `available_durations=7,30`).
+    let target = "/api/v1/users/auth/me?available_durations=7,30&q=a%2Cb&z=%22";
+    let listed = app.get(target, Some(&s.token)).await;
+    listed.expect(200);
+    verify(&key, &kid, "GET", target, &listed);
     let unauth = app.get("/api/v1/users/auth/me", None).await;
     verify(&key, &kid, "GET", "/api/v1/users/auth/me", &unauth);
     let missing = app.get("/api/v1/nowhere", None).await;
@@ -80,6 +124,8 @@ async fn login_carries_an_identity_claim_signed_by_the_api() {
     let keys = app.get("/api/v1/meta/public-key", None).await;
     let fmt = &keys.data()["signing_format"];
     assert!(fmt["identity_claim_signed_data"].as_str().unwrap().starts_with("hoody.identity_claim.v1"));
+    assert!(fmt["response_header"].as_str().unwrap().contains("path=\"<url path>[?<query>]\""), "{fmt}");
+    assert!(fmt["response_signed_data"].as_str().unwrap().contains("<url path>[?<query>]"), "{fmt}");
 }
 
 #[tokio::test]

@@ -16,6 +16,8 @@ const REGENERATE: &str = "/api/v1/users/auth/2fa/backup-codes/regenerate";
 const GATE: &str = "/api/v1/users/auth/2fa/token-gate";
 const LOGIN: &str = "/api/v1/users/auth/login";
 const ME: &str = "/api/v1/users/auth/me";
+const REFRESH: &str = "/api/v1/users/auth/refresh";
+const TOKENS: &str = "/api/v1/auth/tokens";
 
 /// Codes for strictly increasing steps inside the accepted window (t−1, t, t+1). The step before
 /// the current one is only used while it has a few seconds of acceptance left, so a request that
@@ -139,10 +141,17 @@ async fn setup_needs_the_password_and_returns_a_scannable_code() {
     );
 }
 
+async fn refresh(app: &TestApp, refresh_token: &str) -> Resp {
+    app.request(Method::POST, REFRESH, None, Some(json!({"refreshToken": refresh_token}))).await
+}
+
+/// Turning 2FA on keeps the session that did it signed in (the CLI ignores the new tokens and
+/// goes on with its own) and signs out every other session.
 #[tokio::test]
-async fn confirming_turns_2fa_on_and_signs_out_other_sessions() {
+async fn confirming_turns_2fa_on_keeps_this_session_and_signs_out_the_others() {
     let app = TestApp::spawn().await;
     let s = app.verified_user("uma@example.com").await;
+    let other = app.login("uma@example.com", PASSWORD).await;
     let r = setup(&app, &s.token).await;
     let mut auth = Authenticator::from_key(r.data()["manual_entry_key"].as_str().unwrap());
     // A code that is not the app's (a six-digit guess is right once in a million).
@@ -153,7 +162,13 @@ async fn confirming_turns_2fa_on_and_signs_out_other_sessions() {
     v.expect(200);
     assert_eq!(v.data()["enabled"], true);
     assert_eq!(v.data()["sessions_revoked"], true);
-    app.get(ME, Some(&s.token)).await.expect(401);
+    // The calling session: its current access token and refresh token keep working.
+    app.get(ME, Some(&s.token)).await.expect(200);
+    // Every other session: signed out, refresh included.
+    let r = app.get(ME, Some(&other.token)).await;
+    r.expect(401);
+    assert_eq!(r.code(), "token_revoked");
+    refresh(&app, &other.refresh).await.expect(401);
     let fresh = v.data()["token"].as_str().unwrap();
     app.get(ME, Some(fresh)).await.expect(200);
     let st = app.get(STATUS, Some(fresh)).await;
@@ -168,6 +183,9 @@ async fn confirming_turns_2fa_on_and_signs_out_other_sessions() {
         .await
         .unwrap();
     assert_eq!(events, 1);
+    let r = refresh(&app, &s.refresh).await;
+    r.expect(200);
+    app.get(ME, r.data()["token"].as_str()).await.expect(200);
 }
 
 #[tokio::test]
@@ -277,8 +295,13 @@ async fn regenerating_needs_a_totp_code_and_kills_the_old_codes() {
 #[tokio::test]
 async fn disabling_needs_password_and_a_code_and_logins_return_tokens_again() {
     let app = TestApp::spawn().await;
-    let e = enrolled(&app, "abe@example.com").await;
+    let mut e = enrolled(&app, "abe@example.com").await;
     let t = e.session.token.clone();
+    // A second session, signed in with the second step.
+    let temp = challenge(&app, "abe@example.com").await;
+    let second = app.post(VERIFY, json!({"temp_token": temp, "code": e.auth.next().await})).await;
+    second.expect(200);
+    let second = Session::from(second.data());
     app.request(Method::DELETE, DISABLE, Some(&t), Some(json!({"password": PASSWORD, "code": "AAAAAAAAAA"})))
         .await
         .expect(401);
@@ -296,7 +319,11 @@ async fn disabling_needs_password_and_a_code_and_logins_return_tokens_again() {
         .await;
     r.expect(200);
     assert_eq!(r.data()["sessions_revoked"], true);
-    app.get(ME, Some(&t)).await.expect(401);
+    // The session that turned it off stays signed in; the other one is signed out.
+    app.get(ME, Some(&t)).await.expect(200);
+    app.get(ME, Some(&second.token)).await.expect(401);
+    refresh(&app, &second.refresh).await.expect(401);
+    refresh(&app, &e.session.refresh).await.expect(200);
     let fresh = r.data()["token"].as_str().unwrap();
     assert_eq!(app.get(STATUS, Some(fresh)).await.data()["enabled"], false);
     let login = app.post(LOGIN, json!({"email": "abe@example.com", "password": PASSWORD})).await;
@@ -420,4 +447,71 @@ async fn the_token_gate_check() {
     .await
     .expect(200);
     assert!(token_gate(&app.state, &id, None).await.is_ok());
+}
+
+/// Issue 12 item 1: every OTP check (token gate, disable, temp_token step, …) draws on one
+/// per-user failure budget (10 per 15 minutes), counted before the code is looked at: once it is
+/// spent, even the right code gets 429 with Retry-After until the window ends.
+#[tokio::test]
+async fn wrong_codes_share_one_budget_and_then_even_the_right_code_waits() {
+    let app = TestApp::spawn().await;
+    let mut e = enrolled(&app, "otp@example.com").await;
+    let t = e.session.token.clone();
+    let mint = |code: &str| json!({"permission_template": "read_only", "otp_code": code});
+    for _ in 0..4 {
+        app.post_auth(TOKENS, &t, Some(mint("000000"))).await.expect(401);
+    }
+    for _ in 0..3 {
+        let body = json!({"password": PASSWORD, "code": "000000"});
+        app.request(Method::DELETE, DISABLE, Some(&t), Some(body)).await.expect(401);
+    }
+    let temp = challenge(&app, "otp@example.com").await;
+    for _ in 0..3 {
+        app.post(VERIFY, json!({"temp_token": temp, "code": "000000"})).await.expect(401);
+    }
+    // Ten failures: the budget is spent. The right code is refused everywhere.
+    let code = e.auth.next().await;
+    let r = app.post_auth(TOKENS, &t, Some(mint(&code))).await;
+    r.expect(429);
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
+    assert_eq!(r.body["retry_after"], json!(retry));
+    app.post_auth(TOKENS, &t, Some(mint(&e.backup_codes[0]))).await.expect(429);
+    let disable = json!({"password": PASSWORD, "code": code});
+    app.request(Method::DELETE, DISABLE, Some(&t), Some(disable)).await.expect(429);
+    let temp = challenge(&app, "otp@example.com").await;
+    app.post(VERIFY, json!({"temp_token": temp, "code": code})).await.expect(429);
+    let tokens: i64 = sqlx::query_scalar("select count(*) from auth_token").fetch_one(&app.db).await.unwrap();
+    assert_eq!(tokens, 0);
+    assert_eq!(app.get(STATUS, Some(&t)).await.data()["enabled"], true);
+    // Once the window has passed, the right code works again (and a success costs nothing).
+    sqlx::query("update rate_limit set window_start = now() - interval '16 minutes' where bucket like 'otp:%'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.post_auth(TOKENS, &t, Some(mint(&e.auth.next().await))).await.expect(201);
+    app.post_auth(TOKENS, &t, Some(mint(&e.backup_codes[1]))).await.expect(201);
+}
+
+/// Only input shaped like a backup code (ten characters of its alphabet, dashes and spaces
+/// aside) is checked with argon2; anything else that is not six digits is refused at once.
+#[tokio::test]
+async fn only_backup_shaped_codes_reach_argon2() {
+    let app = TestApp::spawn().await;
+    let e = enrolled(&app, "argon@example.com").await;
+    let t = e.session.token.clone();
+    let long = "A".repeat(300);
+    let shapes = ["12345", "1234567", "abcdef", "0000000000", "ABCDE12345", "AAAAAAAAAAA", "ÄBCDEFGHJK", &long];
+    let before = app.state.hasher.verifications();
+    for i in 0..50 {
+        let body = json!({"permission_template": "read_only", "otp_code": shapes[i % shapes.len()]});
+        let r = app.post_auth(TOKENS, &t, Some(body)).await;
+        assert!(r.status == StatusCode::UNAUTHORIZED || r.status == StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    }
+    assert_eq!(app.state.hasher.verifications(), before, "no argon2 run for input that cannot be a code");
+    // A wrong code of the right shape is compared with each of the ten unused codes.
+    sqlx::query("delete from rate_limit where bucket like 'otp:%'").execute(&app.db).await.unwrap();
+    let body = json!({"permission_template": "read_only", "otp_code": "aaaa-bbbb-cc"});
+    app.post_auth(TOKENS, &t, Some(body)).await.expect(401);
+    assert_eq!(app.state.hasher.verifications(), before + 10);
 }

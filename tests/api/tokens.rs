@@ -488,16 +488,69 @@ async fn the_token_gate_asks_sessions_for_a_code() {
     r.expect(201);
     let id = r.data()["id"].as_str().unwrap().to_owned();
     let secret = r.data()["token"].as_str().unwrap().to_owned();
-    put(&app, &format!("{TOKENS}/{id}"), &jwt, json!({"alias": "x"})).await.expect(403);
+    put(&app, &format!("{TOKENS}/{id}"), &jwt, json!({"vault_access": true})).await.expect(403);
     app.post_auth(&format!("{TOKENS}/{id}/copy"), &jwt, Some(json!({}))).await.expect(403);
     app.post_auth(&format!("{TOKENS}/{id}/add-realm"), &jwt, Some(json!({"realm_id": hoody_api::db::new_id()})))
         .await
         .expect(403);
-    app.request(Method::DELETE, &format!("{TOKENS}/{id}"), Some(&jwt), None).await.expect(403);
     // An auth token is not asked (it cannot hold a code).
     app.post_auth(TOKENS, &secret, Some(json!({}))).await.expect(201);
-    let path = format!("{TOKENS}/{id}?otp_code={}", e.auth.next().await);
-    app.request(Method::DELETE, &path, Some(&jwt), None).await.expect(200);
+    let r = put(&app, &format!("{TOKENS}/{id}"), &jwt, json!({"vault_access": true, "otp_code": e.auth.next().await}))
+        .await;
+    r.expect(200);
+    assert_eq!(r.data()["vault_access"], true);
+}
+
+/// Revoking only narrows access, so it is never gated: an SDK user (who cannot send an OTP on
+/// DELETE) can always revoke a leaked token. Widening, re-enabling and realm changes still are.
+#[tokio::test]
+async fn deleting_or_disabling_a_token_is_never_gated() {
+    let app = TestApp::spawn().await;
+    let e = crate::tfa::enrolled(&app, "leak@example.com").await;
+    let jwt = e.session.token.clone();
+    let mint = |code: &str| json!({"permission_template": "read_only", "otp_code": code});
+    app.post_auth(TOKENS, &jwt, Some(json!({"permission_template": "read_only"}))).await.expect(403);
+    let (leaked, leaked_id) = app.new_token(&jwt, mint(&e.backup_codes[0])).await;
+    let (other, other_id) = app.new_token(&jwt, mint(&e.backup_codes[1])).await;
+    app.get(ME, Some(&leaked)).await.expect(200);
+
+    // Disable with no code.
+    let path = format!("{TOKENS}/{other_id}");
+    let r = put(&app, &path, &jwt, json!({"is_enabled": false})).await;
+    r.expect(200);
+    assert_eq!(r.data()["is_enabled"], false);
+    let r = app.get(ME, Some(&other)).await;
+    r.expect(401);
+    assert_eq!(r.code(), "token_disabled");
+    // Narrowing while disabling needs no code either; widening or turning it back on does.
+    let narrower = json!({"is_enabled": false, "permissions": {"projects": {"read": true}}, "alias": "off"});
+    put(&app, &path, &jwt, narrower).await.expect(200);
+    for body in [
+        json!({"is_enabled": true}),
+        json!({"is_enabled": false, "permissions": {"containers": {"create": true}}}),
+        json!({"is_enabled": false, "vault_access": true}),
+        json!({"is_enabled": false, "expires_at": null, "realm_ids": [hoody_api::db::new_id()]}),
+    ] {
+        let r = put(&app, &path, &jwt, body.clone()).await;
+        r.expect(403);
+        assert_eq!(r.code(), "otp_required", "{body}");
+    }
+    let row: (bool, Vec<String>) = sqlx::query_as("select is_enabled, realm_ids from auth_token where token_id = $1")
+        .bind(&other_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(row, (false, Vec::new()));
+
+    // Delete with no code, as the SDK sends it.
+    app.request(Method::DELETE, &format!("{TOKENS}/{leaked_id}"), Some(&jwt), None).await.expect(200);
+    app.get(ME, Some(&leaked)).await.expect(401);
+    let left: i64 = sqlx::query_scalar("select count(*) from auth_token where token_id = $1")
+        .bind(&leaked_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
 }
 
 #[tokio::test]

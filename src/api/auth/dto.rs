@@ -67,7 +67,7 @@ pub struct ResetPasswordIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginIn {
-    /// Username (case-sensitive).
+    /// Username (case-sensitive), or an email address (anything with `@`, case-insensitive).
     pub username: Option<String>,
     /// Email address (case-insensitive), alternative to `username`.
     pub email: Option<String>,
@@ -82,7 +82,8 @@ pub struct LoginIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshIn {
-    /// The refresh token; the same value must be sent as `Authorization: Bearer`.
+    /// The refresh token: the credential of this call (`Authorization` may be absent, this same
+    /// token, or an access token of the same session).
     #[serde(rename = "refreshToken")]
     pub refresh_token: String,
 }

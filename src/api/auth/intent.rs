@@ -6,12 +6,9 @@ use serde::Serialize;
 use sqlx::PgExecutor;
 use utoipa::ToSchema;
 
-use super::{
-    dto::{ExchangeIn, IntentOut, ResponseMode, SessionOut},
-    session::issue_pair,
-};
+use super::dto::{ExchangeIn, IntentOut, ResponseMode, SessionOut};
 use crate::{
-    auth::{pkce, principal::bearer, second_factor, secrets},
+    auth::{pkce, principal::bearer, second_factor, secrets, sessions},
     db::users,
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
@@ -103,7 +100,7 @@ pub async fn exchange_auth_intent(
     if user.is_banned {
         return Err(ApiError::forbidden("account_banned", "This account is banned"));
     }
-    let tokens = issue_pair(&st, &mut tx, &user.user_id, user.session_generation, None).await?;
+    let tokens = sessions::start(&st, &mut tx, &user.user_id, user.session_generation).await?;
     tx.commit().await?;
     let out = SessionOut::new(&st, tokens, &user).await?;
     Ok(ApiOk::new("Auth intent exchanged", out))

@@ -9,10 +9,9 @@ use super::{
     dto::{LoginIn, LoginIp, LoginOut, LoginResult, SessionOut, TwoFactorChallenge},
     intent::{new_intent, Answer},
     queries,
-    session::issue_pair,
 };
 use crate::{
-    auth::{limits, password::MAX_BYTES, second_factor},
+    auth::{limits, password::MAX_BYTES, second_factor, sessions},
     db::{
         ts,
         users::{self, UserRow},
@@ -29,8 +28,9 @@ fn invalid_credentials() -> ApiError {
 
 /// Login with username and password
 ///
-/// `username` (case-sensitive) or `email` (case-insensitive), and `password`. Failures are limited
-/// per client IP (1000 per 30 minutes) and per account (100 per hour).
+/// `username` (case-sensitive; one holding `@` is taken as an email address) or `email`
+/// (case-insensitive), and `password`. Failures are limited per client IP (1000 per 30 minutes)
+/// and per account (100 per hour).
 #[utoipa::path(post, path = "/users/auth/login", tag = "authentication", request_body = LoginIn,
     responses((status = 200, body = Envelope<LoginResult>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn login(
@@ -40,6 +40,9 @@ pub async fn login(
     Json(input): Json<LoginIn>,
 ) -> Result<ApiOk<LoginResult>> {
     let identifier = match (&input.username, &input.email) {
+        // The CLI sends an address in `username` (`hoody login -u ada@example.com`); usernames
+        // cannot hold `@`.
+        (Some(u), _) if u.contains('@') => Identifier::Email(u.trim().to_lowercase()),
         (Some(u), _) if !u.is_empty() => Identifier::Username(u.clone()),
         (_, Some(e)) if !e.is_empty() => Identifier::Email(e.trim().to_lowercase()),
         _ => Identifier::Missing,
@@ -103,7 +106,7 @@ pub async fn login(
 async fn complete_login(st: &AppState, user: &UserRow, client: ClientIp, headers: &HeaderMap) -> Result<LoginOut> {
     let ip = client.ip.to_string();
     let mut tx = st.db.begin().await?;
-    let tokens = issue_pair(st, &mut tx, &user.user_id, user.session_generation, None).await?;
+    let tokens = sessions::start(st, &mut tx, &user.user_id, user.session_generation).await?;
     queries::record_login(&mut *tx, &user.user_id, &ip, user_agent(headers)).await?;
     let recent = queries::recent_login_ips(&mut *tx, &user.user_id).await?;
     tx.commit().await?;

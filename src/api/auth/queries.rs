@@ -76,7 +76,8 @@ pub async fn set_password(db: impl PgExecutor<'_>, user_id: &str, hash: &str) ->
     Ok(())
 }
 
-/// Logout-all: every JWT issued before this carries an older generation and is refused.
+/// Logout-all: every JWT issued before this carries an older generation and is refused; every
+/// session and refresh token is marked revoked as well.
 pub async fn revoke_sessions(db: &mut sqlx::PgConnection, user_id: &str) -> sqlx::Result<()> {
     sqlx::query(
         "update app_user set session_generation = session_generation + 1, tokens_revoked_at = now() where user_id = $1",
@@ -84,10 +85,7 @@ pub async fn revoke_sessions(db: &mut sqlx::PgConnection, user_id: &str) -> sqlx
     .bind(user_id)
     .execute(&mut *db)
     .await?;
-    sqlx::query("update refresh_token set revoked_at = now() where user_id = $1 and revoked_at is null")
-        .bind(user_id)
-        .execute(&mut *db)
-        .await?;
+    crate::db::sessions::revoke_all(db, user_id, crate::db::sessions::reason::LOGOUT).await?;
     Ok(())
 }
 
@@ -120,12 +118,14 @@ pub enum RefreshUse {
     Fresh {
         family: String,
     },
-    /// Already used: a replay. The family has been revoked.
-    Replayed,
+    /// Already used: a replay. The caller revokes the family's session.
+    Replayed {
+        family: String,
+    },
     Unknown,
 }
 
-/// Use a refresh token once; a second use revokes its whole family.
+/// Use a refresh token once; a second use is reported as a replay.
 pub async fn use_refresh(db: &mut sqlx::PgConnection, jti: &str, user_id: &str) -> sqlx::Result<RefreshUse> {
     let family: Option<String> = sqlx::query_scalar(
         "update refresh_token set used_at = now() \
@@ -145,16 +145,10 @@ pub async fn use_refresh(db: &mut sqlx::PgConnection, jti: &str, user_id: &str) 
             .bind(user_id)
             .fetch_optional(&mut *db)
             .await?;
-    match replayed {
-        Some(family) => {
-            sqlx::query("update refresh_token set revoked_at = now() where family = $1 and revoked_at is null")
-                .bind(family)
-                .execute(&mut *db)
-                .await?;
-            Ok(RefreshUse::Replayed)
-        }
-        None => Ok(RefreshUse::Unknown),
-    }
+    Ok(match replayed {
+        Some(family) => RefreshUse::Replayed { family },
+        None => RefreshUse::Unknown,
+    })
 }
 
 pub async fn record_login(

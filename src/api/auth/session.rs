@@ -1,7 +1,7 @@
-//! Sessions: issuing the JWT pair, refresh with rotation, logout-all, and the caller's profile.
+//! Sessions over HTTP: refresh with rotation, logout-all, and the caller's profile. Minting and
+//! revoking sessions is `crate::auth::sessions` / `crate::db::sessions`.
 
 use axum::{extract::State, http::HeaderMap};
-use chrono::Utc;
 
 use super::{
     dto::{MeOut, RefreshIn, TokenPair},
@@ -11,14 +11,14 @@ use crate::{
     api::tokens::dto::{CurrentTokenOut, Restrictions, TokenOut},
     auth::{
         access::{Require, Session},
-        jwt::TokenType,
+        jwt::{Claims, TokenType},
         limits,
         policy::perm,
-        principal::bearer,
-        secrets,
+        principal::{bearer, signed_out},
+        secrets, sessions,
     },
     db::{
-        ts,
+        sessions as db_sessions,
         users::{self, UserOut},
     },
     envelope::{ApiOk, Envelope},
@@ -26,40 +26,6 @@ use crate::{
     extract::Json,
     state::AppState,
 };
-
-/// Issue an access/refresh pair; the refresh token starts (or continues) a rotation family.
-pub async fn issue_pair(
-    st: &AppState,
-    db: &mut sqlx::PgConnection,
-    user_id: &str,
-    generation: i64,
-    family: Option<String>,
-) -> Result<TokenPair> {
-    let access = st.jwt.issue(user_id, TokenType::Access, generation)?;
-    let refresh = st.jwt.issue(user_id, TokenType::Refresh, generation)?;
-    let family = family.unwrap_or_else(secrets::random_id);
-    queries::insert_refresh(&mut *db, &refresh.jti, user_id, &family, refresh.expires_at).await?;
-    let now = Utc::now();
-    Ok(TokenPair {
-        token: access.token,
-        refresh_token: refresh.token,
-        expires_at: ts(access.expires_at),
-        expires_in: (access.expires_at - now).num_seconds(),
-        refresh_expires_at: ts(refresh.expires_at),
-        refresh_expires_in: (refresh.expires_at - now).num_seconds(),
-    })
-}
-
-/// Sign out every session of the user and open a fresh one for the caller (after a security
-/// change such as turning 2FA on or off).
-pub async fn reissue_after_revoke(st: &AppState, db: &mut sqlx::PgConnection, user_id: &str) -> Result<TokenPair> {
-    queries::revoke_sessions(&mut *db, user_id).await?;
-    let generation: i64 = sqlx::query_scalar("select session_generation from app_user where user_id = $1")
-        .bind(user_id)
-        .fetch_one(&mut *db)
-        .await?;
-    issue_pair(st, db, user_id, generation, None).await
-}
 
 /// Get current user profile
 ///
@@ -90,9 +56,12 @@ pub async fn logout(State(st): State<AppState>, me: Session) -> Result<ApiOk<()>
 
 /// Refresh access token
 ///
-/// The refresh token must be sent both in the body and as `Authorization: Bearer`. Each refresh
-/// token works once; replaying a used one revokes every token of its family.
-#[utoipa::path(post, path = "/users/auth/refresh", tag = "authentication", security(("bearer" = [])),
+/// The refresh token in the body is the credential. `Authorization` may be absent, the same
+/// refresh token, or an access token of the same session (even an expired one: what the SDK's
+/// auto-refresh sends); any other credential there is refused. Each refresh token works once;
+/// replaying a used one ends its session: the whole refresh family and the access tokens minted
+/// from it.
+#[utoipa::path(post, path = "/users/auth/refresh", tag = "authentication", security(("bearer" = []), ()),
     request_body = RefreshIn,
     responses((status = 200, body = Envelope<TokenPair>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn refresh_token(
@@ -100,36 +69,52 @@ pub async fn refresh_token(
     headers: HeaderMap,
     Json(input): Json<RefreshIn>,
 ) -> Result<ApiOk<TokenPair>> {
-    let header = bearer(&headers)?;
-    if !header.is_some_and(|h| secrets::same_secret(h, &input.refresh_token)) {
-        return Err(ApiError::unauthenticated(
-            "refresh_token_mismatch",
-            "Send the refresh token both in the body and as Authorization: Bearer",
-        ));
-    }
     let invalid = || ApiError::unauthenticated("invalid_refresh_token", "Invalid or expired refresh token");
     let claims = st.jwt.verify(&input.refresh_token, TokenType::Refresh).ok_or_else(invalid)?;
+    if claims.sid.is_empty() {
+        return Err(invalid());
+    }
+    if let Some(header) = bearer(&headers)? {
+        if !header_names_the_session(&st, header, &input.refresh_token, &claims) {
+            return Err(ApiError::unauthenticated(
+                "refresh_token_mismatch",
+                "Authorization must be absent, the same refresh token, or an access token of the same session",
+            ));
+        }
+    }
     let lim = &st.cfg.limits;
     limits::hit(&st.db, &format!("refresh:user:{}", claims.sub), lim.refresh_per_window, limits::HALF_HOUR).await?;
 
     let mut tx = st.db.begin().await?;
-    let family = match queries::use_refresh(&mut tx, &claims.jti, &claims.sub).await? {
-        RefreshUse::Fresh { family } => family,
-        RefreshUse::Replayed => {
+    match queries::use_refresh(&mut tx, &claims.jti, &claims.sub).await? {
+        RefreshUse::Fresh { family } if family == claims.sid => {}
+        RefreshUse::Fresh { .. } | RefreshUse::Unknown => return Err(invalid()),
+        RefreshUse::Replayed { family } => {
+            db_sessions::revoke(&mut tx, &claims.sub, &family, db_sessions::reason::REPLAY).await?;
             tx.commit().await?;
-            tracing::warn!(user_id = %claims.sub, "refresh token replayed; family revoked");
+            tracing::warn!(user_id = %claims.sub, "refresh token replayed; its session is revoked");
             return Err(ApiError::unauthenticated("refresh_token_reused", "Refresh token already used"));
         }
-        RefreshUse::Unknown => return Err(invalid()),
-    };
-    let user = users::by_id(&mut *tx, &claims.sub).await?.ok_or_else(invalid)?;
-    if user.session_generation != claims.gen {
-        return Err(ApiError::unauthenticated("token_revoked", "This session has been logged out"));
     }
-    if user.is_banned {
+    let found = users::by_session(&mut *tx, &claims.sub, &claims.sid).await?.ok_or_else(invalid)?;
+    if found.user.session_generation != claims.gen || !found.session_live {
+        return Err(signed_out());
+    }
+    if found.user.is_banned {
         return Err(ApiError::forbidden("account_banned", "This account is banned"));
     }
-    let pair = issue_pair(&st, &mut tx, &user.user_id, user.session_generation, Some(family)).await?;
+    let pair = sessions::renew(&st, &mut tx, &claims.sub, claims.gen, &claims.sid).await?;
     tx.commit().await?;
     Ok(ApiOk::new("Token refreshed", pair))
+}
+
+/// The `Authorization` a refresh may carry: the same refresh token, or a validly signed access
+/// token (expired or not) of the same user, session and generation.
+fn header_names_the_session(st: &AppState, header: &str, refresh: &str, claims: &Claims) -> bool {
+    if secrets::same_secret(header, refresh) {
+        return true;
+    }
+    st.jwt
+        .verify_any_age(header, TokenType::Access)
+        .is_some_and(|a| a.sub == claims.sub && a.sid == claims.sid && a.gen == claims.gen)
 }

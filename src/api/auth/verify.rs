@@ -6,11 +6,10 @@ use super::{
     dto::{EmailIn, SessionOut, TwoFactorChallenge, VerifyEmailIn, VerifyResult},
     intent::{new_intent, Answer},
     queries,
-    session::issue_pair,
     signup::{mail_allowed, normalize_email, VERIFY_TTL},
 };
 use crate::{
-    auth::{limits, second_factor},
+    auth::{limits, second_factor, sessions},
     db::users,
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
@@ -60,7 +59,7 @@ pub async fn verify_email(
         free_tier::begin(&st, &user.user_id, user_region(&st, &user.user_id).await.as_deref()).await;
         return Ok(ApiOk::new("Email verified; exchange the auth intent", VerifyResult::Intent(intent)));
     }
-    let tokens = issue_pair(&st, &mut tx, &user.user_id, user.session_generation, None).await?;
+    let tokens = sessions::start(&st, &mut tx, &user.user_id, user.session_generation).await?;
     tx.commit().await?;
     free_tier::begin(&st, &user.user_id, user_region(&st, &user.user_id).await.as_deref()).await;
     let out = SessionOut::new(&st, tokens, &user).await?;

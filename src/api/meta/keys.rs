@@ -25,6 +25,8 @@ pub struct PublicKeyOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SigningFormat {
     pub response_header: String,
+    /// What `path` holds and how it is quoted.
+    pub response_path: String,
     pub response_signed_data: String,
     pub identity_claim_signed_data: String,
     pub container_claim_signed_data: String,
@@ -60,10 +62,14 @@ pub async fn get_public_key(State(st): State<AppState>) -> ApiOk<PublicKeysOut> 
         active_kid: kid,
         usage: vec!["response_signature", "identity_claim", "container_claim"],
         signing_format: SigningFormat {
-            response_header:
-                "X-Hoody-Signature: t=<unix seconds>,kid=<kid>,m=<METHOD>,s=<status>,path=<url path>,sig=<128 hex>"
-                    .into(),
-            response_signed_data: "<t>\\n<METHOD>\\n<status>\\n<url path>\\n<body bytes>".into(),
+            response_header: "X-Hoody-Signature: t=<unix seconds>,kid=<kid>,m=<METHOD>,s=<status>,\
+                 path=\"<url path>[?<query>]\",sig=<128 hex>"
+                .into(),
+            response_path: "The request's path with its query string exactly as received (no decoding, no \
+                 reordering), sent as a quoted string: `\"` and `\\` inside are escaped with `\\`, commas are \
+                 literal."
+                .into(),
+            response_signed_data: "<t>\\n<METHOD>\\n<status>\\n<url path>[?<query>]\\n<body bytes>".into(),
             identity_claim_signed_data: format!("{IDENTITY_CLAIM_LABEL}\\n<payload_b64>"),
             container_claim_signed_data: format!("{CONTAINER_CLAIM_LABEL}\\n<payload_b64>"),
             replay_tolerance_seconds: 300,

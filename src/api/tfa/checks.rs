@@ -1,7 +1,8 @@
 //! Checks shared by the 2FA handlers.
 
 use crate::{
-    auth::{limits, totp},
+    api::auth::dto::TokenPair,
+    auth::{limits, principal::Principal, sessions, totp},
     db::users::UserRow,
     error::{ApiError, Result},
     state::AppState,
@@ -44,4 +45,11 @@ pub async fn replace_backup_codes(tx: &mut sqlx::PgConnection, user_id: &str, ha
         .execute(&mut *tx)
         .await?;
     Ok(())
+}
+
+/// After turning 2FA on or off: every other session of the user is signed out; the caller's
+/// session stays (its current tokens keep working) and gets a new pair as well.
+pub async fn keep_only_this_session(st: &AppState, tx: &mut sqlx::PgConnection, me: &Principal) -> Result<TokenPair> {
+    let sid = me.session_id().ok_or_else(|| ApiError::forbidden("session_required", "This needs a session"))?;
+    sessions::keep_only(st, tx, &me.user.user_id, me.user.session_generation, sid).await
 }

@@ -33,7 +33,8 @@ pub struct CodeIn {
 pub struct EnabledOut {
     pub enabled: bool,
     pub enabled_at: String,
-    /// A fresh session: every other session was signed out.
+    /// New tokens of the calling session (its current tokens keep working too); every other
+    /// session was signed out.
     pub token: String,
     #[serde(rename = "refreshToken")]
     pub refresh_token: String,
@@ -61,6 +62,8 @@ pub struct PasswordCodeIn {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DisabledOut {
+    /// New tokens of the calling session (its current tokens keep working too); every other
+    /// session was signed out.
     pub token: String,
     #[serde(rename = "refreshToken")]
     pub refresh_token: String,

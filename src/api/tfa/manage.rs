@@ -7,7 +7,6 @@ use super::{
     dto::{BackupCodesOut, DisabledOut, PasswordCodeIn, TokenGateIn, TokenGateOut},
 };
 use crate::{
-    api::auth::session::reissue_after_revoke,
     auth::{access::Session, second_factor},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
@@ -25,7 +24,8 @@ async fn require_enabled(st: &AppState, user_id: &str) -> Result<()> {
 
 /// Disable 2FA
 ///
-/// Needs the password and a TOTP or backup code. Every other session is signed out.
+/// Needs the password and a TOTP or backup code. Every other session is signed out; the calling
+/// session stays signed in (its tokens keep working) and the answer carries a new pair for it.
 #[utoipa::path(delete, path = "/users/auth/2fa", tag = "tfa", security(("bearer" = [])), request_body = PasswordCodeIn,
     responses((status = 200, body = Envelope<DisabledOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-session-only" = json!(true))))]
@@ -43,7 +43,7 @@ pub async fn disable_two_factor(
     let mut tx = st.db.begin().await?;
     sqlx::query("delete from user_totp where user_id = $1").bind(user_id).execute(&mut *tx).await?;
     sqlx::query("delete from backup_code where user_id = $1").bind(user_id).execute(&mut *tx).await?;
-    let pair = reissue_after_revoke(&st, &mut tx, user_id).await?;
+    let pair = checks::keep_only_this_session(&st, &mut tx, &me).await?;
     let ip = client.ip.to_string();
     second_factor::record_event(&mut *tx, user_id, "2fa.disabled", Some(&ip), None).await?;
     tx.commit().await?;

@@ -7,7 +7,6 @@ use super::{
     dto::{CodeIn, EnabledOut, PasswordIn, SetupOut, StatusOut},
 };
 use crate::{
-    api::auth::session::reissue_after_revoke,
     auth::{
         access::{Require, Session},
         policy::perm,
@@ -61,8 +60,8 @@ pub async fn setup_two_factor(
 
 /// Complete 2FA Setup
 ///
-/// Confirms the setup with a current code. Every other session is signed out; the answer
-/// carries a fresh session.
+/// Confirms the setup with a current code. Every other session is signed out; the calling
+/// session stays signed in (its tokens keep working) and the answer carries a new pair for it.
 #[utoipa::path(post, path = "/users/auth/2fa/verify-setup", tag = "tfa", security(("bearer" = [])), request_body = CodeIn,
     responses((status = 200, body = Envelope<EnabledOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-session-only" = json!(true))))]
@@ -81,11 +80,9 @@ pub async fn verify_two_factor_setup(
         }
         Some(_) => {}
     }
-    if !second_factor::accept_totp(&st, user_id, input.code.trim(), true).await? {
-        return Err(ApiError::unauthenticated("invalid_code", "Invalid or already used code"));
-    }
+    second_factor::confirm_setup(&st, user_id, &input.code).await?;
     let mut tx = st.db.begin().await?;
-    let pair = reissue_after_revoke(&st, &mut tx, user_id).await?;
+    let pair = checks::keep_only_this_session(&st, &mut tx, &me).await?;
     let ip = client.ip.to_string();
     second_factor::record_event(&mut *tx, user_id, "2fa.enabled", Some(&ip), None).await?;
     let enabled_at: chrono::DateTime<chrono::Utc> =

@@ -8,9 +8,8 @@ use crate::{
         dto::{ResponseMode, SessionOut},
         intent::{new_intent, Answer},
         queries as auth_queries,
-        session::issue_pair,
     },
-    auth::{principal::bearer, second_factor},
+    auth::{principal::bearer, second_factor, sessions},
     db::users,
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
@@ -60,7 +59,7 @@ pub async fn verify_two_factor(
         ));
     }
     let mut tx = st.db.begin().await?;
-    let tokens = issue_pair(&st, &mut tx, &user.user_id, user.session_generation, None).await?;
+    let tokens = sessions::start(&st, &mut tx, &user.user_id, user.session_generation).await?;
     auth_queries::record_login(&mut *tx, &user.user_id, &client.ip.to_string(), None).await?;
     tx.commit().await?;
     let session = SessionOut::new(&st, tokens, &user).await?;

@@ -71,6 +71,8 @@ pub struct UpdateIn {
     pub expires_at: Option<Option<ExpiryIn>>,
     /// false disables the token (and every token it minted) without deleting it.
     pub is_enabled: Option<bool>,
+    /// TOTP or backup code: required for a session when the 2FA token gate is on and the update
+    /// widens the token or re-enables it (narrowing or disabling needs none).
     pub otp_code: Option<String>,
 }
 
@@ -91,13 +93,6 @@ pub struct CopyIn {
 pub struct RealmIn {
     /// 24 lowercase hex characters.
     pub realm_id: String,
-    pub otp_code: Option<String>,
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DeleteQuery {
-    /// TOTP or backup code: required for a session when the 2FA token gate is on.
     pub otp_code: Option<String>,
 }
 

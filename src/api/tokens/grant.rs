@@ -111,6 +111,32 @@ impl Grant {
         Ok(())
     }
 
+    /// True when this grant (a token after an update) could do anything `before` could not:
+    /// more permissions, other realms, realm-less use newly allowed, more addresses, a later or
+    /// no expiry, vault or event access turned on, or another public key or public storage (what
+    /// the token asserts to others). The 2FA token gate guards exactly these; an update that only
+    /// narrows (disabling included) needs no OTP.
+    pub fn widens(&self, before: &Grant) -> bool {
+        let mut realms = self.realm_ids.clone();
+        let mut realms_before = before.realm_ids.clone();
+        realms.sort();
+        realms_before.sort();
+        let later_expiry = match (self.expires_at, before.expires_at) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(after), Some(limit)) => after > limit,
+        };
+        !self.perms.beyond(before.perms).is_empty()
+            || realms != realms_before
+            || (self.allow_no_realm && !before.allow_no_realm)
+            || !whitelist_within(&self.ip_whitelist, &before.ip_whitelist)
+            || later_expiry
+            || (self.vault_access && !before.vault_access)
+            || (self.event_access && !before.event_access)
+            || self.public_key != before.public_key
+            || self.public_storage != before.public_storage
+    }
+
     /// 403 unless this grant stays within what `creator` holds.
     pub fn within(&self, creator: &TokenRow) -> Result<()> {
         let mut over = Vec::new();

@@ -1,7 +1,7 @@
 //! Reading and changing tokens: list, get, update, delete.
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
     response::Response,
 };
@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use super::{
     create::public_key_taken,
-    dto::{DeleteQuery, TokenListOut, TokenOut, UpdateIn},
+    dto::{TokenListOut, TokenOut, UpdateIn},
     find, gate,
     grant::Grant,
     queries::{self, MAX_TOKENS},
@@ -54,7 +54,9 @@ pub async fn get_auth_token(
 /// Update auth token
 ///
 /// `permissions` replaces the whole tree. `is_enabled: false` also disables every token this one
-/// minted. Only a caller without realm restrictions may change `realm_ids`.
+/// minted. Only a caller without realm restrictions may change `realm_ids`. With the 2FA token
+/// gate on, a session sends `otp_code` for an update that widens the token or re-enables it;
+/// narrowing it (disabling included) needs none.
 #[utoipa::path(put, path = "/auth/tokens/{id}", tag = "authTokens", security(("bearer" = [])),
     params(("id" = String, Path, description = "Unique identifier of the token")), request_body = UpdateIn,
     responses((status = 200, body = Envelope<TokenOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
@@ -74,8 +76,12 @@ pub async fn update_auth_token(
     if let Some(caller) = me.token() {
         grant.within(caller)?;
     }
-    gate(&st, &me, input.otp_code.as_deref()).await?;
     let enabled = input.is_enabled.unwrap_or(current.is_enabled);
+    // Narrowing a token (disabling it included) is never gated: a leaked token must be stoppable
+    // by any client. Widening it or turning it back on is.
+    if grant.widens(&Grant::of(&current)) || (enabled && !current.is_enabled) {
+        gate(&st, &me, input.otp_code.as_deref()).await?;
+    }
     let mut tx = st.db.begin().await?;
     let row = queries::update(&mut *tx, &current.token_id, &grant, enabled)
         .await
@@ -89,19 +95,19 @@ pub async fn update_auth_token(
 
 /// Delete auth token
 ///
-/// Every token it minted is disabled. With the 2FA token gate on, a session sends `?otp_code=`.
+/// Every token it minted is disabled. Never gated by 2FA: revoking a token only narrows access.
 #[utoipa::path(delete, path = "/auth/tokens/{id}", tag = "authTokens", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Unique identifier of the token"), DeleteQuery),
+    params(("id" = String, Path, description = "Unique identifier of the token")),
     responses((status = 200, body = Envelope<Option<String>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("resources.create_tokens"))))]
 pub async fn delete_auth_token(
     State(st): State<AppState>,
     me: Require<perm::CreateTokens>,
     Path(id): Path<String>,
-    Query(q): Query<DeleteQuery>,
 ) -> Result<ApiOk<()>> {
     let current = find(&st, &me, &id).await?;
-    gate(&st, &me, q.otp_code.as_deref()).await?;
+    // Revoking only narrows access: never gated by 2FA, so a leaked token can be revoked from
+    // any client (an `?otp_code=` older clients send is ignored).
     let mut tx = st.db.begin().await?;
     queries::disable_descendants(&mut tx, &current.token_id).await?;
     queries::delete(&mut tx, &current.token_id).await?;
