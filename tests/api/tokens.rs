@@ -585,3 +585,30 @@ async fn a_ban_refuses_sessions_and_tokens_on_the_next_request() {
         assert_eq!(r.code(), "account_banned");
     }
 }
+
+#[tokio::test]
+async fn token_changes_write_their_events_without_the_secret() {
+    let app = TestApp::spawn().await;
+    let s = app.verified_user("token-events@example.com").await;
+    let (secret, id) = app.new_token(&s.token, json!({"alias": "ev", "permission_template": "read_only"})).await;
+    let path = format!("/api/v1/auth/tokens/{id}");
+    put(&app, &path, &s.token, json!({"is_enabled": false})).await.expect(200);
+    app.post_auth(&format!("{path}/add-realm"), &s.token, Some(json!({"realm_id": "0123456789abcdef01234567"})))
+        .await
+        .expect(200);
+    app.request(Method::DELETE, &path, Some(&s.token), None).await.expect(200);
+    let rows: Vec<(String, String, Value)> =
+        sqlx::query_as("select event_type, resource_type, data from event where resource_id = $1 order by id")
+            .bind(&id)
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    let kinds: Vec<&str> = rows.iter().map(|(k, _, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["auth.token.created", "auth.token.updated", "auth.token.disabled", "auth.token.updated", "auth.token.deleted"]
+    );
+    assert!(rows.iter().all(|(_, r, d)| r == "auth_token" && d["token_id"] == id.as_str()));
+    let dump: String = rows.iter().map(|(_, _, d)| d.to_string()).collect();
+    assert!(!dump.contains(&secret) && !dump.contains(&secret[4..20]), "no secret in an event");
+}

@@ -20,6 +20,7 @@ use crate::{
     db::new_id,
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result, ResultExt},
+    events::{publish, EventKind},
     extract::Json,
     state::AppState,
 };
@@ -89,8 +90,9 @@ async fn mint(st: &AppState, me: &Principal, grant: &Grant, otp: Option<&str>) -
     let (secret, prefix) = tokens::new_secret();
     let token_id = new_id();
     let hash = secrets::sha256(&secret);
+    let mut tx = st.db.begin().await?;
     let row: TokenRow = queries::insert(
-        &st.db,
+        &mut *tx,
         &NewToken {
             token_id: &token_id,
             user_id: &me.user.user_id,
@@ -103,6 +105,8 @@ async fn mint(st: &AppState, me: &Principal, grant: &Grant, otp: Option<&str>) -
     )
     .await
     .on_constraint("auth_token_public_key_key", public_key_taken)?;
+    publish(&mut tx, super::event(&row, EventKind::AuthTokenCreated)).await?;
+    tx.commit().await?;
     tracing::info!(token_id = %row.token_id, created_by = ?created_by, "auth token created");
     Ok(TokenCreatedOut { token: secret, details: TokenOut::from(&row) })
 }

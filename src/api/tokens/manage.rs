@@ -18,6 +18,7 @@ use crate::{
     auth::{access::Require, policy::perm},
     envelope::{json_response, ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result, ResultExt},
+    events::{publish, EventKind},
     extract::Json,
     state::AppState,
 };
@@ -89,6 +90,11 @@ pub async fn update_auth_token(
     if !enabled {
         queries::disable_descendants(&mut tx, &row.token_id).await?;
     }
+    publish(&mut tx, super::event(&row, EventKind::AuthTokenUpdated)).await?;
+    if enabled != current.is_enabled {
+        let kind = if enabled { EventKind::AuthTokenEnabled } else { EventKind::AuthTokenDisabled };
+        publish(&mut tx, super::event(&row, kind)).await?;
+    }
     tx.commit().await?;
     Ok(ApiOk::new("Auth token updated", TokenOut::from(&row)))
 }
@@ -111,6 +117,7 @@ pub async fn delete_auth_token(
     let mut tx = st.db.begin().await?;
     queries::disable_descendants(&mut tx, &current.token_id).await?;
     queries::delete(&mut tx, &current.token_id).await?;
+    publish(&mut tx, super::event(&current, EventKind::AuthTokenDeleted)).await?;
     tx.commit().await?;
     tracing::info!(token_id = %current.token_id, "auth token deleted");
     Ok(ApiOk::new("Auth token deleted", ()))

@@ -13,6 +13,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     auth::{principal::Principal, second_factor, tokens::TokenRow},
     error::{ApiError, Result},
+    events::{Event, EventKind, ResourceType},
     state::AppState,
 };
 
@@ -26,6 +27,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create::copy_auth_token))
         .routes(routes!(realms::add_realm))
         .routes(routes!(realms::remove_realm))
+}
+
+/// An event about an auth token (never its secret).
+pub(crate) fn event(t: &TokenRow, kind: EventKind) -> Event {
+    let data = serde_json::json!({"token_id": t.token_id, "alias": t.alias, "is_enabled": t.is_enabled});
+    Event::new(kind, ResourceType::AuthToken, &t.token_id, &t.user_id, data).in_realms(&t.realm_ids)
 }
 
 /// A token of the caller's by id, as the caller may see it; 404 otherwise.

@@ -13,6 +13,7 @@ use crate::{
     auth::{access::Require, policy::perm},
     envelope::{ApiOk, Envelope},
     error::{ErrorBody, Result},
+    events::{publish, EventKind},
     extract::Json,
     state::AppState,
 };
@@ -76,6 +77,9 @@ async fn change(
         grant.within(caller)?;
     }
     gate(st, me, otp).await?;
-    let row = queries::set_realms(&st.db, &current.token_id, &grant.realm_ids).await?;
+    let mut tx = st.db.begin().await?;
+    let row = queries::set_realms(&mut *tx, &current.token_id, &grant.realm_ids).await?;
+    publish(&mut tx, super::event(&row, EventKind::AuthTokenUpdated)).await?;
+    tx.commit().await?;
     Ok(TokenOut::from(&row))
 }
