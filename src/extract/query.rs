@@ -49,6 +49,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 #[derive(Debug, Clone)]
 pub struct Path<T>(pub T);
 
+// The one place axum's own `Path` is used: wrapped, for its parsing.
+#[allow(clippy::disallowed_types)]
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
     type Rejection = ApiError;
 

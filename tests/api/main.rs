@@ -2,6 +2,8 @@
 
 // Tests may unwrap: a panic is the failure report (STYLE.md 3.8 exempts tests).
 #![allow(clippy::unwrap_used)]
+// Tests build stand-in servers (OAuth providers, tiny routers) with axum's own extractors.
+#![allow(clippy::disallowed_types)]
 
 mod fixtures;
 mod harness;

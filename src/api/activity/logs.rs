@@ -1,20 +1,18 @@
 //! Reading the activity log the request layer writes (see `writeback::activity`).
 
-use axum::{
-    extract::{Query, State},
-    http::StatusCode,
-    response::Response,
-};
+use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{postgres::PgArguments, query::QueryAs, Postgres};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
+    api::list::{self, Counted, ListParams, MetaList, Unsorted},
     auth::{access::Require, policy::perm},
     db::ts,
-    envelope::{json_response, ApiOk, Envelope},
+    envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, FieldError, Result},
+    extract::Query,
     state::AppState,
 };
 
@@ -31,10 +29,6 @@ pub enum HttpMethod {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ActivityQuery {
-    /// Page number (1–10001).
-    pub page: Option<i64>,
-    /// Results per page (1–100, default 20).
-    pub limit: Option<i64>,
     /// Records at or after this time (RFC 3339 or YYYY-MM-DD).
     pub start_date: Option<String>,
     /// Records at or before this time (RFC 3339 or YYYY-MM-DD, the whole day).
@@ -70,26 +64,7 @@ pub struct ActivityOut {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PageMeta {
-    pub total: i64,
-    pub page: i64,
-    pub limit: i64,
-    pub pages: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ActivityListOut {
-    #[serde(rename = "statusCode")]
-    pub status_code: u16,
-    pub message: String,
-    pub data: Vec<ActivityOut>,
-    pub metadata: PageMeta,
-}
-
 struct Filters {
-    page: i64,
-    limit: i64,
     start: Option<DateTime<Utc>>,
     end: Option<DateTime<Utc>>,
     min_status: i32,
@@ -116,14 +91,6 @@ fn date(path: &str, v: &str, end_of_day: bool, errs: &mut Vec<FieldError>) -> Op
 
 fn filters(q: &ActivityQuery) -> Result<Filters> {
     let mut errs = Vec::new();
-    let page = q.page.unwrap_or(1);
-    if !(1..=10001).contains(&page) {
-        errs.push(FieldError::new("page", "must be between 1 and 10001"));
-    }
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        errs.push(FieldError::new("limit", "must be between 1 and 100"));
-    }
     for (path, v) in [("min_status", q.min_status), ("max_status", q.max_status)] {
         if v.is_some_and(|s| !(100..=599).contains(&s)) {
             errs.push(FieldError::new(path, "must be between 100 and 599"));
@@ -139,8 +106,6 @@ fn filters(q: &ActivityQuery) -> Result<Filters> {
     }
     let floor = if q.errors_only == Some(true) { 400 } else { 100 };
     Ok(Filters {
-        page,
-        limit,
         start,
         end,
         min_status: q.min_status.unwrap_or(100).max(floor),
@@ -179,39 +144,34 @@ fn bind_filters<'q, O>(
 ///
 /// Every authenticated request of the account, newest first. Records are written in batches a
 /// moment after the request.
-#[utoipa::path(get, path = "/users/auth/activity", tag = "activity", security(("bearer" = [])), params(ActivityQuery),
-    responses((status = 200, body = ActivityListOut), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+#[utoipa::path(get, path = "/users/auth/activity", tag = "activity", security(("bearer" = [])),
+    params(ListParams<Unsorted>, ActivityQuery),
+    responses((status = 200, body = MetaList<ActivityOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("resources.read_account"))))]
 pub async fn list_activity(
     State(st): State<AppState>,
     me: Require<perm::ReadAccount>,
+    p: ListParams<Unsorted>,
     Query(q): Query<ActivityQuery>,
-) -> Result<Response> {
+) -> Result<MetaList<ActivityOut>> {
     let f = filters(&q)?;
-    let (total,): (i64,) =
-        bind_filters(sqlx::query_as(&format!("select count(*) from activity_log where {WHERE}")), &me.user.user_id, &f)
-            .fetch_one(&st.db)
-            .await?;
     let rows_sql = format!(
-        "select id::text as id, user_id, realm_id, token_id, method, path, route, status_code, duration_ms, ip_address, \
-         user_agent, created_at as at from activity_log where {WHERE} order by created_at desc, id desc limit $8 offset $9"
+        "select count(*) over () as total, id::text as id, user_id, realm_id, token_id, method, path, route, status_code, \
+         duration_ms, ip_address, user_agent, created_at as at from activity_log where {WHERE} \
+         order by created_at desc, id desc limit $8 offset $9"
     );
-    let mut rows: Vec<ActivityOut> = bind_filters(sqlx::query_as(&rows_sql), &me.user.user_id, &f)
-        .bind(f.limit)
-        .bind((f.page - 1) * f.limit)
-        .fetch_all(&st.db)
-        .await?;
-    for r in &mut rows {
+    let page = list::fetch(&p, |limit, offset| {
+        bind_filters(sqlx::query_as::<_, Counted<ActivityOut>>(&rows_sql), &me.user.user_id, &f)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&st.db)
+    })
+    .await?;
+    let page = page.map(|mut r| {
         r.created_at = ts(r.at);
-    }
-    let pages = (total + f.limit - 1) / f.limit;
-    let body = ActivityListOut {
-        status_code: 200,
-        message: "Activity logs".into(),
-        data: rows,
-        metadata: PageMeta { total, page: f.page, limit: f.limit, pages },
-    };
-    Ok(json_response(StatusCode::OK, &body))
+        r
+    });
+    Ok(MetaList::new("Activity logs", page))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

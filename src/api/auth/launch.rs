@@ -2,7 +2,7 @@
 //! the OAuth sign-in, ending on the hosted page with the auth intent and the attempt's `state_id`.
 
 use axum::{
-    extract::{Query, State},
+    extract::State,
     http::{header, HeaderValue},
     response::Response,
 };
@@ -14,7 +14,7 @@ use crate::{
     auth::{oauth::Provider, pkce, secrets},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, FieldError, Result},
-    extract::Json,
+    extract::{Json, Query},
     state::AppState,
 };
 

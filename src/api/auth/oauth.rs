@@ -3,7 +3,7 @@
 //! user in and ends in intent mode (or the 2FA step) toward `redirect_uri`.
 
 use axum::{
-    extract::{Query, State},
+    extract::State,
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -20,6 +20,7 @@ use crate::{
     config::OAuthProvider,
     db::{new_id, users},
     error::{ApiError, ErrorBody, Result},
+    extract::Query,
     state::AppState,
 };
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -11,6 +11,7 @@ use crate::{
     auth::{access::Require, policy::perm},
     envelope::{ApiOk, Envelope},
     error::{ErrorBody, Result},
+    extract::Query,
     state::AppState,
 };
 

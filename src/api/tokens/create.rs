@@ -1,6 +1,6 @@
 //! Minting tokens: create and copy. The secret is returned here once.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::Utc;
 
 use super::{
@@ -21,7 +21,7 @@ use crate::{
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result, ResultExt},
     events::{publish, EventKind},
-    extract::Json,
+    extract::{Json, Path},
     state::AppState,
 };
 

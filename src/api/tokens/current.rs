@@ -1,6 +1,6 @@
 //! The calling token itself, and public profiles.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 
 use super::{
     create::public_key_taken,
@@ -12,7 +12,7 @@ use crate::{
     auth::{access::Require, policy::perm, principal::Principal, tokens::TokenRow},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result, ResultExt},
-    extract::Json,
+    extract::{Json, Path},
     state::AppState,
 };
 

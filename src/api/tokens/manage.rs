@@ -1,10 +1,6 @@
 //! Reading and changing tokens: list, get, update, delete.
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-    response::Response,
-};
+use axum::{extract::State, http::StatusCode, response::Response};
 use chrono::Utc;
 
 use super::{
@@ -19,7 +15,7 @@ use crate::{
     envelope::{json_response, ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result, ResultExt},
     events::{publish, EventKind},
-    extract::Json,
+    extract::{Json, Path},
     state::AppState,
 };
 

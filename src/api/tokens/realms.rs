@@ -1,6 +1,6 @@
 //! Adding and removing one realm of a token.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 
 use super::{
     dto::{RealmIn, TokenOut},
@@ -14,7 +14,7 @@ use crate::{
     envelope::{ApiOk, Envelope},
     error::{ErrorBody, Result},
     events::{publish, EventKind},
-    extract::Json,
+    extract::{Json, Path},
     state::AppState,
 };
 

@@ -1,6 +1,6 @@
 //! Reading and changing a user: yourself, or anyone when you are an administrator.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 
 use super::dto::UserUpdateIn;
 use crate::{
@@ -16,7 +16,7 @@ use crate::{
     db::users::{self, UserOut, UserRow},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, FieldError, Result},
-    extract::Json,
+    extract::{Json, Path},
     state::AppState,
 };
 
