@@ -11,6 +11,7 @@ pub mod extract;
 pub mod health;
 pub mod host;
 pub mod idempotency;
+pub mod ids;
 pub mod lifecycle;
 pub mod mail;
 pub mod metrics;

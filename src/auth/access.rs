@@ -17,7 +17,7 @@ use super::{
     policy::{leaf, Leaf, RequiredLeaf},
     principal::{Auth, Principal},
 };
-use crate::{db::projects::Level, error::ApiError, state::AppState};
+use crate::{db::projects::Level, error::ApiError, ids::PublicId, state::AppState};
 
 pub struct Require<L: RequiredLeaf> {
     pub me: Principal,
@@ -106,14 +106,20 @@ impl FromRequestParts<AppState> for Admin {
 /// Something under a project that a path names by id (a project, a container; firewall rules,
 /// shares, aliases and proxy documents as they come): how to load it as a caller may see it.
 pub trait Resource: Sized + Send + 'static {
+    /// Its id type (`ContainerId`…): a path segment that does not parse as one is never looked up.
+    type Id: PublicId;
     /// The path parameter that holds its id.
     const PARAM: &'static str = "id";
     /// How a 403 names it ("project", "container's project").
     const WHAT: &'static str;
 
     /// The row as `me` may see it (they own its project or hold a permission on it), with their
-    /// level; `None` when it is missing or not theirs to see. `id` is a well-formed id.
-    fn load(st: &AppState, me: &Principal, id: &str) -> impl Future<Output = Result<Option<Self>, ApiError>> + Send;
+    /// level; `None` when it is missing or not theirs to see.
+    fn load(
+        st: &AppState,
+        me: &Principal,
+        id: &Self::Id,
+    ) -> impl Future<Output = Result<Option<Self>, ApiError>> + Send;
 
     /// The 404 for a missing (or invisible) one: the same body either way.
     fn not_found() -> ApiError;
@@ -193,10 +199,7 @@ fn level_too_low(what: &str, needed: Level) -> ApiError {
 }
 
 /// `R` with id `id` as `me` may use it at `level` (for ids that come in a body, not the path).
-pub async fn find<R: Resource>(st: &AppState, me: &Principal, id: &str, level: Level) -> Result<R, ApiError> {
-    if !crate::db::is_id(id) {
-        return Err(R::not_found());
-    }
+pub async fn find<R: Resource>(st: &AppState, me: &Principal, id: &R::Id, level: Level) -> Result<R, ApiError> {
     let row = R::load(st, me, id).await?.ok_or_else(R::not_found)?;
     if me.realm.as_ref().is_some_and(|r| !row.realm_ids().contains(r)) {
         return Err(R::not_found());
@@ -218,13 +221,13 @@ impl<R: Resource, P: Policy> FromRequestParts<AppState> for Access<R, P> {
         let params = RawPathParams::from_request_parts(parts, st)
             .await
             .map_err(|_| ApiError::bad_request("invalid_path", "The path is malformed"))?;
-        let id = params.iter().find(|(k, _)| *k == R::PARAM).map(|(_, v)| v.to_owned()).ok_or_else(|| {
-            ApiError::BadRequest {
-                code: "invalid_path",
-                message: format!("The path has no {{{}}}", R::PARAM).into(),
-                fields: vec![crate::error::FieldError::new(R::PARAM, "is required")],
-            }
+        let raw = params.iter().find(|(k, _)| *k == R::PARAM).map(|(_, v)| v).ok_or_else(|| ApiError::BadRequest {
+            code: "invalid_path",
+            message: format!("The path has no {{{}}}", R::PARAM).into(),
+            fields: vec![crate::error::FieldError::new(R::PARAM, "is required")],
         })?;
+        // A malformed id names nothing: the same 404 as a missing one (never a lookup).
+        let id = R::Id::parse(raw).ok_or_else(R::not_found)?;
         let row = find::<R>(st, &me, &id, P::LEVEL).await?;
         Ok(Self { me, row, _p: PhantomData })
     }

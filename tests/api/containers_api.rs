@@ -94,7 +94,8 @@ async fn create_refuses_bad_input_and_records_nothing() {
     let path = format!("/api/v1/projects/{p}/containers");
     let long = "x".repeat(16_001);
     let cases: Vec<(Value, u16, &str, &str)> = vec![
-        (json!({"server_id": "not-hex"}), 422, "validation_failed", "server_id"),
+        // A malformed id is a schema error (400), never a lookup.
+        (json!({"server_id": "not-hex"}), 400, "invalid_body", "server_id"),
         (json!({"name": "ab"}), 422, "validation_failed", "name"),
         (json!({"name": "bad name!"}), 422, "validation_failed", "name"),
         (json!({"name": "a".repeat(101)}), 422, "validation_failed", "name"),

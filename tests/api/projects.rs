@@ -600,8 +600,8 @@ async fn granting_rejects_bad_input() {
     assert_field(&post(json!({"user_id": b.user_id})).await, 400, "permission_level");
     assert_field(&post(json!({"permission_level": "read"})).await, 400, "user_id");
     assert_field(&post(json!({"user_id": 42, "permission_level": "read"})).await, 400, "user_id");
-    assert_field(&post(json!({"user_id": "bob", "permission_level": "read"})).await, 422, "user_id");
-    assert_field(&post(json!({"user_id": b.user_id.to_uppercase(), "permission_level": "read"})).await, 422, "user_id");
+    assert_field(&post(json!({"user_id": "bob", "permission_level": "read"})).await, 400, "user_id");
+    assert_field(&post(json!({"user_id": b.user_id.to_uppercase(), "permission_level": "read"})).await, 400, "user_id");
     assert_field(&post(json!({"user_id": b.user_id, "permission_level": "read", "x": 1})).await, 422, "x");
     let r = post(json!({"user_id": hoody_api::db::new_id(), "permission_level": "read"})).await;
     assert_code(&r, 404, "user_not_found");

@@ -18,6 +18,7 @@ use crate::{
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::Json,
+    ids::{ContainerId, ProjectId, ServerId},
     lifecycle::{self, ops, status, Trigger},
     state::AppState,
 };
@@ -26,9 +27,9 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct CopyIn {
     /// The project (24 hex) the copy goes into; you need edit access to it.
-    pub target_project_id: String,
+    pub target_project_id: ProjectId,
     /// Must be the source's server (copies stay on their host); defaults to it.
-    pub target_server_id: Option<String>,
+    pub target_server_id: Option<ServerId>,
     /// Generated when omitted.
     pub name: Option<String>,
     /// Not inherited from the source (keys are unique per container).
@@ -86,7 +87,7 @@ pub async fn copy_container(
     }
     let server_id =
         src.server_id.clone().ok_or_else(|| ApiError::conflict("server_gone", "The source has no server"))?;
-    if input.target_server_id.as_ref().is_some_and(|t| *t != server_id) {
+    if input.target_server_id.as_ref().is_some_and(|t| t.as_str() != server_id) {
         return Err(ApiError::invalid("target_server_id", "copies stay on the source's server"));
     }
     let server = super::create::check_server(&st, me, &server_id).await?;
@@ -132,9 +133,9 @@ pub async fn sync_container(
         .clone()
         .ok_or_else(|| ApiError::invalid("id", "this container was not created by copying another"))?;
     rules::settled(&c)?;
-    let src: ContainerRow = find(&st, me, &source_id, Level::Read)
-        .await
-        .map_err(|_| ApiError::not_found("source_not_found", "The container this one was copied from is gone"))?;
+    let gone = || ApiError::not_found("source_not_found", "The container this one was copied from is gone");
+    let source = ContainerId::parse(&source_id).ok_or_else(gone)?;
+    let src: ContainerRow = find(&st, me, &source, Level::Read).await.map_err(|_| gone())?;
     if src.server_id != c.server_id {
         return Err(ApiError::invalid("id", "the source is on another server"));
     }

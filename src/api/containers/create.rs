@@ -37,9 +37,6 @@ fn check_features(me: &Principal, input: &CreateIn) -> Result<()> {
 /// The row to insert, from a checked body.
 fn new_container(st: &AppState, me: &Principal, p: &ProjectRow, input: &CreateIn) -> Result<NewContainer> {
     let mut errors = Vec::new();
-    if !crate::db::is_id(&input.server_id) {
-        errors.push(crate::error::FieldError::new("server_id", "must be a server id (24 hex)"));
-    }
     let name = rules::name("name", input.name.as_deref()).map_err(|e| errors.push(e)).ok();
     let image = match &input.container_image {
         Some(i) => rules::image("container_image", i).map_err(|e| errors.push(e)).ok(),

@@ -15,7 +15,7 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct CreateIn {
     /// The server (24 hex) to create the container on.
-    pub server_id: String,
+    pub server_id: crate::ids::ServerId,
     /// 3–100 of `A-Za-z0-9_-`, unique in the project; omitted or "rand" → generated.
     pub name: Option<String>,
     /// `#RGB`/`#RRGGBB`; random when omitted.

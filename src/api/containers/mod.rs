@@ -37,9 +37,10 @@ pub fn container_not_found() -> ApiError {
 }
 
 impl Resource for ContainerRow {
+    type Id = crate::ids::ContainerId;
     const WHAT: &'static str = "container's project";
 
-    async fn load(st: &AppState, me: &Principal, id: &str) -> Result<Option<Self>> {
+    async fn load(st: &AppState, me: &Principal, id: &Self::Id) -> Result<Option<Self>> {
         Ok(containers::visible(&st.db, id, &me.user.user_id).await?)
     }
 

@@ -132,7 +132,7 @@ impl PermissionLevel {
 #[serde(deny_unknown_fields)]
 pub struct GrantIn {
     /// The user to grant access to (24 hex).
-    pub user_id: String,
+    pub user_id: crate::ids::UserId,
     pub permission_level: PermissionLevel,
 }
 

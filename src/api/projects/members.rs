@@ -62,14 +62,11 @@ pub async fn add_permission(
     Json(input): Json<GrantIn>,
 ) -> Result<ApiOk<PermissionOut>> {
     let p = &access.row;
-    if !crate::db::is_id(&input.user_id) {
-        return Err(ApiError::invalid("user_id", "must be a user id (24 hex)"));
-    }
     if input.user_id == p.user_id {
         return Err(ApiError::invalid("user_id", "the owner already has every access"));
     }
     let exists: bool = sqlx::query_scalar("select exists (select 1 from app_user where user_id = $1)")
-        .bind(&input.user_id)
+        .bind(input.user_id.as_str())
         .fetch_one(&st.db)
         .await?;
     if !exists {
@@ -80,7 +77,7 @@ pub async fn add_permission(
     sqlx::query("insert into project_permission (permission_id, project_id, user_id, level) values ($1, $2, $3, $4)")
         .bind(&id)
         .bind(&p.project_id)
-        .bind(&input.user_id)
+        .bind(input.user_id.as_str())
         .bind(input.permission_level.as_str())
         .execute(&mut *tx)
         .await

@@ -33,9 +33,10 @@ pub fn project_not_found() -> ApiError {
 }
 
 impl Resource for ProjectRow {
+    type Id = crate::ids::ProjectId;
     const WHAT: &'static str = "project";
 
-    async fn load(st: &AppState, me: &Principal, id: &str) -> Result<Option<Self>> {
+    async fn load(st: &AppState, me: &Principal, id: &Self::Id) -> Result<Option<Self>> {
         Ok(projects::visible(&st.db, id, &me.user.user_id).await?)
     }
 
