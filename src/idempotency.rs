@@ -26,18 +26,46 @@ pub const REPLAYED: &str = "idempotent-replayed";
 /// How long a key and its answer are kept.
 pub const RETENTION_HOURS: i32 = 24;
 
-/// The routes (POST) where a key is honoured: the ones that create something.
-pub const ROUTES: [&str; 4] = [
-    "/api/v1/projects/",
-    "/api/v1/projects/{id}/containers",
-    "/api/v1/containers/{id}/snapshots",
-    "/api/v1/containers/{id}/copy",
-];
+/// The routes (`POST <template>`) where a key is honoured: the operations whose OpenAPI entry
+/// declares the `Idempotency-Key` header (`params(crate::idempotency::KeyHeader)` next to the
+/// route), read from the generated document when the router is built. Declaring the header is
+/// what opts a route in: the document and the layer cannot disagree.
+static ROUTES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// The keyed routes of a document (`"/api/v1/projects/"`, …).
+pub fn keyed_routes(doc: &utoipa::openapi::OpenApi) -> Vec<String> {
+    let mut out: Vec<String> = doc
+        .paths
+        .paths
+        .iter()
+        .filter(|(_, item)| {
+            item.post.as_ref().and_then(|op| op.parameters.as_ref()).is_some_and(|params| {
+                params.iter().any(|p| {
+                    p.name == KEY_PARAM && matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Header)
+                })
+            })
+        })
+        .map(|(path, _)| path.clone())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Called with the document the router was built from.
+pub fn register(doc: &utoipa::openapi::OpenApi) {
+    let _ = ROUTES.set(keyed_routes(doc));
+}
+
+/// The header's name as documented.
+const KEY_PARAM: &str = "Idempotency-Key";
 
 fn keyed(req: &Request) -> bool {
     req.method() == Method::POST
         && req.headers().contains_key(HEADER)
-        && req.extensions().get::<MatchedPath>().is_some_and(|m| ROUTES.contains(&m.as_str()))
+        && req
+            .extensions()
+            .get::<MatchedPath>()
+            .is_some_and(|m| ROUTES.get().is_some_and(|routes| routes.iter().any(|r| r == m.as_str())))
 }
 
 /// 1–255 visible ASCII characters.
@@ -65,7 +93,7 @@ impl Keyed {
     }
 }
 
-/// Route layer: everything that is not a keyed POST to one of [`ROUTES`] passes straight through.
+/// Route layer: everything that is not a keyed POST to a keyed route passes straight through.
 pub async fn layer(State(st): State<AppState>, req: Request, next: Next) -> Response {
     if !keyed(&req) {
         return next.run(req).await;
@@ -220,9 +248,9 @@ struct Kept {
 }
 
 /// How long a first request may run before its claim counts as abandoned: the request timeout
-/// plus the longest host work (six calls) and a margin.
+/// plus the longest wait for the container and its host work, and a margin.
 fn lease_secs(st: &AppState) -> f64 {
-    (st.cfg.request_timeout + st.cfg.host_limits.call_timeout * 6).as_secs_f64() + 30.0
+    (st.cfg.request_timeout + st.cfg.host_lock_wait + st.cfg.host_op_deadline).as_secs_f64() + 30.0
 }
 
 fn in_use() -> Response {

@@ -50,6 +50,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(health::metrics))
         .split_for_parts();
     openapi::name_patch_aliases(&mut doc);
+    idempotency::register(&doc);
     (router, doc)
 }
 

@@ -68,7 +68,8 @@ async fn served_document_and_docs_page_match() {
     );
 }
 
-/// The document offers `Idempotency-Key` on exactly the routes the layer honours it on.
+/// The document offers `Idempotency-Key` on exactly the routes the layer honours it on (the layer
+/// reads them from the document), and on the creating POSTs.
 #[test]
 fn idempotency_key_is_documented_where_it_is_honoured() {
     let doc: Value = serde_json::from_str(&hoody_api::openapi::document_json()).unwrap();
@@ -83,9 +84,16 @@ fn idempotency_key_is_documented_where_it_is_honoured() {
         }
     }
     documented.sort();
-    let mut honoured: Vec<String> = hoody_api::idempotency::ROUTES.iter().map(|r| r.to_string()).collect();
-    honoured.sort();
+    let honoured = hoody_api::idempotency::keyed_routes(&hoody_api::openapi::document());
     assert_eq!(documented, honoured);
+    for creating in [
+        "/api/v1/projects/",
+        "/api/v1/projects/{id}/containers",
+        "/api/v1/containers/{id}/snapshots",
+        "/api/v1/containers/{id}/copy",
+    ] {
+        assert!(honoured.iter().any(|r| r == creating), "{creating} takes Idempotency-Key");
+    }
 }
 
 /// Every `$ref` in the document names a schema the document holds (a dangling one makes
