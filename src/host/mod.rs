@@ -204,9 +204,11 @@ impl Host {
         self.limits.max_concurrent.max(1) - self.permits.available_permits()
     }
 
-    /// Run one driver call under this host's limits.
+    /// Run one driver call (`op` names it in the logs and traces) under this host's limits.
+    #[tracing::instrument(name = "host_call", skip_all, fields(host = %self.name, op = op))]
     pub async fn call<'a, T>(
         &'a self,
+        op: &'static str,
         f: impl FnOnce(&'a dyn HostDriver) -> HostFuture<'a, T>,
     ) -> Result<T, HostError> {
         self.breaker.admit()?;

@@ -115,11 +115,11 @@ impl Desired {
 
     /// Make the instance hold this: keys first, then the credentials file.
     pub async fn apply(&self, host: &Host, lxd_name: &str, keep_file: bool) -> Result<(), ApiError> {
-        host.call(|d| d.update_config(lxd_name, &self.set, &self.unset)).await?;
+        host.call("update_config", |d| d.update_config(lxd_name, &self.set, &self.unset)).await?;
         match &self.secret_url {
-            Some(url) => host.call(|d| d.push_file(lxd_name, PROXY_FILE, url.as_bytes(), 0o600)).await?,
+            Some(url) => host.call("push_file", |d| d.push_file(lxd_name, PROXY_FILE, url.as_bytes(), 0o600)).await?,
             None if keep_file => {}
-            None => host.call(|d| d.delete_file(lxd_name, PROXY_FILE)).await?,
+            None => host.call("delete_file", |d| d.delete_file(lxd_name, PROXY_FILE)).await?,
         }
         Ok(())
     }

@@ -43,13 +43,13 @@ pub fn kvm_device() -> BTreeMap<String, String> {
 /// Make the instance's config what the row says (environment, autostart, labels).
 pub async fn sync_config(host: &Host, c: &ContainerRow) -> Result<(), HostError> {
     let set = config_of(c);
-    let current = host.call(|d| d.config(&c.lxd_name)).await?;
+    let current = host.call("config", |d| d.config(&c.lxd_name)).await?;
     let unset: Vec<String> =
         current.keys().filter(|k| k.starts_with("environment.") && !set.contains_key(*k)).cloned().collect();
     if unset.is_empty() && set.iter().all(|(k, v)| current.get(k) == Some(v)) {
         return Ok(());
     }
-    host.call(|d| d.update_config(&c.lxd_name, &set, &unset)).await
+    host.call("update_config", |d| d.update_config(&c.lxd_name, &set, &unset)).await
 }
 
 /// `/etc/environment` inside the instance, so new logins (PAM, SSH) see the variables too
@@ -60,7 +60,7 @@ pub async fn write_etc_environment(host: &Host, c: &ContainerRow) -> Result<(), 
         let v = v.replace('\\', "\\\\").replace('"', "\\\"");
         text.push_str(&format!("{k}=\"{v}\"\n"));
     }
-    host.call(|d| d.push_file(&c.lxd_name, "/etc/environment", text.as_bytes(), 0o644)).await
+    host.call("push_file", |d| d.push_file(&c.lxd_name, "/etc/environment", text.as_bytes(), 0o644)).await
 }
 
 /// After a copy, a sync or a claim: the instance's config, network keys and devices as the
@@ -69,7 +69,7 @@ pub async fn settle_instance(st: &AppState, host: &Host, c: &ContainerRow) -> Re
     sync_config(host, c).await?;
     super::network::desired(st, &c.container_id).await?.apply(host, &c.lxd_name, false).await?;
     let dev = kvm_device();
-    host.call(|d| d.set_device(&c.lxd_name, KVM_DEVICE, c.kvm.then_some(&dev))).await?;
+    host.call("set_device", |d| d.set_device(&c.lxd_name, KVM_DEVICE, c.kvm.then_some(&dev))).await?;
     Ok(())
 }
 
@@ -86,8 +86,8 @@ pub async fn destroy(st: &AppState, c: &ContainerRow) -> Result<(), ApiError> {
 
 /// Stop (if it runs) and delete one instance; gone already counts as done.
 pub async fn remove_instance(host: &Host, name: &str) -> Result<(), HostError> {
-    match host.call(|d| d.state(name)).await {
-        Ok(s) if s.status != "Stopped" => match host.call(|d| d.set_state(name, StateAction::ForceStop)).await {
+    match host.call("state", |d| d.state(name)).await {
+        Ok(s) if s.status != "Stopped" => match host.call("set_state", |d| d.set_state(name, StateAction::ForceStop)).await {
             Ok(()) | Err(HostError::Refused(_)) => {}
             Err(e) => return Err(e),
         },
@@ -95,7 +95,7 @@ pub async fn remove_instance(host: &Host, name: &str) -> Result<(), HostError> {
         Err(HostError::NotFound(_)) => return Ok(()),
         Err(e) => return Err(e),
     }
-    match host.call(|d| d.delete(name)).await {
+    match host.call("delete", |d| d.delete(name)).await {
         Ok(()) | Err(HostError::NotFound(_)) => Ok(()),
         Err(e) => Err(e),
     }

@@ -69,7 +69,7 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
     let containers = crate::db::containers::to_reconcile(&st.db, server_id, stuck_secs).await?;
     let mut changed = 0;
     for c in containers {
-        let observed = host.call(|d| d.state(&c.lxd_name)).await;
+        let observed = host.call("state", |d| d.state(&c.lxd_name)).await;
         let (to, meta) = match &observed {
             Ok(s) => (status_of(&s.status), json!({"observed": status_of(&s.status)})),
             Err(e @ HostError::NotFound(_)) => (status::FAILED, reason(e)),
@@ -107,7 +107,7 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
 /// removal would destroy user data the database merely forgot. Untagged instances and those
 /// tagged for another server are not ours and are not reported.
 pub async fn strays(st: &AppState, host: &Host, server_id: &str) -> Result<Vec<String>, ApiError> {
-    let names = host.call(|d| d.instances_with(SERVER_KEY, server_id)).await?;
+    let names = host.call("instances_with", |d| d.instances_with(SERVER_KEY, server_id)).await?;
     let ids: Vec<&str> = names.iter().filter_map(|n| n.strip_prefix("c-")).filter(|id| crate::db::is_id(id)).collect();
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -119,7 +119,7 @@ pub async fn strays(st: &AppState, host: &Host, server_id: &str) -> Result<Vec<S
     let mut found = Vec::new();
     for id in ids.into_iter().filter(|id| !known.iter().any(|k| k == id)) {
         let name = format!("c-{id}");
-        if let Ok(cfg) = host.call(|d| d.config(&name)).await {
+        if let Ok(cfg) = host.call("config", |d| d.config(&name)).await {
             if cfg.get(SERVER_KEY).is_some_and(|s| s == server_id) {
                 found.push(name);
             }

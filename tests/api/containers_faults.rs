@@ -428,7 +428,7 @@ async fn broken_host_replies_are_a_bad_gateway_and_nothing_panics() {
         let driver = Lxd::new(&socket, Duration::from_secs(5));
         let host = Arc::new(Host::new(name, Arc::new(driver), limits));
         // The driver itself: an error of ours, never a panic.
-        let err = host.call(|d| d.state("c-anything")).await.expect_err(name);
+        let err = host.call("state", |d| d.state("c-anything")).await.expect_err(name);
         assert!(matches!(err, hoody_api::host::HostError::Failed(_)), "{name}: {err:?}");
         // Through the API: a 502 envelope without the host's words, then the next request works.
         app.state.hosts.pin(&app.server_id, host);
@@ -464,7 +464,7 @@ async fn the_reconciler_reports_instances_whose_container_is_gone_and_leaves_the
     let host = app.state.hosts.for_server(&server, &app.state.sealer).unwrap();
     // The host filters by our tag: one call, without the strangers.
     let key = hoody_api::lifecycle::provision::SERVER_KEY;
-    let tagged = host.call(|d| d.instances_with(key, &app.server_id)).await.unwrap();
+    let tagged = host.call("instances_with", |d| d.instances_with(key, &app.server_id)).await.unwrap();
     assert!(tagged.contains(&format!("c-{lost}")) && tagged.contains(&format!("c-{kept}")), "{tagged:?}");
     assert!(!tagged.contains(&format!("c-{untagged}")) && !tagged.contains(&format!("c-{foreign}")), "{tagged:?}");
     let found = hoody_api::lifecycle::reconciler::strays(&app.state, &host, &app.server_id).await.unwrap();

@@ -150,13 +150,13 @@ async fn a_blackholed_host_answers_by_the_deadline_and_trips_the_breaker() {
     let host = Host::new("blackhole", f.clone(), limits);
     for _ in 0..5 {
         let started = Instant::now();
-        let r = host.call(|d| d.info()).await;
+        let r = host.call("info", |d| d.info()).await;
         assert!(matches!(r, Err(HostError::Timeout)), "{r:?}");
         assert!(started.elapsed() < Duration::from_millis(300 + 500));
     }
     // Open: refused at once, with a Retry-After.
     let started = Instant::now();
-    match host.call(|d| d.info()).await {
+    match host.call("info", |d| d.info()).await {
         Err(HostError::Unavailable { retry_after_secs, .. }) => assert!(retry_after_secs >= 1),
         other => panic!("{other:?}"),
     }
@@ -175,7 +175,7 @@ async fn calls_in_flight_never_exceed_the_cap() {
     let calls: Vec<_> = (0..30)
         .map(|_| {
             let host = Arc::clone(&host);
-            tokio::spawn(async move { host.call(|d| d.info()).await })
+            tokio::spawn(async move { host.call("info", |d| d.info()).await })
         })
         .collect();
     let mut queued_out = 0;

@@ -61,7 +61,7 @@ pub async fn runtime(st: &AppState, c: &ContainerRow) -> Option<Value> {
         Some(s) => s,
         None => {
             let host = host_of(st, c.server_id.as_deref()).await.ok()?;
-            let s = host.call(|d| d.state(&c.lxd_name)).await.ok()?;
+            let s = host.call("state", |d| d.state(&c.lxd_name)).await.ok()?;
             st.runtime_cache.put(&c.container_id, s.clone());
             s
         }

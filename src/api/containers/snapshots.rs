@@ -110,7 +110,7 @@ fn out(s: &SnapshotInfo, meta: &Meta) -> SnapshotOut {
 
 async fn on_host(st: &AppState, c: &ContainerRow) -> Result<Vec<SnapshotInfo>> {
     let host = host_of(st, c.server_id.as_deref()).await?;
-    Ok(host.call(|d| d.snapshots(&c.lxd_name)).await?)
+    Ok(host.call("snapshots", |d| d.snapshots(&c.lxd_name)).await?)
 }
 
 /// Create container snapshot

@@ -87,7 +87,7 @@ fn figures(c: &ContainerRow, s: &InstanceState, started: Instant) -> StatsOut {
 pub async fn stats_of(st: &AppState, c: &ContainerRow) -> Result<StatsOut> {
     let started = Instant::now();
     let host = host_of(st, c.server_id.as_deref()).await?;
-    let s = host.call(|d| d.state(&c.lxd_name)).await?;
+    let s = host.call("state", |d| d.state(&c.lxd_name)).await?;
     Ok(figures(c, &s, started))
 }
 

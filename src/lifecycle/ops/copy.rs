@@ -25,13 +25,13 @@ async fn copy_onto(
 ) -> Result<&'static str, ApiError> {
     let host = host_of(st, c.server_id.as_deref()).await?;
     if refresh && running {
-        host.call(|d| d.set_state(&c.lxd_name, StateAction::ForceStop)).await?;
+        host.call("set_state", |d| d.set_state(&c.lxd_name, StateAction::ForceStop)).await?;
     }
-    host.call(|d| d.copy(source, &c.lxd_name, refresh)).await?;
+    host.call("copy", |d| d.copy(source, &c.lxd_name, refresh)).await?;
     // The copy carries the source's config, network keys and devices: make them this one's.
     provision::settle_instance(st, &host, c).await?;
     if running {
-        host.call(|d| d.set_state(&c.lxd_name, StateAction::Start)).await?;
+        host.call("set_state", |d| d.set_state(&c.lxd_name, StateAction::Start)).await?;
         return Ok(status::RUNNING);
     }
     Ok(status::STOPPED)

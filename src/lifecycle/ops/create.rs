@@ -91,12 +91,12 @@ impl HostOp for Create {
             image_alias: c.container_image.clone(),
             config: provision::config_of(c),
         };
-        host.call(|d| d.create(&spec)).await?;
+        host.call("create", |d| d.create(&spec)).await?;
         if c.kvm {
             let kvm = kvm_device();
-            host.call(|d| d.set_device(&spec.name, KVM_DEVICE, Some(&kvm))).await?;
+            host.call("set_device", |d| d.set_device(&spec.name, KVM_DEVICE, Some(&kvm))).await?;
         }
-        host.call(|d| d.set_state(&spec.name, StateAction::Start)).await?;
+        host.call("set_state", |d| d.set_state(&spec.name, StateAction::Start)).await?;
         Ok(())
     }
 
@@ -156,11 +156,11 @@ impl HostOp for Claim {
         let c = &self.c;
         let host = host_of(st, c.server_id.as_deref()).await?;
         provision::settle_instance(st, &host, c).await?;
-        let state = host.call(|d| d.state(&c.lxd_name)).await?;
+        let state = host.call("state", |d| d.state(&c.lxd_name)).await?;
         match state.status.as_str() {
             "Running" => {}
-            "Frozen" => host.call(|d| d.set_state(&c.lxd_name, StateAction::Unfreeze)).await?,
-            _ => host.call(|d| d.set_state(&c.lxd_name, StateAction::Start)).await?,
+            "Frozen" => host.call("set_state", |d| d.set_state(&c.lxd_name, StateAction::Unfreeze)).await?,
+            _ => host.call("set_state", |d| d.set_state(&c.lxd_name, StateAction::Start)).await?,
         }
         Ok(())
     }

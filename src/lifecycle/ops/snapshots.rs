@@ -21,7 +21,7 @@ pub fn snapshot_not_found() -> ApiError {
 
 /// The snapshot as the host lists it; 404 when it does not.
 async fn listed(host: &Host, c: &ContainerRow, name: &str) -> Result<SnapshotInfo, ApiError> {
-    let list = host.call(|d| d.snapshots(&c.lxd_name)).await?;
+    let list = host.call("snapshots", |d| d.snapshots(&c.lxd_name)).await?;
     list.into_iter().find(|s| s.name == name).ok_or_else(snapshot_not_found)
 }
 
@@ -89,17 +89,17 @@ impl HostOp for TakeSnapshot {
     async fn work(&mut self, st: &AppState) -> Result<(), ApiError> {
         let (c, name) = (&self.c, self.name.as_str());
         let host = host_of(st, c.server_id.as_deref()).await?;
-        let held = host.call(|d| d.snapshots(&c.lxd_name)).await?;
+        let held = host.call("snapshots", |d| d.snapshots(&c.lxd_name)).await?;
         if held.len() as i64 >= self.max {
             return Err(ApiError::invalid(
                 "max_snapshots",
                 format!("a container keeps at most {} snapshots; delete one first", self.max),
             ));
         }
-        let Err(e) = host.call(|d| d.snapshot(&c.lxd_name, name, self.expires_at)).await else { return Ok(()) };
+        let Err(e) = host.call("snapshot", |d| d.snapshot(&c.lxd_name, name, self.expires_at)).await else { return Ok(()) };
         let taken = match e {
             HostError::Failed(_) | HostError::Timeout => {
-                host.call(|d| d.snapshots(&c.lxd_name)).await.ok().map(|l| l.iter().any(|s| s.name == name))
+                host.call("snapshots", |d| d.snapshots(&c.lxd_name)).await.ok().map(|l| l.iter().any(|s| s.name == name))
             }
             _ => Some(false),
         };
@@ -167,7 +167,7 @@ impl HostOp for RestoreSnapshot {
     async fn work(&mut self, st: &AppState) -> Result<SnapshotInfo, ApiError> {
         let host = host_of(st, self.c.server_id.as_deref()).await?;
         let found = listed(&host, &self.c, &self.name).await?;
-        host.call(|d| d.restore(&self.c.lxd_name, &self.name)).await.map_err(map_missing)?;
+        host.call("restore", |d| d.restore(&self.c.lxd_name, &self.name)).await.map_err(map_missing)?;
         Ok(found)
     }
 
@@ -221,7 +221,7 @@ impl HostOp for DeleteSnapshot {
     async fn work(&mut self, st: &AppState) -> Result<(), ApiError> {
         let host = host_of(st, self.c.server_id.as_deref()).await?;
         listed(&host, &self.c, &self.name).await?;
-        host.call(|d| d.delete_snapshot(&self.c.lxd_name, &self.name)).await.map_err(map_missing)
+        host.call("delete_snapshot", |d| d.delete_snapshot(&self.c.lxd_name, &self.name)).await.map_err(map_missing)
     }
 
     async fn done(&mut self, _st: &AppState, tx: &mut Tx, _: &()) -> Result<(), ApiError> {

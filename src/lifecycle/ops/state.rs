@@ -87,7 +87,7 @@ impl HostOp for Operate {
             let row = crate::db::containers::by_id(&st.db, &c.container_id).await?.unwrap_or_else(|| c.clone());
             provision::sync_config(&host, &row).await.map_err(|e| start_refused(e, &row))?;
         }
-        host.call(|d| d.set_state(&c.lxd_name, self.op.action)).await?;
+        host.call("set_state", |d| d.set_state(&c.lxd_name, self.op.action)).await?;
         Ok(())
     }
 
@@ -161,7 +161,7 @@ impl HostOp for SetKvm {
         let host = host_of(st, self.c.server_id.as_deref()).await?;
         let dev = provision::kvm_device();
         let spec = self.on.then_some(&dev);
-        host.call(|d| d.set_device(&self.c.lxd_name, provision::KVM_DEVICE, spec)).await?;
+        host.call("set_device", |d| d.set_device(&self.c.lxd_name, provision::KVM_DEVICE, spec)).await?;
         Ok(())
     }
 
