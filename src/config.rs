@@ -5,25 +5,27 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use anyhow::{bail, Context};
 use ipnet::IpNet;
 
+use crate::secret::Secret;
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `HOODY_LISTEN`: address the HTTP server binds.
     pub listen: SocketAddr,
     /// `DATABASE_URL`: when unset, a private PostgreSQL cluster is started under the data dir.
-    pub database_url: Option<String>,
+    pub database_url: Option<Secret>,
     /// `HOODY_DATA_DIR`: keys, the embedded cluster and the file outbox live here.
     pub data_dir: PathBuf,
     /// `HOODY_PUBLIC_URL`: base of the links in mail.
     pub public_url: String,
     /// `HOODY_SMTP_URL`: `smtp://host:port`; when unset mail is written as `.eml` files.
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<Secret>,
     /// `HOODY_MAIL_FROM`
     pub mail_from: String,
     /// `HOODY_JWT_SECRET`: when unset, generated once and kept in the data dir.
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
     /// `HOODY_SECRET_KEY`: 64 hex characters encrypting secrets at rest; when unset, generated
     /// once and kept in the data dir.
-    pub secret_key: Option<String>,
+    pub secret_key: Option<Secret>,
     /// `HOODY_TRUSTED_PROXIES`: CIDRs whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
     /// `HOODY_CORS_ORIGINS`: exact origins allowed by CORS.
@@ -59,7 +61,7 @@ pub struct Config {
     pub oauth_launch_redirect: Option<String>,
     /// `HOODY_SIGNING_KEY`: 64 hex, the Ed25519 seed that signs responses and claims; when unset,
     /// generated once and kept in the data dir.
-    pub signing_key: Option<String>,
+    pub signing_key: Option<Secret>,
     /// `HOODY_SIGN_RESPONSES`: add `X-Hoody-Signature` to every response (default on).
     pub sign_responses: bool,
     /// `HOODY_ACTIVITY_RETENTION_DAYS`: activity records older than this are deleted.
@@ -105,7 +107,7 @@ pub struct SocialStats {
 #[derive(Clone, Debug)]
 pub struct OAuthProvider {
     pub client_id: Option<String>,
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Secret>,
     pub authorize_url: String,
     pub token_url: String,
     pub user_url: String,
@@ -152,7 +154,7 @@ impl OAuthProvider {
     fn with_env(mut self, name: &str) -> Self {
         let get = |k: &str| var(&format!("HOODY_{name}_{k}"));
         self.client_id = get("CLIENT_ID");
-        self.client_secret = get("CLIENT_SECRET");
+        self.client_secret = get("CLIENT_SECRET").map(Secret::new);
         if let Some(v) = get("AUTHORIZE_URL") {
             self.authorize_url = v;
         }
@@ -255,18 +257,18 @@ impl Config {
         if let Some(v) = var("HOODY_LISTEN") {
             c.listen = v.parse().with_context(|| format!("HOODY_LISTEN={v:?} is not host:port"))?;
         }
-        c.database_url = var("DATABASE_URL");
+        c.database_url = var("DATABASE_URL").map(Secret::new);
         if let Some(v) = var("HOODY_PUBLIC_URL") {
             c.public_url = v.trim_end_matches('/').to_owned();
         } else {
             c.public_url = format!("http://{}", c.listen);
         }
-        c.smtp_url = var("HOODY_SMTP_URL");
+        c.smtp_url = var("HOODY_SMTP_URL").map(Secret::new);
         if let Some(v) = var("HOODY_MAIL_FROM") {
             c.mail_from = v;
         }
-        c.jwt_secret = var("HOODY_JWT_SECRET");
-        c.secret_key = var("HOODY_SECRET_KEY");
+        c.jwt_secret = var("HOODY_JWT_SECRET").map(Secret::new);
+        c.secret_key = var("HOODY_SECRET_KEY").map(Secret::new);
         if let Some(v) = var("HOODY_TRUSTED_PROXIES") {
             c.trusted_proxies = parse_cidrs(&v)?;
         }
@@ -289,7 +291,7 @@ impl Config {
             c.oauth_redirects = v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
         }
         c.oauth_launch_redirect = var("HOODY_OAUTH_LAUNCH_REDIRECT");
-        c.signing_key = var("HOODY_SIGNING_KEY");
+        c.signing_key = var("HOODY_SIGNING_KEY").map(Secret::new);
         if let Some(v) = var("HOODY_LXD_SOCKET") {
             c.lxd_socket = PathBuf::from(v);
         }
@@ -372,4 +374,34 @@ pub fn parse_cidrs(s: &str) -> anyhow::Result<Vec<IpNet>> {
         out.push(net);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let mut c = Config::with_data_dir(PathBuf::from("/tmp/x"));
+        c.database_url = Some(Secret::new("postgres://hoody:db-pass-1@db/hoody".into()));
+        c.smtp_url = Some(Secret::new("smtp://mailer:smtp-pass-2@mail:25".into()));
+        c.jwt_secret = Some(Secret::new("jwt-secret-3-jwt-secret-3-jwt-secret-3".into()));
+        c.secret_key = Some(Secret::new("aa".repeat(32)));
+        c.signing_key = Some(Secret::new("bb".repeat(32)));
+        c.github.client_secret = Some(Secret::new("gh-secret-4".into()));
+        c.google.client_secret = Some(Secret::new("google-secret-5".into()));
+        let text = format!("{c:?}");
+        for secret in [
+            "db-pass-1",
+            "smtp-pass-2",
+            "jwt-secret-3",
+            &"aa".repeat(32),
+            &"bb".repeat(32),
+            "gh-secret-4",
+            "google-secret-5",
+        ] {
+            assert!(!text.contains(secret), "{secret} in Debug");
+        }
+        assert!(text.contains("[redacted]"));
+    }
 }

@@ -17,6 +17,7 @@ pub mod mail;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod secret;
 pub mod server;
 pub mod servers;
 pub mod shutdown;

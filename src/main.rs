@@ -161,7 +161,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 async fn database(cfg: &Config) -> anyhow::Result<(sqlx::PgPool, Option<db::embedded::EmbeddedPostgres>)> {
     match &cfg.database_url {
         Some(url) => {
-            let opts = url.parse().context("DATABASE_URL is not a PostgreSQL URL")?;
+            let opts = url.as_str().parse().context("DATABASE_URL is not a PostgreSQL URL")?;
             Ok((db::pool(cfg, opts), None))
         }
         None => {
@@ -187,7 +187,7 @@ async fn manage_servers(cfg: Config, action: ServersCmd) -> anyhow::Result<()> {
     let (pool, pg) = database(&cfg).await?;
     let result = async {
         db::MIGRATOR.run(&pool).await.context("applying migrations")?;
-        let sealer = SecretBox::load(cfg.secret_key.as_deref(), &cfg.data_dir)?;
+        let sealer = SecretBox::load(cfg.secret_key.as_ref().map(hoody_api::secret::Secret::as_str), &cfg.data_dir)?;
         match action {
             ServersCmd::Add { name, fields } => {
                 let row = servers::add(&pool, &sealer, &name, &fields.into_fields()?).await?;

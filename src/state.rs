@@ -57,11 +57,11 @@ impl AppState {
     pub fn new(db: PgPool, cfg: Config, migrated: Arc<AtomicBool>) -> anyhow::Result<Self> {
         let hot =
             HotConnections::new(db.connect_options().as_ref().clone(), cfg.db_hot_connections, cfg.db_acquire_timeout);
-        let jwt = JwtKeys::load(cfg.jwt_secret.as_deref(), &cfg.data_dir)?;
+        let jwt = JwtKeys::load(cfg.jwt_secret.as_ref().map(crate::secret::Secret::as_str), &cfg.data_dir)?;
         let hasher = Hasher::new(cfg.hash_threads)?;
-        let sealer = SecretBox::load(cfg.secret_key.as_deref(), &cfg.data_dir)?;
+        let sealer = SecretBox::load(cfg.secret_key.as_ref().map(crate::secret::Secret::as_str), &cfg.data_dir)?;
         let mailer = Mailer::new(&cfg)?;
-        let signer = Signer::load(cfg.signing_key.as_deref(), &cfg.data_dir)?;
+        let signer = Signer::load(cfg.signing_key.as_ref().map(crate::secret::Secret::as_str), &cfg.data_dir)?;
         let hosts = crate::host::registry::Hosts::new(cfg.host_limits);
         Ok(Self(Arc::new(Inner {
             db,

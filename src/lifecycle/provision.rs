@@ -87,10 +87,12 @@ pub async fn destroy(st: &AppState, c: &ContainerRow) -> Result<(), ApiError> {
 /// Stop (if it runs) and delete one instance; gone already counts as done.
 pub async fn remove_instance(host: &Host, name: &str) -> Result<(), HostError> {
     match host.call("state", |d| d.state(name)).await {
-        Ok(s) if s.status != "Stopped" => match host.call("set_state", |d| d.set_state(name, StateAction::ForceStop)).await {
-            Ok(()) | Err(HostError::Refused(_)) => {}
-            Err(e) => return Err(e),
-        },
+        Ok(s) if s.status != "Stopped" => {
+            match host.call("set_state", |d| d.set_state(name, StateAction::ForceStop)).await {
+                Ok(()) | Err(HostError::Refused(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         Ok(_) => {}
         Err(HostError::NotFound(_)) => return Ok(()),
         Err(e) => return Err(e),

@@ -40,7 +40,7 @@ struct Pending {
 impl Mailer {
     pub fn new(cfg: &Config) -> anyhow::Result<Self> {
         let transport = match &cfg.smtp_url {
-            Some(url) => Transport::Smtp(smtp_transport(url)?),
+            Some(url) => Transport::Smtp(smtp_transport(url.expose())?),
             None => Transport::Files(cfg.data_dir.join("outbox")),
         };
         let from =

@@ -90,7 +90,7 @@ pub async fn spawn() -> (TestApp, Fake) {
     let app = TestApp::spawn_with(|c| {
         for p in [&mut c.github, &mut c.google] {
             p.client_id = Some("client".into());
-            p.client_secret = Some("secret".into());
+            p.client_secret = Some("secret".to_owned().into());
             p.authorize_url = format!("{base}/authorize");
             p.token_url = format!("{base}/token");
             p.user_url = format!("{base}/user");

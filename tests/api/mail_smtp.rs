@@ -65,7 +65,7 @@ async fn verification_mail_travels_over_smtp_and_its_link_works() {
     let maildir = dir.join("maildir");
     let smtp = SmtpServer::start(&maildir, free_port());
     let port = smtp.port;
-    let app = TestApp::spawn_with(|c| c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
+    let app = TestApp::spawn_with(|c| c.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into())).await;
     app.post("/api/v1/auth/signup", json!({"email": "smtp@example.com", "password": PASSWORD})).await.expect(200);
     let mails = wait_maildir(&maildir, 1, 20).await;
     assert!(mails[0].contains("X-RcptTo: smtp@example.com"), "{}", mails[0]);
@@ -88,7 +88,7 @@ async fn mail_waits_in_the_outbox_while_smtp_is_down_and_is_delivered_later() {
     let maildir = dir.join("maildir");
     let port = free_port();
     let app = TestApp::spawn_with(|c| {
-        c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+        c.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into());
         c.mail_retry = Duration::from_secs(1);
     })
     .await;

@@ -96,11 +96,15 @@ impl HostOp for TakeSnapshot {
                 format!("a container keeps at most {} snapshots; delete one first", self.max),
             ));
         }
-        let Err(e) = host.call("snapshot", |d| d.snapshot(&c.lxd_name, name, self.expires_at)).await else { return Ok(()) };
+        let Err(e) = host.call("snapshot", |d| d.snapshot(&c.lxd_name, name, self.expires_at)).await else {
+            return Ok(());
+        };
         let taken = match e {
-            HostError::Failed(_) | HostError::Timeout => {
-                host.call("snapshots", |d| d.snapshots(&c.lxd_name)).await.ok().map(|l| l.iter().any(|s| s.name == name))
-            }
+            HostError::Failed(_) | HostError::Timeout => host
+                .call("snapshots", |d| d.snapshots(&c.lxd_name))
+                .await
+                .ok()
+                .map(|l| l.iter().any(|s| s.name == name)),
             _ => Some(false),
         };
         match taken {
