@@ -10,6 +10,7 @@ pub mod extract;
 pub mod health;
 pub mod host;
 pub mod idempotency;
+pub mod invites;
 pub mod lifecycle;
 pub mod mail;
 pub mod metrics;
@@ -155,7 +156,8 @@ pub async fn run(
     result
 }
 
-/// Periodic clean-up: expired rate-limit windows, old activity, expired idempotency keys.
+/// Periodic clean-up: expired rate-limit windows, old activity, expired idempotency keys, spent
+/// device authorizations and codes, security history past its retention.
 async fn janitor(st: AppState, stop: shutdown::Stop) {
     loop {
         tokio::select! {
@@ -170,6 +172,9 @@ async fn janitor(st: AppState, stop: shutdown::Stop) {
         }
         if let Err(e) = idempotency::sweep(&st.db).await {
             tracing::debug!(error = %e, "idempotency key sweep skipped");
+        }
+        if let Err(e) = api::auth::queries::prune(&st.db, st.cfg.audit_retention_days).await {
+            tracing::debug!(error = %e, "sign-in state prune skipped");
         }
     }
 }
