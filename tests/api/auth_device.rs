@@ -313,6 +313,21 @@ async fn user_code_guesses_are_limited_per_client_ip() {
 }
 
 #[tokio::test]
+async fn starts_and_polls_have_a_flood_guard_per_client_ip() {
+    let app = TestApp::spawn_with(|c| c.limits.device_requests_per_ip = 3).await;
+    let (device_code, _) = start(&app, json!({})).await;
+    refused(&poll(&app, &device_code, None).await, "authorization_pending");
+    interval_passes(&app).await;
+    refused(&poll(&app, &device_code, None).await, "authorization_pending");
+    interval_passes(&app).await;
+    let r = poll(&app, &device_code, None).await;
+    r.expect(429);
+    assert!(r.headers.get("retry-after").is_some());
+    app.post(CODE, json!({})).await.expect(429);
+    assert_eq!(devices(&app).await, 1);
+}
+
+#[tokio::test]
 async fn bad_input_is_refused_naming_the_field_and_stores_nothing() {
     let app = TestApp::spawn().await;
     for (body, field) in [
@@ -429,6 +444,53 @@ async fn github_on_the_page_approves_the_device() {
     r.expect(200);
     assert_eq!(r.data()["user"]["email"], "octo-device@example.com");
     assert_eq!(r.data()["user"]["signup_method"], "github");
+}
+
+#[tokio::test]
+async fn github_on_the_page_with_two_factor_continues_with_the_code() {
+    let (app, fake) = spawn().await;
+    let mut e = enrolled(&app, "octo-2fa@example.com").await;
+    let (device_code, user_code) = start(&app, json!({})).await;
+    let (ticket, cookie) = confirm(&app, &user_code).await;
+    let res = no_redirects()
+        .get(format!("{}/api/v1/auth/device/authorize", app.base))
+        .query(&[("ticket", ticket.as_str()), ("provider", "github")])
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    let attempt = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("__Host-hoody-oauth-"))
+        .unwrap();
+    let location = reqwest::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+    let state: String = location.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    // The provider vouches for the enrolled account's address: the same account, 2FA on.
+    github_user(&fake, "dev2", json!(5151), "octo-2fa@example.com");
+    let res = no_redirects()
+        .get(format!("{}/api/v1/auth/github/callback", app.base))
+        .query(&[("code", "dev2"), ("state", state.as_str())])
+        .header("cookie", attempt)
+        .send()
+        .await
+        .unwrap();
+    let loc = res.headers()["location"].to_str().unwrap().to_owned();
+    let frag = url_pairs(loc.split_once('#').unwrap().1);
+    assert_eq!(frag["requires_2fa"], "true");
+    refused(&poll(&app, &device_code, None).await, "authorization_pending");
+    let v = app
+        .post("/api/v1/users/auth/2fa/verify", json!({"temp_token": frag["temp_token"], "code": e.auth.next().await}))
+        .await;
+    v.expect(200);
+    assert_eq!(v.data(), &json!({"status": "approved"}));
+    interval_passes(&app).await;
+    let r = poll(&app, &device_code, None).await;
+    r.expect(200);
+    assert_eq!(r.data()["user"]["id"], e.session.user_id.as_str());
 }
 
 #[tokio::test]

@@ -230,8 +230,7 @@ async fn security_history_lists_sign_ins_failures_and_changes() {
     let app = TestApp::spawn().await;
     let mut e = enrolled(&app, "history@example.com").await;
     let other = app.verified_user("other-history@example.com").await;
-    // A failed login, then a complete 2FA login from another address is not possible here; the
-    // loopback address is what every entry carries.
+    // A rejected password, then a sign-in with the second factor.
     app.post("/api/v1/users/auth/login", json!({"email": "history@example.com", "password": "Not-The-Password-1"}))
         .await
         .expect(401);
@@ -246,6 +245,10 @@ async fn security_history_lists_sign_ins_failures_and_changes() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    // Unknown addresses are never recorded.
+    app.post("/api/v1/users/auth/login", json!({"email": "nobody@example.com", "password": "Not-The-Password-1"}))
+        .await
+        .expect(401);
     let r = app.post("/api/v1/users/auth/login", json!({"email": "history@example.com", "password": PASSWORD})).await;
     let temp = r.data()["temp_token"].as_str().unwrap().to_owned();
     let v = app.post("/api/v1/users/auth/2fa/verify", json!({"temp_token": temp, "code": e.auth.next().await})).await;
@@ -272,6 +275,11 @@ async fn security_history_lists_sign_ins_failures_and_changes() {
     assert_eq!(r.data()[0]["event"], "2fa.enabled");
     assert_eq!(r.body["metadata"], json!({"total": 2, "page": 2, "limit": 1, "pages": 2}));
 
+    let failures: i64 = sqlx::query_scalar("select count(*) from security_event where kind = 'login.failed'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(failures, 1, "only the existing account's failure");
     // The other account sees only its own.
     let r = app.get(&format!("{HISTORY}?include_failed=true&include_security=true"), Some(&other.token)).await;
     assert_eq!(r.body["metadata"]["total"], 0);

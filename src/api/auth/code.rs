@@ -64,7 +64,7 @@ pub async fn create_authorization_code(
         errs.push(FieldError::new("code_challenge", "must be an S256 challenge (43 base64url characters)"));
     }
     // Exact match only, as for OAuth: no prefixes, no look-alike hosts, no decoding.
-    if !st.cfg.oauth_redirects.iter().any(|allowed| *allowed == input.redirect_uri) {
+    if !st.cfg.oauth_redirects.contains(&input.redirect_uri) {
         errs.push(FieldError::new("redirect_uri", "is not on the allowlist"));
     }
     if !errs.is_empty() {

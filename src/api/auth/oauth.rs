@@ -178,7 +178,9 @@ async fn callback(st: &AppState, which: Provider, q: CallbackQuery, headers: &He
     if st.jwt.verify(state, TokenType::OauthState).is_none_or(|c| c.sub != which.name()) {
         return Err(invalid());
     }
-    let found: Option<(String, String, Option<String>, String, Option<String>)> = sqlx::query_as(
+    // redirect_uri, code_challenge, state_id, intent, device_id
+    type State = (String, String, Option<String>, String, Option<String>);
+    let found: Option<State> = sqlx::query_as(
         "update oauth_state set used_at = now() \
          where state_hash = $1 and provider = $2 and used_at is null and expires_at > now() \
          returning redirect_uri, code_challenge, state_id, intent, device_id",

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::{
     auth::{
-        policy::{self, PermSet, PermTree, Permissions},
+        policy::{self, PermTree, Permissions},
         principal::Principal,
     },
     envelope::{ApiOk, Envelope},
@@ -46,7 +46,7 @@ pub async fn list_permission_templates(_me: Principal) -> ApiOk<Vec<TemplateOut>
         .map(|(name, _)| TemplateOut {
             name,
             description: describe(name),
-            permissions: PermTree(policy::template(name).unwrap_or_else(PermSet::default)),
+            permissions: PermTree(policy::template(name).unwrap_or_default()),
         })
         .collect();
     ApiOk::new("Permission templates", out)

@@ -100,7 +100,9 @@ pub async fn get_security_history(
         .bind(retention)
         .fetch_one(&st.db)
         .await?;
-    let rows: Vec<(String, String, Option<String>, Option<String>, DateTime<Utc>)> = sqlx::query_as(&format!(
+    // id, event, ip, client, created_at
+    type Row = (String, String, Option<String>, Option<String>, DateTime<Utc>);
+    let rows: Vec<Row> = sqlx::query_as(&format!(
         "select id, event, ip, client, created_at from {HISTORY} order by created_at desc, id desc limit $5 offset $6"
     ))
     .bind(&me.user.user_id)
