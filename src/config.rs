@@ -90,6 +90,17 @@ pub struct Config {
     pub reconcile_interval: Duration,
     /// `HOODY_FREE_TIER`: set up a default project and container for newly verified users (default on).
     pub free_tier: bool,
+    /// `HOODY_FREE_TIER_INVITES`: the free tier's invite gate (default off). On: the default
+    /// container is set up only for users who redeemed an invite code (`hoody-api invites create`).
+    pub free_tier_invites: bool,
+    /// `HOODY_DEVICE_FLOW`: `hoody login --web` (`/auth/device/…`; default on). Off: those routes answer 404.
+    pub device_flow: bool,
+    /// `HOODY_DEVICE_VERIFICATION_URL`: the page where a person types a device's user code
+    /// (default `<HOODY_PUBLIC_URL>/device`).
+    pub device_verification_url: Option<String>,
+    /// `HOODY_AUDIT_RETENTION_DAYS`: sign-in and security events (the security history) older
+    /// than this are deleted (default 180).
+    pub audit_retention_days: i64,
 }
 
 /// Community counters, as configured (no outbound calls to fetch them).
@@ -192,6 +203,12 @@ pub struct Limits {
     /// `HOODY_LIMIT_OTP_FAILURES` per 15 minutes per user: wrong 2FA codes, shared by every
     /// check (token gate, disable, regenerate, temp_token, setup confirmation).
     pub otp_failures: i32,
+    /// `HOODY_LIMIT_DEVICE_CODE_FAILURES_PER_IP` per hour: wrong user codes typed on the device page.
+    pub device_code_failures_per_ip: i32,
+    /// `HOODY_LIMIT_DEVICE_REQUESTS_PER_IP` per 10 minutes: device codes started and polls.
+    pub device_requests_per_ip: i32,
+    /// `HOODY_LIMIT_WAITLIST_PER_IP` per hour: waitlist signups and updates.
+    pub waitlist_per_ip: i32,
 }
 
 impl Default for Limits {
@@ -204,6 +221,9 @@ impl Default for Limits {
             mail_per_address: 5,
             email_actions_per_ip: 100,
             otp_failures: 10,
+            device_code_failures_per_ip: 20,
+            device_requests_per_ip: 1000,
+            waitlist_per_ip: 20,
         }
     }
 }
@@ -249,6 +269,10 @@ impl Config {
             max_snapshots: 20,
             reconcile_interval: Duration::from_secs(30),
             free_tier: true,
+            free_tier_invites: false,
+            device_flow: true,
+            device_verification_url: None,
+            audit_retention_days: 180,
         }
     }
 
@@ -316,6 +340,10 @@ impl Config {
         c.max_snapshots = num("HOODY_MAX_SNAPSHOTS", c.max_snapshots)?.max(0);
         c.reconcile_interval = Duration::from_secs(num("HOODY_RECONCILE_INTERVAL_SECS", 30)?.clamp(1, 86_400));
         c.free_tier = !var("HOODY_FREE_TIER").is_some_and(|v| matches!(v.trim(), "0" | "false" | "off"));
+        c.free_tier_invites = var("HOODY_FREE_TIER_INVITES").is_some_and(|v| matches!(v.trim(), "1" | "true" | "on"));
+        c.device_flow = !var("HOODY_DEVICE_FLOW").is_some_and(|v| matches!(v.trim(), "0" | "false" | "off"));
+        c.device_verification_url = var("HOODY_DEVICE_VERIFICATION_URL");
+        c.audit_retention_days = num("HOODY_AUDIT_RETENTION_DAYS", c.audit_retention_days)?.max(1);
         c.sign_responses = !var("HOODY_SIGN_RESPONSES").is_some_and(|v| matches!(v.trim(), "0" | "false" | "off"));
         c.activity_retention_days = num("HOODY_ACTIVITY_RETENTION_DAYS", c.activity_retention_days)?.max(1);
         c.writeback_interval = Duration::from_millis(num("HOODY_WRITEBACK_INTERVAL_MS", 1000)?.clamp(10, 60_000));
@@ -340,7 +368,15 @@ impl Config {
         l.mail_per_address = num("HOODY_LIMIT_MAIL_PER_ADDRESS", l.mail_per_address)?;
         l.email_actions_per_ip = num("HOODY_LIMIT_EMAIL_ACTIONS_PER_IP", l.email_actions_per_ip)?;
         l.otp_failures = num("HOODY_LIMIT_OTP_FAILURES", l.otp_failures)?.max(1);
+        l.device_code_failures_per_ip = num("HOODY_LIMIT_DEVICE_CODE_FAILURES_PER_IP", l.device_code_failures_per_ip)?;
+        l.device_requests_per_ip = num("HOODY_LIMIT_DEVICE_REQUESTS_PER_IP", l.device_requests_per_ip)?;
+        l.waitlist_per_ip = num("HOODY_LIMIT_WAITLIST_PER_IP", l.waitlist_per_ip)?;
         Ok(c)
+    }
+
+    /// The device verification page (`HOODY_DEVICE_VERIFICATION_URL`, else `<public URL>/device`).
+    pub fn device_page(&self) -> String {
+        self.device_verification_url.clone().unwrap_or_else(|| format!("{}/device", self.public_url))
     }
 }
 

@@ -21,6 +21,10 @@ pub enum ApiError {
     /// 400: the body or query does not match the schema.
     #[error("{message}")]
     BadRequest { code: &'static str, message: Text, fields: Vec<FieldError> },
+    /// 400 whose reason the client also reads from `data.error`: the device flow's polling
+    /// answers (`authorization_pending`, `slow_down`, `access_denied`, `expired_token`).
+    #[error("{message}")]
+    FlowState { code: &'static str, message: Text },
     /// 401: missing, malformed, expired or revoked credentials.
     #[error("{message}")]
     Unauthenticated { code: &'static str, message: Text },
@@ -96,9 +100,9 @@ pub struct ErrorBody {
     pub code: String,
     /// The HTTP reason phrase.
     pub error: String,
-    /// Always null on errors.
+    /// Null on errors, except the device flow's polling answers: `{"error": "<code>"}`.
     #[schema(value_type = Option<Object>)]
-    pub data: Option<()>,
+    pub data: Option<serde_json::Value>,
     /// The `x-request-id` of this request.
     pub request_id: String,
     /// Seconds to wait before retrying (429 and 503).
@@ -150,7 +154,7 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::BadRequest { .. } | Self::FlowState { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
@@ -175,6 +179,7 @@ impl ApiError {
     fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { code, .. }
+            | Self::FlowState { code, .. }
             | Self::Unauthenticated { code, .. }
             | Self::Forbidden { code, .. }
             | Self::NotFound { code, .. }
@@ -266,7 +271,7 @@ pub fn error_response(
     retry_after: Option<u64>,
     fields: Vec<FieldError>,
 ) -> Response {
-    error_response_with(status, code, message, retry_after, fields, None)
+    error_response_with(status, code, message, retry_after, fields, None, None)
 }
 
 /// [`error_response`] with a versioned document's current version in `details`.
@@ -277,13 +282,14 @@ pub fn error_response_with(
     retry_after: Option<u64>,
     fields: Vec<FieldError>,
     current_file_version: Option<i64>,
+    data: Option<serde_json::Value>,
 ) -> Response {
     let body = ErrorBody {
         status_code: status.as_u16(),
         message,
         code: code.to_owned(),
         error: status.canonical_reason().unwrap_or("Error").to_owned(),
-        data: None,
+        data,
         request_id: telemetry::current_request_id(),
         retry_after,
         details: (!fields.is_empty() || current_file_version.is_some())
@@ -319,7 +325,11 @@ impl IntoResponse for ApiError {
             Self::StaleVersion { current } => Some(*current),
             _ => None,
         };
-        error_response_with(status, self.code(), self.public_message(), self.retry_after(), fields, current)
+        let data = match &self {
+            Self::FlowState { code, .. } => Some(serde_json::json!({ "error": code })),
+            _ => None,
+        };
+        error_response_with(status, self.code(), self.public_message(), self.retry_after(), fields, current, data)
     }
 }
 

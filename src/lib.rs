@@ -12,6 +12,7 @@ pub mod health;
 pub mod host;
 pub mod idempotency;
 pub mod ids;
+pub mod invites;
 pub mod lifecycle;
 pub mod mail;
 pub mod metrics;
@@ -171,7 +172,7 @@ pub async fn run(
 }
 
 /// Periodic clean-up: expired rate-limit windows, old activity, expired idempotency keys, ended
-/// sessions.
+/// sessions, spent device authorizations and codes, security history past its retention.
 async fn janitor(st: AppState, stop: shutdown::Stop) {
     loop {
         tokio::select! {
@@ -189,6 +190,9 @@ async fn janitor(st: AppState, stop: shutdown::Stop) {
         }
         if let Err(e) = db::sessions::prune(&st.db).await {
             tracing::debug!(error = %e, "session prune skipped");
+        }
+        if let Err(e) = api::auth::queries::prune(&st.db, st.cfg.audit_retention_days).await {
+            tracing::debug!(error = %e, "sign-in state prune skipped");
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The `hoody-api` command: `serve` (default), `migrate`, `openapi`, `servers …`.
+//! The `hoody-api` command: `serve` (default), `migrate`, `openapi`, `servers …`, `invites …`.
 
 use std::{
     process::ExitCode,
@@ -7,7 +7,7 @@ use std::{
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hoody_api::{auth::crypto::SecretBox, config::Config, db, servers, state::AppState, telemetry};
+use hoody_api::{auth::crypto::SecretBox, config::Config, db, invites, servers, state::AppState, telemetry};
 
 #[derive(Parser)]
 #[command(name = "hoody-api", version, about = "The Hoody platform control plane")]
@@ -30,6 +30,24 @@ enum Command {
     Servers {
         #[command(subcommand)]
         action: ServersCmd,
+    },
+    /// Invite codes for the free tier's invite gate (`HOODY_FREE_TIER_INVITES=on`).
+    Invites {
+        #[command(subcommand)]
+        action: InvitesCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum InvitesCmd {
+    /// Make invite codes and print them, one per line (they are shown only now; stored hashed).
+    Create {
+        /// How many codes (1–1000).
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// How many accounts each code serves (1–1000000).
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
     },
 }
 
@@ -152,6 +170,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         match cli.command {
             Some(Command::Migrate) => migrate(cfg).await,
             Some(Command::Servers { action }) => manage_servers(cfg, action).await,
+            Some(Command::Invites { action }) => manage_invites(cfg, action).await,
             _ => serve(cfg).await,
         }
     })
@@ -213,6 +232,27 @@ async fn manage_servers(cfg: Config, action: ServersCmd) -> anyhow::Result<()> {
                             r.server_id, r.name, r.region, r.is_free, r.is_enabled, r.lxd_endpoint
                         );
                     }
+                }
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    pool.close().await;
+    if let Some(pg) = pg {
+        pg.stop();
+    }
+    result
+}
+
+async fn manage_invites(cfg: Config, action: InvitesCmd) -> anyhow::Result<()> {
+    let (pool, pg) = database(&cfg).await?;
+    let result = async {
+        db::MIGRATOR.run(&pool).await.context("applying migrations")?;
+        match action {
+            InvitesCmd::Create { count, uses } => {
+                for code in invites::create(&pool, count, uses).await? {
+                    println!("{code}");
                 }
             }
         }

@@ -27,6 +27,7 @@ use utoipa::{
         (name = "activity", description = "The account's request log"),
         (name = "meta", description = "The API's signing key and community counters"),
         (name = "utilities", description = "Helpers"),
+        (name = "waitlist", description = "The public waitlist"),
         (name = "ops", description = "Liveness, readiness and metrics")
     )
 )]

@@ -13,6 +13,7 @@ pub(crate) mod tfa;
 pub(crate) mod tokens;
 mod users;
 mod utilities;
+mod waitlist;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -30,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(tfa::router())
         .merge(tokens::router())
         .merge(users::router())
-        .merge(utilities::router());
+        .merge(utilities::router())
+        .merge(waitlist::router());
     OpenApiRouter::new().nest("/api/v1", v1)
 }

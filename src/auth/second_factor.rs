@@ -186,26 +186,45 @@ pub async fn new_challenge(
     user_id: &str,
     code_challenge: Option<&str>,
 ) -> sqlx::Result<String> {
+    insert_challenge(db, user_id, code_challenge, None).await
+}
+
+/// The second step of a sign-in on the device verification page: accepting its code approves
+/// the device (`device_id`) instead of minting tokens.
+pub async fn new_device_challenge(db: impl PgExecutor<'_>, user_id: &str, device_id: &str) -> sqlx::Result<String> {
+    insert_challenge(db, user_id, None, Some(device_id)).await
+}
+
+async fn insert_challenge(
+    db: impl PgExecutor<'_>,
+    user_id: &str,
+    code_challenge: Option<&str>,
+    device_id: Option<&str>,
+) -> sqlx::Result<String> {
     let token = secrets::random_token();
     sqlx::query(
-        "insert into login_challenge (challenge_hash, user_id, expires_at, code_challenge) values ($1, $2, now() + $3, $4)",
+        "insert into login_challenge (challenge_hash, user_id, expires_at, code_challenge, device_id) \
+         values ($1, $2, now() + $3, $4, $5)",
     )
     .bind(secrets::sha256(&token))
     .bind(user_id)
     .bind(CHALLENGE_TTL)
     .bind(code_challenge)
-        .execute(db)
-        .await?;
+    .bind(device_id)
+    .execute(db)
+    .await?;
     Ok(token)
 }
 
-/// Count an attempt on a live challenge: its user and PKCE challenge; `None` once it is used,
-/// expired or out of attempts.
-pub async fn challenge_attempt(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option<(String, Option<String>)>> {
+/// A live challenge's user, PKCE challenge and device (when begun on the device page).
+pub type ChallengeBinding = (String, Option<String>, Option<String>);
+
+/// Count an attempt on a live challenge; `None` once it is used, expired or out of attempts.
+pub async fn challenge_attempt(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option<ChallengeBinding>> {
     sqlx::query_as(
         "update login_challenge set attempts = attempts + 1 \
          where challenge_hash = $1 and used_at is null and expires_at > now() and attempts < $2 \
-         returning user_id, code_challenge",
+         returning user_id, code_challenge, device_id",
     )
     .bind(secrets::sha256(token))
     .bind(CHALLENGE_ATTEMPTS)

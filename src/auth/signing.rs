@@ -43,6 +43,9 @@ pub struct IdentityClaim {
 struct IdentityPayload<'a> {
     iss: &'static str,
     sub: &'a str,
+    /// Who the claim is for (`POST /users/auth/identity-claim`); absent on the sign-in claims.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<&'a str>,
     username: &'a str,
     email_verified: bool,
     is_admin: bool,
@@ -96,16 +99,26 @@ impl Signer {
     }
 
     pub fn identity_claim(&self, user: &UserRow) -> IdentityClaim {
+        self.claim(user, None, IDENTITY_CLAIM_TTL)
+    }
+
+    /// A claim bound to `audience`, valid for `ttl`; the payload's `aud` names the audience.
+    pub fn audience_claim(&self, user: &UserRow, audience: &str, ttl: chrono::Duration) -> IdentityClaim {
+        self.claim(user, Some(audience), ttl)
+    }
+
+    fn claim(&self, user: &UserRow, aud: Option<&str>, ttl: chrono::Duration) -> IdentityClaim {
         let now = Utc::now();
         let payload = IdentityPayload {
             iss: "hoody-api",
             sub: &user.user_id,
+            aud,
             username: &user.username,
             email_verified: user.email_verified,
             is_admin: user.is_admin,
             public_key: user.public_key.as_deref(),
             iat: now.timestamp(),
-            exp: (now + IDENTITY_CLAIM_TTL).timestamp(),
+            exp: (now + ttl).timestamp(),
         };
         let payload_b64 = STANDARD.encode(serde_json::to_vec(&payload).unwrap_or_default());
         let signature_hex = self.sign_hex(format!("{IDENTITY_CLAIM_LABEL}\n{payload_b64}").as_bytes());

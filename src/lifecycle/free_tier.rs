@@ -216,6 +216,13 @@ pub async fn setup(st: &AppState, user_id: &str, region: Option<&str>) -> Result
     if !st.cfg.free_tier {
         return Err(ApiError::precondition("free_tier_disabled", "The free tier is switched off on this server"));
     }
+    // The invite gate (HOODY_FREE_TIER_INVITES=on): only accounts that redeemed an invite.
+    if !crate::invites::may_claim(st, user_id).await? {
+        return Err(ApiError::precondition(
+            "invite_required",
+            "Redeem an invite code first (POST /users/me/redeem-invite)",
+        ));
+    }
     let outcome = async {
         match prepare(st, user_id, region).await? {
             Prepared::Provision(id) => {
@@ -249,6 +256,11 @@ pub async fn setup(st: &AppState, user_id: &str, region: Option<&str>) -> Result
 /// the background. Never fails the caller.
 pub async fn begin(st: &AppState, user_id: &str, region: Option<&str>) {
     if !st.cfg.free_tier {
+        return;
+    }
+    // The invite gate (HOODY_FREE_TIER_INVITES=on): nothing for accounts that have not redeemed
+    // an invite; redeeming one (POST /users/me/redeem-invite) calls this again.
+    if !crate::invites::may_claim(st, user_id).await.unwrap_or(false) {
         return;
     }
     match prepare(st, user_id, region).await {

@@ -43,3 +43,13 @@ pub fn password_changed() -> Mail {
             .to_owned(),
     }
 }
+
+pub fn waitlist_joined() -> Mail {
+    Mail {
+        subject: "You are on the Hoody waitlist",
+        body: "Thanks for your interest in Hoody: this address is on the waitlist, and we will write \
+               when your place comes up.\n\nIf you did not ask for this, ignore this mail; nothing else \
+               will be sent.\n"
+            .to_owned(),
+    }
+}

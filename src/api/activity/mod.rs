@@ -1,6 +1,6 @@
 //! The `activity` tag: the account's request log.
 
-mod logs;
+pub(crate) mod logs;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 

@@ -1,17 +1,13 @@
 //! The popup hand-off: the app asks for a launch URL, opens it in a popup, and the popup runs
 //! the OAuth sign-in, ending on the hosted page with the auth intent and the attempt's `state_id`.
 
-use axum::{
-    extract::State,
-    http::{header, HeaderValue},
-    response::Response,
-};
+use axum::{extract::State, http::header, response::Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::oauth::{begin, launch_cookie_name};
 use crate::{
-    auth::{oauth::Provider, pkce, secrets},
+    auth::{cookie, oauth::Provider, pkce, secrets},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, FieldError, Result},
     extract::{Json, Query},
@@ -115,12 +111,8 @@ pub async fn start_launch(State(st): State<AppState>, Query(q): Query<StartQuery
     let (provider, challenge, state_id) = found.ok_or_else(invalid)?;
     let provider = if provider == "google" { Provider::Google } else { Provider::Github };
     let back_to = st.cfg.oauth_launch_redirect.clone().ok_or_else(invalid)?;
-    let mut res = begin(&st, provider, &back_to, &challenge, "login", Some(&state_id)).await?;
-    let cookie = format!(
-        "{}=1; Max-Age={}; Path=/; Secure; HttpOnly; SameSite=Lax",
-        launch_cookie_name(&state_id),
-        TICKET_TTL.num_seconds()
-    );
-    res.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(anyhow::Error::from)?);
+    let mut res = begin(&st, provider, &back_to, &challenge, "login", Some(&state_id), None).await?;
+    let cookie = cookie::set(&launch_cookie_name(&state_id), "1", TICKET_TTL.num_seconds())?;
+    res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(res)
 }

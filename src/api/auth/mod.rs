@@ -1,15 +1,21 @@
 //! The `authentication` tag.
 
+mod claim;
+mod code;
+mod config;
+pub(crate) mod device;
+mod device_poll;
 pub(crate) mod dto;
 pub(crate) mod intent;
 mod launch;
 mod login;
+mod me;
 mod oauth;
 mod password;
 pub(crate) mod queries;
 mod regions;
 pub(crate) mod session;
-mod signup;
+pub(crate) mod signup;
 pub(crate) mod verify;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -36,4 +42,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(oauth::google_callback))
         .routes(routes!(launch::initiate_launch))
         .routes(routes!(launch::start_launch))
+        .routes(routes!(me::get_current_user_alias))
+        .routes(routes!(claim::issue_identity_claim))
+        .routes(routes!(config::get_auth_config))
+        .routes(routes!(code::create_authorization_code))
+        .routes(routes!(code::exchange_authorization_code))
+        .routes(routes!(device_poll::start_device_authorization))
+        .routes(routes!(device_poll::poll_device_token))
+        .routes(routes!(device::verify_device_code))
+        .routes(routes!(device::authorize_device))
+        .routes(routes!(device::login_device))
+        .routes(routes!(device::deny_device))
 }

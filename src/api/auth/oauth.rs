@@ -4,15 +4,16 @@
 
 use axum::{
     extract::State,
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{intent::new_intent, queries, signup::insert_with_fresh_username};
+use super::{device, intent::new_intent, queries, signup::insert_with_fresh_username};
 use crate::{
     auth::{
+        cookie,
         jwt::TokenType,
         oauth::{self, Profile, Provider},
         pkce, second_factor, secrets,
@@ -64,6 +65,12 @@ fn settings(st: &AppState, which: Provider) -> &OAuthProvider {
     }
 }
 
+/// Whether `which` has its client credentials set.
+pub fn configured(st: &AppState, which: Provider) -> bool {
+    let p = settings(st, which);
+    p.client_id.is_some() && p.client_secret.is_some()
+}
+
 fn callback_url(st: &AppState, which: Provider) -> String {
     format!("{}/api/v1/auth/{}/callback", st.cfg.public_url, which.name())
 }
@@ -112,11 +119,12 @@ async fn authorize(st: &AppState, which: Provider, q: AuthorizeQuery) -> Result<
             "code_challenge must be an S256 challenge (43 base64url characters)",
         ));
     }
-    begin(st, which, redirect_uri, challenge, intent, None).await
+    begin(st, which, redirect_uri, challenge, intent, None, None).await
 }
 
 /// Store a single-use state bound to where the sign-in returns and to its PKCE challenge (and, for
-/// a popup hand-off, to its `state_id`), then send the browser to the provider.
+/// a popup hand-off, to its `state_id`; for the device verification page, to its device), then
+/// send the browser to the provider.
 pub async fn begin(
     st: &AppState,
     which: Provider,
@@ -124,6 +132,7 @@ pub async fn begin(
     challenge: &str,
     intent: &str,
     state_id: Option<&str>,
+    device_id: Option<&str>,
 ) -> Result<Response> {
     let p = settings(st, which);
     let Some(client_id) = p.client_id.as_deref().filter(|_| p.client_secret.is_some()) else {
@@ -132,8 +141,8 @@ pub async fn begin(
     // A signed, expiring JWT (typ oauth_state, sub = provider), also recorded so it works once.
     let state = st.jwt.issue(which.name(), TokenType::OauthState, 0)?.token;
     sqlx::query(
-        "insert into oauth_state (state_hash, provider, redirect_uri, code_challenge, intent, expires_at, state_id) \
-         values ($1, $2, $3, $4, $5, now() + $6, $7)",
+        "insert into oauth_state (state_hash, provider, redirect_uri, code_challenge, intent, expires_at, state_id, \
+         device_id) values ($1, $2, $3, $4, $5, now() + $6, $7, $8)",
     )
     .bind(secrets::sha256(&state))
     .bind(which.name())
@@ -142,6 +151,7 @@ pub async fn begin(
     .bind(intent)
     .bind(STATE_TTL)
     .bind(state_id)
+    .bind(device_id)
     .execute(&st.db)
     .await?;
     let url = reqwest::Url::parse_with_params(
@@ -169,16 +179,18 @@ async fn callback(st: &AppState, which: Provider, q: CallbackQuery, headers: &He
     if st.jwt.verify(state, TokenType::OauthState).is_none_or(|c| c.sub != which.name()) {
         return Err(invalid());
     }
-    let found: Option<(String, String, Option<String>, String)> = sqlx::query_as(
+    // redirect_uri, code_challenge, state_id, intent, device_id
+    type State = (String, String, Option<String>, String, Option<String>);
+    let found: Option<State> = sqlx::query_as(
         "update oauth_state set used_at = now() \
          where state_hash = $1 and provider = $2 and used_at is null and expires_at > now() \
-         returning redirect_uri, code_challenge, state_id, intent",
+         returning redirect_uri, code_challenge, state_id, intent, device_id",
     )
     .bind(secrets::sha256(state))
     .bind(which.name())
     .fetch_optional(&st.db)
     .await?;
-    let (redirect_uri, challenge, state_id, intent) = found.ok_or_else(invalid)?;
+    let (redirect_uri, challenge, state_id, intent, device_id) = found.ok_or_else(invalid)?;
     let state_id = state_id.as_deref();
     // Every answer names the popup attempt (for the opener's message filter) and clears its cookie.
     let back = |params: &[(&str, &str)]| {
@@ -187,26 +199,14 @@ async fn callback(st: &AppState, which: Provider, q: CallbackQuery, headers: &He
             all.push(("state_id", id));
         }
         let mut res = redirect(&with_fragment(&redirect_uri, &all));
-        if let Some(id) = state_id {
-            let clear = format!("{}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax", launch_cookie_name(id));
-            if let Ok(v) = HeaderValue::from_str(&clear) {
-                res.headers_mut().append(header::SET_COOKIE, v);
-            }
+        if let Some(v) = state_id.and_then(|id| cookie::clear(&launch_cookie_name(id))) {
+            res.headers_mut().append(header::SET_COOKIE, v);
         }
         res
     };
     let fail = |error: &str| Ok(back(&[("error", error)]));
-    if let Some(id) = state_id {
-        let cookie = launch_cookie_name(id);
-        let has_cookie = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .any(|c| c.trim().split_once('=').is_some_and(|(name, _)| name == cookie));
-        if !has_cookie {
-            return fail("browser_mismatch");
-        }
+    if state_id.is_some_and(|id| cookie::get(headers, &launch_cookie_name(id)).is_none()) {
+        return fail("browser_mismatch");
     }
     let Some(code) = q.code.as_deref().filter(|c| q.error.is_none() && !c.is_empty()) else {
         return fail("access_denied");
@@ -228,6 +228,17 @@ async fn callback(st: &AppState, which: Provider, q: CallbackQuery, headers: &He
     let user = users::by_id(&st.db, &user_id).await?.ok_or_else(|| anyhow::anyhow!("linked user vanished"))?;
     if user.is_banned {
         return fail("account_banned");
+    }
+    // Begun on the device verification page: the sign-in approves that device (or hands the
+    // page its 2FA step); the tokens go to the polling CLI, never to this browser.
+    if let Some(device_id) = device_id.as_deref() {
+        return Ok(match device::approve_after_oauth(st, device_id, &user).await? {
+            device::Approval::Approved => back(&[("status", "approved")]),
+            device::Approval::TwoFactor(temp) => {
+                back(&[("requires_2fa", "true"), ("temp_token", temp.as_str()), ("method", "totp")])
+            }
+            device::Approval::Gone => back(&[("error", "expired_token")]),
+        });
     }
     let mut star: Vec<(&str, &str)> = Vec::new();
     if intent == "star_check" {

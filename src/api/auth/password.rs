@@ -79,6 +79,8 @@ pub async fn reset_password(
     queries::mark_verified(&mut *tx, &user_id).await?;
     queries::cancel_email_tokens(&mut *tx, &user_id, queries::RESET).await?;
     queries::revoke_sessions(&mut tx, &user_id).await?;
+    crate::auth::second_factor::record_event(&mut *tx, &user_id, "password.reset", Some(&client.ip.to_string()), None)
+        .await?;
     let email: String =
         sqlx::query_scalar("select email from app_user where user_id = $1").bind(&user_id).fetch_one(&mut *tx).await?;
     let m = templates::password_changed();

@@ -166,6 +166,24 @@ pub async fn record_login(
     Ok(())
 }
 
+/// A sign-in through a named client (`cli` for the device flow), for the security history.
+pub async fn record_login_via(
+    db: impl PgExecutor<'_>,
+    user_id: &str,
+    ip: &str,
+    user_agent: Option<&str>,
+    client: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query("insert into login_event (user_id, ip, user_agent, client) values ($1, $2, $3, $4)")
+        .bind(user_id)
+        .bind(ip)
+        .bind(user_agent)
+        .bind(client)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// The last five distinct sign-in addresses, newest first.
 pub async fn recent_login_ips(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<Vec<(String, DateTime<Utc>)>> {
     sqlx::query_as(
@@ -199,4 +217,15 @@ pub async fn user_for_update(db: impl PgExecutor<'_>, email: &str) -> sqlx::Resu
         .bind(email)
         .fetch_optional(db)
         .await
+}
+
+/// Forget finished sign-in state (device authorizations and authorization codes a day past their
+/// expiry) and sign-in/security events older than the audit retention.
+pub async fn prune(db: &sqlx::PgPool, audit_retention_days: i64) -> sqlx::Result<()> {
+    let keep = chrono::Duration::days(audit_retention_days);
+    sqlx::query("delete from device_authorization where expires_at < now() - interval '1 day'").execute(db).await?;
+    sqlx::query("delete from auth_code where expires_at < now() - interval '1 day'").execute(db).await?;
+    sqlx::query("delete from login_event where created_at < now() - $1").bind(keep).execute(db).await?;
+    sqlx::query("delete from security_event where created_at < now() - $1").bind(keep).execute(db).await?;
+    Ok(())
 }

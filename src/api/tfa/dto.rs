@@ -111,10 +111,12 @@ pub struct VerifyOut {
     pub session: SessionOut,
 }
 
-/// The second step's answer: a session, or an auth intent when the login was in intent mode.
+/// The second step's answer: a session, or an auth intent when the login was in intent mode, or
+/// `{status: "approved"}` when it was begun on the device verification page.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum TwoFactorResult {
     Session(Box<VerifyOut>),
     Intent(IntentOut),
+    Device(crate::api::auth::device::DeviceStepOut),
 }

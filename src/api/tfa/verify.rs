@@ -5,6 +5,7 @@ use axum::{extract::State, http::HeaderMap};
 use super::dto::{TwoFactorResult, VerifyIn, VerifyOut};
 use crate::{
     api::auth::{
+        device::{self, DeviceStepOut},
         dto::{ResponseMode, SessionOut},
         intent::{new_intent, Answer},
         queries as auth_queries,
@@ -34,7 +35,8 @@ pub async fn verify_two_factor(
         return Err(ApiError::unauthenticated("temp_token_required", "Send the temp_token from the login answer"));
     };
     let invalid = || ApiError::unauthenticated("invalid_temp_token", "The login attempt expired; log in again");
-    let (user_id, login_challenge) = second_factor::challenge_attempt(&st.db, temp_token).await?.ok_or_else(invalid)?;
+    let (user_id, login_challenge, device_id) =
+        second_factor::challenge_attempt(&st.db, temp_token).await?.ok_or_else(invalid)?;
     // A login begun in intent mode ends in intent mode: the PKCE binding it asked for holds.
     let answer = match (input.response_mode.unwrap_or_default(), login_challenge) {
         (_, Some(challenge)) => Answer::Intent(challenge),
@@ -50,6 +52,15 @@ pub async fn verify_two_factor(
     let user = users::by_id(&st.db, &user_id).await?.ok_or_else(invalid)?;
     if user.is_banned {
         return Err(ApiError::forbidden("account_banned", "This account is banned"));
+    }
+    // Begun on the device verification page: the code approves that device; the tokens go to the
+    // polling CLI, not to this page.
+    if let Some(device_id) = device_id {
+        if !device::approve(&st.db, &device_id, &user, None).await? {
+            return Err(ApiError::bad_request("device_not_pending", "The device sign-in expired or was decided"));
+        }
+        let out = DeviceStepOut::status("approved");
+        return Ok(ApiOk::new("Two-factor verification successful; device approved", TwoFactorResult::Device(out)));
     }
     if let Answer::Intent(challenge) = &answer {
         let intent = new_intent(&st.db, &user.user_id, challenge).await?;

@@ -7,6 +7,7 @@ pub(crate) mod grant;
 pub(crate) mod manage;
 mod queries;
 mod realms;
+mod templates;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -21,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create::create_auth_token, manage::list_auth_tokens))
         .routes(routes!(current::get_current_auth_token))
+        .routes(routes!(templates::list_permission_templates))
         .routes(routes!(current::update_public_profile))
         .routes(routes!(current::get_public_profile))
         .routes(routes!(manage::get_auth_token, manage::update_auth_token, manage::delete_auth_token))

@@ -1,0 +1,139 @@
+//! PKCE authorization codes for first-party apps: a signed-in app asks for a code bound to an
+//! allow-listed `redirect_uri` and an S256 challenge, hands it to another of our apps through
+//! that redirect, and that app exchanges it (with the verifier) for its own session. One use,
+//! 60 seconds.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::dto::SessionOut;
+use crate::{
+    auth::{access::Session, pkce, secrets},
+    db::users,
+    envelope::{ApiOk, Envelope},
+    error::{ApiError, ErrorBody, FieldError, Result},
+    extract::Json,
+    state::AppState,
+};
+
+const CODE_TTL: chrono::Duration = chrono::Duration::seconds(60);
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeIn {
+    /// PKCE S256 challenge (43 base64url characters); `plain` is not accepted.
+    pub code_challenge: String,
+    /// Where the code is handed over; must be on `HOODY_OAUTH_REDIRECT_ALLOWLIST` exactly.
+    pub redirect_uri: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizeOut {
+    /// Single use; exchange it at `POST /auth/exchange` within `expires_in` seconds.
+    pub code: String,
+    pub redirect_uri: String,
+    /// Seconds.
+    pub expires_in: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeExchangeIn {
+    pub code: String,
+    /// The verifier whose S256 hash was the `code_challenge`.
+    pub code_verifier: String,
+    /// The same `redirect_uri` the code was made for.
+    pub redirect_uri: String,
+}
+
+/// Begin a PKCE OAuth authorization
+///
+/// Sessions only. Returns a single-use `code` (60 seconds) bound to the caller, the S256
+/// `code_challenge` and the allow-listed `redirect_uri`.
+#[utoipa::path(post, path = "/auth/authorize", tag = "authentication", security(("bearer" = [])), request_body = AuthorizeIn,
+    responses((status = 200, body = Envelope<AuthorizeOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-session-only" = json!(true))))]
+pub async fn create_authorization_code(
+    State(st): State<AppState>,
+    me: Session,
+    Json(input): Json<AuthorizeIn>,
+) -> Result<ApiOk<AuthorizeOut>> {
+    let mut errs = Vec::new();
+    if !pkce::valid_challenge(&input.code_challenge) {
+        errs.push(FieldError::new("code_challenge", "must be an S256 challenge (43 base64url characters)"));
+    }
+    // Exact match only, as for OAuth: no prefixes, no look-alike hosts, no decoding.
+    if !st.cfg.oauth_redirects.contains(&input.redirect_uri) {
+        errs.push(FieldError::new("redirect_uri", "is not on the allowlist"));
+    }
+    if !errs.is_empty() {
+        return Err(ApiError::validation(errs));
+    }
+    let code = secrets::random_token();
+    sqlx::query(
+        "insert into auth_code (code_hash, user_id, code_challenge, redirect_uri, session_generation, expires_at) \
+         values ($1, $2, $3, $4, $5, now() + $6)",
+    )
+    .bind(secrets::sha256(&code))
+    .bind(&me.user.user_id)
+    .bind(&input.code_challenge)
+    .bind(&input.redirect_uri)
+    .bind(me.user.session_generation)
+    .bind(CODE_TTL)
+    .execute(&st.db)
+    .await?;
+    let out = AuthorizeOut { code, redirect_uri: input.redirect_uri, expires_in: CODE_TTL.num_seconds() };
+    Ok(ApiOk::new("Authorization code issued", out))
+}
+
+/// Exchange a PKCE authorization code for tokens
+///
+/// Public. The code from `POST /auth/authorize`, its `redirect_uri` and the PKCE `code_verifier`.
+/// One use: a wrong verifier or redirect_uri also spends it. Refused when the session that made
+/// it was signed out everywhere since.
+#[utoipa::path(post, path = "/auth/exchange", tag = "authentication", request_body = CodeExchangeIn,
+    responses((status = 200, body = Envelope<SessionOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn exchange_authorization_code(
+    State(st): State<AppState>,
+    Json(input): Json<CodeExchangeIn>,
+) -> Result<ApiOk<SessionOut>> {
+    let invalid = || ApiError::bad_request("invalid_grant", "Invalid, expired or already used code");
+    if input.code.is_empty() || input.code.len() > 256 {
+        return Err(invalid());
+    }
+    let mut tx = st.db.begin().await?;
+    let found: Option<(String, String, String, i64)> = sqlx::query_as(
+        "update auth_code set used_at = now() where code_hash = $1 and used_at is null and expires_at > now() \
+         returning user_id, code_challenge, redirect_uri, session_generation",
+    )
+    .bind(secrets::sha256(&input.code))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (user_id, challenge, redirect_uri, generation) = found.ok_or_else(invalid)?;
+    // Spent whatever follows: a verifier cannot be guessed at leisure.
+    let refusal = if redirect_uri != input.redirect_uri {
+        Some(ApiError::bad_request("redirect_uri_mismatch", "redirect_uri differs from the one the code was made for"))
+    } else if !pkce::verifies(&input.code_verifier, &challenge) {
+        Some(ApiError::bad_request("invalid_code_verifier", "code_verifier does not match the code_challenge"))
+    } else {
+        None
+    };
+    if let Some(e) = refusal {
+        tx.commit().await?;
+        return Err(e);
+    }
+    let user = users::by_id(&mut *tx, &user_id).await?.ok_or_else(invalid)?;
+    if user.session_generation != generation {
+        tx.commit().await?;
+        return Err(invalid());
+    }
+    if user.is_banned {
+        tx.commit().await?;
+        return Err(ApiError::forbidden("account_banned", "This account is banned"));
+    }
+    let tokens = crate::auth::sessions::start(&st, &mut tx, &user.user_id, user.session_generation).await?;
+    tx.commit().await?;
+    let out = SessionOut::new(&st, tokens, &user).await?;
+    Ok(ApiOk::new("Authorization code exchanged", out))
+}

@@ -1,0 +1,65 @@
+//! `POST /users/me/onboarding`: milestone → the time it was first reached, per account.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    auth::access::Session,
+    db::ts,
+    envelope::{ApiOk, Envelope},
+    error::{ApiError, ErrorBody, Result},
+    extract::Json,
+    state::AppState,
+};
+
+/// Milestones an account may hold.
+const MAX_MILESTONES: i64 = 100;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OnboardingIn {
+    /// 1–64 letters, digits, `_`, `-` or `.` (e.g. `created_first_container`).
+    pub milestone: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OnboardingOut {
+    /// Every milestone reached, with the time it was first marked.
+    #[schema(value_type = Object)]
+    pub onboarding: serde_json::Value,
+}
+
+/// Mark an onboarding milestone as completed
+///
+/// Sessions only. Idempotent: a milestone already marked keeps its first time.
+#[utoipa::path(post, path = "/users/me/onboarding", tag = "users", security(("bearer" = [])), request_body = OnboardingIn,
+    responses((status = 200, body = Envelope<OnboardingOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-session-only" = json!(true))))]
+pub async fn mark_onboarding_milestone(
+    State(st): State<AppState>,
+    me: Session,
+    Json(input): Json<OnboardingIn>,
+) -> Result<ApiOk<OnboardingOut>> {
+    let m = input.milestone.as_str();
+    if m.is_empty() || m.len() > 64 || !m.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) {
+        return Err(ApiError::invalid("milestone", "must be 1–64 letters, digits, _, - or ."));
+    }
+    // One statement: concurrent marks of one milestone keep the first time.
+    let onboarding: Option<serde_json::Value> = sqlx::query_scalar(
+        "update app_user set onboarding = case when onboarding ? $2 then onboarding \
+         else onboarding || jsonb_build_object($2::text, $3::text) end \
+         where user_id = $1 and (onboarding ? $2 or (select count(*) from jsonb_object_keys(onboarding)) < $4) \
+         returning onboarding",
+    )
+    .bind(&me.user.user_id)
+    .bind(m)
+    .bind(ts(chrono::Utc::now()))
+    .bind(MAX_MILESTONES)
+    .fetch_optional(&st.db)
+    .await?;
+    let onboarding = onboarding.ok_or_else(|| {
+        ApiError::invalid("milestone", format!("an account holds at most {MAX_MILESTONES} milestones"))
+    })?;
+    Ok(ApiOk::new("Milestone marked", OnboardingOut { onboarding }))
+}
