@@ -14,7 +14,7 @@ use axum::{
 };
 
 use super::{
-    policy::{leaf, Leaf, RequiredLeaf},
+    permissions::{leaf, Leaf, RequiredLeaf},
     principal::{Auth, Principal},
 };
 use crate::{db::projects::Level, error::ApiError, ids::PublicId, state::AppState};

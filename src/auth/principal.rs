@@ -50,7 +50,7 @@ impl Principal {
         }
     }
 
-    pub fn allows(&self, leaf: super::policy::Leaf) -> bool {
+    pub fn allows(&self, leaf: super::permissions::Leaf) -> bool {
         self.token().is_none_or(|t| t.perms().holds(leaf))
     }
 

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{postgres::PgRow, FromRow, Row};
 use utoipa::ToSchema;
 
-use super::{policy::PermSet, secrets};
+use super::{permissions::PermSet, secrets};
 use crate::{db::users::UserRow, error::ApiError};
 
 pub const PREFIX: &str = "hdy_";

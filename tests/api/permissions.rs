@@ -13,7 +13,7 @@ use crate::harness::TestApp;
 /// The permission tree with exactly `held` set.
 pub fn tree(held: &[&str]) -> Value {
     let mut root = Map::new();
-    for leaf in hoody_api::auth::policy::LEAVES.iter() {
+    for leaf in hoody_api::auth::permissions::LEAVES.iter() {
         let mut node = &mut root;
         let parts: Vec<&str> = leaf.split('.').collect();
         for (i, part) in parts.iter().enumerate() {
@@ -67,7 +67,7 @@ fn operations() -> Vec<Op> {
 async fn every_route_enforces_the_leaf_it_declares() {
     let app = TestApp::spawn().await;
     let s = app.verified_user("routes@example.com").await;
-    let everything: Vec<&str> = hoody_api::auth::policy::LEAVES.iter().map(String::as_str).collect();
+    let everything: Vec<&str> = hoody_api::auth::permissions::LEAVES.iter().map(String::as_str).collect();
     let (full, _) = app.new_token(&s.token, json!({"permissions": tree(&everything)})).await;
     let (none, _) = app.new_token(&s.token, json!({})).await;
     let ops = operations();
@@ -136,14 +136,14 @@ async fn auth_tokens_are_refused_on_admin_only_actions() {
 
 #[test]
 fn the_readme_template_table_is_the_code_table() {
-    use hoody_api::auth::policy::{template, TEMPLATES};
+    use hoody_api::auth::permissions::{template, TEMPLATES};
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let header = readme.lines().find(|l| l.starts_with("| Leaf |")).expect("template table");
     let names: Vec<&str> = header.split('|').map(str::trim).filter(|c| !c.is_empty()).skip(1).collect();
     assert_eq!(names, TEMPLATES.iter().map(|(n, _)| *n).collect::<Vec<_>>());
     let rows: Vec<&str> =
         readme.lines().skip_while(|l| *l != header).skip(2).take_while(|l| l.starts_with("| `")).collect();
-    assert_eq!(rows.len(), hoody_api::auth::policy::LEAVES.len(), "one row per leaf");
+    assert_eq!(rows.len(), hoody_api::auth::permissions::LEAVES.len(), "one row per leaf");
     for row in rows {
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
         let leaf = cells[1].trim_matches('`');

@@ -71,7 +71,7 @@ async fn templates_list_the_five_trees_the_readme_shows() {
     for t in list {
         assert!(t["description"].as_str().is_some_and(|d| !d.is_empty()));
         // Every leaf present, no admin leaf granted.
-        for l in hoody_api::auth::policy::LEAVES.iter() {
+        for l in hoody_api::auth::permissions::LEAVES.iter() {
             let v = leaf(&t["permissions"], l);
             if l.starts_with("admin.") {
                 assert!(!v, "{} grants {l}", t["name"]);
@@ -285,7 +285,7 @@ async fn security_history_lists_sign_ins_failures_and_changes() {
     assert_eq!(r.body["metadata"]["total"], 0);
     assert_eq!(r.data(), &json!([]));
 
-    for q in ["page=0", "page=10001", "limit=0", "limit=101"] {
+    for q in ["page=0", "page=100001", "limit=0", "limit=101"] {
         let r = app.get(&format!("{HISTORY}?{q}"), Some(&token)).await;
         r.expect(422);
         assert_eq!(r.body["details"]["fields"][0]["path"], q.split('=').next().unwrap());

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     api::list::{self, Counted, ListParams, MetaList, Unsorted},
-    auth::{access::Require, policy::perm},
+    auth::{access::Require, permissions::perm},
     db::ts,
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, FieldError, Result},

@@ -2,7 +2,7 @@
 
 use super::{dto::MeOut, session::get_current_user};
 use crate::{
-    auth::{access::Require, policy::perm},
+    auth::{access::Require, permissions::perm},
     envelope::{ApiOk, Envelope},
     error::ErrorBody,
 };

@@ -13,7 +13,7 @@ use crate::{
         access::{Require, Session},
         jwt::{Claims, TokenType},
         limits,
-        policy::perm,
+        permissions::perm,
         principal::{bearer, signed_out},
         secrets, sessions,
     },

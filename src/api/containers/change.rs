@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     api::fields,
-    auth::{access::can, policy::leaf},
+    auth::{access::can, permissions::leaf},
     db::{containers::UpdateFields, projects::Level},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
@@ -103,7 +103,7 @@ pub async fn delete_container(
 }
 
 /// The token leaf an operation needs.
-fn leaf_of(op: &Operation) -> crate::auth::policy::Leaf {
+fn leaf_of(op: &Operation) -> crate::auth::permissions::Leaf {
     match op.name {
         "start" | "resume" => leaf::CONTAINERS_ACTIONS_START,
         "restart" => leaf::CONTAINERS_ACTIONS_RESTART,

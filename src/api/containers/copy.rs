@@ -9,7 +9,7 @@ use super::{dto::ContainerOut, fetch, rules, ContainerAccess};
 use crate::{
     auth::{
         access::{can, find},
-        policy::leaf,
+        permissions::leaf,
     },
     db::{
         containers::{ContainerRow, NewContainer},

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{dto::CreateIn, fetch, rules};
 use crate::{
     api::{containers::dto::ContainerOut, fields, projects::ProjectAccess},
-    auth::{access::can, policy::leaf, principal::Principal},
+    auth::{access::can, permissions::leaf, principal::Principal},
     db::{
         containers::{self, NewContainer},
         projects::ProjectRow,

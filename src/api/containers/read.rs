@@ -18,7 +18,7 @@ use crate::{
     },
     auth::{
         access::{can, Require},
-        policy::{leaf, perm},
+        permissions::{leaf, perm},
         principal::Principal,
     },
     db::{

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::{
     api::{containers::ContainerAccess, projects::ProjectAccess},
-    auth::{access::can, policy::leaf},
+    auth::{access::can, permissions::leaf},
     db::{containers::ContainerRow, ts},
     envelope::{ApiOk, Envelope},
     error::{ErrorBody, Result},

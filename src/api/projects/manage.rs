@@ -19,7 +19,7 @@ use crate::{
     },
     auth::{
         access::{can, Require},
-        policy::perm,
+        permissions::perm,
     },
     db::{containers, new_id, projects::Level},
     envelope::{ApiOk, Envelope},

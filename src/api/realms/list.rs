@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    auth::{access::Require, policy::perm},
+    auth::{access::Require, permissions::perm},
     envelope::{ApiOk, Envelope},
     error::{ErrorBody, Result},
     extract::Query,

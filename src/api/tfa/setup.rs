@@ -9,7 +9,7 @@ use super::{
 use crate::{
     auth::{
         access::{Require, Session},
-        policy::perm,
+        permissions::perm,
         second_factor::{self, aad},
         totp,
     },

@@ -12,7 +12,7 @@ use super::{
 use crate::{
     auth::{
         access::Require,
-        policy::perm,
+        permissions::perm,
         principal::Principal,
         secrets,
         tokens::{self, TokenRow},

@@ -9,7 +9,7 @@ use super::{
     queries,
 };
 use crate::{
-    auth::{access::Require, policy::perm, principal::Principal, tokens::TokenRow},
+    auth::{access::Require, permissions::perm, principal::Principal, tokens::TokenRow},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result, ResultExt},
     extract::{Json, Path},

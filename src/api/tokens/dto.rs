@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 
 use crate::{
     auth::{
-        policy::{PermTree, Permissions},
+        permissions::{PermTree, Permissions},
         tokens::{ExpiryIn, IpWhitelistIn, TokenRow},
     },
     db::ts,

@@ -8,7 +8,7 @@ use super::dto::{CreateIn, UpdateIn};
 use crate::{
     api::fields,
     auth::{
-        policy::{self, PermSet},
+        permissions::{self, PermSet},
         tokens::{parse_expiry, parse_ip_whitelist, whitelist_within, TokenRow},
     },
     error::{ApiError, Result},
@@ -36,8 +36,8 @@ pub struct Grant {
 impl Grant {
     pub fn from_create(input: &CreateIn, now: DateTime<Utc>) -> Result<Self> {
         let perms = match (&input.permission_template, &input.permissions) {
-            (Some(name), _) => policy::template(name).ok_or_else(|| {
-                let names: Vec<&str> = policy::TEMPLATES.iter().map(|(n, _)| *n).collect();
+            (Some(name), _) => permissions::template(name).ok_or_else(|| {
+                let names: Vec<&str> = permissions::TEMPLATES.iter().map(|(n, _)| *n).collect();
                 ApiError::invalid("permission_template", format!("must be one of {}", names.join(", ")))
             })?,
             (None, Some(tree)) => PermSet::from_tree(tree),

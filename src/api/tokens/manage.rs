@@ -11,7 +11,7 @@ use super::{
     queries::{self, MAX_TOKENS},
 };
 use crate::{
-    auth::{access::Require, policy::perm},
+    auth::{access::Require, permissions::perm},
     envelope::{json_response, ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result, ResultExt},
     events::{publish, EventKind},

@@ -10,7 +10,7 @@ use super::{
     queries,
 };
 use crate::{
-    auth::{access::Require, policy::perm},
+    auth::{access::Require, permissions::perm},
     envelope::{ApiOk, Envelope},
     error::{ErrorBody, Result},
     events::{publish, EventKind},

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::{
     auth::{
-        policy::{self, PermTree, Permissions},
+        permissions::{self, PermTree, Permissions},
         principal::Principal,
     },
     envelope::{ApiOk, Envelope},
@@ -41,12 +41,12 @@ fn describe(name: &str) -> &'static str {
 #[utoipa::path(get, path = "/auth/tokens/templates", tag = "authTokens", security(("bearer" = [])),
     responses((status = 200, body = Envelope<Vec<TemplateOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn list_permission_templates(_me: Principal) -> ApiOk<Vec<TemplateOut>> {
-    let out = policy::TEMPLATES
+    let out = permissions::TEMPLATES
         .iter()
         .map(|(name, _)| TemplateOut {
             name,
             description: describe(name),
-            permissions: PermTree(policy::template(name).unwrap_or_default()),
+            permissions: PermTree(permissions::template(name).unwrap_or_default()),
         })
         .collect();
     ApiOk::new("Permission templates", out)

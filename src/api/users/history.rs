@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     api::list::{self, ListParams, MetaList, Unsorted},
-    auth::{access::Require, policy::perm},
+    auth::{access::Require, permissions::perm},
     db::ts,
     error::{ErrorBody, Result},
     extract::Query,

@@ -10,7 +10,7 @@ use crate::{
     auth::{
         access::{Require, Session},
         limits,
-        policy::perm,
+        permissions::perm,
     },
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},

@@ -9,7 +9,7 @@ use crate::{
         access::{Require, Session},
         limits,
         password::{self, Classes},
-        policy::perm,
+        permissions::perm,
         principal::{Auth, Principal},
         second_factor,
     },

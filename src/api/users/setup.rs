@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::{
     api::auth::dto::{ContainerRef, ProjectRef, ServerRef},
-    auth::{access::Require, policy::perm},
+    auth::{access::Require, permissions::perm},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::parse_json,
