@@ -1,5 +1,5 @@
 //! `Secret<T>`: a value that must never reach a log or a panic message. Its `Debug` prints
-//! `[redacted]`; code reads it with `expose()`, which makes every use visible in a review.
+//! `[redacted]`.
 //! Settings (keys, URLs with passwords) and request fields (passwords, codes, tokens) hold
 //! their secrets in it.
 
@@ -30,6 +30,15 @@ impl<T> Secret<T> {
 
 impl Secret<String> {
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Reading the value is as easy as for the plain type (`password.len()`, `&*password`); what
+/// `Secret` guards is the value leaking through `Debug` (logs, panics, error chains).
+impl<T> std::ops::Deref for Secret<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
         &self.0
     }
 }
@@ -65,6 +74,22 @@ impl<T: PartialSchema> PartialSchema for Secret<T> {
 }
 
 impl<T: ToSchema> ToSchema for Secret<T> {}
+
+/// Read from a column as the plain type (a password hash, a token's hash).
+impl<T: sqlx::Type<sqlx::Postgres>> sqlx::Type<sqlx::Postgres> for Secret<T> {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        T::type_info()
+    }
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        T::compatible(ty)
+    }
+}
+
+impl<'r, T: sqlx::Decode<'r, sqlx::Postgres>> sqlx::Decode<'r, sqlx::Postgres> for Secret<T> {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        T::decode(value).map(Self)
+    }
+}
 
 #[cfg(test)]
 mod tests {

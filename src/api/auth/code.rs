@@ -3,6 +3,7 @@
 //! that redirect, and that app exchanges it (with the verifier) for its own session. One use,
 //! 60 seconds.
 
+use crate::secret::Secret;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -40,9 +41,9 @@ pub struct AuthorizeOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeExchangeIn {
-    pub code: String,
+    pub code: Secret,
     /// The verifier whose S256 hash was the `code_challenge`.
-    pub code_verifier: String,
+    pub code_verifier: Secret,
     /// The same `redirect_uri` the code was made for.
     pub redirect_uri: String,
 }

@@ -3,6 +3,7 @@
 //! (password and 2FA, or GitHub/Google) to approve the device, or refuses it. Nothing here
 //! hands out tokens: only the CLI's poll does (see `device_poll`).
 
+use crate::secret::Secret;
 use axum::{
     extract::State,
     http::{header, HeaderMap},
@@ -141,7 +142,7 @@ pub async fn approve_after_oauth(st: &AppState, device_id: &str, user: &UserRow)
 #[serde(deny_unknown_fields)]
 pub struct VerifyCodeIn {
     /// The code the CLI shows, `XXXX-XXXX` (case, dash and spaces do not matter).
-    pub user_code: String,
+    pub user_code: Secret,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -198,11 +199,11 @@ pub async fn verify_device_code(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceLoginIn {
-    pub ticket: String,
+    pub ticket: Secret,
     /// Username (case-sensitive), or use `email`.
     pub username: Option<String>,
     pub email: Option<String>,
-    pub password: String,
+    pub password: Secret,
 }
 
 /// `{status: "approved"}`, or the 2FA step `{requires_2fa, temp_token}` (for
@@ -249,7 +250,8 @@ pub async fn login_device(
     enabled(&st)?;
     let input = schema_422(body)?;
     let (device_id, ticket, browser) = live_device(&st, &headers, &input.ticket).await?;
-    let (identifier, password) = credentials(input.username.as_deref(), input.email.as_deref(), Some(input.password))?;
+    let (identifier, password) =
+        credentials(input.username.as_deref(), input.email.as_deref(), Some(input.password.into_inner()))?;
     let user = check_password(&st, client, &headers, &identifier, password).await?;
     let clear = cookie::clear(COOKIE).map(|v| [(header::SET_COOKIE, v)]);
     if second_factor::enabled(&st.db, &user.user_id).await? {
@@ -267,7 +269,7 @@ pub async fn login_device(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DenyIn {
-    pub ticket: String,
+    pub ticket: Secret,
 }
 
 /// Refuse the device ('Don't authorize')
@@ -303,7 +305,7 @@ pub async fn deny_device(
 #[into_params(parameter_in = Query)]
 pub struct DeviceAuthorizeQuery {
     /// The `device_verify_ticket` from verify_code (64 hex characters).
-    pub ticket: Option<String>,
+    pub ticket: Option<Secret>,
     /// `github` or `google`.
     pub provider: Option<String>,
 }
@@ -328,7 +330,7 @@ pub async fn authorize_device(
         Some("google") => Provider::Google,
         _ => return Err(ApiError::invalid("provider", "must be github or google")),
     };
-    let (_, ticket, browser) = live_device(&st, &headers, q.ticket.as_deref().unwrap_or("")).await?;
+    let (_, ticket, browser) = live_device(&st, &headers, q.ticket.as_deref().map_or("", String::as_str)).await?;
     let page = st.cfg.device_page();
     if !oauth::configured(&st, provider) {
         return Ok(redirect(&format!("{page}?error=provider_unavailable")));

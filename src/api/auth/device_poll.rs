@@ -2,6 +2,7 @@
 //! device authorization, then poll until a person approved it on the verification page. The
 //! tokens are minted at the poll, once.
 
+use crate::secret::Secret;
 use axum::{body::Bytes, extract::State, http::HeaderMap};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -55,9 +56,9 @@ pub struct DeviceCodeOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceTokenIn {
-    pub device_code: String,
+    pub device_code: Secret,
     /// Required when the start sent a `code_challenge`.
-    pub code_verifier: Option<String>,
+    pub code_verifier: Option<Secret>,
 }
 
 /// The polling answers that are not tokens: 400 with the reason in `code` and `data.error`.

@@ -1,9 +1,10 @@
 //! Request and response bodies of the `authentication` tag, as the public clients type them.
 
+use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{auth::signing::IdentityClaim, db::users::UserOut};
+use crate::{api::users::dto::UserOut, auth::signing::IdentityClaim};
 
 /// How a successful sign-in is answered. `tokens` returns the access/refresh pair; `intent`
 /// (with an S256 `code_challenge`) returns an `auth_intent_token` for `POST /auth/intent/exchange`.
@@ -21,7 +22,7 @@ pub struct SignupIn {
     /// Email address for the new account.
     pub email: String,
     /// At least 12 characters with uppercase, lowercase, number and special character.
-    pub password: String,
+    pub password: Secret,
     /// Preferred server region; must be one `GET /auth/available-regions` lists.
     pub region: Option<String>,
     /// Accepted for the clients; invites are not used yet.
@@ -41,7 +42,7 @@ pub struct SignupOut {
 #[serde(deny_unknown_fields)]
 pub struct VerifyEmailIn {
     /// Verification token from the email link.
-    pub token: String,
+    pub token: Secret,
     pub response_mode: Option<ResponseMode>,
     /// PKCE S256 challenge; required in intent mode.
     pub code_challenge: Option<String>,
@@ -59,9 +60,9 @@ pub struct EmailIn {
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordIn {
     /// Password reset token from the email link.
-    pub token: String,
+    pub token: Secret,
     /// New password (same rules as signup).
-    pub password: String,
+    pub password: Secret,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -71,7 +72,7 @@ pub struct LoginIn {
     pub username: Option<String>,
     /// Email address (case-insensitive), alternative to `username`.
     pub email: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     pub response_mode: Option<ResponseMode>,
     /// PKCE S256 challenge; required in intent mode.
     pub code_challenge: Option<String>,
@@ -85,7 +86,7 @@ pub struct RefreshIn {
     /// The refresh token: the credential of this call (`Authorization` may be absent, this same
     /// token, or an access token of the same session).
     #[serde(rename = "refreshToken")]
-    pub refresh_token: String,
+    pub refresh_token: Secret,
 }
 
 /// An access/refresh pair with their lifetimes.
@@ -211,9 +212,9 @@ pub enum VerifyResult {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExchangeIn {
-    pub auth_intent_token: String,
+    pub auth_intent_token: Secret,
     /// The PKCE verifier whose S256 hash was the `code_challenge`.
-    pub code_verifier: String,
+    pub code_verifier: Secret,
 }
 
 /// The signed-in user; `auth_token` when the request carried one.

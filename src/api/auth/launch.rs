@@ -1,6 +1,7 @@
 //! The popup hand-off: the app asks for a launch URL, opens it in a popup, and the popup runs
 //! the OAuth sign-in, ending on the hosted page with the auth intent and the attempt's `state_id`.
 
+use crate::secret::Secret;
 use axum::{extract::State, http::header, response::Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -45,7 +46,7 @@ pub struct LaunchOut {
 #[into_params(parameter_in = Query)]
 pub struct StartQuery {
     /// The one-shot ticket from `launch_url` (64 hex characters).
-    pub ticket: String,
+    pub ticket: Secret,
 }
 
 /// A UUID v4 in its canonical lowercase form.

@@ -1,5 +1,6 @@
 //! Password login. Unknown users and wrong passwords take the same path, time and answer.
 
+use crate::secret::Secret;
 use axum::{
     extract::State,
     http::{header, HeaderMap},
@@ -39,7 +40,8 @@ pub async fn login(
     headers: HeaderMap,
     Json(input): Json<LoginIn>,
 ) -> Result<ApiOk<LoginResult>> {
-    let (identifier, password) = credentials(input.username.as_deref(), input.email.as_deref(), input.password)?;
+    let (identifier, password) =
+        credentials(input.username.as_deref(), input.email.as_deref(), input.password.map(Secret::into_inner))?;
     let answer = Answer::from_request(input.response_mode, input.code_challenge.as_deref())?;
     let user = check_password(&st, client, &headers, &identifier, password).await?;
     if second_factor::enabled(&st.db, &user.user_id).await? {
@@ -106,7 +108,10 @@ pub(crate) async fn check_password(
     };
     limits::hit(&st.db, &ip_bucket, lim.login_failures_per_ip, limits::HALF_HOUR).await?;
     limits::hit(&st.db, &account_bucket, lim.login_failures_per_account, limits::HOUR).await?;
-    let verified = st.hasher.verify(password.clone(), user.as_ref().and_then(|u| u.password_hash.clone())).await?;
+    let verified = st
+        .hasher
+        .verify(password.clone(), user.as_ref().and_then(|u| u.password_hash.clone().map(Secret::into_inner)))
+        .await?;
     let user = match user {
         Some(u) if verified.ok => u,
         known => {

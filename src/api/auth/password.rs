@@ -71,7 +71,7 @@ pub async fn reset_password(
     if input.token.is_empty() || input.token.len() > 256 {
         return Err(invalid());
     }
-    let hash = st.hasher.hash(input.password).await?;
+    let hash = st.hasher.hash(input.password.into_inner()).await?;
     let mut tx = st.db.begin().await?;
     let user_id = queries::consume_email_token(&mut *tx, &input.token, queries::RESET).await?.ok_or_else(invalid)?;
     queries::set_password(&mut *tx, &user_id, &hash).await?;

@@ -17,10 +17,7 @@ use crate::{
         principal::{bearer, signed_out},
         secrets, sessions,
     },
-    db::{
-        sessions as db_sessions,
-        users::{self, UserOut},
-    },
+    db::{sessions as db_sessions, users},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::Json,
@@ -37,7 +34,7 @@ pub async fn get_current_user(me: Require<perm::ReadAccount>) -> ApiOk<MeOut> {
     let auth_token = me
         .token()
         .map(|t| CurrentTokenOut { token: TokenOut::from(t), restrictions: Restrictions::of(t, me.realm.as_deref()) });
-    ApiOk::new("User profile retrieved", MeOut { user: UserOut::from(&me.user), auth_token })
+    ApiOk::new("User profile retrieved", MeOut { user: crate::api::users::dto::UserOut::from(&me.user), auth_token })
 }
 
 /// Logout

@@ -50,7 +50,7 @@ pub async fn signup(
     limits::hit_fail_closed(&st.db, &format!("signup:ip:{}", client.ip), lim.signup_per_hour, limits::HOUR).await?;
 
     // Hash in every branch so that all of them take the same time.
-    let hash = st.hasher.hash(input.password).await?;
+    let hash = st.hasher.hash(input.password.into_inner()).await?;
     let mut tx = st.db.begin().await?;
     let mail = match queries::user_for_update(&mut *tx, &email).await? {
         Some((_, true)) => None,

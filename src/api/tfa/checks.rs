@@ -18,7 +18,11 @@ pub async fn limit(st: &AppState, user_id: &str) -> Result<()> {
 /// The account password, re-entered: 401 `invalid_password` when wrong.
 pub async fn password(st: &AppState, user: &UserRow, password: &str) -> Result<()> {
     let ok = password.len() <= crate::auth::password::MAX_BYTES
-        && st.hasher.verify(password.to_owned(), user.password_hash.clone()).await?.ok;
+        && st
+            .hasher
+            .verify(password.to_owned(), user.password_hash.clone().map(crate::secret::Secret::into_inner))
+            .await?
+            .ok;
     if ok {
         Ok(())
     } else {

@@ -1,5 +1,6 @@
 //! Bodies of the `tfa` tag.
 
+use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -9,7 +10,7 @@ use crate::api::auth::dto::{IntentOut, ResponseMode, SessionOut};
 #[serde(deny_unknown_fields)]
 pub struct PasswordIn {
     /// Current account password.
-    pub password: String,
+    pub password: Secret,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -26,7 +27,7 @@ pub struct SetupOut {
 #[serde(deny_unknown_fields)]
 pub struct CodeIn {
     /// Six-digit code from the authenticator app.
-    pub code: String,
+    pub code: Secret,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -55,9 +56,9 @@ pub struct StatusOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordCodeIn {
-    pub password: String,
+    pub password: Secret,
     /// A six-digit code (disable also takes a backup code).
-    pub code: String,
+    pub code: Secret,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -81,9 +82,9 @@ pub struct TokenGateIn {
     /// true: auth-token changes made with a session need an OTP (the default).
     pub enabled: bool,
     /// Required to turn the gate off.
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// TOTP or backup code; required to turn the gate off.
-    pub otp_code: Option<String>,
+    pub otp_code: Option<Secret>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -95,9 +96,9 @@ pub struct TokenGateOut {
 #[serde(deny_unknown_fields)]
 pub struct VerifyIn {
     /// From the login answer (or send it as `Authorization: Bearer`).
-    pub temp_token: Option<String>,
+    pub temp_token: Option<Secret>,
     /// Six-digit TOTP code or ten-character backup code.
-    pub code: String,
+    pub code: Secret,
     pub response_mode: Option<ResponseMode>,
     #[allow(dead_code)]
     pub client: Option<String>,

@@ -1,7 +1,7 @@
 //! The `tfa` tag: TOTP second factor.
 
 pub(crate) mod checks;
-mod dto;
+pub(crate) mod dto;
 mod manage;
 mod setup;
 mod verify;

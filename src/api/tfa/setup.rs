@@ -41,7 +41,10 @@ pub async fn setup_two_factor(
     let secret = totp::new_secret();
     let sealed = st.sealer.seal(&aad(&user.user_id), &secret)?;
     let uri = totp::otpauth_uri(&user.email, &secret);
-    let qr_code = totp::qr_data_uri(&uri)?;
+    // Encoding a PNG is CPU work: off the async workers.
+    let qr_code = tokio::task::spawn_blocking(move || totp::qr_data_uri(&uri))
+        .await
+        .map_err(|e| anyhow::anyhow!("QR encoding panicked: {e}"))??;
     let (codes, hashes) = checks::new_backup_codes(&st).await?;
     let mut tx = st.db.begin().await?;
     sqlx::query(

@@ -31,7 +31,9 @@ pub async fn verify_two_factor(
     Json(input): Json<VerifyIn>,
 ) -> Result<ApiOk<TwoFactorResult>> {
     let header = bearer(&headers)?;
-    let Some(temp_token) = input.temp_token.as_deref().or(header).filter(|t| !t.is_empty() && t.len() <= 256) else {
+    let Some(temp_token) =
+        input.temp_token.as_deref().map(String::as_str).or(header).filter(|t| !t.is_empty() && t.len() <= 256)
+    else {
         return Err(ApiError::unauthenticated("temp_token_required", "Send the temp_token from the login answer"));
     };
     let invalid = || ApiError::unauthenticated("invalid_temp_token", "The login attempt expired; log in again");

@@ -38,7 +38,7 @@ pub async fn create_auth_token(
     Json(input): Json<CreateIn>,
 ) -> Result<ApiOk<TokenCreatedOut>> {
     let grant = Grant::from_create(&input, Utc::now())?;
-    let out = mint(&st, &me, &grant, input.otp_code.as_deref()).await?;
+    let out = mint(&st, &me, &grant, input.otp_code.as_deref().map(String::as_str)).await?;
     Ok(ApiOk::created("Auth token created", out))
 }
 
@@ -69,7 +69,7 @@ pub async fn copy_auth_token(
         Some(None) => None,
         None => source.expires_at.filter(|e| *e > now),
     };
-    let out = mint(&st, &me, &grant, input.otp_code.as_deref()).await?;
+    let out = mint(&st, &me, &grant, input.otp_code.as_deref().map(String::as_str)).await?;
     Ok(ApiOk::created("Auth token copied", out))
 }
 

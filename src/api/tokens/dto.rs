@@ -1,5 +1,6 @@
 //! Auth token bodies. Secrets appear only in `TokenCreatedOut` (create and copy).
 
+use crate::secret::Secret;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
@@ -45,7 +46,7 @@ pub struct CreateIn {
     /// ISO 8601, Unix seconds, "today" or "tomorrow"; never expires when omitted.
     pub expires_at: Option<ExpiryIn>,
     /// TOTP or backup code: required for a session when the 2FA token gate is on.
-    pub otp_code: Option<String>,
+    pub otp_code: Option<Secret>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -73,7 +74,7 @@ pub struct UpdateIn {
     pub is_enabled: Option<bool>,
     /// TOTP or backup code: required for a session when the 2FA token gate is on and the update
     /// widens the token or re-enables it (narrowing or disabling needs none).
-    pub otp_code: Option<String>,
+    pub otp_code: Option<Secret>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -85,7 +86,7 @@ pub struct CopyIn {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<ExpiryIn>)]
     pub expires_at: Option<Option<ExpiryIn>>,
-    pub otp_code: Option<String>,
+    pub otp_code: Option<Secret>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -93,7 +94,7 @@ pub struct CopyIn {
 pub struct RealmIn {
     /// 24 lowercase hex characters.
     pub realm_id: String,
-    pub otp_code: Option<String>,
+    pub otp_code: Option<Secret>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

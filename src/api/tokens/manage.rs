@@ -77,7 +77,7 @@ pub async fn update_auth_token(
     // Narrowing a token (disabling it included) is never gated: a leaked token must be stoppable
     // by any client. Widening it or turning it back on is.
     if grant.widens(&Grant::of(&current)) || (enabled && !current.is_enabled) {
-        gate(&st, &me, input.otp_code.as_deref()).await?;
+        gate(&st, &me, input.otp_code.as_deref().map(String::as_str)).await?;
     }
     let mut tx = st.db.begin().await?;
     let row = queries::update(&mut *tx, &current.token_id, &grant, enabled)

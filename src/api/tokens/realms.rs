@@ -32,7 +32,7 @@ pub async fn add_realm(
     Json(input): Json<RealmIn>,
 ) -> Result<ApiOk<TokenOut>> {
     let realm = realm_id(&input.realm_id)?;
-    change(&st, &me, &id, input.otp_code.as_deref(), |realms| {
+    change(&st, &me, &id, input.otp_code.as_deref().map(String::as_str), |realms| {
         if !realms.contains(&realm) {
             realms.push(realm.clone());
         }
@@ -55,7 +55,7 @@ pub async fn remove_realm(
     Json(input): Json<RealmIn>,
 ) -> Result<ApiOk<TokenOut>> {
     let realm = realm_id(&input.realm_id)?;
-    change(&st, &me, &id, input.otp_code.as_deref(), |realms| realms.retain(|r| r != &realm))
+    change(&st, &me, &id, input.otp_code.as_deref().map(String::as_str), |realms| realms.retain(|r| r != &realm))
         .await
         .map(|t| ApiOk::new("Realm removed from auth token", t))
 }

@@ -1,6 +1,7 @@
 //! The free tier's invite gate from the account's side: redeem an invite code, and read where
 //! the account stands (`HOODY_FREE_TIER_INVITES`; codes from `hoody-api invites create`).
 
+use crate::secret::Secret;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -27,7 +28,7 @@ const ATTEMPTS_PER_HOUR: i32 = 10;
 #[serde(deny_unknown_fields)]
 pub struct RedeemIn {
     /// The invite code, `XXXX-XXXX-XXXX` (case, dashes and spaces do not matter).
-    pub code: String,
+    pub code: Secret,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

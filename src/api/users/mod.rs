@@ -1,7 +1,7 @@
 //! The `users` tag: a user's profile, retrying the free-tier setup, the invite gate, onboarding
 //! milestones and the security history.
 
-mod dto;
+pub(crate) mod dto;
 mod history;
 mod invites;
 mod onboarding;

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 
+use super::dto::UserOut;
 use super::dto::UserUpdateIn;
 use crate::{
     api::{auth::queries::revoke_sessions, fields, tfa::checks},
@@ -13,7 +14,7 @@ use crate::{
         principal::{Auth, Principal},
         second_factor,
     },
-    db::users::{self, UserOut, UserRow},
+    db::users::{self, UserRow},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, FieldError, Result},
     extract::{Json, Path},
@@ -79,7 +80,9 @@ pub async fn update_user(
         return Err(ApiError::invalid("is_admin", "Administrators cannot remove their own admin status"));
     }
     let new_hash = match &input.password {
-        Some(pw) => Some(new_password(&st, &me, &user, pw, input.current_password.as_deref()).await?),
+        Some(pw) => {
+            Some(new_password(&st, &me, &user, pw, input.current_password.as_deref().map(String::as_str)).await?)
+        }
         None => None,
     };
     let mut tx = st.db.begin().await?;
