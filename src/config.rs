@@ -51,6 +51,8 @@ pub struct Config {
     pub mail_retry: Duration,
     /// Rate limits held in Postgres.
     pub limits: Limits,
+    /// Account-wide limits per tier (`HOODY_QUOTA_*`, `HOODY_FREE_QUOTA_*`).
+    pub quotas: Quotas,
     /// `HOODY_GITHUB_*`
     pub github: OAuthProvider,
     /// `HOODY_GOOGLE_*`
@@ -101,6 +103,24 @@ pub struct Config {
     /// `HOODY_AUDIT_RETENTION_DAYS`: sign-in and security events (the security history) older
     /// than this are deleted (default 180).
     pub audit_retention_days: i64,
+}
+
+/// What an account may hold: `standard` (`HOODY_QUOTA_PROJECTS`, `_CONTAINERS`, `_SNAPSHOTS`,
+/// `_TOKENS`) and `free`, every new account's tier (`HOODY_FREE_QUOTA_*`).
+#[derive(Clone, Debug)]
+pub struct Quotas {
+    pub standard: crate::quota::AccountLimits,
+    pub free: crate::quota::AccountLimits,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        use crate::quota::AccountLimits;
+        Self {
+            standard: AccountLimits { projects: 100, containers: 100, snapshots: 1000, tokens: 500 },
+            free: AccountLimits { projects: 5, containers: 3, snapshots: 30, tokens: 50 },
+        }
+    }
 }
 
 /// Community counters, as configured (no outbound calls to fetch them).
@@ -252,6 +272,7 @@ impl Config {
             hash_threads: default_hash_threads(),
             mail_retry: Duration::from_secs(10),
             limits: Limits::default(),
+            quotas: Quotas::default(),
             github: OAuthProvider::github(),
             google: OAuthProvider::google(),
             oauth_redirects: Vec::new(),
@@ -360,6 +381,12 @@ impl Config {
             x: social("X")?,
             linkedin: social("LINKEDIN")?,
         };
+        for (prefix, q) in [("HOODY_QUOTA", &mut c.quotas.standard), ("HOODY_FREE_QUOTA", &mut c.quotas.free)] {
+            q.projects = num(&format!("{prefix}_PROJECTS"), q.projects)?.max(0);
+            q.containers = num(&format!("{prefix}_CONTAINERS"), q.containers)?.max(0);
+            q.snapshots = num(&format!("{prefix}_SNAPSHOTS"), q.snapshots)?.max(0);
+            q.tokens = num(&format!("{prefix}_TOKENS"), q.tokens)?.max(0);
+        }
         let l = &mut c.limits;
         l.signup_per_hour = num("HOODY_LIMIT_SIGNUP_PER_HOUR", l.signup_per_hour)?;
         l.login_failures_per_ip = num("HOODY_LIMIT_LOGIN_FAILURES_PER_IP", l.login_failures_per_ip)?;

@@ -18,6 +18,7 @@ pub mod mail;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod quota;
 pub mod secret;
 pub mod server;
 pub mod servers;

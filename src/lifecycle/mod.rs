@@ -10,7 +10,7 @@ pub mod free_tier;
 pub mod network;
 pub mod ops;
 pub mod provision;
-pub mod quota;
+
 pub mod reconciler;
 pub mod runner;
 

@@ -131,6 +131,9 @@ impl TestApp {
         cfg.lxd_socket = data_dir.join("no-lxd.socket");
         // No free-tier containers unless a test asks for them (they would outlive the test).
         cfg.free_tier = false;
+        // Account-wide limits out of the way unless a test is about them.
+        let roomy = hoody_api::quota::AccountLimits { projects: 1000, containers: 1000, snapshots: 1000, tokens: 500 };
+        cfg.quotas = hoody_api::config::Quotas { standard: roomy, free: roomy };
         adjust(&mut cfg);
         let db = hoody_api::db::pool(&cfg, opts);
         let state = AppState::new(db.clone(), cfg, Arc::new(AtomicBool::new(true))).expect("state");

@@ -38,6 +38,7 @@ mod meta;
 mod openapi_doc;
 mod permissions;
 mod projects;
+mod quotas;
 mod reliability;
 mod servers;
 mod tfa;

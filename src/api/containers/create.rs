@@ -16,7 +16,8 @@ use crate::{
     error::ResultExt,
     error::{ApiError, ErrorBody, Result},
     extract::Json,
-    lifecycle::{self, ops, quota, Trigger},
+    lifecycle::{self, ops, Trigger},
+    quota,
     state::AppState,
 };
 
@@ -93,7 +94,7 @@ pub(crate) async fn check_server(st: &AppState, me: &Principal, server_id: &str)
 /// Take over one of the caller's prespawned containers on the same server and image.
 async fn claim(st: &AppState, me: &Principal, p: &ProjectRow, n: &NewContainer) -> Result<Option<String>> {
     let mut tx = st.db.begin().await?;
-    quota::check(&mut tx, &p.user_id, n, 0).await?;
+    quota::check(&mut tx, &st.cfg, &p.user_id, n, 0).await?;
     let found: Option<String> = sqlx::query_scalar(
         "select c.container_id from container c join project p on p.project_id = c.project_id \
          where p.user_id = $1 and c.prespawn and c.server_id = $2 and c.container_image = $3 \

@@ -8,9 +8,7 @@ use super::{
         DeleteQuery, DeletedContainer, DeletedCounts, DeletedItems, GetQuery, ProjectDeletedOut, ProjectIn,
         ProjectListOut, ProjectOut, ProjectSort,
     },
-    event,
-    queries::{self, MAX_PROJECTS},
-    ProjectAccess,
+    event, queries, ProjectAccess,
 };
 use crate::{
     api::{
@@ -27,6 +25,7 @@ use crate::{
     events::{publish, EventKind},
     extract::{Json, Query},
     lifecycle::{self, ops, Trigger},
+    quota,
     state::AppState,
 };
 
@@ -61,11 +60,9 @@ pub async fn create_project(
     };
     let max = max_containers(input.max_containers.flatten())?;
     let realms = fields::realms_on_create(&me, input.realm_ids.as_deref())?;
-    if queries::count_owned(&st.db, &me.user.user_id).await? >= MAX_PROJECTS {
-        return Err(ApiError::invalid("alias", format!("an account holds at most {MAX_PROJECTS} projects")));
-    }
     let id = new_id();
     let mut tx = st.db.begin().await?;
+    quota::check_account(&mut tx, &st.cfg, &me.user.user_id, quota::Kind::Projects).await?;
     let row = queries::insert(&mut *tx, &id, &me.user.user_id, &alias, &color, max, &realms)
         .await
         .on_constraint("project_alias_key", alias_taken)?;

@@ -11,13 +11,6 @@ use crate::{
     },
 };
 
-/// Projects a user may have.
-pub const MAX_PROJECTS: i64 = 1000;
-
-pub async fn count_owned(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from project where user_id = $1").bind(user_id).fetch_one(db).await
-}
-
 pub async fn insert(
     db: impl PgExecutor<'_>,
     id: &str,

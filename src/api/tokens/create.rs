@@ -7,7 +7,7 @@ use super::{
     dto::{CopyIn, CreateIn, TokenCreatedOut, TokenOut},
     gate,
     grant::{alias, may_mint, Grant},
-    queries::{self, NewToken, MAX_TOKENS},
+    queries::{self, NewToken},
 };
 use crate::{
     auth::{
@@ -83,14 +83,12 @@ async fn mint(st: &AppState, me: &Principal, grant: &Grant, otp: Option<&str>) -
         }
         None => (None, 0),
     };
-    if queries::count(&st.db, &me.user.user_id).await? >= MAX_TOKENS {
-        return Err(ApiError::invalid("token", format!("An account holds at most {MAX_TOKENS} auth tokens")));
-    }
     gate(st, me, otp).await?;
     let (secret, prefix) = tokens::new_secret();
     let token_id = new_id();
     let hash = secrets::sha256(&secret);
     let mut tx = st.db.begin().await?;
+    crate::quota::check_account(&mut tx, &st.cfg, &me.user.user_id, crate::quota::Kind::Tokens).await?;
     let row: TokenRow = queries::insert(
         &mut *tx,
         &NewToken {

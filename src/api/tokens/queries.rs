@@ -41,10 +41,6 @@ pub async fn list(db: impl PgExecutor<'_>, user_id: &str, caller: Option<&str>) 
     .await
 }
 
-pub async fn count(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from auth_token where user_id = $1").bind(user_id).fetch_one(db).await
-}
-
 pub struct NewToken<'a> {
     pub token_id: &'a str,
     pub user_id: &'a str,

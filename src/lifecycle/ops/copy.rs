@@ -10,7 +10,8 @@ use crate::{
     error::ApiError,
     events::Tx,
     host::StateAction,
-    lifecycle::{born, host_of, network, provision, quota, reason_of, status, transition, HostOp, LockKey, Trigger},
+    lifecycle::{born, host_of, network, provision, reason_of, status, transition, HostOp, LockKey, Trigger},
+    quota,
     state::AppState,
 };
 
@@ -78,7 +79,7 @@ impl HostOp for CopyContainer {
     async fn intent(&mut self, st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
         let source_status = settled_now(tx, &self.source.container_id).await?;
         self.running = source_status == status::RUNNING;
-        quota::check(tx, &self.owner_id, &self.n, 0).await?;
+        quota::check(tx, &st.cfg, &self.owner_id, &self.n, 0).await?;
         containers::insert(&mut **tx, &self.n).await?;
         if self.n.copy_network_rules {
             network::copy_settings(st, tx, &self.source.container_id, &self.n.container_id).await?;

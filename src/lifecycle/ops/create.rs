@@ -11,8 +11,9 @@ use crate::{
     lifecycle::{
         container_event, host_of,
         provision::{self, kvm_device, KVM_DEVICE},
-        quota, reason_of, status, transition, HostOp, LockKey, Trigger,
+        reason_of, status, transition, HostOp, LockKey, Trigger,
     },
+    quota,
     state::AppState,
 };
 
@@ -64,10 +65,10 @@ impl HostOp for Create {
         &self.by
     }
 
-    async fn intent(&mut self, _st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
+    async fn intent(&mut self, st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
         match &self.plan {
             Plan::New { n, owner_id, prespawn_cap } => {
-                quota::check(tx, owner_id, n, *prespawn_cap).await?;
+                quota::check(tx, &st.cfg, owner_id, n, *prespawn_cap).await?;
                 containers::insert(&mut **tx, n).await?;
                 let row = containers::by_id(&mut **tx, &n.container_id).await?.ok_or(sqlx::Error::RowNotFound)?;
                 super::super::born(tx, &row, &self.by).await?;

@@ -12,6 +12,7 @@ use crate::{
     events::{publish, EventKind, Tx},
     host::{Host, HostError, SnapshotInfo},
     lifecycle::{container_event, host_of, HostOp, LockKey, Trigger},
+    quota,
     state::AppState,
 };
 
@@ -75,8 +76,9 @@ impl HostOp for TakeSnapshot {
         &self.by
     }
 
-    async fn intent(&mut self, _st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
+    async fn intent(&mut self, st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
         settled_now(tx, &self.c.container_id).await?;
+        quota::check_account(tx, &st.cfg, &self.c.owner_id, quota::Kind::Snapshots).await?;
         sqlx::query("insert into container_snapshot (container_id, name, alias) values ($1, $2, $3)")
             .bind(&self.c.container_id)
             .bind(&self.name)

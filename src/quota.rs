@@ -1,0 +1,157 @@
+//! What an account and a project may hold. Every check runs inside the transaction that adds the
+//! row, after taking the owner's lock for that kind of row, so simultaneous creates cannot
+//! overshoot. Account-wide limits come from settings in two tiers (`free`, the default for every
+//! account, and `standard`); administrators are not limited. Rows that hold nothing (containers
+//! that failed, or are being deleted) do not count.
+
+use crate::{config::Config, db::containers::NewContainer, error::ApiError, events::Tx};
+
+/// One tier's account-wide limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountLimits {
+    pub projects: i64,
+    pub containers: i64,
+    pub snapshots: i64,
+    pub tokens: i64,
+}
+
+/// What a count is of: the lock it takes and how its limit is read.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Projects,
+    Containers,
+    Snapshots,
+    Tokens,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Projects => "projects",
+            Self::Containers => "containers",
+            Self::Snapshots => "snapshots",
+            Self::Tokens => "tokens",
+        }
+    }
+
+    fn of(self, l: &AccountLimits) -> i64 {
+        match self {
+            Self::Projects => l.projects,
+            Self::Containers => l.containers,
+            Self::Snapshots => l.snapshots,
+            Self::Tokens => l.tokens,
+        }
+    }
+}
+
+/// Take `owner_id`'s lock for `kind` (until `tx` ends).
+async fn lock(tx: &mut Tx, owner_id: &str, kind: Kind) -> Result<(), ApiError> {
+    sqlx::query("select pg_advisory_xact_lock(hashtext($1 || ':' || $2))")
+        .bind(kind.name())
+        .bind(owner_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// `owner_id`'s limit for `kind`, or `None` for an administrator.
+async fn limit(tx: &mut Tx, cfg: &Config, owner_id: &str, kind: Kind) -> Result<Option<(i64, &'static str)>, ApiError> {
+    let row: Option<(String, bool)> = sqlx::query_as("select tier, is_admin from app_user where user_id = $1")
+        .bind(owner_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(match row {
+        Some((_, true)) => None,
+        Some((tier, false)) if tier == "standard" => Some((kind.of(&cfg.quotas.standard), "standard")),
+        _ => Some((kind.of(&cfg.quotas.free), "free")),
+    })
+}
+
+/// How many `kind` rows `owner_id` holds now (what counts against the limit).
+async fn held(tx: &mut Tx, owner_id: &str, kind: Kind) -> Result<i64, ApiError> {
+    let sql = match kind {
+        Kind::Projects => "select count(*) from project where user_id = $1",
+        Kind::Containers => {
+            "select count(*) from container c join project p on p.project_id = c.project_id \
+             where p.user_id = $1 and not c.prespawn and c.status not in ('failed', 'deleting')"
+        }
+        Kind::Snapshots => {
+            "select count(*) from container_snapshot s join container c on c.container_id = s.container_id \
+             join project p on p.project_id = c.project_id where p.user_id = $1"
+        }
+        Kind::Tokens => "select count(*) from auth_token where user_id = $1",
+    };
+    Ok(sqlx::query_scalar(sql).bind(owner_id).fetch_one(&mut **tx).await?)
+}
+
+/// Room for one more `kind` row of `owner_id`'s: 422 naming `limits.<kind>` when the account
+/// holds its tier's maximum. Call inside the transaction that adds it.
+pub async fn check_account(tx: &mut Tx, cfg: &Config, owner_id: &str, kind: Kind) -> Result<(), ApiError> {
+    lock(tx, owner_id, kind).await?;
+    let Some((max, tier)) = limit(tx, cfg, owner_id, kind).await? else { return Ok(()) };
+    if held(tx, owner_id, kind).await? >= max {
+        return Err(ApiError::invalid(
+            &format!("limits.{}", kind.name()),
+            format!("this account ({tier} tier) holds at most {max} {}", kind.name()),
+        ));
+    }
+    Ok(())
+}
+
+/// A new container `n` of `owner_id`'s: the account's limit, and the project's `max_containers`
+/// (or, for a prespawned container, the server's prespawn cap, which the account limit skips).
+pub async fn check(
+    tx: &mut Tx,
+    cfg: &Config,
+    owner_id: &str,
+    n: &NewContainer,
+    prespawn_cap: i32,
+) -> Result<(), ApiError> {
+    lock(tx, owner_id, Kind::Containers).await?;
+    if n.prespawn {
+        let held: i64 = sqlx::query_scalar(
+            "select count(*) from container c join project p on p.project_id = c.project_id \
+             where p.user_id = $1 and c.server_id = $2 and c.prespawn",
+        )
+        .bind(owner_id)
+        .bind(&n.server_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        if held >= i64::from(prespawn_cap) {
+            return Err(ApiError::invalid(
+                "prespawn",
+                format!("this server keeps at most {prespawn_cap} prespawned containers"),
+            ));
+        }
+        return Ok(());
+    }
+    if let Some((max, tier)) = limit(tx, cfg, owner_id, Kind::Containers).await? {
+        if held(tx, owner_id, Kind::Containers).await? >= max {
+            return Err(ApiError::invalid(
+                "limits.containers",
+                format!("this account ({tier} tier) holds at most {max} containers"),
+            ));
+        }
+    }
+    let max: Option<Option<i32>> = sqlx::query_scalar("select max_containers from project where project_id = $1")
+        .bind(&n.project_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let max = max.ok_or_else(|| ApiError::not_found("project_not_found", "Project not found"))?;
+    if let Some(max) = max {
+        let held: i64 = sqlx::query_scalar(
+            "select count(*) from container where project_id = $1 and not prespawn \
+             and status not in ('failed', 'deleting')",
+        )
+        .bind(&n.project_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        if held >= i64::from(max) {
+            return Err(ApiError::invalid(
+                "max_containers",
+                format!("the project holds its maximum of {max} containers"),
+            ));
+        }
+    }
+    Ok(())
+}
