@@ -211,7 +211,12 @@ async fn parallel_snapshots_stop_at_the_limit_and_name_it() {
 
 #[tokio::test]
 async fn snapshots_and_updates_on_one_container_take_turns_on_the_host() {
-    let app = LxdApp::spawn().await;
+    // Eight changes in a row on a loaded test machine: room for the last to wait its turn.
+    let app = LxdApp::spawn_with(|c| {
+        c.host_lock_wait = Duration::from_secs(20);
+        c.request_timeout = Duration::from_secs(60);
+    })
+    .await;
     let s = app.verified_user("turns@example.com").await;
     let project = app.project(&s.token, "Turns").await;
     let id = app.running(&s.token, &project, json!({"name": "turns"})).await;
@@ -232,7 +237,7 @@ async fn snapshots_and_updates_on_one_container_take_turns_on_the_host() {
     for r in futures::future::join_all(calls).await {
         assert!(r.status.is_success(), "{}", r.text);
     }
-    assert!(started.elapsed() < Duration::from_secs(25), "no request waited out its deadline");
+    assert!(started.elapsed() < Duration::from_secs(55), "no request waited out its deadline");
     // One host call at a time: the container's changes never overlapped on LXD.
     assert_eq!(f.peak_in_flight(), 1, "calls to one container overlapped");
     let on_lxd = lxc(&["query", &format!("/1.0/instances/c-{id}/snapshots")]);
