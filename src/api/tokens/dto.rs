@@ -17,6 +17,7 @@ pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TokenCreateIn)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIn {
     /// A name to recognise the token by; a random "adjective-animal" when omitted.
@@ -49,6 +50,7 @@ pub struct CreateIn {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TokenUpdateIn)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateIn {
     pub alias: Option<String>,
@@ -75,6 +77,7 @@ pub struct UpdateIn {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TokenCopyIn)]
 #[serde(deny_unknown_fields)]
 pub struct CopyIn {
     /// Defaults to "<source alias> copy".
