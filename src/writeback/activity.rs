@@ -30,7 +30,9 @@ pub async fn flush(db: &PgPool, rows: Vec<Activity>) {
         let status = r.status.to_string();
         let duration = format!("{:.3}", r.duration_ms);
         let at = r.at.to_rfc3339();
-        let fields: [Option<&str>; 11] = [
+        let id = crate::db::new_id();
+        let fields: [Option<&str>; 12] = [
+            Some(&id),
             Some(&r.user_id),
             r.token_id.as_deref(),
             r.realm_id.as_deref(),
@@ -54,7 +56,7 @@ pub async fn flush(db: &PgPool, rows: Vec<Activity>) {
     let done = async {
         let mut copy = db
             .copy_in_raw(
-                "copy activity_log (user_id, token_id, realm_id, method, route, path, status_code, duration_ms, \
+                "copy activity_log (activity_id, user_id, token_id, realm_id, method, route, path, status_code, duration_ms, \
                  ip_address, user_agent, created_at) from stdin",
             )
             .await?;

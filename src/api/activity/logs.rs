@@ -51,6 +51,7 @@ pub struct ActivityQuery {
 
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ActivityOut {
+    /// 24 lowercase hex.
     pub id: String,
     pub user_id: String,
     pub realm_id: Option<String>,
@@ -193,7 +194,7 @@ pub async fn list_activity(
             .fetch_one(&st.db)
             .await?;
     let rows_sql = format!(
-        "select id::text as id, user_id, realm_id, token_id, method, path, route, status_code, duration_ms, ip_address, \
+        "select activity_id as id, user_id, realm_id, token_id, method, path, route, status_code, duration_ms, ip_address, \
          user_agent, created_at as at from activity_log where {WHERE} order by created_at desc, id desc limit $8 offset $9"
     );
     let mut rows: Vec<ActivityOut> = bind_filters(sqlx::query_as(&rows_sql), &me.user.user_id, &f)
