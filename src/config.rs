@@ -82,6 +82,26 @@ pub struct Config {
     pub reconcile_interval: Duration,
     /// `HOODY_FREE_TIER`: set up a default project and container for newly verified users (default on).
     pub free_tier: bool,
+    /// `HOODY_METRICS_ALLOW`: CIDRs (the client address, as `HOODY_TRUSTED_PROXIES` resolves it)
+    /// that may read `/metrics`. With this and `metrics_token` both unset, `/metrics` is open.
+    pub metrics_allow: Vec<IpNet>,
+    /// `HOODY_METRICS_TOKEN`: a bearer token (≥ 16 characters) that may read `/metrics`.
+    pub metrics_token: Option<Redacted>,
+    /// `HOODY_MAIL_MAX_ATTEMPTS`: delivery attempts before a mail is dead-lettered (default 8).
+    pub mail_max_attempts: i32,
+    /// `HOODY_WRITEBACK_HOLD_ROWS`: rows per write-behind queue held for a retry while the database
+    /// is away (default 100,000); past it the oldest are dropped and counted.
+    pub writeback_hold_rows: usize,
+}
+
+/// A setting that is a secret: shown as `[redacted]` by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 /// Community counters, as configured (no outbound calls to fetch them).
@@ -235,6 +255,10 @@ impl Config {
             max_snapshots: 20,
             reconcile_interval: Duration::from_secs(30),
             free_tier: true,
+            metrics_allow: Vec::new(),
+            metrics_token: None,
+            mail_max_attempts: 8,
+            writeback_hold_rows: 100_000,
         }
     }
 
@@ -305,6 +329,18 @@ impl Config {
             x: social("X")?,
             linkedin: social("LINKEDIN")?,
         };
+        if let Some(v) = var("HOODY_METRICS_ALLOW") {
+            c.metrics_allow = parse_cidrs(&v)?;
+        }
+        if let Some(v) = var("HOODY_METRICS_TOKEN") {
+            let v = v.trim().to_owned();
+            if v.len() < 16 {
+                bail!("HOODY_METRICS_TOKEN must be at least 16 characters");
+            }
+            c.metrics_token = Some(Redacted(v));
+        }
+        c.mail_max_attempts = num("HOODY_MAIL_MAX_ATTEMPTS", c.mail_max_attempts)?.clamp(1, 100);
+        c.writeback_hold_rows = num("HOODY_WRITEBACK_HOLD_ROWS", c.writeback_hold_rows)?;
         let l = &mut c.limits;
         l.signup_per_hour = num("HOODY_LIMIT_SIGNUP_PER_HOUR", l.signup_per_hour)?;
         l.login_failures_per_ip = num("HOODY_LIMIT_LOGIN_FAILURES_PER_IP", l.login_failures_per_ip)?;

@@ -21,6 +21,7 @@ mod containers_faults;
 mod containers_lifecycle;
 mod embedded_postgres;
 mod free_tier;
+mod hardening;
 mod host_lxd;
 mod http_basics;
 mod idempotency;
