@@ -61,10 +61,17 @@ pub async fn metrics(State(st): State<AppState>, client: ClientIp, headers: Head
         return e.into_response();
     }
     let mut body = st.metrics.render(&st.db, st.cfg.db_max_connections);
-    body.push_str("# HELP hoody_writeback_dropped_total Records dropped because a write-behind queue was full.\n");
+    body.push_str(
+        "# HELP hoody_writeback_dropped_total Records lost by a write-behind queue: it was full, the rows held \
+         while the database was away passed their bound, or the database refused them.\n",
+    );
     body.push_str("# TYPE hoody_writeback_dropped_total counter\n");
     body.push_str(&format!("hoody_writeback_dropped_total{{queue=\"activity\"}} {}\n", st.activity.dropped()));
     body.push_str(&format!("hoody_writeback_dropped_total{{queue=\"token_use\"}} {}\n", st.token_use.dropped()));
+    body.push_str("# HELP hoody_writeback_held Records held for the database to come back.\n");
+    body.push_str("# TYPE hoody_writeback_held gauge\n");
+    body.push_str(&format!("hoody_writeback_held{{queue=\"activity\"}} {}\n", st.activity.held()));
+    body.push_str(&format!("hoody_writeback_held{{queue=\"token_use\"}} {}\n", st.token_use.held()));
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
 

@@ -61,6 +61,7 @@ impl AppState {
         let mailer = Mailer::new(&cfg)?;
         let signer = Signer::load(cfg.signing_key.as_deref(), &cfg.data_dir)?;
         let hosts = crate::host::registry::Hosts::new(cfg.host_limits);
+        let hold = cfg.writeback_hold_rows;
         Ok(Self(Arc::new(Inner {
             db,
             hot,
@@ -70,8 +71,8 @@ impl AppState {
             sealer,
             mailer,
             signer,
-            token_use: Queue::new(10_000),
-            activity: Queue::new(10_000),
+            token_use: Queue::new(10_000, hold),
+            activity: Queue::new(10_000, hold),
             metrics: Metrics::default(),
             hosts,
             runtime_cache: Default::default(),

@@ -29,6 +29,7 @@ mod logs;
 mod mail_smtp;
 mod meta;
 mod openapi_doc;
+mod outage;
 mod permissions;
 mod projects;
 mod reliability;
