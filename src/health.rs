@@ -72,6 +72,17 @@ pub async fn metrics(State(st): State<AppState>, client: ClientIp, headers: Head
     body.push_str("# TYPE hoody_writeback_held gauge\n");
     body.push_str(&format!("hoody_writeback_held{{queue=\"activity\"}} {}\n", st.activity.held()));
     body.push_str(&format!("hoody_writeback_held{{queue=\"token_use\"}} {}\n", st.token_use.held()));
+    body.push_str(
+        "# HELP hoody_mail_total Outbox mail by outcome in this process: delivered, failed attempts, dead-lettered.\n",
+    );
+    body.push_str("# TYPE hoody_mail_total counter\n");
+    for (outcome, n) in [
+        ("delivered", &st.mailer.delivered),
+        ("failed_attempt", &st.mailer.failed_attempts),
+        ("dead_letter", &st.mailer.dead_letters),
+    ] {
+        body.push_str(&format!("hoody_mail_total{{outcome=\"{outcome}\"}} {}\n", n.load(Ordering::Relaxed)));
+    }
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
 

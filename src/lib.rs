@@ -109,7 +109,8 @@ pub async fn run(
         async move {
             // The outbox table exists once migrations ran.
             if migrated(&st, &stop).await {
-                st.mailer.run_worker(st.db.clone(), stop).await
+                let prepare = || api::auth::mail_requests::process(&st);
+                st.mailer.run_worker(st.db.clone(), stop, api::auth::mail_requests::BATCH as usize, prepare).await
             }
         }
     });

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod crypto;
+pub mod email;
 pub mod jwt;
 pub mod keyfile;
 pub mod limits;

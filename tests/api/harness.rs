@@ -250,6 +250,20 @@ impl TestApp {
         panic!("expected {n} mails, have {}", self.mails().len());
     }
 
+    /// Wait until the mail worker took every forgot-password / resend ask (it queues their mail in
+    /// the same transaction, so the outbox is complete afterwards).
+    pub async fn settle_mail_requests(&self) {
+        for _ in 0..200 {
+            let left: i64 =
+                sqlx::query_scalar("select count(*) from mail_request").fetch_one(&self.db).await.expect("count");
+            if left == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the mail worker did not take the pending mail requests");
+    }
+
     /// Mails addressed to `email`.
     pub fn mails_to(&self, email: &str) -> Vec<String> {
         self.mails().into_iter().filter(|m| m.contains(&format!("To: {email}"))).collect()

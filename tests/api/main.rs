@@ -26,6 +26,7 @@ mod host_lxd;
 mod http_basics;
 mod idempotency;
 mod logs;
+mod mail_addresses;
 mod mail_smtp;
 mod meta;
 mod openapi_doc;

@@ -41,7 +41,7 @@ pub async fn login(
 ) -> Result<ApiOk<LoginResult>> {
     let identifier = match (&input.username, &input.email) {
         (Some(u), _) if !u.is_empty() => Identifier::Username(u.clone()),
-        (_, Some(e)) if !e.is_empty() => Identifier::Email(e.trim().to_lowercase()),
+        (_, Some(e)) if !e.is_empty() => Identifier::Email(crate::auth::email::normalize(e)),
         _ => Identifier::Missing,
     };
     let password = input.password.filter(|p| !p.is_empty());

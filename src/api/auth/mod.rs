@@ -4,6 +4,7 @@ pub(crate) mod dto;
 pub(crate) mod intent;
 mod launch;
 mod login;
+pub(crate) mod mail_requests;
 mod oauth;
 mod password;
 pub(crate) mod queries;
