@@ -15,6 +15,7 @@ pub mod mail;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod resolver;
 pub mod server;
 pub mod servers;
 pub mod shutdown;

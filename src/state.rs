@@ -49,10 +49,22 @@ pub struct Inner {
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// Set on SIGTERM: readiness fails at once while in-flight requests finish.
     pub draining: AtomicBool,
+    /// Resolves the host names the address rules check (proxy targets); the system's by default.
+    pub resolver: Arc<dyn crate::resolver::Resolver>,
 }
 
 impl AppState {
     pub fn new(db: PgPool, cfg: Config, migrated: Arc<AtomicBool>) -> anyhow::Result<Self> {
+        Self::with_resolver(db, cfg, migrated, Arc::new(crate::resolver::SystemResolver::default()))
+    }
+
+    /// As [`AppState::new`], with another resolver (tests use a fixed map: these machines have no DNS).
+    pub fn with_resolver(
+        db: PgPool,
+        cfg: Config,
+        migrated: Arc<AtomicBool>,
+        resolver: Arc<dyn crate::resolver::Resolver>,
+    ) -> anyhow::Result<Self> {
         let hot =
             HotConnections::new(db.connect_options().as_ref().clone(), cfg.db_hot_connections, cfg.db_acquire_timeout);
         let jwt = JwtKeys::load(cfg.jwt_secret.as_deref(), &cfg.data_dir)?;
@@ -79,6 +91,7 @@ impl AppState {
             migrated,
             started_at: chrono::Utc::now(),
             draining: AtomicBool::new(false),
+            resolver,
         })))
     }
 }

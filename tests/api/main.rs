@@ -29,6 +29,7 @@ mod logs;
 mod mail_addresses;
 mod mail_smtp;
 mod meta;
+mod network_targets;
 mod openapi_doc;
 mod outage;
 mod permissions;
