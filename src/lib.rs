@@ -1,5 +1,6 @@
 //! hoody-api: the platform control plane.
 
+pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod config;

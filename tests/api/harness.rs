@@ -173,6 +173,14 @@ impl TestApp {
         Self { base: format!("http://{addr}"), client, db, data_dir, state, stop: Some(tx), server: Some(server) }
     }
 
+    /// A URL of this app's database, for running the binary against it.
+    pub fn database_url(&self) -> String {
+        let o = self.db.connect_options();
+        let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+        let base = url.rsplit_once('/').map(|(b, _)| b).expect("DATABASE_URL has a database name");
+        format!("{base}/{}", o.get_database().expect("database name"))
+    }
+
     /// Stop the server gracefully and wait for it.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.stop.take() {

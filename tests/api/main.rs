@@ -39,4 +39,5 @@ mod servers;
 mod tfa;
 mod tokens;
 mod users;
+mod users_cli;
 mod utilities_ip;
