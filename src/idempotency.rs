@@ -93,7 +93,7 @@ pub async fn layer(State(st): State<AppState>, req: Request, next: Next) -> Resp
         h.update(part.as_bytes());
         h.update(b"\n");
     }
-    h.update(&canonical(&body));
+    h.update(canonical(&body));
     let k = Keyed { user_id: me.user.user_id.clone(), key, fingerprint: h.finalize().to_vec() };
     // From here on in a task of its own: a client that hangs up, or the request timeout, cannot
     // cut the claim, the work or the keeping of its answer short.

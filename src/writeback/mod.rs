@@ -176,22 +176,6 @@ impl<T> Hold<T> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::Hold;
-
-    #[test]
-    fn the_hold_drops_the_oldest_rows_past_its_bound() {
-        let mut h = Hold { batches: Default::default(), rows: 0, limit: 5 };
-        assert_eq!(h.push_back(vec![1, 2, 3]), 0);
-        assert_eq!(h.push_back(vec![4, 5, 6, 7]), 2);
-        assert_eq!(h.rows, 5);
-        assert_eq!(h.pop(), Some(vec![3]));
-        assert_eq!(h.pop(), Some(vec![4, 5, 6, 7]));
-        assert_eq!((h.pop(), h.rows), (None, 0));
-    }
-}
-
 /// What a failed write means: the database away (hold and retry) or the data refused (lost).
 /// Logged once per 10 s per queue at most, with the count held back.
 pub(crate) fn failed<T>(
@@ -209,5 +193,21 @@ pub(crate) fn failed<T>(
     } else {
         tracing::error!(error = %e, rows = n, queue = what, "write-behind batch refused by the database; dropped");
         Flushed::Lost(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Hold;
+
+    #[test]
+    fn the_hold_drops_the_oldest_rows_past_its_bound() {
+        let mut h = Hold { batches: Default::default(), rows: 0, limit: 5 };
+        assert_eq!(h.push_back(vec![1, 2, 3]), 0);
+        assert_eq!(h.push_back(vec![4, 5, 6, 7]), 2);
+        assert_eq!(h.rows, 5);
+        assert_eq!(h.pop(), Some(vec![3]));
+        assert_eq!(h.pop(), Some(vec![4, 5, 6, 7]));
+        assert_eq!((h.pop(), h.rows), (None, 0));
     }
 }
