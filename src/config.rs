@@ -103,6 +103,16 @@ pub struct Config {
     /// `HOODY_AUDIT_RETENTION_DAYS`: sign-in and security events (the security history) older
     /// than this are deleted (default 180).
     pub audit_retention_days: i64,
+    /// `HOODY_METRICS_ALLOW`: CIDRs (the client address, as `HOODY_TRUSTED_PROXIES` resolves it)
+    /// that may read `/metrics`. With this and `metrics_token` both unset, `/metrics` is open.
+    pub metrics_allow: Vec<IpNet>,
+    /// `HOODY_METRICS_TOKEN`: a bearer token (≥ 16 characters) that may read `/metrics`.
+    pub metrics_token: Option<Secret>,
+    /// `HOODY_MAIL_MAX_ATTEMPTS`: delivery attempts before a mail is dead-lettered (default 8).
+    pub mail_max_attempts: i32,
+    /// `HOODY_WRITEBACK_HOLD_ROWS`: rows per write-behind queue held for a retry while the database
+    /// is away (default 100,000); past it the oldest are dropped and counted.
+    pub writeback_hold_rows: usize,
 }
 
 /// What an account may hold: `standard` (`HOODY_QUOTA_PROJECTS`, `_CONTAINERS`, `_SNAPSHOTS`,
@@ -294,6 +304,10 @@ impl Config {
             device_flow: true,
             device_verification_url: None,
             audit_retention_days: 180,
+            metrics_allow: Vec::new(),
+            metrics_token: None,
+            mail_max_attempts: 8,
+            writeback_hold_rows: 100_000,
         }
     }
 
@@ -387,6 +401,18 @@ impl Config {
             q.snapshots = num(&format!("{prefix}_SNAPSHOTS"), q.snapshots)?.max(0);
             q.tokens = num(&format!("{prefix}_TOKENS"), q.tokens)?.max(0);
         }
+        if let Some(v) = var("HOODY_METRICS_ALLOW") {
+            c.metrics_allow = parse_cidrs(&v)?;
+        }
+        if let Some(v) = var("HOODY_METRICS_TOKEN") {
+            let v = v.trim().to_owned();
+            if v.len() < 16 {
+                bail!("HOODY_METRICS_TOKEN must be at least 16 characters");
+            }
+            c.metrics_token = Some(Secret::new(v));
+        }
+        c.mail_max_attempts = num("HOODY_MAIL_MAX_ATTEMPTS", c.mail_max_attempts)?.clamp(1, 100);
+        c.writeback_hold_rows = num("HOODY_WRITEBACK_HOLD_ROWS", c.writeback_hold_rows)?;
         let l = &mut c.limits;
         l.signup_per_hour = num("HOODY_LIMIT_SIGNUP_PER_HOUR", l.signup_per_hour)?;
         l.login_failures_per_ip = num("HOODY_LIMIT_LOGIN_FAILURES_PER_IP", l.login_failures_per_ip)?;

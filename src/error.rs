@@ -1,7 +1,7 @@
 //! One error type for the whole server, rendered as the platform's error envelope:
 //! `{statusCode, message, code, error, data: null, request_id, details?}`.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, time::Duration};
 
 use axum::{
     http::{header, HeaderValue, StatusCode},
@@ -235,8 +235,11 @@ impl ApiError {
     }
 }
 
+static DB_UNAVAILABLE: telemetry::Throttle = telemetry::Throttle::new(Duration::from_secs(10));
+static DEPENDENCY_UNAVAILABLE: telemetry::Throttle = telemetry::Throttle::new(Duration::from_secs(10));
+
 /// Pool timeouts and lost connections: the database is away, not the request wrong.
-fn is_unavailable(e: &sqlx::Error) -> bool {
+pub(crate) fn is_unavailable(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
         || e.as_database_error().and_then(|d| d.code()).is_some_and(|c| {
             // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections; and a
@@ -310,10 +313,18 @@ impl IntoResponse for ApiError {
         let status = self.status();
         if status.is_server_error() {
             match &self {
+                // While the database is away every request fails the same way: one line per 10 s,
+                // with the number held back since the last one.
                 Self::Db(e) if is_unavailable(e) => {
-                    tracing::warn!(error = %e, "database unavailable")
+                    if let Some(suppressed) = DB_UNAVAILABLE.admit() {
+                        tracing::warn!(error = %e, suppressed, "database unavailable")
+                    }
                 }
-                Self::Unavailable { .. } => tracing::warn!("dependency unavailable"),
+                Self::Unavailable { .. } => {
+                    if let Some(suppressed) = DEPENDENCY_UNAVAILABLE.admit() {
+                        tracing::warn!(suppressed, "dependency unavailable")
+                    }
+                }
                 other => tracing::error!(error = ?other, "request failed"),
             }
         }

@@ -1,10 +1,10 @@
 //! Operational endpoints outside `/api/v1`: liveness, readiness and metrics.
 
-use std::sync::atomic::Ordering;
+use std::{net::IpAddr, sync::atomic::Ordering};
 
 use axum::{
     extract::State,
-    http::{header, StatusCode},
+    http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::{
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody},
+    extract::ClientIp,
     state::AppState,
 };
 
@@ -50,14 +51,63 @@ pub async fn readyz(State(st): State<AppState>) -> Result<ApiOk<HealthOut>, ApiE
 ///
 /// Requests by route template and status, latency histograms, database pool use and records
 /// dropped by the write-behind queues, in the
-/// Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "ops",
+/// Prometheus text format. Open unless `HOODY_METRICS_ALLOW` (client CIDRs) or
+/// `HOODY_METRICS_TOKEN` (a bearer token) is set; then either one admits (401 without a token
+/// when one is configured, 403 otherwise).
+#[utoipa::path(get, path = "/metrics", tag = "ops", security((), ("bearer" = [])),
     responses((status = 200, content_type = "text/plain", body = String), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn metrics(State(st): State<AppState>) -> Response {
+pub async fn metrics(State(st): State<AppState>, client: ClientIp, headers: HeaderMap) -> Response {
+    if let Err(e) = metrics_allowed(&st, client.ip, &headers) {
+        return e.into_response();
+    }
     let mut body = st.metrics.render(&st.db, st.cfg.db_max_connections);
-    body.push_str("# HELP hoody_writeback_dropped_total Records dropped because a write-behind queue was full.\n");
+    body.push_str(
+        "# HELP hoody_writeback_dropped_total Records lost by a write-behind queue: it was full, the rows held \
+         while the database was away passed their bound, or the database refused them.\n",
+    );
     body.push_str("# TYPE hoody_writeback_dropped_total counter\n");
     body.push_str(&format!("hoody_writeback_dropped_total{{queue=\"activity\"}} {}\n", st.activity.dropped()));
     body.push_str(&format!("hoody_writeback_dropped_total{{queue=\"token_use\"}} {}\n", st.token_use.dropped()));
+    body.push_str("# HELP hoody_writeback_held Records held for the database to come back.\n");
+    body.push_str("# TYPE hoody_writeback_held gauge\n");
+    body.push_str(&format!("hoody_writeback_held{{queue=\"activity\"}} {}\n", st.activity.held()));
+    body.push_str(&format!("hoody_writeback_held{{queue=\"token_use\"}} {}\n", st.token_use.held()));
+    body.push_str(
+        "# HELP hoody_mail_total Outbox mail by outcome in this process: delivered, failed attempts, dead-lettered.\n",
+    );
+    body.push_str("# TYPE hoody_mail_total counter\n");
+    for (outcome, n) in [
+        ("delivered", &st.mailer.delivered),
+        ("failed_attempt", &st.mailer.failed_attempts),
+        ("dead_letter", &st.mailer.dead_letters),
+    ] {
+        body.push_str(&format!("hoody_mail_total{{outcome=\"{outcome}\"}} {}\n", n.load(Ordering::Relaxed)));
+    }
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
+
+/// `/metrics` is open when neither an allowlist nor a token is configured; otherwise a client in
+/// `HOODY_METRICS_ALLOW` or one presenting `HOODY_METRICS_TOKEN` as its bearer is let in.
+fn metrics_allowed(st: &AppState, ip: IpAddr, headers: &HeaderMap) -> Result<(), ApiError> {
+    let cfg = &st.cfg;
+    if cfg.metrics_allow.is_empty() && cfg.metrics_token.is_none() {
+        return Ok(());
+    }
+    if cfg.metrics_allow.iter().any(|n| n.contains(&ip)) {
+        return Ok(());
+    }
+    let Some(expected) = &cfg.metrics_token else {
+        return Err(ApiError::forbidden("metrics_forbidden", "Metrics are not available to this address"));
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim());
+    match presented {
+        Some(t) if bool::from(subtle::ConstantTimeEq::ct_eq(t.as_bytes(), expected.as_bytes())) => Ok(()),
+        Some(_) => Err(ApiError::unauthenticated("invalid_metrics_token", "The metrics token is not valid")),
+        None => Err(ApiError::unauthenticated("metrics_token_required", "Metrics need the metrics bearer token")),
+    }
 }

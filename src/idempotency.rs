@@ -121,7 +121,7 @@ pub async fn layer(State(st): State<AppState>, req: Request, next: Next) -> Resp
         h.update(part.as_bytes());
         h.update(b"\n");
     }
-    h.update(&body);
+    h.update(canonical(&body));
     let k = Keyed { user_id: me.user.user_id.clone(), key, fingerprint: h.finalize().to_vec() };
     // From here on in a task of its own: a client that hangs up, or the request timeout, cannot
     // cut the claim, the work or the keeping of its answer short.
@@ -130,6 +130,27 @@ pub async fn layer(State(st): State<AppState>, req: Request, next: Next) -> Resp
         telemetry::with_request_id(telemetry::current_request_id(), run(st, k, req, next)).in_current_span(),
     );
     task.await.unwrap_or_else(|e| ApiError::Internal(anyhow::anyhow!("keyed request failed: {e}")).into_response())
+}
+
+/// The body as the fingerprint sees it: JSON re-serialised with object keys sorted and no
+/// whitespace, so the same document written another way is the same request; anything that is
+/// not JSON, as sent.
+fn canonical(body: &[u8]) -> Vec<u8> {
+    fn sorted(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => {
+                let mut entries: Vec<_> = m.into_iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+            }
+            serde_json::Value::Array(a) => serde_json::Value::Array(a.into_iter().map(sorted).collect()),
+            other => other,
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) => serde_json::to_vec(&sorted(v)).unwrap_or_else(|_| body.to_vec()),
+        Err(_) => body.to_vec(),
+    }
 }
 
 fn unreadable(e: axum::Error) -> ApiError {

@@ -1,5 +1,6 @@
 //! hoody-api: the platform control plane.
 
+pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod quota;
+pub mod resolver;
 pub mod secret;
 pub mod server;
 pub mod servers;
@@ -117,7 +119,8 @@ pub async fn run(
         async move {
             // The outbox table exists once migrations ran.
             if migrated(&st, &stop).await {
-                st.mailer.run_worker(st.db.clone(), stop).await
+                let prepare = || api::auth::mail_requests::process(&st);
+                st.mailer.run_worker(st.db.clone(), stop, api::auth::mail_requests::BATCH as usize, prepare).await
             }
         }
     });

@@ -1,4 +1,4 @@
-//! The `hoody-api` command: `serve` (default), `migrate`, `openapi`, `servers …`, `invites …`.
+//! The `hoody-api` command: `serve` (default), `migrate`, `openapi`, `servers …`, `invites …`, `users …`.
 
 use std::{
     process::ExitCode,
@@ -7,7 +7,7 @@ use std::{
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hoody_api::{auth::crypto::SecretBox, config::Config, db, invites, servers, state::AppState, telemetry};
+use hoody_api::{accounts, auth::crypto::SecretBox, config::Config, db, invites, servers, state::AppState, telemetry};
 
 #[derive(Parser)]
 #[command(name = "hoody-api", version, about = "The Hoody platform control plane")]
@@ -36,6 +36,11 @@ enum Command {
         #[command(subcommand)]
         action: InvitesCmd,
     },
+    /// Administer accounts: list, ban, unban, grant admin.
+    Users {
+        #[command(subcommand)]
+        action: UsersCmd,
+    },
 }
 
 #[derive(Subcommand)]
@@ -48,6 +53,41 @@ enum InvitesCmd {
         /// How many accounts each code serves (1–1000000).
         #[arg(long, default_value_t = 1)]
         uses: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCmd {
+    /// List accounts, oldest first.
+    List {
+        /// Only accounts whose e-mail or username contains this (case-insensitive).
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long)]
+        banned: bool,
+        #[arg(long)]
+        admins: bool,
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ban an account (user id, e-mail or username): its sessions are revoked at once and its auth
+    /// tokens refused while the ban holds.
+    Ban {
+        user: String,
+        /// Also disable every auth token of the account (an unban does not bring them back).
+        #[arg(long)]
+        disable_tokens: bool,
+    },
+    /// Lift a ban (the user signs in again; auth tokens not disabled work again).
+    Unban { user: String },
+    /// Make an account an administrator (`--revoke` takes it back).
+    MakeAdmin {
+        user: String,
+        #[arg(long)]
+        revoke: bool,
     },
 }
 
@@ -171,6 +211,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Some(Command::Migrate) => migrate(cfg).await,
             Some(Command::Servers { action }) => manage_servers(cfg, action).await,
             Some(Command::Invites { action }) => manage_invites(cfg, action).await,
+            Some(Command::Users { action }) => manage_users(cfg, action).await,
             _ => serve(cfg).await,
         }
     })
@@ -254,6 +295,51 @@ async fn manage_invites(cfg: Config, action: InvitesCmd) -> anyhow::Result<()> {
                 for code in invites::create(&pool, count, uses).await? {
                     println!("{code}");
                 }
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    pool.close().await;
+    if let Some(pg) = pg {
+        pg.stop();
+    }
+    result
+}
+
+async fn manage_users(cfg: Config, action: UsersCmd) -> anyhow::Result<()> {
+    let (pool, pg) = database(&cfg).await?;
+    let result = async {
+        db::MIGRATOR.run(&pool).await.context("applying migrations")?;
+        let say = |what: &str, r: &accounts::AccountRow| {
+            println!("{what} {} ({}, {}): admin={} banned={}", r.username, r.user_id, r.email, r.is_admin, r.is_banned)
+        };
+        match action {
+            UsersCmd::List { search, banned, admins, limit, json } => {
+                let filter = accounts::ListFilter { search, banned_only: banned, admins_only: admins, limit };
+                let rows = accounts::list(&pool, &filter).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&rows)?);
+                } else {
+                    println!(
+                        "{:<24}  {:<24} {:<32} {:<5} {:<6} {:<8} CREATED",
+                        "ID", "USERNAME", "EMAIL", "ADMIN", "BANNED", "VERIFIED"
+                    );
+                    for r in rows {
+                        println!(
+                            "{:<24}  {:<24} {:<32} {:<5} {:<6} {:<8} {}",
+                            r.user_id, r.username, r.email, r.is_admin, r.is_banned, r.email_verified, r.created
+                        );
+                    }
+                }
+            }
+            UsersCmd::Ban { user, disable_tokens } => {
+                say("banned", &accounts::ban(&pool, &user, disable_tokens).await?)
+            }
+            UsersCmd::Unban { user } => say("unbanned", &accounts::unban(&pool, &user).await?),
+            UsersCmd::MakeAdmin { user, revoke } => {
+                let r = accounts::make_admin(&pool, &user, revoke).await?;
+                say(if revoke { "no longer admin:" } else { "now admin:" }, &r)
             }
         }
         anyhow::Ok(())

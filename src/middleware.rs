@@ -170,6 +170,49 @@ fn finalize(res: Response) -> Response {
     out
 }
 
+/// The whole HTTP/1.1 answer to a request the HTTP layer refused before our router saw it (hyper
+/// answers 431, 414 or 400 with an empty body): the error envelope under a fresh request id, the
+/// security headers, and `connection: close` (hyper closes the connection after such a refusal).
+pub fn protocol_rejection(status: StatusCode) -> Vec<u8> {
+    let (code, message) = match status {
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ("headers_too_large", "The request headers are too large"),
+        StatusCode::URI_TOO_LONG => ("uri_too_long", "The request URI is too long"),
+        _ => ("malformed_request", "The request could not be parsed as HTTP"),
+    };
+    let request_id = uuid::Uuid::new_v4().to_string();
+    tracing::info!(status = status.as_u16(), request_id = %request_id, "request refused by the HTTP layer");
+    let body = crate::error::ErrorBody {
+        status_code: status.as_u16(),
+        message: message.to_owned(),
+        code: code.to_owned(),
+        error: status.canonical_reason().unwrap_or("Error").to_owned(),
+        data: None,
+        request_id: request_id.clone(),
+        retry_after: None,
+        details: None,
+    };
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    let mut headers = axum::http::HeaderMap::new();
+    security_headers(&mut headers);
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert(REQUEST_ID.clone(), v);
+    }
+    let mut out =
+        format!("HTTP/1.1 {} {}\r\n", status.as_u16(), status.canonical_reason().unwrap_or("Error")).into_bytes();
+    for (name, value) in &headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&body);
+    out
+}
+
 fn security_headers(h: &mut axum::http::HeaderMap) {
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

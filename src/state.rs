@@ -51,10 +51,22 @@ pub struct Inner {
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// Set on SIGTERM: readiness fails at once while in-flight requests finish.
     pub draining: AtomicBool,
+    /// Resolves the host names the address rules check (proxy targets); the system's by default.
+    pub resolver: Arc<dyn crate::resolver::Resolver>,
 }
 
 impl AppState {
     pub fn new(db: PgPool, cfg: Config, migrated: Arc<AtomicBool>) -> anyhow::Result<Self> {
+        Self::with_resolver(db, cfg, migrated, Arc::new(crate::resolver::SystemResolver::default()))
+    }
+
+    /// As [`AppState::new`], with another resolver (tests use a fixed map: these machines have no DNS).
+    pub fn with_resolver(
+        db: PgPool,
+        cfg: Config,
+        migrated: Arc<AtomicBool>,
+        resolver: Arc<dyn crate::resolver::Resolver>,
+    ) -> anyhow::Result<Self> {
         let hot =
             HotConnections::new(db.connect_options().as_ref().clone(), cfg.db_hot_connections, cfg.db_acquire_timeout);
         let jwt = JwtKeys::load(cfg.jwt_secret.as_ref().map(crate::secret::Secret::as_str), &cfg.data_dir)?;
@@ -63,6 +75,7 @@ impl AppState {
         let mailer = Mailer::new(&cfg)?;
         let signer = Signer::load(cfg.signing_key.as_ref().map(crate::secret::Secret::as_str), &cfg.data_dir)?;
         let hosts = crate::host::registry::Hosts::new(cfg.host_limits);
+        let hold = cfg.writeback_hold_rows;
         Ok(Self(Arc::new(Inner {
             db,
             hot,
@@ -72,8 +85,8 @@ impl AppState {
             sealer,
             mailer,
             signer,
-            token_use: Queue::new(10_000),
-            activity: Queue::new(10_000),
+            token_use: Queue::new(10_000, hold),
+            activity: Queue::new(10_000, hold),
             metrics: Metrics::default(),
             hosts,
             host_locks: Default::default(),
@@ -81,6 +94,7 @@ impl AppState {
             migrated,
             started_at: chrono::Utc::now(),
             draining: AtomicBool::new(false),
+            resolver,
         })))
     }
 }

@@ -41,11 +41,15 @@ pub async fn undo(db: impl PgExecutor<'_>, bucket: &str) -> Result<()> {
     Ok(())
 }
 
+static LIMITER_UNAVAILABLE: crate::telemetry::Throttle = crate::telemetry::Throttle::new(Duration::from_secs(10));
+
 /// Like [`hit`], but any database failure refuses the request (signup is fail-closed).
 pub async fn hit_fail_closed(db: impl PgExecutor<'_>, bucket: &str, limit: i32, window: Duration) -> Result<()> {
     match hit(db, bucket, limit, window).await {
         Err(ApiError::Db(e)) => {
-            tracing::warn!(error = %e, "rate limiter unavailable; refusing");
+            if let Some(suppressed) = LIMITER_UNAVAILABLE.admit() {
+                tracing::warn!(error = %e, suppressed, "rate limiter unavailable; refusing");
+            }
             Err(ApiError::Unavailable { retry_after_secs: 5 })
         }
         other => other,

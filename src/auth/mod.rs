@@ -3,6 +3,7 @@
 pub mod access;
 pub mod cookie;
 pub mod crypto;
+pub mod email;
 pub mod jwt;
 pub mod keyfile;
 pub mod limits;

@@ -67,7 +67,7 @@ pub async fn write_etc_environment(host: &Host, c: &ContainerRow) -> Result<(), 
 /// container's row says, whatever the source instance carried.
 pub async fn settle_instance(st: &AppState, host: &Host, c: &ContainerRow) -> Result<(), ApiError> {
     sync_config(host, c).await?;
-    super::network::desired(st, &c.container_id).await?.apply(host, &c.lxd_name, false).await?;
+    super::network::desired(st, &c.container_id).await?.apply(st, host, &c.lxd_name, false).await?;
     let dev = kvm_device();
     host.call("set_device", |d| d.set_device(&c.lxd_name, KVM_DEVICE, c.kvm.then_some(&dev))).await?;
     Ok(())

@@ -1,10 +1,23 @@
 //! Mail goes through the durable `mail_outbox` table: written in the request's transaction,
 //! delivered by a background worker with retries (SMTP with lettre, or `.eml` files in
 //! `$HOODY_DATA_DIR/outbox/` when no SMTP server is configured). A request never waits on SMTP.
+//!
+//! A mail that cannot be delivered is dead-lettered (`failed_at` set, never tried again): at once
+//! when the relay refuses it for good (a 5xx, a recipient it cannot parse), otherwise after
+//! `HOODY_MAIL_MAX_ATTEMPTS` attempts. Once a mail is delivered or dead its body, which may hold a
+//! one-time link, is emptied; the row stays as the record (recipient, subject, attempts, error).
 
 pub mod templates;
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use anyhow::Context;
 use lettre::{message::header::ContentType, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -26,6 +39,11 @@ pub struct Mailer {
     from: lettre::message::Mailbox,
     wake: Arc<Notify>,
     retry: Duration,
+    max_attempts: i32,
+    /// Counted by this process, shown in `/metrics`.
+    pub delivered: AtomicU64,
+    pub failed_attempts: AtomicU64,
+    pub dead_letters: AtomicU64,
 }
 
 #[derive(FromRow)]
@@ -45,7 +63,16 @@ impl Mailer {
         };
         let from =
             cfg.mail_from.parse().with_context(|| format!("HOODY_MAIL_FROM={:?} is not an address", cfg.mail_from))?;
-        Ok(Self { transport, from, wake: Arc::new(Notify::new()), retry: cfg.mail_retry })
+        Ok(Self {
+            transport,
+            from,
+            wake: Arc::new(Notify::new()),
+            retry: cfg.mail_retry,
+            max_attempts: cfg.mail_max_attempts.max(1),
+            delivered: AtomicU64::new(0),
+            failed_attempts: AtomicU64::new(0),
+            dead_letters: AtomicU64::new(0),
+        })
     }
 
     /// Record a mail for delivery; call inside the transaction that makes it true.
@@ -65,22 +92,32 @@ impl Mailer {
     }
 
     /// Deliver until `stop` resolves. Several replicas can run this: rows are leased with
-    /// `for update skip locked` and a pushed-back `next_attempt_at`.
-    pub async fn run_worker(&self, db: PgPool, stop: crate::shutdown::Stop) {
+    /// `for update skip locked` and a pushed-back `next_attempt_at`. Before each batch, `prepare`
+    /// turns pending asks into outbox rows (forgot-password, resend); it returns how many it took,
+    /// and a full batch (`prepare_batch`) means there may be more.
+    pub async fn run_worker<F, Fut>(&self, db: PgPool, stop: crate::shutdown::Stop, prepare_batch: usize, prepare: F)
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = anyhow::Result<usize>>,
+    {
         let mut last_warning: Option<tokio::time::Instant> = None;
         loop {
-            let delivered = match self.deliver_batch(&db).await {
-                Ok(n) => n,
-                Err(e) => {
-                    // While the database is away this fails every poll: say so once per 30 s.
-                    if last_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(30)) {
-                        tracing::warn!(error = %e, "mail outbox unavailable");
-                        last_warning = Some(tokio::time::Instant::now());
-                    }
-                    0
+            let mut warn = |e: anyhow::Error| {
+                // While the database is away this fails every poll: say so once per 30 s.
+                if last_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(30)) {
+                    tracing::warn!(error = %e, "mail outbox unavailable");
+                    last_warning = Some(tokio::time::Instant::now());
                 }
             };
-            if delivered as i64 == BATCH {
+            let prepared = prepare().await.unwrap_or_else(|e| {
+                warn(e);
+                0
+            });
+            let delivered = self.deliver_batch(&db).await.unwrap_or_else(|e| {
+                warn(e);
+                0
+            });
+            if delivered as i64 == BATCH || prepared == prepare_batch {
                 continue;
             }
             tokio::select! {
@@ -117,12 +154,7 @@ impl Mailer {
             Ok(to) => to,
             Err(e) => {
                 tracing::error!(mail_id = mail.mail_id, error = %e, "undeliverable recipient");
-                sqlx::query("update mail_outbox set failed_at = now(), last_error = $2 where mail_id = $1")
-                    .bind(mail.mail_id)
-                    .bind("invalid recipient address")
-                    .execute(db)
-                    .await?;
-                return Ok(());
+                return self.dead(db, &mail, "invalid recipient address").await;
             }
         };
         let message = Message::builder()
@@ -133,9 +165,9 @@ impl Mailer {
             .body(mail.body_text.clone())
             .context("building a message")?;
         let sent = match &self.transport {
-            Transport::Smtp(smtp) => smtp.send(message).await.map(drop).map_err(|e| e.to_string()),
+            Transport::Smtp(smtp) => smtp.send(message).await.map(drop).map_err(|e| (e.is_permanent(), e.to_string())),
             Transport::Files(dir) => {
-                write_eml(dir, mail.mail_id, &message.formatted()).await.map_err(|e| e.to_string())
+                write_eml(dir, mail.mail_id, &message.formatted()).await.map_err(|e| (false, e.to_string()))
             }
         };
         match sent {
@@ -145,9 +177,16 @@ impl Mailer {
                     .bind(mail.mail_id)
                     .execute(db)
                     .await?;
+                self.delivered.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(mail_id = mail.mail_id, "mail delivered");
             }
-            Err(e) => {
+            Err((permanent, e)) if permanent || mail.attempts >= self.max_attempts => {
+                self.failed_attempts.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(mail_id = mail.mail_id, attempts = mail.attempts, permanent, error = %e, "mail undeliverable; dead-lettered");
+                self.dead(db, &mail, &e).await?;
+            }
+            Err((_, e)) => {
+                self.failed_attempts.fetch_add(1, Ordering::Relaxed);
                 let backoff =
                     (self.retry * 2u32.pow(mail.attempts.clamp(1, 10) as u32 - 1)).min(Duration::from_secs(3600));
                 tracing::warn!(mail_id = mail.mail_id, attempts = mail.attempts, error = %e, "mail delivery failed; will retry");
@@ -159,6 +198,17 @@ impl Mailer {
                     .await?;
             }
         }
+        Ok(())
+    }
+
+    /// Never try this mail again, and drop its body (a link in it is of no use to anyone now).
+    async fn dead(&self, db: &PgPool, mail: &Pending, error: &str) -> anyhow::Result<()> {
+        sqlx::query("update mail_outbox set failed_at = now(), body_text = '', last_error = $2 where mail_id = $1")
+            .bind(mail.mail_id)
+            .bind(error.chars().take(500).collect::<String>())
+            .execute(db)
+            .await?;
+        self.dead_letters.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{postgres::PgPoolCopyExt, PgPool};
 
-use super::Queue;
+use super::{Flushed, Queue};
 
 pub struct Activity {
     pub user_id: String,
@@ -22,15 +22,20 @@ pub struct Activity {
 
 pub type ActivityQueue = Queue<Activity>;
 
-/// Write the batch with one `COPY` (text format).
-pub async fn flush(db: &PgPool, rows: Vec<Activity>) {
+static UNAVAILABLE: crate::telemetry::Throttle = crate::telemetry::Throttle::new(std::time::Duration::from_secs(10));
+
+/// Write the batch with one `COPY` (text format). While the database is away the batch comes back
+/// to be held and written later (at least once: a COPY whose reply was lost may be written twice).
+pub async fn flush(db: &PgPool, rows: Vec<Activity>) -> Flushed<Activity> {
     let n = rows.len();
     let mut data = Vec::with_capacity(n * 200);
     for r in &rows {
         let status = r.status.to_string();
         let duration = format!("{:.3}", r.duration_ms);
         let at = r.at.to_rfc3339();
-        let fields: [Option<&str>; 11] = [
+        let id = crate::db::new_id();
+        let fields: [Option<&str>; 12] = [
+            Some(&id),
             Some(&r.user_id),
             r.token_id.as_deref(),
             r.realm_id.as_deref(),
@@ -54,7 +59,7 @@ pub async fn flush(db: &PgPool, rows: Vec<Activity>) {
     let done = async {
         let mut copy = db
             .copy_in_raw(
-                "copy activity_log (user_id, token_id, realm_id, method, route, path, status_code, duration_ms, \
+                "copy activity_log (activity_id, user_id, token_id, realm_id, method, route, path, status_code, duration_ms, \
                  ip_address, user_agent, created_at) from stdin",
             )
             .await?;
@@ -62,8 +67,9 @@ pub async fn flush(db: &PgPool, rows: Vec<Activity>) {
         copy.finish().await
     }
     .await;
-    if let Err(e) = done {
-        tracing::warn!(error = %e, rows = n, "activity log write failed");
+    match done {
+        Ok(_) => Flushed::Written,
+        Err(e) => super::failed(&UNAVAILABLE, "activity", e, rows),
     }
 }
 

@@ -6,7 +6,7 @@ use std::{collections::HashMap, net::IpAddr};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::Queue;
+use super::{Flushed, Queue};
 
 pub struct TokenUse {
     token_id: String,
@@ -22,16 +22,18 @@ impl Queue<TokenUse> {
     }
 }
 
-pub async fn flush(db: &PgPool, uses: Vec<TokenUse>) {
-    let mut latest: HashMap<String, (String, DateTime<Utc>)> = HashMap::new();
+static UNAVAILABLE: crate::telemetry::Throttle = crate::telemetry::Throttle::new(std::time::Duration::from_secs(10));
+
+pub async fn flush(db: &PgPool, uses: Vec<TokenUse>) -> Flushed<TokenUse> {
+    let mut latest: HashMap<String, (IpAddr, DateTime<Utc>)> = HashMap::new();
     for u in uses {
-        latest.insert(u.token_id, (u.ip.to_string(), u.at));
+        latest.insert(u.token_id, (u.ip, u.at));
     }
     let (mut ids, mut ips, mut ats) = (Vec::new(), Vec::new(), Vec::new());
-    for (id, (ip, at)) in latest {
-        ids.push(id);
-        ips.push(ip);
-        ats.push(at);
+    for (id, (ip, at)) in &latest {
+        ids.push(id.clone());
+        ips.push(ip.to_string());
+        ats.push(*at);
     }
     // Rows another transaction holds (a token being changed or deleted) are skipped, not waited
     // for: last use is best effort, and waiting could deadlock with that transaction.
@@ -48,7 +50,11 @@ pub async fn flush(db: &PgPool, uses: Vec<TokenUse>) {
     .bind(&ats)
     .execute(db)
     .await;
-    if let Err(e) = done {
-        tracing::warn!(error = %e, tokens = ids.len(), "token last-use write failed");
+    match done {
+        Ok(_) => Flushed::Written,
+        Err(e) => {
+            let rows = latest.into_iter().map(|(token_id, (ip, at))| TokenUse { token_id, ip, at }).collect();
+            super::failed(&UNAVAILABLE, "token_use", e, rows)
+        }
     }
 }

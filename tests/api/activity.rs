@@ -92,3 +92,19 @@ async fn bad_filters_are_4xx() {
     app.get(LOGS, None).await.expect(401);
     app.get(&format!("{LOGS}/stats"), None).await.expect(401);
 }
+
+/// Records are named by 24-hex random ids (like every public id), not a global counter that tells
+/// how many requests the whole platform served.
+#[tokio::test]
+async fn activity_ids_are_random_24_hex_ids() {
+    let app = TestApp::spawn().await;
+    let s = app.verified_user("actid@example.com").await;
+    for _ in 0..3 {
+        app.get("/api/v1/users/auth/me", Some(&s.token)).await.expect(200);
+    }
+    let r = wait_for(&app, &s.token, "", 3).await;
+    let ids: Vec<&str> = r.data().as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap()).collect();
+    assert!(ids.iter().all(|id| hoody_api::db::is_id(id)), "{ids:?}");
+    let unique: std::collections::HashSet<&&str> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+}

@@ -380,3 +380,30 @@ async fn star_check_records_whether_the_github_user_stars_the_repository() {
         assert_eq!(res.status(), 422, "{provider} {intent}");
     }
 }
+
+/// Issue 12, item 11: the provider's address is normalised like any other before it is matched.
+#[tokio::test]
+async fn oauth_links_an_invisibly_different_provider_address_to_the_account() {
+    let (app, fake) = spawn().await;
+    let s = app.verified_user("gwen@example.com").await;
+    fake.0.lock().unwrap().insert(
+        "g1".into(),
+        (
+            json!({"sub": "1076915035000615071599", "email": "gwen\u{200b}@EXAMPLE.com", "email_verified": true}),
+            json!([]),
+        ),
+    );
+    let state = authorize(&app, "google").await;
+    let (status, frag) = callback(&app, "google", "g1", &state).await;
+    assert_eq!(status, 302);
+    let r = exchange(&app, &frag).await;
+    r.expect(200);
+    assert_eq!(r.data()["user"]["id"], s.user_id.as_str());
+    assert_eq!(
+        sqlx::query_scalar::<_, String>("select email from app_user where email ilike '%gwen%'")
+            .fetch_all(&app.db)
+            .await
+            .unwrap(),
+        vec!["gwen@example.com"]
+    );
+}

@@ -32,6 +32,7 @@ async fn forgot(app: &TestApp, email: &str, n: usize) -> String {
 }
 
 async fn outbox_count(app: &TestApp, email: &str) -> i64 {
+    app.settle_mail_requests().await;
     sqlx::query_scalar("select count(*) from mail_outbox where recipient = $1")
         .bind(email)
         .fetch_one(&app.db)

@@ -22,6 +22,7 @@ fn assert_ts(v: &serde_json::Value) -> chrono::DateTime<chrono::Utc> {
 
 /// Mails queued for `email` (the outbox table: exact, no waiting on the delivery worker).
 async fn outbox_count(app: &TestApp, email: &str) -> i64 {
+    app.settle_mail_requests().await;
     sqlx::query_scalar("select count(*) from mail_outbox where recipient = $1")
         .bind(email)
         .fetch_one(&app.db)

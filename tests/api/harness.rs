@@ -1,12 +1,13 @@
 //! Spawns the app on a random port against a fresh database made from a migrated template.
 
 use std::{
+    net::IpAddr,
     path::PathBuf,
     sync::{atomic::AtomicBool, Arc},
     time::Duration,
 };
 
-use hoody_api::{config::Config, state::AppState};
+use hoody_api::{config::Config, resolver::StaticResolver, state::AppState};
 use reqwest::{header::HeaderMap, Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::{postgres::PgConnectOptions, Connection, Executor, PgPool};
@@ -113,6 +114,33 @@ async fn fresh_database() -> PgConnectOptions {
     admin.database(&name)
 }
 
+/// Host names the test app resolves (these machines have no DNS): one per range the address rule
+/// refuses, and public ones it accepts. Any other name does not resolve.
+pub fn resolver() -> StaticResolver {
+    let ip = |s: &str| s.parse::<IpAddr>().expect("address");
+    StaticResolver::new([
+        ("proxy.example.com", vec![ip("203.0.113.10")]),
+        ("public.example.net", vec![ip("198.51.100.7"), ip("2001:db8::7")]),
+        // The two names: public names that resolve to loopback.
+        ("localtest.me", vec![ip("127.0.0.1")]),
+        ("127.0.0.1.nip.io", vec![ip("127.0.0.1")]),
+        ("loopback6.example.net", vec![ip("::1")]),
+        ("private.example.net", vec![ip("10.1.2.3")]),
+        ("private172.example.net", vec![ip("172.16.5.4")]),
+        ("private192.example.net", vec![ip("192.168.1.20")]),
+        ("cgnat.example.net", vec![ip("100.64.1.1")]),
+        ("linklocal.example.net", vec![ip("169.254.10.20")]),
+        ("metadata.example.net", vec![ip("169.254.169.254")]),
+        ("metadata6.example.net", vec![ip("fd00:ec2::254")]),
+        ("ula.example.net", vec![ip("fd12:3456::1")]),
+        ("mapped.example.net", vec![ip("::ffff:192.168.1.1")]),
+        ("unspecified.example.net", vec![ip("0.0.0.0")]),
+        ("multicast.example.net", vec![ip("239.1.2.3")]),
+        // One public address and one private: refused (the client may get either).
+        ("mixed.example.net", vec![ip("198.51.100.8"), ip("10.0.0.8")]),
+    ])
+}
+
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
@@ -136,7 +164,8 @@ impl TestApp {
         cfg.quotas = hoody_api::config::Quotas { standard: roomy, free: roomy };
         adjust(&mut cfg);
         let db = hoody_api::db::pool(&cfg, opts);
-        let state = AppState::new(db.clone(), cfg, Arc::new(AtomicBool::new(true))).expect("state");
+        let state = AppState::with_resolver(db.clone(), cfg, Arc::new(AtomicBool::new(true)), Arc::new(resolver()))
+            .expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -145,6 +174,14 @@ impl TestApp {
         }));
         let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
         Self { base: format!("http://{addr}"), client, db, data_dir, state, stop: Some(tx), server: Some(server) }
+    }
+
+    /// A URL of this app's database, for running the binary against it.
+    pub fn database_url(&self) -> String {
+        let o = self.db.connect_options();
+        let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+        let base = url.rsplit_once('/').map(|(b, _)| b).expect("DATABASE_URL has a database name");
+        format!("{base}/{}", o.get_database().expect("database name"))
     }
 
     /// Stop the server gracefully and wait for it.
@@ -251,6 +288,20 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("expected {n} mails, have {}", self.mails().len());
+    }
+
+    /// Wait until the mail worker took every forgot-password / resend ask (it queues their mail in
+    /// the same transaction, so the outbox is complete afterwards).
+    pub async fn settle_mail_requests(&self) {
+        for _ in 0..200 {
+            let left: i64 =
+                sqlx::query_scalar("select count(*) from mail_request").fetch_one(&self.db).await.expect("count");
+            if left == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the mail worker did not take the pending mail requests");
     }
 
     /// Mails addressed to `email`.

@@ -262,3 +262,40 @@ async fn a_lost_reply_is_502_a_keyed_retry_makes_nothing_twice_and_the_reconcile
     assert_eq!(r.data()["status"], "running");
     assert_eq!(count(&app, "select count(*) from container where name = $1", "impatient").await, 1);
 }
+
+/// The fingerprint compares the JSON, not its bytes: the same body with its keys in another order
+/// or other whitespace replays; a different value is still refused.
+#[tokio::test]
+async fn the_same_json_written_differently_replays() {
+    let app = crate::harness::TestApp::spawn().await;
+    let s = app.verified_user("canonical@example.com").await;
+    let send = |body: &'static str| {
+        let req = app
+            .client
+            .post(format!("{}/api/v1/projects/", app.base))
+            .bearer_auth(&s.token)
+            .header(KEY, "canon-1")
+            .header("content-type", "application/json")
+            .body(body);
+        async move { crate::harness::TestApp::read(req.send().await.unwrap()).await }
+    };
+    let first = send(r##"{"alias":"Canon","max_containers":3,"color":"#ff0000"}"##).await;
+    first.expect(201);
+    for again in [
+        r##"{"max_containers":3,"color":"#ff0000","alias":"Canon"}"##,
+        "{\n  \"color\" : \"#ff0000\",\n  \"alias\" : \"Canon\",\n  \"max_containers\" : 3\n}\n",
+    ] {
+        let r = send(again).await;
+        r.expect(201);
+        assert!(replayed(&r), "{again}: {}", r.text);
+        assert_eq!(r.data()["id"], first.data()["id"]);
+    }
+    let other = send(r##"{"max_containers":4,"color":"#ff0000","alias":"Canon"}"##).await;
+    other.expect(422);
+    let n: i64 = sqlx::query_scalar("select count(*) from project where user_id = $1 and alias = 'Canon'")
+        .bind(&s.user_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}

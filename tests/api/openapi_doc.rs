@@ -114,3 +114,101 @@ fn every_schema_reference_resolves() {
         .collect();
     assert!(dangling.is_empty(), "unresolvable references: {dangling:?}");
 }
+
+/// The schema name of every type deriving `ToSchema` under `src/`: its own name, or the
+/// `#[schema(as = …)]` it is given (`a::B` becomes `a.B`, as utoipa names it). utoipa keeps one
+/// schema per name, so two types with one name make every route of the one reference the other.
+fn schema_names() -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
+    let mut files = Vec::new();
+    walk(root, &mut files);
+    let mut names = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let mut attr = String::new();
+        let (mut derives, mut alias) = (false, None::<String>);
+        for (i, line) in text.lines().enumerate() {
+            let l = line.trim();
+            // Gather one attribute, which may span lines, then look at it whole.
+            if !attr.is_empty() || l.starts_with("#[") {
+                attr.push_str(l);
+                if attr.matches('[').count() > attr.matches(']').count() {
+                    continue;
+                }
+                let a = std::mem::take(&mut attr);
+                if a.starts_with("#[derive(") && a.contains("ToSchema") {
+                    derives = true;
+                } else if let Some(rest) = a.strip_prefix("#[schema(") {
+                    if let Some(at) = rest.find("as =").or_else(|| rest.find("as=")) {
+                        let v = rest[at + 3..].trim_start_matches(['=', ' ']);
+                        let end = v.find([',', ')']).unwrap_or(v.len());
+                        alias = Some(v[..end].trim().replace("::", "."));
+                    }
+                }
+                continue;
+            }
+            if l.starts_with("///") || l.starts_with("//") || l.is_empty() {
+                continue;
+            }
+            if derives {
+                let words: Vec<&str> = l.split(|c: char| !(c.is_alphanumeric() || c == '_')).collect();
+                if let Some(k) = words.iter().position(|w| *w == "struct" || *w == "enum") {
+                    let ident = words[k + 1].to_owned();
+                    let at = format!("{}:{}", f.strip_prefix(root).unwrap().display(), i + 1);
+                    names.push((alias.take().unwrap_or(ident), at));
+                }
+            }
+            derives = false;
+            alias = None;
+        }
+    }
+    names
+}
+
+#[test]
+fn no_two_rust_types_share_a_schema_name() {
+    let names = schema_names();
+    assert!(names.len() > 50, "the scan found only {} schemas: {names:?}", names.len());
+    let mut by_name: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (name, at) in &names {
+        by_name.entry(name).or_default().push(at);
+    }
+    let shared: Vec<_> = by_name.iter().filter(|(_, at)| at.len() > 1).collect();
+    assert!(shared.is_empty(), "schema names given to more than one type (use #[schema(as = …)]): {shared:?}");
+}
+
+/// The token routes reference the token bodies, not the containers' (they shared `CreateIn`,
+/// `UpdateIn` and `CopyIn` once).
+#[test]
+fn token_routes_reference_the_token_bodies() {
+    let doc: Value = serde_json::from_str(&hoody_api::openapi::document_json()).unwrap();
+    let body_ref = |path: &str, method: &str| {
+        let r = &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+        r.as_str().unwrap_or_else(|| panic!("{method} {path} has no body reference")).to_owned()
+    };
+    for (path, method, schema, field) in [
+        ("/api/v1/auth/tokens", "post", "TokenCreateIn", "permission_template"),
+        ("/api/v1/auth/tokens/{id}", "put", "TokenUpdateIn", "is_enabled"),
+        ("/api/v1/auth/tokens/{id}/copy", "post", "TokenCopyIn", "otp_code"),
+    ] {
+        assert_eq!(body_ref(path, method), format!("#/components/schemas/{schema}"), "{method} {path}");
+        assert!(doc["components"]["schemas"][schema]["properties"][field].is_object(), "{schema} lacks {field}");
+    }
+    // And the containers keep theirs.
+    let create = body_ref("/api/v1/projects/{id}/containers", "post");
+    let name = create.rsplit('/').next().unwrap();
+    assert!(
+        doc["components"]["schemas"][name]["properties"]["container_image"].is_object(),
+        "{name} is not the container body"
+    );
+}

@@ -45,6 +45,7 @@ pub struct ActivityQuery {
 
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ActivityOut {
+    /// 24 lowercase hex.
     pub id: String,
     pub user_id: String,
     pub realm_id: Option<String>,
@@ -156,8 +157,8 @@ pub async fn list_activity(
 ) -> Result<MetaList<ActivityOut>> {
     let f = filters(&q)?;
     let rows_sql = format!(
-        "select count(*) over () as total, id::text as id, user_id, realm_id, token_id, method, path, route, status_code, \
-         duration_ms, ip_address, user_agent, created_at as at from activity_log where {WHERE} \
+        "select count(*) over () as total, activity_id as id, user_id, realm_id, token_id, method, path, route, \
+         status_code, duration_ms, ip_address, user_agent, created_at as at from activity_log where {WHERE} \
          order by created_at desc, id desc limit $8 offset $9"
     );
     let page = list::fetch(&p, |limit, offset| {

@@ -67,9 +67,9 @@ pub(crate) fn credentials(
     let identifier = match (username, email) {
         // The CLI sends an address in `username` (`hoody login -u ada@example.com`); usernames
         // cannot hold `@`.
-        (Some(u), _) if u.contains('@') => Identifier::Email(u.trim().to_lowercase()),
+        (Some(u), _) if u.contains('@') => Identifier::Email(crate::auth::email::normalize(u)),
         (Some(u), _) if !u.is_empty() => Identifier::Username(u.to_owned()),
-        (_, Some(e)) if !e.is_empty() => Identifier::Email(e.trim().to_lowercase()),
+        (_, Some(e)) if !e.is_empty() => Identifier::Email(crate::auth::email::normalize(e)),
         _ => Identifier::Missing,
     };
     let password = password.filter(|p| !p.is_empty());

@@ -9,6 +9,7 @@ pub(crate) mod dto;
 pub(crate) mod intent;
 mod launch;
 mod login;
+pub(crate) mod mail_requests;
 mod me;
 mod oauth;
 mod password;

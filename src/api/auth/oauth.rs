@@ -288,7 +288,9 @@ async fn account_for(st: &AppState, which: Provider, profile: &Profile) -> Resul
     if linked.is_some() {
         return Ok(linked);
     }
-    let Some(email) = profile.verified_email.as_deref() else { return Ok(None) };
+    // The provider's address in the one spelling accounts use; one we could not mail is no address.
+    let email = profile.verified_email.as_deref().map(crate::auth::email::normalize);
+    let Some(email) = email.as_deref().filter(|e| crate::auth::email::check(e).is_ok()) else { return Ok(None) };
     let mut tx = st.db.begin().await?;
     let user_id = match queries::user_for_update(&mut *tx, email).await? {
         Some((id, true)) => id,

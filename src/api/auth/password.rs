@@ -4,8 +4,9 @@ use axum::extract::State;
 
 use super::{
     dto::{EmailIn, ResetPasswordIn},
+    mail_requests::{self, Kind},
     queries,
-    signup::{mail_allowed, normalize_email},
+    signup::{check_email, normalize_email},
 };
 use crate::{
     auth::{limits, password},
@@ -16,12 +17,12 @@ use crate::{
     state::AppState,
 };
 
-const RESET_TTL: chrono::Duration = chrono::Duration::minutes(30);
-
 /// Request password reset
 ///
-/// Always 200. A known account gets a single-use link valid for 30 minutes; a newer request
-/// cancels older links.
+/// Always 200 for a valid address. A known account gets a single-use link valid for 30 minutes;
+/// a newer request cancels older links. The answer comes before any account is looked up (the
+/// mail is made in the background), so it is the same, and as fast, for every address. 422 for an
+/// address the mail relay cannot take (see signup).
 #[utoipa::path(post, path = "/auth/forgot-password", tag = "authentication", request_body = EmailIn,
     responses((status = 200, body = Envelope<Option<String>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn forgot_password(
@@ -29,24 +30,11 @@ pub async fn forgot_password(
     client: ClientIp,
     Json(input): Json<EmailIn>,
 ) -> Result<ApiOk<()>> {
+    let email = normalize_email(&input.email);
+    check_email(&email).map_err(|e| ApiError::validation(vec![e]))?;
     let lim = &st.cfg.limits;
     limits::hit(&st.db, &format!("forgot:ip:{}", client.ip), lim.email_actions_per_ip, limits::HOUR).await?;
-    let email = normalize_email(&input.email);
-    let mut tx = st.db.begin().await?;
-    let mut sent = false;
-    if let Some((user_id, _)) = queries::user_for_update(&mut *tx, &email).await? {
-        if mail_allowed(&mut tx, &email, lim.mail_per_address).await? {
-            queries::cancel_email_tokens(&mut *tx, &user_id, queries::RESET).await?;
-            let token = queries::insert_email_token(&mut *tx, &user_id, queries::RESET, RESET_TTL).await?;
-            let m = templates::reset_password(&st.cfg.public_url, &token);
-            st.mailer.enqueue(&mut *tx, &email, m.subject, &m.body).await?;
-            sent = true;
-        }
-    }
-    tx.commit().await?;
-    if sent {
-        st.mailer.wake();
-    }
+    mail_requests::submit(&st, Kind::Reset, &email).await?;
     Ok(ApiOk::new("If the address belongs to an account, a password reset email is on its way", ()))
 }
 

@@ -137,16 +137,11 @@ fn username_base(hint: &str) -> String {
     }
 }
 
+/// See [`crate::auth::email`]: invisible and look-alike spellings reach one account.
 pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
+    crate::auth::email::normalize(email)
 }
 
 pub fn check_email(email: &str) -> std::result::Result<(), FieldError> {
-    let ok = email.len() <= 254
-        && email.parse::<lettre::Address>().is_ok_and(|a| a.domain().contains('.') && !a.domain().starts_with('['));
-    if ok {
-        Ok(())
-    } else {
-        Err(FieldError::new("email", "Must be a valid email address"))
-    }
+    crate::auth::email::check(email)
 }

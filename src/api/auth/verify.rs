@@ -5,8 +5,9 @@ use axum::extract::State;
 use super::{
     dto::{EmailIn, SessionOut, TwoFactorChallenge, VerifyEmailIn, VerifyResult},
     intent::{new_intent, Answer},
+    mail_requests::{self, Kind},
     queries,
-    signup::{mail_allowed, normalize_email, VERIFY_TTL},
+    signup::{check_email, normalize_email},
 };
 use crate::{
     auth::{limits, second_factor, sessions},
@@ -15,7 +16,6 @@ use crate::{
     error::{ApiError, ErrorBody, Result},
     extract::{ClientIp, Json},
     lifecycle::free_tier,
-    mail::templates,
     state::AppState,
 };
 
@@ -68,7 +68,10 @@ pub async fn verify_email(
 
 /// Resend verification email
 ///
-/// Always 200. An unverified account gets a new link and every older link stops working.
+/// Always 200 for a valid address. An unverified account gets a new link and every older link
+/// stops working. The answer comes before any account is looked up (the mail is made in the
+/// background), so it is the same, and as fast, for every address. 422 for an address the mail
+/// relay cannot take (see signup).
 #[utoipa::path(post, path = "/auth/resend-verification", tag = "authentication", request_body = EmailIn,
     responses((status = 200, body = Envelope<Option<String>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn resend_verification(
@@ -76,24 +79,11 @@ pub async fn resend_verification(
     client: ClientIp,
     Json(input): Json<EmailIn>,
 ) -> Result<ApiOk<()>> {
+    let email = normalize_email(&input.email);
+    check_email(&email).map_err(|e| ApiError::validation(vec![e]))?;
     let lim = &st.cfg.limits;
     limits::hit(&st.db, &format!("resend:ip:{}", client.ip), lim.email_actions_per_ip, limits::HOUR).await?;
-    let email = normalize_email(&input.email);
-    let mut tx = st.db.begin().await?;
-    let mut sent = false;
-    if let Some((user_id, false)) = queries::user_for_update(&mut *tx, &email).await? {
-        if mail_allowed(&mut tx, &email, lim.mail_per_address).await? {
-            queries::cancel_email_tokens(&mut *tx, &user_id, queries::VERIFY).await?;
-            let token = queries::insert_email_token(&mut *tx, &user_id, queries::VERIFY, VERIFY_TTL).await?;
-            let m = templates::verify_email(&st.cfg.public_url, &token, false);
-            st.mailer.enqueue(&mut *tx, &email, m.subject, &m.body).await?;
-            sent = true;
-        }
-    }
-    tx.commit().await?;
-    if sent {
-        st.mailer.wake();
-    }
+    mail_requests::submit(&st, Kind::Verify, &email).await?;
     Ok(ApiOk::new("If the address belongs to an unverified account, a new verification email is on its way", ()))
 }
 

@@ -18,6 +18,7 @@ pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TokenCreateIn)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIn {
     /// A name to recognise the token by; a random "adjective-animal" when omitted.
@@ -50,6 +51,7 @@ pub struct CreateIn {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TokenUpdateIn)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateIn {
     pub alias: Option<String>,
@@ -78,6 +80,7 @@ pub struct UpdateIn {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TokenCopyIn)]
 #[serde(deny_unknown_fields)]
 pub struct CopyIn {
     /// Defaults to "<source alias> copy".

@@ -88,7 +88,7 @@ impl HostOp for SetNetwork {
             NetworkChange::Remove => (Desired::none(), false),
             NetworkChange::Switch(on) => (Desired::switch(*on), true),
         };
-        desired.apply(&host, &self.c.lxd_name, keep_file).await?;
+        desired.apply(st, &host, &self.c.lxd_name, keep_file).await?;
         Ok(self.result.clone())
     }
 

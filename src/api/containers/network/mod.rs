@@ -2,17 +2,13 @@
 //! stored (the proxy URL sealed, since it may carry credentials) and applied to the instance
 //! as `user.hoody.network.*` config, which the in-container agent acts on.
 
-mod checks;
-
-use std::net::IpAddr;
-
 use axum::extract::State;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use self::checks::{proxy_url, short};
 use super::ContainerAccess;
+use crate::lifecycle::network::checks::{self, proxy_target, short};
 pub use crate::lifecycle::network::{NetworkOut, NetworkType};
 use crate::{
     api::containers::rules,
@@ -120,23 +116,12 @@ pub async fn update_network(
             errors.push(FieldError::new("proxy", "is required for a proxy type"));
             None
         }
-        (k, Some(p)) => proxy_url(k, p).map_err(|e| errors.push(e)).ok(),
+        (k, Some(p)) => proxy_target(&*st.resolver, k, p).await.map_err(|e| errors.push(e)).ok(),
     };
-    let dns = input.dns_servers.clone().unwrap_or_else(|| vec!["1.1.1.1".into(), "8.8.8.8".into()]);
-    if dns.len() > 4 {
-        errors.push(FieldError::new("dns_servers", "at most 4"));
-    }
-    let dns: Vec<String> = dns
-        .iter()
-        .enumerate()
-        .filter_map(|(i, d)| match d.trim().parse::<IpAddr>() {
-            Ok(ip) => Some(ip.to_string()),
-            Err(_) => {
-                errors.push(FieldError::new(format!("dns_servers[{i}]"), "must be an IP address"));
-                None
-            }
-        })
-        .collect();
+    let dns = checks::dns_servers(input.dns_servers.as_deref()).unwrap_or_else(|e| {
+        errors.extend(e);
+        Vec::new()
+    });
     let country = short("country", &input.country, 100).map_err(|e| errors.push(e)).ok().flatten();
     let city = short("city", &input.city, 100).map_err(|e| errors.push(e)).ok().flatten();
     let region = short("region", &input.region, 100).map_err(|e| errors.push(e)).ok().flatten();

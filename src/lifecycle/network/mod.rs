@@ -3,6 +3,8 @@
 //! the in-container agent, without credentials, and the full proxy URL in a root-only file
 //! (`PROXY_FILE`, mode 0600) that only root inside the instance can read.
 
+pub mod checks;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -113,8 +115,12 @@ impl Desired {
         d
     }
 
-    /// Make the instance hold this: keys first, then the credentials file.
-    pub async fn apply(&self, host: &Host, lxd_name: &str, keep_file: bool) -> Result<(), ApiError> {
+    /// Make the instance hold this: keys first, then the credentials file. The proxy's address is
+    /// checked again first: a name may resolve elsewhere by now (422 naming `proxy`).
+    pub async fn apply(&self, st: &AppState, host: &Host, lxd_name: &str, keep_file: bool) -> Result<(), ApiError> {
+        if let Some(url) = self.secret_url.as_deref().or(self.set.get(KEY_PROXY).map(String::as_str)) {
+            checks::recheck_proxy(&*st.resolver, url).await.map_err(|e| ApiError::validation(vec![e]))?;
+        }
         host.call("update_config", |d| d.update_config(lxd_name, &self.set, &self.unset)).await?;
         match &self.secret_url {
             Some(url) => host.call("push_file", |d| d.push_file(lxd_name, PROXY_FILE, url.as_bytes(), 0o600)).await?,
