@@ -87,6 +87,8 @@ async fn a_proxy_name_resolving_to_a_public_address_is_accepted_and_applied() {
     assert_eq!(r.data()["proxy"], "socks5://public.example.net:1080");
     assert_eq!(r.data()["dns_servers"], json!(["9.9.9.9", "2620:fe::fe"]));
     let lxd_name = format!("c-{id}");
-    assert_eq!(lxc(&["config", "get", &lxd_name, "user.hoody.network.proxy"]), proxy);
+    // Config carries the proxy without its credentials; the whole URL is in a root-only file.
+    assert_eq!(lxc(&["config", "get", &lxd_name, "user.hoody.network.proxy"]), "socks5://public.example.net:1080");
+    assert_eq!(lxc(&["exec", &lxd_name, "--", "cat", "/etc/hoody/network/proxy-url"]), proxy);
     assert_eq!(lxc(&["config", "get", &lxd_name, "user.hoody.network.dns"]), "9.9.9.9,2620:fe::fe");
 }

@@ -164,6 +164,12 @@ fn schema_names() -> Vec<(String, String)> {
                 let words: Vec<&str> = l.split(|c: char| !(c.is_alphanumeric() || c == '_')).collect();
                 if let Some(k) = words.iter().position(|w| *w == "struct" || *w == "enum") {
                     let ident = words[k + 1].to_owned();
+                    // `pub struct $name` inside a macro definition: not a type of its own.
+                    if ident.is_empty() {
+                        derives = false;
+                        alias = None;
+                        continue;
+                    }
                     let at = format!("{}:{}", f.strip_prefix(root).unwrap().display(), i + 1);
                     names.push((alias.take().unwrap_or(ident), at));
                 }

@@ -30,6 +30,7 @@ pub struct AuthorizeIn {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuthorizationCodeOut)]
 pub struct AuthorizeOut {
     /// Single use; exchange it at `POST /auth/exchange` within `expires_in` seconds.
     pub code: String,
