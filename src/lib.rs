@@ -22,7 +22,7 @@ pub mod openapi;
 pub mod quota;
 pub mod resolver;
 pub mod secret;
-pub mod server;
+pub mod listener;
 pub mod servers;
 pub mod shutdown;
 pub mod state;
@@ -154,7 +154,7 @@ pub async fn run(
         drain_trigger.fire();
         tracing::info!("shutting down: finishing in-flight requests");
     };
-    let served = server::serve(listener, app, header_timeout, graceful);
+    let served = listener::serve(listener, app, header_timeout, graceful);
     // In-flight requests get `grace` from the moment draining starts.
     let result = tokio::select! {
         r = served => r.map_err(anyhow::Error::from),
