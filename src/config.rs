@@ -81,6 +81,10 @@ pub struct Config {
     /// `HOODY_HOST_OP_DEADLINE_SECS`: all the host calls of one change (create + start, copy +
     /// settle + start…) together; default 20. With the lock wait it stays below the request timeout.
     pub host_op_deadline: Duration,
+    /// `HOODY_PRINCIPAL_CACHE_MS`: how long an authenticated principal is reused without a database
+    /// read (default 1000; 0 turns the cache off). Revocations are pushed to every replica at once
+    /// (`auth::cache`); this is the bound if a notification is lost.
+    pub principal_cache_ttl: Duration,
     /// `HOODY_HOST_LOCK_WAIT_SECS`: how long a change waits for another change of the same
     /// container to finish before answering 409 `container_busy`; default 5.
     pub host_lock_wait: Duration,
@@ -296,6 +300,7 @@ impl Config {
             host_limits: crate::host::HostLimits::default(),
             host_op_deadline: Duration::from_secs(20),
             host_lock_wait: Duration::from_secs(5),
+            principal_cache_ttl: Duration::from_millis(1000),
             default_image: "hoody-busybox".into(),
             max_snapshots: 20,
             reconcile_interval: Duration::from_secs(30),
@@ -358,6 +363,7 @@ impl Config {
         c.host_limits.max_concurrent = num("HOODY_HOST_MAX_CONCURRENT", 16usize)?.max(1);
         c.host_op_deadline = Duration::from_secs(num("HOODY_HOST_OP_DEADLINE_SECS", 20)?.clamp(1, 3600));
         c.host_lock_wait = Duration::from_secs(num("HOODY_HOST_LOCK_WAIT_SECS", 5)?.clamp(1, 600));
+        c.principal_cache_ttl = Duration::from_millis(num("HOODY_PRINCIPAL_CACHE_MS", 1000)?.min(1000));
         // A request answers with what its change did: the wait for the container, the change
         // and the two short transactions around it fit in the request timeout.
         let needed = c.host_lock_wait + c.host_op_deadline + Duration::from_secs(3);

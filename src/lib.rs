@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod invites;
 pub mod lifecycle;
+pub mod listener;
 pub mod mail;
 pub mod metrics;
 pub mod middleware;
@@ -22,7 +23,6 @@ pub mod openapi;
 pub mod quota;
 pub mod resolver;
 pub mod secret;
-pub mod listener;
 pub mod servers;
 pub mod shutdown;
 pub mod state;
@@ -125,6 +125,14 @@ pub async fn run(
         }
     });
     let janitor = tokio::spawn(janitor(state.clone(), stop.clone()));
+    let principals = tokio::spawn({
+        let (st, stop) = (state.clone(), stop.clone());
+        async move {
+            if migrated(&st, &stop).await {
+                auth::cache::run_listener(st, stop).await
+            }
+        }
+    });
     let numberer = tokio::spawn({
         let (st, stop) = (state.clone(), stop.clone());
         async move {
@@ -170,6 +178,7 @@ pub async fn run(
         let _ = writers.await;
         let _ = reconciler.await;
         let _ = numberer.await;
+        let _ = principals.await;
     })
     .await;
     result

@@ -41,6 +41,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// The container hosts, built from the servers registry on first use.
     pub hosts: crate::host::registry::Hosts,
+    /// The principals recent requests authenticated as (`auth::cache`).
+    pub principals: crate::auth::cache::PrincipalCache,
     /// Who holds which resource's host work (the runner's locks).
     pub host_locks: crate::lifecycle::runner::HostLocks,
     /// Container states read from hosts, kept 2 s (`?runtime=`).
@@ -76,6 +78,7 @@ impl AppState {
         let signer = Signer::load(cfg.signing_key.as_ref().map(crate::secret::Secret::as_str), &cfg.data_dir)?;
         let hosts = crate::host::registry::Hosts::new(cfg.host_limits);
         let hold = cfg.writeback_hold_rows;
+        let cfg_principal_ttl = cfg.principal_cache_ttl;
         Ok(Self(Arc::new(Inner {
             db,
             hot,
@@ -89,6 +92,7 @@ impl AppState {
             activity: Queue::new(10_000, hold),
             metrics: Metrics::default(),
             hosts,
+            principals: crate::auth::cache::PrincipalCache::new(cfg_principal_ttl),
             host_locks: Default::default(),
             runtime_cache: Default::default(),
             migrated,

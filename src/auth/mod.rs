@@ -1,6 +1,7 @@
 //! Identity primitives shared by every namespace.
 
 pub mod access;
+pub mod cache;
 pub mod cookie;
 pub mod crypto;
 pub mod email;

@@ -126,7 +126,14 @@ async fn authenticate(st: &AppState, token: &str) -> Result<(UserRow, Claims), A
         // Issued before sessions had ids.
         return Err(signed_out());
     }
-    let found = st.hot.session_user(&claims.sub, &claims.sid).await?.ok_or_else(invalid_token)?;
+    let found = match st.principals.session(&claims.sub, &claims.sid) {
+        Ok(found) => found,
+        Err(ticket) => {
+            let found = st.hot.session_user(&claims.sub, &claims.sid).await?.ok_or_else(invalid_token)?;
+            st.principals.put_session(&claims.sub, &claims.sid, found.clone(), ticket);
+            found
+        }
+    };
     if found.user.session_generation != claims.gen || !found.session_live {
         return Err(signed_out());
     }
@@ -156,7 +163,15 @@ async fn authenticate_token(
     if !tokens::looks_like_secret(secret) {
         return Err(invalid_token());
     }
-    let found = st.hot.token_by_secret(secret).await?.ok_or_else(invalid_token)?;
+    let hash = super::secrets::sha256(secret);
+    let found = match st.principals.token(&hash) {
+        Ok(found) => found,
+        Err(ticket) => {
+            let found = st.hot.token_by_secret(secret).await?.ok_or_else(invalid_token)?;
+            st.principals.put_token(&hash, found.clone(), ticket);
+            found
+        }
+    };
     let (user, token) = (found.user, found.token);
     if !token.is_enabled {
         return Err(ApiError::unauthenticated("token_disabled", "This auth token is disabled"));

@@ -133,6 +133,7 @@ impl TokenRow {
 }
 
 /// A token and its owner: what `HotConnections` reads for a presented secret.
+#[derive(Clone)]
 pub struct TokenWithUser {
     pub token: TokenRow,
     pub user: UserRow,

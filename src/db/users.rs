@@ -45,7 +45,7 @@ pub async fn by_id(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<Optio
 
 /// The user row and whether the session `sid` of that user is live, in one read (both lookups
 /// by primary key). This is the per-request check of a session JWT.
-#[derive(Debug, FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct SessionUser {
     #[sqlx(flatten)]
     pub user: UserRow,

@@ -148,10 +148,29 @@ impl TestApp {
 
     /// Start the app with settings adjusted by `adjust`.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::start(fresh_database().await, None, adjust).await
+    }
+
+    /// A second replica of this app: another server (its own state, caches and listeners) on the
+    /// same database, with the same keys.
+    pub async fn replica(&self) -> Self {
+        let opts = self.db.connect_options().as_ref().clone();
+        Self::start(opts, Some(&self.data_dir), |_| {}).await
+    }
+
+    async fn start(
+        opts: PgConnectOptions,
+        keys_from: Option<&std::path::Path>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         hoody_api::telemetry::init(std::env::var("HOODY_LOG_FORMAT").is_ok_and(|v| v == "json"));
-        let opts = fresh_database().await;
         let data_dir = std::env::temp_dir().join(format!("hoody-test-{}", hoody_api::db::new_id()));
         std::fs::create_dir_all(&data_dir).expect("data dir");
+        if let Some(from) = keys_from {
+            for key in ["jwt-secret", "secret-key", "signing-key"] {
+                let _ = std::fs::copy(from.join(key), data_dir.join(key));
+            }
+        }
         let mut cfg = Config::with_data_dir(data_dir.clone());
         cfg.db_max_connections = 8;
         cfg.writeback_interval = Duration::from_millis(100);

@@ -44,6 +44,7 @@ mod permissions;
 mod projects;
 mod quotas;
 mod reliability;
+mod replicas;
 mod servers;
 mod tfa;
 mod tokens;

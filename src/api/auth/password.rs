@@ -74,6 +74,7 @@ pub async fn reset_password(
     let m = templates::password_changed();
     st.mailer.enqueue(&mut *tx, &email, m.subject, &m.body).await?;
     tx.commit().await?;
+    st.principals.invalidate(&user_id);
     st.mailer.wake();
     Ok(ApiOk::new("Password reset successful. Log in with the new password.", ()))
 }

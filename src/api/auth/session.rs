@@ -48,6 +48,7 @@ pub async fn logout(State(st): State<AppState>, me: Session) -> Result<ApiOk<()>
     let mut tx = st.db.begin().await?;
     queries::revoke_sessions(&mut tx, &me.user.user_id).await?;
     tx.commit().await?;
+    st.principals.invalidate(&me.user.user_id);
     Ok(ApiOk::new("Logged out of all sessions", ()))
 }
 
@@ -89,6 +90,7 @@ pub async fn refresh_token(
         RefreshUse::Replayed { family } => {
             db_sessions::revoke(&mut tx, &claims.sub, &family, db_sessions::reason::REPLAY).await?;
             tx.commit().await?;
+            st.principals.invalidate(&claims.sub);
             tracing::warn!(user_id = %claims.sub, "refresh token replayed; its session is revoked");
             return Err(ApiError::unauthenticated("refresh_token_reused", "Refresh token already used"));
         }

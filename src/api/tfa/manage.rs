@@ -47,6 +47,7 @@ pub async fn disable_two_factor(
     let ip = client.ip.to_string();
     second_factor::record_event(&mut *tx, user_id, "2fa.disabled", Some(&ip), None).await?;
     tx.commit().await?;
+    st.principals.invalidate(user_id);
     let out = DisabledOut { token: pair.token, refresh_token: pair.refresh_token, sessions_revoked: true };
     Ok(ApiOk::new("Two-factor authentication disabled", out))
 }

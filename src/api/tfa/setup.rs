@@ -94,6 +94,7 @@ pub async fn verify_two_factor_setup(
             .fetch_one(&mut *tx)
             .await?;
     tx.commit().await?;
+    st.principals.invalidate(user_id);
     let out = EnabledOut {
         enabled: true,
         enabled_at: ts(enabled_at),

@@ -92,6 +92,7 @@ pub async fn update_auth_token(
         publish(&mut tx, super::event(&row, kind)).await?;
     }
     tx.commit().await?;
+    st.principals.invalidate(&me.user.user_id);
     Ok(ApiOk::new("Auth token updated", TokenOut::from(&row)))
 }
 
@@ -115,6 +116,7 @@ pub async fn delete_auth_token(
     queries::delete(&mut tx, &current.token_id).await?;
     publish(&mut tx, super::event(&current, EventKind::AuthTokenDeleted)).await?;
     tx.commit().await?;
+    st.principals.invalidate(&me.user.user_id);
     tracing::info!(token_id = %current.token_id, "auth token deleted");
     Ok(ApiOk::new("Auth token deleted", ()))
 }

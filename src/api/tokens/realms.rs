@@ -81,5 +81,6 @@ async fn change(
     let row = queries::set_realms(&mut *tx, &current.token_id, &grant.realm_ids).await?;
     publish(&mut tx, super::event(&row, EventKind::AuthTokenUpdated)).await?;
     tx.commit().await?;
+    st.principals.invalidate(&me.user.user_id);
     Ok(TokenOut::from(&row))
 }

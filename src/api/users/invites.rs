@@ -135,6 +135,7 @@ pub async fn redeem_invite_code(
         .await?;
     }
     tx.commit().await?;
+    st.principals.invalidate(user_id);
     limits::undo(&st.db, &bucket).await?;
     // Set up the free tier now (the host part in the background; never fails this answer).
     let region = crate::api::auth::verify::user_region(&st, user_id).await;

@@ -58,6 +58,7 @@ pub async fn mark_onboarding_milestone(
     .bind(MAX_MILESTONES)
     .fetch_optional(&st.db)
     .await?;
+    st.principals.invalidate(&me.user.user_id);
     let onboarding = onboarding.ok_or_else(|| {
         ApiError::invalid("milestone", format!("an account holds at most {MAX_MILESTONES} milestones"))
     })?;

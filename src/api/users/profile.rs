@@ -109,6 +109,7 @@ pub async fn update_user(
         .await?
         .ok_or_else(|| ApiError::not_found("user_not_found", "User not found"))?;
     tx.commit().await?;
+    st.principals.invalidate(&user.user_id);
     if input.is_banned.is_some() || input.is_admin.is_some() {
         tracing::info!(admin = %me.user.user_id, user = %user.user_id, is_banned = ?input.is_banned, is_admin = ?input.is_admin, "account flags changed");
     }

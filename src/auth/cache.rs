@@ -1,0 +1,174 @@
+//! The principal cache: the user (with one of its sessions) or the auth token (with its owner)
+//! that the last requests authenticated as, kept a short while so a burst of requests costs one
+//! database read instead of one each.
+//!
+//! Revocation still holds, on every replica:
+//! - on the replica that made a change: the change's handler invalidates the user here after its
+//!   transaction commits (`invalidate`), so the next request reads the database;
+//! - on the others: a trigger on `app_user`, `user_session` and `auth_token` notifies
+//!   `principal_changed` with the user id when something a request is judged by changes (a ban,
+//!   a logout-all, a revoked session, a disabled, changed or deleted token), and every replica's
+//!   listener invalidates that user (milliseconds); a listener that lost its connection drops
+//!   everything when it is back;
+//! - and whatever happens to notifications, an entry lives at most `HOODY_PRINCIPAL_CACHE_MS`
+//!   (1 s by default; 0 turns the cache off).
+//!
+//! A lookup notes the invalidation count before it reads the database, and its answer is kept only
+//! if nothing was invalidated meanwhile: a read that raced a revocation is never served.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use sqlx::postgres::PgListener;
+
+use crate::{auth::tokens::TokenWithUser, db::users::SessionUser, shutdown::Stop};
+
+/// The channel the `principal_changed` trigger notifies (payload: the user id).
+pub const CHANNEL: &str = "principal_changed";
+
+/// Entries kept at most; past it the cache starts over (it refills from the database).
+const CAPACITY: usize = 50_000;
+
+struct Entry<T> {
+    value: T,
+    at: Instant,
+}
+
+#[derive(Default)]
+struct Maps {
+    sessions: HashMap<(String, String), Entry<SessionUser>>,
+    tokens: HashMap<Vec<u8>, Entry<TokenWithUser>>,
+}
+
+pub struct PrincipalCache {
+    ttl: Duration,
+    maps: Mutex<Maps>,
+    /// Invalidations so far (of anyone, or of everything).
+    invalidations: AtomicU64,
+}
+
+/// What a lookup saw before it went to the database: hand it back to `put_*`.
+#[derive(Clone, Copy)]
+pub struct Ticket(u64);
+
+impl PrincipalCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, maps: Mutex::new(Maps::default()), invalidations: AtomicU64::new(0) }
+    }
+
+    fn maps(&self) -> std::sync::MutexGuard<'_, Maps> {
+        self.maps.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn enabled(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
+    fn ticket(&self) -> Ticket {
+        Ticket(self.invalidations.load(Ordering::Acquire))
+    }
+
+    /// A cached session of `user_id`, or the ticket to cache what the database says.
+    pub fn session(&self, user_id: &str, sid: &str) -> Result<SessionUser, Ticket> {
+        let ticket = self.ticket();
+        match self.maps().sessions.get(&(user_id.to_owned(), sid.to_owned())) {
+            Some(e) if e.at.elapsed() < self.ttl => Ok(e.value.clone()),
+            _ => Err(ticket),
+        }
+    }
+
+    pub fn put_session(&self, user_id: &str, sid: &str, value: SessionUser, t: Ticket) {
+        if !self.enabled() {
+            return;
+        }
+        let mut maps = self.maps();
+        if self.invalidations.load(Ordering::Acquire) != t.0 {
+            return;
+        }
+        if maps.sessions.len() >= CAPACITY {
+            maps.sessions.clear();
+        }
+        maps.sessions.insert((user_id.to_owned(), sid.to_owned()), Entry { value, at: Instant::now() });
+    }
+
+    /// A cached token by the SHA-256 of its secret, or the ticket to cache what the database says.
+    pub fn token(&self, hash: &[u8]) -> Result<TokenWithUser, Ticket> {
+        let ticket = self.ticket();
+        match self.maps().tokens.get(hash) {
+            Some(e) if e.at.elapsed() < self.ttl => Ok(e.value.clone()),
+            _ => Err(ticket),
+        }
+    }
+
+    pub fn put_token(&self, hash: &[u8], value: TokenWithUser, t: Ticket) {
+        if !self.enabled() {
+            return;
+        }
+        let mut maps = self.maps();
+        if self.invalidations.load(Ordering::Acquire) != t.0 {
+            return;
+        }
+        if maps.tokens.len() >= CAPACITY {
+            maps.tokens.clear();
+        }
+        maps.tokens.insert(hash.to_vec(), Entry { value, at: Instant::now() });
+    }
+
+    /// Forget everything about `user_id` (their sessions and their tokens).
+    pub fn invalidate(&self, user_id: &str) {
+        let mut maps = self.maps();
+        self.invalidations.fetch_add(1, Ordering::AcqRel);
+        maps.sessions.retain(|(u, _), _| u != user_id);
+        maps.tokens.retain(|_, e| e.value.user.user_id != user_id);
+    }
+
+    /// Forget everything.
+    pub fn invalidate_all(&self) {
+        let mut maps = self.maps();
+        self.invalidations.fetch_add(1, Ordering::AcqRel);
+        maps.sessions.clear();
+        maps.tokens.clear();
+    }
+}
+
+/// Listen for `principal_changed` and invalidate; after a lost connection, drop everything
+/// (notifications may have been missed meanwhile).
+pub async fn run_listener(st: crate::state::AppState, stop: Stop) {
+    if !st.principals.enabled() {
+        return;
+    }
+    let pool = crate::events::listen_pool(&st.db);
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(_) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                    _ = stop.wait() => return,
+                }
+            }
+        };
+        if listener.listen(CHANNEL).await.is_err() {
+            continue;
+        }
+        st.principals.invalidate_all();
+        loop {
+            tokio::select! {
+                n = listener.try_recv() => match n {
+                    Ok(Some(n)) => st.principals.invalidate(n.payload()),
+                    // The connection dropped (and will be re-made): anything may have changed.
+                    Ok(None) => st.principals.invalidate_all(),
+                    Err(_) => break,
+                },
+                _ = stop.wait() => return,
+            }
+        }
+        st.principals.invalidate_all();
+    }
+}
