@@ -20,6 +20,7 @@ mod auth_session;
 mod auth_signup;
 mod auth_verify;
 mod bad_input;
+mod cli_shapes;
 mod containers;
 mod containers_api;
 mod containers_faults;
