@@ -23,6 +23,7 @@ mod bad_input;
 mod containers;
 mod documents;
 mod embedded_postgres;
+mod errors;
 mod events;
 mod free_tier;
 mod hardening;
