@@ -2,9 +2,20 @@
 //! `scripts/lxd-test-host`) with the `local` server registered, and clean-up of every
 //! instance a test made, even when it fails.
 
-use std::{process::Command, sync::Mutex, time::Duration};
+use std::{
+    process::Command,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
-use hoody_api::{config::Config, host::lxd::DEFAULT_SOCKET};
+use hoody_api::{
+    config::Config,
+    host::{
+        fault::Faulty,
+        lxd::{Lxd, DEFAULT_SOCKET},
+        Host, HostLimits,
+    },
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -120,4 +131,15 @@ impl LxdApp {
     pub async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Resp {
         self.request(method, path, Some(token), body).await
     }
+}
+
+/// The call timeout of the host [`pin_faulty`] puts in place.
+pub const DEADLINE: Duration = Duration::from_secs(2);
+
+/// Put a fault-injecting driver (around the real LXD) in front of the `local` server.
+pub fn pin_faulty(app: &LxdApp) -> Arc<Faulty> {
+    let f = Arc::new(Faulty::new(Arc::new(Lxd::new(socket(), Duration::from_secs(60)))));
+    let limits = HostLimits { max_concurrent: 4, queue_wait: Duration::from_millis(200), call_timeout: DEADLINE };
+    app.state.hosts.pin(&app.server_id, Arc::new(Host::new("local", f.clone(), limits)));
+    f
 }

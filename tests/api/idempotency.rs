@@ -11,8 +11,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::{
-    containers_faults::pin_faulty,
-    fixtures::{exists, lxc, lxc_status, LxdApp},
+    fixtures::{exists, lxc, lxc_status, pin_faulty, LxdApp},
     harness::Resp,
 };
 

@@ -1,0 +1,68 @@
+//! The env routes' refusals (bad keys, bodies, platform keys), idempotent deletes, and changes
+//! stored while there is no instance to take them. The live path is in `lifecycle`.
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::{seed, spawn};
+
+#[tokio::test]
+async fn env_refuses_bad_keys_and_bodies_and_unknown_variables() {
+    let app = spawn().await;
+    let s = app.verified_user("env@example.com").await;
+    let p = app.project(&s.token, "Env").await;
+    let id = seed(&app, &p, "env-1", "stopped", |n| n.environment_vars = json!({"KEEP": "v"})).await;
+    let env = format!("/api/v1/containers/{id}/env");
+
+    for (m, path, body, status, code) in [
+        (Method::PUT, format!("{env}/1A"), Some(json!({"value": "x"})), 422, "validation_failed"),
+        (Method::PUT, format!("{env}/A-B"), Some(json!({"value": "x"})), 422, "validation_failed"),
+        (Method::PUT, format!("{env}/{}", "K".repeat(129)), Some(json!({"value": "x"})), 422, "validation_failed"),
+        (Method::PUT, format!("{env}/GOOD"), Some(json!({})), 400, "invalid_body"),
+        (Method::PUT, format!("{env}/GOOD"), Some(json!({"value": 5})), 400, "invalid_body"),
+        (Method::PUT, format!("{env}/GOOD"), Some(json!({"value": "x", "extra": 1})), 422, "validation_failed"),
+        (
+            Method::PUT,
+            format!("{env}/GOOD"),
+            Some(json!({"value": "x".repeat(32 * 1024 + 1)})),
+            422,
+            "validation_failed",
+        ),
+        (Method::PUT, env.clone(), Some(json!({"1BAD": "x"})), 422, "validation_failed"),
+        (Method::PUT, env.clone(), Some(json!({"GOOD": ["x"]})), 422, "validation_failed"),
+        (Method::PUT, env.clone(), Some(json!(["A=1"])), 422, "validation_failed"),
+        (Method::DELETE, format!("{env}/1A"), None, 422, "validation_failed"),
+        // Line breaks and control characters LXD refuses (the container would not start).
+        (Method::PUT, format!("{env}/GOOD"), Some(json!({"value": "a\nb"})), 422, "validation_failed"),
+        (Method::PUT, format!("{env}/GOOD"), Some(json!({"value": "a\rb"})), 422, "validation_failed"),
+        (Method::PUT, env.clone(), Some(json!({"GOOD": "x\u{0007}y"})), 422, "validation_failed"),
+        // HOODY_* keys are the platform's.
+        (Method::PUT, format!("{env}/HOODY_TOKEN"), Some(json!({"value": "x"})), 422, "validation_failed"),
+        (Method::PUT, env.clone(), Some(json!({"HOODY_X": "1"})), 422, "validation_failed"),
+        (Method::DELETE, format!("{env}/HOODY_X"), None, 422, "validation_failed"),
+    ] {
+        let r = app.call(m.clone(), &path, &s.token, body).await;
+        r.expect(status);
+        assert_eq!(r.code(), code, "{m} {path}: {}", r.text);
+    }
+    let r = app.get(&env, Some(&s.token)).await;
+    r.expect(200);
+    assert_eq!(r.data()["environment_vars"], json!({"KEEP": "v"}), "refusals changed nothing");
+    // Deleting a key that is not there is 200 (idempotent) and changes nothing.
+    let r = app.call(Method::DELETE, &format!("{env}/NOPE"), &s.token, None).await;
+    r.expect(200);
+    assert_eq!(r.data()["environment_vars"], json!({"KEEP": "v"}));
+
+    // Without an instance to take it, a change is stored and marked not synced (applied at the
+    // next start).
+    let r = app.call(Method::PUT, &format!("{env}/LATER"), &s.token, Some(json!({"value": "1"}))).await;
+    r.expect(200);
+    assert_eq!(r.data()["synced"], false);
+    assert_eq!(r.data()["environment_vars"], json!({"KEEP": "v", "LATER": "1"}));
+    let r = app.call(Method::DELETE, &format!("{env}/KEEP"), &s.token, None).await;
+    r.expect(200);
+    assert_eq!(r.data()["environment_vars"], json!({"LATER": "1"}));
+    let r = app.call(Method::DELETE, &format!("{env}/KEEP"), &s.token, None).await;
+    r.expect(200);
+    assert_eq!(r.data()["environment_vars"], json!({"LATER": "1"}), "deleting it again is 200 and changes nothing");
+}

@@ -1,0 +1,144 @@
+//! The reconciler: what LXD reports (stopped behind our back, gone, unreachable) becomes the
+//! container's status; a delete its process left half done is finished; instances whose row is
+//! gone are reported and left alone.
+
+use std::time::Duration;
+
+use hoody_api::host::fault::Fault;
+use serde_json::json;
+
+use crate::fixtures::{exists, lxc, lxc_status, pin_faulty, LxdApp};
+
+#[tokio::test]
+async fn the_reconciler_takes_over_what_lxd_reports() {
+    let app = LxdApp::spawn().await;
+    let s = app.verified_user("reconcile@example.com").await;
+    let project = app.project(&s.token, "Drift").await;
+    let id = app.running(&s.token, &project, json!({})).await;
+    let name = format!("c-{id}");
+    let status = |app: &LxdApp| {
+        let id = id.clone();
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("select status from container where container_id = $1")
+                .bind(&id)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+
+    // Nothing drifted: nothing changes.
+    assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 0);
+    // Stopped behind our back.
+    lxc(&["stop", &name, "--force"]);
+    assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 1);
+    assert_eq!(status(&app).await, "stopped");
+    let (by, meta): (String, serde_json::Value) = sqlx::query_as(
+        "select triggered_by, metadata from container_status_log where container_id = $1 order by transition_time desc limit 1",
+    )
+    .bind(&id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(by, "reconciler");
+    assert_eq!(meta["observed"], "stopped");
+
+    // The host unreachable: failed, then back when it answers again.
+    let f = pin_faulty(&app);
+    f.set(Fault::Blackhole);
+    hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap();
+    assert_eq!(status(&app).await, "failed");
+    app.state.hosts.unpin(&app.server_id);
+    hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap();
+    assert_eq!(status(&app).await, "stopped");
+
+    // The instance gone: failed, with the reason.
+    lxc(&["delete", &name, "--force"]);
+    hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap();
+    assert_eq!(status(&app).await, "failed");
+    let meta: serde_json::Value = sqlx::query_scalar(
+        "select metadata from container_status_log where container_id = $1 order by transition_time desc limit 1",
+    )
+    .bind(&id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(meta["reason"], "instance_missing");
+    let events: i64 = sqlx::query_scalar(
+        "select count(*) from event where container_id = $1 and data->>'triggered_by' = 'reconciler'",
+    )
+    .bind(&id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(events, 4, "every reconciled change is an event");
+}
+
+#[tokio::test]
+async fn the_reconciler_finishes_a_delete_its_process_left_half_done() {
+    let app = LxdApp::spawn_with(|c| {
+        c.reconcile_interval = Duration::from_secs(3600);
+        // Stuck work is taken over after 6 × the host timeout + 30 s.
+        c.host_limits.call_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let s = app.verified_user("half@example.com").await;
+    let project = app.project(&s.token, "Half").await;
+    let id = app.running(&s.token, &project, json!({})).await;
+    // The process died right after recording the intent.
+    sqlx::query("update container set status = 'deleting', status_changed_at = now() - interval '1 hour' where container_id = $1")
+        .bind(&id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 1);
+    assert!(!crate::fixtures::exists(&format!("c-{id}")), "the instance is gone");
+    let left: i64 = sqlx::query_scalar("select count(*) from container").fetch_one(&app.db).await.unwrap();
+    assert_eq!(left, 0);
+    let last: String =
+        sqlx::query_scalar("select event_type from event where container_id = $1 order by created_at desc limit 1")
+            .bind(&id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(last, "container.deleted");
+}
+
+/// An instance made for this server whose container row is gone (a restored backup, rows removed
+/// by hand) is reported by the reconciler and left alone: removing it would destroy data the
+/// database merely forgot. Instances without our tag, or tagged for another server, are not
+/// reported; instances with their rows are not strays.
+#[tokio::test]
+async fn the_reconciler_reports_instances_whose_container_is_gone_and_leaves_them() {
+    let app = LxdApp::spawn_with(|c| c.reconcile_interval = Duration::from_secs(3600)).await;
+    let s = app.verified_user("strays@example.com").await;
+    let project = app.project(&s.token, "Strays").await;
+    let kept = app.running(&s.token, &project, json!({"name": "kept"})).await;
+    let lost = app.running(&s.token, &project, json!({"name": "row-lost"})).await;
+    assert_eq!(lxc(&["config", "get", &format!("c-{lost}"), "user.hoody.server_id"]), app.server_id);
+    sqlx::query("delete from container where container_id = $1").bind(&lost).execute(&app.db).await.unwrap();
+    let (untagged, foreign) = (hoody_api::db::new_id(), hoody_api::db::new_id());
+    app.track(&untagged);
+    app.track(&foreign);
+    lxc(&["init", "hoody-busybox", &format!("c-{untagged}")]);
+    lxc(&["init", "hoody-busybox", &format!("c-{foreign}"), "-c", "user.hoody.server_id=ffffffffffffffffffffffff"]);
+    assert!(exists(&format!("c-{untagged}")) && exists(&format!("c-{foreign}")), "the strangers were made");
+
+    let server = hoody_api::servers::by_id(&app.db, &app.server_id).await.unwrap().unwrap();
+    let host = app.state.hosts.for_server(&server, &app.state.sealer).unwrap();
+    // The host filters by our tag: one call, without the strangers.
+    let key = hoody_api::lifecycle::provision::SERVER_KEY;
+    let tagged = host.call("instances_with", |d| d.instances_with(key, &app.server_id)).await.unwrap();
+    assert!(tagged.contains(&format!("c-{lost}")) && tagged.contains(&format!("c-{kept}")), "{tagged:?}");
+    assert!(!tagged.contains(&format!("c-{untagged}")) && !tagged.contains(&format!("c-{foreign}")), "{tagged:?}");
+    let found = hoody_api::lifecycle::reconciler::strays(&app.state, &host, &app.server_id).await.unwrap();
+    assert_eq!(found, [format!("c-{lost}")]);
+    // A whole pass reports it and changes nothing: every instance is still there, as it was.
+    assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 0);
+    for id in [&lost, &untagged, &foreign, &kept] {
+        assert!(exists(&format!("c-{id}")), "c-{id} was removed");
+    }
+    assert_eq!(lxc_status(&format!("c-{kept}")), "RUNNING");
+    assert_eq!(lxc_status(&format!("c-{lost}")), "RUNNING");
+}
