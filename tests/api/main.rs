@@ -24,6 +24,7 @@ mod containers;
 mod containers_api;
 mod containers_faults;
 mod containers_lifecycle;
+mod contract_shapes;
 mod documents;
 mod embedded_postgres;
 mod events;
