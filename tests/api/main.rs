@@ -22,6 +22,7 @@ mod auth_verify;
 mod bad_input;
 mod cli_shapes;
 mod containers;
+mod contract_shapes;
 mod documents;
 mod embedded_postgres;
 mod errors;

@@ -29,7 +29,7 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    fn from_key(key: &str) -> Self {
+    pub fn from_key(key: &str) -> Self {
         let secret = totp_rs::Secret::Encoded(key.to_owned()).to_bytes().unwrap();
         Self { secret, last: 0 }
     }

@@ -48,6 +48,8 @@ pub struct ActivityOut {
     /// 24 lowercase hex.
     pub id: String,
     pub user_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub realm_id: Option<String>,
     pub token_id: Option<String>,
     pub method: String,
@@ -57,6 +59,8 @@ pub struct ActivityOut {
     pub status_code: i16,
     pub duration_ms: f32,
     pub ip_address: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub user_agent: Option<String>,
     #[sqlx(skip)]
     pub created_at: String,
@@ -179,7 +183,11 @@ pub async fn list_activity(
 pub struct ActivityStatsOut {
     pub total_size_bytes: i64,
     pub total_records: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub oldest_record: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub newest_record: Option<String>,
     pub retention_days: i64,
 }

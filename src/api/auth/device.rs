@@ -211,10 +211,13 @@ pub struct DeviceLoginIn {
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub struct DeviceStepOut {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub status: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub requires_2fa: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub temp_token: Option<String>,
 }
 

@@ -157,7 +157,11 @@ pub struct LoginOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RegionOut {
     pub region: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub city: Option<String>,
     pub available: bool,
 }
@@ -223,5 +227,6 @@ pub struct MeOut {
     #[serde(flatten)]
     pub user: UserOut,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub auth_token: Option<crate::api::tokens::dto::CurrentTokenOut>,
 }

@@ -5,7 +5,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{dto::ContainerOut, fetch, rules, ContainerAccess};
+use super::{dto::CopiedOut, fetch, rules, ContainerAccess};
 use crate::{
     auth::{
         access::{can, find},
@@ -56,13 +56,13 @@ pub struct SyncOut {
 /// features come along; the SSH key does not.
 #[utoipa::path(post, path = "/containers/{id}/copy", tag = "containers", security(("bearer" = [])),
     params(("id" = String, Path, description = "Source container ID"), crate::idempotency::KeyHeader), request_body = CopyIn,
-    responses((status = 201, body = Envelope<ContainerOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    responses((status = 201, body = Envelope<CopiedOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.create"))))]
 pub async fn copy_container(
     State(st): State<AppState>,
     access: ContainerAccess<can::CopyContainer>,
     Json(input): Json<CopyIn>,
-) -> Result<ApiOk<ContainerOut>> {
+) -> Result<ApiOk<CopiedOut>> {
     let (me, src) = (&access.me, &access.row);
     if input.kvm.or(input.dev_kvm) == Some(true) {
         me.require(leaf::CONTAINERS_FEATURES_KVM)?;
@@ -113,7 +113,7 @@ pub async fn copy_container(
     let by = Trigger::user(&me.user.user_id);
     let op = ops::CopyContainer::new(n, &target.user_id, src.clone(), input.source_snapshot.clone(), by);
     lifecycle::run(&st, op).await?;
-    Ok(ApiOk::created("Container copied", fetch(&st, me, &id).await?))
+    Ok(ApiOk::created("Container copied", CopiedOut(fetch(&st, me, &id).await?)))
 }
 
 /// Sync a copied container with its source

@@ -1,7 +1,10 @@
 //! Container bodies.
 
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{
+    openapi::{ObjectBuilder, RefOr, Schema, Type},
+    IntoParams, PartialSchema, ToSchema,
+};
 
 use crate::{
     api::{
@@ -99,9 +102,17 @@ pub struct ServerSpecs {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServerOut {
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub datacenter: Option<String>,
     pub is_free: bool,
     pub specs: ServerSpecs,
@@ -154,7 +165,7 @@ pub struct ContainerOut {
     pub runtime_info: Option<serde_json::Value>,
     /// With `include_proxy_domains=true`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<Object>>, nullable = false)]
     pub proxy_domains: Option<Vec<serde_json::Value>>,
     pub has_proxy_domains: bool,
     pub proxy_domains_count: i64,
@@ -223,6 +234,32 @@ impl From<ContainerRow> for ContainerOut {
             has_proxy_permissions: false,
             proxy_permissions_scope: "none",
         }
+    }
+}
+
+/// A new copy as `GET /containers/{id}` shows it; the contract types this answer's
+/// `source_container_id` as `string` (always there, never null), unlike a container's.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct CopiedOut(pub ContainerOut);
+
+impl PartialSchema for CopiedOut {
+    fn schema() -> RefOr<Schema> {
+        let mut schema = ContainerOut::schema();
+        if let RefOr::T(Schema::Object(o)) = &mut schema {
+            let source = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("The container this one was copied from."));
+            o.properties.insert("source_container_id".into(), source.into());
+            o.required.push("source_container_id".into());
+        }
+        schema
+    }
+}
+
+impl ToSchema for CopiedOut {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <ContainerOut as ToSchema>::schemas(schemas);
     }
 }
 

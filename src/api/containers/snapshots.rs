@@ -43,6 +43,8 @@ pub struct AliasIn {
 pub struct SnapshotOut {
     pub name: String,
     pub alias: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub created_at: Option<String>,
     pub last_used_at: Option<String>,
     pub expires_at: Option<String>,

@@ -80,14 +80,21 @@ pub async fn get_public_key(State(st): State<AppState>) -> ApiOk<PublicKeysOut> 
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SocialStatsOut {
+    #[schema(required = true)]
     pub github: Option<i64>,
+    #[schema(required = true)]
     pub telegram: Option<i64>,
+    #[schema(required = true)]
     pub discord: Option<i64>,
+    #[schema(required = true)]
     pub discord_online: Option<i64>,
+    #[schema(required = true)]
     pub x: Option<i64>,
+    #[schema(required = true)]
     pub linkedin: Option<i64>,
     /// When the counters were read: they come from the server's settings, read at start.
     #[serde(rename = "fetchedAt")]
+    #[schema(required = true)]
     pub fetched_at: Option<String>,
 }
 

@@ -38,6 +38,7 @@ pub struct ProjectOut {
     pub is_default: bool,
     pub realm_ids: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub permissions: Option<Vec<PermissionOut>>,
 }
 
@@ -107,6 +108,7 @@ pub struct DeletedItems {
 pub struct ProjectDeletedOut {
     pub deleted: DeletedCounts,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub deleted_items: Option<DeletedItems>,
 }
 
@@ -146,6 +148,8 @@ pub struct GrantUpdateIn {
 pub struct PermissionUser {
     pub id: String,
     pub username: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub alias: Option<String>,
 }
 

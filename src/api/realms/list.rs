@@ -35,6 +35,7 @@ pub struct RealmsOut {
     pub realm_ids: Vec<String>,
     pub total: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub usage: Option<BTreeMap<String, RealmUsage>>,
 }
 

@@ -47,6 +47,8 @@ pub struct StatusOut {
     pub enabled: bool,
     /// The setup was confirmed with a code.
     pub verified: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub enabled_at: Option<String>,
     pub backup_codes_remaining: i64,
     /// Whether auth-token changes made with a session need an OTP.

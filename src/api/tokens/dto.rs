@@ -185,6 +185,7 @@ pub struct Restrictions {
     pub allowed_realm_ids: Vec<String>,
     pub allow_no_realm: bool,
     /// The realm this request was scoped to.
+    #[schema(required = true)]
     pub active_realm_id: Option<String>,
 }
 
@@ -209,7 +210,7 @@ pub struct CurrentTokenOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PublicProfileOut {
     pub public_key: String,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Object>, required = true)]
     pub public_storage: Option<serde_json::Value>,
 }
 

@@ -34,8 +34,10 @@ pub struct UserOut {
     pub username: String,
     pub email: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub alias: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub public_key: Option<String>,
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
@@ -43,7 +45,7 @@ pub struct UserOut {
     pub is_banned: bool,
     pub email_verified: bool,
     pub avatar_url: Option<String>,
-    pub signup_method: Option<String>,
+    pub signup_method: String,
     pub free_tier_unlocked: bool,
     pub free_tier_unlocked_at: Option<String>,
     pub free_tier_unlock_source: Option<String>,
@@ -66,7 +68,7 @@ impl From<&UserRow> for UserOut {
             is_banned: u.is_banned,
             email_verified: u.email_verified,
             avatar_url: u.avatar_url.clone(),
-            signup_method: Some(u.signup_method.clone()),
+            signup_method: u.signup_method.clone(),
             free_tier_unlocked: u.free_tier_unlocked,
             free_tier_unlocked_at: u.free_tier_unlocked_at.map(ts),
             free_tier_unlock_source: u.free_tier_unlock_source.clone(),

@@ -33,6 +33,7 @@ pub struct HistoryEntryOut {
     /// `success` or `failed`.
     pub outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub ip_address: Option<String>,
     /// Not resolved on this server: null.
     pub country: Option<String>,

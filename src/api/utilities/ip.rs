@@ -30,9 +30,13 @@ const REDACTED: [&str; 8] = [
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IpOut {
     pub ip: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub user_agent: Option<String>,
     #[schema(value_type = Object)]
     pub headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub referer: Option<String>,
     pub timestamp: String,
     /// A valid session or auth token came with the request.
