@@ -3,6 +3,8 @@
 pub mod containers;
 pub mod documents;
 pub mod embedded;
+pub mod events;
+pub mod host_ops;
 pub mod hot;
 pub mod projects;
 pub mod sessions;
