@@ -7,6 +7,8 @@ pub mod events;
 pub mod host_ops;
 pub mod hot;
 pub mod projects;
+pub mod quotas;
+pub mod servers;
 pub mod sessions;
 pub mod users;
 
