@@ -10,6 +10,8 @@ pub mod projects;
 pub mod quotas;
 pub mod servers;
 pub mod sessions;
+pub mod snapshots;
+pub mod status_log;
 pub mod users;
 
 use std::{
