@@ -16,7 +16,8 @@ use serde_json::Value;
 use sqlx::{postgres::PgListener, PgPool, Postgres, Transaction};
 use utoipa::ToSchema;
 
-use crate::{db::new_id, shutdown::Stop};
+pub use crate::db::events::EventRow;
+use crate::{db::events, shutdown::Stop};
 
 /// The transaction an event is published in.
 pub type Tx = Transaction<'static, Postgres>;
@@ -237,24 +238,19 @@ impl Event {
 
 /// Write `e` inside `tx`: it exists if and only if `tx` commits.
 pub async fn publish(tx: &mut Tx, e: Event) -> sqlx::Result<()> {
-    sqlx::query(
-        "insert into event (event_id, user_id, event_type, resource_type, resource_id, project_id, container_id, \
-         realm_ids, data) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(new_id())
-    .bind(&e.user_id)
-    .bind(e.kind.as_str())
-    .bind(e.resource.as_str())
-    .bind(&e.resource_id)
-    .bind(&e.project_id)
-    .bind(&e.container_id)
-    .bind(&e.realm_ids)
-    .bind(&e.data)
-    .execute(&mut **tx)
-    .await?;
+    let row = events::NewEvent {
+        user_id: &e.user_id,
+        event_type: e.kind.as_str(),
+        resource_type: e.resource.as_str(),
+        resource_id: &e.resource_id,
+        project_id: e.project_id.as_deref(),
+        container_id: e.container_id.as_deref(),
+        realm_ids: &e.realm_ids,
+        data: &e.data,
+    };
+    events::insert(&mut **tx, &row).await?;
     // Delivered when (and only if) the transaction commits; one per transaction is enough.
-    sqlx::query("select pg_notify($1, '')").bind(WRITTEN).execute(&mut **tx).await?;
-    Ok(())
+    events::notify(&mut **tx, WRITTEN, "").await
 }
 
 /// Number the events that committed since the last numbering, in the order they became
@@ -262,51 +258,18 @@ pub async fn publish(tx: &mut Tx, e: Event) -> sqlx::Result<()> {
 /// number given, if any.
 pub async fn number_pending(db: &PgPool) -> sqlx::Result<Option<i64>> {
     let mut tx = db.begin().await?;
-    sqlx::query("select pg_advisory_xact_lock(hashtext('hoody.events.numbering'))").execute(&mut *tx).await?;
-    // `nextval` is evaluated row by row over the id-ordered subquery: numbers follow ids
-    // within one numbering, and every later numbering gives higher ones.
-    let last: Option<i64> = sqlx::query_scalar(
-        "with numbered as (update event e set seq = n.seq \
-           from (select id, nextval('event_seq_numbers') as seq \
-                 from (select id from event where seq is null order by id limit 10000) pending) n \
-           where e.id = n.id returning e.seq) \
-         select max(seq) from numbered",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    events::lock_numbering(&mut tx).await?;
+    let last = events::number(&mut tx).await?;
     if let Some(last) = last {
-        sqlx::query("select pg_notify($1, $2)").bind(CHANNEL).bind(last.to_string()).execute(&mut *tx).await?;
+        events::notify(&mut *tx, CHANNEL, &last.to_string()).await?;
     }
     tx.commit().await?;
     Ok(last)
 }
 
-/// One numbered event, as readers get it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct EventRow {
-    pub seq: i64,
-    pub event_id: String,
-    pub user_id: String,
-    pub event_type: String,
-    pub resource_type: String,
-    pub resource_id: String,
-    pub project_id: Option<String>,
-    pub container_id: Option<String>,
-    pub realm_ids: Vec<String>,
-    pub data: Value,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-}
-
 /// Numbered events after `after`, in order (at most `limit`).
 pub async fn after(db: &PgPool, after: i64, limit: i64) -> sqlx::Result<Vec<EventRow>> {
-    sqlx::query_as(
-        "select seq, event_id, user_id, event_type, resource_type, resource_id, project_id, container_id, realm_ids, \
-         data, created_at from event where seq > $1 order by seq limit $2",
-    )
-    .bind(after)
-    .bind(limit)
-    .fetch_all(db)
-    .await
+    events::after(db, after, limit).await
 }
 
 /// A one-connection pool for LISTEN: a listener keeps its connection for good, so it must not

@@ -4,7 +4,12 @@
 //! account, and `standard`); administrators are not limited. Rows that hold nothing (containers
 //! that failed, or are being deleted) do not count.
 
-use crate::{config::Config, db::containers::NewContainer, error::ApiError, events::Tx};
+use crate::{
+    config::Config,
+    db::{containers::NewContainer, quotas},
+    error::ApiError,
+    events::Tx,
+};
 
 /// One tier's account-wide limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,21 +51,12 @@ impl Kind {
 
 /// Take `owner_id`'s lock for `kind` (until `tx` ends).
 async fn lock(tx: &mut Tx, owner_id: &str, kind: Kind) -> Result<(), ApiError> {
-    sqlx::query("select pg_advisory_xact_lock(hashtext($1 || ':' || $2))")
-        .bind(kind.name())
-        .bind(owner_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    Ok(quotas::lock(tx, kind.name(), owner_id).await?)
 }
 
 /// `owner_id`'s limit for `kind`, or `None` for an administrator.
 async fn limit(tx: &mut Tx, cfg: &Config, owner_id: &str, kind: Kind) -> Result<Option<(i64, &'static str)>, ApiError> {
-    let row: Option<(String, bool)> = sqlx::query_as("select tier, is_admin from app_user where user_id = $1")
-        .bind(owner_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    Ok(match row {
+    Ok(match quotas::tier(&mut **tx, owner_id).await? {
         Some((_, true)) => None,
         Some((tier, false)) if tier == "standard" => Some((kind.of(&cfg.quotas.standard), "standard")),
         _ => Some((kind.of(&cfg.quotas.free), "free")),
@@ -69,19 +65,12 @@ async fn limit(tx: &mut Tx, cfg: &Config, owner_id: &str, kind: Kind) -> Result<
 
 /// How many `kind` rows `owner_id` holds now (what counts against the limit).
 async fn held(tx: &mut Tx, owner_id: &str, kind: Kind) -> Result<i64, ApiError> {
-    let sql = match kind {
-        Kind::Projects => "select count(*) from project where user_id = $1",
-        Kind::Containers => {
-            "select count(*) from container c join project p on p.project_id = c.project_id \
-             where p.user_id = $1 and not c.prespawn and c.status not in ('failed', 'deleting')"
-        }
-        Kind::Snapshots => {
-            "select count(*) from container_snapshot s join container c on c.container_id = s.container_id \
-             join project p on p.project_id = c.project_id where p.user_id = $1"
-        }
-        Kind::Tokens => "select count(*) from auth_token where user_id = $1",
-    };
-    Ok(sqlx::query_scalar(sql).bind(owner_id).fetch_one(&mut **tx).await?)
+    Ok(match kind {
+        Kind::Projects => quotas::projects(&mut **tx, owner_id).await?,
+        Kind::Containers => quotas::containers(&mut **tx, owner_id).await?,
+        Kind::Snapshots => quotas::snapshots(&mut **tx, owner_id).await?,
+        Kind::Tokens => quotas::tokens(&mut **tx, owner_id).await?,
+    })
 }
 
 /// Room for one more `kind` row of `owner_id`'s: 422 naming `limits.<kind>` when the account
@@ -109,14 +98,7 @@ pub async fn check(
 ) -> Result<(), ApiError> {
     lock(tx, owner_id, Kind::Containers).await?;
     if n.prespawn {
-        let held: i64 = sqlx::query_scalar(
-            "select count(*) from container c join project p on p.project_id = c.project_id \
-             where p.user_id = $1 and c.server_id = $2 and c.prespawn",
-        )
-        .bind(owner_id)
-        .bind(&n.server_id)
-        .fetch_one(&mut **tx)
-        .await?;
+        let held = quotas::prespawned(&mut **tx, owner_id, &n.server_id).await?;
         if held >= i64::from(prespawn_cap) {
             return Err(ApiError::invalid(
                 "prespawn",
@@ -133,19 +115,10 @@ pub async fn check(
             ));
         }
     }
-    let max: Option<Option<i32>> = sqlx::query_scalar("select max_containers from project where project_id = $1")
-        .bind(&n.project_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let max = quotas::project_max(&mut **tx, &n.project_id).await?;
     let max = max.ok_or_else(|| ApiError::not_found("project_not_found", "Project not found"))?;
     if let Some(max) = max {
-        let held: i64 = sqlx::query_scalar(
-            "select count(*) from container where project_id = $1 and not prespawn \
-             and status not in ('failed', 'deleting')",
-        )
-        .bind(&n.project_id)
-        .fetch_one(&mut **tx)
-        .await?;
+        let held = quotas::in_project(&mut **tx, &n.project_id).await?;
         if held >= i64::from(max) {
             return Err(ApiError::invalid(
                 "max_containers",

@@ -4,41 +4,13 @@
 
 use std::path::Path;
 
-use serde::Serialize;
-use sqlx::{FromRow, PgPool};
+use sqlx::PgPool;
 
-use crate::{auth::crypto::SecretBox, db::new_id};
-
-#[derive(Debug, Clone, FromRow, Serialize)]
-pub struct ServerRow {
-    pub server_id: String,
-    pub name: String,
-    pub region: String,
-    pub country: Option<String>,
-    pub city: Option<String>,
-    pub datacenter: Option<String>,
-    pub is_enabled: bool,
-    pub is_free: bool,
-    pub cores: i32,
-    pub ram_mb: i64,
-    pub disk_gb: i64,
-    pub lxd_endpoint: String,
-    pub server_fingerprint: Option<String>,
-    pub price_per_day_cents: Option<i64>,
-    pub rental_days: Vec<i32>,
-    /// Prespawned containers a user may keep on it.
-    pub prespawn_count: i32,
-    #[serde(skip)]
-    pub client_cert: Option<String>,
-    #[serde(skip)]
-    pub client_key_sealed: Option<Vec<u8>>,
-    #[serde(skip)]
-    pub server_cert: Option<String>,
-}
-
-const COLUMNS: &str = "server_id, name, region, country, city, datacenter, is_enabled, is_free, cores, ram_mb, \
-    disk_gb, lxd_endpoint, server_fingerprint, price_per_day_cents, rental_days, prespawn_count, client_cert, \
-    client_key_sealed, server_cert";
+pub use crate::db::servers::ServerRow;
+use crate::{
+    auth::crypto::SecretBox,
+    db::{new_id, servers},
+};
 
 /// Everything `servers add` and `servers update` may set; `None` leaves a field alone.
 #[derive(Debug, Clone, Default)]
@@ -104,71 +76,54 @@ pub async fn add(db: &PgPool, sealer: &SecretBox, name: &str, f: &ServerFields) 
     let region = f.region.as_deref().ok_or_else(|| anyhow::anyhow!("--region is required"))?;
     check(f)?;
     let id = new_id();
-    sqlx::query("insert into server (server_id, name, region) values ($1, $2, $3)")
-        .bind(&id)
-        .bind(name)
-        .bind(region)
-        .execute(db)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.constraint() == Some("server_name_key") => {
-                anyhow::anyhow!("a server named {name:?} is already registered")
-            }
-            _ => e.into(),
-        })?;
+    servers::insert(db, &id, name, region).await.map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.constraint() == Some("server_name_key") => {
+            anyhow::anyhow!("a server named {name:?} is already registered")
+        }
+        _ => e.into(),
+    })?;
     apply(db, sealer, &id, f).await
 }
 
 pub async fn update(db: &PgPool, sealer: &SecretBox, name: &str, f: &ServerFields) -> anyhow::Result<ServerRow> {
     check(f)?;
-    let id: String = sqlx::query_scalar("select server_id from server where name = $1")
-        .bind(name)
-        .fetch_optional(db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no server named {name:?}"))?;
+    let id = servers::id_named(db, name).await?.ok_or_else(|| anyhow::anyhow!("no server named {name:?}"))?;
     apply(db, sealer, &id, f).await
 }
 
 async fn apply(db: &PgPool, sealer: &SecretBox, id: &str, f: &ServerFields) -> anyhow::Result<ServerRow> {
     let sealed_key = f.client_key.as_ref().map(|k| sealer.seal(id.as_bytes(), k.as_bytes())).transpose()?;
-    let row = sqlx::query_as(&format!(
-        "update server set region = coalesce($2, region), country = coalesce($3, country), city = coalesce($4, city), \
-         datacenter = coalesce($5, datacenter), is_enabled = coalesce($6, is_enabled), is_free = coalesce($7, is_free), \
-         cores = coalesce($8, cores), ram_mb = coalesce($9, ram_mb), disk_gb = coalesce($10, disk_gb), \
-         lxd_endpoint = coalesce($11, lxd_endpoint), client_cert = coalesce($12, client_cert), \
-         client_key_sealed = coalesce($13, client_key_sealed), server_fingerprint = coalesce($14, server_fingerprint), \
-         price_per_day_cents = coalesce($15, price_per_day_cents), rental_days = coalesce($16, rental_days), \
-         server_cert = coalesce($17, server_cert) where server_id = $1 returning {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(&f.region)
-    .bind(&f.country)
-    .bind(&f.city)
-    .bind(&f.datacenter)
-    .bind(f.is_enabled)
-    .bind(f.is_free)
-    .bind(f.cores)
-    .bind(f.ram_mb)
-    .bind(f.disk_gb)
-    .bind(&f.lxd_endpoint)
-    .bind(&f.client_cert)
-    .bind(&sealed_key)
-    .bind(f.server_fingerprint.as_deref().map(str::to_ascii_lowercase))
-    .bind(f.price_per_day_cents)
-    .bind(&f.rental_days)
-    .bind(&f.server_cert)
-    .fetch_one(db)
-    .await?;
-    Ok(row)
+    let fingerprint = f.server_fingerprint.as_deref().map(str::to_ascii_lowercase);
+    let changes = servers::Changes {
+        region: f.region.as_deref(),
+        country: f.country.as_deref(),
+        city: f.city.as_deref(),
+        datacenter: f.datacenter.as_deref(),
+        is_enabled: f.is_enabled,
+        is_free: f.is_free,
+        cores: f.cores,
+        ram_mb: f.ram_mb,
+        disk_gb: f.disk_gb,
+        lxd_endpoint: f.lxd_endpoint.as_deref(),
+        client_cert: f.client_cert.as_deref(),
+        client_key_sealed: sealed_key.as_deref(),
+        server_fingerprint: fingerprint.as_deref(),
+        price_per_day_cents: f.price_per_day_cents,
+        rental_days: f.rental_days.as_deref(),
+        server_cert: f.server_cert.as_deref(),
+    };
+    let gone = || anyhow::anyhow!("the server was removed meanwhile");
+    anyhow::ensure!(servers::update(db, id, &changes).await?, gone());
+    servers::by_id(db, id).await?.ok_or_else(gone)
 }
 
 pub async fn list(db: &PgPool) -> sqlx::Result<Vec<ServerRow>> {
-    sqlx::query_as(&format!("select {COLUMNS} from server order by region, name")).fetch_all(db).await
+    let ids = servers::ids(db).await?;
+    servers::by_ids(db, &ids).await
 }
 
 pub async fn remove(db: &PgPool, name: &str) -> anyhow::Result<()> {
-    let done = sqlx::query("delete from server where name = $1").bind(name).execute(db).await?;
-    anyhow::ensure!(done.rows_affected() == 1, "no server named {name:?}");
+    anyhow::ensure!(servers::delete_named(db, name).await?, "no server named {name:?}");
     Ok(())
 }
 
@@ -179,20 +134,11 @@ pub async fn register_local(db: &PgPool, socket: &Path) -> sqlx::Result<bool> {
         return Ok(false);
     }
     let cores = std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1);
-    let done = sqlx::query(
-        "insert into server (server_id, name, region, country, city, datacenter, is_free, cores, lxd_endpoint) \
-         select $1, 'local', 'local', null, null, 'this machine', true, $2, $3 \
-         where not exists (select 1 from server)",
-    )
-    .bind(new_id())
-    .bind(cores)
-    .bind(format!("unix://{}", socket.display()))
-    .execute(db)
-    .await?;
-    if done.rows_affected() == 1 {
+    let done = servers::insert_local(db, &new_id(), cores, &format!("unix://{}", socket.display())).await?;
+    if done {
         tracing::info!(socket = %socket.display(), "registered the local LXD as the free server `local`");
     }
-    Ok(done.rows_affected() == 1)
+    Ok(done)
 }
 
 /// The driver for a registered host: its unix socket, or HTTPS with the stored identity.
@@ -219,18 +165,13 @@ pub fn driver(
 }
 
 pub async fn by_id(db: &PgPool, server_id: &str) -> sqlx::Result<Option<ServerRow>> {
-    sqlx::query_as(&format!("select {COLUMNS} from server where server_id = $1"))
-        .bind(server_id)
-        .fetch_optional(db)
-        .await
+    servers::by_id(db, server_id).await
 }
 
 /// A free, enabled server, preferring `region` (the free tier's choice).
 pub async fn free(db: &PgPool, region: Option<&str>) -> sqlx::Result<Option<ServerRow>> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from server where is_enabled and is_free order by (region = $1) desc nulls last, name limit 1"
-    ))
-    .bind(region)
-    .fetch_optional(db)
-    .await
+    match servers::free_id(db, region).await? {
+        Some(id) => servers::by_id(db, &id).await,
+        None => Ok(None),
+    }
 }

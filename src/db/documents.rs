@@ -43,13 +43,10 @@ pub struct Doc {
 }
 
 pub async fn read(db: impl PgExecutor<'_>, kind: &str, key: &str) -> Result<Doc, ApiError> {
-    let row: Option<(i64, Option<Value>)> =
-        sqlx::query_as("select version, body from document where kind = $1 and owner_key = $2")
-            .bind(kind)
-            .bind(key)
-            .fetch_optional(db)
-            .await?;
-    Ok(row.map(|(version, body)| Doc { version, body }).unwrap_or(Doc { version: 0, body: None }))
+    let row = sqlx::query_as!(Doc, "select version, body from document where kind = $1 and owner_key = $2", kind, key)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.unwrap_or(Doc { version: 0, body: None }))
 }
 
 /// An earlier version (while it is kept).
@@ -59,13 +56,14 @@ pub async fn read_version(
     key: &str,
     version: i64,
 ) -> Result<Option<Doc>, ApiError> {
-    let row: Option<Option<Value>> =
-        sqlx::query_scalar("select body from document_version where kind = $1 and owner_key = $2 and version = $3")
-            .bind(kind)
-            .bind(key)
-            .bind(version)
-            .fetch_optional(db)
-            .await?;
+    let row = sqlx::query_scalar!(
+        "select body from document_version where kind = $1 and owner_key = $2 and version = $3",
+        kind,
+        key,
+        version
+    )
+    .fetch_optional(db)
+    .await?;
     Ok(row.map(|body| Doc { version, body }))
 }
 
@@ -80,37 +78,37 @@ pub async fn write(
 ) -> Result<i64, ApiError> {
     let written: Option<i64> = match expected {
         None => {
-            sqlx::query_scalar(
+            sqlx::query_scalar!(
                 "insert into document (kind, owner_key, version, body) values ($1, $2, 1, $3) \
                  on conflict (kind, owner_key) do update set version = document.version + 1, body = excluded.body, \
                  updated_at = now() returning version",
+                kind,
+                key,
+                body
             )
-            .bind(kind)
-            .bind(key)
-            .bind(body)
             .fetch_optional(&mut **tx)
             .await?
         }
         Some(0) => {
-            sqlx::query_scalar(
+            sqlx::query_scalar!(
                 "insert into document (kind, owner_key, version, body) values ($1, $2, 1, $3) \
                  on conflict (kind, owner_key) do nothing returning version",
+                kind,
+                key,
+                body
             )
-            .bind(kind)
-            .bind(key)
-            .bind(body)
             .fetch_optional(&mut **tx)
             .await?
         }
         Some(n) => {
-            sqlx::query_scalar(
+            sqlx::query_scalar!(
                 "update document set version = version + 1, body = $3, updated_at = now() \
                  where kind = $1 and owner_key = $2 and version = $4 returning version",
+                kind,
+                key,
+                body,
+                n
             )
-            .bind(kind)
-            .bind(key)
-            .bind(body)
-            .bind(n)
             .fetch_optional(&mut **tx)
             .await?
         }
@@ -119,18 +117,22 @@ pub async fn write(
         let current = read(&mut **tx, kind, key).await?.version;
         return Err(ApiError::StaleVersion { current });
     };
-    sqlx::query("insert into document_version (kind, owner_key, version, body) values ($1, $2, $3, $4)")
-        .bind(kind)
-        .bind(key)
-        .bind(version)
-        .bind(body)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("delete from document_version where kind = $1 and owner_key = $2 and version <= $3")
-        .bind(kind)
-        .bind(key)
-        .bind(version - KEEP)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        "insert into document_version (kind, owner_key, version, body) values ($1, $2, $3, $4)",
+        kind,
+        key,
+        version,
+        body
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!(
+        "delete from document_version where kind = $1 and owner_key = $2 and version <= $3",
+        kind,
+        key,
+        version - KEEP
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(version)
 }

@@ -3,9 +3,17 @@
 pub mod containers;
 pub mod documents;
 pub mod embedded;
+pub mod events;
+pub mod free_tier;
+pub mod host_ops;
 pub mod hot;
+pub mod permissions;
 pub mod projects;
+pub mod quotas;
+pub mod servers;
 pub mod sessions;
+pub mod snapshots;
+pub mod status_log;
 pub mod users;
 
 use std::{

@@ -11,7 +11,7 @@ use super::{born, ops, run, status, Trigger};
 use crate::{
     db::{
         containers::{self, NewContainer},
-        new_id,
+        free_tier, new_id, projects, status_log,
     },
     error::ApiError,
     events::{publish, Event, EventKind, ResourceType},
@@ -58,29 +58,7 @@ pub struct Refs {
 /// What the user has now: their default project, its default container and its server, in
 /// one read (every login and verification asks).
 pub async fn refs(st: &AppState, user_id: &str) -> Result<Refs, ApiError> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        project_id: String,
-        alias: String,
-        container_id: Option<String>,
-        container_name: Option<String>,
-        ready: Option<bool>,
-        server_id: Option<String>,
-        server_name: Option<String>,
-        country: Option<String>,
-        region: Option<String>,
-        city: Option<String>,
-        datacenter: Option<String>,
-    }
-    let row: Option<Row> = sqlx::query_as(
-        "select p.project_id, p.alias, c.container_id, c.name as container_name, c.status = 'running' as ready, \
-         s.server_id, s.name as server_name, s.country, s.region, s.city, s.datacenter from project p \
-         left join container c on c.project_id = p.project_id and c.is_default and c.status <> 'deleting' \
-         left join server s on s.server_id = c.server_id where p.user_id = $1 and p.is_default",
-    )
-    .bind(user_id)
-    .fetch_optional(&st.db)
-    .await?;
+    let row = free_tier::refs(&st.db, user_id).await?;
     let Some(r) = row else { return Ok(Refs::default()) };
     let container = r.container_id.zip(r.container_name).map(|(id, name)| ContainerRef { id, name });
     let server = r.server_id.zip(r.server_name).map(|(id, name)| ServerRef {
@@ -114,83 +92,42 @@ async fn prepare(st: &AppState, user_id: &str, region: Option<&str>) -> Result<P
     })?;
     let mut tx = st.db.begin().await?;
     // One setup per user at a time.
-    sqlx::query("select 1 from app_user where user_id = $1 for update").bind(user_id).execute(&mut *tx).await?;
-    let project_id: Option<String> =
-        sqlx::query_scalar("select project_id from project where user_id = $1 and is_default")
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let project_id = match project_id {
+    free_tier::lock_user(&mut tx, user_id).await?;
+    let project_id = match projects::default_of(&mut *tx, user_id).await? {
         Some(p) => p,
         None => {
             let id = new_id();
-            let taken: bool =
-                sqlx::query_scalar("select exists (select 1 from project where user_id = $1 and alias = 'Default')")
-                    .bind(user_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let taken = projects::alias_used(&mut *tx, user_id, "Default").await?;
             let alias = if taken { format!("Default-{}", &id[..4]) } else { "Default".to_owned() };
-            sqlx::query(
-                "insert into project (project_id, user_id, alias, color, is_default) values ($1, $2, $3, $4, true)",
-            )
-            .bind(&id)
-            .bind(user_id)
-            .bind(&alias)
-            .bind(containers::random_color())
-            .execute(&mut *tx)
-            .await?;
+            projects::insert_default(&mut *tx, &id, user_id, &alias, &containers::random_color()).await?;
             let e = Event::new(EventKind::ProjectCreated, ResourceType::Project, &id, user_id, json!({"alias": alias}))
                 .in_project(&id);
             publish(&mut tx, e).await?;
             id
         }
     };
-    let existing: Option<(String, String)> = sqlx::query_as(
-        "select container_id, status from container where project_id = $1 and is_default and status <> 'deleting'",
-    )
-    .bind(&project_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let existing = containers::default_of(&mut *tx, &project_id).await?;
     if let Some((id, s)) = &existing {
         if s != status::FAILED {
             tx.commit().await?;
             return Ok(Prepared::InPlace);
         }
-        let ran: bool = sqlx::query_scalar(
-            "select exists (select 1 from container_status_log where container_id = $1 and to_status = 'running')",
-        )
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if ran {
+        if status_log::ever_ran(&mut *tx, id).await? {
             tx.commit().await?;
             return Ok(Prepared::Blocked);
         }
         // The last attempt failed: its row makes way for a new one (the instance is removed below).
-        sqlx::query(
-            "update container set is_default = false, name = name || '-failed-' || left($2, 6) where container_id = $1",
-        )
-        .bind(id)
-        .bind(new_id())
-        .execute(&mut *tx)
-        .await?;
+        containers::retire_default(&mut *tx, id, &new_id()).await?;
     }
     // `default`, unless the user named another container so.
-    let taken: bool =
-        sqlx::query_scalar("select exists (select 1 from container where project_id = $1 and name = 'default')")
-            .bind(&project_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let taken = containers::name_used(&mut *tx, &project_id, "default").await?;
     let name = if taken { format!("default-{}", &new_id()[..6]) } else { "default".to_owned() };
     let mut n = NewContainer::new(&project_id, &server.server_id, name, st.cfg.default_image.clone());
     n.is_default = true;
     containers::insert(&mut *tx, &n).await?;
     let row = containers::by_id(&mut *tx, &n.container_id).await?.ok_or_else(|| anyhow::anyhow!("row vanished"))?;
     born(&mut tx, &row, &Trigger::system("free_tier")).await?;
-    sqlx::query("update app_user set setup_state = 'pending', setup_error = null where user_id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
+    free_tier::set_pending(&mut *tx, user_id).await?;
     tx.commit().await?;
     if let Some((old, _)) = existing {
         if let Some(c) = containers::by_id(&st.db, &old).await? {
@@ -205,12 +142,7 @@ async fn finish(st: &AppState, user_id: &str, outcome: &Result<(), ApiError>) {
         Ok(()) => ("done", None),
         Err(e) => ("failed", Some(e.to_string())),
     };
-    let _ = sqlx::query("update app_user set setup_state = $2, setup_error = $3 where user_id = $1")
-        .bind(user_id)
-        .bind(state)
-        .bind(err)
-        .execute(&st.db)
-        .await;
+    let _ = free_tier::set_state(&st.db, user_id, state, err.as_deref()).await;
 }
 
 /// Why setup cannot go on by itself.
@@ -242,14 +174,7 @@ pub async fn setup(st: &AppState, user_id: &str, region: Option<&str>) -> Result
     }
     .await;
     // Done only once the default container runs (an earlier attempt may still be creating it).
-    let running: bool = sqlx::query_scalar(
-        "select exists (select 1 from container c join project p on p.project_id = c.project_id \
-         where p.user_id = $1 and p.is_default and c.is_default and c.status = 'running')",
-    )
-    .bind(user_id)
-    .fetch_one(&st.db)
-    .await
-    .unwrap_or(false);
+    let running = containers::default_running(&st.db, user_id).await.unwrap_or(false);
     match &outcome {
         Ok(_) if running => finish(st, user_id, &Ok(())).await,
         Ok(_) => {}

@@ -25,7 +25,10 @@ use std::{
 use serde_json::{json, Value};
 
 use crate::{
-    db::{containers::ContainerRow, new_id},
+    db::{
+        containers::{self, ContainerRow},
+        status_log,
+    },
     error::ApiError,
     events::{publish, Event, EventKind, ResourceType, Tx},
     host::{Host, HostError, InstanceState},
@@ -79,37 +82,24 @@ pub async fn transition(
     by: &Trigger,
     metadata: Option<Value>,
 ) -> Result<bool, ApiError> {
-    let prev: Option<(String, chrono::DateTime<chrono::Utc>)> =
-        sqlx::query_as("select status, status_changed_at from container where container_id = $1 for update")
-            .bind(&c.container_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let Some((prev, since)) = prev else { return Ok(false) };
+    let Some((prev, since)) = containers::status_since_for_update(tx, &c.container_id).await? else {
+        return Ok(false);
+    };
     if !from.is_empty() && !from.contains(&prev.as_str()) {
         return Ok(false);
     }
     let now = chrono::Utc::now();
-    sqlx::query("update container set status = $2, status_changed_at = $3 where container_id = $1")
-        .bind(&c.container_id)
-        .bind(to)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    let duration_ms = (now - since).num_milliseconds();
-    sqlx::query(
-        "insert into container_status_log (log_id, container_id, from_status, to_status, transition_time, \
-         duration_ms, triggered_by, metadata) values ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(new_id())
-    .bind(&c.container_id)
-    .bind(&prev)
-    .bind(to)
-    .bind(now)
-    .bind(duration_ms)
-    .bind(&by.0)
-    .bind(&metadata)
-    .execute(&mut **tx)
-    .await?;
+    containers::set_status(&mut **tx, &c.container_id, to, now).await?;
+    let entry = status_log::Entry {
+        container_id: &c.container_id,
+        from: Some(&prev),
+        to,
+        at: now,
+        duration_ms: Some((now - since).num_milliseconds()),
+        by: &by.0,
+        metadata: metadata.as_ref(),
+    };
+    status_log::insert(&mut **tx, &entry).await?;
     let data =
         json!({"from_status": prev, "to_status": to, "name": c.name, "triggered_by": by.0, "metadata": metadata});
     publish(tx, container_event(c, EventKind::container_status(to), data)).await?;
@@ -133,16 +123,7 @@ pub async fn transition_now(
 
 /// The first status log row of a new container (no previous status) and its event.
 pub async fn born(tx: &mut Tx, c: &ContainerRow, by: &Trigger) -> Result<(), ApiError> {
-    sqlx::query(
-        "insert into container_status_log (log_id, container_id, from_status, to_status, triggered_by) \
-         values ($1, $2, null, $3, $4)",
-    )
-    .bind(new_id())
-    .bind(&c.container_id)
-    .bind(&c.status)
-    .bind(&by.0)
-    .execute(&mut **tx)
-    .await?;
+    status_log::insert_first(&mut **tx, &c.container_id, &c.status, &by.0).await?;
     let data = json!({"to_status": c.status, "name": c.name, "triggered_by": by.0});
     publish(tx, container_event(c, EventKind::container_status(&c.status), data)).await?;
     Ok(())

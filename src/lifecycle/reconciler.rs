@@ -52,8 +52,7 @@ pub async fn pass(st: &AppState) -> Result<usize, ApiError> {
     let by = Trigger::system("reconciler");
     let mut changed = orphans(st, &by).await?;
     changed += unfinished_deletes(st, stuck_secs).await?;
-    let servers: Vec<String> =
-        sqlx::query_scalar("select server_id from server order by server_id").fetch_all(&st.db).await?;
+    let servers = crate::db::servers::ids_by_id(&st.db).await?;
     for server_id in servers {
         match server(st, &server_id, stuck_secs, &by).await {
             Ok(n) => changed += n,
@@ -108,14 +107,16 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
 /// tagged for another server are not ours and are not reported.
 pub async fn strays(st: &AppState, host: &Host, server_id: &str) -> Result<Vec<String>, ApiError> {
     let names = host.call("instances_with", |d| d.instances_with(SERVER_KEY, server_id)).await?;
-    let ids: Vec<&str> = names.iter().filter_map(|n| n.strip_prefix("c-")).filter(|id| crate::db::is_id(id)).collect();
+    let ids: Vec<String> = names
+        .iter()
+        .filter_map(|n| n.strip_prefix("c-"))
+        .filter(|id| crate::db::is_id(id))
+        .map(str::to_owned)
+        .collect();
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let known: Vec<String> = sqlx::query_scalar("select container_id from container where container_id = any($1)")
-        .bind(&ids)
-        .fetch_all(&st.db)
-        .await?;
+    let known = crate::db::containers::existing(&st.db, &ids).await?;
     let mut found = Vec::new();
     for id in ids.into_iter().filter(|id| !known.iter().any(|k| k == id)) {
         let name = format!("c-{id}");

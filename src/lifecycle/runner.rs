@@ -30,7 +30,12 @@ use tokio::sync::OwnedMutexGuard;
 use tracing::Instrument;
 
 use super::{detached, Trigger};
-use crate::{db::new_id, error::ApiError, events::Tx, state::AppState};
+use crate::{
+    db::{host_ops, new_id},
+    error::ApiError,
+    events::Tx,
+    state::AppState,
+};
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -112,13 +117,7 @@ pub async fn run<O: HostOp>(st: &AppState, mut op: O) -> Result<O::Out> {
 async fn steps<O: HostOp>(st: &AppState, op: &mut O, keys: &[LockKey], op_id: &str) -> Result<O::Out> {
     let mut tx = st.db.begin().await?;
     let names: Vec<&str> = keys.iter().map(LockKey::as_str).collect();
-    sqlx::query("insert into host_op (op_id, kind, keys, triggered_by) values ($1, $2, $3, $4)")
-        .bind(op_id)
-        .bind(op.kind())
-        .bind(&names)
-        .bind(&op.trigger().0)
-        .execute(&mut *tx)
-        .await?;
+    host_ops::begin(&mut *tx, op_id, op.kind(), &names, &op.trigger().0).await?;
     op.intent(st, &mut tx).await?;
     tx.commit().await?;
 
@@ -141,12 +140,7 @@ async fn steps<O: HostOp>(st: &AppState, op: &mut O, keys: &[LockKey], op_id: &s
             ("failed", Some(super::reason_of(e)["reason"].as_str().unwrap_or("failed").to_owned()))
         }
     };
-    sqlx::query("update host_op set state = $2, reason = $3, finished_at = now() where op_id = $1")
-        .bind(op_id)
-        .bind(state)
-        .bind(reason)
-        .execute(&mut *tx)
-        .await?;
+    host_ops::finish(&mut *tx, op_id, state, reason.as_deref()).await?;
     tx.commit().await?;
     out
 }
@@ -175,9 +169,7 @@ pub struct Held {
 impl Held {
     pub async fn release(mut self, st: &AppState) {
         if self.leased {
-            if let Err(e) =
-                sqlx::query("delete from host_lock where op_id = $1").bind(&self.op_id).execute(&st.db).await
-            {
+            if let Err(e) = host_ops::release(&st.db, &self.op_id).await {
                 tracing::warn!(error = %e, "host locks not released; they lapse with their lease");
             }
             self.leased = false;
@@ -265,21 +257,12 @@ async fn lease(st: &AppState, keys: &[LockKey], op_id: &str) -> Result<bool> {
     let names: Vec<&str> = keys.iter().map(LockKey::as_str).collect();
     // Long enough for the wait, the work and the two transactions; a dead process's lapse.
     let secs = (st.cfg.host_lock_wait + st.cfg.host_op_deadline).as_secs_f64() + 30.0;
-    let got: Vec<String> = sqlx::query_scalar(
-        "insert into host_lock (key, op_id, until) select k, $2, now() + make_interval(secs => $3) \
-         from unnest($1::text[]) as k on conflict (key) do update set op_id = excluded.op_id, until = excluded.until \
-         where host_lock.until < now() returning key",
-    )
-    .bind(&names)
-    .bind(op_id)
-    .bind(secs)
-    .fetch_all(&st.db)
-    .await?;
+    let got = host_ops::lease(&st.db, &names, op_id, secs).await?;
     if got.len() == keys.len() {
         return Ok(true);
     }
     if !got.is_empty() {
-        sqlx::query("delete from host_lock where op_id = $1").bind(op_id).execute(&st.db).await?;
+        host_ops::release(&st.db, op_id).await?;
     }
     Ok(false)
 }

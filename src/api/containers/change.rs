@@ -9,7 +9,10 @@ use super::{
 use crate::{
     api::fields,
     auth::{access::can, permissions::leaf},
-    db::{containers::UpdateFields, projects::Level},
+    db::{
+        containers::{self, UpdateFields},
+        projects::Level,
+    },
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{Json, Path},
@@ -145,10 +148,7 @@ pub async fn manage_container(
     let (id, project_id) = (c.container_id.clone(), c.project_id.clone());
     lifecycle::run(&st, ops::Operate::new(c, operation, Trigger::user(&access.me.user.user_id))).await?;
     // What the row says now, not what was asked for.
-    let now: Option<String> = sqlx::query_scalar("select status from container where container_id = $1")
-        .bind(&id)
-        .fetch_optional(&st.db)
-        .await?;
+    let now = containers::status(&st.db, &id).await?;
     let message = format!("Container {op} done");
     Ok(ApiOk::new(
         message.clone(),

@@ -13,7 +13,6 @@ use crate::{
         projects::ProjectRow,
     },
     envelope::{ApiOk, Envelope},
-    error::ResultExt,
     error::{ApiError, ErrorBody, Result},
     extract::Json,
     lifecycle::{self, ops, Trigger},
@@ -95,40 +94,9 @@ pub(crate) async fn check_server(st: &AppState, me: &Principal, server_id: &str)
 async fn claim(st: &AppState, me: &Principal, p: &ProjectRow, n: &NewContainer) -> Result<Option<String>> {
     let mut tx = st.db.begin().await?;
     quota::check(&mut tx, &st.cfg, &p.user_id, n, 0).await?;
-    let found: Option<String> = sqlx::query_scalar(
-        "select c.container_id from container c join project p on p.project_id = c.project_id \
-         where p.user_id = $1 and c.prespawn and c.server_id = $2 and c.container_image = $3 \
-         and c.status in ('running', 'stopped') order by c.created_at limit 1 for update of c skip locked",
-    )
-    .bind(&me.user.user_id)
-    .bind(&n.server_id)
-    .bind(&n.container_image)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let found = containers::claimable(&mut tx, &me.user.user_id, &n.server_id, &n.container_image).await?;
     let Some(id) = found else { return Ok(None) };
-    sqlx::query(
-        "update container set project_id = $2, name = $3, color = $4, ai = $5, hoody_kit = $6, dev_kit = $7, \
-         kvm = $8, autostart = $9, ramdisk = $10, prespawn = false, environment_vars = $11, ssh_public_key = $12, \
-         comment = $13, realm_ids = $14 where container_id = $1",
-    )
-    .bind(&id)
-    .bind(&n.project_id)
-    .bind(&n.name)
-    .bind(&n.color)
-    .bind(n.ai)
-    .bind(n.hoody_kit)
-    .bind(n.dev_kit)
-    .bind(n.kvm)
-    .bind(n.autostart)
-    .bind(n.ramdisk)
-    .bind(&n.environment_vars)
-    .bind(&n.ssh_public_key)
-    .bind(&n.comment)
-    .bind(&n.realm_ids)
-    .execute(&mut *tx)
-    .await
-    .on_constraint("container_name_key", rules::name_taken)
-    .on_constraint("container_ssh_public_key_key", rules::ssh_key_taken)?;
+    containers::claim(&mut *tx, &id, n).await?;
     tx.commit().await?;
     Ok(Some(id))
 }

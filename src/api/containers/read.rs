@@ -2,7 +2,6 @@
 
 use axum::extract::State;
 use serde_json::{json, Value};
-use sqlx::FromRow;
 
 use super::{
     dto::{
@@ -13,7 +12,7 @@ use super::{
 };
 use crate::{
     api::{
-        list::{self, Counted, ListParams},
+        list::{self, ListParams},
         projects::ProjectAccess,
     },
     auth::{
@@ -22,8 +21,8 @@ use crate::{
         principal::Principal,
     },
     db::{
-        containers::{ContainerRow, SELECT, VISIBLE},
-        ts,
+        containers::{self, ContainerRow},
+        status_log, ts,
     },
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
@@ -105,31 +104,19 @@ async fn page_of(
 ) -> Result<ContainerListOut> {
     let runtime_on = wants_runtime(q.runtime.as_deref())?;
     check_proxy_permissions(me, on(q.include_proxy_permissions))?;
-    let mut filter = format!(
-        "{VISIBLE} and c.status <> 'deleted' and ($1::text is null or c.project_id = $1) \
-        and ($3::text is null or $3 = any(c.realm_ids))"
-    );
-    if !on(q.include_prespawn) {
-        filter.push_str(" and not c.prespawn");
-    }
-    if !on(q.include_deleting) {
-        filter.push_str(" and c.status <> 'deleting'");
-    }
-    // Dynamic only in its whitelisted sort column (`ContainerSort`) and the fixed filters above.
-    let select = SELECT.replacen("select ", "select count(*) over () as total, ", 1);
-    let sql = format!("{select} where {filter} order by {}, c.container_id limit $4 offset $5", p.order_by());
-    let page = list::fetch(p, |limit, offset| {
-        sqlx::query_as::<_, Counted<ContainerRow>>(&sql)
-            .bind(project_id)
-            .bind(&me.user.user_id)
-            .bind(me.realm.as_deref())
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&st.db)
-    })
-    .await?;
+    let filter = containers::ListFilter {
+        caller: &me.user.user_id,
+        project_id,
+        realm: me.realm.as_deref(),
+        prespawn: on(q.include_prespawn),
+        deleting: on(q.include_deleting),
+    };
+    let order = p.order_by();
+    let page = list::fetch(p, |limit, offset| containers::page(&st.db, &filter, &order, limit, offset)).await?;
+    let ids: Vec<String> = page.items.iter().map(|r| r.container_id.clone()).collect();
+    let rows = containers::rows(&st.db, &ids, Some(&me.user.user_id)).await?;
     let pagination = page.pagination();
-    let containers = decorate(st, page.items, runtime_on, on(q.include_proxy_domains)).await;
+    let containers = decorate(st, rows, runtime_on, on(q.include_proxy_domains)).await;
     Ok(ContainerListOut { containers, pagination })
 }
 
@@ -197,28 +184,9 @@ pub async fn get_status_logs(
     access: ContainerAccess<can::ReadContainer>,
     p: ListParams<StatusLogSort>,
 ) -> Result<ApiOk<StatusLogListOut>> {
-    #[derive(FromRow)]
-    struct Row {
-        log_id: String,
-        from_status: Option<String>,
-        to_status: String,
-        transition_time: chrono::DateTime<chrono::Utc>,
-        duration_ms: Option<i64>,
-        triggered_by: String,
-        metadata: Option<Value>,
-    }
-    // Dynamic only in its whitelisted sort column (`StatusLogSort`).
-    let sql = format!(
-        "select count(*) over () as total, log_id, from_status, to_status, transition_time, duration_ms, triggered_by, \
-         metadata from container_status_log where container_id = $1 order by {}, transition_time, log_id \
-         limit $2 offset $3",
-        p.order_by()
-    );
     let id = &access.row.container_id;
-    let page = list::fetch(&p, |limit, offset| {
-        sqlx::query_as::<_, Counted<Row>>(&sql).bind(id).bind(limit).bind(offset).fetch_all(&st.db)
-    })
-    .await?;
+    let order = p.order_by();
+    let page = list::fetch(&p, |limit, offset| status_log::page(&st.db, id, &order, limit, offset)).await?;
     let pagination = page.pagination();
     let logs = page
         .items

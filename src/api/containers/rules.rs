@@ -6,7 +6,6 @@ use serde_json::Value;
 
 use crate::error::{ApiError, FieldError, Result};
 
-pub use crate::db::containers::{name_taken, ssh_key_taken};
 use crate::lifecycle::env as env_rules;
 
 pub const MAX_COMMENT: usize = 16_000;

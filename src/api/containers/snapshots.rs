@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::{rules, ContainerAccess};
 use crate::{
     auth::access::can,
-    db::{containers::ContainerRow, ts},
+    db::{containers::ContainerRow, snapshots, ts},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{Json, Path},
@@ -90,12 +90,8 @@ fn name_ok(n: &str) -> bool {
 type Meta = HashMap<String, (Option<String>, Option<DateTime<Utc>>)>;
 
 async fn meta(st: &AppState, container_id: &str) -> Result<Meta> {
-    let rows: Vec<(String, Option<String>, Option<DateTime<Utc>>)> =
-        sqlx::query_as("select name, alias, last_used_at from container_snapshot where container_id = $1")
-            .bind(container_id)
-            .fetch_all(&st.db)
-            .await?;
-    Ok(rows.into_iter().map(|(n, a, u)| (n, (a, u))).collect())
+    let rows = snapshots::of_container(&st.db, container_id).await?;
+    Ok(rows.into_iter().map(|r| (r.name, (r.alias, r.last_used_at))).collect())
 }
 
 fn out(s: &SnapshotInfo, meta: &Meta) -> SnapshotOut {
@@ -255,15 +251,7 @@ pub async fn update_snapshot_alias(
     }
     let list = on_host(&st, c).await?;
     let found = list.iter().find(|s| s.name == name).ok_or_else(not_found)?;
-    sqlx::query(
-        "insert into container_snapshot (container_id, name, alias) values ($1, $2, $3) \
-         on conflict (container_id, name) do update set alias = excluded.alias",
-    )
-    .bind(&c.container_id)
-    .bind(&name)
-    .bind(&alias)
-    .execute(&st.db)
-    .await?;
+    snapshots::set_alias(&st.db, &c.container_id, &name, alias.as_deref()).await?;
     let meta = meta(&st, &c.container_id).await?;
     Ok(ApiOk::new(
         "Snapshot alias updated",

@@ -10,7 +10,10 @@ use utoipa::ToSchema;
 use crate::{
     api::{containers::ContainerAccess, projects::ProjectAccess},
     auth::{access::can, permissions::leaf},
-    db::{containers::ContainerRow, ts},
+    db::{
+        containers::{self, ContainerRow},
+        ts,
+    },
     envelope::{ApiOk, Envelope},
     error::{ErrorBody, Result},
     host::InstanceState,
@@ -133,17 +136,8 @@ pub async fn get_project_stats(
 ) -> Result<ApiOk<ProjectStatsOut>> {
     let started = Instant::now();
     let p = &access.row;
-    let sql = format!(
-        "{} where c.project_id = $1 and not c.prespawn and c.status not in ('deleting', 'deleted') \
-         and ($3::text is null or $3 = any(c.realm_ids)) order by c.created_at limit 1000",
-        crate::db::containers::SELECT
-    );
-    let rows: Vec<ContainerRow> = sqlx::query_as(&sql)
-        .bind(&p.project_id)
-        .bind(&access.me.user.user_id)
-        .bind(access.me.realm.as_deref())
-        .fetch_all(&st.db)
-        .await?;
+    let rows =
+        containers::for_stats(&st.db, &p.project_id, access.me.realm.as_deref(), &access.me.user.user_id).await?;
     let count = rows.len() as i64;
     // The figures are the containers': a token without `containers.read` gets the count only.
     let rows = if access.me.allows(leaf::CONTAINERS_READ) { rows } else { Vec::new() };

@@ -5,10 +5,10 @@ use serde_json::json;
 
 use super::{
     dto::{
-        DeleteQuery, DeletedContainer, DeletedCounts, DeletedItems, GetQuery, ProjectDeletedOut, ProjectIn,
-        ProjectListOut, ProjectOut, ProjectSort,
+        DeleteQuery, DeletedContainer, DeletedCounts, DeletedItems, GetQuery, PermissionOut, ProjectDeletedOut,
+        ProjectIn, ProjectListOut, ProjectOut, ProjectSort,
     },
-    event, queries, ProjectAccess,
+    event, ProjectAccess,
 };
 use crate::{
     api::{
@@ -19,7 +19,10 @@ use crate::{
         access::{can, Require},
         permissions::perm,
     },
-    db::{containers, new_id, projects::Level},
+    db::{
+        containers, new_id, permissions,
+        projects::{self, Level, ProjectFields},
+    },
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result, ResultExt},
     events::{publish, EventKind},
@@ -63,7 +66,8 @@ pub async fn create_project(
     let id = new_id();
     let mut tx = st.db.begin().await?;
     quota::check_account(&mut tx, &st.cfg, &me.user.user_id, quota::Kind::Projects).await?;
-    let row = queries::insert(&mut *tx, &id, &me.user.user_id, &alias, &color, max, &realms)
+    let fields = ProjectFields { alias: &alias, color: &color, max_containers: max, realm_ids: &realms };
+    let row = projects::insert(&mut *tx, &id, &me.user.user_id, &fields)
         .await
         .on_constraint("project_alias_key", alias_taken)?;
     publish(&mut tx, event(&row, EventKind::ProjectCreated, json!({"alias": row.alias}))).await?;
@@ -85,7 +89,7 @@ pub async fn list_projects(
 ) -> Result<ApiOk<ProjectListOut>> {
     let order = p.order_by();
     let page = list::fetch(&p, |limit, offset| {
-        queries::list(&st.db, &me.user.user_id, me.realm.as_deref(), &order, limit, offset)
+        projects::page(&st.db, &me.user.user_id, me.realm.as_deref(), &order, limit, offset)
     })
     .await?;
     let pagination = page.pagination();
@@ -107,8 +111,8 @@ pub async fn get_project(
 ) -> Result<ApiOk<ProjectOut>> {
     let mut out = ProjectOut::from(&access.row);
     if q.include_permissions == Some(true) && access.row.level() == Level::Owner {
-        let rows = queries::permissions(&st.db, &access.row.project_id, "pp.created_at", 1000, 0).await?;
-        out.permissions = Some(rows.into_iter().map(|r| r.row).collect());
+        let rows = permissions::page(&st.db, &access.row.project_id, "pp.created_at", 1000, 0).await?;
+        out.permissions = Some(rows.into_iter().map(|r| PermissionOut::from(r.row)).collect());
     }
     Ok(ApiOk::new("Project", out))
 }
@@ -145,9 +149,8 @@ pub async fn update_project(
         ));
     }
     let mut tx = st.db.begin().await?;
-    let row = queries::update(&mut *tx, p, &alias, &color, max, &realms)
-        .await
-        .on_constraint("project_alias_key", alias_taken)?;
+    let fields = ProjectFields { alias: &alias, color: &color, max_containers: max, realm_ids: &realms };
+    let row = projects::update(&mut *tx, p, &fields).await.on_constraint("project_alias_key", alias_taken)?;
     publish(&mut tx, event(&row, EventKind::ProjectUpdated, json!({"alias": row.alias}))).await?;
     tx.commit().await?;
     Ok(ApiOk::new("Project updated", ProjectOut::from(&row)))
@@ -169,13 +172,7 @@ pub async fn delete_project(
     Query(q): Query<DeleteQuery>,
 ) -> Result<ApiOk<ProjectDeletedOut>> {
     let p = access.row;
-    let busy: bool = sqlx::query_scalar(
-        "select exists (select 1 from container where project_id = $1 and status in ('creating', 'copying', 'claiming'))",
-    )
-    .bind(&p.project_id)
-    .fetch_one(&st.db)
-    .await?;
-    if busy {
+    if containers::creating_in_project(&st.db, &p.project_id).await? {
         return Err(ApiError::conflict(
             "project_busy",
             "A container of this project is busy on its host; try again shortly",
@@ -189,14 +186,10 @@ pub async fn delete_project(
         deleted.push(item);
     }
     let mut tx = st.db.begin().await?;
-    let permissions = queries::count_permissions(&mut *tx, &p.project_id).await?;
-    sqlx::query("delete from project where project_id = $1")
-        .bind(&p.project_id)
-        .execute(&mut *tx)
-        .await
-        .on_constraint("container_project_id_fkey", || {
-            ApiError::conflict("project_not_empty", "A container was added meanwhile; delete again")
-        })?;
+    let permissions = permissions::count(&mut *tx, &p.project_id).await?;
+    projects::delete(&mut *tx, &p.project_id).await.on_constraint("container_project_id_fkey", || {
+        ApiError::conflict("project_not_empty", "A container was added meanwhile; delete again")
+    })?;
     publish(&mut tx, event(&p, EventKind::ProjectDeleted, json!({"alias": p.alias}))).await?;
     tx.commit().await?;
     let counts = DeletedCounts { containers: deleted.len() as i64, permissions, aliases: 0 };

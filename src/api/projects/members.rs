@@ -6,13 +6,18 @@ use axum::extract::State;
 use serde_json::json;
 
 use super::{
-    dto::{GrantIn, GrantUpdateIn, PermissionListOut, PermissionOut, PermissionSort},
-    event, queries, ProjectAccess,
+    dto::{GrantIn, GrantUpdateIn, PermissionListOut, PermissionOut, PermissionSort, PermissionUser},
+    event, ProjectAccess,
 };
 use crate::{
     api::list::ListParams,
     auth::access::can,
-    db::{new_id, projects::ProjectRow},
+    db::{
+        new_id,
+        permissions::{self, PermissionRow},
+        projects::ProjectRow,
+        ts,
+    },
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result, ResultExt},
     events::{publish, EventKind, Tx},
@@ -22,6 +27,26 @@ use crate::{
 
 fn permission_not_found() -> ApiError {
     ApiError::not_found("permission_not_found", "Permission not found")
+}
+
+impl From<PermissionRow> for PermissionOut {
+    fn from(r: PermissionRow) -> Self {
+        Self {
+            id: r.permission_id,
+            project_id: r.project_id,
+            user: PermissionUser { id: r.user_id.clone(), username: r.username, alias: r.alias },
+            user_id: r.user_id,
+            permission_level: r.level,
+            created_at: ts(r.created_at),
+            updated_at: ts(r.updated_at),
+        }
+    }
+}
+
+/// A project's permission row as the answers show it; 404 when there is none.
+async fn grant(tx: &mut Tx, project_id: &str, permission_id: &str) -> Result<PermissionOut> {
+    let row = permissions::one(&mut **tx, project_id, permission_id).await?.ok_or_else(permission_not_found)?;
+    Ok(PermissionOut::from(row))
 }
 
 async fn note(tx: &mut Tx, p: &ProjectRow, kind: EventKind, grant: &PermissionOut) -> Result<()> {
@@ -43,9 +68,10 @@ pub async fn list_permissions(
     let id = &access.row.project_id;
     let order = p.order_by();
     let page =
-        crate::api::list::fetch(&p, |limit, offset| queries::permissions(&st.db, id, &order, limit, offset)).await?;
+        crate::api::list::fetch(&p, |limit, offset| permissions::page(&st.db, id, &order, limit, offset)).await?;
     let pagination = page.pagination();
-    Ok(ApiOk::new("Project permissions", PermissionListOut { permissions: page.items, pagination }))
+    let permissions = page.items.into_iter().map(PermissionOut::from).collect();
+    Ok(ApiOk::new("Project permissions", PermissionListOut { permissions, pagination }))
 }
 
 /// Grant project access
@@ -65,26 +91,17 @@ pub async fn add_permission(
     if input.user_id == p.user_id {
         return Err(ApiError::invalid("user_id", "the owner already has every access"));
     }
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from app_user where user_id = $1)")
-        .bind(input.user_id.as_str())
-        .fetch_one(&st.db)
-        .await?;
-    if !exists {
+    if !permissions::grantee_exists(&st.db, input.user_id.as_str()).await? {
         return Err(ApiError::not_found("user_not_found", "User not found"));
     }
     let id = new_id();
     let mut tx = st.db.begin().await?;
-    sqlx::query("insert into project_permission (permission_id, project_id, user_id, level) values ($1, $2, $3, $4)")
-        .bind(&id)
-        .bind(&p.project_id)
-        .bind(input.user_id.as_str())
-        .bind(input.permission_level.as_str())
-        .execute(&mut *tx)
+    permissions::insert(&mut *tx, &id, &p.project_id, input.user_id.as_str(), input.permission_level.as_str())
         .await
         .on_constraint("project_permission_user_key", || {
             ApiError::conflict("permission_exists", "This user already has access to the project")
         })?;
-    let out = queries::permission(&mut *tx, &p.project_id, &id).await?.ok_or_else(permission_not_found)?;
+    let out = grant(&mut tx, &p.project_id, &id).await?;
     note(&mut tx, p, EventKind::ProjectPermissionGranted, &out).await?;
     tx.commit().await?;
     Ok(ApiOk::created("Project access granted", out))
@@ -105,16 +122,10 @@ pub async fn update_permission(
     let permission_id = path.1;
     let p = &access.row;
     let mut tx = st.db.begin().await?;
-    let done = sqlx::query("update project_permission set level = $3 where project_id = $1 and permission_id = $2")
-        .bind(&p.project_id)
-        .bind(&permission_id)
-        .bind(input.permission_level.as_str())
-        .execute(&mut *tx)
-        .await?;
-    if done.rows_affected() == 0 {
+    if !permissions::set_level(&mut *tx, &p.project_id, &permission_id, input.permission_level.as_str()).await? {
         return Err(permission_not_found());
     }
-    let out = queries::permission(&mut *tx, &p.project_id, &permission_id).await?.ok_or_else(permission_not_found)?;
+    let out = grant(&mut tx, &p.project_id, &permission_id).await?;
     note(&mut tx, p, EventKind::ProjectPermissionUpdated, &out).await?;
     tx.commit().await?;
     Ok(ApiOk::new("Project permission updated", out))
@@ -133,12 +144,8 @@ pub async fn remove_permission(
     let permission_id = path.1;
     let p = &access.row;
     let mut tx = st.db.begin().await?;
-    let out = queries::permission(&mut *tx, &p.project_id, &permission_id).await?.ok_or_else(permission_not_found)?;
-    sqlx::query("delete from project_permission where project_id = $1 and permission_id = $2")
-        .bind(&p.project_id)
-        .bind(&permission_id)
-        .execute(&mut *tx)
-        .await?;
+    let out = grant(&mut tx, &p.project_id, &permission_id).await?;
+    permissions::delete(&mut *tx, &p.project_id, &permission_id).await?;
     note(&mut tx, p, EventKind::ProjectPermissionRevoked, &out).await?;
     tx.commit().await?;
     Ok(ApiOk::new("Project access revoked", ()))

@@ -3,7 +3,6 @@
 pub(crate) mod dto;
 mod manage;
 mod members;
-mod queries;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::{error::ApiError, events::Tx, host::Host, state::AppState};
+use crate::{db::containers, error::ApiError, events::Tx, host::Host, state::AppState};
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -142,12 +142,7 @@ impl Desired {
 
 /// The stored setting of a container and its unsealed proxy URL.
 pub async fn stored(st: &AppState, container_id: &str) -> Result<Option<(NetworkOut, Option<String>)>, ApiError> {
-    let row: Option<(Option<Value>, Option<Vec<u8>>)> =
-        sqlx::query_as("select network, network_proxy_sealed from container where container_id = $1")
-            .bind(container_id)
-            .fetch_optional(&st.db)
-            .await?;
-    let (network, sealed) = row.unwrap_or_default();
+    let (network, sealed) = containers::network(&st.db, container_id).await?.unwrap_or_default();
     let Some(out) = network.and_then(|v| serde_json::from_value::<NetworkOut>(v).ok()) else { return Ok(None) };
     let url = match sealed {
         Some(b) => Some(String::from_utf8_lossy(&st.sealer.open(container_id.as_bytes(), &b)?).into_owned()),
@@ -176,42 +171,22 @@ pub async fn save(
     let value = out.map(|o| serde_json::to_value(o).unwrap_or(Value::Null));
     match sealed_url {
         Some(sealed) => {
-            sqlx::query("update container set network = $2, network_proxy_sealed = $3 where container_id = $1")
-                .bind(container_id)
-                .bind(value)
-                .bind(sealed)
-                .execute(&mut **tx)
-                .await?
+            containers::set_network_sealed(&mut **tx, container_id, value.as_ref(), sealed.as_deref()).await?
         }
-        None => {
-            sqlx::query("update container set network = $2 where container_id = $1")
-                .bind(container_id)
-                .bind(value)
-                .execute(&mut **tx)
-                .await?
-        }
-    };
+        None => containers::set_network(&mut **tx, container_id, value.as_ref()).await?,
+    }
     Ok(())
 }
 
 /// Copy the source's network setting to a new container: the proxy URL re-sealed for it.
 pub async fn copy_settings(st: &AppState, tx: &mut Tx, from: &str, to: &str) -> Result<(), ApiError> {
-    let (network, sealed): (Option<Value>, Option<Vec<u8>>) =
-        sqlx::query_as("select network, network_proxy_sealed from container where container_id = $1")
-            .bind(from)
-            .fetch_one(&mut **tx)
-            .await?;
+    let (network, sealed) = containers::network(&mut **tx, from).await?.ok_or(sqlx::Error::RowNotFound)?;
     let Some(mut network) = network else { return Ok(()) };
     network["container_id"] = Value::String(to.to_owned());
     let resealed = match sealed {
         Some(b) => Some(st.sealer.seal(to.as_bytes(), &st.sealer.open(from.as_bytes(), &b)?)?),
         None => None,
     };
-    sqlx::query("update container set network = $2, network_proxy_sealed = $3 where container_id = $1")
-        .bind(to)
-        .bind(network)
-        .bind(resealed)
-        .execute(&mut **tx)
-        .await?;
+    containers::set_network_sealed(&mut **tx, to, Some(&network), resealed.as_deref()).await?;
     Ok(())
 }

@@ -54,21 +54,13 @@ impl Reconfigure {
 
 /// The environment as stored now (locked for this transaction).
 async fn env_now(tx: &mut Tx, id: &str) -> Result<BTreeMap<String, String>, ApiError> {
-    let v: serde_json::Value =
-        sqlx::query_scalar("select environment_vars from container where container_id = $1 for update")
-            .bind(id)
-            .fetch_one(&mut **tx)
-            .await?;
+    let v = containers::env_for_update(tx, id).await?;
     Ok(serde_json::from_value(v).unwrap_or_default())
 }
 
 async fn store_env(tx: &mut Tx, id: &str, env: &BTreeMap<String, String>) -> Result<(), ApiError> {
     crate::lifecycle::env::check_size(env)?;
-    sqlx::query("update container set environment_vars = $2 where container_id = $1")
-        .bind(id)
-        .bind(serde_json::to_value(env).unwrap_or_default())
-        .execute(&mut **tx)
-        .await?;
+    containers::set_env(&mut **tx, id, &serde_json::to_value(env).unwrap_or_default()).await?;
     Ok(())
 }
 

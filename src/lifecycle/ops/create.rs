@@ -223,10 +223,7 @@ impl HostOp for Delete {
     }
 
     async fn done(&mut self, _st: &AppState, tx: &mut Tx, _: &()) -> Result<(), ApiError> {
-        sqlx::query("delete from container where container_id = $1")
-            .bind(&self.c.container_id)
-            .execute(&mut **tx)
-            .await?;
+        containers::delete(&mut **tx, &self.c.container_id).await?;
         let data = json!({"name": self.c.name, "triggered_by": self.by.0});
         publish(tx, container_event(&self.c, EventKind::ContainerDeleted, data)).await?;
         Ok(())

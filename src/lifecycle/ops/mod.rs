@@ -23,10 +23,7 @@ use crate::{error::ApiError, events::Tx};
 
 /// The container's status now, its row locked for this transaction; 404 when it is gone.
 pub(crate) async fn status_now(tx: &mut Tx, container_id: &str) -> Result<String, ApiError> {
-    let s: Option<String> = sqlx::query_scalar("select status from container where container_id = $1 for update")
-        .bind(container_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let s = crate::db::containers::status_for_update(tx, container_id).await?;
     s.ok_or_else(|| ApiError::not_found("container_not_found", "Container not found"))
 }
 

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::settled_now;
 use crate::{
-    db::containers::ContainerRow,
+    db::{containers::ContainerRow, snapshots},
     error::ApiError,
     events::{publish, EventKind, Tx},
     host::{Host, HostError, SnapshotInfo},
@@ -79,12 +79,7 @@ impl HostOp for TakeSnapshot {
     async fn intent(&mut self, st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
         settled_now(tx, &self.c.container_id).await?;
         quota::check_account(tx, &st.cfg, &self.c.owner_id, quota::Kind::Snapshots).await?;
-        sqlx::query("insert into container_snapshot (container_id, name, alias) values ($1, $2, $3)")
-            .bind(&self.c.container_id)
-            .bind(&self.name)
-            .bind(&self.alias)
-            .execute(&mut **tx)
-            .await?;
+        snapshots::insert(&mut **tx, &self.c.container_id, &self.name, self.alias.as_deref()).await?;
         Ok(())
     }
 
@@ -128,11 +123,7 @@ impl HostOp for TakeSnapshot {
 
     async fn failed(&mut self, _st: &AppState, tx: &mut Tx, _e: &ApiError) -> Result<(), ApiError> {
         if !self.unknown {
-            sqlx::query("delete from container_snapshot where container_id = $1 and name = $2")
-                .bind(&self.c.container_id)
-                .bind(&self.name)
-                .execute(&mut **tx)
-                .await?;
+            snapshots::delete(&mut **tx, &self.c.container_id, &self.name).await?;
         }
         Ok(())
     }
@@ -178,14 +169,7 @@ impl HostOp for RestoreSnapshot {
     }
 
     async fn done(&mut self, _st: &AppState, tx: &mut Tx, _: &SnapshotInfo) -> Result<(), ApiError> {
-        sqlx::query(
-            "insert into container_snapshot (container_id, name, last_used_at) values ($1, $2, now()) \
-             on conflict (container_id, name) do update set last_used_at = now()",
-        )
-        .bind(&self.c.container_id)
-        .bind(&self.name)
-        .execute(&mut **tx)
-        .await?;
+        snapshots::mark_restored(&mut **tx, &self.c.container_id, &self.name).await?;
         let data = json!({"snapshot": self.name});
         publish(tx, container_event(&self.c, EventKind::ContainerSnapshotRestored, data)).await?;
         Ok(())
@@ -231,11 +215,7 @@ impl HostOp for DeleteSnapshot {
     }
 
     async fn done(&mut self, _st: &AppState, tx: &mut Tx, _: &()) -> Result<(), ApiError> {
-        sqlx::query("delete from container_snapshot where container_id = $1 and name = $2")
-            .bind(&self.c.container_id)
-            .bind(&self.name)
-            .execute(&mut **tx)
-            .await?;
+        snapshots::delete(&mut **tx, &self.c.container_id, &self.name).await?;
         let data = json!({"snapshot": self.name});
         publish(tx, container_event(&self.c, EventKind::ContainerSnapshotDeleted, data)).await?;
         Ok(())

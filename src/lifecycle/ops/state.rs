@@ -166,11 +166,7 @@ impl HostOp for SetKvm {
     }
 
     async fn done(&mut self, _st: &AppState, tx: &mut Tx, _: &()) -> Result<(), ApiError> {
-        sqlx::query("update container set kvm = $2 where container_id = $1")
-            .bind(&self.c.container_id)
-            .bind(self.on)
-            .execute(&mut **tx)
-            .await?;
+        crate::db::containers::set_kvm(&mut **tx, &self.c.container_id, self.on).await?;
         let data = json!({"name": self.c.name, "kvm": self.on});
         publish(tx, container_event(&self.c, EventKind::ContainerResourceUpdated, data)).await?;
         Ok(())

@@ -1,0 +1,77 @@
+//! The counts and locks `crate::quota` checks limits with, each inside the transaction that adds
+//! the row. One checked query per count.
+
+use sqlx::PgExecutor;
+
+use crate::events::Tx;
+
+/// Take `owner_id`'s lock for `kind` rows (until `tx` ends).
+pub async fn lock(tx: &mut Tx, kind: &str, owner_id: &str) -> sqlx::Result<()> {
+    sqlx::query!("select pg_advisory_xact_lock(hashtext($1 || ':' || $2))", kind, owner_id).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The account's tier and whether it is an administrator's (from `app_user`).
+pub async fn tier(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<Option<(String, bool)>> {
+    let row =
+        sqlx::query!("select tier, is_admin from app_user where user_id = $1", user_id).fetch_optional(db).await?;
+    Ok(row.map(|r| (r.tier, r.is_admin)))
+}
+
+pub async fn projects(db: impl PgExecutor<'_>, owner_id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(r#"select count(*) as "n!" from project where user_id = $1"#, owner_id).fetch_one(db).await
+}
+
+/// Containers that hold something: not prespawned, not failed or being deleted.
+pub async fn containers(db: impl PgExecutor<'_>, owner_id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from container c join project p on p.project_id = c.project_id
+        where p.user_id = $1 and not c.prespawn and c.status not in ('failed', 'deleting')"#,
+        owner_id
+    )
+    .fetch_one(db)
+    .await
+}
+
+pub async fn snapshots(db: impl PgExecutor<'_>, owner_id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from container_snapshot s join container c on c.container_id = s.container_id
+        join project p on p.project_id = c.project_id where p.user_id = $1"#,
+        owner_id
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// API tokens (from `auth_token`).
+pub async fn tokens(db: impl PgExecutor<'_>, owner_id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(r#"select count(*) as "n!" from auth_token where user_id = $1"#, owner_id).fetch_one(db).await
+}
+
+/// `owner_id`'s prespawned containers on `server_id`.
+pub async fn prespawned(db: impl PgExecutor<'_>, owner_id: &str, server_id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from container c join project p on p.project_id = c.project_id
+        where p.user_id = $1 and c.server_id = $2 and c.prespawn"#,
+        owner_id,
+        server_id
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// A project's `max_containers` (`None`: no such project; `Some(None)`: unlimited).
+pub async fn project_max(db: impl PgExecutor<'_>, project_id: &str) -> sqlx::Result<Option<Option<i32>>> {
+    sqlx::query_scalar!("select max_containers from project where project_id = $1", project_id).fetch_optional(db).await
+}
+
+/// A project's containers that hold something (not prespawned, not failed or being deleted).
+pub async fn in_project(db: impl PgExecutor<'_>, project_id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from container where project_id = $1 and not prespawn
+        and status not in ('failed', 'deleting')"#,
+        project_id
+    )
+    .fetch_one(db)
+    .await
+}
