@@ -186,7 +186,7 @@ async fn janitor(st: AppState, stop: shutdown::Stop) {
         if let Err(e) = auth::limits::prune(&st.db).await {
             tracing::debug!(error = %e, "rate limit prune skipped");
         }
-        if let Err(e) = writeback::activity::prune(&st.db, st.cfg.activity_retention_days).await {
+        if let Err(e) = db::activity::prune(&st.db, st.cfg.activity_retention_days).await {
             tracing::debug!(error = %e, "activity prune skipped");
         }
         if let Err(e) = idempotency::sweep(&st.db).await {

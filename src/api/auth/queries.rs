@@ -203,14 +203,6 @@ pub async fn region_exists(db: impl PgExecutor<'_>, region: &str) -> sqlx::Resul
         .await
 }
 
-pub async fn regions(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(String, Option<String>, Option<String>, bool)>> {
-    sqlx::query_as(
-        "select region, min(country), min(city), bool_or(is_enabled) from server group by region order by region",
-    )
-    .fetch_all(db)
-    .await
-}
-
 /// Lock the user row for a signup decision.
 pub async fn user_for_update(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<(String, bool)>> {
     sqlx::query_as("select user_id, email_verified from app_user where email = $1 for update")
