@@ -1,16 +1,25 @@
 //! The database: pool, migrations, the embedded cluster, ids and timestamps.
 
 pub mod activity;
+pub mod auth_codes;
+pub mod auth_tokens;
 pub mod containers;
+pub mod device;
 pub mod documents;
+pub mod email_tokens;
 pub mod embedded;
 pub mod hot;
 pub mod idempotency;
+pub mod invites;
 pub mod mail;
+pub mod oauth;
 pub mod projects;
+pub mod rate_limits;
 pub mod realms;
 pub mod regions;
+pub mod security_events;
 pub mod sessions;
+pub mod two_factor;
 pub mod users;
 pub mod waitlist;
 
