@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use crate::{api::auth::queries::revoke_sessions, auth::second_factor::record_event, db::ts};
+use crate::db::{self, security_events, ts};
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize)]
 pub struct AccountRow {
     pub user_id: String,
     pub username: String,
@@ -22,7 +22,6 @@ pub struct AccountRow {
     pub email_verified: bool,
     #[serde(skip)]
     pub created_at: DateTime<Utc>,
-    #[sqlx(skip)]
     #[serde(rename = "created_at")]
     pub created: String,
 }
@@ -37,111 +36,115 @@ pub struct ListFilter {
     pub limit: i64,
 }
 
-const COLUMNS: &str = "user_id, username, email, is_admin, is_banned, email_verified, created_at";
-
-pub async fn list(db: &PgPool, f: &ListFilter) -> sqlx::Result<Vec<AccountRow>> {
+pub async fn list(pool: &PgPool, f: &ListFilter) -> sqlx::Result<Vec<AccountRow>> {
     let pattern =
         f.search.as_deref().map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-    let mut rows: Vec<AccountRow> = sqlx::query_as(&format!(
-        "select {COLUMNS} from app_user \
-         where ($1::text is null or email ilike $1 or username ilike $1) \
-           and (not $2 or is_banned) and (not $3 or is_admin) \
-         order by created_at, user_id limit $4"
-    ))
-    .bind(pattern)
-    .bind(f.banned_only)
-    .bind(f.admins_only)
-    .bind(f.limit.clamp(1, 100_000))
-    .fetch_all(db)
-    .await?;
-    for r in &mut rows {
-        r.created = ts(r.created_at);
-    }
-    Ok(rows)
+    let rows =
+        db::users::list_accounts(pool, pattern.as_deref(), f.banned_only, f.admins_only, f.limit.clamp(1, 100_000))
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AccountRow {
+            created: ts(r.created_at),
+            user_id: r.user_id,
+            username: r.username,
+            email: r.email,
+            is_admin: r.is_admin,
+            is_banned: r.is_banned,
+            email_verified: r.email_verified,
+            created_at: r.created_at,
+        })
+        .collect())
 }
 
 /// The account `who` names: a user id (24 hex), an e-mail address (normalised as at sign-in) or a
 /// username.
-pub async fn find(db: &PgPool, who: &str) -> anyhow::Result<AccountRow> {
+pub async fn find(pool: &PgPool, who: &str) -> anyhow::Result<AccountRow> {
     let who = who.trim();
-    let (column, value) = if crate::db::is_id(who) {
-        ("user_id", who.to_owned())
+    let user = if crate::db::is_id(who) {
+        db::users::by_id(pool, who).await?
     } else if who.contains('@') {
-        ("email", crate::auth::email::normalize(who))
+        db::users::by_email(pool, &crate::auth::email::normalize(who)).await?
     } else {
-        ("username", who.to_owned())
+        db::users::by_username(pool, who).await?
     };
-    let row: Option<AccountRow> = sqlx::query_as(&format!("select {COLUMNS} from app_user where {column} = $1"))
-        .bind(&value)
-        .fetch_optional(db)
-        .await?;
-    let mut row =
-        row.ok_or_else(|| anyhow::anyhow!("no account matches {who:?} (give a user id, e-mail or username)"))?;
-    row.created = ts(row.created_at);
-    Ok(row)
+    let u = user.ok_or_else(|| anyhow::anyhow!("no account matches {who:?} (give a user id, e-mail or username)"))?;
+    Ok(AccountRow {
+        created: ts(u.created_at),
+        user_id: u.user_id,
+        username: u.username,
+        email: u.email,
+        is_admin: u.is_admin,
+        is_banned: u.is_banned,
+        email_verified: u.email_verified,
+        created_at: u.created_at,
+    })
 }
 
 /// Ban: the flag set, every session revoked, and with `disable_tokens` every auth token disabled,
 /// in one transaction. Administrators cannot be banned (remove admin first), as in the API.
-pub async fn ban(db: &PgPool, who: &str, disable_tokens: bool) -> anyhow::Result<AccountRow> {
-    let account = find(db, who).await?;
+pub async fn ban(pool: &PgPool, who: &str, disable_tokens: bool) -> anyhow::Result<AccountRow> {
+    let account = find(pool, who).await?;
     anyhow::ensure!(
         !account.is_admin,
         "{} is an administrator: revoke that first (hoody-api users make-admin --revoke {})",
         account.email,
         account.user_id
     );
-    let mut tx = db.begin().await?;
-    sqlx::query("update app_user set is_banned = true where user_id = $1")
-        .bind(&account.user_id)
-        .execute(&mut *tx)
-        .await?;
-    revoke_sessions(&mut tx, &account.user_id).await?;
+    let mut tx = pool.begin().await?;
+    db::users::set_banned(&mut *tx, &account.user_id, true).await?;
+    db::sessions::sign_out_everywhere(&mut tx, &account.user_id).await?;
     if disable_tokens {
-        sqlx::query("update auth_token set is_enabled = false where user_id = $1")
-            .bind(&account.user_id)
-            .execute(&mut *tx)
-            .await?;
+        db::auth_tokens::disable_all_of(&mut *tx, &account.user_id).await?;
     }
-    record_event(&mut *tx, &account.user_id, "account.banned", None, Some("hoody-api users ban")).await?;
+    security_events::record(&mut *tx, &account.user_id, "account.banned", None, Some("hoody-api users ban")).await?;
     tx.commit().await?;
     tracing::info!(user = %account.user_id, disable_tokens, "account banned from the CLI");
-    find(db, &account.user_id).await
+    find(pool, &account.user_id).await
 }
 
-pub async fn unban(db: &PgPool, who: &str) -> anyhow::Result<AccountRow> {
-    set_flag(db, who, "is_banned", false, "account.unbanned", "hoody-api users unban").await
+pub async fn unban(pool: &PgPool, who: &str) -> anyhow::Result<AccountRow> {
+    set_flag(pool, who, Flag::Banned, false, "account.unbanned", "hoody-api users unban").await
 }
 
 /// Grant (or with `revoke` take away) administrator rights.
-pub async fn make_admin(db: &PgPool, who: &str, revoke: bool) -> anyhow::Result<AccountRow> {
+pub async fn make_admin(pool: &PgPool, who: &str, revoke: bool) -> anyhow::Result<AccountRow> {
     let (kind, tool) = if revoke {
         ("account.admin_revoked", "hoody-api users make-admin --revoke")
     } else {
         ("account.admin_granted", "hoody-api users make-admin")
     };
-    let account = find(db, who).await?;
+    let account = find(pool, who).await?;
     anyhow::ensure!(revoke || !account.is_banned, "{} is banned: unban first", account.email);
-    set_flag(db, &account.user_id, "is_admin", !revoke, kind, tool).await
+    set_flag(pool, &account.user_id, Flag::Admin, !revoke, kind, tool).await
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Flag {
+    Banned,
+    Admin,
 }
 
 async fn set_flag(
-    db: &PgPool,
+    pool: &PgPool,
     who: &str,
-    column: &'static str,
+    flag: Flag,
     value: bool,
     kind: &str,
     tool: &str,
 ) -> anyhow::Result<AccountRow> {
-    let account = find(db, who).await?;
-    let mut tx = db.begin().await?;
-    sqlx::query(&format!("update app_user set {column} = $2 where user_id = $1"))
-        .bind(&account.user_id)
-        .bind(value)
-        .execute(&mut *tx)
-        .await?;
-    record_event(&mut *tx, &account.user_id, kind, None, Some(tool)).await?;
+    let account = find(pool, who).await?;
+    let mut tx = pool.begin().await?;
+    match flag {
+        Flag::Banned => db::users::set_banned(&mut *tx, &account.user_id, value).await?,
+        Flag::Admin => db::users::set_admin(&mut *tx, &account.user_id, value).await?,
+    }
+    security_events::record(&mut *tx, &account.user_id, kind, None, Some(tool)).await?;
     tx.commit().await?;
+    let column = match flag {
+        Flag::Banned => "is_banned",
+        Flag::Admin => "is_admin",
+    };
     tracing::info!(user = %account.user_id, column, value, "account changed from the CLI");
-    find(db, &account.user_id).await
+    find(pool, &account.user_id).await
 }

@@ -40,7 +40,7 @@ pub async fn readyz(State(st): State<AppState>) -> Result<ApiOk<HealthOut>, ApiE
     if st.draining.load(Ordering::SeqCst) || !st.migrated.load(Ordering::SeqCst) {
         return Err(ApiError::Unavailable { retry_after_secs: 1 });
     }
-    let ping = tokio::time::timeout(st.cfg.db_acquire_timeout, sqlx::query("select 1").execute(&st.db)).await;
+    let ping = tokio::time::timeout(st.cfg.db_acquire_timeout, crate::db::ping(&st.db)).await;
     match ping {
         Ok(Ok(_)) => Ok(ApiOk::new("ready", HealthOut { status: "ok" })),
         _ => Err(ApiError::Unavailable { retry_after_secs: 1 }),

@@ -18,7 +18,9 @@ use axum::{
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use crate::{auth::principal::Principal, envelope::JSON_UTF8, error::ApiError, state::AppState, telemetry, BODY_LIMIT};
+use crate::{
+    auth::principal::Principal, db, envelope::JSON_UTF8, error::ApiError, state::AppState, telemetry, BODY_LIMIT,
+};
 
 pub const HEADER: &str = "idempotency-key";
 /// Marks an answer given again from the store.
@@ -208,13 +210,7 @@ async fn keep(st: &AppState, k: &Keyed, status: StatusCode, body: &[u8]) {
         }
     };
     for attempt in 1..=3 {
-        let done = sqlx::query("update idempotency_key set status = $3, body = $4 where user_id = $1 and key = $2")
-            .bind(&k.user_id)
-            .bind(&k.key)
-            .bind(status.as_u16() as i16)
-            .bind(&sealed)
-            .execute(&st.db)
-            .await;
+        let done = db::idempotency::keep(&st.db, &k.user_id, &k.key, status.as_u16() as i16, &sealed).await;
         match done {
             Ok(_) => return,
             Err(e) if attempt == 3 => tracing::error!(error = %e, "an idempotent answer could not be kept"),
@@ -225,11 +221,7 @@ async fn keep(st: &AppState, k: &Keyed, status: StatusCode, body: &[u8]) {
 }
 
 async fn forget(st: &AppState, k: &Keyed) {
-    let gone = sqlx::query("delete from idempotency_key where user_id = $1 and key = $2 and status is null")
-        .bind(&k.user_id)
-        .bind(&k.key)
-        .execute(&st.db)
-        .await;
+    let gone = db::idempotency::forget(&st.db, &k.user_id, &k.key).await;
     if let Err(e) = gone {
         tracing::warn!(error = %e, "an idempotency claim could not be dropped; it lapses with its lease");
     }
@@ -237,35 +229,8 @@ async fn forget(st: &AppState, k: &Keyed) {
 
 /// Take the key for this request; false when it is already taken (and not expired).
 async fn claim(st: &AppState, k: &Keyed) -> Result<bool, ApiError> {
-    sqlx::query(
-        "delete from idempotency_key where user_id = $1 and key = $2 \
-            and created_at < now() - make_interval(hours => $3)",
-    )
-    .bind(&k.user_id)
-    .bind(&k.key)
-    .bind(RETENTION_HOURS)
-    .execute(&st.db)
-    .await?;
-    let taken: Option<i32> = sqlx::query_scalar(
-        "insert into idempotency_key (user_id, key, fingerprint) values ($1, $2, $3) \
-         on conflict (user_id, key) do nothing returning 1",
-    )
-    .bind(&k.user_id)
-    .bind(&k.key)
-    .bind(&k.fingerprint)
-    .fetch_optional(&st.db)
-    .await?;
-    Ok(taken.is_some())
-}
-
-#[derive(sqlx::FromRow)]
-struct Kept {
-    fingerprint: Vec<u8>,
-    /// Both null while the first request runs.
-    status: Option<i16>,
-    body: Option<Vec<u8>>,
-    /// Still running after its lease: its process went away mid-request.
-    abandoned: bool,
+    db::idempotency::drop_expired(&st.db, &k.user_id, &k.key, RETENTION_HOURS).await?;
+    Ok(db::idempotency::claim(&st.db, &k.user_id, &k.key, &k.fingerprint).await?)
 }
 
 /// How long a first request may run before its claim counts as abandoned: the request timeout
@@ -284,15 +249,7 @@ fn in_use() -> Response {
 
 /// A repeat: the kept answer, or why there is none to give.
 async fn earlier(st: &AppState, k: &Keyed) -> Result<Response, ApiError> {
-    let row: Option<Kept> = sqlx::query_as(
-        "select fingerprint, status, body, created_at < now() - make_interval(secs => $3) as abandoned \
-         from idempotency_key where user_id = $1 and key = $2",
-    )
-    .bind(&k.user_id)
-    .bind(&k.key)
-    .bind(lease_secs(st))
-    .fetch_optional(&st.db)
-    .await?;
+    let row = db::idempotency::kept(&st.db, &k.user_id, &k.key, lease_secs(st)).await?;
     // Gone between our insert and this read (forgotten or expired): the client may simply retry.
     let Some(kept) = row else { return Ok(in_use()) };
     if kept.fingerprint != k.fingerprint {
@@ -316,12 +273,8 @@ async fn earlier(st: &AppState, k: &Keyed) -> Result<Response, ApiError> {
 }
 
 /// Forget keys past their retention (the janitor calls this).
-pub async fn sweep(db: &sqlx::PgPool) -> sqlx::Result<u64> {
-    let done = sqlx::query("delete from idempotency_key where created_at < now() - make_interval(hours => $1)")
-        .bind(RETENTION_HOURS)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+pub async fn sweep(pool: &sqlx::PgPool) -> sqlx::Result<u64> {
+    db::idempotency::sweep(pool, RETENTION_HOURS).await
 }
 
 /// The header as the OpenAPI document shows it on the routes that honour it.

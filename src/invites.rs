@@ -5,7 +5,12 @@
 use rand::Rng;
 use sqlx::{PgConnection, PgPool};
 
-use crate::{auth::secrets, db::new_id, error::Result, state::AppState};
+use crate::{
+    auth::secrets,
+    db::{self, new_id},
+    error::Result,
+    state::AppState,
+};
 
 /// No look-alikes (0/O, 1/I): 32 symbols, 12 of them per code (60 bits), shown `XXXX-XXXX-XXXX`.
 const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
@@ -25,20 +30,15 @@ pub fn normalize(input: &str) -> Option<String> {
 }
 
 /// Make `count` codes good for `uses` accounts each; the codes are returned once, never stored.
-pub async fn create(db: &PgPool, count: u32, uses: u32) -> anyhow::Result<Vec<String>> {
+pub async fn create(pool: &PgPool, count: u32, uses: u32) -> anyhow::Result<Vec<String>> {
     anyhow::ensure!((1..=1000).contains(&count), "--count must be between 1 and 1000");
     anyhow::ensure!((1..=1_000_000).contains(&uses), "--uses must be between 1 and 1000000");
-    let mut tx = db.begin().await?;
+    let mut tx = pool.begin().await?;
     let mut codes = Vec::with_capacity(count as usize);
     for _ in 0..count {
         let code = new_code();
         let canonical = normalize(&code).ok_or_else(|| anyhow::anyhow!("generated an invalid code"))?;
-        sqlx::query("insert into invite_code (invite_id, code_hash, max_uses) values ($1, $2, $3)")
-            .bind(new_id())
-            .bind(secrets::sha256(&canonical))
-            .bind(uses as i32)
-            .execute(&mut *tx)
-            .await?;
+        db::invites::insert(&mut *tx, &new_id(), &secrets::sha256(&canonical), uses as i32).await?;
         codes.push(code);
     }
     tx.commit().await?;
@@ -49,19 +49,7 @@ pub async fn create(db: &PgPool, count: u32, uses: u32) -> anyhow::Result<Vec<St
 /// unknown or used up. One account redeems a given code once.
 pub async fn redeem(tx: &mut PgConnection, code: &str, user_id: &str) -> sqlx::Result<bool> {
     let Some(canonical) = normalize(code) else { return Ok(false) };
-    let invite: Option<String> = sqlx::query_scalar(
-        "update invite_code set uses = uses + 1 where code_hash = $1 and uses < max_uses returning invite_id",
-    )
-    .bind(secrets::sha256(&canonical))
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(invite_id) = invite else { return Ok(false) };
-    let r = sqlx::query("insert into invite_redemption (invite_id, user_id) values ($1, $2) on conflict do nothing")
-        .bind(&invite_id)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
-    Ok(r.rows_affected() == 1)
+    db::invites::redeem(tx, &secrets::sha256(&canonical), user_id).await
 }
 
 /// May the free tier be set up for this user? Always with the gate off; with it on, only once
@@ -70,11 +58,7 @@ pub async fn may_claim(st: &AppState, user_id: &str) -> Result<bool> {
     if !st.cfg.free_tier_invites {
         return Ok(true);
     }
-    let unlocked: Option<bool> = sqlx::query_scalar("select free_tier_unlocked from app_user where user_id = $1")
-        .bind(user_id)
-        .fetch_optional(&st.db)
-        .await?;
-    Ok(unlocked.unwrap_or(false))
+    Ok(db::users::free_tier_unlocked(&st.db, user_id).await?.unwrap_or(false))
 }
 
 #[cfg(test)]

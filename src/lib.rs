@@ -192,10 +192,10 @@ async fn janitor(st: AppState, stop: shutdown::Stop) {
             _ = tokio::time::sleep(Duration::from_secs(600)) => {}
             _ = stop.wait() => return,
         }
-        if let Err(e) = auth::limits::prune(&st.db).await {
+        if let Err(e) = db::rate_limits::prune(&st.db).await {
             tracing::debug!(error = %e, "rate limit prune skipped");
         }
-        if let Err(e) = writeback::activity::prune(&st.db, st.cfg.activity_retention_days).await {
+        if let Err(e) = db::activity::prune(&st.db, st.cfg.activity_retention_days).await {
             tracing::debug!(error = %e, "activity prune skipped");
         }
         if let Err(e) = idempotency::sweep(&st.db).await {
@@ -204,7 +204,12 @@ async fn janitor(st: AppState, stop: shutdown::Stop) {
         if let Err(e) = db::sessions::prune(&st.db).await {
             tracing::debug!(error = %e, "session prune skipped");
         }
-        if let Err(e) = api::auth::queries::prune(&st.db, st.cfg.audit_retention_days).await {
+        let signed_in = async {
+            db::device::prune(&st.db).await?;
+            db::auth_codes::prune_codes(&st.db).await?;
+            db::security_events::prune(&st.db, st.cfg.audit_retention_days).await
+        };
+        if let Err(e) = signed_in.await {
             tracing::debug!(error = %e, "sign-in state prune skipped");
         }
     }

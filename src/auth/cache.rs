@@ -27,7 +27,7 @@ use std::{
 
 use sqlx::postgres::PgListener;
 
-use crate::{auth::tokens::TokenWithUser, db::users::SessionUser, shutdown::Stop};
+use crate::{db::auth_tokens::TokenWithUser, db::users::SessionUser, shutdown::Stop};
 
 /// The channel the `principal_changed` trigger notifies (payload: the user id).
 pub const CHANNEL: &str = "principal_changed";

@@ -6,31 +6,13 @@ use sqlx::PgExecutor;
 
 use super::{limits, secrets, totp};
 use crate::{
+    db::{
+        security_events,
+        two_factor::{self, ChallengeBinding},
+    },
     error::{ApiError, Result},
     state::AppState,
 };
-
-#[derive(sqlx::FromRow)]
-pub struct TotpRow {
-    pub secret_enc: Vec<u8>,
-    pub enabled_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub require_for_tokens: bool,
-}
-
-pub async fn totp_row(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<Option<TotpRow>> {
-    sqlx::query_as("select secret_enc, enabled_at, require_for_tokens from user_totp where user_id = $1")
-        .bind(user_id)
-        .fetch_optional(db)
-        .await
-}
-
-/// True when the user has confirmed a TOTP setup.
-pub async fn enabled(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select exists (select 1 from user_totp where user_id = $1 and enabled_at is not null)")
-        .bind(user_id)
-        .fetch_one(db)
-        .await
-}
 
 pub fn aad(user_id: &str) -> Vec<u8> {
     format!("totp:{user_id}").into_bytes()
@@ -50,40 +32,23 @@ fn invalid_code() -> ApiError {
 /// the check-and-set is one UPDATE, so concurrent submissions of one code succeed once.
 /// `confirming` checks the pending secret of a setup and enables it.
 pub async fn accept_totp(st: &AppState, user_id: &str, code: &str, confirming: bool) -> Result<bool> {
-    let Some(row) = totp_row(&st.db, user_id).await? else { return Ok(false) };
+    let Some(row) = two_factor::totp(&st.db, user_id).await? else { return Ok(false) };
     if row.enabled_at.is_some() == confirming {
         return Ok(false);
     }
     let secret = st.sealer.open(&aad(user_id), &row.secret_enc)?;
     let Some(step) = totp::matching_step(&secret, code, totp::now_secs()) else { return Ok(false) };
-    let sql = if confirming {
-        "update user_totp set last_step = $2, enabled_at = now() \
-         where user_id = $1 and enabled_at is null and last_step < $2 returning user_id"
-    } else {
-        "update user_totp set last_step = $2 \
-         where user_id = $1 and enabled_at is not null and last_step < $2 returning user_id"
-    };
-    let won: Option<String> = sqlx::query_scalar(sql).bind(user_id).bind(step as i64).fetch_optional(&st.db).await?;
-    Ok(won.is_some())
+    Ok(two_factor::accept_step(&st.db, user_id, step as i64, confirming).await?)
 }
 
 /// Use one backup code (already normalised, see [`totp::normalize_backup_code`]): argon2id-verified
 /// against the unused ones, then consumed atomically.
 async fn accept_backup_code(st: &AppState, user_id: &str, code: String) -> Result<bool> {
-    let rows: Vec<(i64, String)> =
-        sqlx::query_as("select backup_code_id, code_hash from backup_code where user_id = $1 and used_at is null")
-            .bind(user_id)
-            .fetch_all(&st.db)
-            .await?;
+    let rows = two_factor::unused_backup_codes(&st.db, user_id).await?;
     for (id, hash) in rows {
         if st.hasher.verify(code.clone(), Some(hash)).await?.ok {
-            let used =
-                sqlx::query("update backup_code set used_at = now() where backup_code_id = $1 and used_at is null")
-                    .bind(id)
-                    .execute(&st.db)
-                    .await?;
-            if used.rows_affected() == 1 {
-                record_event(&st.db, user_id, "2fa.backup_code_used", None, None).await?;
+            if two_factor::use_backup_code(&st.db, id).await? {
+                security_events::record(&st.db, user_id, "2fa.backup_code_used", None, None).await?;
                 return Ok(true);
             }
             return Ok(false);
@@ -166,7 +131,7 @@ pub async fn confirm_setup(st: &AppState, user_id: &str, code: &str) -> Result<(
 /// The token gate: with 2FA on and the gate on, a change to auth tokens made with a session JWT
 /// needs `otp_code` (a TOTP or backup code). Missing → 403 `otp_required`; wrong → 401.
 pub async fn token_gate(st: &AppState, user_id: &str, otp_code: Option<&str>) -> Result<()> {
-    let Some(row) = totp_row(&st.db, user_id).await? else { return Ok(()) };
+    let Some(row) = two_factor::totp(&st.db, user_id).await? else { return Ok(()) };
     if row.enabled_at.is_none() || !row.require_for_tokens {
         return Ok(());
     }
@@ -202,58 +167,17 @@ async fn insert_challenge(
     device_id: Option<&str>,
 ) -> sqlx::Result<String> {
     let token = secrets::random_token();
-    sqlx::query(
-        "insert into login_challenge (challenge_hash, user_id, expires_at, code_challenge, device_id) \
-         values ($1, $2, now() + $3, $4, $5)",
-    )
-    .bind(secrets::sha256(&token))
-    .bind(user_id)
-    .bind(CHALLENGE_TTL)
-    .bind(code_challenge)
-    .bind(device_id)
-    .execute(db)
-    .await?;
+    two_factor::insert_challenge(db, &secrets::sha256(&token), user_id, CHALLENGE_TTL, code_challenge, device_id)
+        .await?;
     Ok(token)
 }
 
-/// A live challenge's user, PKCE challenge and device (when begun on the device page).
-pub type ChallengeBinding = (String, Option<String>, Option<String>);
-
 /// Count an attempt on a live challenge; `None` once it is used, expired or out of attempts.
 pub async fn challenge_attempt(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option<ChallengeBinding>> {
-    sqlx::query_as(
-        "update login_challenge set attempts = attempts + 1 \
-         where challenge_hash = $1 and used_at is null and expires_at > now() and attempts < $2 \
-         returning user_id, code_challenge, device_id",
-    )
-    .bind(secrets::sha256(token))
-    .bind(CHALLENGE_ATTEMPTS)
-    .fetch_optional(db)
-    .await
+    two_factor::challenge_attempt(db, &secrets::sha256(token), CHALLENGE_ATTEMPTS).await
 }
 
 /// Close a challenge (its code was accepted, or it is cancelled); false if it was already closed.
 pub async fn close_challenge(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<bool> {
-    let r = sqlx::query("update login_challenge set used_at = now() where challenge_hash = $1 and used_at is null")
-        .bind(secrets::sha256(token))
-        .execute(db)
-        .await?;
-    Ok(r.rows_affected() == 1)
-}
-
-pub async fn record_event(
-    db: impl PgExecutor<'_>,
-    user_id: &str,
-    kind: &str,
-    ip: Option<&str>,
-    user_agent: Option<&str>,
-) -> sqlx::Result<()> {
-    sqlx::query("insert into security_event (user_id, kind, ip, user_agent) values ($1, $2, $3, $4)")
-        .bind(user_id)
-        .bind(kind)
-        .bind(ip)
-        .bind(user_agent)
-        .execute(db)
-        .await?;
-    Ok(())
+    two_factor::close_challenge(db, &secrets::sha256(token)).await
 }

@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 
 use super::jwt::{TokenType, REFRESH_TTL};
 use crate::{
-    api::auth::{dto::TokenPair, queries},
+    api::auth::dto::TokenPair,
     db::{sessions, ts},
     error::Result,
     state::AppState,
@@ -37,7 +37,7 @@ pub async fn renew(
 ) -> Result<TokenPair> {
     let access = st.jwt.issue_session(user_id, TokenType::Access, generation, sid)?;
     let refresh = st.jwt.issue_session(user_id, TokenType::Refresh, generation, sid)?;
-    queries::insert_refresh(&mut *db, &refresh.jti, user_id, sid, refresh.expires_at).await?;
+    sessions::insert_refresh(&mut *db, &refresh.jti, user_id, sid, refresh.expires_at).await?;
     sessions::extend(&mut *db, sid, refresh.expires_at).await?;
     Ok(pair(access.token, access.expires_at, refresh.token, refresh.expires_at))
 }

@@ -9,11 +9,10 @@ use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use sqlx::{postgres::PgRow, FromRow, Row};
 use utoipa::ToSchema;
 
 use super::{permissions::PermSet, secrets};
-use crate::{db::users::UserRow, error::ApiError};
+use crate::error::ApiError;
 
 pub const PREFIX: &str = "hdy_";
 const BODY_HEX: usize = 64;
@@ -44,73 +43,8 @@ pub fn looks_like_secret(s: &str) -> bool {
     secrets::same_secret(&checksum(body), check)
 }
 
-/// A token as stored, read together with its owner in one query on every use.
-#[derive(Debug, Clone)]
-pub struct TokenRow {
-    pub token_id: String,
-    pub user_id: String,
-    pub alias: String,
-    pub secret_hash: crate::secret::Secret<Vec<u8>>,
-    pub prefix: String,
-    pub public_key: Option<String>,
-    pub public_storage: Option<serde_json::Value>,
-    pub ip_whitelist: Vec<String>,
-    pub realm_ids: Vec<String>,
-    pub allow_no_realm: bool,
-    /// The leaves it holds (stored as their dotted paths).
-    pub perms: PermSet,
-    pub vault_access: bool,
-    pub event_access: bool,
-    pub deny_reauthorization: bool,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub is_enabled: bool,
-    pub created_by_token_id: Option<String>,
-    pub delegation_depth: i32,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub last_used_ip: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// Column list for `TokenRow`, each aliased `tok_*` so it can sit beside the user's columns.
-pub const COLUMNS: &str = "t.token_id as tok_token_id, t.user_id as tok_user_id, t.alias as tok_alias, \
-    t.secret_hash as tok_secret_hash, t.prefix as tok_prefix, t.public_key as tok_public_key, \
-    t.public_storage as tok_public_storage, t.ip_whitelist as tok_ip_whitelist, t.realm_ids as tok_realm_ids, \
-    t.allow_no_realm as tok_allow_no_realm, t.permissions as tok_permissions, t.vault_access as tok_vault_access, \
-    t.event_access as tok_event_access, t.deny_reauthorization as tok_deny_reauthorization, \
-    t.expires_at as tok_expires_at, t.is_enabled as tok_is_enabled, t.created_by_token_id as tok_created_by_token_id, \
-    t.delegation_depth as tok_delegation_depth, t.last_used_at as tok_last_used_at, \
-    t.last_used_ip as tok_last_used_ip, t.created_at as tok_created_at, t.updated_at as tok_updated_at";
-
-impl<'r> FromRow<'r, PgRow> for TokenRow {
-    fn from_row(r: &'r PgRow) -> sqlx::Result<Self> {
-        let leaves: Vec<String> = r.try_get("tok_permissions")?;
-        Ok(Self {
-            token_id: r.try_get("tok_token_id")?,
-            user_id: r.try_get("tok_user_id")?,
-            alias: r.try_get("tok_alias")?,
-            secret_hash: crate::secret::Secret::new(r.try_get("tok_secret_hash")?),
-            prefix: r.try_get("tok_prefix")?,
-            public_key: r.try_get("tok_public_key")?,
-            public_storage: r.try_get("tok_public_storage")?,
-            ip_whitelist: r.try_get("tok_ip_whitelist")?,
-            realm_ids: r.try_get("tok_realm_ids")?,
-            allow_no_realm: r.try_get("tok_allow_no_realm")?,
-            perms: PermSet::from_leaves(leaves.iter().map(String::as_str)),
-            vault_access: r.try_get("tok_vault_access")?,
-            event_access: r.try_get("tok_event_access")?,
-            deny_reauthorization: r.try_get("tok_deny_reauthorization")?,
-            expires_at: r.try_get("tok_expires_at")?,
-            is_enabled: r.try_get("tok_is_enabled")?,
-            created_by_token_id: r.try_get("tok_created_by_token_id")?,
-            delegation_depth: r.try_get("tok_delegation_depth")?,
-            last_used_at: r.try_get("tok_last_used_at")?,
-            last_used_ip: r.try_get("tok_last_used_ip")?,
-            created_at: r.try_get("tok_created_at")?,
-            updated_at: r.try_get("tok_updated_at")?,
-        })
-    }
-}
+/// Stored in `db::auth_tokens` (read with its owner in one query on every use).
+pub use crate::db::auth_tokens::{TokenRow, TokenWithUser};
 
 impl TokenRow {
     pub fn perms(&self) -> PermSet {
@@ -132,31 +66,10 @@ impl TokenRow {
     }
 }
 
-/// A token and its owner: what `HotConnections` reads for a presented secret.
-#[derive(Clone)]
-pub struct TokenWithUser {
-    pub token: TokenRow,
-    pub user: UserRow,
-}
-
-impl<'r> FromRow<'r, PgRow> for TokenWithUser {
-    fn from_row(r: &'r PgRow) -> sqlx::Result<Self> {
-        Ok(Self { token: TokenRow::from_row(r)?, user: UserRow::from_row(r)? })
-    }
-}
-
 /// A token and its owner by the secret's hash: one indexed read.
-static BY_SECRET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let user_columns: Vec<String> = crate::db::users::COLUMNS.split(", ").map(|c| format!("u.{}", c.trim())).collect();
-    format!(
-        "select {COLUMNS}, {} from auth_token t join app_user u on u.user_id = t.user_id where t.secret_hash = $1",
-        user_columns.join(", ")
-    )
-});
-
 pub async fn by_secret(db: impl sqlx::PgExecutor<'_>, secret: &str) -> sqlx::Result<Option<TokenWithUser>> {
     let hash = secrets::sha256(secret);
-    let rows: Vec<TokenWithUser> = sqlx::query_as(BY_SECRET.as_str()).bind(&hash).fetch_all(db).await?;
+    let rows = crate::db::auth_tokens::by_secret_hash(db, &hash).await?;
     // The index found it by hash; compare once more without a timing signal.
     Ok(rows.into_iter().find(|r| {
         use subtle::ConstantTimeEq;

@@ -82,11 +82,15 @@ impl EmbeddedPostgres {
 
     async fn ensure_database(&self) -> anyhow::Result<()> {
         let mut conn = self.connect_options().database("postgres").connect().await?;
-        let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-            .bind(DB_NAME)
-            .fetch_one(&mut conn)
-            .await?;
+        let exists = sqlx::query_scalar!(
+            r#"select exists (select 1 from pg_database where datname = $1) as "exists!""#,
+            DB_NAME
+        )
+        .fetch_one(&mut conn)
+        .await?;
         if !exists {
+            // Runtime SQL: a database name is an identifier, which cannot be a parameter (and
+            // `create database` cannot be prepared to be checked); `DB_NAME` is a constant.
             sqlx::query(&format!("create database {DB_NAME}")).execute(&mut conn).await?;
         }
         conn.close().await?;

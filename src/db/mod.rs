@@ -1,20 +1,35 @@
 //! The database: pool, migrations, the embedded cluster, ids and timestamps.
 
+pub mod activity;
+pub mod auth_codes;
+pub mod auth_tokens;
 pub mod containers;
+pub mod device;
 pub mod documents;
+pub mod email_tokens;
 pub mod embedded;
 pub mod events;
 pub mod free_tier;
 pub mod host_ops;
 pub mod hot;
+pub mod idempotency;
+pub mod invites;
+pub mod mail;
+pub mod oauth;
 pub mod permissions;
 pub mod projects;
 pub mod quotas;
+pub mod rate_limits;
+pub mod realms;
+pub mod regions;
+pub mod security_events;
 pub mod servers;
 pub mod sessions;
 pub mod snapshots;
 pub mod status_log;
+pub mod two_factor;
 pub mod users;
+pub mod waitlist;
 
 use std::{
     sync::{
@@ -84,4 +99,18 @@ pub fn is_id(s: &str) -> bool {
 /// RFC 3339 UTC with milliseconds: `2026-11-26T18:00:00.000Z`.
 pub fn ts(dt: DateTime<Utc>) -> String {
     dt.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A duration as an `interval` parameter (the type `query!` checks for one).
+pub fn interval<D>(d: D) -> sqlx::Result<sqlx::postgres::types::PgInterval>
+where
+    sqlx::postgres::types::PgInterval: TryFrom<D, Error = sqlx::error::BoxDynError>,
+{
+    sqlx::postgres::types::PgInterval::try_from(d).map_err(sqlx::Error::Encode)
+}
+
+/// One round trip to the database (readiness).
+pub async fn ping(db: &PgPool) -> sqlx::Result<()> {
+    sqlx::query_scalar!(r#"select 1 as "one!""#).fetch_one(db).await?;
+    Ok(())
 }

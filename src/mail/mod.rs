@@ -21,10 +21,13 @@ use std::{
 
 use anyhow::Context;
 use lettre::{message::header::ContentType, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use sqlx::{FromRow, PgExecutor, PgPool};
+use sqlx::{PgExecutor, PgPool};
 use tokio::sync::Notify;
 
-use crate::config::Config;
+use crate::{
+    config::Config,
+    db::mail::{self as outbox, Pending},
+};
 
 const BATCH: i64 = 10;
 const POLL: Duration = Duration::from_secs(2);
@@ -44,15 +47,6 @@ pub struct Mailer {
     pub delivered: AtomicU64,
     pub failed_attempts: AtomicU64,
     pub dead_letters: AtomicU64,
-}
-
-#[derive(FromRow)]
-struct Pending {
-    mail_id: i64,
-    recipient: String,
-    subject: String,
-    body_text: String,
-    attempts: i32,
 }
 
 impl Mailer {
@@ -77,13 +71,7 @@ impl Mailer {
 
     /// Record a mail for delivery; call inside the transaction that makes it true.
     pub async fn enqueue(&self, db: impl PgExecutor<'_>, to: &str, subject: &str, body: &str) -> sqlx::Result<()> {
-        sqlx::query("insert into mail_outbox (recipient, subject, body_text) values ($1, $2, $3)")
-            .bind(to)
-            .bind(subject)
-            .bind(body)
-            .execute(db)
-            .await?;
-        Ok(())
+        outbox::enqueue(db, to, subject, body).await
     }
 
     /// Tell the worker there is mail (after the enqueuing transaction committed).
@@ -129,19 +117,7 @@ impl Mailer {
     }
 
     async fn deliver_batch(&self, db: &PgPool) -> anyhow::Result<usize> {
-        let batch: Vec<Pending> = sqlx::query_as(
-            r#"
-            update mail_outbox set attempts = attempts + 1, next_attempt_at = now() + interval '2 minutes'
-            where mail_id in (
-                select mail_id from mail_outbox
-                where sent_at is null and failed_at is null and next_attempt_at <= now()
-                order by mail_id limit $1 for update skip locked)
-            returning mail_id, recipient, subject, body_text, attempts
-            "#,
-        )
-        .bind(BATCH)
-        .fetch_all(db)
-        .await?;
+        let batch = outbox::take_due(db, BATCH).await?;
         let n = batch.len();
         for mail in batch {
             self.deliver_one(db, mail).await?;
@@ -173,10 +149,7 @@ impl Mailer {
         match sent {
             Ok(()) => {
                 // The body may hold a one-time link: do not keep it once delivered.
-                sqlx::query("update mail_outbox set sent_at = now(), body_text = '' where mail_id = $1")
-                    .bind(mail.mail_id)
-                    .execute(db)
-                    .await?;
+                outbox::mark_sent(db, mail.mail_id).await?;
                 self.delivered.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(mail_id = mail.mail_id, "mail delivered");
             }
@@ -190,12 +163,8 @@ impl Mailer {
                 let backoff =
                     (self.retry * 2u32.pow(mail.attempts.clamp(1, 10) as u32 - 1)).min(Duration::from_secs(3600));
                 tracing::warn!(mail_id = mail.mail_id, attempts = mail.attempts, error = %e, "mail delivery failed; will retry");
-                sqlx::query("update mail_outbox set next_attempt_at = now() + $2, last_error = $3 where mail_id = $1")
-                    .bind(mail.mail_id)
-                    .bind(backoff)
-                    .bind(e.chars().take(500).collect::<String>())
-                    .execute(db)
-                    .await?;
+                let error: String = e.chars().take(500).collect();
+                outbox::retry_later(db, mail.mail_id, backoff, &error).await?;
             }
         }
         Ok(())
@@ -203,11 +172,8 @@ impl Mailer {
 
     /// Never try this mail again, and drop its body (a link in it is of no use to anyone now).
     async fn dead(&self, db: &PgPool, mail: &Pending, error: &str) -> anyhow::Result<()> {
-        sqlx::query("update mail_outbox set failed_at = now(), body_text = '', last_error = $2 where mail_id = $1")
-            .bind(mail.mail_id)
-            .bind(error.chars().take(500).collect::<String>())
-            .execute(db)
-            .await?;
+        let error: String = error.chars().take(500).collect();
+        outbox::mark_dead(db, mail.mail_id, &error).await?;
         self.dead_letters.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

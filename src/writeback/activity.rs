@@ -2,7 +2,7 @@
 //! how it ended, how long it took, from where), written in batches.
 
 use chrono::{DateTime, Utc};
-use sqlx::{postgres::PgPoolCopyExt, PgPool};
+use sqlx::PgPool;
 
 use super::{Flushed, Queue};
 
@@ -56,17 +56,7 @@ pub async fn flush(db: &PgPool, rows: Vec<Activity>) -> Flushed<Activity> {
         }
         data.push(b'\n');
     }
-    let done = async {
-        let mut copy = db
-            .copy_in_raw(
-                "copy activity_log (activity_id, user_id, token_id, realm_id, method, route, path, status_code, duration_ms, \
-                 ip_address, user_agent, created_at) from stdin",
-            )
-            .await?;
-        copy.send(data).await?;
-        copy.finish().await
-    }
-    .await;
+    let done = crate::db::activity::copy_in(db, data).await;
     match done {
         Ok(_) => Flushed::Written,
         Err(e) => super::failed(&UNAVAILABLE, "activity", e, rows),
@@ -90,15 +80,6 @@ fn copy_field(out: &mut Vec<u8>, v: Option<&str>) {
             _ => out.push(b),
         }
     }
-}
-
-/// Drop records older than the retention period.
-pub async fn prune(db: &PgPool, retention_days: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query("delete from activity_log where created_at < now() - make_interval(days => $1::int)")
-        .bind(retention_days as i32)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
 }
 
 #[cfg(test)]

@@ -35,21 +35,7 @@ pub async fn flush(db: &PgPool, uses: Vec<TokenUse>) -> Flushed<TokenUse> {
         ips.push(ip.to_string());
         ats.push(*at);
     }
-    // Rows another transaction holds (a token being changed or deleted) are skipped, not waited
-    // for: last use is best effort, and waiting could deadlock with that transaction.
-    let done = sqlx::query(
-        "with u as (select * from unnest($1::text[], $2::text[], $3::timestamptz[]) as u(id, ip, at)), \
-         free as (select t.token_id from auth_token t join u on t.token_id = u.id \
-                  order by t.token_id for update of t skip locked) \
-         update auth_token t set last_used_at = u.at, last_used_ip = u.ip from u \
-         where t.token_id = u.id and t.token_id in (select token_id from free) \
-         and (t.last_used_at is null or t.last_used_at < u.at)",
-    )
-    .bind(&ids)
-    .bind(&ips)
-    .bind(&ats)
-    .execute(db)
-    .await;
+    let done = crate::db::auth_tokens::record_uses(db, &ids, &ips, &ats).await;
     match done {
         Ok(_) => Flushed::Written,
         Err(e) => {

@@ -3,13 +3,12 @@
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{postgres::PgArguments, query::QueryAs, Postgres};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     api::list::{self, Counted, ListParams, MetaList, Unsorted},
     auth::{access::Require, permissions::perm},
-    db::ts,
+    db::{activity, ts},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, FieldError, Result},
     extract::Query,
@@ -43,7 +42,7 @@ pub struct ActivityQuery {
     pub realm_id: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ActivityOut {
     /// 24 lowercase hex.
     pub id: String,
@@ -62,11 +61,7 @@ pub struct ActivityOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub user_agent: Option<String>,
-    #[sqlx(skip)]
     pub created_at: String,
-    #[serde(skip)]
-    #[schema(ignore)]
-    pub at: DateTime<Utc>,
 }
 
 struct Filters {
@@ -126,23 +121,17 @@ fn filters(q: &ActivityQuery) -> Result<Filters> {
     })
 }
 
-const WHERE: &str = "user_id = $1 and ($2::timestamptz is null or created_at >= $2) \
-    and ($3::timestamptz is null or created_at <= $3) and status_code between $4 and $5 \
-    and ($6::text is null or method = $6) and ($7::text is null or realm_id = $7)";
-
-/// `$1`–`$7` of `WHERE`.
-fn bind_filters<'q, O>(
-    q: QueryAs<'q, Postgres, O, PgArguments>,
-    user_id: &'q str,
-    f: &'q Filters,
-) -> QueryAs<'q, Postgres, O, PgArguments> {
-    q.bind(user_id)
-        .bind(f.start)
-        .bind(f.end)
-        .bind(f.min_status as i16)
-        .bind(f.max_status as i16)
-        .bind(f.method)
-        .bind(f.realm_id.as_deref())
+impl Filters {
+    fn db(&self) -> activity::Filters<'_> {
+        activity::Filters {
+            start: self.start,
+            end: self.end,
+            min_status: self.min_status as i16,
+            max_status: self.max_status as i16,
+            method: self.method,
+            realm_id: self.realm_id.as_deref(),
+        }
+    }
 }
 
 /// Get activity logs
@@ -160,21 +149,25 @@ pub async fn list_activity(
     Query(q): Query<ActivityQuery>,
 ) -> Result<MetaList<ActivityOut>> {
     let f = filters(&q)?;
-    let rows_sql = format!(
-        "select count(*) over () as total, activity_id as id, user_id, realm_id, token_id, method, path, route, \
-         status_code, duration_ms, ip_address, user_agent, created_at as at from activity_log where {WHERE} \
-         order by created_at desc, id desc limit $8 offset $9"
-    );
-    let page = list::fetch(&p, |limit, offset| {
-        bind_filters(sqlx::query_as::<_, Counted<ActivityOut>>(&rows_sql), &me.user.user_id, &f)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&st.db)
+    let (pool, user_id, filters) = (&st.db, me.user.user_id.as_str(), &f.db());
+    let page = list::fetch(&p, |limit, offset| async move {
+        let rows = activity::list(pool, user_id, filters, limit, offset).await?;
+        Ok(rows.into_iter().map(|r| Counted { total: r.total, row: r }).collect())
     })
     .await?;
-    let page = page.map(|mut r| {
-        r.created_at = ts(r.at);
-        r
+    let page = page.map(|r| ActivityOut {
+        id: r.activity_id,
+        user_id: r.user_id,
+        realm_id: r.realm_id,
+        token_id: r.token_id,
+        method: r.method,
+        path: r.path,
+        route: r.route,
+        status_code: r.status_code,
+        duration_ms: r.duration_ms,
+        ip_address: r.ip_address,
+        user_agent: r.user_agent,
+        created_at: ts(r.created_at),
     });
     Ok(MetaList::new("Activity logs", page))
 }
@@ -200,20 +193,14 @@ pub async fn get_activity_stats(
     State(st): State<AppState>,
     me: Require<perm::ReadAccount>,
 ) -> Result<ApiOk<ActivityStatsOut>> {
-    let (size, count, oldest, newest): (i64, i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(
-        "select coalesce(sum(pg_column_size(a.*)), 0)::bigint, count(*), min(created_at), max(created_at) \
-         from activity_log a where user_id = $1",
-    )
-    .bind(&me.user.user_id)
-    .fetch_one(&st.db)
-    .await?;
+    let stats = activity::stats(&st.db, &me.user.user_id).await?;
     Ok(ApiOk::new(
         "Activity stats",
         ActivityStatsOut {
-            total_size_bytes: size,
-            total_records: count,
-            oldest_record: oldest.map(ts),
-            newest_record: newest.map(ts),
+            total_size_bytes: stats.size_bytes,
+            total_records: stats.records,
+            oldest_record: stats.oldest.map(ts),
+            newest_record: stats.newest.map(ts),
             retention_days: st.cfg.activity_retention_days,
         },
     ))

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::dto::SessionOut;
 use crate::{
     auth::{access::Session, pkce, secrets},
-    db::users,
+    db::{auth_codes, users},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, FieldError, Result},
     extract::Json,
@@ -73,18 +73,15 @@ pub async fn create_authorization_code(
         return Err(ApiError::validation(errs));
     }
     let code = secrets::random_token();
-    sqlx::query(
-        "insert into auth_code (code_hash, user_id, code_challenge, redirect_uri, session_generation, expires_at) \
-         values ($1, $2, $3, $4, $5, now() + $6)",
-    )
-    .bind(secrets::sha256(&code))
-    .bind(&me.user.user_id)
-    .bind(&input.code_challenge)
-    .bind(&input.redirect_uri)
-    .bind(me.user.session_generation)
-    .bind(CODE_TTL)
-    .execute(&st.db)
-    .await?;
+    let new = auth_codes::NewCode {
+        code_hash: &secrets::sha256(&code),
+        user_id: &me.user.user_id,
+        code_challenge: &input.code_challenge,
+        redirect_uri: &input.redirect_uri,
+        session_generation: me.user.session_generation,
+        ttl: CODE_TTL,
+    };
+    auth_codes::insert_code(&st.db, &new).await?;
     let out = AuthorizeOut { code, redirect_uri: input.redirect_uri, expires_in: CODE_TTL.num_seconds() };
     Ok(ApiOk::new("Authorization code issued", out))
 }
@@ -105,18 +102,11 @@ pub async fn exchange_authorization_code(
         return Err(invalid());
     }
     let mut tx = st.db.begin().await?;
-    let found: Option<(String, String, String, i64)> = sqlx::query_as(
-        "update auth_code set used_at = now() where code_hash = $1 and used_at is null and expires_at > now() \
-         returning user_id, code_challenge, redirect_uri, session_generation",
-    )
-    .bind(secrets::sha256(&input.code))
-    .fetch_optional(&mut *tx)
-    .await?;
-    let (user_id, challenge, redirect_uri, generation) = found.ok_or_else(invalid)?;
+    let code = auth_codes::spend_code(&mut *tx, &secrets::sha256(&input.code)).await?.ok_or_else(invalid)?;
     // Spent whatever follows: a verifier cannot be guessed at leisure.
-    let refusal = if redirect_uri != input.redirect_uri {
+    let refusal = if code.redirect_uri != input.redirect_uri {
         Some(ApiError::bad_request("redirect_uri_mismatch", "redirect_uri differs from the one the code was made for"))
-    } else if !pkce::verifies(&input.code_verifier, &challenge) {
+    } else if !pkce::verifies(&input.code_verifier, &code.code_challenge) {
         Some(ApiError::bad_request("invalid_code_verifier", "code_verifier does not match the code_challenge"))
     } else {
         None
@@ -125,8 +115,8 @@ pub async fn exchange_authorization_code(
         tx.commit().await?;
         return Err(e);
     }
-    let user = users::by_id(&mut *tx, &user_id).await?.ok_or_else(invalid)?;
-    if user.session_generation != generation {
+    let user = users::by_id(&mut *tx, &code.user_id).await?.ok_or_else(invalid)?;
+    if user.session_generation != code.session_generation {
         tx.commit().await?;
         return Err(invalid());
     }

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     auth::{cookie, oauth::Provider, second_factor, secrets},
-    db::users::UserRow,
+    db::{device as db_device, two_factor, users::UserRow},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{ClientIp, Json, Query},
@@ -67,48 +67,20 @@ fn ticket_hash(ticket: &str) -> Result<Vec<u8>> {
 async fn live_device(st: &AppState, headers: &HeaderMap, ticket: &str) -> Result<(String, Vec<u8>, Vec<u8>)> {
     let ticket = ticket_hash(ticket)?;
     let browser = secrets::sha256(cookie::get(headers, COOKIE).ok_or_else(invalid_ticket)?);
-    let device_id: Option<String> = sqlx::query_scalar(
-        "select device_id from device_authorization where ticket_hash = $1 and cookie_hash = $2 \
-         and status = 'pending' and expires_at > now()",
-    )
-    .bind(&ticket)
-    .bind(&browser)
-    .fetch_optional(&st.db)
-    .await?;
+    let device_id = db_device::by_ticket(&st.db, &ticket, &browser).await?;
     Ok((device_id.ok_or_else(invalid_ticket)?, ticket, browser))
 }
 
 /// Spend the page's ticket of a pending device (a sign-in moved on to 2FA or to a provider).
 async fn spend_ticket(st: &AppState, ticket: &[u8], browser: &[u8]) -> Result<String> {
-    let device_id: Option<String> = sqlx::query_scalar(
-        "update device_authorization set ticket_hash = null, cookie_hash = null \
-         where ticket_hash = $1 and cookie_hash = $2 and status = 'pending' and expires_at > now() \
-         returning device_id",
-    )
-    .bind(ticket)
-    .bind(browser)
-    .fetch_optional(&st.db)
-    .await?;
-    device_id.ok_or_else(invalid_ticket)
+    db_device::spend_ticket(&st.db, ticket, browser).await?.ok_or_else(invalid_ticket)
 }
 
 /// Approve a pending device for `user` (and, when given, only while `ticket` is still its
 /// ticket); false when it is no longer pending. The user's session generation is recorded: a
 /// logout-all before the poll voids the approval.
 pub async fn approve(db: &sqlx::PgPool, device_id: &str, user: &UserRow, ticket: Option<&[u8]>) -> Result<bool> {
-    let r = sqlx::query(
-        "update device_authorization set status = 'approved', user_id = $2, approved_generation = $3, \
-         decided_at = now(), ticket_hash = null, cookie_hash = null \
-         where device_id = $1 and status = 'pending' and expires_at > now() \
-         and ($4::bytea is null or ticket_hash = $4)",
-    )
-    .bind(device_id)
-    .bind(&user.user_id)
-    .bind(user.session_generation)
-    .bind(ticket)
-    .execute(db)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    Ok(db_device::approve(db, device_id, &user.user_id, user.session_generation, ticket).await?)
 }
 
 /// What an OAuth sign-in begun on the verification page leads to.
@@ -122,15 +94,8 @@ pub enum Approval {
 
 /// The provider signed `user` in from the verification page of `device_id`.
 pub async fn approve_after_oauth(st: &AppState, device_id: &str, user: &UserRow) -> Result<Approval> {
-    if second_factor::enabled(&st.db, &user.user_id).await? {
-        let live: bool = sqlx::query_scalar(
-            "select exists (select 1 from device_authorization where device_id = $1 and status = 'pending' \
-             and expires_at > now())",
-        )
-        .bind(device_id)
-        .fetch_one(&st.db)
-        .await?;
-        if !live {
+    if two_factor::enabled(&st.db, &user.user_id).await? {
+        if !db_device::is_pending(&st.db, device_id).await? {
             return Ok(Approval::Gone);
         }
         return Ok(Approval::TwoFactor(second_factor::new_device_challenge(&st.db, &user.user_id, device_id).await?));
@@ -178,16 +143,9 @@ pub async fn verify_device_code(
     crate::auth::limits::hit(&st.db, &bucket, st.cfg.limits.device_code_failures_per_ip, crate::auth::limits::HOUR)
         .await?;
     let (ticket, browser) = (secrets::random_token(), secrets::random_token());
-    let found: Option<(Option<String>, i64)> = sqlx::query_as(
-        "update device_authorization set ticket_hash = $2, cookie_hash = $3 \
-         where user_code_hash = $1 and status = 'pending' and expires_at > now() \
-         returning client_name, ceil(extract(epoch from expires_at - now()))::bigint",
-    )
-    .bind(secrets::sha256(&code))
-    .bind(secrets::sha256(&ticket))
-    .bind(secrets::sha256(&browser))
-    .fetch_optional(&st.db)
-    .await?;
+    let (code_hash, ticket_hash, browser_hash) =
+        (secrets::sha256(&code), secrets::sha256(&ticket), secrets::sha256(&browser));
+    let found = db_device::open_by_user_code(&st.db, &code_hash, &ticket_hash, &browser_hash).await?;
     let (client_name, expires_in) =
         found.ok_or_else(|| ApiError::bad_request("invalid_user_code", "Unknown or expired code"))?;
     crate::auth::limits::undo(&st.db, &bucket).await?;
@@ -257,7 +215,7 @@ pub async fn login_device(
         credentials(input.username.as_deref(), input.email.as_deref(), Some(input.password.into_inner()))?;
     let user = check_password(&st, client, &headers, &identifier, password).await?;
     let clear = cookie::clear(COOKIE).map(|v| [(header::SET_COOKIE, v)]);
-    if second_factor::enabled(&st.db, &user.user_id).await? {
+    if two_factor::enabled(&st.db, &user.user_id).await? {
         spend_ticket(&st, &ticket, &browser).await?;
         let temp_token = second_factor::new_device_challenge(&st.db, &user.user_id, &device_id).await?;
         let out = DeviceStepOut { requires_2fa: Some(true), temp_token: Some(temp_token), ..Default::default() };
@@ -289,15 +247,7 @@ pub async fn deny_device(
     enabled(&st)?;
     let input = schema_422(body)?;
     let (device_id, ticket, _) = live_device(&st, &headers, &input.ticket).await?;
-    let denied = sqlx::query(
-        "update device_authorization set status = 'denied', decided_at = now(), ticket_hash = null, \
-         cookie_hash = null where device_id = $1 and ticket_hash = $2 and status = 'pending'",
-    )
-    .bind(&device_id)
-    .bind(&ticket)
-    .execute(&st.db)
-    .await?;
-    if denied.rows_affected() != 1 {
+    if !db_device::deny(&st.db, &device_id, &ticket).await? {
         return Err(invalid_ticket());
     }
     let clear = cookie::clear(COOKIE).map(|v| [(header::SET_COOKIE, v)]);

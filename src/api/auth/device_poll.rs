@@ -11,11 +11,10 @@ use utoipa::ToSchema;
 use super::{
     device::{enabled, CODE_TTL, USER_CODE_ALPHABET},
     dto::SessionOut,
-    queries,
 };
 use crate::{
     auth::{limits, pkce, secrets},
-    db::{new_id, users},
+    db::{device as db_device, new_id, security_events, users},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, FieldError, Result},
     extract::{parse_json, ClientIp, Json},
@@ -110,21 +109,16 @@ pub async fn start_device_authorization(
     // A user code may collide with a live one (20^8 codes): draw again.
     for _ in 0..5 {
         let user_code = new_user_code();
-        let inserted = sqlx::query(
-            "insert into device_authorization (device_id, device_code_hash, user_code_hash, client_name, client, \
-             code_challenge, expires_at) values ($1, $2, $3, $4, $5, $6, now() + $7) \
-             on conflict (user_code_hash) where status = 'pending' do nothing",
-        )
-        .bind(new_id())
-        .bind(secrets::sha256(&device_code))
-        .bind(secrets::sha256(&user_code))
-        .bind(input.client_name.as_deref().map(str::trim))
-        .bind(input.client.as_deref().map(str::trim))
-        .bind(&input.code_challenge)
-        .bind(CODE_TTL)
-        .execute(&st.db)
-        .await?;
-        if inserted.rows_affected() == 1 {
+        let new = db_device::NewDevice {
+            device_id: &new_id(),
+            device_code_hash: &secrets::sha256(&device_code),
+            user_code_hash: &secrets::sha256(&user_code),
+            client_name: input.client_name.as_deref().map(str::trim),
+            client: input.client.as_deref().map(str::trim),
+            code_challenge: input.code_challenge.as_deref(),
+            ttl: CODE_TTL,
+        };
+        if db_device::insert(&st.db, &new).await? {
             let shown = format!("{}-{}", &user_code[..4], &user_code[4..]);
             let page = st.cfg.device_page();
             let out = DeviceCodeOut {
@@ -139,18 +133,6 @@ pub async fn start_device_authorization(
         }
     }
     Err(anyhow::anyhow!("no free user code after 5 draws").into())
-}
-
-#[derive(sqlx::FromRow)]
-struct Polled {
-    device_id: String,
-    status: String,
-    user_id: Option<String>,
-    approved_generation: Option<i64>,
-    code_challenge: Option<String>,
-    client: Option<String>,
-    expired: bool,
-    too_fast: bool,
 }
 
 /// Poll for device-flow tokens (RFC-8628-inspired)
@@ -177,20 +159,9 @@ pub async fn poll_device_token(
     // The row lock orders concurrent polls of one device: one of them delivers, the rest see
     // `slow_down` or a spent row.
     let mut tx = st.db.begin().await?;
-    let row: Option<Polled> = sqlx::query_as(
-        "select device_id, status, user_id, approved_generation, code_challenge, client, \
-         expires_at <= now() as expired, coalesce(last_polled_at > now() - $2, false) as too_fast \
-         from device_authorization where device_code_hash = $1 for update",
-    )
-    .bind(secrets::sha256(&input.device_code))
-    .bind(INTERVAL)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let row = db_device::lock_for_poll(&mut *tx, &secrets::sha256(&input.device_code), INTERVAL).await?;
     let row = row.ok_or_else(unknown)?;
-    sqlx::query("update device_authorization set last_polled_at = now() where device_id = $1")
-        .bind(&row.device_id)
-        .execute(&mut *tx)
-        .await?;
+    db_device::mark_polled(&mut *tx, &row.device_id).await?;
     let refusal = if let Some(challenge) = &row.code_challenge {
         let ok = input.code_verifier.as_deref().is_some_and(|v| pkce::verifies(v, challenge));
         (!ok).then(|| flow("invalid_grant", "code_verifier does not match the code_challenge"))
@@ -213,24 +184,18 @@ pub async fn poll_device_token(
     let user = users::by_id(&mut *tx, user_id).await?.ok_or_else(unknown)?;
     // Signed out everywhere (logout-all, password reset) after approving: the approval is void.
     if Some(user.session_generation) != row.approved_generation || user.is_banned {
-        sqlx::query("update device_authorization set status = 'void' where device_id = $1")
-            .bind(&row.device_id)
-            .execute(&mut *tx)
-            .await?;
+        db_device::void(&mut *tx, &row.device_id).await?;
         tx.commit().await?;
         if user.is_banned {
             return Err(ApiError::forbidden("account_banned", "This account is banned"));
         }
         return Err(flow("expired_token", "The approving session was signed out; start again"));
     }
-    sqlx::query("update device_authorization set status = 'consumed' where device_id = $1 and status = 'approved'")
-        .bind(&row.device_id)
-        .execute(&mut *tx)
-        .await?;
+    db_device::consume(&mut *tx, &row.device_id).await?;
     let tokens = crate::auth::sessions::start(&st, &mut tx, &user.user_id, user.session_generation).await?;
     let user_agent = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
     let via = row.client.as_deref().unwrap_or("device");
-    queries::record_login_via(&mut *tx, &user.user_id, &client.ip.to_string(), user_agent, Some(via)).await?;
+    security_events::record_login(&mut *tx, &user.user_id, &client.ip.to_string(), user_agent, Some(via)).await?;
     tx.commit().await?;
     let out = SessionOut::new(&st, tokens, &user).await?;
     Ok(ApiOk::new("Device authorized", out))

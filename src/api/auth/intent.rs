@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::dto::{ExchangeIn, IntentOut, ResponseMode, SessionOut};
 use crate::{
     auth::{pkce, principal::bearer, second_factor, secrets, sessions},
-    db::users,
+    db::{auth_codes, users},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::Json,
@@ -56,15 +56,7 @@ impl Answer {
 /// Record an auth intent for `user_id` and return its token.
 pub async fn new_intent(db: impl PgExecutor<'_>, user_id: &str, challenge: &str) -> sqlx::Result<IntentOut> {
     let token = secrets::random_token();
-    sqlx::query(
-        "insert into auth_intent (intent_hash, user_id, code_challenge, expires_at) values ($1, $2, $3, now() + $4)",
-    )
-    .bind(secrets::sha256(&token))
-    .bind(user_id)
-    .bind(challenge)
-    .bind(INTENT_TTL)
-    .execute(db)
-    .await?;
+    auth_codes::insert_intent(db, &secrets::sha256(&token), user_id, challenge, INTENT_TTL).await?;
     Ok(IntentOut { auth_intent_token: token, expires_in: INTENT_TTL.num_seconds() })
 }
 
@@ -83,13 +75,7 @@ pub async fn exchange_auth_intent(
         return Err(invalid());
     }
     let mut tx = st.db.begin().await?;
-    let found: Option<(String, String)> = sqlx::query_as(
-        "update auth_intent set used_at = now() \
-         where intent_hash = $1 and used_at is null and expires_at > now() returning user_id, code_challenge",
-    )
-    .bind(secrets::sha256(&input.auth_intent_token))
-    .fetch_optional(&mut *tx)
-    .await?;
+    let found = auth_codes::spend_intent(&mut *tx, &secrets::sha256(&input.auth_intent_token)).await?;
     let (user_id, challenge) = found.ok_or_else(invalid)?;
     if !pkce::verifies(&input.code_verifier, &challenge) {
         // Spend the intent anyway: a verifier cannot be guessed at leisure.
@@ -121,10 +107,7 @@ pub async fn cancel_auth_intent(State(st): State<AppState>, headers: HeaderMap) 
     let token = bearer(&headers)?.filter(|t| t.len() <= 256).ok_or_else(|| {
         ApiError::unauthenticated("missing_token", "Send the auth_intent_token or temp_token as Bearer")
     })?;
-    let intent = sqlx::query("update auth_intent set used_at = now() where intent_hash = $1 and used_at is null")
-        .bind(secrets::sha256(token))
-        .execute(&st.db)
-        .await?;
-    let cancelled = intent.rows_affected() == 1 || second_factor::close_challenge(&st.db, token).await?;
+    let cancelled = auth_codes::cancel_intent(&st.db, &secrets::sha256(token)).await?
+        || second_factor::close_challenge(&st.db, token).await?;
     Ok(ApiOk::new(if cancelled { "Cancelled" } else { "Nothing pending to cancel" }, CancelOut { cancelled }))
 }

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::oauth::{begin, launch_cookie_name};
 use crate::{
     auth::{cookie, oauth::Provider, pkce, secrets},
+    db::oauth as db_oauth,
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, FieldError, Result},
     extract::{Json, Query},
@@ -76,17 +77,9 @@ pub async fn initiate_launch(State(st): State<AppState>, Json(input): Json<Launc
         LaunchProvider::Google => Provider::Google,
     };
     let ticket = secrets::random_token();
-    sqlx::query(
-        "insert into launch_ticket (ticket_hash, provider, code_challenge, state_id, expires_at) \
-         values ($1, $2, $3, $4, now() + $5)",
-    )
-    .bind(secrets::sha256(&ticket))
-    .bind(provider.name())
-    .bind(&input.code_challenge)
-    .bind(&input.state_id)
-    .bind(TICKET_TTL)
-    .execute(&st.db)
-    .await?;
+    let hash = secrets::sha256(&ticket);
+    db_oauth::insert_launch_ticket(&st.db, &hash, provider.name(), &input.code_challenge, &input.state_id, TICKET_TTL)
+        .await?;
     let launch_url = format!("{}/api/v1/auth/launch/start?ticket={ticket}", st.cfg.public_url);
     Ok(ApiOk::new("Open launch_url in the popup", LaunchOut { launch_url }))
 }
@@ -102,13 +95,7 @@ pub async fn start_launch(State(st): State<AppState>, Query(q): Query<StartQuery
     if q.ticket.len() != 64 || !q.ticket.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(invalid());
     }
-    let found: Option<(String, String, String)> = sqlx::query_as(
-        "update launch_ticket set used_at = now() \
-         where ticket_hash = $1 and used_at is null and expires_at > now() returning provider, code_challenge, state_id",
-    )
-    .bind(secrets::sha256(&q.ticket))
-    .fetch_optional(&st.db)
-    .await?;
+    let found = db_oauth::spend_launch_ticket(&st.db, &secrets::sha256(&q.ticket)).await?;
     let (provider, challenge, state_id) = found.ok_or_else(invalid)?;
     let provider = if provider == "google" { Provider::Google } else { Provider::Github };
     let back_to = st.cfg.oauth_launch_redirect.clone().ok_or_else(invalid)?;

@@ -9,12 +9,11 @@ use axum::{
 use super::{
     dto::{LoginIn, LoginIp, LoginOut, LoginResult, SessionOut, TwoFactorChallenge},
     intent::{new_intent, Answer},
-    queries,
 };
 use crate::{
     auth::{limits, password::MAX_BYTES, second_factor, sessions},
     db::{
-        ts,
+        security_events, ts, two_factor,
         users::{self, UserRow},
     },
     envelope::{ApiOk, Envelope},
@@ -44,7 +43,7 @@ pub async fn login(
         credentials(input.username.as_deref(), input.email.as_deref(), input.password.map(Secret::into_inner))?;
     let answer = Answer::from_request(input.response_mode, input.code_challenge.as_deref())?;
     let user = check_password(&st, client, &headers, &identifier, password).await?;
-    if second_factor::enabled(&st.db, &user.user_id).await? {
+    if two_factor::enabled(&st.db, &user.user_id).await? {
         let temp_token = second_factor::new_challenge(&st.db, &user.user_id, answer.challenge()).await?;
         let challenge = TwoFactorChallenge::totp(temp_token);
         return Ok(ApiOk::new("Two-factor verification required", LoginResult::TwoFactor(challenge)));
@@ -133,7 +132,7 @@ pub(crate) async fn check_password(
     }
     if verified.needs_rehash {
         let hash = st.hasher.hash(password).await?;
-        queries::set_password(&st.db, &user.user_id, &hash).await?;
+        users::set_password(&st.db, &user.user_id, &hash).await?;
     }
     Ok(user)
 }
@@ -147,7 +146,7 @@ fn record_failure(st: &AppState, user_id: &str, ip: &str, user_agent: Option<&st
         let bucket = format!("login:recorded:{user_id}");
         if limits::hit(&st.db, &bucket, 200, limits::HOUR).await.is_ok() {
             let recorded =
-                second_factor::record_event(&st.db, &user_id, "login.failed", Some(&ip), user_agent.as_deref()).await;
+                security_events::record(&st.db, &user_id, "login.failed", Some(&ip), user_agent.as_deref()).await;
             if let Err(e) = recorded {
                 tracing::warn!(error = %e, "could not record a failed login");
             }
@@ -160,8 +159,8 @@ async fn complete_login(st: &AppState, user: &UserRow, client: ClientIp, headers
     let ip = client.ip.to_string();
     let mut tx = st.db.begin().await?;
     let tokens = sessions::start(st, &mut tx, &user.user_id, user.session_generation).await?;
-    queries::record_login(&mut *tx, &user.user_id, &ip, user_agent(headers)).await?;
-    let recent = queries::recent_login_ips(&mut *tx, &user.user_id).await?;
+    security_events::record_login(&mut *tx, &user.user_id, &ip, user_agent(headers), None).await?;
+    let recent = security_events::recent_login_ips(&mut *tx, &user.user_id).await?;
     tx.commit().await?;
     Ok(LoginOut {
         session: SessionOut::new(st, tokens, user).await?,

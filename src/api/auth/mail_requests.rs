@@ -3,8 +3,13 @@
 //! answers; the mail worker then finds the account, makes the link and queues the mail. So neither
 //! the answer nor its timing tells a known address from an unknown one.
 
-use super::{queries, signup::mail_allowed};
-use crate::{error::Result, mail::templates, state::AppState};
+use super::signup::{mail_allowed, new_email_token};
+use crate::{
+    db::{email_tokens, mail, users},
+    error::Result,
+    mail::templates,
+    state::AppState,
+};
 
 /// How long a password reset link lives.
 pub const RESET_TTL: chrono::Duration = chrono::Duration::minutes(30);
@@ -30,11 +35,7 @@ impl Kind {
 pub async fn submit(st: &AppState, kind: Kind, email: &str) -> Result<()> {
     let mut conn = st.db.acquire().await?;
     if mail_allowed(&mut conn, email, st.cfg.limits.mail_per_address).await? {
-        sqlx::query("insert into mail_request (kind, email) values ($1, $2)")
-            .bind(kind.as_str())
-            .bind(email)
-            .execute(&mut *conn)
-            .await?;
+        mail::insert_request(&mut *conn, kind.as_str(), email).await?;
         st.mailer.wake();
     }
     Ok(())
@@ -45,27 +46,19 @@ pub async fn submit(st: &AppState, kind: Kind, email: &str) -> Result<()> {
 /// transaction. Returns how many asks were taken.
 pub async fn process(st: &AppState) -> anyhow::Result<usize> {
     let mut tx = st.db.begin().await?;
-    let mut asks: Vec<(i64, String, String)> = sqlx::query_as(
-        "delete from mail_request where request_id in \
-         (select request_id from mail_request order by request_id limit $1 for update skip locked) \
-         returning request_id, kind, email",
-    )
-    .bind(BATCH)
-    .fetch_all(&mut *tx)
-    .await?;
+    let mut asks = mail::take_requests(&mut *tx, BATCH).await?;
     asks.sort();
     for (_, kind, email) in &asks {
-        let account = queries::user_for_update(&mut *tx, email).await?;
+        let account = users::lock_by_email(&mut *tx, email).await?;
         let m = match (kind.as_str(), account) {
             ("reset", Some((user_id, _))) => {
-                queries::cancel_email_tokens(&mut *tx, &user_id, queries::RESET).await?;
-                let token = queries::insert_email_token(&mut *tx, &user_id, queries::RESET, RESET_TTL).await?;
+                email_tokens::cancel(&mut *tx, &user_id, email_tokens::RESET).await?;
+                let token = new_email_token(&mut tx, &user_id, email_tokens::RESET, RESET_TTL).await?;
                 templates::reset_password(&st.cfg.public_url, &token)
             }
             ("verify", Some((user_id, false))) => {
-                queries::cancel_email_tokens(&mut *tx, &user_id, queries::VERIFY).await?;
-                let token =
-                    queries::insert_email_token(&mut *tx, &user_id, queries::VERIFY, super::signup::VERIFY_TTL).await?;
+                email_tokens::cancel(&mut *tx, &user_id, email_tokens::VERIFY).await?;
+                let token = new_email_token(&mut tx, &user_id, email_tokens::VERIFY, super::signup::VERIFY_TTL).await?;
                 templates::verify_email(&st.cfg.public_url, &token, false)
             }
             _ => continue,

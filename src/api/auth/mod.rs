@@ -13,7 +13,6 @@ pub(crate) mod mail_requests;
 mod me;
 mod oauth;
 mod password;
-pub(crate) mod queries;
 mod regions;
 pub(crate) mod session;
 pub(crate) mod signup;

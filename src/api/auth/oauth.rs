@@ -10,7 +10,7 @@ use axum::{
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{device, intent::new_intent, queries, signup::insert_with_fresh_username};
+use super::{device, intent::new_intent, signup::insert_with_fresh_username};
 use crate::{
     auth::{
         cookie,
@@ -19,7 +19,7 @@ use crate::{
         pkce, second_factor, secrets,
     },
     config::OAuthProvider,
-    db::{new_id, users},
+    db::{email_tokens, new_id, oauth as db_oauth, two_factor, users},
     error::{ApiError, ErrorBody, Result},
     extract::Query,
     state::AppState,
@@ -140,20 +140,17 @@ pub async fn begin(
     };
     // A signed, expiring JWT (typ oauth_state, sub = provider), also recorded so it works once.
     let state = st.jwt.issue(which.name(), TokenType::OauthState, 0)?.token;
-    sqlx::query(
-        "insert into oauth_state (state_hash, provider, redirect_uri, code_challenge, intent, expires_at, state_id, \
-         device_id) values ($1, $2, $3, $4, $5, now() + $6, $7, $8)",
-    )
-    .bind(secrets::sha256(&state))
-    .bind(which.name())
-    .bind(redirect_uri)
-    .bind(challenge)
-    .bind(intent)
-    .bind(STATE_TTL)
-    .bind(state_id)
-    .bind(device_id)
-    .execute(&st.db)
-    .await?;
+    let new = db_oauth::NewState {
+        state_hash: &secrets::sha256(&state),
+        provider: which.name(),
+        redirect_uri,
+        code_challenge: challenge,
+        intent,
+        ttl: STATE_TTL,
+        state_id,
+        device_id,
+    };
+    db_oauth::insert_state(&st.db, &new).await?;
     let url = reqwest::Url::parse_with_params(
         &p.authorize_url,
         &[
@@ -179,18 +176,9 @@ async fn callback(st: &AppState, which: Provider, q: CallbackQuery, headers: &He
     if st.jwt.verify(state, TokenType::OauthState).is_none_or(|c| c.sub != which.name()) {
         return Err(invalid());
     }
-    // redirect_uri, code_challenge, state_id, intent, device_id
-    type State = (String, String, Option<String>, String, Option<String>);
-    let found: Option<State> = sqlx::query_as(
-        "update oauth_state set used_at = now() \
-         where state_hash = $1 and provider = $2 and used_at is null and expires_at > now() \
-         returning redirect_uri, code_challenge, state_id, intent, device_id",
-    )
-    .bind(secrets::sha256(state))
-    .bind(which.name())
-    .fetch_optional(&st.db)
-    .await?;
-    let (redirect_uri, challenge, state_id, intent, device_id) = found.ok_or_else(invalid)?;
+    let found = db_oauth::spend_state(&st.db, &secrets::sha256(state), which.name()).await?;
+    let db_oauth::SpentState { redirect_uri, code_challenge: challenge, state_id, intent, device_id } =
+        found.ok_or_else(invalid)?;
     let state_id = state_id.as_deref();
     // Every answer names the popup attempt (for the opener's message filter) and clears its cookie.
     let back = |params: &[(&str, &str)]| {
@@ -244,17 +232,8 @@ async fn callback(st: &AppState, which: Provider, q: CallbackQuery, headers: &He
     if intent == "star_check" {
         match oauth::starred(&http, p, &token).await {
             Ok(starred) => {
-                sqlx::query(
-                    "insert into github_star_check (user_id, github_user_id, repository, starred) values ($1, $2, $3, $4) \
-                     on conflict (user_id) do update set github_user_id = excluded.github_user_id, \
-                     repository = excluded.repository, starred = excluded.starred, checked_at = now()",
-                )
-                .bind(&user.user_id)
-                .bind(&profile.id)
-                .bind(p.star_repo.as_deref().unwrap_or(""))
-                .bind(starred)
-                .execute(&st.db)
-                .await?;
+                let repository = p.star_repo.as_deref().unwrap_or("");
+                db_oauth::record_star_check(&st.db, &user.user_id, &profile.id, repository, starred).await?;
                 star = vec![("star_checked", "true"), ("starred", if starred { "true" } else { "false" })];
             }
             Err(e) => {
@@ -263,7 +242,7 @@ async fn callback(st: &AppState, which: Provider, q: CallbackQuery, headers: &He
             }
         }
     }
-    if second_factor::enabled(&st.db, &user.user_id).await? {
+    if two_factor::enabled(&st.db, &user.user_id).await? {
         let temp = second_factor::new_challenge(&st.db, &user.user_id, Some(&challenge)).await?;
         let mut params = vec![("requires_2fa", "true"), ("temp_token", temp.as_str()), ("method", "totp")];
         params.extend(star);
@@ -279,12 +258,7 @@ async fn callback(st: &AppState, which: Provider, q: CallbackQuery, headers: &He
 /// verified address (linked now); else a new account. `None` when a new account would need an
 /// address the provider does not vouch for.
 async fn account_for(st: &AppState, which: Provider, profile: &Profile) -> Result<Option<String>> {
-    let linked: Option<String> =
-        sqlx::query_scalar("select user_id from oauth_identity where provider = $1 and provider_user_id = $2")
-            .bind(which.name())
-            .bind(&profile.id)
-            .fetch_optional(&st.db)
-            .await?;
+    let linked = db_oauth::linked_user(&st.db, which.name(), &profile.id).await?;
     if linked.is_some() {
         return Ok(linked);
     }
@@ -292,16 +266,13 @@ async fn account_for(st: &AppState, which: Provider, profile: &Profile) -> Resul
     let email = profile.verified_email.as_deref().map(crate::auth::email::normalize);
     let Some(email) = email.as_deref().filter(|e| crate::auth::email::check(e).is_ok()) else { return Ok(None) };
     let mut tx = st.db.begin().await?;
-    let user_id = match queries::user_for_update(&mut *tx, email).await? {
+    let user_id = match users::lock_by_email(&mut *tx, email).await? {
         Some((id, true)) => id,
         // An unverified account with this address may be an attacker's pre-registration: the
         // provider proved the mailbox, so the account is taken over by its owner, password cleared.
         Some((id, false)) => {
-            sqlx::query("update app_user set password_hash = null, email_verified = true, email_verified_at = now() where user_id = $1")
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-            queries::cancel_email_tokens(&mut *tx, &id, queries::VERIFY).await?;
+            users::take_over_unverified(&mut *tx, &id).await?;
+            email_tokens::cancel(&mut *tx, &id, email_tokens::VERIFY).await?;
             id
         }
         None => {
@@ -310,25 +281,11 @@ async fn account_for(st: &AppState, which: Provider, profile: &Profile) -> Resul
             if !insert_with_fresh_username(&mut tx, &id, hint, email, None, None).await? {
                 return Ok(None);
             }
-            sqlx::query(
-                "update app_user set email_verified = true, email_verified_at = now(), signup_method = $2, \
-                 avatar_url = $3 where user_id = $1",
-            )
-            .bind(&id)
-            .bind(which.name())
-            .bind(&profile.avatar_url)
-            .execute(&mut *tx)
-            .await?;
+            users::verified_by_provider(&mut *tx, &id, which.name(), profile.avatar_url.as_deref()).await?;
             id
         }
     };
-    sqlx::query("insert into oauth_identity (provider, provider_user_id, user_id, login) values ($1, $2, $3, $4)")
-        .bind(which.name())
-        .bind(&profile.id)
-        .bind(&user_id)
-        .bind(&profile.login)
-        .execute(&mut *tx)
-        .await?;
+    db_oauth::link(&mut *tx, which.name(), &profile.id, &user_id, profile.login.as_deref()).await?;
     tx.commit().await?;
     // First verified through the provider: the free tier (idempotent for known accounts).
     crate::lifecycle::free_tier::begin(st, &user_id, None).await;

@@ -5,11 +5,11 @@ use axum::extract::State;
 use super::{
     dto::{EmailIn, ResetPasswordIn},
     mail_requests::{self, Kind},
-    queries,
     signup::{check_email, normalize_email},
 };
 use crate::{
-    auth::{limits, password},
+    auth::{limits, password, secrets},
+    db::{email_tokens, security_events, sessions, users},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{ClientIp, Json},
@@ -61,16 +61,16 @@ pub async fn reset_password(
     }
     let hash = st.hasher.hash(input.password.into_inner()).await?;
     let mut tx = st.db.begin().await?;
-    let user_id = queries::consume_email_token(&mut *tx, &input.token, queries::RESET).await?.ok_or_else(invalid)?;
-    queries::set_password(&mut *tx, &user_id, &hash).await?;
+    let user_id = email_tokens::consume(&mut *tx, &secrets::sha256(&input.token), email_tokens::RESET)
+        .await?
+        .ok_or_else(invalid)?;
+    users::set_password(&mut *tx, &user_id, &hash).await?;
     // The link arrived in the mailbox, which proves the address as well as a verification link.
-    queries::mark_verified(&mut *tx, &user_id).await?;
-    queries::cancel_email_tokens(&mut *tx, &user_id, queries::RESET).await?;
-    queries::revoke_sessions(&mut tx, &user_id).await?;
-    crate::auth::second_factor::record_event(&mut *tx, &user_id, "password.reset", Some(&client.ip.to_string()), None)
-        .await?;
-    let email: String =
-        sqlx::query_scalar("select email from app_user where user_id = $1").bind(&user_id).fetch_one(&mut *tx).await?;
+    users::mark_verified(&mut *tx, &user_id).await?;
+    email_tokens::cancel(&mut *tx, &user_id, email_tokens::RESET).await?;
+    sessions::sign_out_everywhere(&mut tx, &user_id).await?;
+    security_events::record(&mut *tx, &user_id, "password.reset", Some(&client.ip.to_string()), None).await?;
+    let email = users::email(&mut *tx, &user_id).await?;
     let m = templates::password_changed();
     st.mailer.enqueue(&mut *tx, &email, m.subject, &m.body).await?;
     tx.commit().await?;

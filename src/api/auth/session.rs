@@ -3,10 +3,7 @@
 
 use axum::{extract::State, http::HeaderMap};
 
-use super::{
-    dto::{MeOut, RefreshIn, TokenPair},
-    queries::{self, RefreshUse},
-};
+use super::dto::{MeOut, RefreshIn, TokenPair};
 use crate::{
     api::tokens::dto::{CurrentTokenOut, Restrictions, TokenOut},
     auth::{
@@ -17,7 +14,10 @@ use crate::{
         principal::{bearer, signed_out},
         secrets, sessions,
     },
-    db::{sessions as db_sessions, users},
+    db::{
+        sessions::{self as db_sessions, RefreshUse},
+        users,
+    },
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::Json,
@@ -46,7 +46,7 @@ pub async fn get_current_user(me: Require<perm::ReadAccount>) -> ApiOk<MeOut> {
     extensions(("x-hoody-session-only" = json!(true))))]
 pub async fn logout(State(st): State<AppState>, me: Session) -> Result<ApiOk<()>> {
     let mut tx = st.db.begin().await?;
-    queries::revoke_sessions(&mut tx, &me.user.user_id).await?;
+    db_sessions::sign_out_everywhere(&mut tx, &me.user.user_id).await?;
     tx.commit().await?;
     st.principals.invalidate(&me.user.user_id);
     Ok(ApiOk::new("Logged out of all sessions", ()))
@@ -84,7 +84,7 @@ pub async fn refresh_token(
     limits::hit(&st.db, &format!("refresh:user:{}", claims.sub), lim.refresh_per_window, limits::HALF_HOUR).await?;
 
     let mut tx = st.db.begin().await?;
-    match queries::use_refresh(&mut tx, &claims.jti, &claims.sub).await? {
+    match db_sessions::use_refresh(&mut tx, &claims.jti, &claims.sub).await? {
         RefreshUse::Fresh { family } if family == claims.sid => {}
         RefreshUse::Fresh { .. } | RefreshUse::Unknown => return Err(invalid()),
         RefreshUse::Replayed { family } => {

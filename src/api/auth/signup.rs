@@ -3,13 +3,10 @@
 use axum::extract::State;
 use rand::Rng;
 
-use super::{
-    dto::{SignupIn, SignupOut},
-    queries,
-};
+use super::dto::{SignupIn, SignupOut};
 use crate::{
-    auth::{limits, password},
-    db::new_id,
+    auth::{limits, password, secrets},
+    db::{email_tokens, new_id, regions, users},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, FieldError, Result},
     extract::{ClientIp, Json},
@@ -39,7 +36,7 @@ pub async fn signup(
     }
     errors.extend(password::policy("password", &input.password, password::Classes::All));
     if let Some(region) = input.region.as_deref() {
-        if !queries::region_exists(&st.db, region).await? {
+        if !regions::exists(&st.db, region).await? {
             errors.push(FieldError::new("region", "Unknown region; see GET /api/v1/auth/available-regions"));
         }
     }
@@ -52,12 +49,12 @@ pub async fn signup(
     // Hash in every branch so that all of them take the same time.
     let hash = st.hasher.hash(input.password.into_inner()).await?;
     let mut tx = st.db.begin().await?;
-    let mail = match queries::user_for_update(&mut *tx, &email).await? {
+    let mail = match users::lock_by_email(&mut *tx, &email).await? {
         Some((_, true)) => None,
         Some((user_id, false)) => {
-            queries::set_password(&mut *tx, &user_id, &hash).await?;
-            queries::cancel_email_tokens(&mut *tx, &user_id, queries::VERIFY).await?;
-            let token = queries::insert_email_token(&mut *tx, &user_id, queries::VERIFY, VERIFY_TTL).await?;
+            users::set_password(&mut *tx, &user_id, &hash).await?;
+            email_tokens::cancel(&mut *tx, &user_id, email_tokens::VERIFY).await?;
+            let token = new_email_token(&mut tx, &user_id, email_tokens::VERIFY, VERIFY_TTL).await?;
             Some(templates::verify_email(&st.cfg.public_url, &token, true))
         }
         None => {
@@ -68,7 +65,7 @@ pub async fn signup(
                 // A concurrent first signup for this address won; answer as for a duplicate.
                 return Ok(ApiOk::new(SIGNUP_OK, SignupOut { email }));
             }
-            let token = queries::insert_email_token(&mut *tx, &user_id, queries::VERIFY, VERIFY_TTL).await?;
+            let token = new_email_token(&mut tx, &user_id, email_tokens::VERIFY, VERIFY_TTL).await?;
             Some(templates::verify_email(&st.cfg.public_url, &token, false))
         }
     };
@@ -96,6 +93,18 @@ pub async fn mail_allowed(db: &mut sqlx::PgConnection, email: &str, limit: i32) 
     }
 }
 
+/// Store a new one-time email token for `purpose` (hashed) and return it for the mail.
+pub async fn new_email_token(
+    db: &mut sqlx::PgConnection,
+    user_id: &str,
+    purpose: &str,
+    ttl: chrono::Duration,
+) -> sqlx::Result<String> {
+    let token = secrets::random_token();
+    email_tokens::insert(db, &secrets::sha256(&token), user_id, purpose, ttl).await?;
+    Ok(token)
+}
+
 /// Insert a user under a generated unique username; false when the email is already taken.
 pub async fn insert_with_fresh_username(
     tx: &mut sqlx::PgConnection,
@@ -108,12 +117,9 @@ pub async fn insert_with_fresh_username(
     let base = username_base(username_hint);
     for _ in 0..5 {
         let username = format!("{base}-{:06x}", rand::thread_rng().gen_range(0..0x100_0000));
-        sqlx::query("savepoint username_attempt").execute(&mut *tx).await?;
-        match queries::insert_user(&mut *tx, user_id, &username, email, hash, region).await {
+        match users::insert_in_savepoint(&mut *tx, user_id, &username, email, hash, region).await {
             Ok(()) => return Ok(true),
-            Err(sqlx::Error::Database(d)) if d.constraint() == Some("app_user_username_key") => {
-                sqlx::query("rollback to savepoint username_attempt").execute(&mut *tx).await?;
-            }
+            Err(sqlx::Error::Database(d)) if d.constraint() == Some("app_user_username_key") => {}
             Err(sqlx::Error::Database(d)) if d.constraint() == Some("app_user_email_key") => return Ok(false),
             Err(e) => return Err(e.into()),
         }

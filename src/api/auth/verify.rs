@@ -6,12 +6,11 @@ use super::{
     dto::{EmailIn, SessionOut, TwoFactorChallenge, VerifyEmailIn, VerifyResult},
     intent::{new_intent, Answer},
     mail_requests::{self, Kind},
-    queries,
     signup::{check_email, normalize_email},
 };
 use crate::{
-    auth::{limits, second_factor, sessions},
-    db::users,
+    auth::{limits, second_factor, secrets, sessions},
+    db::{email_tokens, two_factor, users},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{ClientIp, Json},
@@ -38,15 +37,17 @@ pub async fn verify_email(
         return Err(invalid());
     }
     let mut tx = st.db.begin().await?;
-    let user_id = queries::consume_email_token(&mut *tx, &input.token, queries::VERIFY).await?.ok_or_else(invalid)?;
-    queries::mark_verified(&mut *tx, &user_id).await?;
+    let user_id = email_tokens::consume(&mut *tx, &secrets::sha256(&input.token), email_tokens::VERIFY)
+        .await?
+        .ok_or_else(invalid)?;
+    users::mark_verified(&mut *tx, &user_id).await?;
     let user = users::by_id(&mut *tx, &user_id).await?.ok_or_else(invalid)?;
     if user.is_banned {
         tx.commit().await?;
         return Err(ApiError::forbidden("account_banned", "This account is banned"));
     }
     // Every way in honours the second factor.
-    if second_factor::enabled(&mut *tx, &user.user_id).await? {
+    if two_factor::enabled(&mut *tx, &user.user_id).await? {
         let temp_token = second_factor::new_challenge(&mut *tx, &user.user_id, answer.challenge()).await?;
         tx.commit().await?;
         free_tier::begin(&st, &user.user_id, user_region(&st, &user.user_id).await.as_deref()).await;
@@ -89,11 +90,5 @@ pub async fn resend_verification(
 
 /// The region the user chose at signup, if any.
 pub(crate) async fn user_region(st: &AppState, user_id: &str) -> Option<String> {
-    sqlx::query_scalar("select region from app_user where user_id = $1")
-        .bind(user_id)
-        .fetch_optional(&st.db)
-        .await
-        .ok()
-        .flatten()
-        .flatten()
+    users::region(&st.db, user_id).await.ok().flatten()
 }

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     auth::{access::Require, permissions::perm},
+    db::realms,
     envelope::{ApiOk, Envelope},
     error::{ErrorBody, Result},
     extract::Query,
@@ -51,26 +52,17 @@ pub async fn list_realms(
     Query(q): Query<RealmsQuery>,
 ) -> Result<ApiOk<RealmsOut>> {
     let only: Option<Vec<String>> = me.token().filter(|t| t.restricted()).map(|t| t.realm_ids.clone());
-    let counts: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-        "with r as ( \
-           select r, 'token' as kind from auth_token t, unnest(t.realm_ids) r where t.user_id = $1 \
-           union all select r, 'project' from project p, unnest(p.realm_ids) r where p.user_id = $1 \
-           union all select r, 'container' from container c join project p on p.project_id = c.project_id, \
-             unnest(c.realm_ids) r where p.user_id = $1 and not c.prespawn) \
-         select r, count(*) filter (where kind = 'token'), count(*) filter (where kind = 'project'), \
-           count(*) filter (where kind = 'container') from r \
-         where ($2::text[] is null or r = any($2)) group by r order by r",
-    )
-    .bind(&me.user.user_id)
-    .bind(&only)
-    .fetch_all(&st.db)
-    .await?;
+    let counts = realms::counts(&st.db, &me.user.user_id, only.as_deref()).await?;
     let usage = q.include_usage.unwrap_or(false).then(|| {
         counts
             .iter()
-            .map(|(r, t, p, c)| (r.clone(), RealmUsage { projects: *p, containers: *c, servers: 0, auth_tokens: *t }))
+            .map(|c| {
+                let usage =
+                    RealmUsage { projects: c.projects, containers: c.containers, servers: 0, auth_tokens: c.tokens };
+                (c.realm_id.clone(), usage)
+            })
             .collect()
     });
-    let realm_ids: Vec<String> = counts.into_iter().map(|(r, ..)| r).collect();
+    let realm_ids: Vec<String> = counts.into_iter().map(|c| c.realm_id).collect();
     Ok(ApiOk::new("Realms", RealmsOut { total: realm_ids.len(), realm_ids, usage }))
 }

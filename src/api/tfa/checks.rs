@@ -40,17 +40,6 @@ pub async fn new_backup_codes(st: &AppState) -> Result<(Vec<String>, Vec<String>
     Ok((codes, hashes))
 }
 
-/// Replace every backup code of the user: the old ones stop working.
-pub async fn replace_backup_codes(tx: &mut sqlx::PgConnection, user_id: &str, hashes: &[String]) -> Result<()> {
-    sqlx::query("delete from backup_code where user_id = $1").bind(user_id).execute(&mut *tx).await?;
-    sqlx::query("insert into backup_code (user_id, code_hash) select $1, unnest($2::text[])")
-        .bind(user_id)
-        .bind(hashes)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
-}
-
 /// After turning 2FA on or off: every other session of the user is signed out; the caller's
 /// session stays (its current tokens keep working) and gets a new pair as well.
 pub async fn keep_only_this_session(st: &AppState, tx: &mut sqlx::PgConnection, me: &Principal) -> Result<TokenPair> {

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::{
     auth::{access::Session, second_factor},
+    db::{security_events, two_factor},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{ClientIp, Json},
@@ -15,7 +16,7 @@ use crate::{
 };
 
 async fn require_enabled(st: &AppState, user_id: &str) -> Result<()> {
-    if second_factor::enabled(&st.db, user_id).await? {
+    if two_factor::enabled(&st.db, user_id).await? {
         Ok(())
     } else {
         Err(ApiError::precondition("two_factor_not_enabled", "Two-factor authentication is not on"))
@@ -41,11 +42,11 @@ pub async fn disable_two_factor(
     checks::password(&st, &me.user, &input.password).await?;
     second_factor::check_code(&st, user_id, &input.code, true).await?;
     let mut tx = st.db.begin().await?;
-    sqlx::query("delete from user_totp where user_id = $1").bind(user_id).execute(&mut *tx).await?;
-    sqlx::query("delete from backup_code where user_id = $1").bind(user_id).execute(&mut *tx).await?;
+    two_factor::delete_totp(&mut *tx, user_id).await?;
+    two_factor::delete_backup_codes(&mut *tx, user_id).await?;
     let pair = checks::keep_only_this_session(&st, &mut tx, &me).await?;
     let ip = client.ip.to_string();
-    second_factor::record_event(&mut *tx, user_id, "2fa.disabled", Some(&ip), None).await?;
+    security_events::record(&mut *tx, user_id, "2fa.disabled", Some(&ip), None).await?;
     tx.commit().await?;
     st.principals.invalidate(user_id);
     let out = DisabledOut { token: pair.token, refresh_token: pair.refresh_token, sessions_revoked: true };
@@ -77,9 +78,9 @@ pub async fn regenerate_backup_codes(
     second_factor::check_code(&st, user_id, code, false).await?;
     let (codes, hashes) = checks::new_backup_codes(&st).await?;
     let mut tx = st.db.begin().await?;
-    checks::replace_backup_codes(&mut tx, user_id, &hashes).await?;
+    two_factor::replace_backup_codes(&mut tx, user_id, &hashes).await?;
     let ip = client.ip.to_string();
-    second_factor::record_event(&mut *tx, user_id, "2fa.backup_codes_regenerated", Some(&ip), None).await?;
+    security_events::record(&mut *tx, user_id, "2fa.backup_codes_regenerated", Some(&ip), None).await?;
     tx.commit().await?;
     Ok(ApiOk::new("New backup codes generated; the old ones no longer work", BackupCodesOut { backup_codes: codes }))
 }
@@ -107,12 +108,8 @@ pub async fn set_token_gate(
         checks::password(&st, &me.user, password).await?;
         second_factor::check_code(&st, user_id, otp, true).await?;
         let ip = client.ip.to_string();
-        second_factor::record_event(&st.db, user_id, "2fa.token_gate_disabled", Some(&ip), None).await?;
+        security_events::record(&st.db, user_id, "2fa.token_gate_disabled", Some(&ip), None).await?;
     }
-    sqlx::query("update user_totp set require_for_tokens = $2 where user_id = $1")
-        .bind(user_id)
-        .bind(input.enabled)
-        .execute(&st.db)
-        .await?;
+    two_factor::set_require_for_tokens(&st.db, user_id, input.enabled).await?;
     Ok(ApiOk::new("Token gate updated", TokenGateOut { require_for_tokens: input.enabled }))
 }

@@ -13,7 +13,7 @@ use crate::{
         second_factor::{self, aad},
         totp,
     },
-    db::ts,
+    db::{security_events, ts, two_factor},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{ClientIp, Json},
@@ -35,7 +35,7 @@ pub async fn setup_two_factor(
     let user = &me.user;
     checks::limit(&st, &user.user_id).await?;
     checks::password(&st, user, &input.password).await?;
-    if second_factor::enabled(&st.db, &user.user_id).await? {
+    if two_factor::enabled(&st.db, &user.user_id).await? {
         return Err(ApiError::conflict("two_factor_enabled", "Two-factor authentication is already on"));
     }
     let secret = totp::new_secret();
@@ -47,15 +47,8 @@ pub async fn setup_two_factor(
         .map_err(|e| anyhow::anyhow!("QR encoding panicked: {e}"))??;
     let (codes, hashes) = checks::new_backup_codes(&st).await?;
     let mut tx = st.db.begin().await?;
-    sqlx::query(
-        "insert into user_totp (user_id, secret_enc) values ($1, $2) \
-         on conflict (user_id) do update set secret_enc = excluded.secret_enc, last_step = 0, enabled_at = null",
-    )
-    .bind(&user.user_id)
-    .bind(&sealed)
-    .execute(&mut *tx)
-    .await?;
-    checks::replace_backup_codes(&mut tx, &user.user_id, &hashes).await?;
+    two_factor::set_pending_secret(&mut *tx, &user.user_id, &sealed).await?;
+    two_factor::replace_backup_codes(&mut tx, &user.user_id, &hashes).await?;
     tx.commit().await?;
     let out = SetupOut { qr_code, manual_entry_key: totp::manual_key(&secret), backup_codes: codes };
     Ok(ApiOk::new("Scan the QR code, then confirm with a code from the app", out))
@@ -76,7 +69,7 @@ pub async fn verify_two_factor_setup(
 ) -> Result<ApiOk<EnabledOut>> {
     let user_id = me.user.user_id.as_str();
     checks::limit(&st, user_id).await?;
-    match second_factor::totp_row(&st.db, user_id).await? {
+    match two_factor::totp(&st.db, user_id).await? {
         None => return Err(ApiError::precondition("two_factor_not_set_up", "Call /users/auth/2fa/setup first")),
         Some(row) if row.enabled_at.is_some() => {
             return Err(ApiError::conflict("two_factor_enabled", "Two-factor authentication is already on"))
@@ -87,12 +80,8 @@ pub async fn verify_two_factor_setup(
     let mut tx = st.db.begin().await?;
     let pair = checks::keep_only_this_session(&st, &mut tx, &me).await?;
     let ip = client.ip.to_string();
-    second_factor::record_event(&mut *tx, user_id, "2fa.enabled", Some(&ip), None).await?;
-    let enabled_at: chrono::DateTime<chrono::Utc> =
-        sqlx::query_scalar("select enabled_at from user_totp where user_id = $1")
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    security_events::record(&mut *tx, user_id, "2fa.enabled", Some(&ip), None).await?;
+    let enabled_at = two_factor::enabled_at(&mut *tx, user_id).await?;
     tx.commit().await?;
     st.principals.invalidate(user_id);
     let out = EnabledOut {
@@ -114,11 +103,8 @@ pub async fn get_two_factor_status(
     me: Require<perm::ReadAccount>,
 ) -> Result<ApiOk<StatusOut>> {
     let user_id = me.user.user_id.as_str();
-    let row = second_factor::totp_row(&st.db, user_id).await?;
-    let remaining: i64 = sqlx::query_scalar("select count(*) from backup_code where user_id = $1 and used_at is null")
-        .bind(user_id)
-        .fetch_one(&st.db)
-        .await?;
+    let row = two_factor::totp(&st.db, user_id).await?;
+    let remaining = two_factor::count_unused_backup_codes(&st.db, user_id).await?;
     let enabled_at = row.as_ref().and_then(|r| r.enabled_at);
     let out = StatusOut {
         enabled: enabled_at.is_some(),

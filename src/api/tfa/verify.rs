@@ -8,10 +8,9 @@ use crate::{
         device::{self, DeviceStepOut},
         dto::{ResponseMode, SessionOut},
         intent::{new_intent, Answer},
-        queries as auth_queries,
     },
     auth::{principal::bearer, second_factor, sessions},
-    db::users,
+    db::{security_events, users},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{ClientIp, Json},
@@ -73,7 +72,7 @@ pub async fn verify_two_factor(
     }
     let mut tx = st.db.begin().await?;
     let tokens = sessions::start(&st, &mut tx, &user.user_id, user.session_generation).await?;
-    auth_queries::record_login(&mut *tx, &user.user_id, &client.ip.to_string(), None).await?;
+    security_events::record_login(&mut *tx, &user.user_id, &client.ip.to_string(), None, None).await?;
     tx.commit().await?;
     let session = SessionOut::new(&st, tokens, &user).await?;
     let out = VerifyOut { status: "approved", session };

@@ -7,7 +7,6 @@ use super::{
     dto::{CopyIn, CreateIn, TokenCreatedOut, TokenOut},
     gate,
     grant::{alias, may_mint, Grant},
-    queries::{self, NewToken},
 };
 use crate::{
     auth::{
@@ -17,7 +16,10 @@ use crate::{
         secrets,
         tokens::{self, TokenRow},
     },
-    db::new_id,
+    db::{
+        auth_tokens::{self, NewToken},
+        new_id,
+    },
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result, ResultExt},
     events::{publish, EventKind},
@@ -89,8 +91,8 @@ async fn mint(st: &AppState, me: &Principal, grant: &Grant, otp: Option<&str>) -
     let hash = secrets::sha256(&secret);
     let mut tx = st.db.begin().await?;
     crate::quota::check_account(&mut tx, &st.cfg, &me.user.user_id, crate::quota::Kind::Tokens).await?;
-    let row: TokenRow = queries::insert(
-        &mut *tx,
+    let row: TokenRow = auth_tokens::insert(
+        &mut tx,
         &NewToken {
             token_id: &token_id,
             user_id: &me.user.user_id,

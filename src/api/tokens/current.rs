@@ -6,10 +6,10 @@ use super::{
     create::public_key_taken,
     dto::{CurrentTokenOut, PublicProfileIn, PublicProfileOut, Restrictions, TokenOut},
     grant::{public_key, public_storage},
-    queries,
 };
 use crate::{
     auth::{access::Require, permissions::perm, principal::Principal, tokens::TokenRow},
+    db::auth_tokens,
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result, ResultExt},
     extract::{Json, Path},
@@ -57,7 +57,8 @@ pub async fn update_public_profile(
         Some(s) => s.clone().map(public_storage).transpose()?.flatten(),
         None => t.public_storage.clone(),
     };
-    let row = queries::set_profile(&st.db, &t.token_id, key.as_deref(), storage.as_ref())
+    let mut conn = st.db.acquire().await?;
+    let row = auth_tokens::set_profile(&mut conn, &t.token_id, key.as_deref(), storage.as_ref())
         .await
         .on_constraint("auth_token_public_key_key", public_key_taken)?;
     Ok(ApiOk::new("Public profile updated", TokenOut::from(&row)))
@@ -75,7 +76,7 @@ pub async fn get_public_profile(
 ) -> Result<ApiOk<PublicProfileOut>> {
     let key = public_key(&key)
         .map_err(|_| ApiError::bad_request("invalid_public_key", "public_key must be 64 hexadecimal characters"))?;
-    let (public_key, public_storage) = queries::public_profile(&st.db, &key)
+    let (public_key, public_storage) = auth_tokens::public_profile(&st.db, &key)
         .await?
         .ok_or_else(|| ApiError::not_found("profile_not_found", "No public profile for this key"))?;
     Ok(ApiOk::new("Public profile", PublicProfileOut { public_key, public_storage }))

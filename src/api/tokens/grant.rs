@@ -18,20 +18,8 @@ use crate::{
 pub const MAX_DEPTH: i32 = 8;
 pub const MAX_PUBLIC_STORAGE: usize = 64 * 1024;
 
-#[derive(Debug, Clone)]
-pub struct Grant {
-    pub alias: String,
-    pub public_key: Option<String>,
-    pub public_storage: Option<serde_json::Value>,
-    pub ip_whitelist: Vec<String>,
-    pub realm_ids: Vec<String>,
-    pub allow_no_realm: bool,
-    pub perms: PermSet,
-    pub vault_access: bool,
-    pub event_access: bool,
-    pub deny_reauthorization: bool,
-    pub expires_at: Option<DateTime<Utc>>,
-}
+/// Stored by `db::auth_tokens` (the columns a mint or an update sets); its rules are here.
+pub use crate::db::auth_tokens::Grant;
 
 impl Grant {
     pub fn from_create(input: &CreateIn, now: DateTime<Utc>) -> Result<Self> {

@@ -8,10 +8,11 @@ use super::{
     dto::{TokenListOut, TokenOut, UpdateIn},
     find, gate,
     grant::Grant,
-    queries::{self, MAX_TOKENS},
+    MAX_TOKENS,
 };
 use crate::{
     auth::{access::Require, permissions::perm},
+    db::auth_tokens,
     envelope::{json_response, ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result, ResultExt},
     events::{publish, EventKind},
@@ -27,7 +28,8 @@ use crate::{
     extensions(("x-hoody-permission" = json!("resources.create_tokens"))))]
 pub async fn list_auth_tokens(State(st): State<AppState>, me: Require<perm::CreateTokens>) -> Result<Response> {
     let caller = me.token().map(|t| t.token_id.as_str());
-    let rows = queries::list(&st.db, &me.user.user_id, caller).await?;
+    let mut conn = st.db.acquire().await?;
+    let rows = auth_tokens::list(&mut conn, &me.user.user_id, caller, MAX_TOKENS + 1).await?;
     let truncated = rows.len() as i64 > MAX_TOKENS;
     let data = rows.iter().take(MAX_TOKENS as usize).map(TokenOut::from).collect();
     let body = TokenListOut { status_code: 200, message: "Auth tokens".into(), data, truncated };
@@ -80,11 +82,11 @@ pub async fn update_auth_token(
         gate(&st, &me, input.otp_code.as_deref().map(String::as_str)).await?;
     }
     let mut tx = st.db.begin().await?;
-    let row = queries::update(&mut *tx, &current.token_id, &grant, enabled)
+    let row = auth_tokens::update(&mut tx, &current.token_id, &grant, enabled)
         .await
         .on_constraint("auth_token_public_key_key", public_key_taken)?;
     if !enabled {
-        queries::disable_descendants(&mut tx, &row.token_id).await?;
+        auth_tokens::disable_descendants(&mut tx, &row.token_id).await?;
     }
     publish(&mut tx, super::event(&row, EventKind::AuthTokenUpdated)).await?;
     if enabled != current.is_enabled {
@@ -112,8 +114,8 @@ pub async fn delete_auth_token(
     // Revoking only narrows access: never gated by 2FA, so a leaked token can be revoked from
     // any client (an `?otp_code=` older clients send is ignored).
     let mut tx = st.db.begin().await?;
-    queries::disable_descendants(&mut tx, &current.token_id).await?;
-    queries::delete(&mut tx, &current.token_id).await?;
+    auth_tokens::disable_descendants(&mut tx, &current.token_id).await?;
+    auth_tokens::delete(&mut tx, &current.token_id).await?;
     publish(&mut tx, super::event(&current, EventKind::AuthTokenDeleted)).await?;
     tx.commit().await?;
     st.principals.invalidate(&me.user.user_id);

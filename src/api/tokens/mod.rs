@@ -5,7 +5,6 @@ mod current;
 pub(crate) mod dto;
 pub(crate) mod grant;
 pub(crate) mod manage;
-mod queries;
 mod realms;
 mod templates;
 
@@ -13,6 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::{principal::Principal, second_factor, tokens::TokenRow},
+    db::auth_tokens,
     error::{ApiError, Result},
     events::{Event, EventKind, ResourceType},
     state::AppState,
@@ -31,6 +31,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(realms::remove_realm))
 }
 
+/// Most tokens a user may hold, and the most one list returns.
+pub const MAX_TOKENS: i64 = 500;
+
 /// An event about an auth token (never its secret).
 pub(crate) fn event(t: &TokenRow, kind: EventKind) -> Event {
     let data = serde_json::json!({"token_id": t.token_id, "alias": t.alias, "is_enabled": t.is_enabled});
@@ -44,7 +47,8 @@ async fn find(st: &AppState, me: &Principal, id: &str) -> Result<TokenRow> {
         return Err(missing());
     }
     let caller = me.token().map(|t| t.token_id.as_str());
-    queries::visible(&st.db, &me.user.user_id, caller, id).await?.ok_or_else(missing)
+    let mut conn = st.db.acquire().await?;
+    auth_tokens::visible(&mut conn, &me.user.user_id, caller, id).await?.ok_or_else(missing)
 }
 
 /// The 2FA token gate: a session changing tokens sends a code when the account asks for it.

@@ -7,10 +7,10 @@ use super::{
     find, gate,
     grant::{realm_id, Grant},
     manage::realm_change_forbidden,
-    queries,
 };
 use crate::{
     auth::{access::Require, permissions::perm},
+    db::auth_tokens,
     envelope::{ApiOk, Envelope},
     error::{ErrorBody, Result},
     events::{publish, EventKind},
@@ -78,7 +78,7 @@ async fn change(
     }
     gate(st, me, otp).await?;
     let mut tx = st.db.begin().await?;
-    let row = queries::set_realms(&mut *tx, &current.token_id, &grant.realm_ids).await?;
+    let row = auth_tokens::set_realms(&mut tx, &current.token_id, &grant.realm_ids).await?;
     publish(&mut tx, super::event(&row, EventKind::AuthTokenUpdated)).await?;
     tx.commit().await?;
     st.principals.invalidate(&me.user.user_id);

@@ -2,14 +2,13 @@
 //! sign-ins and security changes, from `login_event` and `security_event`, newest first.
 
 use axum::extract::State;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    api::list::{self, ListParams, MetaList, Unsorted},
+    api::list::{self, Counted, ListParams, MetaList, Unsorted},
     auth::{access::Require, permissions::perm},
-    db::ts,
+    db::{security_events, ts},
     error::{ErrorBody, Result},
     extract::Query,
     state::AppState,
@@ -42,13 +41,6 @@ pub struct HistoryEntryOut {
     pub created_at: String,
 }
 
-const HISTORY: &str = "(select 'login-' || login_event_id as id, 'login' as event, ip, client, created_at \
-       from login_event where user_id = $1 and created_at > now() - $4 \
-     union all \
-     select 'security-' || security_event_id, kind, ip, null, created_at \
-       from security_event where user_id = $1 and created_at > now() - $4 \
-       and ((kind = 'login.failed' and $2) or (kind <> 'login.failed' and $3))) h";
-
 /// Get your account security history
 ///
 /// Your own sign-ins, newest first, with address, client and time; `include_failed=true` adds
@@ -67,19 +59,10 @@ pub async fn get_security_history(
     let failed = q.include_failed.unwrap_or(false);
     let security = q.include_security.unwrap_or(false);
     let retention = chrono::Duration::days(st.cfg.audit_retention_days);
-    let sql = format!(
-        "select count(*) over () as total, id, event, ip, client, created_at from {HISTORY} \
-         order by created_at desc, id desc limit $5 offset $6"
-    );
-    let page = list::fetch(&p, |limit, offset| {
-        sqlx::query_as::<_, list::Counted<Row>>(&sql)
-            .bind(&me.user.user_id)
-            .bind(failed)
-            .bind(security)
-            .bind(retention)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&st.db)
+    let (pool, user_id) = (&st.db, me.user.user_id.as_str());
+    let page = list::fetch(&p, |limit, offset| async move {
+        let rows = security_events::history(pool, user_id, failed, security, retention, limit, offset).await?;
+        Ok(rows.into_iter().map(|row| Counted { total: row.total, row }).collect())
     })
     .await?;
     let page = page.map(|r| HistoryEntryOut {
@@ -92,13 +75,4 @@ pub async fn get_security_history(
         created_at: ts(r.created_at),
     });
     Ok(MetaList::new("Security history", page))
-}
-
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: String,
-    event: String,
-    ip: Option<String>,
-    client: Option<String>,
-    created_at: DateTime<Utc>,
 }

@@ -13,6 +13,7 @@ use crate::{
         limits,
         permissions::perm,
     },
+    db::users,
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::Json,
@@ -58,17 +59,6 @@ pub struct FreeTierStatusOut {
     pub claim_blocked_reason: &'static str,
     /// An invite code given at signup could not be redeemed (signup codes are not used yet: false).
     pub signup_code_failed: bool,
-}
-
-async fn has_free_server(st: &AppState, user_id: &str) -> Result<bool> {
-    Ok(sqlx::query_scalar(
-        "select exists (select 1 from container c join project p on p.project_id = c.project_id \
-         join server s on s.server_id = c.server_id \
-         where p.user_id = $1 and p.is_default and c.is_default and s.is_free and c.status <> 'deleting')",
-    )
-    .bind(user_id)
-    .fetch_one(&st.db)
-    .await?)
 }
 
 /// `pool_empty` when no free server would take the account (or the free tier is off).
@@ -118,21 +108,12 @@ pub async fn redeem_invite_code(
     limits::hit(&st.db, &bucket, ATTEMPTS_PER_HOUR, limits::HOUR).await?;
     let mut tx = st.db.begin().await?;
     // One redemption per account, even for concurrent requests.
-    let unlocked: bool = sqlx::query_scalar("select free_tier_unlocked from app_user where user_id = $1 for update")
-        .bind(user_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let unlocked = users::lock_free_tier_unlocked(&mut *tx, user_id).await?;
     if !unlocked {
         if !invites::redeem(&mut tx, &input.code, user_id).await? {
             return Err(ApiError::bad_request("invalid_invite_code", "Unknown or used-up invite code"));
         }
-        sqlx::query(
-            "update app_user set free_tier_unlocked = true, free_tier_unlocked_at = now(), \
-             free_tier_unlock_source = 'invite' where user_id = $1",
-        )
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
+        users::unlock_free_tier_by_invite(&mut *tx, user_id).await?;
     }
     tx.commit().await?;
     st.principals.invalidate(user_id);
@@ -155,7 +136,7 @@ pub async fn get_free_tier_status(
 ) -> Result<ApiOk<FreeTierStatusOut>> {
     let gate = st.cfg.free_tier_invites;
     let unlocked = !gate || me.user.free_tier_unlocked;
-    let has_free = has_free_server(&st, &me.user.user_id).await?;
+    let has_free = users::has_free_server(&st.db, &me.user.user_id).await?;
     let reason = if has_free {
         "already_claimed"
     } else if !unlocked {

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::{
     auth::access::Session,
-    db::ts,
+    db::{ts, users},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::Json,
@@ -46,18 +46,8 @@ pub async fn mark_onboarding_milestone(
         return Err(ApiError::invalid("milestone", "must be 1–64 letters, digits, _, - or ."));
     }
     // One statement: concurrent marks of one milestone keep the first time.
-    let onboarding: Option<serde_json::Value> = sqlx::query_scalar(
-        "update app_user set onboarding = case when onboarding ? $2 then onboarding \
-         else onboarding || jsonb_build_object($2::text, $3::text) end \
-         where user_id = $1 and (onboarding ? $2 or (select count(*) from jsonb_object_keys(onboarding)) < $4) \
-         returning onboarding",
-    )
-    .bind(&me.user.user_id)
-    .bind(m)
-    .bind(ts(chrono::Utc::now()))
-    .bind(MAX_MILESTONES)
-    .fetch_optional(&st.db)
-    .await?;
+    let at = ts(chrono::Utc::now());
+    let onboarding = users::mark_onboarding(&st.db, &me.user.user_id, m, &at, MAX_MILESTONES).await?;
     st.principals.invalidate(&me.user.user_id);
     let onboarding = onboarding.ok_or_else(|| {
         ApiError::invalid("milestone", format!("an account holds at most {MAX_MILESTONES} milestones"))

@@ -5,16 +5,18 @@ use axum::extract::State;
 use super::dto::UserOut;
 use super::dto::UserUpdateIn;
 use crate::{
-    api::{auth::queries::revoke_sessions, fields, tfa::checks},
+    api::{fields, tfa::checks},
     auth::{
         access::{Require, Session},
         limits,
         password::{self, Classes},
         permissions::perm,
         principal::{Auth, Principal},
-        second_factor,
     },
-    db::users::{self, UserRow},
+    db::{
+        security_events, sessions,
+        users::{self, ProfileChange, UserRow},
+    },
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, FieldError, Result},
     extract::{Json, Path},
@@ -86,24 +88,18 @@ pub async fn update_user(
         None => None,
     };
     let mut tx = st.db.begin().await?;
-    sqlx::query(
-        "update app_user set alias = coalesce($2, alias), public_key = coalesce($3, public_key), \
-         metadata = coalesce($4, metadata), password_hash = coalesce($5, password_hash), \
-         is_admin = coalesce($6, is_admin), is_banned = coalesce($7, is_banned) where user_id = $1",
-    )
-    .bind(&user.user_id)
-    .bind(alias)
-    .bind(public_key)
-    .bind(&input.metadata)
-    .bind(&new_hash)
-    .bind(input.is_admin)
-    .bind(input.is_banned)
-    .execute(&mut *tx)
-    .await?;
+    let change = ProfileChange {
+        alias: alias.as_deref(),
+        public_key: public_key.as_deref(),
+        metadata: input.metadata.as_ref(),
+        password_hash: new_hash.as_deref(),
+        is_admin: input.is_admin,
+        is_banned: input.is_banned,
+    };
+    users::update_profile(&mut *tx, &user.user_id, &change).await?;
     if new_hash.is_some() {
-        revoke_sessions(&mut tx, &user.user_id).await?;
-        second_factor::record_event(&mut *tx, &user.user_id, "password.changed", Some(&me.ip.to_string()), None)
-            .await?;
+        sessions::sign_out_everywhere(&mut tx, &user.user_id).await?;
+        security_events::record(&mut *tx, &user.user_id, "password.changed", Some(&me.ip.to_string()), None).await?;
     }
     let updated = users::by_id(&mut *tx, &user.user_id)
         .await?

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::{
     api::auth::signup::{check_email, normalize_email},
     auth::limits,
+    db::waitlist,
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{ClientIp, Json},
@@ -98,21 +99,11 @@ pub async fn join_waitlist(
     let email = address(&input.email)?;
     guard(&st, &client).await?;
     let mut tx = st.db.begin().await?;
-    let first: bool = sqlx::query_scalar(
-        "insert into waitlist (email, ip) values ($1, $2) \
-         on conflict (email) do update set ip = excluded.ip, updated_at = now() returning (xmax = 0)",
-    )
-    .bind(&email)
-    .bind(client.ip.to_string())
-    .fetch_one(&mut *tx)
-    .await?;
+    let first = waitlist::join(&mut *tx, &email, &client.ip.to_string()).await?;
     if first {
         let m = templates::waitlist_joined();
         st.mailer.enqueue(&mut *tx, &email, m.subject, &m.body).await?;
-        sqlx::query("update waitlist set confirmation_sent_at = now() where email = $1")
-            .bind(&email)
-            .execute(&mut *tx)
-            .await?;
+        waitlist::mark_confirmation_sent(&mut *tx, &email).await?;
     }
     tx.commit().await?;
     if first {
@@ -133,18 +124,16 @@ pub async fn enrich_waitlist(
 ) -> Result<ApiOk<WaitlistOut>> {
     let email = address(&input.email)?;
     guard(&st, &client).await?;
-    let updated = sqlx::query(
-        "update waitlist set interest = coalesce($2, interest), context = coalesce($3, context), \
-         industry = coalesce($4, industry), role = coalesce($5, role) where email = $1",
+    let found = waitlist::enrich(
+        &st.db,
+        &email,
+        input.interest.and_then(Interest::text),
+        input.context.and_then(Context::text),
+        input.industry.and_then(Industry::text),
+        input.role.and_then(Role::text),
     )
-    .bind(&email)
-    .bind(input.interest.and_then(Interest::text))
-    .bind(input.context.and_then(Context::text))
-    .bind(input.industry.and_then(Industry::text))
-    .bind(input.role.and_then(Role::text))
-    .execute(&st.db)
     .await?;
-    if updated.rows_affected() == 0 {
+    if !found {
         return Err(ApiError::not_found("waitlist_entry_not_found", "This address has not joined the waitlist"));
     }
     Ok(ApiOk::new("Waitlist entry updated", WaitlistOut { email }))
