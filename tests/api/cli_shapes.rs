@@ -36,7 +36,9 @@ async fn the_clis_patch_requests_do_what_the_sdks_puts_do() {
     r.expect(201);
     let snap = r.data()["snapshot"]["name"].as_str().unwrap().to_owned();
     lxc(&["exec", &name, "--", "touch", "/root/after-snapshot"]);
-    let r = app.call(Method::PATCH, &format!("{base}/snapshots/{snap}/alias"), &s.token, Some(json!({"alias": "cli"}))).await;
+    let r = app
+        .call(Method::PATCH, &format!("{base}/snapshots/{snap}/alias"), &s.token, Some(json!({"alias": "cli"})))
+        .await;
     r.expect(200);
     assert_eq!(r.data()["snapshot"]["alias"], "cli");
     app.call(Method::PATCH, &format!("{base}/snapshots/{snap}"), &s.token, None).await.expect(200);
