@@ -231,23 +231,35 @@ async fn database(cfg: &Config) -> anyhow::Result<(sqlx::PgPool, Option<db::embe
     }
 }
 
-async fn migrate(cfg: Config) -> anyhow::Result<()> {
-    let (pool, pg) = database(&cfg).await?;
-    let result = db::MIGRATOR.run(&pool).await.context("applying migrations");
+/// Run `work` on the database (migrated first), then close it (and the embedded cluster, if one
+/// was started), whatever `work` answered.
+async fn with_database<F, Fut>(cfg: &Config, work: F) -> anyhow::Result<()>
+where
+    F: FnOnce(sqlx::PgPool) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let (pool, pg) = database(cfg).await?;
+    let result = async {
+        db::MIGRATOR.run(&pool).await.context("applying migrations")?;
+        work(pool.clone()).await
+    }
+    .await;
     pool.close().await;
     if let Some(pg) = pg {
         pg.stop();
     }
-    result?;
+    result
+}
+
+async fn migrate(cfg: Config) -> anyhow::Result<()> {
+    with_database(&cfg, |_| async { Ok(()) }).await?;
     tracing::info!("migrations applied");
     Ok(())
 }
 
 async fn manage_servers(cfg: Config, action: ServersCmd) -> anyhow::Result<()> {
-    let (pool, pg) = database(&cfg).await?;
-    let result = async {
-        db::MIGRATOR.run(&pool).await.context("applying migrations")?;
-        let sealer = SecretBox::load(cfg.secret_key.as_ref().map(hoody_api::secret::Secret::as_str), &cfg.data_dir)?;
+    let sealer = SecretBox::load(cfg.secret_key.as_ref().map(hoody_api::secret::Secret::as_str), &cfg.data_dir)?;
+    with_database(&cfg, |pool| async move {
         match action {
             ServersCmd::Add { name, fields } => {
                 let row = servers::add(&pool, &sealer, &name, &fields.into_fields()?).await?;
@@ -277,19 +289,12 @@ async fn manage_servers(cfg: Config, action: ServersCmd) -> anyhow::Result<()> {
             }
         }
         anyhow::Ok(())
-    }
-    .await;
-    pool.close().await;
-    if let Some(pg) = pg {
-        pg.stop();
-    }
-    result
+    })
+    .await
 }
 
 async fn manage_invites(cfg: Config, action: InvitesCmd) -> anyhow::Result<()> {
-    let (pool, pg) = database(&cfg).await?;
-    let result = async {
-        db::MIGRATOR.run(&pool).await.context("applying migrations")?;
+    with_database(&cfg, |pool| async move {
         match action {
             InvitesCmd::Create { count, uses } => {
                 for code in invites::create(&pool, count, uses).await? {
@@ -298,19 +303,12 @@ async fn manage_invites(cfg: Config, action: InvitesCmd) -> anyhow::Result<()> {
             }
         }
         anyhow::Ok(())
-    }
-    .await;
-    pool.close().await;
-    if let Some(pg) = pg {
-        pg.stop();
-    }
-    result
+    })
+    .await
 }
 
 async fn manage_users(cfg: Config, action: UsersCmd) -> anyhow::Result<()> {
-    let (pool, pg) = database(&cfg).await?;
-    let result = async {
-        db::MIGRATOR.run(&pool).await.context("applying migrations")?;
+    with_database(&cfg, |pool| async move {
         let say = |what: &str, r: &accounts::AccountRow| {
             println!("{what} {} ({}, {}): admin={} banned={}", r.username, r.user_id, r.email, r.is_admin, r.is_banned)
         };
@@ -343,13 +341,8 @@ async fn manage_users(cfg: Config, action: UsersCmd) -> anyhow::Result<()> {
             }
         }
         anyhow::Ok(())
-    }
-    .await;
-    pool.close().await;
-    if let Some(pg) = pg {
-        pg.stop();
-    }
-    result
+    })
+    .await
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {

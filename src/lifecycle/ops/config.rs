@@ -12,7 +12,7 @@ use crate::{
     db::containers::{self, ContainerRow},
     error::ApiError,
     events::{publish, EventKind, Tx},
-    lifecycle::{container_event, host_of, provision, HostOp, LockKey, Trigger},
+    lifecycle::{container_event, host_of, provision, HostOp, Trigger},
     state::AppState,
 };
 
@@ -67,17 +67,7 @@ async fn store_env(tx: &mut Tx, id: &str, env: &BTreeMap<String, String>) -> Res
 impl HostOp for Reconfigure {
     type Out = Applied;
 
-    fn kind(&self) -> &'static str {
-        "container.reconfigure"
-    }
-
-    fn locks(&self) -> Vec<LockKey> {
-        vec![LockKey::container(&self.container_id)]
-    }
-
-    fn trigger(&self) -> &Trigger {
-        &self.by
-    }
+    names!("container.reconfigure", locks: [container_id]);
 
     async fn intent(&mut self, _st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
         let id = self.container_id.clone();

@@ -10,7 +10,7 @@ use crate::{
     error::ApiError,
     events::Tx,
     host::StateAction,
-    lifecycle::{born, host_of, network, provision, reason_of, status, transition, HostOp, LockKey, Trigger},
+    lifecycle::{born, host_of, network, provision, reason_of, status, transition, HostOp, Trigger},
     quota,
     state::AppState,
 };
@@ -64,17 +64,7 @@ impl CopyContainer {
 impl HostOp for CopyContainer {
     type Out = &'static str;
 
-    fn kind(&self) -> &'static str {
-        "container.copy"
-    }
-
-    fn locks(&self) -> Vec<LockKey> {
-        vec![LockKey::container(&self.source.container_id), LockKey::container(&self.n.container_id)]
-    }
-
-    fn trigger(&self) -> &Trigger {
-        &self.by
-    }
+    names!("container.copy", locks: [source.container_id, n.container_id]);
 
     async fn intent(&mut self, st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
         let source_status = settled_now(tx, &self.source.container_id).await?;
@@ -131,17 +121,7 @@ impl SyncContainer {
 impl HostOp for SyncContainer {
     type Out = &'static str;
 
-    fn kind(&self) -> &'static str {
-        "container.sync"
-    }
-
-    fn locks(&self) -> Vec<LockKey> {
-        vec![LockKey::container(&self.c.container_id), LockKey::container(&self.source.container_id)]
-    }
-
-    fn trigger(&self) -> &Trigger {
-        &self.by
-    }
+    names!("container.sync", locks: [c.container_id, source.container_id]);
 
     async fn intent(&mut self, _st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
         settled_now(tx, &self.source.container_id).await?;

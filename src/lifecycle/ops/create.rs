@@ -11,7 +11,7 @@ use crate::{
     lifecycle::{
         container_event, host_of,
         provision::{self, kvm_device, KVM_DEVICE},
-        reason_of, status, transition, HostOp, LockKey, Trigger,
+        reason_of, status, transition, HostOp, Trigger,
     },
     quota,
     state::AppState,
@@ -53,17 +53,7 @@ impl Create {
 impl HostOp for Create {
     type Out = ();
 
-    fn kind(&self) -> &'static str {
-        "container.create"
-    }
-
-    fn locks(&self) -> Vec<LockKey> {
-        vec![LockKey::container(&self.container_id)]
-    }
-
-    fn trigger(&self) -> &Trigger {
-        &self.by
-    }
+    names!("container.create", locks: [container_id]);
 
     async fn intent(&mut self, st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
         match &self.plan {
@@ -132,17 +122,7 @@ impl Claim {
 impl HostOp for Claim {
     type Out = ();
 
-    fn kind(&self) -> &'static str {
-        "container.claim"
-    }
-
-    fn locks(&self) -> Vec<LockKey> {
-        vec![LockKey::container(&self.c.container_id)]
-    }
-
-    fn trigger(&self) -> &Trigger {
-        &self.by
-    }
+    names!("container.claim", locks: [c.container_id]);
 
     async fn intent(&mut self, _st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
         let moved =
@@ -195,17 +175,7 @@ impl Delete {
 impl HostOp for Delete {
     type Out = ();
 
-    fn kind(&self) -> &'static str {
-        "container.delete"
-    }
-
-    fn locks(&self) -> Vec<LockKey> {
-        vec![LockKey::container(&self.c.container_id)]
-    }
-
-    fn trigger(&self) -> &Trigger {
-        &self.by
-    }
+    names!("container.delete", locks: [c.container_id]);
 
     async fn intent(&mut self, _st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
         // A delete left half done (`deleting`) may be finished; other host work may not be cut.

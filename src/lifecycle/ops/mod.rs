@@ -2,6 +2,24 @@
 //! locks, what it records before the host is called, what it does on the host, and what it
 //! records after; handlers build one and run it.
 
+/// The parts of a `HostOp` that name it: its kind for the journal, the containers it locks (the
+/// fields named, `self.<path>`) and its trigger (`self.by`).
+macro_rules! names {
+    ($kind:literal, locks: [$($($lock:ident).+),+]) => {
+        fn kind(&self) -> &'static str {
+            $kind
+        }
+
+        fn locks(&self) -> Vec<crate::lifecycle::LockKey> {
+            vec![$(crate::lifecycle::LockKey::container(&self.$($lock).+)),+]
+        }
+
+        fn trigger(&self) -> &crate::lifecycle::Trigger {
+            &self.by
+        }
+    };
+}
+
 mod config;
 mod copy;
 mod create;

@@ -12,7 +12,7 @@ use crate::{
     lifecycle::{
         container_event, host_of,
         network::{self, Desired, NetworkOut},
-        HostOp, LockKey, Trigger,
+        HostOp, Trigger,
     },
     state::AppState,
 };
@@ -50,17 +50,7 @@ impl HostOp for SetNetwork {
     /// The setting as stored now (`None` once removed).
     type Out = Option<NetworkOut>;
 
-    fn kind(&self) -> &'static str {
-        "container.network"
-    }
-
-    fn locks(&self) -> Vec<LockKey> {
-        vec![LockKey::container(&self.c.container_id)]
-    }
-
-    fn trigger(&self) -> &Trigger {
-        &self.by
-    }
+    names!("container.network", locks: [c.container_id]);
 
     async fn intent(&mut self, st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
         settled_now(tx, &self.c.container_id).await?;

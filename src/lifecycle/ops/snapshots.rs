@@ -11,7 +11,7 @@ use crate::{
     error::ApiError,
     events::{publish, EventKind, Tx},
     host::{Host, HostError, SnapshotInfo},
-    lifecycle::{container_event, host_of, HostOp, LockKey, Trigger},
+    lifecycle::{container_event, host_of, HostOp, Trigger},
     quota,
     state::AppState,
 };
@@ -64,17 +64,7 @@ impl TakeSnapshot {
 impl HostOp for TakeSnapshot {
     type Out = ();
 
-    fn kind(&self) -> &'static str {
-        "container.snapshot"
-    }
-
-    fn locks(&self) -> Vec<LockKey> {
-        vec![LockKey::container(&self.c.container_id)]
-    }
-
-    fn trigger(&self) -> &Trigger {
-        &self.by
-    }
+    names!("container.snapshot", locks: [c.container_id]);
 
     async fn intent(&mut self, st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
         settled_now(tx, &self.c.container_id).await?;
@@ -145,17 +135,7 @@ impl RestoreSnapshot {
 impl HostOp for RestoreSnapshot {
     type Out = SnapshotInfo;
 
-    fn kind(&self) -> &'static str {
-        "container.snapshot_restore"
-    }
-
-    fn locks(&self) -> Vec<LockKey> {
-        vec![LockKey::container(&self.c.container_id)]
-    }
-
-    fn trigger(&self) -> &Trigger {
-        &self.by
-    }
+    names!("container.snapshot_restore", locks: [c.container_id]);
 
     async fn intent(&mut self, _st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
         settled_now(tx, &self.c.container_id).await.map(|_| ())
@@ -192,17 +172,7 @@ impl DeleteSnapshot {
 impl HostOp for DeleteSnapshot {
     type Out = ();
 
-    fn kind(&self) -> &'static str {
-        "container.snapshot_delete"
-    }
-
-    fn locks(&self) -> Vec<LockKey> {
-        vec![LockKey::container(&self.c.container_id)]
-    }
-
-    fn trigger(&self) -> &Trigger {
-        &self.by
-    }
+    names!("container.snapshot_delete", locks: [c.container_id]);
 
     async fn intent(&mut self, _st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
         settled_now(tx, &self.c.container_id).await.map(|_| ())

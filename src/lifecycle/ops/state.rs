@@ -8,7 +8,7 @@ use crate::{
     error::ApiError,
     events::{publish, EventKind, Tx},
     host::StateAction,
-    lifecycle::{container_event, host_of, provision, status, transition, HostOp, LockKey, Trigger},
+    lifecycle::{container_event, host_of, provision, status, transition, HostOp, Trigger},
     state::AppState,
 };
 
@@ -55,17 +55,7 @@ impl Operate {
 impl HostOp for Operate {
     type Out = ();
 
-    fn kind(&self) -> &'static str {
-        "container.operate"
-    }
-
-    fn locks(&self) -> Vec<LockKey> {
-        vec![LockKey::container(&self.c.container_id)]
-    }
-
-    fn trigger(&self) -> &Trigger {
-        &self.by
-    }
+    names!("container.operate", locks: [c.container_id]);
 
     async fn intent(&mut self, _st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
         let now = status_now(tx, &self.c.container_id).await?;
@@ -134,17 +124,7 @@ impl SetKvm {
 impl HostOp for SetKvm {
     type Out = ();
 
-    fn kind(&self) -> &'static str {
-        "container.kvm"
-    }
-
-    fn locks(&self) -> Vec<LockKey> {
-        vec![LockKey::container(&self.c.container_id)]
-    }
-
-    fn trigger(&self) -> &Trigger {
-        &self.by
-    }
+    names!("container.kvm", locks: [c.container_id]);
 
     async fn intent(&mut self, _st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
         let now = status_now(tx, &self.c.container_id).await?;
