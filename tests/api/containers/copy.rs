@@ -71,3 +71,59 @@ async fn copies_need_edit_on_the_source_and_do_not_carry_its_proxy_unless_asked(
     assert_eq!(r.data()["credentials_configured"], true);
     assert!(!r.text.contains("s3cret"));
 }
+
+#[tokio::test]
+async fn an_edit_grantee_copies_only_into_the_owners_projects() {
+    let app = spawn().await;
+    let owner = app.verified_user("copy-rule-owner@example.com").await;
+    let shared = new_project(&app, &owner.token, json!({"alias": "Shared"})).await;
+    let other = new_project(&app, &owner.token, json!({"alias": "OwnersOther"})).await;
+    let src = app
+        .running(&owner.token, &shared, json!({"name": "secretive", "environment_vars": {"SECRET": "topsecret"}}))
+        .await;
+    let guest = user(&app, "copy-rule-guest").await;
+    for project in [&shared, &other] {
+        app.post_auth(
+            &format!("/api/v1/projects/{project}/permissions"),
+            &owner.token,
+            Some(json!({"user_id": guest.user_id, "permission_level": "edit"})),
+        )
+        .await
+        .expect(201);
+    }
+    let mine = new_project(&app, &guest.token, json!({"alias": "GuestsOwn"})).await;
+    let path = format!("/api/v1/containers/{src}/copy");
+
+    // Out of the owner's hands: refused, nothing recorded, nothing made on LXD.
+    let before = count(&app).await;
+    let r =
+        app.call(Method::POST, &path, &guest.token, Some(json!({"target_project_id": mine, "name": "stolen"}))).await;
+    r.expect(403);
+    assert_eq!(r.code(), "copy_outside_owner");
+    assert_eq!(count(&app).await, before, "nothing copied");
+    assert_eq!(lxc(&["list", "--format", "csv", "-c", "n"]).lines().filter(|l| l.contains("stolen")).count(), 0);
+
+    // Into another project of the owner's (which the guest may edit): allowed, and it stays the owner's.
+    let r = app
+        .call(Method::POST, &path, &guest.token, Some(json!({"target_project_id": other, "name": "kept-home"})))
+        .await;
+    r.expect(201);
+    let copy = r.data()["id"].as_str().unwrap().to_owned();
+    app.track(&copy);
+    let owner_of: String = sqlx::query_scalar(
+        "select p.user_id from container c join project p on p.project_id = c.project_id where c.container_id = $1",
+    )
+    .bind(&copy)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(owner_of, owner.user_id);
+
+    // The owner copies wherever they own.
+    let owners_new = new_project(&app, &owner.token, json!({"alias": "OwnersNew"})).await;
+    let r = app
+        .call(Method::POST, &path, &owner.token, Some(json!({"target_project_id": owners_new, "name": "owners-copy"})))
+        .await;
+    r.expect(201);
+    app.track(r.data()["id"].as_str().unwrap());
+}

@@ -66,3 +66,29 @@ async fn env_refuses_bad_keys_and_bodies_and_unknown_variables() {
     r.expect(200);
     assert_eq!(r.data()["environment_vars"], json!({"LATER": "1"}), "deleting it again is 200 and changes nothing");
 }
+
+#[tokio::test]
+async fn a_start_refused_for_a_stored_value_names_the_variable() {
+    let app = spawn().await;
+    let s = app.verified_user("env-start@example.com").await;
+    let p = app.project(&s.token, "EnvStart").await;
+    let id = app.running(&s.token, &p, json!({"name": "env-start"})).await;
+    let base = format!("/api/v1/containers/{id}");
+    app.call(Method::POST, &format!("{base}/stop"), &s.token, None).await.expect(200);
+    // A value stored before the rules were checked at the edge (the API refuses it now: 422).
+    sqlx::query(
+        "update container set environment_vars = jsonb_build_object('BROKEN', E'a\\nb') where container_id = $1",
+    )
+    .bind(&id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let r = app.call(Method::POST, &format!("{base}/start"), &s.token, None).await;
+    r.expect(422);
+    assert_eq!(r.body["details"]["fields"][0]["path"], "environment_vars.BROKEN", "{}", r.text);
+    assert_eq!(crate::fixtures::lxc_status(&format!("c-{id}")), "STOPPED");
+    // Put right through the API, it starts.
+    app.call(Method::DELETE, &format!("{base}/env/BROKEN"), &s.token, None).await.expect(200);
+    app.call(Method::POST, &format!("{base}/start"), &s.token, None).await.expect(200);
+    assert_eq!(crate::fixtures::lxc_status(&format!("c-{id}")), "RUNNING");
+}
