@@ -316,6 +316,22 @@ impl Config {
         }
     }
 
+    /// A request answers with what its change did: the wait for the container, the change and
+    /// the two short transactions around it must fit in the request timeout, or a slow host
+    /// would turn an acknowledged change into a 408 the client cannot interpret.
+    pub fn check_timeouts(&self) -> anyhow::Result<()> {
+        let needed = self.host_lock_wait + self.host_op_deadline + Duration::from_secs(3);
+        if needed > self.request_timeout {
+            bail!(
+                "HOODY_HOST_LOCK_WAIT_SECS + HOODY_HOST_OP_DEADLINE_SECS + 3 s ({} s) must not exceed \
+                 HOODY_REQUEST_TIMEOUT_SECS ({} s)",
+                needed.as_secs(),
+                self.request_timeout.as_secs()
+            );
+        }
+        Ok(())
+    }
+
     pub fn from_env() -> anyhow::Result<Self> {
         let mut c = Self::with_data_dir(PathBuf::from(var("HOODY_DATA_DIR").unwrap_or_else(|| "./data".into())));
         if let Some(v) = var("HOODY_LISTEN") {
@@ -364,17 +380,7 @@ impl Config {
         c.host_op_deadline = Duration::from_secs(num("HOODY_HOST_OP_DEADLINE_SECS", 20)?.clamp(1, 3600));
         c.host_lock_wait = Duration::from_secs(num("HOODY_HOST_LOCK_WAIT_SECS", 5)?.clamp(1, 600));
         c.principal_cache_ttl = Duration::from_millis(num("HOODY_PRINCIPAL_CACHE_MS", 1000)?.min(1000));
-        // A request answers with what its change did: the wait for the container, the change
-        // and the two short transactions around it fit in the request timeout.
-        let needed = c.host_lock_wait + c.host_op_deadline + Duration::from_secs(3);
-        if needed > c.request_timeout {
-            bail!(
-                "HOODY_HOST_LOCK_WAIT_SECS + HOODY_HOST_OP_DEADLINE_SECS + 3 s ({} s) must not exceed \
-                 HOODY_REQUEST_TIMEOUT_SECS ({} s)",
-                needed.as_secs(),
-                c.request_timeout.as_secs()
-            );
-        }
+        c.check_timeouts()?;
         if let Some(v) = var("HOODY_DEFAULT_IMAGE") {
             c.default_image = v;
         }
@@ -498,5 +504,18 @@ mod tests {
             assert!(!text.contains(secret), "{secret} in Debug");
         }
         assert!(text.contains("[redacted]"));
+    }
+
+    #[test]
+    fn the_host_timeouts_must_fit_in_the_request_timeout() {
+        let mut c = Config::with_data_dir(PathBuf::from("/tmp/x"));
+        c.check_timeouts().expect("the defaults fit: 5 + 20 + 3 <= 30");
+        c.host_op_deadline = Duration::from_secs(22);
+        c.check_timeouts().expect("exactly the request timeout still fits");
+        c.host_op_deadline = Duration::from_secs(23);
+        let e = c.check_timeouts().unwrap_err().to_string();
+        assert!(e.contains("(31 s)") && e.contains("(30 s)"), "{e}");
+        c.request_timeout = Duration::from_secs(60);
+        c.check_timeouts().expect("a longer request timeout makes room");
     }
 }
