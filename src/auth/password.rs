@@ -5,14 +5,14 @@ use std::{
     collections::HashSet,
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc, LazyLock,
+        Arc, LazyLock, Mutex, PoisonError,
     },
 };
 
 use anyhow::Context;
 use argon2::{
-    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
-    Algorithm, Argon2, Params, Version,
+    password_hash::{rand_core::OsRng, Output, PasswordHash, PasswordHasher, SaltString},
+    Algorithm, Argon2, Block, Params, Version,
 };
 use tokio::sync::Semaphore;
 
@@ -82,15 +82,61 @@ pub fn hash_now(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("argon2 hash failed: {e}"))
 }
 
-fn verify_now(password: &str, hash: &str) -> Verified {
+pub fn verify_now(password: &str, hash: &str) -> Verified {
     let Ok(parsed) = PasswordHash::new(hash) else {
         return Verified { ok: false, needs_rehash: false };
     };
-    let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+    let ok = matches(password.as_bytes(), &parsed);
     let current = parsed.algorithm.as_str() == "argon2id"
         && Params::try_from(&parsed)
             .is_ok_and(|p| p.m_cost() == M_COST && p.t_cost() == T_COST && p.p_cost() == P_COST);
     Verified { ok, needs_rehash: ok && !current }
+}
+
+/// What argon2's own `verify_password` does (the stored algorithm, version, parameters and salt;
+/// a constant-time comparison of the output), with its working memory reused.
+fn matches(password: &[u8], parsed: &PasswordHash) -> bool {
+    let (Some(expected), Some(salt)) = (parsed.hash, parsed.salt) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(version), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        parsed.version.map(Version::try_from).transpose(),
+        Params::try_from(parsed),
+    ) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let argon2 = Argon2::new(algorithm, version.unwrap_or_default(), params);
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let out = &mut out[..expected.len()];
+    with_memory(argon2.params().block_count(), |blocks| {
+        argon2.hash_password_into_with_memory(password, salt, out, blocks)
+    })
+    .is_ok()
+        && Output::new(out).is_ok_and(|o| o == expected)
+}
+
+/// argon2's working memory (19 MiB for our parameters), kept between verifications instead of
+/// allocated, zeroed and returned to the kernel each time. One buffer is out per hash running
+/// (the Hasher's permits bound those); a few are kept.
+static MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+const MEMORY_KEPT: usize = 4;
+
+fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    let mut memory = MEMORY.lock().unwrap_or_else(PoisonError::into_inner).pop().unwrap_or_default();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let out = f(&mut memory);
+    let mut kept = MEMORY.lock().unwrap_or_else(PoisonError::into_inner);
+    if kept.len() < MEMORY_KEPT {
+        kept.push(memory);
+    }
+    out
 }
 
 /// Which character classes a password must contain.
@@ -159,7 +205,37 @@ pub fn policy(path: &str, pw: &str, classes: Classes) -> Vec<FieldError> {
 
 #[cfg(test)]
 mod tests {
+    use argon2::PasswordVerifier;
+
     use super::*;
+
+    #[test]
+    fn the_reused_memory_verify_agrees_with_argon2s_own() {
+        let current = hash_now("Right-Password-1").unwrap();
+        let old_params = Params::new(1024, 1, 1, None).unwrap();
+        let salt = SaltString::generate(&mut OsRng);
+        let older = Argon2::new(Algorithm::Argon2i, Version::V0x13, old_params)
+            .hash_password(b"Right-Password-1", &salt)
+            .unwrap()
+            .to_string();
+        for hash in [&current, &older] {
+            let parsed = PasswordHash::new(hash).unwrap();
+            for pw in ["Right-Password-1", "Wrong-Password-1", ""] {
+                let theirs = Argon2::default().verify_password(pw.as_bytes(), &parsed).is_ok();
+                assert_eq!(verify_now(pw, hash).ok, theirs, "{pw} against {hash}");
+                // Twice: the second runs on the kept (dirty) memory.
+                assert_eq!(verify_now(pw, hash).ok, theirs, "{pw} against {hash}, memory reused");
+            }
+        }
+        assert!(verify_now("Right-Password-1", &current).ok && !verify_now("Right-Password-1", &current).needs_rehash);
+        assert!(verify_now("Right-Password-1", &older).needs_rehash, "older parameters are rehashed");
+        // A damaged hash (output cut short, salt removed, not a hash) matches nothing.
+        let cut = &current[..current.len() - 4];
+        let no_salt = current.rsplitn(3, '$').last().unwrap().to_owned() + "$" + current.rsplit('$').next().unwrap();
+        for bad in [cut, no_salt.as_str(), "nonsense", ""] {
+            assert!(!verify_now("Right-Password-1", bad).ok, "{bad}");
+        }
+    }
 
     fn messages(pw: &str, classes: Classes) -> Vec<String> {
         policy("password", pw, classes).into_iter().map(|e| e.message).collect()

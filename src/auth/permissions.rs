@@ -121,12 +121,17 @@ impl PermSet {
 
     /// The leaves in `self` that `other` lacks.
     pub fn beyond(self, other: Self) -> Vec<&'static str> {
-        LEAVES.iter().filter(|l| self.has(l) && !other.has(l)).map(String::as_str).collect()
+        Self(self.0 & !other.0).leaves()
+    }
+
+    /// Whether the leaf at `index` of [`LEAVES`] is in the set.
+    fn at(self, index: usize) -> bool {
+        index < 64 && self.0 & (1u64 << index) != 0
     }
 
     /// The leaves held, as dotted paths (how the database keeps them).
     pub fn leaves(self) -> Vec<&'static str> {
-        LEAVES.iter().filter(|l| self.has(l)).map(String::as_str).collect()
+        LEAVES.iter().enumerate().filter(|(i, _)| self.at(*i)).map(|(_, l)| l.as_str()).collect()
     }
 
     /// The whole tree as JSON, every leaf present (built the slow way, to check `PermTree`).
@@ -166,7 +171,7 @@ pub struct PermTree(pub PermSet);
 
 impl Serialize for PermTree {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        Node { set: self.0, prefix: "" }.serialize(s)
+        Node { set: self.0, prefix: "", range: 0..LEAVES.len() }.serialize(s)
     }
 }
 
@@ -174,6 +179,8 @@ impl Serialize for PermTree {
 struct Node<'a> {
     set: PermSet,
     prefix: &'a str,
+    /// The leaves under `prefix`: a run of [`LEAVES`], whose indexes are their bits.
+    range: std::ops::Range<usize>,
 }
 
 impl Serialize for Node<'_> {
@@ -181,18 +188,24 @@ impl Serialize for Node<'_> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(None)?;
         let mut last: Option<&str> = None;
-        for leaf in LEAVES.iter().filter(|l| l.starts_with(self.prefix)) {
+        let mut i = self.range.start;
+        while i < self.range.end {
+            let leaf = &LEAVES[i];
             let rest = &leaf[self.prefix.len()..];
             let key = rest.split('.').next().unwrap_or(rest);
             if last == Some(key) {
+                i += 1;
                 continue;
             }
             last = Some(key);
             if key.len() == rest.len() {
-                map.serialize_entry(key, &self.set.has(leaf))?;
+                map.serialize_entry(key, &self.set.at(i))?;
+                i += 1;
             } else {
                 let prefix = &leaf[..self.prefix.len() + key.len() + 1];
-                map.serialize_entry(key, &Node { set: self.set, prefix })?;
+                let end = i + LEAVES[i..self.range.end].iter().take_while(|l| l.starts_with(prefix)).count();
+                map.serialize_entry(key, &Node { set: self.set, prefix, range: i..end })?;
+                i = end;
             }
         }
         map.end()
