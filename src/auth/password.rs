@@ -69,8 +69,15 @@ impl Hasher {
     }
 
     async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
-        let _permit = self.permits.clone().acquire_owned().await.context("hasher closed")?;
-        tokio::task::spawn_blocking(f).await.context("hashing task failed")
+        let permit = self.permits.clone().acquire_owned().await.context("hasher closed")?;
+        // The permit goes with the work: a caller that hangs up does not free it while the hash
+        // still runs.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .context("hashing task failed")
     }
 }
 
@@ -82,6 +89,7 @@ pub fn hash_now(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("argon2 hash failed: {e}"))
 }
 
+/// Verify on this thread (the Hasher runs it on the blocking pool; public for the benchmark).
 pub fn verify_now(password: &str, hash: &str) -> Verified {
     let Ok(parsed) = PasswordHash::new(hash) else {
         return Verified { ok: false, needs_rehash: false };
@@ -122,7 +130,8 @@ fn matches(password: &[u8], parsed: &PasswordHash) -> bool {
 
 /// argon2's working memory (19 MiB for our parameters), kept between verifications instead of
 /// allocated, zeroed and returned to the kernel each time. One buffer is out per hash running
-/// (the Hasher's permits bound those); a few are kept.
+/// (the Hasher's permits bound those, each held until its hash ends); a few are kept. Every
+/// block is written before it is read, so what a buffer held before does not matter.
 static MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
 const MEMORY_KEPT: usize = 4;
 
@@ -133,7 +142,8 @@ fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
     }
     let out = f(&mut memory);
     let mut kept = MEMORY.lock().unwrap_or_else(PoisonError::into_inner);
-    if kept.len() < MEMORY_KEPT {
+    // Only our own parameters' size is kept: an odd stored hash's larger memory goes back.
+    if kept.len() < MEMORY_KEPT && memory.len() <= M_COST as usize {
         kept.push(memory);
     }
     out

@@ -133,6 +133,14 @@ impl LxdApp {
     }
 }
 
+/// Put the real LXD behind a pass-through driver (no fault set, the usual limits) in front of
+/// the `local` server: what reached the host can then be asked (`peak_in_flight() == 0`: no call).
+pub fn watch_host(app: &LxdApp) -> Arc<Faulty> {
+    let f = Arc::new(Faulty::new(Arc::new(Lxd::new(socket(), Duration::from_secs(60)))));
+    app.state.hosts.pin(&app.server_id, Arc::new(Host::new("local", f.clone(), HostLimits::default())));
+    f
+}
+
 /// The call timeout of the host [`pin_faulty`] puts in place.
 pub const DEADLINE: Duration = Duration::from_secs(2);
 

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::{count, new_project, spawn, user};
-use crate::fixtures::lxc;
+use crate::fixtures::{lxc, watch_host};
 
 #[tokio::test]
 async fn copies_need_edit_on_the_source_and_do_not_carry_its_proxy_unless_asked() {
@@ -94,14 +94,15 @@ async fn an_edit_grantee_copies_only_into_the_owners_projects() {
     let mine = new_project(&app, &guest.token, json!({"alias": "GuestsOwn"})).await;
     let path = format!("/api/v1/containers/{src}/copy");
 
-    // Out of the owner's hands: refused, nothing recorded, nothing made on LXD.
+    // Out of the owner's hands: refused, nothing recorded, no call made to LXD.
+    let host = watch_host(&app);
     let before = count(&app).await;
     let r =
         app.call(Method::POST, &path, &guest.token, Some(json!({"target_project_id": mine, "name": "stolen"}))).await;
     r.expect(403);
     assert_eq!(r.code(), "copy_outside_owner");
     assert_eq!(count(&app).await, before, "nothing copied");
-    assert_eq!(lxc(&["list", "--format", "csv", "-c", "n"]).lines().filter(|l| l.contains("stolen")).count(), 0);
+    assert_eq!(host.peak_in_flight(), 0, "the refused copy reached the host");
 
     // Into another project of the owner's (which the guest may edit): allowed, and it stays the owner's.
     let r = app
@@ -110,6 +111,7 @@ async fn an_edit_grantee_copies_only_into_the_owners_projects() {
     r.expect(201);
     let copy = r.data()["id"].as_str().unwrap().to_owned();
     app.track(&copy);
+    assert!(host.peak_in_flight() > 0, "the allowed copy went through the watched host");
     let owner_of: String = sqlx::query_scalar(
         "select p.user_id from container c join project p on p.project_id = c.project_id where c.container_id = $1",
     )
