@@ -420,3 +420,54 @@ pub fn decode_qp(raw: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// The real binary serving on a free port with JSON logs, its output captured: for tests of what
+/// the process itself logs or does at its edges.
+pub struct Served {
+    child: std::process::Child,
+    pub base: String,
+    pub dir: std::path::PathBuf,
+}
+
+impl Served {
+    /// `hoody-api` on `database_url` with `RUST_LOG=rust_log`, the free tier off and `env` on
+    /// top; returns once `ready` (a path such as `/readyz`) answers 200, or after 30 s.
+    pub async fn start(database_url: &str, rust_log: &str, env: &[(&str, &str)], ready: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("hoody-served-{}", hoody_api::db::new_id()));
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_hoody-api"))
+            .env("DATABASE_URL", database_url)
+            .env("HOODY_DATA_DIR", &dir)
+            .env("HOODY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("HOODY_LOG_FORMAT", "json")
+            // No free-tier container on the local LXD (it would outlive the test).
+            .env("HOODY_FREE_TIER", "off")
+            .env("RUST_LOG", rust_log)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if client.get(format!("{base}{ready}")).send().await.is_ok_and(|r| r.status() == 200) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Self { child, base, dir }
+    }
+
+    /// Stop it with SIGTERM: its stdout, its stderr, and whether it exited cleanly.
+    pub fn stop(mut self) -> (String, String, bool) {
+        use std::io::Read;
+        std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let (mut out, mut err) = (String::new(), String::new());
+        self.child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        self.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        let clean = self.child.wait().unwrap().success();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        (out, err, clean)
+    }
+}

@@ -1,48 +1,25 @@
 //! JSON logs from the real binary: one JSON object a line, request lines carry the request id,
 //! and no secret (password, session and auth tokens, verification link) is ever written.
 
-use std::{
-    io::Read,
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::harness::{decode_qp, fresh_database_url, link_token};
+use crate::harness::{decode_qp, fresh_database_url, link_token, Served};
 
 #[tokio::test]
 async fn json_logs_carry_request_ids_and_no_secrets() {
     let url = fresh_database_url().await;
-    let dir = std::env::temp_dir().join(format!("hoody-logs-{}", hoody_api::db::new_id()));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hoody-api"))
-        .env("DATABASE_URL", &url)
-        .env("HOODY_DATA_DIR", &dir)
-        .env("HOODY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("HOODY_LOG_FORMAT", "json")
-        // No free-tier container on the local LXD for this user (it would outlive the test).
-        .env("HOODY_FREE_TIER", "off")
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let served = Served::start(&url, "debug", &[], "/readyz").await;
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..300 {
-        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let base = served.base.clone();
     let password = "Secret-Password-Zebra-42";
     let api = format!("{base}/api/v1");
     let r = client.post(format!("{api}/auth/signup")).json(&json!({"email": "logs@example.com", "password": password}));
     assert_eq!(r.send().await.unwrap().status(), 200);
     let mut mail = None;
     for _ in 0..100 {
-        if let Some(e) = std::fs::read_dir(dir.join("outbox")).ok().and_then(|mut d| d.next()) {
+        if let Some(e) = std::fs::read_dir(served.dir.join("outbox")).ok().and_then(|mut d| d.next()) {
             mail = Some(decode_qp(&std::fs::read_to_string(e.unwrap().path()).unwrap()));
             break;
         }
@@ -87,12 +64,8 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
         client.get(format!("{api}/users/auth/me")).bearer_auth(format!("{auth_token}x")).send().await.unwrap();
     assert_eq!(refused.status(), 401);
 
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert!(child.wait().unwrap().success());
+    let (out, err, clean) = served.stop();
+    assert!(clean, "the server did not exit cleanly on SIGTERM");
     let all = format!("{out}{err}");
 
     let mut request_lines = 0;
@@ -110,5 +83,4 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
     for secret in secrets {
         assert!(!all.contains(secret), "a secret was logged");
     }
-    let _ = std::fs::remove_dir_all(dir);
 }

@@ -6,8 +6,6 @@
 
 use std::{
     collections::HashMap,
-    io::Read,
-    process::{Command, Stdio},
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc,
@@ -21,7 +19,7 @@ use tokio::{
     net::TcpListener,
 };
 
-use crate::harness::{fresh_database_url, TestApp, PASSWORD};
+use crate::harness::{fresh_database_url, Served, TestApp, PASSWORD};
 
 const SIGNUP: &str = "/api/v1/auth/signup";
 const LOGIN: &str = "/api/v1/users/auth/login";
@@ -245,27 +243,9 @@ async fn forgot_and_resend_run_the_same_statements_for_known_and_unknown_address
             .await
             .unwrap();
     }
-    let dir = std::env::temp_dir().join(format!("hoody-enum-{}", hoody_api::db::new_id()));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hoody-api"))
-        .env("DATABASE_URL", &url)
-        .env("HOODY_DATA_DIR", &dir)
-        .env("HOODY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("HOODY_LOG_FORMAT", "json")
-        .env("HOODY_FREE_TIER", "off")
-        .env("RUST_LOG", "info,sqlx::query=debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let served = Served::start(&url, "info,sqlx::query=debug", &[], "/readyz").await;
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..300 {
-        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let base = served.base.clone();
     let cases = [
         ("forgot-known", FORGOT, "known@example.com"),
         ("forgot-unknown", FORGOT, "ghost@example.com"),
@@ -280,7 +260,7 @@ async fn forgot_and_resend_run_the_same_statements_for_known_and_unknown_address
     // The mail work happens after the answers: both known addresses get theirs.
     let mut mails = 0;
     for _ in 0..100 {
-        mails = std::fs::read_dir(dir.join("outbox")).map(|d| d.count()).unwrap_or(0);
+        mails = std::fs::read_dir(served.dir.join("outbox")).map(|d| d.count()).unwrap_or(0);
         if mails >= 2 {
             break;
         }
@@ -288,13 +268,7 @@ async fn forgot_and_resend_run_the_same_statements_for_known_and_unknown_address
     }
     assert_eq!(mails, 2, "a reset mail for known@, a verification mail for pending@");
 
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    child.wait().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    let (out, err, _) = served.stop();
 
     let by = statements_by_request(&out);
     let of = |rid: &str| by.get(rid).cloned().unwrap_or_else(|| panic!("no statements logged for {rid}:\n{err}"));

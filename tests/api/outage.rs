@@ -3,9 +3,7 @@
 //! written when the database is back).
 
 use std::{
-    io::Read,
     net::SocketAddr,
-    process::{Command, Stdio},
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc, Mutex,
@@ -21,33 +19,20 @@ use tokio::{
     task::AbortHandle,
 };
 
-use crate::harness::{fresh_database_url, TestApp, PASSWORD};
+use crate::harness::{fresh_database_url, Served, TestApp, PASSWORD};
 
 #[tokio::test]
 async fn a_database_outage_logs_one_line_per_ten_seconds_not_one_per_request() {
-    let dir = std::env::temp_dir().join(format!("hoody-flood-{}", hoody_api::db::new_id()));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hoody-api"))
-        // Nothing listens on port 1: the database is away for the whole run.
-        .env("DATABASE_URL", "postgres://hoody@127.0.0.1:1/hoody")
-        .env("HOODY_DATA_DIR", &dir)
-        .env("HOODY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("HOODY_LOG_FORMAT", "json")
-        .env("HOODY_DB_ACQUIRE_TIMEOUT_MS", "100")
-        .env("HOODY_FREE_TIER", "off")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // Nothing listens on port 1: the database is away for the whole run.
+    let served = Served::start(
+        "postgres://hoody@127.0.0.1:1/hoody",
+        "info",
+        &[("HOODY_DB_ACQUIRE_TIMEOUT_MS", "100")],
+        "/healthz",
+    )
+    .await;
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..300 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let base = served.base.clone();
     const N: usize = 40;
     let mut refused = 0;
     for _ in 0..N / 8 {
@@ -60,13 +45,7 @@ async fn a_database_outage_logs_one_line_per_ten_seconds_not_one_per_request() {
     }
     assert_eq!(refused, N);
 
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    child.wait().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    let (out, err, _) = served.stop();
     let lines: Vec<Value> = out
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
