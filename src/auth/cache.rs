@@ -13,13 +13,16 @@
 //! - and whatever happens to notifications, an entry lives at most `HOODY_PRINCIPAL_CACHE_MS`
 //!   (1 s by default; 0 turns the cache off).
 //!
-//! A lookup notes the invalidation count before it reads the database, and its answer is kept only
-//! if nothing was invalidated meanwhile: a read that raced a revocation is never served.
+//! A lookup notes the invalidation count and the time before it reads the database; its answer
+//! is kept only if nothing was invalidated meanwhile (a read that raced a revocation is never
+//! served), and its age counts from before the read. Nothing is kept while this replica is not
+//! listening (before the first `LISTEN`, and from a lost connection until the next one), so the
+//! lifetime alone never has to carry a revocation.
 
 use std::{
     collections::HashMap,
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Mutex,
     },
     time::{Duration, Instant},
@@ -51,15 +54,23 @@ pub struct PrincipalCache {
     maps: Mutex<Maps>,
     /// Invalidations so far (of anyone, or of everything).
     invalidations: AtomicU64,
+    /// The listener is connected and listening: only then is anything kept.
+    listening: AtomicBool,
 }
 
-/// What a lookup saw before it went to the database: hand it back to `put_*`.
+/// What a lookup saw before it went to the database (the invalidation count, the time): hand it
+/// back to `put_*`.
 #[derive(Clone, Copy)]
-pub struct Ticket(u64);
+pub struct Ticket(u64, Instant);
 
 impl PrincipalCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, maps: Mutex::new(Maps::default()), invalidations: AtomicU64::new(0) }
+        Self {
+            ttl,
+            maps: Mutex::new(Maps::default()),
+            invalidations: AtomicU64::new(0),
+            listening: AtomicBool::new(false),
+        }
     }
 
     fn maps(&self) -> std::sync::MutexGuard<'_, Maps> {
@@ -71,7 +82,24 @@ impl PrincipalCache {
     }
 
     fn ticket(&self) -> Ticket {
-        Ticket(self.invalidations.load(Ordering::Acquire))
+        Ticket(self.invalidations.load(Ordering::Acquire), Instant::now())
+    }
+
+    /// Whether an answer read under ticket `t` may be kept: the cache is on, this replica hears
+    /// of changes, and nothing was invalidated since the ticket (call with the maps locked).
+    fn keeps(&self, t: Ticket) -> bool {
+        self.enabled() && self.listening.load(Ordering::Acquire) && self.invalidations.load(Ordering::Acquire) == t.0
+    }
+
+    /// The listener is listening (`true`) or lost its connection (`false`: everything goes).
+    fn set_listening(&self, on: bool) {
+        if !on {
+            self.listening.store(false, Ordering::Release);
+        }
+        self.invalidate_all();
+        if on {
+            self.listening.store(true, Ordering::Release);
+        }
     }
 
     /// A cached session of `user_id`, or the ticket to cache what the database says.
@@ -84,17 +112,14 @@ impl PrincipalCache {
     }
 
     pub fn put_session(&self, user_id: &str, sid: &str, value: SessionUser, t: Ticket) {
-        if !self.enabled() {
-            return;
-        }
         let mut maps = self.maps();
-        if self.invalidations.load(Ordering::Acquire) != t.0 {
+        if !self.keeps(t) {
             return;
         }
         if maps.sessions.len() >= CAPACITY {
             maps.sessions.clear();
         }
-        maps.sessions.insert((user_id.to_owned(), sid.to_owned()), Entry { value, at: Instant::now() });
+        maps.sessions.insert((user_id.to_owned(), sid.to_owned()), Entry { value, at: t.1 });
     }
 
     /// A cached token by the SHA-256 of its secret, or the ticket to cache what the database says.
@@ -107,17 +132,14 @@ impl PrincipalCache {
     }
 
     pub fn put_token(&self, hash: &[u8], value: TokenWithUser, t: Ticket) {
-        if !self.enabled() {
-            return;
-        }
         let mut maps = self.maps();
-        if self.invalidations.load(Ordering::Acquire) != t.0 {
+        if !self.keeps(t) {
             return;
         }
         if maps.tokens.len() >= CAPACITY {
             maps.tokens.clear();
         }
-        maps.tokens.insert(hash.to_vec(), Entry { value, at: Instant::now() });
+        maps.tokens.insert(hash.to_vec(), Entry { value, at: t.1 });
     }
 
     /// Forget everything about `user_id` (their sessions and their tokens).
@@ -155,20 +177,24 @@ pub async fn run_listener(st: crate::state::AppState, stop: Stop) {
             }
         };
         if listener.listen(CHANNEL).await.is_err() {
-            continue;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                _ = stop.wait() => return,
+            }
         }
-        st.principals.invalidate_all();
+        st.principals.set_listening(true);
         loop {
             tokio::select! {
                 n = listener.try_recv() => match n {
                     Ok(Some(n)) => st.principals.invalidate(n.payload()),
-                    // The connection dropped (and will be re-made): anything may have changed.
+                    // The connection dropped and was made again (sqlx listens again before
+                    // it says so): anything may have changed meanwhile.
                     Ok(None) => st.principals.invalidate_all(),
                     Err(_) => break,
                 },
                 _ = stop.wait() => return,
             }
         }
-        st.principals.invalidate_all();
+        st.principals.set_listening(false);
     }
 }
