@@ -150,12 +150,32 @@ impl PrincipalCache {
         maps.tokens.retain(|_, e| e.value.user.user_id != user_id);
     }
 
+    /// Forget `user_id` when the guard is dropped. Take it before committing a change to what
+    /// their requests are judged by: it runs after the commit, and also when the request is cut
+    /// short (a timeout, a hang-up) between the commit and the end of the handler.
+    pub fn forget_on_drop<'a>(&'a self, user_id: &'a str) -> Forget<'a> {
+        Forget { cache: self, user_id }
+    }
+
     /// Forget everything.
     pub fn invalidate_all(&self) {
         let mut maps = self.maps();
         self.invalidations.fetch_add(1, Ordering::AcqRel);
         maps.sessions.clear();
         maps.tokens.clear();
+    }
+}
+
+/// See [`PrincipalCache::forget_on_drop`].
+#[must_use = "the user is forgotten when this guard is dropped"]
+pub struct Forget<'a> {
+    cache: &'a PrincipalCache,
+    user_id: &'a str,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.cache.invalidate(self.user_id);
     }
 }
 
@@ -196,5 +216,49 @@ pub async fn run_listener(st: crate::state::AppState, stop: Stop) {
             }
         }
         st.principals.set_listening(false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalidations(c: &PrincipalCache) -> u64 {
+        c.invalidations.load(Ordering::Acquire)
+    }
+
+    #[tokio::test]
+    async fn the_forget_guard_invalidates_when_done_and_when_cut_short() {
+        let cache = PrincipalCache::new(Duration::from_secs(1));
+        assert_eq!(invalidations(&cache), 0);
+        {
+            let _forget = cache.forget_on_drop("user-1");
+            assert_eq!(invalidations(&cache), 0, "not before the guard goes");
+        }
+        assert_eq!(invalidations(&cache), 1);
+        // A handler cut short while it awaits (its commit, say) still forgets the user.
+        let cut_short = async {
+            let _forget = cache.forget_on_drop("user-1");
+            std::future::pending::<()>().await;
+        };
+        assert!(tokio::time::timeout(Duration::from_millis(10), cut_short).await.is_err());
+        assert_eq!(invalidations(&cache), 2);
+    }
+
+    #[test]
+    fn nothing_is_kept_unless_listening_and_unchanged_since_the_ticket() {
+        let cache = PrincipalCache::new(Duration::from_secs(1));
+        let before = cache.ticket();
+        assert!(!cache.keeps(before), "not listening yet");
+        cache.set_listening(true);
+        assert!(!cache.keeps(before), "the ticket predates the listener's start");
+        let t = cache.ticket();
+        assert!(cache.keeps(t));
+        cache.invalidate("someone");
+        assert!(!cache.keeps(t), "an invalidation since the ticket");
+        let t = cache.ticket();
+        cache.set_listening(false);
+        assert!(!cache.keeps(t) && !cache.keeps(cache.ticket()), "a lost listener keeps nothing");
+        assert!(!PrincipalCache::new(Duration::ZERO).keeps(t), "the cache turned off");
     }
 }

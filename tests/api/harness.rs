@@ -142,6 +142,13 @@ pub fn resolver() -> StaticResolver {
 }
 
 impl TestApp {
+    /// After a change made straight in the database (as the CLI or an operator would): this
+    /// replica forgets the principals it cached. Its notification does that within milliseconds;
+    /// a test's next request can come sooner. (`replicas.rs` tests the notification itself.)
+    pub fn forget_cached(&self) {
+        self.state.principals.invalidate_all();
+    }
+
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
     }

@@ -111,6 +111,7 @@ async fn auth_tokens_are_refused_on_admin_only_actions() {
         .execute(&app.db)
         .await
         .unwrap();
+    app.forget_cached();
     let user = app.verified_user("someone@example.com").await;
     let (admin_token, _) =
         app.new_token(&admin.token, json!({"permissions": tree(&["resources.read_account", "admin.users"])})).await;

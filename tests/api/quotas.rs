@@ -53,6 +53,7 @@ async fn parallel_project_creates_stop_at_the_free_tier_limit_and_the_standard_t
         .execute(&app.db)
         .await
         .unwrap();
+    app.forget_cached();
     app.post_auth("/api/v1/projects/", &s.token, Some(json!({"alias": "third"}))).await.expect(201);
 }
 
@@ -72,6 +73,7 @@ async fn tokens_stop_at_the_limit_and_administrators_are_not_limited() {
         .execute(&app.db)
         .await
         .unwrap();
+    app.forget_cached();
     app.post_auth("/api/v1/auth/tokens", &s.token, Some(json!({"alias": "admin"}))).await.expect(201);
 }
 

@@ -579,6 +579,7 @@ async fn a_ban_refuses_sessions_and_tokens_on_the_next_request() {
     let (secret, _) = app.new_token(&s.token, full()).await;
     app.get(ME, Some(&secret)).await.expect(200);
     sqlx::query("update app_user set is_banned = true").execute(&app.db).await.unwrap();
+    app.forget_cached();
     for bearer in [&secret, &s.token] {
         let r = app.get(ME, Some(bearer)).await;
         r.expect(403);

@@ -7,6 +7,7 @@ use crate::harness::{TestApp, PASSWORD};
 
 async fn make_admin(app: &TestApp, user_id: &str) {
     sqlx::query("update app_user set is_admin = true where user_id = $1").bind(user_id).execute(&app.db).await.unwrap();
+    app.forget_cached();
 }
 
 #[tokio::test]

@@ -224,6 +224,7 @@ async fn onboarding_milestones_keep_their_first_time() {
     .execute(&app.db)
     .await
     .unwrap();
+    app.forget_cached();
     app.post_auth(ONBOARDING, &s.token, Some(json!({"milestone": "one_more"}))).await.expect(422);
     app.post_auth(ONBOARDING, &s.token, Some(json!({"milestone": "m7"}))).await.expect(200);
     // Sessions only.

@@ -73,8 +73,8 @@ pub async fn reset_password(
     let email = users::email(&mut *tx, &user_id).await?;
     let m = templates::password_changed();
     st.mailer.enqueue(&mut *tx, &email, m.subject, &m.body).await?;
+    let _forget = st.principals.forget_on_drop(&user_id);
     tx.commit().await?;
-    st.principals.invalidate(&user_id);
     st.mailer.wake();
     Ok(ApiOk::new("Password reset successful. Log in with the new password.", ()))
 }

@@ -47,8 +47,8 @@ pub async fn get_current_user(me: Require<perm::ReadAccount>) -> ApiOk<MeOut> {
 pub async fn logout(State(st): State<AppState>, me: Session) -> Result<ApiOk<()>> {
     let mut tx = st.db.begin().await?;
     db_sessions::sign_out_everywhere(&mut tx, &me.user.user_id).await?;
+    let _forget = st.principals.forget_on_drop(&me.user.user_id);
     tx.commit().await?;
-    st.principals.invalidate(&me.user.user_id);
     Ok(ApiOk::new("Logged out of all sessions", ()))
 }
 
@@ -89,8 +89,8 @@ pub async fn refresh_token(
         RefreshUse::Fresh { .. } | RefreshUse::Unknown => return Err(invalid()),
         RefreshUse::Replayed { family } => {
             db_sessions::revoke(&mut tx, &claims.sub, &family, db_sessions::reason::REPLAY).await?;
+            let _forget = st.principals.forget_on_drop(&claims.sub);
             tx.commit().await?;
-            st.principals.invalidate(&claims.sub);
             tracing::warn!(user_id = %claims.sub, "refresh token replayed; its session is revoked");
             return Err(ApiError::unauthenticated("refresh_token_reused", "Refresh token already used"));
         }

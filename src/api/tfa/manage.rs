@@ -47,8 +47,8 @@ pub async fn disable_two_factor(
     let pair = checks::keep_only_this_session(&st, &mut tx, &me).await?;
     let ip = client.ip.to_string();
     security_events::record(&mut *tx, user_id, "2fa.disabled", Some(&ip), None).await?;
+    let _forget = st.principals.forget_on_drop(user_id);
     tx.commit().await?;
-    st.principals.invalidate(user_id);
     let out = DisabledOut { token: pair.token, refresh_token: pair.refresh_token, sessions_revoked: true };
     Ok(ApiOk::new("Two-factor authentication disabled", out))
 }

@@ -82,8 +82,8 @@ pub async fn verify_two_factor_setup(
     let ip = client.ip.to_string();
     security_events::record(&mut *tx, user_id, "2fa.enabled", Some(&ip), None).await?;
     let enabled_at = two_factor::enabled_at(&mut *tx, user_id).await?;
+    let _forget = st.principals.forget_on_drop(user_id);
     tx.commit().await?;
-    st.principals.invalidate(user_id);
     let out = EnabledOut {
         enabled: true,
         enabled_at: ts(enabled_at),

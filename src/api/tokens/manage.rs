@@ -93,8 +93,8 @@ pub async fn update_auth_token(
         let kind = if enabled { EventKind::AuthTokenEnabled } else { EventKind::AuthTokenDisabled };
         publish(&mut tx, super::event(&row, kind)).await?;
     }
+    let _forget = st.principals.forget_on_drop(&me.user.user_id);
     tx.commit().await?;
-    st.principals.invalidate(&me.user.user_id);
     Ok(ApiOk::new("Auth token updated", TokenOut::from(&row)))
 }
 
@@ -117,8 +117,8 @@ pub async fn delete_auth_token(
     auth_tokens::disable_descendants(&mut tx, &current.token_id).await?;
     auth_tokens::delete(&mut tx, &current.token_id).await?;
     publish(&mut tx, super::event(&current, EventKind::AuthTokenDeleted)).await?;
+    let _forget = st.principals.forget_on_drop(&me.user.user_id);
     tx.commit().await?;
-    st.principals.invalidate(&me.user.user_id);
     tracing::info!(token_id = %current.token_id, "auth token deleted");
     Ok(ApiOk::new("Auth token deleted", ()))
 }

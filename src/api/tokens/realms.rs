@@ -80,7 +80,7 @@ async fn change(
     let mut tx = st.db.begin().await?;
     let row = auth_tokens::set_realms(&mut tx, &current.token_id, &grant.realm_ids).await?;
     publish(&mut tx, super::event(&row, EventKind::AuthTokenUpdated)).await?;
+    let _forget = st.principals.forget_on_drop(&me.user.user_id);
     tx.commit().await?;
-    st.principals.invalidate(&me.user.user_id);
     Ok(TokenOut::from(&row))
 }

@@ -115,8 +115,8 @@ pub async fn redeem_invite_code(
         }
         users::unlock_free_tier_by_invite(&mut *tx, user_id).await?;
     }
+    let _forget = st.principals.forget_on_drop(user_id);
     tx.commit().await?;
-    st.principals.invalidate(user_id);
     limits::undo(&st.db, &bucket).await?;
     // Set up the free tier now (the host part in the background; never fails this answer).
     let region = crate::api::auth::verify::user_region(&st, user_id).await;

@@ -104,8 +104,8 @@ pub async fn update_user(
     let updated = users::by_id(&mut *tx, &user.user_id)
         .await?
         .ok_or_else(|| ApiError::not_found("user_not_found", "User not found"))?;
+    let _forget = st.principals.forget_on_drop(&user.user_id);
     tx.commit().await?;
-    st.principals.invalidate(&user.user_id);
     if input.is_banned.is_some() || input.is_admin.is_some() {
         tracing::info!(admin = %me.user.user_id, user = %user.user_id, is_banned = ?input.is_banned, is_admin = ?input.is_admin, "account flags changed");
     }
