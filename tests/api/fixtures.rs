@@ -133,12 +133,17 @@ impl LxdApp {
     }
 }
 
-/// Put the real LXD behind a pass-through driver (no fault set, the usual limits) in front of
-/// the `local` server: what reached the host can then be asked (`peak_in_flight() == 0`: no call).
-pub fn watch_host(app: &LxdApp) -> Arc<Faulty> {
+/// Put the real LXD behind a [`Faulty`] driver with `limits` in front of the `local` server.
+pub fn pin_through(app: &LxdApp, limits: HostLimits) -> Arc<Faulty> {
     let f = Arc::new(Faulty::new(Arc::new(Lxd::new(socket(), Duration::from_secs(60)))));
-    app.state.hosts.pin(&app.server_id, Arc::new(Host::new("local", f.clone(), HostLimits::default())));
+    app.state.hosts.pin(&app.server_id, Arc::new(Host::new("local", f.clone(), limits)));
     f
+}
+
+/// A pass-through driver (no fault set, the usual limits) in front of the `local` server: what
+/// reached the host can then be asked (`peak_in_flight() == 0`: no call).
+pub fn watch_host(app: &LxdApp) -> Arc<Faulty> {
+    pin_through(app, HostLimits::default())
 }
 
 /// The call timeout of the host [`pin_faulty`] puts in place.
@@ -146,8 +151,5 @@ pub const DEADLINE: Duration = Duration::from_secs(2);
 
 /// Put a fault-injecting driver (around the real LXD) in front of the `local` server.
 pub fn pin_faulty(app: &LxdApp) -> Arc<Faulty> {
-    let f = Arc::new(Faulty::new(Arc::new(Lxd::new(socket(), Duration::from_secs(60)))));
-    let limits = HostLimits { max_concurrent: 4, queue_wait: Duration::from_millis(200), call_timeout: DEADLINE };
-    app.state.hosts.pin(&app.server_id, Arc::new(Host::new("local", f.clone(), limits)));
-    f
+    pin_through(app, HostLimits { max_concurrent: 4, queue_wait: Duration::from_millis(200), call_timeout: DEADLINE })
 }

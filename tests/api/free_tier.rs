@@ -2,18 +2,14 @@
 //! (the host part in the background, never failing the login); the session responses show
 //! them; `POST /users/me/retry-setup` repairs a failed setup and is idempotent.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
-use hoody_api::host::{
-    fault::{Fault, Faulty},
-    lxd::Lxd,
-    Host, HostLimits,
-};
+use hoody_api::host::{fault::Fault, HostLimits};
 use reqwest::Method;
 use serde_json::json;
 
 use crate::{
-    fixtures::{lxc_status, socket, LxdApp},
+    fixtures::{lxc_status, pin_through, LxdApp},
     harness::{TestApp, PASSWORD},
 };
 
@@ -81,11 +77,10 @@ async fn verification_sets_up_the_default_project_and_container() {
 #[tokio::test]
 async fn a_failed_setup_does_not_fail_the_login_and_retry_repairs_it() {
     let app = LxdApp::spawn_with(|c| c.free_tier = true).await;
-    let f = Arc::new(Faulty::new(Arc::new(Lxd::new(socket(), Duration::from_secs(60)))));
-    f.set(Fault::Fail);
     let limits =
         HostLimits { max_concurrent: 4, queue_wait: Duration::from_millis(200), call_timeout: Duration::from_secs(5) };
-    app.state.hosts.pin(&app.server_id, Arc::new(Host::new("local", f.clone(), limits)));
+    let f = pin_through(&app, limits);
+    f.set(Fault::Fail);
 
     let token = app.signup("unlucky@example.com", PASSWORD).await;
     let r = app.post("/api/v1/auth/verify-email", json!({"token": token})).await;
@@ -136,15 +131,8 @@ async fn a_default_container_that_ran_is_not_replaced() {
     wait_status(&app, &id, "running").await;
     let session = app.login("kept@example.com", PASSWORD).await;
     // Its host goes away for a while: the reconciler marks it failed.
-    app.state.hosts.pin(&app.server_id, {
-        let f = Arc::new(Faulty::new(Arc::new(Lxd::new(socket(), Duration::from_secs(60)))));
-        f.set(Fault::Blackhole);
-        Arc::new(Host::new(
-            "local",
-            f,
-            HostLimits { call_timeout: Duration::from_millis(300), ..HostLimits::default() },
-        ))
-    });
+    pin_through(&app, HostLimits { call_timeout: Duration::from_millis(300), ..HostLimits::default() })
+        .set(Fault::Blackhole);
     hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap();
     wait_status(&app, &id, "failed").await;
     app.state.hosts.unpin(&app.server_id);

@@ -1,21 +1,17 @@
 //! Account-wide limits (per tier, from settings), held under concurrency: parallel creates never
 //! pass them, failed containers do not count, administrators and the standard tier get more.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use hoody_api::{
-    host::{
-        fault::{Fault, Faulty},
-        lxd::Lxd,
-        Host, HostLimits,
-    },
+    host::{fault::Fault, HostLimits},
     quota::AccountLimits,
 };
 use reqwest::Method;
 use serde_json::json;
 
 use crate::{
-    fixtures::{lxc, socket, LxdApp},
+    fixtures::{lxc, pin_through, LxdApp},
     harness::TestApp,
 };
 
@@ -85,10 +81,9 @@ async fn containers_stop_at_the_account_limit_and_failed_ones_do_not_count() {
     let b = app.project(&s.token, "B").await;
 
     // A host outage: the create fails, and its `failed` row does not use up the account.
-    let f = Arc::new(Faulty::new(Arc::new(Lxd::new(socket(), Duration::from_secs(60)))));
     let limits =
         HostLimits { max_concurrent: 4, queue_wait: Duration::from_millis(200), call_timeout: Duration::from_secs(5) };
-    app.state.hosts.pin(&app.server_id, Arc::new(Host::new("local", f.clone(), limits)));
+    let f = pin_through(&app, limits);
     f.set(Fault::Fail);
     let failed = app.create(&s.token, &a, json!({"name": "unlucky"})).await;
     failed.expect(502);

@@ -7,21 +7,19 @@ use std::{sync::Arc, time::Duration};
 
 use hoody_api::host::{
     fault::{Fault, Faulty},
-    lxd::Lxd,
-    Host, HostLimits,
+    HostLimits,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::fixtures::{lxc, lxc_status, socket, LxdApp};
+use crate::fixtures::{lxc, lxc_status, pin_through, LxdApp};
 
 /// The real LXD behind a driver that waits `delay` before every call.
 fn slow_host(app: &LxdApp, delay: Duration) -> Arc<Faulty> {
-    let f = Arc::new(Faulty::new(Arc::new(Lxd::new(socket(), Duration::from_secs(60)))));
-    f.set(Fault::Slow(delay));
     let limits =
         HostLimits { max_concurrent: 16, queue_wait: Duration::from_secs(2), call_timeout: Duration::from_secs(30) };
-    app.state.hosts.pin(&app.server_id, Arc::new(Host::new("local", f.clone(), limits)));
+    let f = pin_through(app, limits);
+    f.set(Fault::Slow(delay));
     f
 }
 
