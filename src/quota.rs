@@ -18,6 +18,8 @@ pub struct AccountLimits {
     pub containers: i64,
     pub snapshots: i64,
     pub tokens: i64,
+    /// Firewall rules over all the account's containers, both directions.
+    pub firewall_rules: i64,
 }
 
 /// What a count is of: the lock it takes and how its limit is read.
@@ -27,6 +29,7 @@ pub enum Kind {
     Containers,
     Snapshots,
     Tokens,
+    FirewallRules,
 }
 
 impl Kind {
@@ -36,6 +39,7 @@ impl Kind {
             Self::Containers => "containers",
             Self::Snapshots => "snapshots",
             Self::Tokens => "tokens",
+            Self::FirewallRules => "firewall_rules",
         }
     }
 
@@ -45,6 +49,7 @@ impl Kind {
             Self::Containers => l.containers,
             Self::Snapshots => l.snapshots,
             Self::Tokens => l.tokens,
+            Self::FirewallRules => l.firewall_rules,
         }
     }
 }
@@ -70,18 +75,30 @@ async fn held(tx: &mut Tx, owner_id: &str, kind: Kind) -> Result<i64, ApiError> 
         Kind::Containers => quotas::containers(&mut **tx, owner_id).await?,
         Kind::Snapshots => quotas::snapshots(&mut **tx, owner_id).await?,
         Kind::Tokens => quotas::tokens(&mut **tx, owner_id).await?,
+        Kind::FirewallRules => quotas::firewall_rules(&mut **tx, owner_id).await?,
     })
 }
 
 /// Room for one more `kind` row of `owner_id`'s: 422 naming `limits.<kind>` when the account
 /// holds its tier's maximum. Call inside the transaction that adds it.
 pub async fn check_account(tx: &mut Tx, cfg: &Config, owner_id: &str, kind: Kind) -> Result<(), ApiError> {
+    check_account_for(tx, cfg, owner_id, kind, 1).await
+}
+
+/// Room for `more` new `kind` rows of `owner_id`'s (as [`check_account`]).
+pub async fn check_account_for(
+    tx: &mut Tx,
+    cfg: &Config,
+    owner_id: &str,
+    kind: Kind,
+    more: i64,
+) -> Result<(), ApiError> {
     lock(tx, owner_id, kind).await?;
     let Some((max, tier)) = limit(tx, cfg, owner_id, kind).await? else { return Ok(()) };
-    if held(tx, owner_id, kind).await? >= max {
+    if held(tx, owner_id, kind).await? + more > max {
         return Err(ApiError::invalid(
             &format!("limits.{}", kind.name()),
-            format!("this account ({tier} tier) holds at most {max} {}", kind.name()),
+            format!("this account ({tier} tier) holds at most {max} {}", kind.name().replace('_', " ")),
         ));
     }
     Ok(())

@@ -9,6 +9,7 @@ pub mod documents;
 pub mod email_tokens;
 pub mod embedded;
 pub mod events;
+pub mod firewall;
 pub mod free_tier;
 pub mod host_ops;
 pub mod hot;

@@ -5,6 +5,7 @@
 // Tests build stand-in servers (OAuth providers, tiny routers) with axum's own extractors.
 #![allow(clippy::disallowed_types)]
 
+mod firewall;
 mod fixtures;
 mod harness;
 
