@@ -13,7 +13,9 @@ use std::{
 
 use chrono::{DateTime, Utc};
 
-use super::{HostDriver, HostError, HostFuture, InstanceSpec, InstanceState, ServerInfo, SnapshotInfo, StateAction};
+use super::{
+    HostDriver, HostError, HostFuture, ImageInfo, InstanceSpec, InstanceState, ServerInfo, SnapshotInfo, StateAction,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -162,5 +164,18 @@ impl HostDriver for Faulty {
     }
     fn instances_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, Vec<String>> {
         self.read(self.inner.instances_with(key, value))
+    }
+
+    // Images.
+    fn publish_image<'a>(
+        &'a self,
+        source: &'a str,
+        alias: &'a str,
+        properties: &'a BTreeMap<String, String>,
+    ) -> HostFuture<'a, ImageInfo> {
+        self.change(self.inner.publish_image(source, alias, properties))
+    }
+    fn delete_image<'a>(&'a self, fingerprint: &'a str) -> HostFuture<'a, ()> {
+        self.change(self.inner.delete_image(fingerprint))
     }
 }

@@ -115,6 +115,15 @@ pub struct ServerInfo {
     pub api_extensions: Vec<String>,
 }
 
+/// An image on a host, as published.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageInfo {
+    pub fingerprint: String,
+    pub size_bytes: i64,
+    /// The host's word (`x86_64`, `aarch64`…).
+    pub architecture: String,
+}
+
 /// What the control plane asks of a host. Names are LXD instance names.
 pub trait HostDriver: Send + Sync {
     fn info(&self) -> HostFuture<'_, ServerInfo>;
@@ -161,6 +170,18 @@ pub trait HostDriver: Send + Sync {
     /// The names of the instances whose config `key` is `value`, where the host can filter (LXD's
     /// `api_filtering`); a host that cannot lists every instance, so callers still check the key.
     fn instances_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, Vec<String>>;
+
+    // Images (`hoody-api images publish`).
+    /// Publish a stopped instance (`source` = `name`) or a snapshot (`name/snapshot`) as an image
+    /// on this host, reachable as `alias`, with `properties` (`os`, `release`, `description`…).
+    fn publish_image<'a>(
+        &'a self,
+        source: &'a str,
+        alias: &'a str,
+        properties: &'a BTreeMap<String, String>,
+    ) -> HostFuture<'a, ImageInfo>;
+    /// Delete an image by fingerprint; a missing one counts as deleted.
+    fn delete_image<'a>(&'a self, fingerprint: &'a str) -> HostFuture<'a, ()>;
 }
 
 /// Limits every call to one host obeys.
