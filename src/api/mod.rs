@@ -5,6 +5,7 @@ pub(crate) mod auth;
 pub(crate) mod containers;
 mod env;
 mod fields;
+pub(crate) mod images;
 pub mod list;
 mod meta;
 pub(crate) mod projects;
@@ -25,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(containers::router())
         .merge(env::router())
+        .merge(images::router())
         .merge(meta::router())
         .merge(projects::router())
         .merge(realms::router())
