@@ -14,6 +14,8 @@ pub mod free_tier;
 pub mod host_ops;
 pub mod hot;
 pub mod idempotency;
+pub mod image_publish;
+pub mod images;
 pub mod invites;
 pub mod mail;
 pub mod oauth;

@@ -14,8 +14,8 @@ use std::{
 use chrono::{DateTime, Utc};
 
 use super::{
-    Acl, HostDriver, HostError, HostFuture, InstanceSpec, InstanceState, NetworkInfo, ServerInfo, SnapshotInfo,
-    StateAction,
+    Acl, HostDriver, HostError, HostFuture, ImageInfo, InstanceSpec, InstanceState, NetworkInfo, ServerInfo,
+    SnapshotInfo, StateAction,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,5 +189,18 @@ impl HostDriver for Faulty {
     }
     fn exec<'a>(&'a self, name: &'a str, command: &'a [&'a str]) -> HostFuture<'a, i64> {
         self.change(self.inner.exec(name, command))
+    }
+
+    // Images.
+    fn publish_image<'a>(
+        &'a self,
+        source: &'a str,
+        alias: &'a str,
+        properties: &'a BTreeMap<String, String>,
+    ) -> HostFuture<'a, ImageInfo> {
+        self.change(self.inner.publish_image(source, alias, properties))
+    }
+    fn delete_image<'a>(&'a self, fingerprint: &'a str) -> HostFuture<'a, ()> {
+        self.change(self.inner.delete_image(fingerprint))
     }
 }

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use super::{
     https::{HttpsIdentity, HttpsTransport},
     unix::{self, Outgoing},
-    Acl, HostDriver, HostError, HostFuture, InstanceSpec, InstanceState, NetworkInfo, NetworkState, ServerInfo,
-    SnapshotInfo, StateAction,
+    Acl, HostDriver, HostError, HostFuture, ImageInfo, InstanceSpec, InstanceState, NetworkInfo, NetworkState,
+    ServerInfo, SnapshotInfo, StateAction,
 };
 
 pub const DEFAULT_SOCKET: &str = "/var/lib/lxd/unix.socket";
@@ -490,6 +490,57 @@ impl HostDriver for Lxd {
 
     fn exec<'a>(&'a self, name: &'a str, command: &'a [&'a str]) -> HostFuture<'a, i64> {
         Box::pin(self.run(name, command))
+    }
+
+    // Images.
+    fn publish_image<'a>(
+        &'a self,
+        source: &'a str,
+        alias: &'a str,
+        properties: &'a BTreeMap<String, String>,
+    ) -> HostFuture<'a, ImageInfo> {
+        Box::pin(self.publish(source, alias, properties))
+    }
+
+    fn delete_image<'a>(&'a self, fingerprint: &'a str) -> HostFuture<'a, ()> {
+        Box::pin(async move {
+            match self.operate(Method::DELETE, &format!("/1.0/images/{fingerprint}"), None, None).await {
+                Ok(()) | Err(HostError::NotFound(_)) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+    }
+}
+
+// Images.
+impl Lxd {
+    /// `POST /1.0/images` from an instance or a snapshot with the alias, then the image as the
+    /// alias names it (the operation's own result may be purged before we read it).
+    async fn publish(
+        &self,
+        source: &str,
+        alias: &str,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<ImageInfo, HostError> {
+        let kind = if source.contains('/') { "snapshot" } else { "instance" };
+        let body = json!({
+            "source": {"type": kind, "name": source},
+            "aliases": [{"name": alias}],
+            "properties": properties,
+            "public": false,
+        });
+        self.operate(Method::POST, "/1.0/images", Some(body), None).await?;
+        let (a, _) = self.request(Method::GET, &format!("/1.0/images/aliases/{alias}"), None, None).await?;
+        let fingerprint = a["metadata"]["target"].as_str().unwrap_or_default().to_owned();
+        if fingerprint.is_empty() || !fingerprint.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(HostError::Failed("the new image's alias names no fingerprint".into()));
+        }
+        let (img, _) = self.request(Method::GET, &format!("/1.0/images/{fingerprint}"), None, None).await?;
+        Ok(ImageInfo {
+            fingerprint,
+            size_bytes: int(&img["metadata"]["size"]),
+            architecture: img["metadata"]["architecture"].as_str().unwrap_or_default().to_owned(),
+        })
     }
 }
 

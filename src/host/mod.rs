@@ -139,6 +139,15 @@ pub struct Acl {
     pub egress: Vec<AclRule>,
 }
 
+/// An image on a host, as published.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageInfo {
+    pub fingerprint: String,
+    pub size_bytes: i64,
+    /// The host's word (`x86_64`, `aarch64`…).
+    pub architecture: String,
+}
+
 /// What the control plane asks of a host. Names are LXD instance names.
 pub trait HostDriver: Send + Sync {
     fn info(&self) -> HostFuture<'_, ServerInfo>;
@@ -202,6 +211,18 @@ pub trait HostDriver: Send + Sync {
     fn delete_acl<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()>;
     /// Run a command inside a running instance and wait for it; its exit code.
     fn exec<'a>(&'a self, name: &'a str, command: &'a [&'a str]) -> HostFuture<'a, i64>;
+
+    // Images (`hoody-api images publish`).
+    /// Publish a stopped instance (`source` = `name`) or a snapshot (`name/snapshot`) as an image
+    /// on this host, reachable as `alias`, with `properties` (`os`, `release`, `description`…).
+    fn publish_image<'a>(
+        &'a self,
+        source: &'a str,
+        alias: &'a str,
+        properties: &'a BTreeMap<String, String>,
+    ) -> HostFuture<'a, ImageInfo>;
+    /// Delete an image by fingerprint; a missing one counts as deleted.
+    fn delete_image<'a>(&'a self, fingerprint: &'a str) -> HostFuture<'a, ()>;
 }
 
 /// Limits every call to one host obeys.

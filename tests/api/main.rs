@@ -33,6 +33,7 @@ mod hardening;
 mod host_lxd;
 mod http_basics;
 mod idempotency;
+mod images;
 mod invites;
 mod logs;
 mod mail_addresses;
