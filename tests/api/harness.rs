@@ -484,3 +484,17 @@ impl Served {
         (out, err, clean)
     }
 }
+
+/// Run the real binary's `hoody-api <command> <args>` against `database_url` (data in `dir`);
+/// (success, stdout, stderr).
+pub fn run_cli(command: &str, database_url: &str, dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hoody-api"))
+        .arg(command)
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("HOODY_DATA_DIR", dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run the hoody-api binary");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}

@@ -1,7 +1,7 @@
 //! The servers registry: the admin CLI (`hoody-api servers …`) against a real database, the
 //! regions it offers, and the local LXD registered as the free server `local`.
 
-use std::{path::PathBuf, process::Command, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use serde_json::Value;
 
@@ -20,15 +20,7 @@ impl Cli {
 
     /// Run `hoody-api servers <args>`; (success, stdout, stderr).
     fn run(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_hoody-api"))
-            .arg("servers")
-            .args(args)
-            .env("DATABASE_URL", &self.url)
-            .env("HOODY_DATA_DIR", &self.dir)
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+        crate::harness::run_cli("servers", &self.url, &self.dir, args)
     }
 
     fn list(&self) -> Vec<Value> {

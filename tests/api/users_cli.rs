@@ -2,7 +2,7 @@
 //! app's database. A ban refuses the user's sessions, refresh tokens and auth tokens on the very
 //! next request.
 
-use std::{path::PathBuf, process::Command};
+use std::path::PathBuf;
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -24,15 +24,7 @@ impl Cli {
 
     /// Run `hoody-api users <args>`; (success, stdout, stderr).
     fn run(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_hoody-api"))
-            .arg("users")
-            .args(args)
-            .env("DATABASE_URL", &self.url)
-            .env("HOODY_DATA_DIR", &self.dir)
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+        crate::harness::run_cli("users", &self.url, &self.dir, args)
     }
 
     fn ok(&self, args: &[&str]) -> String {

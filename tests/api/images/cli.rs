@@ -25,16 +25,8 @@ impl Cli {
     }
 
     fn run(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_hoody-api"))
-            .arg("images")
-            .args(args)
-            .env("DATABASE_URL", &self.url)
-            .env("HOODY_DATA_DIR", &self.dir)
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap();
-        let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_owned();
-        (out.status.success(), text(&out.stdout), text(&out.stderr))
+        let (ok, out, err) = crate::harness::run_cli("images", &self.url, &self.dir, args);
+        (ok, out.trim().to_owned(), err.trim().to_owned())
     }
 
     fn ok(&self, args: &[&str]) -> String {
