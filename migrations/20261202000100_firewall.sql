@@ -10,7 +10,7 @@ create table container_firewall (
     ingress         jsonb not null default '[]',
     egress          jsonb not null default '[]',
     rule_count      integer not null default 0,
-    network         text,
+    network         text unique,
     subnet          text,
     version         bigint not null default 1,
     applied_version bigint not null default 0,

@@ -430,8 +430,8 @@ impl Config {
         if let Some(v) = var("HOODY_FIREWALL_SUBNETS") {
             let net: ipnet::Ipv4Net =
                 v.trim().parse().map_err(|_| anyhow::anyhow!("HOODY_FIREWALL_SUBNETS is not an IPv4 CIDR"))?;
-            if net.prefix_len() > 28 {
-                bail!("HOODY_FIREWALL_SUBNETS must be a /28 or larger");
+            if !(8..=28).contains(&net.prefix_len()) {
+                bail!("HOODY_FIREWALL_SUBNETS must be between a /8 and a /28");
             }
             c.firewall_subnets = net.trunc();
         }

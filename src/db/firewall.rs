@@ -28,18 +28,22 @@ struct Raw {
     applied_version: i64,
 }
 
-impl From<Raw> for FirewallRow {
-    fn from(r: Raw) -> Self {
-        let rules = |v: Value| serde_json::from_value(v).unwrap_or_default();
-        Self {
+impl TryFrom<Raw> for FirewallRow {
+    type Error = sqlx::Error;
+
+    /// Rules that no longer read are an error, never an empty list (which would open the
+    /// firewall when applied).
+    fn try_from(r: Raw) -> sqlx::Result<Self> {
+        let rules = |v: Value| serde_json::from_value(v).map_err(|e| sqlx::Error::Decode(Box::new(e)));
+        Ok(Self {
             container_id: r.container_id,
-            ingress: rules(r.ingress),
-            egress: rules(r.egress),
+            ingress: rules(r.ingress)?,
+            egress: rules(r.egress)?,
             network: r.network,
             subnet: r.subnet,
             version: r.version,
             applied_version: r.applied_version,
-        }
+        })
     }
 }
 
@@ -53,7 +57,7 @@ pub async fn get(db: impl PgExecutor<'_>, container_id: &str) -> sqlx::Result<Op
     )
     .fetch_optional(db)
     .await?;
-    Ok(raw.map(Into::into))
+    raw.map(TryInto::try_into).transpose()
 }
 
 /// The same, its row locked until the transaction ends.
@@ -66,7 +70,7 @@ pub async fn lock(db: impl PgExecutor<'_>, container_id: &str) -> sqlx::Result<O
     )
     .fetch_optional(db)
     .await?;
-    Ok(raw.map(Into::into))
+    raw.map(TryInto::try_into).transpose()
 }
 
 /// Store the rule lists (creating the row), one version up; the new version.
@@ -124,5 +128,5 @@ pub async fn on_server(db: impl PgExecutor<'_>, server_id: &str) -> sqlx::Result
     )
     .fetch_all(db)
     .await?;
-    Ok(raws.into_iter().map(Into::into).collect())
+    raws.into_iter().map(TryInto::try_into).collect()
 }

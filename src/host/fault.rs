@@ -187,7 +187,7 @@ impl HostDriver for Faulty {
     fn delete_acl<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()> {
         self.change(self.inner.delete_acl(name))
     }
-    fn exec<'a>(&'a self, name: &'a str, command: &'a [&'a str]) -> HostFuture<'a, i64> {
+    fn exec<'a>(&'a self, name: &'a str, command: &'a [&'a str]) -> HostFuture<'a, ()> {
         self.change(self.inner.exec(name, command))
     }
 

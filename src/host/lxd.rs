@@ -488,7 +488,7 @@ impl HostDriver for Lxd {
         Box::pin(self.remove(format!("/1.0/network-acls/{name}")))
     }
 
-    fn exec<'a>(&'a self, name: &'a str, command: &'a [&'a str]) -> HostFuture<'a, i64> {
+    fn exec<'a>(&'a self, name: &'a str, command: &'a [&'a str]) -> HostFuture<'a, ()> {
         Box::pin(self.run(name, command))
     }
 

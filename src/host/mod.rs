@@ -209,8 +209,9 @@ pub trait HostDriver: Send + Sync {
     fn put_acl<'a>(&'a self, acl: &'a Acl) -> HostFuture<'a, ()>;
     /// Remove an ACL; a missing one counts as removed.
     fn delete_acl<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()>;
-    /// Run a command inside a running instance and wait for it; its exit code.
-    fn exec<'a>(&'a self, name: &'a str, command: &'a [&'a str]) -> HostFuture<'a, i64>;
+    /// Start a command inside a running instance, without waiting for it to end (it runs the
+    /// instance's own programs, which may take as long as they like).
+    fn exec<'a>(&'a self, name: &'a str, command: &'a [&'a str]) -> HostFuture<'a, ()>;
 
     // Images (`hoody-api images publish`).
     /// Publish a stopped instance (`source` = `name`) or a snapshot (`name/snapshot`) as an image

@@ -12,7 +12,7 @@ use crate::{
         permissions::leaf,
     },
     db::{
-        containers::{self, ContainerRow, NewContainer},
+        containers::{ContainerRow, NewContainer},
         projects::{Level, ProjectRow},
     },
     envelope::{ApiOk, Envelope},
@@ -112,21 +112,15 @@ pub async fn copy_container(
     let rules = match n.copy_firewall_rules {
         true => {
             me.require(leaf::RESOURCES_FIREWALLS)?;
-            firewall::copyable(&st, &target.user_id, &src.container_id).await?
+            firewall::copyable(&st, &src.container_id).await?
         }
         false => None,
     };
     let id = n.container_id.clone();
     let by = Trigger::user(&me.user.user_id);
-    let op = ops::CopyContainer::new(n, &target.user_id, src.clone(), input.source_snapshot.clone(), by.clone());
+    let op = ops::CopyContainer::new(n, &target.user_id, src.clone(), input.source_snapshot.clone(), by)
+        .with_firewall(rules);
     lifecycle::run(&st, op).await?;
-    if let Some((ingress, egress)) = rules {
-        let copy = containers::by_id(&st.db, &id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("container_not_found", "Container not found"))?;
-        lifecycle::run(&st, ops::ChangeFirewall::new(copy, ops::FirewallChange::Replace { ingress, egress }, by))
-            .await?;
-    }
     Ok(ApiOk::created("Container copied", CopiedOut(fetch(&st, me, &id).await?)))
 }
 

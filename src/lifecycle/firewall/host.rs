@@ -10,8 +10,10 @@ use rand::Rng;
 
 use super::rules::Rule;
 use crate::{
+    db::{containers::ContainerRow, firewall},
     error::ApiError,
     host::{Acl, Host, HostError},
+    state::AppState,
 };
 
 /// Every bridge and ACL the firewall makes starts with this.
@@ -72,10 +74,21 @@ pub async fn apply(
     Ok(Placed { network: name, subnet })
 }
 
-/// Put `eth0` on `network` (the container's own bridge), or back on the profile's network.
-pub async fn settle_nic(host: &Host, lxd_name: &str, network: Option<&str>) -> Result<(), ApiError> {
-    let dev = network.map(nic);
-    host.call("set_device", |d| d.set_device(lxd_name, "eth0", dev.as_ref())).await?;
+/// After a copy, a sync, a claim or a snapshot restore (which bring their own devices): the
+/// instance as its firewall says, on its own bridge holding the stored rules, or on the
+/// profile's network when it has no firewall.
+pub async fn settle(st: &AppState, host: &Host, c: &ContainerRow) -> Result<(), ApiError> {
+    match firewall::get(&st.db, &c.container_id).await? {
+        Some(fw) => {
+            let placed =
+                apply(host, st.cfg.firewall_subnets, &c.container_id, &c.lxd_name, &fw.ingress, &fw.egress, None)
+                    .await?;
+            firewall::applied(&st.db, &c.container_id, fw.version, &placed.network, &placed.subnet).await?;
+        }
+        None => {
+            host.call("set_device", |d| d.set_device(&c.lxd_name, "eth0", None)).await?;
+        }
+    }
     Ok(())
 }
 
@@ -120,30 +133,40 @@ async fn ensure_bridge(host: &Host, range: Ipv4Net, name: &str) -> Result<String
         ]);
         match host.call("create_bridge", |d| d.create_bridge(name, &config)).await {
             Ok(()) => return Ok(config["ipv4.address"].clone()),
-            // Taken meanwhile (another bridge with the same gateway), or made by a call whose
-            // reply was lost: look again.
-            Err(HostError::Refused(why)) => tracing::info!(%why, "firewall bridge not made; trying again"),
+            // Taken meanwhile: another bridge with the same gateway (its DHCP server cannot
+            // start, which LXD reports as a failure), or this one made by a call whose reply was
+            // lost. Look again.
+            Err(HostError::Refused(why) | HostError::Failed(why)) if taken_meanwhile(&why) => {
+                tracing::info!(%why, "firewall bridge not made; trying another subnet")
+            }
             Err(e) => return Err(e.into()),
         }
     }
     Err(ApiError::Unavailable { retry_after_secs: 5 })
 }
 
-/// A random /28 of `range` that overlaps none of `taken`.
+fn taken_meanwhile(why: &str) -> bool {
+    ["already in use", "already exists", "overlap"].iter().any(|w| why.contains(w))
+}
+
+/// A random /28 of `range` that overlaps none of `taken` (walked from a random start, not
+/// collected: a large range is many subnets).
 fn free_subnet(range: Ipv4Net, taken: &[Ipv4Net]) -> Option<Ipv4Net> {
-    let all: Vec<Ipv4Net> = range.subnets(28).ok()?.collect();
-    let start = rand::thread_rng().gen_range(0..all.len().max(1));
-    all.iter()
-        .cycle()
-        .skip(start)
-        .take(all.len())
+    let range = range.trunc();
+    let count: u32 = 1 << (28 - range.prefix_len().min(28));
+    let base = u32::from(range.network());
+    let start = rand::thread_rng().gen_range(0..count);
+    (0..count)
+        .map(|k| Ipv4Net::new(Ipv4Addr::from(base + ((start + k) % count) * 16), 28))
+        .filter_map(Result::ok)
         .find(|s| !taken.iter().any(|t| t.contains(&s.network()) || s.contains(&t.network())))
-        .copied()
 }
 
 /// Ask a running instance to take an address on its moved `eth0` (DHCP again). Images with a
 /// network manager do it themselves on hot-plug; this covers those whose DHCP client was bound
-/// to the old interface. A stopped instance gets it at its next start; failures are logged.
+/// to the old interface. The command is started, not waited on: it runs the instance's own
+/// programs, which must not hold a host call. A stopped instance gets its address at its next
+/// start; failures are logged.
 async fn renew_address(host: &Host, lxd_name: &str) {
     const SCRIPT: &str = "ip link set eth0 up 2>/dev/null; \
         if command -v udhcpc >/dev/null; then s=/usr/share/udhcpc/default.script; [ -x $s ] || s=/etc/udhcpc/default.script; \
@@ -155,10 +178,8 @@ async fn renew_address(host: &Host, lxd_name: &str) {
         return;
     }
     let cmd = ["sh", "-c", SCRIPT];
-    match host.call("exec", |d| d.exec(lxd_name, &cmd)).await {
-        Ok(0) => {}
-        Ok(code) => tracing::warn!(instance = lxd_name, code, "renewing the address after the NIC moved failed"),
-        Err(e) => tracing::warn!(instance = lxd_name, error = %e, "renewing the address after the NIC moved failed"),
+    if let Err(e) = host.call("exec", |d| d.exec(lxd_name, &cmd)).await {
+        tracing::warn!(instance = lxd_name, error = %e, "could not ask the instance to renew its address");
     }
 }
 

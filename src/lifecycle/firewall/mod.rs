@@ -15,7 +15,6 @@ use crate::{
     db::{containers::ContainerRow, firewall},
     error::ApiError,
     events::EventKind,
-    quota::{self, Kind},
     state::AppState,
 };
 
@@ -45,21 +44,12 @@ pub fn rule_not_found(dir: Direction) -> ApiError {
     ApiError::not_found("firewall_rule_not_found", format!("No {} rule matches", dir.as_str()))
 }
 
-/// The rules of `source_id` to copy into a container of `owner_id`'s (`None`: it has none):
-/// 422 now when the account has no room for them.
-pub async fn copyable(
-    st: &AppState,
-    owner_id: &str,
-    source_id: &str,
-) -> Result<Option<(Vec<Rule>, Vec<Rule>)>, ApiError> {
+/// The rules of `source_id` to copy (`None`: it has none).
+pub async fn copyable(st: &AppState, source_id: &str) -> Result<Option<(Vec<Rule>, Vec<Rule>)>, ApiError> {
     let Some(fw) = firewall::get(&st.db, source_id).await? else { return Ok(None) };
     if fw.ingress.is_empty() && fw.egress.is_empty() {
         return Ok(None);
     }
-    let mut tx = st.db.begin().await?;
-    let n = (fw.ingress.len() + fw.egress.len()) as i64;
-    quota::check_account_for(&mut tx, &st.cfg, owner_id, Kind::FirewallRules, n).await?;
-    tx.rollback().await?;
     Ok(Some((fw.ingress, fw.egress)))
 }
 

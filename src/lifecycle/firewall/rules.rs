@@ -132,7 +132,9 @@ pub fn addresses(field: &str, v: &str) -> Result<String, FieldError> {
                 let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
                 let len: u8 =
                     len.parse().ok().filter(|l| *l <= 32 && len.bytes().all(|b| b.is_ascii_digit())).ok_or_else(bad)?;
-                out.push(format!("{addr}/{len}"));
+                // Host bits dropped: `10.0.0.1/24` is the range `10.0.0.0/24`.
+                let net = ipnet::Ipv4Net::new(addr, len).map_err(|_| bad())?.trunc();
+                out.push(net.to_string());
             }
             None => out.push(item.parse::<Ipv4Addr>().map_err(|_| bad())?.to_string()),
         }
@@ -278,9 +280,11 @@ impl RuleFields {
 }
 
 impl Rule {
-    /// The same traffic and verdict (description and state aside): adding it again changes nothing.
+    /// The same traffic, verdict and state (the description aside): adding it again changes
+    /// nothing.
     pub fn same_as(&self, other: &Rule) -> bool {
         self.action == other.action
+            && self.state == other.state
             && self.protocol == other.protocol
             && self.destination_port == other.destination_port
             && self.source == other.source
@@ -331,6 +335,7 @@ mod tests {
     #[test]
     fn addresses_are_ipv4_and_cidr() {
         assert_eq!(addresses("a", "10.0.0.0/24, 1.2.3.4").unwrap(), "10.0.0.0/24,1.2.3.4");
+        assert_eq!(addresses("a", "10.0.0.9/24").unwrap(), "10.0.0.0/24");
         for bad in ["", "10.0.0.0/33", "300.1.1.1", "::1", "10.0.0.0/", "10.0.0.0/+8", "host"] {
             assert!(addresses("a", bad).is_err(), "{bad}");
         }

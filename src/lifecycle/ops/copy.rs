@@ -6,11 +6,16 @@ use serde_json::json;
 
 use super::{busy, settled_now};
 use crate::{
-    db::containers::{self, ContainerRow, NewContainer},
+    db::{
+        containers::{self, ContainerRow, NewContainer},
+        firewall,
+    },
     error::ApiError,
     events::Tx,
     host::StateAction,
-    lifecycle::{born, host_of, network, provision, reason_of, status, transition, HostOp, Trigger},
+    lifecycle::{
+        born, firewall::rules::Rule, host_of, network, provision, reason_of, status, transition, HostOp, Trigger,
+    },
     quota,
     state::AppState,
 };
@@ -47,13 +52,30 @@ pub struct CopyContainer {
     snapshot: Option<String>,
     row: Option<ContainerRow>,
     running: bool,
+    /// The source's rules, for `copy_firewall_rules`: stored with the row, applied before it starts.
+    firewall: Option<(Vec<Rule>, Vec<Rule>)>,
     by: Trigger,
 }
 
 impl CopyContainer {
     /// `n` goes into a project of `owner_id`'s (whose quota it counts against).
     pub fn new(n: NewContainer, owner_id: &str, source: ContainerRow, snapshot: Option<String>, by: Trigger) -> Self {
-        Self { n: Box::new(n), owner_id: owner_id.to_owned(), source, snapshot, row: None, running: false, by }
+        Self {
+            n: Box::new(n),
+            owner_id: owner_id.to_owned(),
+            source,
+            snapshot,
+            row: None,
+            running: false,
+            firewall: None,
+            by,
+        }
+    }
+
+    /// Give the copy these firewall rules (counted against the owner's limit).
+    pub fn with_firewall(mut self, rules: Option<(Vec<Rule>, Vec<Rule>)>) -> Self {
+        self.firewall = rules;
+        self
     }
 
     pub fn container_id(&self) -> &str {
@@ -73,6 +95,11 @@ impl HostOp for CopyContainer {
         containers::insert(&mut **tx, &self.n).await?;
         if self.n.copy_network_rules {
             network::copy_settings(st, tx, &self.source.container_id, &self.n.container_id).await?;
+        }
+        if let Some((ingress, egress)) = &self.firewall {
+            let n = (ingress.len() + egress.len()) as i64;
+            quota::check_account_for(tx, &st.cfg, &self.owner_id, quota::Kind::FirewallRules, n).await?;
+            firewall::save(&mut **tx, &self.n.container_id, ingress, egress).await?;
         }
         let row = containers::by_id(&mut **tx, &self.n.container_id).await?.ok_or(sqlx::Error::RowNotFound)?;
         born(tx, &row, &self.by).await?;

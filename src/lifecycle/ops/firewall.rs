@@ -122,6 +122,12 @@ impl HostOp for ChangeFirewall {
                 if removed.is_empty() && !(*all && filter.is_empty(true)) {
                     return Err(rule_not_found(*dir));
                 }
+                if removed.is_empty() {
+                    // `all` on an empty list: nothing changes (no firewall is made for it).
+                    self.before = before;
+                    self.outcome = Some(FirewallOutcome::Removed(removed));
+                    return Ok(());
+                }
                 FirewallOutcome::Removed(removed)
             }
             FirewallChange::Toggle { dir, filter, state } => {
@@ -201,6 +207,15 @@ impl HostOp for ChangeFirewall {
             firewall::applied(&mut **tx, &self.c.container_id, *version, &p.network, &p.subnet).await?;
         }
         if matches!(self.change, FirewallChange::Reapply | FirewallChange::Leftover) {
+            return Ok(());
+        }
+        let nothing_changed = match out {
+            FirewallOutcome::Added { duplicate_of, .. } => duplicate_of.is_some(),
+            FirewallOutcome::Removed(rules) => rules.is_empty(),
+            FirewallOutcome::Reset => self.before.is_none(),
+            _ => false,
+        };
+        if nothing_changed {
             return Ok(());
         }
         let (kind, data) = match out {

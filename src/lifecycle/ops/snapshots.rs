@@ -145,6 +145,8 @@ impl HostOp for RestoreSnapshot {
         let host = host_of(st, self.c.server_id.as_deref()).await?;
         let found = listed(&host, &self.c, &self.name).await?;
         host.call("restore", |d| d.restore(&self.c.lxd_name, &self.name)).await.map_err(map_missing)?;
+        // The snapshot brings back its own devices: `eth0` as the firewall says now, not as it was.
+        crate::lifecycle::firewall::host::settle(st, &host, &self.c).await?;
         Ok(found)
     }
 

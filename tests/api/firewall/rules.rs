@@ -314,3 +314,41 @@ async fn a_failed_host_keeps_the_old_rules_and_the_reconciler_repairs_a_lost_acl
     // Nothing out of step: a pass changes nothing.
     assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn an_empty_remove_makes_nothing_and_a_restore_keeps_the_firewall() {
+    let app = LxdApp::spawn().await;
+    let s = app.verified_user("fw-restore@example.com").await;
+    let project = app.project(&s.token, "Restore").await;
+    let id = app.running(&s.token, &project, json!({})).await;
+    let lxd = format!("c-{id}");
+    let name = net_name(&id);
+    let base = format!("/api/v1/containers/{id}");
+    let egress = format!("{base}/firewall/egress");
+
+    // `all` on a container with no firewall: nothing removed, nothing made, no event.
+    let r = app.call(Method::DELETE, &egress, &s.token, Some(json!({"all": true}))).await;
+    r.expect(200);
+    assert_eq!(r.data()["removed_count"], 0);
+    assert!(stored(&app, &id).await.is_none());
+    assert!(network(&name).is_none() && acl(&name).is_none());
+    // A reset of nothing: no event either.
+    app.call(Method::POST, &format!("{base}/firewall/reset"), &s.token, None).await.expect(200);
+    let events: i64 =
+        sqlx::query_scalar("select count(*) from event where resource_type = 'firewall' and container_id = $1")
+            .bind(&id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(events, 0);
+
+    // A snapshot from before the firewall, restored after it: the container stays behind it.
+    let r = app.call(Method::POST, &format!("{base}/snapshots"), &s.token, Some(json!({}))).await;
+    r.expect(201);
+    let snap = r.data()["snapshot"]["name"].as_str().unwrap().to_owned();
+    app.call(Method::POST, &egress, &s.token, Some(tcp("80"))).await.expect(200);
+    assert_eq!(super::devices(&lxd)["eth0"]["network"], name.as_str());
+    app.call(Method::PUT, &format!("{base}/snapshots/{snap}"), &s.token, None).await.expect(200);
+    assert_eq!(super::devices(&lxd)["eth0"]["network"], name.as_str(), "the restore kept eth0 on the firewall bridge");
+    assert_eq!(acl(&name).unwrap()["egress"][0]["destination_port"], "80");
+}
