@@ -96,13 +96,13 @@ pub struct ListQuery {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ProjectRef {
+pub struct AliasProjectRef {
     pub id: String,
     pub alias: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ContainerRef {
+pub struct AliasContainerRef {
     pub id: String,
     pub name: String,
 }
@@ -133,11 +133,11 @@ pub struct AliasOut {
     /// On `GET /proxy/aliases/{id}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub project: Option<ProjectRef>,
+    pub project: Option<AliasProjectRef>,
     /// On `GET /proxy/aliases/{id}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub container: Option<ContainerRef>,
+    pub container: Option<AliasContainerRef>,
 }
 
 /// An alias's URL on the edge proxy.
@@ -172,8 +172,8 @@ impl AliasOut {
 
     /// With the project and container it belongs to (the single read).
     pub fn detailed(mut self, r: &AliasRow) -> Self {
-        self.project = Some(ProjectRef { id: r.project_id.clone(), alias: r.project_alias.clone() });
-        self.container = Some(ContainerRef { id: r.container_id.clone(), name: r.container_name.clone() });
+        self.project = Some(AliasProjectRef { id: r.project_id.clone(), alias: r.project_alias.clone() });
+        self.container = Some(AliasContainerRef { id: r.container_id.clone(), name: r.container_name.clone() });
         self
     }
 }
