@@ -126,6 +126,13 @@ pub async fn of_containers(db: impl PgExecutor<'_> + Copy, container_ids: &[Stri
     rows(db, &ids, None).await
 }
 
+/// The ids of a container's aliases (they go with it).
+pub async fn ids_of_container(db: impl PgExecutor<'_>, container_id: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!("select alias_id from proxy_alias where container_id = $1 order by alias_id", container_id)
+        .fetch_all(db)
+        .await
+}
+
 /// How many aliases each of `container_ids` has (containers without one are left out).
 pub async fn counts(db: impl PgExecutor<'_>, container_ids: &[String]) -> sqlx::Result<Vec<(String, i64)>> {
     let found = sqlx::query!(

@@ -26,7 +26,7 @@ use crate::{
         proxy_aliases::{self, AliasRow},
     },
     error::{ApiError, Result},
-    events::{Event, EventKind, ResourceType},
+    events::{publish, Event, EventKind, ResourceType, Tx},
     state::AppState,
 };
 
@@ -82,6 +82,18 @@ fn event(a: &AliasRow, kind: EventKind, by: &str) -> Event {
         .in_project(&a.project_id)
         .in_container(&a.container_id)
         .in_realms(&a.realm_ids)
+}
+
+/// Inside the transaction that deletes container `container_id` (its aliases go with it by the
+/// foreign key): a `proxy.alias.deleted` event for each of them.
+pub async fn gone_with_container(tx: &mut Tx, container_id: &str, by: &str) -> Result<()> {
+    let ids = proxy_aliases::ids_of_container(&mut **tx, container_id).await?;
+    for row in proxy_aliases::rows(&mut **tx, &ids, None).await? {
+        let mut e = event(&row, EventKind::ProxyAliasDeleted, by);
+        e.data["reason"] = json!("container_deleted");
+        publish(tx, e).await?;
+    }
+    Ok(())
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -169,3 +169,32 @@ async fn a_deleted_container_takes_its_aliases_with_it() {
     // The name is free again.
     fx.create_on(&fx.owner.token, &other, json!({"alias": "goes"})).await.expect(201);
 }
+
+#[tokio::test]
+async fn deleting_a_container_through_the_api_removes_its_aliases_with_their_events() {
+    let app =
+        crate::fixtures::LxdApp::spawn_with(|c| c.reconcile_interval = std::time::Duration::from_secs(3600)).await;
+    let s = user(&app, "lxd-owner").await;
+    let p = app.project(&s.token, "Live").await;
+    let id = app.running(&s.token, &p, json!({"name": "live-1"})).await;
+    let body = json!({"container_id": id, "program": "terminal", "alias": "live-one"});
+    let r = app.post_auth(BASE, &s.token, Some(body)).await;
+    r.expect(201);
+    let alias = r.data()["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        r.data()["url"],
+        "https://live-one.local.containers.hoody.icu/",
+        "the real server's name, the default domain"
+    );
+    app.call(Method::DELETE, &format!("/api/v1/containers/{id}"), &s.token, None).await.expect(200);
+    assert_eq!(count(&app).await, 0);
+    assert_eq!(super::events(&app, &alias).await, ["proxy.alias.created", "proxy.alias.deleted"]);
+    let reason: Value = sqlx::query_scalar(
+        "select data->'reason' from event where resource_id = $1 and event_type = 'proxy.alias.deleted'",
+    )
+    .bind(&alias)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(reason, "container_deleted");
+}
