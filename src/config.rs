@@ -53,6 +53,11 @@ pub struct Config {
     pub limits: Limits,
     /// Account-wide limits per tier (`HOODY_QUOTA_*`, `HOODY_FREE_QUOTA_*`).
     pub quotas: Quotas,
+    /// `HOODY_FIREWALL_SUBNETS`: the IPv4 range firewalled containers' bridges get their /28
+    /// subnets from (default `10.250.0.0/16`; a /28 or larger).
+    pub firewall_subnets: ipnet::Ipv4Net,
+    /// `HOODY_FIREWALL_MAX_RULES`: rules one container may hold, both directions (default 100).
+    pub firewall_max_rules: i64,
     /// `HOODY_GITHUB_*`
     pub github: OAuthProvider,
     /// `HOODY_GOOGLE_*`
@@ -123,7 +128,7 @@ pub struct Config {
 }
 
 /// What an account may hold: `standard` (`HOODY_QUOTA_PROJECTS`, `_CONTAINERS`, `_SNAPSHOTS`,
-/// `_TOKENS`, `_ALIASES`) and `free`, every new account's tier (`HOODY_FREE_QUOTA_*`).
+/// `_TOKENS`, `_FIREWALL_RULES`, `_ALIASES`) and `free`, every new account's tier (`HOODY_FREE_QUOTA_*`).
 #[derive(Clone, Debug)]
 pub struct Quotas {
     pub standard: crate::quota::AccountLimits,
@@ -134,8 +139,22 @@ impl Default for Quotas {
     fn default() -> Self {
         use crate::quota::AccountLimits;
         Self {
-            standard: AccountLimits { projects: 100, containers: 100, snapshots: 1000, tokens: 500, aliases: 500 },
-            free: AccountLimits { projects: 5, containers: 3, snapshots: 30, tokens: 50, aliases: 20 },
+            standard: AccountLimits {
+                projects: 100,
+                containers: 100,
+                snapshots: 1000,
+                tokens: 500,
+                firewall_rules: 10_000,
+                aliases: 500,
+            },
+            free: AccountLimits {
+                projects: 5,
+                containers: 3,
+                snapshots: 30,
+                tokens: 50,
+                firewall_rules: 300,
+                aliases: 20,
+            },
         }
     }
 }
@@ -290,6 +309,8 @@ impl Config {
             mail_retry: Duration::from_secs(10),
             limits: Limits::default(),
             quotas: Quotas::default(),
+            firewall_subnets: ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(10, 250, 0, 0), 16).unwrap_or_default(),
+            firewall_max_rules: 100,
             github: OAuthProvider::github(),
             google: OAuthProvider::google(),
             oauth_redirects: Vec::new(),
@@ -419,8 +440,18 @@ impl Config {
             q.containers = num(&format!("{prefix}_CONTAINERS"), q.containers)?.max(0);
             q.snapshots = num(&format!("{prefix}_SNAPSHOTS"), q.snapshots)?.max(0);
             q.tokens = num(&format!("{prefix}_TOKENS"), q.tokens)?.max(0);
+            q.firewall_rules = num(&format!("{prefix}_FIREWALL_RULES"), q.firewall_rules)?.max(0);
             q.aliases = num(&format!("{prefix}_ALIASES"), q.aliases)?.max(0);
         }
+        if let Some(v) = var("HOODY_FIREWALL_SUBNETS") {
+            let net: ipnet::Ipv4Net =
+                v.trim().parse().map_err(|_| anyhow::anyhow!("HOODY_FIREWALL_SUBNETS is not an IPv4 CIDR"))?;
+            if net.prefix_len() > 28 {
+                bail!("HOODY_FIREWALL_SUBNETS must be a /28 or larger");
+            }
+            c.firewall_subnets = net.trunc();
+        }
+        c.firewall_max_rules = num("HOODY_FIREWALL_MAX_RULES", c.firewall_max_rules)?.clamp(1, 1000);
         if let Some(v) = var("HOODY_METRICS_ALLOW") {
             c.metrics_allow = parse_cidrs(&v)?;
         }

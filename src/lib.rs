@@ -13,6 +13,7 @@ pub mod health;
 pub mod host;
 pub mod idempotency;
 pub mod ids;
+pub mod images;
 pub mod invites;
 pub mod lifecycle;
 pub mod listener;

@@ -1,4 +1,5 @@
-//! The `hoody-api` command: `serve` (default), `migrate`, `openapi`, `servers …`, `invites …`, `users …`.
+//! The `hoody-api` command: `serve` (default), `migrate`, `openapi`, `servers …`, `invites …`, `users …`,
+//! `images …`.
 
 use std::{
     process::ExitCode,
@@ -8,6 +9,8 @@ use std::{
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hoody_api::{accounts, auth::crypto::SecretBox, config::Config, db, invites, servers, state::AppState, telemetry};
+
+mod images_cli;
 
 #[derive(Parser)]
 #[command(name = "hoody-api", version, about = "The Hoody platform control plane")]
@@ -40,6 +43,11 @@ enum Command {
     Users {
         #[command(subcommand)]
         action: UsersCmd,
+    },
+    /// The public image catalogue: publish an image from a container or a snapshot, unpublish.
+    Images {
+        #[command(subcommand)]
+        action: images_cli::ImagesCmd,
     },
 }
 
@@ -212,6 +220,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Some(Command::Servers { action }) => manage_servers(cfg, action).await,
             Some(Command::Invites { action }) => manage_invites(cfg, action).await,
             Some(Command::Users { action }) => manage_users(cfg, action).await,
+            Some(Command::Images { action }) => images_cli::manage_images(cfg, action).await,
             _ => serve(cfg).await,
         }
     })
@@ -233,7 +242,7 @@ async fn database(cfg: &Config) -> anyhow::Result<(sqlx::PgPool, Option<db::embe
 
 /// Run `work` on the database (migrated first), then close it (and the embedded cluster, if one
 /// was started), whatever `work` answered.
-async fn with_database<F, Fut>(cfg: &Config, work: F) -> anyhow::Result<()>
+pub(crate) async fn with_database<F, Fut>(cfg: &Config, work: F) -> anyhow::Result<()>
 where
     F: FnOnce(sqlx::PgPool) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,

@@ -215,7 +215,8 @@ pub fn protocol_rejection(status: StatusCode) -> Vec<u8> {
 
 fn security_headers(h: &mut axum::http::HeaderMap) {
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // A response that states its own caching (an image icon) keeps it; everything else is no-store.
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

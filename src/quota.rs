@@ -18,6 +18,8 @@ pub struct AccountLimits {
     pub containers: i64,
     pub snapshots: i64,
     pub tokens: i64,
+    /// Firewall rules over all the account's containers, both directions.
+    pub firewall_rules: i64,
     pub aliases: i64,
 }
 
@@ -28,6 +30,7 @@ pub enum Kind {
     Containers,
     Snapshots,
     Tokens,
+    FirewallRules,
     Aliases,
 }
 
@@ -38,6 +41,7 @@ impl Kind {
             Self::Containers => "containers",
             Self::Snapshots => "snapshots",
             Self::Tokens => "tokens",
+            Self::FirewallRules => "firewall_rules",
             Self::Aliases => "aliases",
         }
     }
@@ -48,6 +52,7 @@ impl Kind {
             Self::Containers => l.containers,
             Self::Snapshots => l.snapshots,
             Self::Tokens => l.tokens,
+            Self::FirewallRules => l.firewall_rules,
             Self::Aliases => l.aliases,
         }
     }
@@ -74,6 +79,7 @@ async fn held(tx: &mut Tx, owner_id: &str, kind: Kind) -> Result<i64, ApiError> 
         Kind::Containers => quotas::containers(&mut **tx, owner_id).await?,
         Kind::Snapshots => quotas::snapshots(&mut **tx, owner_id).await?,
         Kind::Tokens => quotas::tokens(&mut **tx, owner_id).await?,
+        Kind::FirewallRules => quotas::firewall_rules(&mut **tx, owner_id).await?,
         Kind::Aliases => quotas::aliases(&mut **tx, owner_id).await?,
     })
 }
@@ -81,12 +87,23 @@ async fn held(tx: &mut Tx, owner_id: &str, kind: Kind) -> Result<i64, ApiError> 
 /// Room for one more `kind` row of `owner_id`'s: 422 naming `limits.<kind>` when the account
 /// holds its tier's maximum. Call inside the transaction that adds it.
 pub async fn check_account(tx: &mut Tx, cfg: &Config, owner_id: &str, kind: Kind) -> Result<(), ApiError> {
+    check_account_for(tx, cfg, owner_id, kind, 1).await
+}
+
+/// Room for `more` new `kind` rows of `owner_id`'s (as [`check_account`]).
+pub async fn check_account_for(
+    tx: &mut Tx,
+    cfg: &Config,
+    owner_id: &str,
+    kind: Kind,
+    more: i64,
+) -> Result<(), ApiError> {
     lock(tx, owner_id, kind).await?;
     let Some((max, tier)) = limit(tx, cfg, owner_id, kind).await? else { return Ok(()) };
-    if held(tx, owner_id, kind).await? >= max {
+    if held(tx, owner_id, kind).await? + more > max {
         return Err(ApiError::invalid(
             &format!("limits.{}", kind.name()),
-            format!("this account ({tier} tier) holds at most {max} {}", kind.name()),
+            format!("this account ({tier} tier) holds at most {max} {}", kind.name().replace('_', " ")),
         ));
     }
     Ok(())

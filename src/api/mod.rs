@@ -6,6 +6,8 @@ pub(crate) mod auth;
 pub(crate) mod containers;
 mod env;
 mod fields;
+mod firewall;
+pub(crate) mod images;
 pub mod list;
 mod meta;
 pub(crate) mod projects;
@@ -27,6 +29,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(containers::router())
         .merge(env::router())
+        .merge(firewall::router())
+        .merge(images::router())
         .merge(meta::router())
         .merge(projects::router())
         .merge(realms::router())

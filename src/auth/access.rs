@@ -180,6 +180,8 @@ policies! {
     CopyContainer = (Edit, CONTAINERS_CREATE);
     Authorize = (Edit, CONTAINERS_ACTIONS_EXEC);
     Kvm = (Edit, CONTAINERS_FEATURES_KVM);
+    ReadFirewall = (Read, RESOURCES_FIREWALLS);
+    Firewall = (Edit, RESOURCES_FIREWALLS);
 }
 
 /// `R` named by the path, as the caller may see it, under policy `P`: a token without `P`'s

@@ -86,3 +86,15 @@ pub async fn in_project(db: impl PgExecutor<'_>, project_id: &str) -> sqlx::Resu
     .fetch_one(db)
     .await
 }
+
+/// Firewall rules, both directions, over every container of `owner_id`'s projects.
+pub async fn firewall_rules(db: impl PgExecutor<'_>, owner_id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select coalesce(sum(f.rule_count), 0)::bigint as "n!" from container_firewall f
+        join container c on c.container_id = f.container_id
+        join project p on p.project_id = c.project_id where p.user_id = $1"#,
+        owner_id
+    )
+    .fetch_one(db)
+    .await
+}

@@ -13,7 +13,10 @@ use std::{
 
 use chrono::{DateTime, Utc};
 
-use super::{HostDriver, HostError, HostFuture, InstanceSpec, InstanceState, ServerInfo, SnapshotInfo, StateAction};
+use super::{
+    Acl, HostDriver, HostError, HostFuture, ImageInfo, InstanceSpec, InstanceState, NetworkInfo, ServerInfo,
+    SnapshotInfo, StateAction,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -162,5 +165,42 @@ impl HostDriver for Faulty {
     }
     fn instances_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, Vec<String>> {
         self.read(self.inner.instances_with(key, value))
+    }
+    fn networks(&self) -> HostFuture<'_, Vec<NetworkInfo>> {
+        self.read(self.inner.networks())
+    }
+    fn create_bridge<'a>(&'a self, name: &'a str, config: &'a BTreeMap<String, String>) -> HostFuture<'a, ()> {
+        self.change(self.inner.create_bridge(name, config))
+    }
+    fn delete_network<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()> {
+        self.change(self.inner.delete_network(name))
+    }
+    fn acl<'a>(&'a self, name: &'a str) -> HostFuture<'a, Option<Acl>> {
+        self.read(self.inner.acl(name))
+    }
+    fn acls<'a>(&'a self, prefix: &'a str) -> HostFuture<'a, Vec<Acl>> {
+        self.read(self.inner.acls(prefix))
+    }
+    fn put_acl<'a>(&'a self, acl: &'a Acl) -> HostFuture<'a, ()> {
+        self.change(self.inner.put_acl(acl))
+    }
+    fn delete_acl<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()> {
+        self.change(self.inner.delete_acl(name))
+    }
+    fn exec<'a>(&'a self, name: &'a str, command: &'a [&'a str]) -> HostFuture<'a, i64> {
+        self.change(self.inner.exec(name, command))
+    }
+
+    // Images.
+    fn publish_image<'a>(
+        &'a self,
+        source: &'a str,
+        alias: &'a str,
+        properties: &'a BTreeMap<String, String>,
+    ) -> HostFuture<'a, ImageInfo> {
+        self.change(self.inner.publish_image(source, alias, properties))
+    }
+    fn delete_image<'a>(&'a self, fingerprint: &'a str) -> HostFuture<'a, ()> {
+        self.change(self.inner.delete_image(fingerprint))
     }
 }

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use super::{
     https::{HttpsIdentity, HttpsTransport},
     unix::{self, Outgoing},
-    HostDriver, HostError, HostFuture, InstanceSpec, InstanceState, NetworkState, ServerInfo, SnapshotInfo,
-    StateAction,
+    Acl, HostDriver, HostError, HostFuture, ImageInfo, InstanceSpec, InstanceState, NetworkInfo, NetworkState,
+    ServerInfo, SnapshotInfo, StateAction,
 };
 
 pub const DEFAULT_SOCKET: &str = "/var/lib/lxd/unix.socket";
@@ -45,7 +45,7 @@ impl Lxd {
         Ok(Self { transport: Transport::Https(Box::new(transport)), connect_timeout, op_timeout })
     }
 
-    async fn send(&self, out: Outgoing<'_>) -> Result<unix::Reply, HostError> {
+    pub(super) async fn send(&self, out: Outgoing<'_>) -> Result<unix::Reply, HostError> {
         match &self.transport {
             Transport::Unix(socket) => unix::send(socket, self.connect_timeout, out).await,
             Transport::Https(https) => https.send(out).await,
@@ -53,7 +53,7 @@ impl Lxd {
     }
 
     /// One request; LXD's envelope (`type` sync/async/error) unwrapped.
-    async fn request(
+    pub(super) async fn request(
         &self,
         method: Method,
         path: &str,
@@ -83,35 +83,47 @@ impl Lxd {
     }
 
     /// Run a request whose answer is an operation, and wait for the operation to end.
-    async fn operate(
+    pub(super) async fn operate(
         &self,
         method: Method,
         path: &str,
         body: Option<Value>,
         if_match: Option<&str>,
     ) -> Result<(), HostError> {
+        self.operation(method, path, body, if_match).await.map(|_| ())
+    }
+
+    /// [`Self::operate`], handing back the finished operation's `metadata` (`Null` when the
+    /// answer was not an operation, or it finished and was purged before we asked).
+    pub(super) async fn operation(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        if_match: Option<&str>,
+    ) -> Result<Value, HostError> {
         let (v, _) = self.request(method, path, body, if_match).await?;
         if v["type"] != "async" {
-            return Ok(());
+            return Ok(Value::Null);
         }
         let op = v["operation"].as_str().ok_or_else(|| HostError::Failed("async reply without operation".into()))?;
         let secs = self.op_timeout.as_secs().max(1);
         match self.request(Method::GET, &format!("{op}/wait?timeout={secs}"), None, None).await {
-            Ok((done, _)) => match done["metadata"]["status"].as_str() {
-                Some("Success") => Ok(()),
+            Ok((mut done, _)) => match done["metadata"]["status"].as_str() {
+                Some("Success") => Ok(done["metadata"]["metadata"].take()),
                 Some("Running") | Some("Pending") => Err(HostError::Timeout),
                 _ => {
                     let err = done["metadata"]["err"].as_str().unwrap_or("operation failed").to_owned();
                     Err(if err.contains("not found") { HostError::NotFound(err) } else { HostError::Refused(err) })
                 }
             },
-            // Finished and purged before we asked: the caller re-reads the instance.
-            Err(HostError::NotFound(_)) => Ok(()),
+            // Finished and purged before we asked: the caller re-reads what it changed.
+            Err(HostError::NotFound(_)) => Ok(Value::Null),
             Err(e) => Err(e),
         }
     }
 
-    fn instance(name: &str) -> String {
+    pub(super) fn instance(name: &str) -> String {
         format!("/1.0/instances/{name}")
     }
 
@@ -445,6 +457,89 @@ impl HostDriver for Lxd {
                         .collect()
                 })
                 .unwrap_or_default())
+        })
+    }
+
+    fn networks(&self) -> HostFuture<'_, Vec<NetworkInfo>> {
+        Box::pin(self.list_networks())
+    }
+
+    fn create_bridge<'a>(&'a self, name: &'a str, config: &'a BTreeMap<String, String>) -> HostFuture<'a, ()> {
+        Box::pin(self.new_bridge(name, config))
+    }
+
+    fn delete_network<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()> {
+        Box::pin(self.remove(format!("/1.0/networks/{name}")))
+    }
+
+    fn acl<'a>(&'a self, name: &'a str) -> HostFuture<'a, Option<Acl>> {
+        Box::pin(self.one_acl(name))
+    }
+
+    fn acls<'a>(&'a self, prefix: &'a str) -> HostFuture<'a, Vec<Acl>> {
+        Box::pin(self.list_acls(prefix))
+    }
+
+    fn put_acl<'a>(&'a self, acl: &'a Acl) -> HostFuture<'a, ()> {
+        Box::pin(self.write_acl(acl))
+    }
+
+    fn delete_acl<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()> {
+        Box::pin(self.remove(format!("/1.0/network-acls/{name}")))
+    }
+
+    fn exec<'a>(&'a self, name: &'a str, command: &'a [&'a str]) -> HostFuture<'a, i64> {
+        Box::pin(self.run(name, command))
+    }
+
+    // Images.
+    fn publish_image<'a>(
+        &'a self,
+        source: &'a str,
+        alias: &'a str,
+        properties: &'a BTreeMap<String, String>,
+    ) -> HostFuture<'a, ImageInfo> {
+        Box::pin(self.publish(source, alias, properties))
+    }
+
+    fn delete_image<'a>(&'a self, fingerprint: &'a str) -> HostFuture<'a, ()> {
+        Box::pin(async move {
+            match self.operate(Method::DELETE, &format!("/1.0/images/{fingerprint}"), None, None).await {
+                Ok(()) | Err(HostError::NotFound(_)) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+    }
+}
+
+// Images.
+impl Lxd {
+    /// `POST /1.0/images` from an instance or a snapshot with the alias, then the image as the
+    /// alias names it (the operation's own result may be purged before we read it).
+    async fn publish(
+        &self,
+        source: &str,
+        alias: &str,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<ImageInfo, HostError> {
+        let kind = if source.contains('/') { "snapshot" } else { "instance" };
+        let body = json!({
+            "source": {"type": kind, "name": source},
+            "aliases": [{"name": alias}],
+            "properties": properties,
+            "public": false,
+        });
+        self.operate(Method::POST, "/1.0/images", Some(body), None).await?;
+        let (a, _) = self.request(Method::GET, &format!("/1.0/images/aliases/{alias}"), None, None).await?;
+        let fingerprint = a["metadata"]["target"].as_str().unwrap_or_default().to_owned();
+        if fingerprint.is_empty() || !fingerprint.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(HostError::Failed("the new image's alias names no fingerprint".into()));
+        }
+        let (img, _) = self.request(Method::GET, &format!("/1.0/images/{fingerprint}"), None, None).await?;
+        Ok(ImageInfo {
+            fingerprint,
+            size_bytes: int(&img["metadata"]["size"]),
+            architecture: img["metadata"]["architecture"].as_str().unwrap_or_default().to_owned(),
         })
     }
 }

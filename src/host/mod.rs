@@ -9,6 +9,7 @@ pub mod breaker;
 pub mod fault;
 pub mod https;
 pub mod lxd;
+mod lxd_net;
 pub mod registry;
 pub mod unix;
 
@@ -115,6 +116,38 @@ pub struct ServerInfo {
     pub api_extensions: Vec<String>,
 }
 
+/// A network as the host lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkInfo {
+    pub name: String,
+    /// Created through the host's API (a bridge it runs), not a physical interface.
+    pub managed: bool,
+    /// Its `ipv4.address` (gateway/prefix), when it has one.
+    pub ipv4: Option<String>,
+}
+
+/// One network ACL rule in the host's own fields (`action`, `protocol`, `source`,
+/// `destination`, `source_port`, `destination_port`, `icmp_type`, `icmp_code`, `description`,
+/// `state`).
+pub type AclRule = BTreeMap<String, String>;
+
+/// A network ACL: its rules per direction, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Acl {
+    pub name: String,
+    pub ingress: Vec<AclRule>,
+    pub egress: Vec<AclRule>,
+}
+
+/// An image on a host, as published.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageInfo {
+    pub fingerprint: String,
+    pub size_bytes: i64,
+    /// The host's word (`x86_64`, `aarch64`…).
+    pub architecture: String,
+}
+
 /// What the control plane asks of a host. Names are LXD instance names.
 pub trait HostDriver: Send + Sync {
     fn info(&self) -> HostFuture<'_, ServerInfo>;
@@ -161,6 +194,35 @@ pub trait HostDriver: Send + Sync {
     /// The names of the instances whose config `key` is `value`, where the host can filter (LXD's
     /// `api_filtering`); a host that cannot lists every instance, so callers still check the key.
     fn instances_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, Vec<String>>;
+
+    // Networks and network ACLs (the firewall).
+    fn networks(&self) -> HostFuture<'_, Vec<NetworkInfo>>;
+    /// Create a managed bridge with `config` (`ipv4.address`, `security.acls`, …).
+    fn create_bridge<'a>(&'a self, name: &'a str, config: &'a BTreeMap<String, String>) -> HostFuture<'a, ()>;
+    /// Remove a network; a missing one counts as removed.
+    fn delete_network<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()>;
+    /// One ACL; `None` when there is none.
+    fn acl<'a>(&'a self, name: &'a str) -> HostFuture<'a, Option<Acl>>;
+    /// Every ACL whose name starts with `prefix`, rules included, in one call.
+    fn acls<'a>(&'a self, prefix: &'a str) -> HostFuture<'a, Vec<Acl>>;
+    /// Create the ACL, or replace its rules when it exists.
+    fn put_acl<'a>(&'a self, acl: &'a Acl) -> HostFuture<'a, ()>;
+    /// Remove an ACL; a missing one counts as removed.
+    fn delete_acl<'a>(&'a self, name: &'a str) -> HostFuture<'a, ()>;
+    /// Run a command inside a running instance and wait for it; its exit code.
+    fn exec<'a>(&'a self, name: &'a str, command: &'a [&'a str]) -> HostFuture<'a, i64>;
+
+    // Images (`hoody-api images publish`).
+    /// Publish a stopped instance (`source` = `name`) or a snapshot (`name/snapshot`) as an image
+    /// on this host, reachable as `alias`, with `properties` (`os`, `release`, `description`…).
+    fn publish_image<'a>(
+        &'a self,
+        source: &'a str,
+        alias: &'a str,
+        properties: &'a BTreeMap<String, String>,
+    ) -> HostFuture<'a, ImageInfo>;
+    /// Delete an image by fingerprint; a missing one counts as deleted.
+    fn delete_image<'a>(&'a self, fingerprint: &'a str) -> HostFuture<'a, ()>;
 }
 
 /// Limits every call to one host obeys.

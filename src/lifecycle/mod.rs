@@ -6,6 +6,7 @@
 //! hosts report; the free tier sets up a new user's default container.
 
 pub mod env;
+pub mod firewall;
 pub mod free_tier;
 pub mod network;
 pub mod ops;

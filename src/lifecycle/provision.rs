@@ -70,6 +70,10 @@ pub async fn settle_instance(st: &AppState, host: &Host, c: &ContainerRow) -> Re
     super::network::desired(st, &c.container_id).await?.apply(st, host, &c.lxd_name, false).await?;
     let dev = kvm_device();
     host.call("set_device", |d| d.set_device(&c.lxd_name, KVM_DEVICE, c.kvm.then_some(&dev))).await?;
+    // `eth0` on the container's own firewall bridge, or on the profile's network: never on the
+    // bridge of the instance it was copied from.
+    let own = crate::db::firewall::get(&st.db, &c.container_id).await?.and_then(|f| f.network);
+    super::firewall::host::settle_nic(host, &c.lxd_name, own.as_deref()).await?;
     Ok(())
 }
 
@@ -81,7 +85,12 @@ pub async fn destroy(st: &AppState, c: &ContainerRow) -> Result<(), ApiError> {
         Err(ApiError::Conflict { .. }) => return Ok(()),
         Err(e) => return Err(e),
     };
-    remove_instance(&host, &c.lxd_name).await.map_err(ApiError::from)
+    remove_instance(&host, &c.lxd_name).await.map_err(ApiError::from)?;
+    // Its firewall's bridge and ACL go with it (the rules' row goes with the container's).
+    if crate::db::firewall::get(&st.db, &c.container_id).await?.is_some_and(|f| f.network.is_some()) {
+        super::firewall::host::remove(&host, &c.container_id, &c.lxd_name, false).await?;
+    }
+    Ok(())
 }
 
 /// Stop (if it runs) and delete one instance; gone already counts as done.

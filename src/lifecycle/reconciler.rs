@@ -67,6 +67,7 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
     let host = st.hosts.for_server(&row, &st.sealer)?;
     let containers = crate::db::containers::to_reconcile(&st.db, server_id, stuck_secs).await?;
     let mut changed = 0;
+    let containers_now = containers.clone();
     for c in containers {
         let observed = host.call("state", |d| d.state(&c.lxd_name)).await;
         let (to, meta) = match &observed {
@@ -88,6 +89,14 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
             Ok(false) => {}
             Err(e) => tracing::warn!(container = %c.container_id, error = %e, "reconciler could not record a change"),
         }
+    }
+    let settled: Vec<ContainerRow> = containers_now
+        .into_iter()
+        .filter(|c| [status::RUNNING, status::STOPPED, status::PAUSED].contains(&c.status.as_str()))
+        .collect();
+    match super::firewall::repair::pass(st, &host, server_id, &settled).await {
+        Ok(n) => changed += n,
+        Err(e) => tracing::warn!(server = %server_id, error = %e, "reconciler could not check firewalls"),
     }
     match strays(st, &host, server_id).await {
         Ok(found) => {

@@ -58,6 +58,10 @@ impl Drop for LxdApp {
     fn drop(&mut self) {
         for id in self.made.lock().unwrap().iter() {
             let _ = Command::new("lxc").args(["delete", &format!("c-{id}"), "--force"]).output();
+            // Its firewall bridge and ACL, when it had one (the bridge first: it uses the ACL).
+            let net: String = format!("hf{}", id.chars().take(13).collect::<String>());
+            let _ = Command::new("lxc").args(["network", "delete", &net]).output();
+            let _ = Command::new("lxc").args(["network", "acl", "delete", &net]).output();
         }
     }
 }

@@ -191,6 +191,7 @@ impl TestApp {
             containers: 1000,
             snapshots: 1000,
             tokens: 500,
+            firewall_rules: 10_000,
             aliases: 500,
         };
         cfg.quotas = hoody_api::config::Quotas { standard: roomy, free: roomy };

@@ -5,6 +5,7 @@
 // Tests build stand-in servers (OAuth providers, tiny routers) with axum's own extractors.
 #![allow(clippy::disallowed_types)]
 
+mod firewall;
 mod fixtures;
 mod harness;
 
@@ -33,6 +34,7 @@ mod hardening;
 mod host_lxd;
 mod http_basics;
 mod idempotency;
+mod images;
 mod invites;
 mod logs;
 mod mail_addresses;

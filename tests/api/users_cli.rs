@@ -80,7 +80,15 @@ async fn a_ban_from_the_cli_refuses_sessions_and_tokens_at_once() {
     // or the refresh token is refused, and so is a new login.
     let out = cli.ok(&["ban", "ALICE@example.com"]);
     assert!(out.contains("banned") && out.contains(&alice.user_id), "{out}");
-    let r = app.get(ME, Some(&alice.token)).await;
+    // The ban is another process's commit: this replica hears of it by notification, which a
+    // loaded machine may deliver a moment after the CLI returns. Refused within half the cache's
+    // lifetime (only the notification can do that; the lifetime alone would take 1 s).
+    let banned_at = std::time::Instant::now();
+    let mut r = app.get(ME, Some(&alice.token)).await;
+    while r.status.as_u16() == 200 && banned_at.elapsed() < std::time::Duration::from_millis(500) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        r = app.get(ME, Some(&alice.token)).await;
+    }
     assert!(matches!(r.status.as_u16(), 401 | 403), "{}", r.text);
     let r = app.get(ME, Some(&token)).await;
     r.expect(403);

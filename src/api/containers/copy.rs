@@ -12,14 +12,14 @@ use crate::{
         permissions::leaf,
     },
     db::{
-        containers::{ContainerRow, NewContainer},
+        containers::{self, ContainerRow, NewContainer},
         projects::{Level, ProjectRow},
     },
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::Json,
     ids::{ContainerId, ProjectId, ServerId},
-    lifecycle::{self, ops, status, Trigger},
+    lifecycle::{self, firewall, ops, status, Trigger},
     state::AppState,
 };
 
@@ -109,10 +109,24 @@ pub async fn copy_container(
     n.copy_firewall_rules = input.copy_firewall_rules.unwrap_or(false);
     n.copy_network_rules = input.copy_network_rules.unwrap_or(false);
     n.realm_ids = target.realm_ids.clone();
+    let rules = match n.copy_firewall_rules {
+        true => {
+            me.require(leaf::RESOURCES_FIREWALLS)?;
+            firewall::copyable(&st, &target.user_id, &src.container_id).await?
+        }
+        false => None,
+    };
     let id = n.container_id.clone();
     let by = Trigger::user(&me.user.user_id);
-    let op = ops::CopyContainer::new(n, &target.user_id, src.clone(), input.source_snapshot.clone(), by);
+    let op = ops::CopyContainer::new(n, &target.user_id, src.clone(), input.source_snapshot.clone(), by.clone());
     lifecycle::run(&st, op).await?;
+    if let Some((ingress, egress)) = rules {
+        let copy = containers::by_id(&st.db, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("container_not_found", "Container not found"))?;
+        lifecycle::run(&st, ops::ChangeFirewall::new(copy, ops::FirewallChange::Replace { ingress, egress }, by))
+            .await?;
+    }
     Ok(ApiOk::created("Container copied", CopiedOut(fetch(&st, me, &id).await?)))
 }
 

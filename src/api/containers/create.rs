@@ -123,6 +123,7 @@ pub async fn create_container(
         return Err(ApiError::forbidden("cache_image_forbidden", "Only admins build cached images"));
     }
     let n = new_container(&st, me, p, &input)?;
+    let n = crate::api::images::launch::resolve(&st, me, n).await?;
     let server = check_server(&st, me, &n.server_id).await?;
     if n.kvm {
         super::kvm::refuse_on_free_server(Some(server.is_free))?;

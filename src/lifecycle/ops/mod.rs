@@ -23,6 +23,7 @@ macro_rules! names {
 mod config;
 mod copy;
 mod create;
+mod firewall;
 mod network;
 mod snapshots;
 mod state;
@@ -31,6 +32,7 @@ pub use self::{
     config::{Applied, Change, Reconfigure, UpdateFields},
     copy::{CopyContainer, SyncContainer},
     create::{Claim, Create, Delete},
+    firewall::{ChangeFirewall, FirewallChange, FirewallOutcome},
     network::{not_configured as network_not_configured, NetworkChange, SetNetwork},
     snapshots::{snapshot_not_found, DeleteSnapshot, RestoreSnapshot, TakeSnapshot},
     state::{Operate, Operation, SetKvm},
