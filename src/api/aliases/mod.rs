@@ -96,6 +96,22 @@ pub async fn gone_with_container(tx: &mut Tx, container_id: &str, by: &str) -> R
     Ok(())
 }
 
+/// Aliases cannot be made on a prespawned container (and the create re-checks that under the
+/// container's lock, which a claim also takes), so a claimed one has none; should one ever
+/// have some, a claim removes them (writing `proxy.alias.deleted`, reason `container_claimed`)
+/// before the container moves to its new project, so they never follow it there.
+pub async fn gone_with_claim(tx: &mut Tx, container_id: &str, by: &str) -> Result<()> {
+    let ids = proxy_aliases::ids_of_container(&mut **tx, container_id).await?;
+    for row in proxy_aliases::rows(&mut **tx, &ids, None).await? {
+        if proxy_aliases::delete(&mut **tx, &row.alias_id).await? {
+            let mut e = event(&row, EventKind::ProxyAliasDeleted, by);
+            e.data["reason"] = json!("container_claimed");
+            publish(tx, e).await?;
+        }
+    }
+    Ok(())
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(write::create_alias, read::list_aliases))

@@ -83,8 +83,10 @@ pub fn index(index: Option<i64>, port: Option<i64>) -> Result<Option<i32>> {
     }
 }
 
-/// A base path: `/` added in front when missing; path characters only (RFC 3986), no `.` or
-/// `..` segment, no query or fragment, at most 1024 characters.
+/// A base path: `/` added in front when missing; path characters only (RFC 3986), no query or
+/// fragment, at most 1024 characters. Judged after percent-decoding: no segment that is `.` or
+/// `..`, no `;`, no encoded `/`, `\`, NUL or other control character, and no empty segment (`//`)
+/// except the one a trailing `/` leaves.
 pub fn target_path(s: &str) -> Result<String> {
     let p = if s.starts_with('/') { s.to_owned() } else { format!("/{s}") };
     let bad = |m: &str| Err(ApiError::invalid("target_path", m));
@@ -95,19 +97,44 @@ pub fn target_path(s: &str) -> Result<String> {
     if !p.bytes().all(allowed) {
         return bad("may hold only URL path characters (no spaces, `?` or `#`)");
     }
-    let bytes = p.as_bytes();
-    for (i, b) in bytes.iter().enumerate() {
-        if *b == b'%'
-            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
-        {
+    let segments: Vec<&str> = p[1..].split('/').collect();
+    let last = segments.len() - 1;
+    for (i, seg) in segments.iter().enumerate() {
+        let Some(decoded) = percent_decode(seg) else {
             return bad("has a `%` not followed by two hex digits");
+        };
+        if decoded.is_empty() && i != last {
+            return bad("must not hold empty segments (`//`)");
+        }
+        if decoded == b"." || decoded == b".." {
+            return bad("must not hold `.` or `..` segments, encoded or not");
+        }
+        if decoded.contains(&b';') {
+            return bad("must not hold `;`");
+        }
+        if decoded.iter().any(|&b| b == b'/' || b == b'\\' || b < 0x20 || b == 0x7f) {
+            return bad("must not hold an encoded `/`, `\\`, NUL or control character");
         }
     }
-    if p.split('/').any(|seg| seg == "." || seg == ".." || seg.eq_ignore_ascii_case("%2e%2e")) {
-        return bad("must not hold `.` or `..` segments");
-    }
     Ok(p)
+}
+
+/// `seg` percent-decoded, or `None` when a `%` is not followed by two hex digits.
+fn percent_decode(seg: &str) -> Option<Vec<u8>> {
+    let b = seg.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = |c: Option<&u8>| c.and_then(|c| (*c as char).to_digit(16));
+            out.push((hex(b.get(i + 1))? * 16 + hex(b.get(i + 2))?) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Some(out)
 }
 
 /// An expiry: ISO 8601 (with an offset, or UTC when it has none; a date alone is its midnight
@@ -195,9 +222,36 @@ mod tests {
         assert_eq!(target_path("app").unwrap(), "/app");
         assert_eq!(target_path("/a/b%20c").unwrap(), "/a/b%20c");
         assert_eq!(target_path("").unwrap(), "/");
-        for bad in
-            ["/a b", "/a?x=1", "/a#f", "/../etc", "a/./b", "/%zz", "/%2E%2E/x", &format!("/{}", "a".repeat(1024))]
-        {
+        assert_eq!(target_path("/").unwrap(), "/");
+        assert_eq!(target_path("/a/b/").unwrap(), "/a/b/");
+        assert_eq!(target_path("/...x/%41.").unwrap(), "/...x/%41.");
+        let long = format!("/{}", "a".repeat(1024));
+        for bad in [
+            "/a b",
+            "/a?x=1",
+            "/a#f",
+            "/../etc",
+            "a/./b",
+            "/%zz",
+            "/%2",
+            "/%2E%2E/x",
+            "/.%2e/x",
+            "/%2e./x",
+            "/%2e/x",
+            "/..;/x",
+            "/a;b",
+            "/a%3bb",
+            "/a%2f..%2fb",
+            "/a%2Fb",
+            "/a%5cb",
+            "/a%00",
+            "%00",
+            "//evil.com",
+            "/a//b",
+            "//",
+            "/a%0ab",
+            &long,
+        ] {
             assert!(target_path(bad).is_err(), "{bad}");
         }
     }

@@ -16,6 +16,7 @@ use crate::{
     auth::{
         access::{self, Require},
         permissions::perm,
+        principal::Principal,
     },
     db::{
         containers::{self, ContainerRow},
@@ -49,6 +50,43 @@ async fn lock_container(tx: &mut Tx, container_id: &str) -> Result<()> {
         }
         Some(_) => Ok(()),
     }
+}
+
+/// Aliases point at containers someone uses: a prespawned one waits to be claimed (and moved).
+fn refuse_prespawned(c: &ContainerRow) -> Result<()> {
+    if c.prespawn {
+        return Err(ApiError::conflict(
+            "container_prespawned",
+            "The container is prespawned: aliases go on a container once it is claimed",
+        ));
+    }
+    Ok(())
+}
+
+/// The container again under its lock, as `me` sees it now: still in the project it was
+/// checked in, still in the request's realm, still editable by `me` and not prespawned (a claim
+/// or a revoked grant between the check and the lock refuses the write).
+async fn recheck(tx: &mut Tx, me: &Principal, before: &ContainerRow) -> Result<()> {
+    let now = containers::visible(&mut **tx, &before.container_id, &me.user.user_id)
+        .await?
+        .filter(|c| c.project_id == before.project_id)
+        .filter(|c| me.realm.as_ref().is_none_or(|r| c.realm_ids.contains(r)))
+        .ok_or_else(container_not_found)?;
+    if now.level() < Level::Edit {
+        return Err(access::level_too_low("container's project", Level::Edit));
+    }
+    refuse_prespawned(&now)
+}
+
+/// Enabling an expired alias would change nothing it answers with: its expiry must move first.
+fn refuse_expired(expires_at: Option<chrono::DateTime<Utc>>) -> Result<()> {
+    if expires_at.is_some_and(|t| t <= Utc::now()) {
+        return Err(ApiError::Validation {
+            message: "expires_at: this alias has expired; extend expires_at first".into(),
+            fields: vec![crate::error::FieldError::new("expires_at", "expired; extend expires_at first")],
+        });
+    }
+    Ok(())
 }
 
 /// The alias again, under the container's lock (gone meanwhile: 404).
@@ -89,6 +127,7 @@ pub async fn create_alias(
     Json(input): Json<CreateIn>,
 ) -> Result<ApiOk<AliasOut>> {
     let c = access::find::<ContainerRow>(&st, &me, &input.container_id, Level::Edit).await?;
+    refuse_prespawned(&c)?;
     let name = rules::name_or_generated(input.alias.as_ref())?;
     let program = rules::program(&input.program)?;
     let index = rules::index(input.index, input.port)?.unwrap_or(1);
@@ -109,6 +148,7 @@ pub async fn create_alias(
     let id = new_id();
     let mut tx = st.db.begin().await?;
     lock_container(&mut tx, &c.container_id).await?;
+    recheck(&mut tx, &me, &c).await?;
     quota::check_account(&mut tx, &st.cfg, &c.owner_id, quota::Kind::Aliases).await?;
     proxy_aliases::insert(&mut *tx, &id, &c.container_id, &fields)
         .await
@@ -164,6 +204,9 @@ pub async fn update_alias(
     if fields.enabled && (input.enabled == Some(true) || !cur.enabled) {
         refuse_reserved(fields.alias)?;
     }
+    if input.enabled == Some(true) {
+        refuse_expired(fields.expires_at)?;
+    }
     let changed = fields.alias != cur.alias
         || fields.program != cur.program
         || fields.program_index != cur.program_index
@@ -189,7 +232,8 @@ pub async fn update_alias(
 /// Enable or disable proxy alias
 ///
 /// A disabled alias is kept (the edge answers 404 for it) and can be enabled again, unless its
-/// name has since become reserved (422); disabling is never refused for that. Setting the state
+/// name has since become reserved (422) or it has expired (422 on `expires_at`: extend it
+/// first); disabling is never refused for that. Setting the state
 /// it already has changes nothing. 409 while the container is finalizing a claim.
 #[utoipa::path(patch, path = "/proxy/aliases/{id}/state", tag = "proxyAliases", security(("bearer" = [])),
     params(("id" = String, Path, description = "Proxy alias ID")), request_body = StateIn,
@@ -205,6 +249,7 @@ pub async fn set_alias_state(
     let cur = reread(&mut tx, &access.row.alias_id).await?;
     if input.enabled {
         refuse_reserved(&cur.alias)?;
+        refuse_expired(cur.expires_at)?;
     }
     if cur.enabled == input.enabled {
         let msg = if cur.enabled { "Proxy alias already enabled" } else { "Proxy alias already disabled" };

@@ -77,6 +77,8 @@ async fn bad_updates_change_nothing() {
         (json!({"index": 0}), 422, "index"),
         (json!({"index": 3, "port": 4}), 422, "port"),
         (json!({"target_path": "/a/../b"}), 422, "target_path"),
+        (json!({"target_path": "//evil.com"}), 422, "target_path"),
+        (json!({"target_path": "/.%2e/x"}), 422, "target_path"),
         (json!({"allow_path_override": null}), 400, "allow_path_override"),
         (json!({"expires_at": 5}), 422, "expires_at"),
         (json!({"expires_at": "tomorrow"}), 422, "expires_at"),
@@ -193,4 +195,31 @@ async fn delete_is_permanent_and_frees_the_name() {
         assert_eq!(r.code(), "proxy_alias_not_found");
     }
     fx.alias(json!({"alias": "short-lived"})).await;
+}
+
+#[tokio::test]
+async fn an_expired_alias_is_not_enabled_until_its_expiry_moves() {
+    let fx = fx().await;
+    let t = &fx.owner.token;
+    let id = fx.alias(json!({"alias": "run-out"})).await;
+    sqlx::query("update proxy_alias set expires_at = now() - interval '1 minute' where alias_id = $1")
+        .bind(&id)
+        .execute(&fx.db)
+        .await
+        .unwrap();
+    let r = fx.state(&id, t, true).await;
+    r.expect(422);
+    assert_eq!(field(&r), "expires_at", "{}", r.text);
+    assert!(r.text.contains("extend expires_at first"), "{}", r.text);
+    let r = fx.patch(&id, t, json!({"enabled": true})).await;
+    r.expect(422);
+    assert_eq!(field(&r), "expires_at", "{}", r.text);
+    assert_eq!(events(&fx, &id).await, ["proxy.alias.created"]);
+
+    // Disabling stays possible; with a later expiry it can be enabled again.
+    fx.state(&id, t, false).await.expect(200);
+    let later = (chrono::Utc::now() + chrono::Duration::days(1)).timestamp();
+    let r = fx.patch(&id, t, json!({"expires_at": later, "enabled": true})).await;
+    r.expect(200);
+    assert_eq!(r.data()["enabled"], true);
 }

@@ -58,8 +58,8 @@ async fn creates_with_a_chosen_or_generated_name_and_its_defaults() {
         assert!(name.len() == 48 && name.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{name}");
         generated.push(name);
     }
-    generated.dedup();
-    assert_eq!(generated.len(), 3);
+    let distinct: std::collections::HashSet<_> = generated.iter().collect();
+    assert_eq!(distinct.len(), 3);
     assert_eq!(count(&fx).await, 4);
 }
 
@@ -120,6 +120,14 @@ async fn every_bad_field_is_refused_with_nothing_stored() {
         (json!({"target_path": "/a b"}), 422, "target_path"),
         (json!({"target_path": "/../etc"}), 422, "target_path"),
         (json!({"target_path": "/x?y=1"}), 422, "target_path"),
+        (json!({"target_path": "/.%2e/x"}), 422, "target_path"),
+        (json!({"target_path": "/%2e./x"}), 422, "target_path"),
+        (json!({"target_path": "/..;/x"}), 422, "target_path"),
+        (json!({"target_path": "/a%2f..%2fb"}), 422, "target_path"),
+        (json!({"target_path": "/a%5cb"}), 422, "target_path"),
+        (json!({"target_path": "%00"}), 422, "target_path"),
+        (json!({"target_path": "//evil.com"}), 422, "target_path"),
+        (json!({"target_path": "/a//b"}), 422, "target_path"),
         (json!({"target_path": 7}), 400, "target_path"),
         (json!({"allow_path_override": "yes"}), 400, "allow_path_override"),
         (json!({"expires_at": "soon"}), 422, "expires_at"),
@@ -240,4 +248,19 @@ async fn no_alias_while_the_container_is_claimed_or_deleted() {
     r.expect(404);
     assert_eq!(r.code(), "container_not_found");
     assert_eq!(count(&fx).await, 0);
+}
+
+#[tokio::test]
+async fn a_prespawned_container_takes_no_alias() {
+    let fx = fx().await;
+    let pre = fx.seed(&fx.project, "waiting", "running", |n| n.prespawn = true).await;
+    let r = fx.create_on(&fx.owner.token, &pre, json!({"alias": "too-early"})).await;
+    r.expect(409);
+    assert_eq!(r.code(), "container_prespawned", "{}", r.text);
+    assert_eq!(count(&fx).await, 0);
+    let n: i64 = sqlx::query_scalar("select count(*) from event where resource_type = 'proxy_alias'")
+        .fetch_one(&fx.db)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
 }

@@ -86,3 +86,22 @@ async fn a_container_lists_its_kit_urls_and_aliases() {
         (Some(false), Some(0))
     );
 }
+
+#[tokio::test]
+async fn a_container_update_answers_the_same_counts_as_a_read() {
+    let fx = fx().await;
+    let t = &fx.owner.token;
+    fx.alias(json!({"alias": "counted-one"})).await;
+    fx.alias(json!({"alias": "counted-two", "enabled": false})).await;
+    let base = format!("/api/v1/containers/{}", fx.container);
+    let r = fx.request(reqwest::Method::PUT, &base, Some(t), Some(json!({"comment": "counted"}))).await;
+    r.expect(200);
+    assert_eq!(
+        (r.data()["has_proxy_domains"].as_bool(), r.data()["proxy_domains_count"].as_i64()),
+        (Some(true), Some(2)),
+        "{}",
+        r.text
+    );
+    let read = fx.get(&base, Some(t)).await;
+    assert_eq!(read.data()["proxy_domains_count"], r.data()["proxy_domains_count"]);
+}
