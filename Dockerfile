@@ -19,6 +19,8 @@ COPY .cargo ./.cargo
 COPY .sqlx ./.sqlx
 COPY src ./src
 COPY migrations ./migrations
+# The program catalogue the proxy aliases check programs against (`include_str!`).
+COPY catalogue ./catalogue
 # COPY keeps the files' own mtimes, which may be older than the stub build:
 # touch them so cargo rebuilds the crate itself.
 RUN touch src/main.rs src/lib.rs \

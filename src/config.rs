@@ -97,6 +97,9 @@ pub struct Config {
     pub default_image: String,
     /// `HOODY_MAX_SNAPSHOTS`: snapshots a container may keep (default 20).
     pub max_snapshots: i64,
+    /// `HOODY_CONTAINERS_DOMAIN`: the edge proxy's domain; kit and alias URLs are
+    /// `https://<label>.<server>.<this>` (default `containers.hoody.icu`).
+    pub containers_domain: String,
     /// `HOODY_RECONCILE_INTERVAL_SECS`: how often container statuses are checked against the hosts.
     pub reconcile_interval: Duration,
     /// `HOODY_FREE_TIER`: set up a default project and container for newly verified users (default on).
@@ -125,7 +128,7 @@ pub struct Config {
 }
 
 /// What an account may hold: `standard` (`HOODY_QUOTA_PROJECTS`, `_CONTAINERS`, `_SNAPSHOTS`,
-/// `_TOKENS`, `_FIREWALL_RULES`) and `free`, every new account's tier (`HOODY_FREE_QUOTA_*`).
+/// `_TOKENS`, `_FIREWALL_RULES`, `_ALIASES`) and `free`, every new account's tier (`HOODY_FREE_QUOTA_*`).
 #[derive(Clone, Debug)]
 pub struct Quotas {
     pub standard: crate::quota::AccountLimits,
@@ -142,8 +145,16 @@ impl Default for Quotas {
                 snapshots: 1000,
                 tokens: 500,
                 firewall_rules: 10_000,
+                aliases: 500,
             },
-            free: AccountLimits { projects: 5, containers: 3, snapshots: 30, tokens: 50, firewall_rules: 300 },
+            free: AccountLimits {
+                projects: 5,
+                containers: 3,
+                snapshots: 30,
+                tokens: 50,
+                firewall_rules: 300,
+                aliases: 20,
+            },
         }
     }
 }
@@ -315,6 +326,7 @@ impl Config {
             host_lock_wait: Duration::from_secs(5),
             principal_cache_ttl: Duration::from_millis(1000),
             default_image: "hoody-busybox".into(),
+            containers_domain: "containers.hoody.icu".into(),
             max_snapshots: 20,
             reconcile_interval: Duration::from_secs(30),
             free_tier: true,
@@ -398,6 +410,9 @@ impl Config {
             c.default_image = v;
         }
         c.max_snapshots = num("HOODY_MAX_SNAPSHOTS", c.max_snapshots)?.max(0);
+        if let Some(v) = var("HOODY_CONTAINERS_DOMAIN") {
+            c.containers_domain = domain_name("HOODY_CONTAINERS_DOMAIN", &v)?;
+        }
         c.reconcile_interval = Duration::from_secs(num("HOODY_RECONCILE_INTERVAL_SECS", 30)?.clamp(1, 86_400));
         c.free_tier = !var("HOODY_FREE_TIER").is_some_and(|v| matches!(v.trim(), "0" | "false" | "off"));
         c.free_tier_invites = var("HOODY_FREE_TIER_INVITES").is_some_and(|v| matches!(v.trim(), "1" | "true" | "on"));
@@ -426,6 +441,7 @@ impl Config {
             q.snapshots = num(&format!("{prefix}_SNAPSHOTS"), q.snapshots)?.max(0);
             q.tokens = num(&format!("{prefix}_TOKENS"), q.tokens)?.max(0);
             q.firewall_rules = num(&format!("{prefix}_FIREWALL_RULES"), q.firewall_rules)?.max(0);
+            q.aliases = num(&format!("{prefix}_ALIASES"), q.aliases)?.max(0);
         }
         if let Some(v) = var("HOODY_FIREWALL_SUBNETS") {
             let net: ipnet::Ipv4Net =
@@ -475,6 +491,21 @@ fn default_hash_threads() -> usize {
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A DNS name as a setting: lowercase labels of `a-z0-9-`, dot-separated, no scheme or port.
+fn domain_name(name: &str, v: &str) -> anyhow::Result<String> {
+    let v = v.trim().trim_end_matches('.').to_ascii_lowercase();
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if v.len() > 200 || !v.split('.').all(label_ok) {
+        bail!("{name} must be a domain name such as containers.example.com");
+    }
+    Ok(v)
 }
 
 fn num<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {

@@ -128,6 +128,8 @@ id_types! {
     TokenId,
     /// A registered server's id.
     ServerId,
+    /// A proxy alias's id.
+    AliasId,
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub struct AccountLimits {
     pub tokens: i64,
     /// Firewall rules over all the account's containers, both directions.
     pub firewall_rules: i64,
+    pub aliases: i64,
 }
 
 /// What a count is of: the lock it takes and how its limit is read.
@@ -30,6 +31,7 @@ pub enum Kind {
     Snapshots,
     Tokens,
     FirewallRules,
+    Aliases,
 }
 
 impl Kind {
@@ -40,6 +42,7 @@ impl Kind {
             Self::Snapshots => "snapshots",
             Self::Tokens => "tokens",
             Self::FirewallRules => "firewall_rules",
+            Self::Aliases => "aliases",
         }
     }
 
@@ -50,6 +53,7 @@ impl Kind {
             Self::Snapshots => l.snapshots,
             Self::Tokens => l.tokens,
             Self::FirewallRules => l.firewall_rules,
+            Self::Aliases => l.aliases,
         }
     }
 }
@@ -76,6 +80,7 @@ async fn held(tx: &mut Tx, owner_id: &str, kind: Kind) -> Result<i64, ApiError> 
         Kind::Snapshots => quotas::snapshots(&mut **tx, owner_id).await?,
         Kind::Tokens => quotas::tokens(&mut **tx, owner_id).await?,
         Kind::FirewallRules => quotas::firewall_rules(&mut **tx, owner_id).await?,
+        Kind::Aliases => quotas::aliases(&mut **tx, owner_id).await?,
     })
 }
 

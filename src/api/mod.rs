@@ -1,6 +1,7 @@
 //! Every namespace of the control plane, nested under `/api/v1`.
 
 mod activity;
+pub(crate) mod aliases;
 pub(crate) mod auth;
 pub(crate) mod containers;
 mod env;
@@ -24,6 +25,7 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(activity::router())
+        .merge(aliases::router())
         .merge(auth::router())
         .merge(containers::router())
         .merge(env::router())

@@ -193,7 +193,7 @@ pub struct Access<R: Resource, P: Policy> {
     _p: PhantomData<P>,
 }
 
-fn level_too_low(what: &str, needed: Level) -> ApiError {
+pub(crate) fn level_too_low(what: &str, needed: Level) -> ApiError {
     ApiError::forbidden(
         "project_access_denied",
         format!("Your access to this {what} does not allow this (needs {})", needed.as_str()),

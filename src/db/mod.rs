@@ -21,6 +21,7 @@ pub mod mail;
 pub mod oauth;
 pub mod permissions;
 pub mod projects;
+pub mod proxy_aliases;
 pub mod quotas;
 pub mod rate_limits;
 pub mod realms;

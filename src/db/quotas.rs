@@ -48,6 +48,17 @@ pub async fn tokens(db: impl PgExecutor<'_>, owner_id: &str) -> sqlx::Result<i64
     sqlx::query_scalar!(r#"select count(*) as "n!" from auth_token where user_id = $1"#, owner_id).fetch_one(db).await
 }
 
+/// Proxy aliases of the containers in `owner_id`'s projects.
+pub async fn aliases(db: impl PgExecutor<'_>, owner_id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from proxy_alias a join container c on c.container_id = a.container_id
+        join project p on p.project_id = c.project_id where p.user_id = $1"#,
+        owner_id
+    )
+    .fetch_one(db)
+    .await
+}
+
 /// `owner_id`'s prespawned containers on `server_id`.
 pub async fn prespawned(db: impl PgExecutor<'_>, owner_id: &str, server_id: &str) -> sqlx::Result<i64> {
     sqlx::query_scalar!(

@@ -192,6 +192,7 @@ impl TestApp {
             snapshots: 1000,
             tokens: 500,
             firewall_rules: 10_000,
+            aliases: 500,
         };
         cfg.quotas = hoody_api::config::Quotas { standard: roomy, free: roomy };
         adjust(&mut cfg);

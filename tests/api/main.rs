@@ -10,6 +10,7 @@ mod fixtures;
 mod harness;
 
 mod activity;
+mod aliases;
 mod auth_device;
 mod auth_intent;
 mod auth_launch;

@@ -82,7 +82,7 @@ pub async fn update_container(
     let by = Trigger::user(&me.user.user_id);
     let change = Change::Update(Box::new(f));
     let applied = lifecycle::run(&st, ops::Reconfigure::new(&c.container_id, change, by)).await?;
-    Ok(ApiOk::new("Container updated", ContainerOut::from(applied.row)))
+    Ok(ApiOk::new("Container updated", super::out_of(&st, applied.row).await?))
 }
 
 /// Delete a container

@@ -96,6 +96,7 @@ async fn claim(st: &AppState, me: &Principal, p: &ProjectRow, n: &NewContainer) 
     quota::check(&mut tx, &st.cfg, &p.user_id, n, 0).await?;
     let found = containers::claimable(&mut tx, &me.user.user_id, &n.server_id, &n.container_image).await?;
     let Some(id) = found else { return Ok(None) };
+    crate::api::aliases::gone_with_claim(&mut tx, &id, &me.user.user_id).await?;
     containers::claim(&mut *tx, &id, n).await?;
     tx.commit().await?;
     Ok(Some(id))

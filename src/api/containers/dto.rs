@@ -163,10 +163,10 @@ pub struct ContainerOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub runtime_info: Option<serde_json::Value>,
-    /// With `include_proxy_domains=true`.
+    /// With `include_proxy_domains=true`: the kit URLs and the aliases.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>, nullable = false)]
-    pub proxy_domains: Option<Vec<serde_json::Value>>,
+    #[schema(nullable = false)]
+    pub proxy_domains: Option<Vec<crate::api::aliases::ProxyDomainOut>>,
     pub has_proxy_domains: bool,
     pub proxy_domains_count: i64,
     pub has_proxy_permissions: bool,

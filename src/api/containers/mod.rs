@@ -82,7 +82,15 @@ async fn fetch_row(st: &AppState, me: &Principal, id: &str) -> Result<ContainerR
     containers::visible(&st.db, id, &me.user.user_id).await?.ok_or_else(container_not_found)
 }
 
-/// A container as `me` sees it now.
+/// A container as `me` sees it now (with its alias counts, as every read gives them).
 async fn fetch(st: &AppState, me: &Principal, id: &str) -> Result<ContainerOut> {
-    Ok(ContainerOut::from(fetch_row(st, me, id).await?))
+    out_of(st, fetch_row(st, me, id).await?).await
+}
+
+/// `row` as answered: with its alias counts (`has_proxy_domains`, `proxy_domains_count`).
+async fn out_of(st: &AppState, row: ContainerRow) -> Result<ContainerOut> {
+    let mut out = [ContainerOut::from(row)];
+    crate::api::aliases::domains::fill(st, &mut out, false).await?;
+    let [out] = out;
+    Ok(out)
 }

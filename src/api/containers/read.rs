@@ -73,14 +73,15 @@ pub async fn runtime(st: &AppState, c: &ContainerRow) -> Option<Value> {
     Some(json!({ "host_state": state }))
 }
 
-async fn decorate(st: &AppState, rows: Vec<ContainerRow>, runtime_on: bool, domains: bool) -> Vec<ContainerOut> {
+async fn decorate(
+    st: &AppState,
+    rows: Vec<ContainerRow>,
+    runtime_on: bool,
+    domains: bool,
+) -> Result<Vec<ContainerOut>> {
     let keep = if runtime_on { rows.clone() } else { Vec::new() };
     let mut out: Vec<ContainerOut> = rows.into_iter().map(ContainerOut::from).collect();
-    if domains {
-        for c in &mut out {
-            c.proxy_domains = Some(Vec::new());
-        }
-    }
+    crate::api::aliases::domains::fill(st, &mut out, domains).await?;
     if runtime_on {
         let mut tasks = tokio::task::JoinSet::new();
         for (i, row) in keep.into_iter().enumerate() {
@@ -91,7 +92,7 @@ async fn decorate(st: &AppState, rows: Vec<ContainerRow>, runtime_on: bool, doma
             out[i].runtime_info = Some(r.unwrap_or(Value::Null));
         }
     }
-    out
+    Ok(out)
 }
 
 /// One page of the containers `me` can see, in one project or all.
@@ -116,7 +117,7 @@ async fn page_of(
     let ids: Vec<String> = page.items.iter().map(|r| r.container_id.clone()).collect();
     let rows = containers::rows(&st.db, &ids, Some(&me.user.user_id)).await?;
     let pagination = page.pagination();
-    let containers = decorate(st, rows, runtime_on, on(q.include_proxy_domains)).await;
+    let containers = decorate(st, rows, runtime_on, on(q.include_proxy_domains)).await?;
     Ok(ContainerListOut { containers, pagination })
 }
 
@@ -167,7 +168,7 @@ pub async fn get_container(
 ) -> Result<ApiOk<ContainerOut>> {
     let runtime_on = wants_runtime(q.runtime.as_deref())?;
     check_proxy_permissions(&access.me, on(q.include_proxy_permissions))?;
-    let out = decorate(&st, vec![access.row], runtime_on, on(q.include_proxy_domains)).await;
+    let out = decorate(&st, vec![access.row], runtime_on, on(q.include_proxy_domains)).await?;
     let out = out.into_iter().next().ok_or_else(|| anyhow::anyhow!("decorate lost the row"))?;
     Ok(ApiOk::new("Container", out))
 }
