@@ -94,6 +94,9 @@ pub struct Config {
     pub max_snapshots: i64,
     /// `HOODY_RECONCILE_INTERVAL_SECS`: how often container statuses are checked against the hosts.
     pub reconcile_interval: Duration,
+    /// `HOODY_SHARE_SWEEP_INTERVAL_MS`: how often expired storage shares are unmounted and share
+    /// mounts repaired (default 15 s).
+    pub share_sweep_interval: Duration,
     /// `HOODY_FREE_TIER`: set up a default project and container for newly verified users (default on).
     pub free_tier: bool,
     /// `HOODY_FREE_TIER_INVITES`: the free tier's invite gate (default off). On: the default
@@ -120,7 +123,7 @@ pub struct Config {
 }
 
 /// What an account may hold: `standard` (`HOODY_QUOTA_PROJECTS`, `_CONTAINERS`, `_SNAPSHOTS`,
-/// `_TOKENS`) and `free`, every new account's tier (`HOODY_FREE_QUOTA_*`).
+/// `_TOKENS`, `_SHARES`) and `free`, every new account's tier (`HOODY_FREE_QUOTA_*`).
 #[derive(Clone, Debug)]
 pub struct Quotas {
     pub standard: crate::quota::AccountLimits,
@@ -131,8 +134,8 @@ impl Default for Quotas {
     fn default() -> Self {
         use crate::quota::AccountLimits;
         Self {
-            standard: AccountLimits { projects: 100, containers: 100, snapshots: 1000, tokens: 500 },
-            free: AccountLimits { projects: 5, containers: 3, snapshots: 30, tokens: 50 },
+            standard: AccountLimits { projects: 100, containers: 100, snapshots: 1000, tokens: 500, shares: 200 },
+            free: AccountLimits { projects: 5, containers: 3, snapshots: 30, tokens: 50, shares: 20 },
         }
     }
 }
@@ -304,6 +307,7 @@ impl Config {
             default_image: "hoody-busybox".into(),
             max_snapshots: 20,
             reconcile_interval: Duration::from_secs(30),
+            share_sweep_interval: Duration::from_secs(15),
             free_tier: true,
             free_tier_invites: false,
             device_flow: true,
@@ -386,6 +390,8 @@ impl Config {
         }
         c.max_snapshots = num("HOODY_MAX_SNAPSHOTS", c.max_snapshots)?.max(0);
         c.reconcile_interval = Duration::from_secs(num("HOODY_RECONCILE_INTERVAL_SECS", 30)?.clamp(1, 86_400));
+        c.share_sweep_interval =
+            Duration::from_millis(num("HOODY_SHARE_SWEEP_INTERVAL_MS", 15_000u64)?.clamp(50, 86_400_000));
         c.free_tier = !var("HOODY_FREE_TIER").is_some_and(|v| matches!(v.trim(), "0" | "false" | "off"));
         c.free_tier_invites = var("HOODY_FREE_TIER_INVITES").is_some_and(|v| matches!(v.trim(), "1" | "true" | "on"));
         c.device_flow = !var("HOODY_DEVICE_FLOW").is_some_and(|v| matches!(v.trim(), "0" | "false" | "off"));
@@ -412,6 +418,7 @@ impl Config {
             q.containers = num(&format!("{prefix}_CONTAINERS"), q.containers)?.max(0);
             q.snapshots = num(&format!("{prefix}_SNAPSHOTS"), q.snapshots)?.max(0);
             q.tokens = num(&format!("{prefix}_TOKENS"), q.tokens)?.max(0);
+            q.shares = num(&format!("{prefix}_SHARES"), q.shares)?.max(0);
         }
         if let Some(v) = var("HOODY_METRICS_ALLOW") {
             c.metrics_allow = parse_cidrs(&v)?;

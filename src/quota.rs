@@ -18,6 +18,7 @@ pub struct AccountLimits {
     pub containers: i64,
     pub snapshots: i64,
     pub tokens: i64,
+    pub shares: i64,
 }
 
 /// What a count is of: the lock it takes and how its limit is read.
@@ -27,6 +28,7 @@ pub enum Kind {
     Containers,
     Snapshots,
     Tokens,
+    Shares,
 }
 
 impl Kind {
@@ -36,6 +38,7 @@ impl Kind {
             Self::Containers => "containers",
             Self::Snapshots => "snapshots",
             Self::Tokens => "tokens",
+            Self::Shares => "shares",
         }
     }
 
@@ -45,6 +48,7 @@ impl Kind {
             Self::Containers => l.containers,
             Self::Snapshots => l.snapshots,
             Self::Tokens => l.tokens,
+            Self::Shares => l.shares,
         }
     }
 }
@@ -70,6 +74,7 @@ async fn held(tx: &mut Tx, owner_id: &str, kind: Kind) -> Result<i64, ApiError> 
         Kind::Containers => quotas::containers(&mut **tx, owner_id).await?,
         Kind::Snapshots => quotas::snapshots(&mut **tx, owner_id).await?,
         Kind::Tokens => quotas::tokens(&mut **tx, owner_id).await?,
+        Kind::Shares => crate::db::storage_shares::count_of_owner(&mut **tx, owner_id).await?,
     })
 }
 

@@ -180,6 +180,8 @@ policies! {
     CopyContainer = (Edit, CONTAINERS_CREATE);
     Authorize = (Edit, CONTAINERS_ACTIONS_EXEC);
     Kvm = (Edit, CONTAINERS_FEATURES_KVM);
+    ReadShares = (Read, RESOURCES_STORAGE_SHARES);
+    Shares = (Edit, RESOURCES_STORAGE_SHARES);
 }
 
 /// `R` named by the path, as the caller may see it, under policy `P`: a token without `P`'s

@@ -26,6 +26,7 @@ pub mod security_events;
 pub mod servers;
 pub mod sessions;
 pub mod snapshots;
+pub mod storage_shares;
 pub mod status_log;
 pub mod two_factor;
 pub mod users;

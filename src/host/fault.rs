@@ -163,4 +163,14 @@ impl HostDriver for Faulty {
     fn instances_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, Vec<String>> {
         self.read(self.inner.instances_with(key, value))
     }
+
+    fn path_kind<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, Option<String>> {
+        self.read(self.inner.path_kind(name, path))
+    }
+    fn devices<'a>(&'a self, name: &'a str) -> HostFuture<'a, BTreeMap<String, BTreeMap<String, String>>> {
+        self.read(self.inner.devices(name))
+    }
+    fn host_path<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, String> {
+        self.read(self.inner.host_path(name, path))
+    }
 }

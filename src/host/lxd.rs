@@ -447,6 +447,60 @@ impl HostDriver for Lxd {
                 .unwrap_or_default())
         })
     }
+
+    fn path_kind<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, Option<String>> {
+        Box::pin(async move {
+            // HEAD (`instance_file_head`): the type without the content.
+            let url = Self::file_url(name, path);
+            let reply = self.send(Outgoing::json(Method::HEAD, &url, None, None)).await?;
+            match reply.status {
+                StatusCode::NOT_FOUND => Ok(None),
+                s if s.is_success() => Ok(Some(reply.kind.unwrap_or_default())),
+                s if s.is_client_error() => Err(HostError::Refused(format!("{s} for a path"))),
+                s => Err(HostError::Failed(format!("{s} for a path"))),
+            }
+        })
+    }
+
+    fn devices<'a>(&'a self, name: &'a str) -> HostFuture<'a, BTreeMap<String, BTreeMap<String, String>>> {
+        Box::pin(async move {
+            let (v, _) = self.request(Method::GET, &Self::instance(name), None, None).await?;
+            Ok(v["metadata"]["devices"]
+                .as_object()
+                .map(|devs| {
+                    devs.iter()
+                        .map(|(k, d)| {
+                            let spec = d
+                                .as_object()
+                                .map(|m| {
+                                    m.iter().filter_map(|(a, b)| b.as_str().map(|b| (a.clone(), b.to_owned()))).collect()
+                                })
+                                .unwrap_or_default();
+                            (k.clone(), spec)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default())
+        })
+    }
+
+    fn host_path<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, String> {
+        Box::pin(async move {
+            let (v, _) = self.request(Method::GET, &Self::instance(name), None, None).await?;
+            let pool = v["metadata"]["expanded_devices"]["root"]["pool"]
+                .as_str()
+                .ok_or_else(|| HostError::Failed("instance without a root disk".into()))?
+                .to_owned();
+            let (p, _) = self.request(Method::GET, &format!("/1.0/storage-pools/{pool}"), None, None).await?;
+            if p["metadata"]["driver"].as_str() != Some("dir") {
+                return Err(HostError::Refused("shares need a dir storage pool".into()));
+            }
+            let source = p["metadata"]["config"]["source"]
+                .as_str()
+                .ok_or_else(|| HostError::Failed("storage pool without a source".into()))?;
+            Ok(format!("{}/containers/{name}/rootfs{path}", source.trim_end_matches('/')))
+        })
+    }
 }
 
 /// The writable part of an instance, for a PUT of what a GET returned.

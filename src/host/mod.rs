@@ -161,6 +161,16 @@ pub trait HostDriver: Send + Sync {
     /// The names of the instances whose config `key` is `value`, where the host can filter (LXD's
     /// `api_filtering`); a host that cannot lists every instance, so callers still check the key.
     fn instances_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, Vec<String>>;
+
+    // Storage shares.
+    /// What is at `path` inside an instance, without following a final symlink (`file`,
+    /// `directory`, `symlink`); `None` when nothing is there. Earlier components are followed.
+    fn path_kind<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, Option<String>>;
+    /// The instance's own devices (not its profiles'), by name.
+    fn devices<'a>(&'a self, name: &'a str) -> HostFuture<'a, BTreeMap<String, BTreeMap<String, String>>>;
+    /// Where `path` inside a (`dir` pool) instance is on the host:
+    /// `<pool source>/containers/<name>/rootfs<path>`; `Refused` on another kind of pool.
+    fn host_path<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, String>;
 }
 
 /// Limits every call to one host obeys.

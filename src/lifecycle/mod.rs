@@ -12,6 +12,7 @@ pub mod ops;
 pub mod provision;
 
 pub mod reconciler;
+pub mod shares;
 pub mod runner;
 
 pub use runner::{run, HostOp, LockKey};
