@@ -9,8 +9,7 @@ use sqlx::PgExecutor;
 
 pub use self::mounts::{
     desired_for, devices_of, forget_device, record_device, set_failed, set_override, targets_of, targets_to_sync,
-    DesiredMount,
-    DeviceRow, OverrideRow,
+    DesiredMount, DeviceRow, OverrideRow,
 };
 
 #[derive(Debug, Clone)]

@@ -473,7 +473,9 @@ impl HostDriver for Lxd {
                             let spec = d
                                 .as_object()
                                 .map(|m| {
-                                    m.iter().filter_map(|(a, b)| b.as_str().map(|b| (a.clone(), b.to_owned()))).collect()
+                                    m.iter()
+                                        .filter_map(|(a, b)| b.as_str().map(|b| (a.clone(), b.to_owned())))
+                                        .collect()
                                 })
                                 .unwrap_or_default();
                             (k.clone(), spec)

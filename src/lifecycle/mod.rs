@@ -12,8 +12,8 @@ pub mod ops;
 pub mod provision;
 
 pub mod reconciler;
-pub mod shares;
 pub mod runner;
+pub mod shares;
 
 pub use runner::{run, HostOp, LockKey};
 

@@ -39,7 +39,9 @@ pub async fn check_source(host: &Host, lxd_name: &str, path: &str) -> Result<Res
         match kind.as_deref() {
             Some("directory") => {}
             Some("symlink") => {
-                return Ok(Err(format!("{prefix} is a symbolic link in the source container; shares never follow links")))
+                return Ok(Err(format!(
+                    "{prefix} is a symbolic link in the source container; shares never follow links"
+                )))
             }
             Some(_) => return Ok(Err(format!("{prefix} is not a directory in the source container"))),
             None => return Ok(Err(format!("{prefix} does not exist in the source container"))),

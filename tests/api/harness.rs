@@ -186,7 +186,13 @@ impl TestApp {
         // No free-tier containers unless a test asks for them (they would outlive the test).
         cfg.free_tier = false;
         // Account-wide limits out of the way unless a test is about them.
-        let roomy = hoody_api::quota::AccountLimits { projects: 1000, containers: 1000, snapshots: 1000, tokens: 500, shares: 1000 };
+        let roomy = hoody_api::quota::AccountLimits {
+            projects: 1000,
+            containers: 1000,
+            snapshots: 1000,
+            tokens: 500,
+            shares: 1000,
+        };
         cfg.quotas = hoody_api::config::Quotas { standard: roomy, free: roomy };
         adjust(&mut cfg);
         let db = hoody_api::db::pool(&cfg, opts);

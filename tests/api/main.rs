@@ -46,6 +46,7 @@ mod quotas;
 mod reliability;
 mod replicas;
 mod servers;
+mod shares;
 mod tfa;
 mod tokens;
 mod users;

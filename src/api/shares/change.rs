@@ -108,7 +108,8 @@ pub async fn delete_share(
     if !shares::delete(&mut *tx, &id).await? {
         return Err(dto::share_not_found());
     }
-    publish(&mut tx, share_event(&row, EventKind::StorageShareDeleted, json!({"source_path": row.source_path}))).await?;
+    publish(&mut tx, share_event(&row, EventKind::StorageShareDeleted, json!({"source_path": row.source_path})))
+        .await?;
     tx.commit().await?;
     // A sweep that mounted it again meanwhile: its device rows outlive the share; remove them.
     let left = shares::targets_of(&st.db, &id).await?;

@@ -37,7 +37,9 @@ pub struct ShareIn {
 }
 
 /// A field that may be sent as `null` (clear it) or left out (keep it).
-fn some<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Option<T>>, D::Error> {
+fn some<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -280,7 +282,10 @@ pub fn alias(a: &str) -> Result<String> {
         && a.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         && a.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if !ok {
-        return Err(ApiError::invalid("alias", "must be 1–63 lowercase letters, digits, - or _, starting alphanumeric"));
+        return Err(ApiError::invalid(
+            "alias",
+            "must be 1–63 lowercase letters, digits, - or _, starting alphanumeric",
+        ));
     }
     Ok(a.to_owned())
 }
