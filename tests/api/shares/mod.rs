@@ -6,6 +6,7 @@
 
 mod access;
 mod expiry;
+mod faults;
 mod mounts;
 mod project;
 mod safety;
