@@ -33,7 +33,7 @@ use crate::{
 };
 
 enum Target {
-    Container(ContainerRow),
+    Container(Box<ContainerRow>),
     Project(ProjectRow),
 }
 
@@ -59,7 +59,7 @@ async fn target(st: &AppState, access: &ContainerAccess<can::Shares>, input: &Sh
                      between containers on the same host",
                 ));
             }
-            Ok(Target::Container(t))
+            Ok(Target::Container(Box::new(t)))
         }
         (None, Some(p)) => {
             let id = ProjectId::parse(p)

@@ -128,12 +128,12 @@ async fn strangers_tokens_and_grantees_reach_shares_as_their_rights_say() {
         }
     };
     assert_eq!(ids("").await, [id.clone(), wide.clone()]);
-    assert_eq!(ids("?target_type=project").await, [wide.clone()]);
-    assert_eq!(ids("?target_type=container").await, [id.clone()]);
-    assert_eq!(ids("?label=docs").await, [id.clone()]);
-    assert_eq!(ids("?enabled=false").await, [wide.clone()]);
+    assert_eq!(ids("?target_type=project").await, [wide.as_str()]);
+    assert_eq!(ids("?target_type=container").await, [id.as_str()]);
+    assert_eq!(ids("?label=docs").await, [id.as_str()]);
+    assert_eq!(ids("?enabled=false").await, [wide.as_str()]);
     assert_eq!(ids("?status=failed").await, Vec::<String>::new());
-    assert_eq!(ids("?status=active&enabled=true&include_expired=false").await, [id.clone()]);
+    assert_eq!(ids("?status=active&enabled=true&include_expired=false").await, [id.as_str()]);
     let r = app.get("/api/v1/storage/shares", Some(&s.token)).await;
     assert_eq!(r.data().as_array().unwrap().len(), 2);
     // Incoming on b: the direct share; the disabled project share shows, not mounted.

@@ -27,7 +27,7 @@ async fn an_expired_share_is_unmounted_and_recorded() {
     assert_eq!(sh(&b, &format!("cat /mnt/shares/{id}/hello.txt")), (true, "hello".into()));
 
     until("the expired share is unmounted", || device(&b, &id).is_none()).await;
-    assert_eq!(sh(&b, &format!("test -e /mnt/shares/{id}/hello.txt")).0, false);
+    assert!(!sh(&b, &format!("test -e /mnt/shares/{id}/hello.txt")).0);
     tokio::time::sleep(Duration::from_millis(600)).await;
     let kinds = events(&app, &id).await;
     assert_eq!(kinds.iter().filter(|k| *k == "storage.share.expired").count(), 1, "{kinds:?}");

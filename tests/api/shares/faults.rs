@@ -97,16 +97,16 @@ async fn realms_scope_the_lists_as_for_containers() {
     };
     let r = app.get(&format!("/api/v1/storage/shares?realm_id={realm}"), Some(&s.token)).await;
     r.expect(200);
-    assert_eq!(ids(&r), [id.clone()]);
+    assert_eq!(ids(&r), [id.as_str()]);
     assert_eq!(r.data()[0]["realm_ids"], json!([realm]));
     let r = app.get(&format!("/api/v1/storage/shares?realm_id={other}"), Some(&s.token)).await;
     assert!(ids(&r).is_empty());
     let r = app.get(&format!("/api/v1/storage/incoming?realm_id={realm}"), Some(&s.token)).await;
-    assert_eq!(ids(&r), [id.clone()]);
+    assert_eq!(ids(&r), [id.as_str()]);
     let r = app.get(&format!("/api/v1/storage/incoming?realm_id={other}"), Some(&s.token)).await;
     assert!(ids(&r).is_empty());
     let r = app.get(&format!("/api/v1/containers/{a}/storage/shares?realm_id={other}"), Some(&s.token)).await;
     r.expect(404);
     let r = app.get(&format!("/api/v1/containers/{a}/storage/shares?realm_id={realm}"), Some(&s.token)).await;
-    assert_eq!(ids(&r), [id.clone()]);
+    assert_eq!(ids(&r), [id.as_str()]);
 }

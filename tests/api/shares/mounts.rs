@@ -60,7 +60,7 @@ async fn a_share_mounts_follows_its_changes_and_goes_with_its_delete() {
     assert_eq!(device(&b, &id).unwrap()["readonly"], "true");
     let (ok, out) = sh(&b, "echo no > /mnt/shares/team-docs/denied.txt");
     assert!(!ok && out.contains("Read-only file system"), "{out}");
-    assert_eq!(sh(&a, "test -e /data/shared/denied.txt").0, false);
+    assert!(!sh(&a, "test -e /data/shared/denied.txt").0);
     assert_eq!(sh(&b, "cat /mnt/shares/team-docs/hello.txt"), (true, "hello".into()), "still readable");
 
     // The receiver refuses it: unmounted; the incoming list still shows it, not mounted.
@@ -72,7 +72,7 @@ async fn a_share_mounts_follows_its_changes_and_goes_with_its_delete() {
     assert_eq!(r.data()["override"]["container_id"], b.as_str());
     assert_eq!(r.data()["share"]["id"], id.as_str());
     assert!(device(&b, &id).is_none(), "refused: no device");
-    assert!(sh(&b, "test -e /mnt/shares/team-docs/hello.txt").0 == false);
+    assert!(!sh(&b, "test -e /mnt/shares/team-docs/hello.txt").0);
     let r = app.get(&format!("/api/v1/containers/{b}/storage/incoming"), Some(&s.token)).await;
     r.expect(200);
     let list = r.data().as_array().unwrap();
@@ -103,7 +103,7 @@ async fn a_share_mounts_follows_its_changes_and_goes_with_its_delete() {
     let r = app.call(Method::DELETE, &format!("/api/v1/storage/shares/{id}"), &s.token, None).await;
     r.expect(200);
     assert!(no_share_devices(&b));
-    assert_eq!(sh(&b, &format!("test -e /mnt/shares/{id}/hello.txt")).0, false);
+    assert!(!sh(&b, &format!("test -e /mnt/shares/{id}/hello.txt")).0);
     assert_eq!(rows(&app).await, 0);
     let left: i64 = sqlx::query_scalar("select count(*) from storage_share_device").fetch_one(&app.db).await.unwrap();
     assert_eq!(left, 0);
