@@ -1,5 +1,6 @@
-//! Storage shares (`storage_share`), the receivers' choices (`storage_share_override`) and the
-//! disk devices put on target instances (`storage_share_device`). Lookups find ids with a short
+//! Storage shares (`storage_share`), the receivers' choices (`storage_share_override`), the
+//! disk devices put on instances (`storage_share_device`) and the custom volumes made for shares
+//! (`storage_share_volume`). Lookups find ids with a short
 //! query and read the rows in [`rows`].
 
 mod mounts;
@@ -8,8 +9,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
 pub use self::mounts::{
-    desired_for, devices_of, forget_device, record_device, set_failed, set_override, targets_of, targets_to_sync,
-    DesiredMount, DeviceRow, OverrideRow,
+    desired_for, devices_of, devices_of_share, forget_device, forget_volume, orphan_volumes, record_device,
+    record_volume, set_failed, set_override, settled_with_devices, targets_of, targets_to_sync, volume_of,
+    DesiredMount, DeviceRow, OverrideRow, SettledRow, VolumeRow,
 };
 
 #[derive(Debug, Clone)]
@@ -68,6 +70,7 @@ pub struct NewShare<'a> {
     pub share_id: &'a str,
     pub source_container_id: &'a str,
     pub source_path: &'a str,
+    pub pool: &'a str,
     pub target_container_id: Option<&'a str>,
     pub target_project_id: Option<&'a str>,
     pub mode: &'a str,
@@ -82,8 +85,8 @@ pub struct NewShare<'a> {
 pub async fn insert(db: impl PgExecutor<'_>, n: &NewShare<'_>) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into storage_share (share_id, source_container_id, source_path, target_container_id,
-            target_project_id, mode, alias, label, description, enabled, expires_at, created_by)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            target_project_id, mode, alias, label, description, enabled, expires_at, created_by, pool)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         n.share_id,
         n.source_container_id,
         n.source_path,
@@ -96,6 +99,7 @@ pub async fn insert(db: impl PgExecutor<'_>, n: &NewShare<'_>) -> sqlx::Result<(
         n.enabled,
         n.expires_at,
         n.created_by,
+        n.pool,
     )
     .execute(db)
     .await?;
@@ -132,12 +136,15 @@ pub async fn of_source(db: impl PgExecutor<'_>, container_id: &str, f: &Filters<
 }
 
 /// The shares `user_id` created or whose source container is in one of their projects, from
-/// containers in `realm` when given, oldest first.
+/// containers in `realm` when given, oldest first; only while they may still see the source
+/// (its project is theirs or shared with them now).
 pub async fn of_user(db: impl PgExecutor<'_>, user_id: &str, realm: Option<&str>) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar!(
         "select s.share_id from storage_share s join container c on c.container_id = s.source_container_id
             join project p on p.project_id = c.project_id
         where (s.created_by = $1 or p.user_id = $1) and ($2::text is null or $2 = any(c.realm_ids))
+            and c.status <> 'deleted' and (p.user_id = $1 or exists (select 1 from project_permission pp
+                where pp.project_id = c.project_id and pp.user_id = $1))
         order by s.created_at, s.share_id",
         user_id,
         realm,
@@ -197,6 +204,26 @@ pub struct Patch {
     pub description: Option<Option<String>>,
     pub enabled: Option<bool>,
     pub expires_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// Whether the share is enabled, its row locked until the transaction ends (`None`: gone).
+pub async fn lock(db: impl PgExecutor<'_>, share_id: &str) -> sqlx::Result<Option<bool>> {
+    sqlx::query_scalar!("select enabled from storage_share where share_id = $1 for update", share_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The source paths already shared from `container_id`, with their shares.
+pub async fn paths_of_source(db: impl PgExecutor<'_>, container_id: &str) -> sqlx::Result<Vec<(String, String)>> {
+    Ok(sqlx::query!(
+        "select share_id, source_path from storage_share where source_container_id = $1 order by created_at",
+        container_id
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|r| (r.share_id, r.source_path))
+    .collect())
 }
 
 /// Apply `p` to the share; a change of mode, state or expiry makes it `active` again (its next

@@ -486,21 +486,52 @@ impl HostDriver for Lxd {
         })
     }
 
-    fn host_path<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, String> {
+    fn root_pool<'a>(&'a self, name: &'a str) -> HostFuture<'a, String> {
         Box::pin(async move {
             let (v, _) = self.request(Method::GET, &Self::instance(name), None, None).await?;
-            let pool = v["metadata"]["expanded_devices"]["root"]["pool"]
+            v["metadata"]["expanded_devices"]["root"]["pool"]
                 .as_str()
-                .ok_or_else(|| HostError::Failed("instance without a root disk".into()))?
-                .to_owned();
-            let (p, _) = self.request(Method::GET, &format!("/1.0/storage-pools/{pool}"), None, None).await?;
-            if p["metadata"]["driver"].as_str() != Some("dir") {
-                return Err(HostError::Refused("shares need a dir storage pool".into()));
+                .map(str::to_owned)
+                .ok_or_else(|| HostError::Failed("instance without a root disk".into()))
+        })
+    }
+
+    fn ensure_volume<'a>(&'a self, pool: &'a str, volume: &'a str) -> HostFuture<'a, ()> {
+        Box::pin(async move {
+            let url = format!("/1.0/storage-pools/{pool}/volumes/custom");
+            match self.request(Method::GET, &format!("{url}/{volume}"), None, None).await {
+                Ok(_) => return Ok(()),
+                Err(HostError::NotFound(_)) => {}
+                Err(e) => return Err(e),
             }
-            let source = p["metadata"]["config"]["source"]
-                .as_str()
-                .ok_or_else(|| HostError::Failed("storage pool without a source".into()))?;
-            Ok(format!("{}/containers/{name}/rootfs{path}", source.trim_end_matches('/')))
+            let body = json!({"name": volume, "type": "custom", "content_type": "filesystem", "config": {},
+                "description": "hoody storage share"});
+            self.operate(Method::POST, &url, Some(body), None).await
+        })
+    }
+
+    fn delete_volume<'a>(&'a self, pool: &'a str, volume: &'a str) -> HostFuture<'a, ()> {
+        Box::pin(async move {
+            let url = format!("/1.0/storage-pools/{pool}/volumes/custom/{volume}");
+            match self.operate(Method::DELETE, &url, None, None).await {
+                Ok(()) | Err(HostError::NotFound(_)) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    fn devices_named<'a>(&'a self, prefix: &'a str) -> HostFuture<'a, BTreeMap<String, Vec<String>>> {
+        Box::pin(async move {
+            let (v, _) = self.request(Method::GET, "/1.0/instances?recursion=1", None, None).await?;
+            let mut out = BTreeMap::new();
+            for inst in v["metadata"].as_array().into_iter().flatten() {
+                let (Some(name), Some(devs)) = (inst["name"].as_str(), inst["devices"].as_object()) else { continue };
+                let found: Vec<String> = devs.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+                if !found.is_empty() {
+                    out.insert(name.to_owned(), found);
+                }
+            }
+            Ok(out)
         })
     }
 }

@@ -168,9 +168,14 @@ pub trait HostDriver: Send + Sync {
     fn path_kind<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, Option<String>>;
     /// The instance's own devices (not its profiles'), by name.
     fn devices<'a>(&'a self, name: &'a str) -> HostFuture<'a, BTreeMap<String, BTreeMap<String, String>>>;
-    /// Where `path` inside a (`dir` pool) instance is on the host:
-    /// `<pool source>/containers/<name>/rootfs<path>`; `Refused` on another kind of pool.
-    fn host_path<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, String>;
+    /// The storage pool of the instance's root disk.
+    fn root_pool<'a>(&'a self, name: &'a str) -> HostFuture<'a, String>;
+    /// Make the custom volume `volume` in `pool` (there already counts as done).
+    fn ensure_volume<'a>(&'a self, pool: &'a str, volume: &'a str) -> HostFuture<'a, ()>;
+    /// Delete the custom volume (gone already counts as done; `Refused` while a device uses it).
+    fn delete_volume<'a>(&'a self, pool: &'a str, volume: &'a str) -> HostFuture<'a, ()>;
+    /// Every instance's own devices whose name starts with `prefix`, by instance name.
+    fn devices_named<'a>(&'a self, prefix: &'a str) -> HostFuture<'a, BTreeMap<String, Vec<String>>>;
 }
 
 /// Limits every call to one host obeys.

@@ -1,15 +1,17 @@
-//! Storage shares on their hosts. A share is mounted on a target container as an LXD disk
-//! device (`hoody-share-<share id>`) whose source is the shared directory inside the source
-//! container's rootfs on the host, at `/mnt/shares/<alias or share id>`, `readonly` for
-//! read-only shares. [`SyncMounts`] makes one target's devices match what the database says
-//! (enabled, unexpired, accepted by the receiver, both ends on one host), locking the target.
-//! Before any device is added, every component of the source path is checked through LXD's file
-//! API: a symlink (or anything not a directory) refuses the mount and the share turns `failed`,
-//! so a link planted by the source's owner can never bind a host path into the target.
-//! [`run_sweeper`] records expiries and repairs what differs (new containers of a target project,
-//! shares gone with their source container, work a failed host left half done).
+//! Storage shares on their hosts. A share's files live in an LXD custom storage volume
+//! (`share-<share id>`, in the source's root pool), never in a host path: LXD mounts the volume
+//! itself, on the source container at `source_path` (device `hoody-sharesrc-<share id>`) and on
+//! each target at `/mnt/shares/<alias or share id>` (device `hoody-share-<share id>`, `readonly`
+//! for read-only shares). A symbolic link inside a container can only point inside that
+//! container's own view, so nothing a container holds can expose a host path (LXD 5.0 also
+//! refuses to start an instance whose mount path has become a symbolic link). Defence in depth:
+//! the source path is still checked through LXD's file API (no symbolic link along it) before the
+//! source device is added. [`SyncMounts`] makes one container's devices match the database,
+//! locking it. [`run_sweeper`] records expiries, repairs what differs (new containers of a target
+//! project, shares gone with their source container, devices carried by copies and restores, work
+//! a failed host left half done) and deletes the volumes of shares that are gone.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::json;
 
@@ -17,7 +19,7 @@ use super::{host_of, HostOp, LockKey, Trigger};
 use crate::{
     db::{
         containers::{self, ContainerRow},
-        storage_shares::{self as shares, DesiredMount, DeviceRow},
+        storage_shares::{self as shares, DesiredMount, DeviceRow, VolumeRow},
     },
     error::ApiError,
     events::{publish, Event, EventKind, ResourceType, Tx},
@@ -26,10 +28,21 @@ use crate::{
     state::AppState,
 };
 
+/// Target devices: `hoody-share-<share id>`.
 pub const DEVICE_PREFIX: &str = "hoody-share-";
+/// Source devices: `hoody-sharesrc-<share id>`.
+pub const SOURCE_PREFIX: &str = "hoody-sharesrc-";
+/// What both kinds of device names start with (and nothing else of ours).
+pub const ANY_PREFIX: &str = "hoody-share";
 pub const MOUNT_ROOT: &str = "/mnt/shares";
 
-/// Why a source path cannot be mounted (shown as the share's `status_message`), or `Ok`.
+/// The share a device of ours is for.
+pub fn share_of_device(name: &str) -> Option<&str> {
+    name.strip_prefix(SOURCE_PREFIX).or_else(|| name.strip_prefix(DEVICE_PREFIX))
+}
+
+/// Why a source path cannot be shared (shown as the share's `status_message`), or `Ok`: every
+/// component a directory, none a symbolic link.
 pub async fn check_source(host: &Host, lxd_name: &str, path: &str) -> Result<Result<(), String>, ApiError> {
     let mut prefix = String::new();
     for part in path.split('/').filter(|p| !p.is_empty()) {
@@ -50,7 +63,15 @@ pub async fn check_source(host: &Host, lxd_name: &str, path: &str) -> Result<Res
     Ok(Ok(()))
 }
 
-/// What a sync did on one target.
+/// Whether the directory is empty (the share's volume is mounted over it: files there would be
+/// hidden, so a share starts from an empty directory).
+pub async fn is_empty_dir(host: &Host, lxd_name: &str, path: &str) -> Result<bool, ApiError> {
+    let body = host.call("read_file", |d| d.read_file(lxd_name, path)).await?.unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    Ok(v["metadata"].as_array().is_some_and(|a| a.is_empty()))
+}
+
+/// What a sync did on one container.
 #[derive(Debug, Default)]
 pub struct Synced {
     /// Devices there now (added or kept).
@@ -59,12 +80,27 @@ pub struct Synced {
     pub unmounted: Vec<String>,
     /// Shares refused at mount time, with why.
     pub refused: Vec<(String, String)>,
-    /// Host calls that failed (the sweeper tries again).
-    pub errors: usize,
+    /// Shares whose device could not be added or removed (the sweeper tries again).
+    pub failed: HashSet<String>,
 }
 
-/// Make `target`'s share devices match the database. `excluding`: a share about to be deleted,
-/// treated as not wanted.
+/// Host calls that failed in a sync of several containers: per share, and those that failed a
+/// whole container (not read, devices not listed).
+#[derive(Debug, Default)]
+pub struct SyncErrors {
+    pub whole: usize,
+    pub shares: HashSet<String>,
+}
+
+impl SyncErrors {
+    /// Whether `share_id`'s devices may not be as wanted.
+    pub fn touching(&self, share_id: &str) -> bool {
+        self.whole > 0 || self.shares.contains(share_id)
+    }
+}
+
+/// Make a container's share devices (as a source and as a target) match the database.
+/// `excluding`: a share about to be deleted, treated as not wanted.
 pub struct SyncMounts {
     target: ContainerRow,
     excluding: Option<String>,
@@ -77,23 +113,6 @@ impl SyncMounts {
     pub fn new(target: ContainerRow, excluding: Option<String>, by: Trigger) -> Self {
         Self { target, excluding, by, desired: Vec::new(), recorded: Vec::new() }
     }
-}
-
-fn device_name(share_id: &str) -> String {
-    format!("{DEVICE_PREFIX}{share_id}")
-}
-
-/// Mount paths: the alias when no earlier share on this target took it, else the share id.
-fn mount_paths(desired: &[DesiredMount]) -> Vec<String> {
-    let mut used = HashSet::new();
-    desired
-        .iter()
-        .map(|d| {
-            let name = d.alias.clone().filter(|a| !used.contains(a)).unwrap_or_else(|| d.share_id.clone());
-            used.insert(name.clone());
-            format!("{MOUNT_ROOT}/{name}")
-        })
-        .collect()
 }
 
 impl HostOp for SyncMounts {
@@ -135,21 +154,13 @@ impl HostOp for SyncMounts {
             Err(e) => return Err(e.into()),
         };
         let mut wanted = HashSet::new();
-        for (d, mount_path) in self.desired.iter().zip(mount_paths(&self.desired)) {
-            let name = device_name(&d.share_id);
-            let source = match host.call("host_path", |h| h.host_path(&d.source_lxd_name, &d.source_path)).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(share = %d.share_id, error = %e, "share source not resolved");
-                    out.errors += 1;
-                    wanted.insert(name);
-                    continue;
-                }
-            };
+        for d in &self.desired {
+            let name = format!("{}{}", if d.is_source { SOURCE_PREFIX } else { DEVICE_PREFIX }, d.share_id);
             let mut spec = BTreeMap::from([
                 ("type".to_owned(), "disk".to_owned()),
-                ("source".to_owned(), source.clone()),
-                ("path".to_owned(), mount_path.clone()),
+                ("pool".to_owned(), d.pool.clone()),
+                ("source".to_owned(), d.volume.clone()),
+                ("path".to_owned(), d.mount_path.clone()),
             ]);
             if d.readonly {
                 spec.insert("readonly".into(), "true".into());
@@ -157,44 +168,50 @@ impl HostOp for SyncMounts {
             let row = DeviceRow {
                 share_id: d.share_id.clone(),
                 device: name.clone(),
-                source,
+                source: d.volume.clone(),
                 readonly: d.readonly,
-                mount_path,
+                mount_path: d.mount_path.clone(),
             };
+            wanted.insert(name.clone());
             if present.get(&name) == Some(&spec) {
-                wanted.insert(name);
                 out.mounted.push(row);
                 continue;
             }
-            // Checked again at every mount: the source's owner may have planted a link since.
-            match check_source(&host, &d.source_lxd_name, &d.source_path).await {
-                Ok(Ok(())) => {}
-                Ok(Err(why)) => {
-                    out.refused.push((d.share_id.clone(), why));
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(share = %d.share_id, error = %e, "share source not checked");
-                    out.errors += 1;
-                    wanted.insert(name);
-                    continue;
+            // Defence in depth: the volume never follows a link, but the source path must not be one.
+            if d.is_source {
+                match check_source(&host, &t.lxd_name, &d.mount_path).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(why)) => {
+                        wanted.remove(&name);
+                        out.refused.push((d.share_id.clone(), why));
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(share = %d.share_id, error = %e, "share source not checked");
+                        out.failed.insert(d.share_id.clone());
+                        continue;
+                    }
                 }
             }
-            match host.call("set_device", |h| h.set_device(&t.lxd_name, &name, Some(&spec))).await {
+            let added = async {
+                host.call("ensure_volume", |h| h.ensure_volume(&d.pool, &d.volume)).await?;
+                host.call("set_device", |h| h.set_device(&t.lxd_name, &name, Some(&spec))).await
+            };
+            match added.await {
                 Ok(()) => out.mounted.push(row),
                 Err(e) => {
                     tracing::warn!(share = %d.share_id, error = %e, "share not mounted");
-                    out.errors += 1;
+                    out.failed.insert(d.share_id.clone());
                 }
             }
-            wanted.insert(name);
         }
-        for name in present.keys().filter(|n| n.starts_with(DEVICE_PREFIX) && !wanted.contains(*n)) {
+        for name in present.keys().filter(|n| n.starts_with(ANY_PREFIX) && !wanted.contains(*n)) {
+            let share = share_of_device(name).unwrap_or(name).to_owned();
             match host.call("set_device", |h| h.set_device(&t.lxd_name, name, None)).await {
-                Ok(()) => out.unmounted.push(name[DEVICE_PREFIX.len()..].to_owned()),
+                Ok(()) => out.unmounted.push(share),
                 Err(e) => {
                     tracing::warn!(device = %name, error = %e, "share not unmounted");
-                    out.errors += 1;
+                    out.failed.insert(share);
                 }
             }
         }
@@ -209,11 +226,11 @@ impl HostOp for SyncMounts {
 
     async fn done(&mut self, _st: &AppState, tx: &mut Tx, out: &Synced) -> Result<(), ApiError> {
         let id = &self.target.container_id;
-        for m in &out.mounted {
-            shares::record_device(&mut **tx, id, m).await?;
-        }
         for s in &out.unmounted {
             shares::forget_device(&mut **tx, id, s).await?;
+        }
+        for m in &out.mounted {
+            shares::record_device(&mut **tx, id, m).await?;
         }
         for (s, why) in &out.refused {
             shares::forget_device(&mut **tx, id, s).await?;
@@ -235,32 +252,103 @@ pub fn share_event(s: &shares::ShareRow, kind: EventKind, data: serde_json::Valu
         .in_realms(&s.realm_ids)
 }
 
-/// Sync every container in `targets` (errors are logged: the sweeper repairs); how many host
-/// calls failed.
-pub async fn sync_targets(st: &AppState, targets: &[String], excluding: Option<&str>, by: &Trigger) -> usize {
-    let mut errors = 0;
+/// Sync every container in `targets` (errors are logged: the sweeper repairs); the host calls
+/// that failed.
+pub async fn sync_targets(st: &AppState, targets: &[String], excluding: Option<&str>, by: &Trigger) -> SyncErrors {
+    let mut errors = SyncErrors::default();
     for id in targets {
         let row = match containers::by_id(&st.db, id).await {
             Ok(Some(r)) => r,
             Ok(None) => continue,
             Err(e) => {
                 tracing::warn!(error = %e, "share target not read");
-                errors += 1;
+                errors.whole += 1;
                 continue;
             }
         };
         match super::run(st, SyncMounts::new(row, excluding.map(str::to_owned), by.clone())).await {
-            Ok(s) => errors += s.errors,
+            Ok(s) => errors.shares.extend(s.failed),
             Err(e) => {
                 tracing::warn!(container = %id, error = %e, "share mounts not synced");
-                errors += 1;
+                errors.whole += 1;
             }
         }
     }
     errors
 }
 
-/// One sweep: expiries recorded (their events), then every target whose devices differ synced.
+/// Remove every share device from an instance (a copy carries its source's).
+pub async fn strip_devices(host: &Host, lxd_name: &str) -> Result<(), ApiError> {
+    let present = host.call("devices", |d| d.devices(lxd_name)).await?;
+    for name in present.keys().filter(|n| n.starts_with(ANY_PREFIX)) {
+        host.call("set_device", |d| d.set_device(lxd_name, name, None)).await?;
+    }
+    Ok(())
+}
+
+/// Sync one container now (after a restore or a copy brought back devices of its own).
+pub async fn sync_container(st: &AppState, container_id: &str, by: &Trigger) {
+    sync_targets(st, &[container_id.to_owned()], None, by).await;
+}
+
+/// Delete a volume whose share is gone once no device uses it; whether it is gone.
+pub async fn drop_volume(st: &AppState, v: &VolumeRow) -> Result<bool, ApiError> {
+    if !shares::devices_of_share(&st.db, &v.share_id).await?.is_empty() {
+        return Ok(false);
+    }
+    let host = match host_of(st, v.server_id.as_deref()).await {
+        Ok(h) => h,
+        // The server left the registry: its volumes went with it.
+        Err(ApiError::Conflict { .. }) => {
+            shares::forget_volume(&st.db, &v.share_id).await?;
+            return Ok(true);
+        }
+        Err(e) => return Err(e),
+    };
+    host.call("delete_volume", |d| d.delete_volume(&v.pool, &v.volume)).await?;
+    shares::forget_volume(&st.db, &v.share_id).await?;
+    Ok(true)
+}
+
+/// Settled containers whose share devices on their host differ from the rows (a copy or a
+/// restore carried devices no row tracks, or one was removed behind our back).
+async fn drifted(st: &AppState) -> Result<Vec<String>, ApiError> {
+    let settled = shares::settled_with_devices(&st.db).await?;
+    let mut by_server: HashMap<String, Vec<shares::SettledRow>> = HashMap::new();
+    for r in settled {
+        if let Some(s) = r.server_id.clone() {
+            by_server.entry(s).or_default().push(r);
+        }
+    }
+    let mut out = Vec::new();
+    for (server, rows) in by_server {
+        let host = match host_of(st, Some(&server)).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(server = %server, error = %e, "share devices not listed");
+                continue;
+            }
+        };
+        let on_host = match host.call("devices_named", |d| d.devices_named(ANY_PREFIX)).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(server = %server, error = %e, "share devices not listed");
+                continue;
+            }
+        };
+        for r in rows {
+            let mut there = on_host.get(&r.lxd_name).cloned().unwrap_or_default();
+            there.sort();
+            if there != r.devices {
+                out.push(r.container_id);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One sweep: expiries recorded (their events), then every container whose devices differ
+/// synced, then the volumes of shares that are gone deleted.
 pub async fn sweep(st: &AppState) -> Result<usize, ApiError> {
     let mut tx = st.db.begin().await?;
     let expired = shares::take_expired(&mut *tx).await?;
@@ -269,8 +357,18 @@ pub async fn sweep(st: &AppState) -> Result<usize, ApiError> {
         publish(&mut tx, share_event(&row, EventKind::StorageShareExpired, data)).await?;
     }
     tx.commit().await?;
-    let targets = shares::targets_to_sync(&st.db).await?;
+    let mut targets = shares::targets_to_sync(&st.db).await?;
+    for id in drifted(st).await? {
+        if !targets.contains(&id) {
+            targets.push(id);
+        }
+    }
     sync_targets(st, &targets, None, &Trigger::system("share_sweeper")).await;
+    for v in shares::orphan_volumes(&st.db).await? {
+        if let Err(e) = drop_volume(st, &v).await {
+            tracing::warn!(share = %v.share_id, error = %e, "share volume not deleted");
+        }
+    }
     Ok(targets.len())
 }
 

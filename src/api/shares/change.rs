@@ -59,13 +59,15 @@ pub async fn update_share(
     };
     let by = Trigger::user(&access.me.user.user_id);
     let mut tx = st.db.begin().await?;
+    // Locked: concurrent updates see each other's `enabled`, so each change has its one event.
+    let was_enabled = shares::lock(&mut *tx, &before.share_id).await?.ok_or_else(dto::share_not_found)?;
     if !shares::update(&mut *tx, &before.share_id, &p).await? {
         return Err(dto::share_not_found());
     }
     let row = shares::by_id(&mut *tx, &before.share_id).await?.ok_or_else(dto::share_not_found)?;
     let data = json!({"mode": row.mode, "enabled": row.enabled, "expires_at": row.expires_at.map(|t| t.timestamp())});
     publish(&mut tx, share_event(&row, EventKind::StorageShareUpdated, data)).await?;
-    if row.enabled != before.enabled {
+    if row.enabled != was_enabled {
         let kind = if row.enabled { EventKind::StorageShareEnabled } else { EventKind::StorageShareDisabled };
         publish(&mut tx, share_event(&row, kind, json!({"enabled": row.enabled}))).await?;
     }
@@ -78,8 +80,10 @@ pub async fn update_share(
 /// Delete storage share
 ///
 /// Share ids are unique, so no container in the path; you must be able to edit its source
-/// container. The share is unmounted from every target first (503 when a host could not be
-/// reached: nothing is deleted, try again), then deleted.
+/// container. The share is unmounted from every target and from its source first (503 when a
+/// host could not remove one of its devices: nothing is deleted, try again), then deleted with
+/// its volume and the files in it (a volume the host could not delete yet is deleted by the
+/// sweeper).
 #[utoipa::path(delete, path = "/storage/shares/{shareId}", tag = "storageShares", security(("bearer" = [])),
     params(("shareId" = String, Path, description = "Share ID")),
     responses((status = 200, body = Envelope<Option<String>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
@@ -101,7 +105,7 @@ pub async fn delete_share(
         }
     })?;
     let by = Trigger::user(&me.user.user_id);
-    if resync(&st, &id, true, &by).await? > 0 {
+    if resync(&st, &id, true, &by).await?.touching(&id) {
         return Err(ApiError::Unavailable { retry_after_secs: 5 });
     }
     let mut tx = st.db.begin().await?;
@@ -114,6 +118,11 @@ pub async fn delete_share(
     // A sweep that mounted it again meanwhile: its device rows outlive the share; remove them.
     let left = shares::targets_of(&st.db, &id).await?;
     crate::lifecycle::shares::sync_targets(&st, &left, None, &by).await;
+    if let Some(v) = shares::volume_of(&st.db, &id).await? {
+        if let Err(e) = crate::lifecycle::shares::drop_volume(&st, &v).await {
+            tracing::warn!(share = %id, error = %e, "share volume not deleted yet; the sweeper will");
+        }
+    }
     Ok(ApiOk::new("Storage share deleted", ()))
 }
 

@@ -1,6 +1,7 @@
 //! Creating a share: every field checked, both ends resolved as the caller may edit them, the
-//! source path checked on the host (no symbolic link along it), then the row and its event, then
-//! the mounts on the target(s).
+//! source path checked on the host (an empty directory, no symbolic link along it, not shared
+//! already), then the row, its volume's row and its event, then the devices: the volume made and
+//! mounted on the source, then on the target(s).
 
 use axum::extract::State;
 use serde_json::json;
@@ -16,7 +17,7 @@ use crate::{
         containers::ContainerRow,
         new_id,
         projects::{Level, ProjectRow},
-        storage_shares::{self as shares, NewShare},
+        storage_shares::{self as shares, NewShare, VolumeRow},
     },
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
@@ -25,7 +26,7 @@ use crate::{
     ids::{ContainerId, ProjectId},
     lifecycle::{
         host_of,
-        shares::{check_source, share_event},
+        shares::{check_source, is_empty_dir, share_event},
         Trigger,
     },
     quota::{self, Kind},
@@ -74,10 +75,14 @@ async fn target(st: &AppState, access: &ContainerAccess<can::Shares>, input: &Sh
 /// Shares `source_path` of container `{id}` with `target_container_id` (one container, on the
 /// same host) or `target_project_id` (every current and future container of that project on the
 /// source's host, the source itself left out). Both ends must be yours or shared with you at
-/// `edit`. The share is mounted on its target(s) at once, as an LXD disk device at
+/// `edit`. The share's files live in an LXD custom storage volume (`share-<share id>`), never in a
+/// host path: the volume is mounted on the source at `source_path` and on the target(s) at
 /// `/mnt/shares/<alias or share id>` (read-only for `readonly`); a receiver may refuse it
-/// (`PATCH …/storage/incoming/{shareId}/mount`). A path with a symbolic link anywhere along it
-/// is refused (422), here and at every later mount.
+/// (`PATCH …/storage/incoming/{shareId}/mount`). `source_path` must be an existing, **empty**
+/// directory (422 otherwise: the volume is mounted over it, so files already there would be
+/// hidden; nothing is copied), with no symbolic link anywhere along it (422), and not the path of
+/// another share of the same container nor inside or above one (422). Deleting the share deletes
+/// the volume and the files in it.
 #[utoipa::path(post, path = "/containers/{id}/storage/shares", tag = "storageShares", security(("bearer" = [])),
     params(("id" = String, Path, description = "Source container ID"), crate::idempotency::KeyHeader),
     request_body = ShareIn,
@@ -104,6 +109,25 @@ pub async fn create_share(
     if let Err(why) = check_source(&host, &src.lxd_name, &source_path).await? {
         return Err(ApiError::invalid("source_path", why));
     }
+    let nested = |a: &str, b: &str| a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/"));
+    if let Some((other, p)) =
+        shares::paths_of_source(&st.db, &src.container_id).await?.into_iter().find(|(_, p)| nested(p, &source_path))
+    {
+        return Err(ApiError::invalid(
+            "source_path",
+            format!("{p} is already shared by share {other}: one share per directory, none inside another"),
+        ));
+    }
+    if !is_empty_dir(&host, &src.lxd_name, &source_path).await? {
+        return Err(ApiError::invalid(
+            "source_path",
+            format!(
+                "{source_path} is not empty: the share's volume is mounted over it and would hide its files; \
+                 share an empty directory"
+            ),
+        ));
+    }
+    let pool = host.call("root_pool", |d| d.root_pool(&src.lxd_name)).await?;
     let share_id = new_id();
     let by = Trigger::user(&access.me.user.user_id);
     let mut tx = st.db.begin().await?;
@@ -116,6 +140,7 @@ pub async fn create_share(
         share_id: &share_id,
         source_container_id: &src.container_id,
         source_path: &source_path,
+        pool: &pool,
         target_container_id: tc,
         target_project_id: tp,
         mode: &mode,
@@ -126,7 +151,19 @@ pub async fn create_share(
         expires_at,
         created_by: &access.me.user.user_id,
     };
-    shares::insert(&mut *tx, &n).await?;
+    shares::insert(&mut *tx, &n).await.map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            ApiError::invalid("source_path", format!("{source_path} is already shared by another share"))
+        }
+        _ => e.into(),
+    })?;
+    let volume = VolumeRow {
+        share_id: share_id.clone(),
+        server_id: src.server_id.clone(),
+        pool: pool.clone(),
+        volume: format!("share-{share_id}"),
+    };
+    shares::record_volume(&mut *tx, &volume).await?;
     let row = shares::by_id(&mut *tx, &share_id).await?.ok_or_else(dto::share_not_found)?;
     let data = json!({"source_path": source_path, "mode": mode, "target_container_id": tc, "target_project_id": tp});
     publish(&mut tx, share_event(&row, EventKind::StorageShareCreated, data)).await?;

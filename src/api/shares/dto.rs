@@ -25,8 +25,9 @@ pub struct ShareIn {
     pub target_project_id: Option<String>,
     /// `readonly` or `readwrite`.
     pub mode: String,
-    /// Lowercase letters, digits, `-` and `_` (≤ 63): the target mount path is
-    /// `/mnt/shares/<alias>` (else `/mnt/shares/<share id>`).
+    /// Lowercase letters, digits, `-` and `_` (≤ 63; not 24 hex characters, which is how share
+    /// ids look): the target mount path is `/mnt/shares/<alias>` (else, or when an older share on
+    /// that target took the alias, `/mnt/shares/<share id>`).
     pub alias: Option<String>,
     pub label: Option<String>,
     pub description: Option<String>,
@@ -236,7 +237,7 @@ pub struct MountOut {
     pub override_: OverrideOut,
 }
 
-const SYSTEM: [&str; 6] = ["/proc", "/sys", "/dev", "/boot", "/run", "/var/run"];
+const SYSTEM: [&str; 7] = ["/proc", "/sys", "/dev", "/boot", "/run", "/var/run", "/mnt/shares"];
 
 /// The source path, normalised (`//` and `.` dropped, no trailing `/`), or why not.
 pub fn source_path(raw: &str) -> Result<String> {
@@ -265,7 +266,9 @@ pub fn source_path(raw: &str) -> Result<String> {
     }
     let path = format!("/{}", parts.join("/"));
     if SYSTEM.iter().any(|s| path == *s || path.starts_with(&format!("{s}/"))) {
-        return Err(bad("is a system path (/proc, /sys, /dev, /boot, /run, /var/run and below are refused)"));
+        return Err(bad(
+            "is a system path (/proc, /sys, /dev, /boot, /run, /var/run, /mnt/shares and below are refused)",
+        ));
     }
     Ok(path)
 }
@@ -286,6 +289,10 @@ pub fn alias(a: &str) -> Result<String> {
             "alias",
             "must be 1–63 lowercase letters, digits, - or _, starting alphanumeric",
         ));
+    }
+    // A share id names the mount of a share without an alias: an alias must never look like one.
+    if a.len() == 24 && a.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::invalid("alias", "must not be 24 hexadecimal characters (that is how share ids look)"));
     }
     Ok(a.to_owned())
 }

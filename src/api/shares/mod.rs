@@ -1,5 +1,6 @@
-//! The `storageShares` tag: a directory of one container mounted on another container, or on
-//! every container of a project (`crate::lifecycle::shares` does the host side). Shares are
+//! The `storageShares` tag: an LXD custom volume mounted at a directory of one container and on
+//! another container, or on every container of a project (`crate::lifecycle::shares` does the
+//! host side). Shares are
 //! created, listed, changed and deleted by those who may edit the source container; receivers
 //! list what is aimed at their containers and accept or refuse each share. Token leaf:
 //! `resources.storage_shares` everywhere.
@@ -15,7 +16,10 @@ use self::dto::share_not_found;
 use crate::{
     db::storage_shares::{self as shares, ShareRow},
     error::Result,
-    lifecycle::{shares::sync_targets, Trigger},
+    lifecycle::{
+        shares::{sync_targets, SyncErrors},
+        Trigger,
+    },
     state::AppState,
 };
 
@@ -36,8 +40,9 @@ async fn of_source(st: &AppState, container_id: &str, raw: &str) -> Result<Share
     shares::by_id(&st.db, &id).await?.filter(|s| s.source_container_id == container_id).ok_or_else(share_not_found)
 }
 
-/// Bring every target of `share_id` in line with the database; how many host calls failed.
-async fn resync(st: &AppState, share_id: &str, excluding: bool, by: &Trigger) -> Result<usize> {
+/// Bring the source and every target of `share_id` in line with the database; the host calls
+/// that failed.
+async fn resync(st: &AppState, share_id: &str, excluding: bool, by: &Trigger) -> Result<SyncErrors> {
     let targets = shares::targets_of(&st.db, share_id).await?;
     Ok(sync_targets(st, &targets, excluding.then_some(share_id), by).await)
 }

@@ -1,8 +1,6 @@
 //! Reading shares: one container's (filtered), all of yours, and the incoming ones (per
 //! container and overall). Bare arrays, as the contract has them.
 
-use std::collections::HashSet;
-
 use axum::extract::State;
 
 use super::{
@@ -71,7 +69,9 @@ pub async fn get_share(
 /// List all your storage shares
 ///
 /// Shares you created, or whose source container is in one of your projects, from every
-/// container (in the request's realm when it has one), oldest first.
+/// container (in the request's realm when it has one), oldest first; only those whose source
+/// container you may still see (a share you created in a project no longer shared with you is
+/// left out).
 #[utoipa::path(get, path = "/storage/shares", tag = "storageShares", security(("bearer" = [])),
     params(RealmQuery),
     responses((status = 200, body = Envelope<Vec<ShareOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
@@ -86,29 +86,25 @@ pub async fn list_all_shares(
     Ok(ApiOk::new("Storage shares", rows.into_iter().map(ShareOut::from).collect()))
 }
 
-/// The unexpired shares aimed at `containers`, self-shares left out; per container, a direct
-/// share hides a project-wide one of the same source directory.
+/// The unexpired shares aimed at `containers`, self-shares left out: every one of them (each is
+/// mounted on its own, so each is listed to be refused on its own).
 async fn incoming(st: &AppState, containers: &[String]) -> Result<Vec<IncomingOut>> {
     let found = shares::incoming(&st.db, containers).await?;
     let ids: Vec<String> = found.iter().map(|f| f.share_id.clone()).collect();
     let rows = shares::rows(&st.db, &ids).await?;
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for f in found {
-        let Some(row) = rows.iter().find(|r| r.share_id == f.share_id) else { continue };
-        let key = (f.container_id.clone(), row.source_container_id.clone(), row.source_path.clone());
-        if seen.insert(key) {
-            out.push(IncomingOut::new(row.clone(), f.container_id, f.mount));
-        }
-    }
-    Ok(out)
+    Ok(found
+        .into_iter()
+        .filter_map(|f| {
+            let row = rows.iter().find(|r| r.share_id == f.share_id)?;
+            Some(IncomingOut::new(row.clone(), f.container_id, f.mount))
+        })
+        .collect())
 }
 
 /// Get incoming shares
 ///
 /// Every unexpired share aimed at container `{id}` (directly, or at its project from another
 /// container), with the receiver's choice (`mount`) and whether it is mounted now (`mounted`).
-/// A direct share hides a project-wide one of the same source directory.
 #[utoipa::path(get, path = "/containers/{id}/storage/incoming", tag = "storageShares", security(("bearer" = [])),
     params(("id" = String, Path, description = "Container ID")),
     responses((status = 200, body = Envelope<Vec<IncomingOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),

@@ -1,55 +1,43 @@
-//! Where shares are mounted: what should be (enabled, unexpired, accepted, both ends settled on
-//! one host) against what was put on the hosts (`storage_share_device`).
+//! Where shares are mounted: what should be (the view `storage_share_desired`: the source
+//! device of every share, the target devices of enabled, unexpired, accepted shares, both ends
+//! settled on one host) against what was put on the hosts (`storage_share_device`), and the
+//! custom volumes made for shares (`storage_share_volume`).
 
 use sqlx::PgExecutor;
 
-/// A share that should be mounted on a target container.
+/// A device that should be on a container: the share's volume at `mount_path`.
 #[derive(Debug, Clone)]
 pub struct DesiredMount {
     pub share_id: String,
-    pub source_path: String,
+    /// The source's device (at its `source_path`), else a target's.
+    pub is_source: bool,
     pub readonly: bool,
-    pub alias: Option<String>,
-    pub source_lxd_name: String,
+    pub mount_path: String,
+    pub pool: String,
+    pub volume: String,
 }
 
-/// The shares that should be mounted on `container_id` now, oldest first.
+/// The devices that should be on `container_id` now, its source devices first, then its target
+/// devices oldest first.
 pub async fn desired_for(db: impl PgExecutor<'_>, container_id: &str) -> sqlx::Result<Vec<DesiredMount>> {
     sqlx::query_as!(
         DesiredMount,
-        r#"select s.share_id, s.source_path, (s.mode = 'readonly') as "readonly!", s.alias,
-            src.lxd_name as source_lxd_name
-        from container t join storage_share s on (s.target_container_id = t.container_id
-                or s.target_project_id = t.project_id) and s.source_container_id <> t.container_id
-            join container src on src.container_id = s.source_container_id
-        where t.container_id = $1 and s.enabled and s.status = 'active'
-            and (s.expires_at is null or s.expires_at > now())
-            and t.status in ('running', 'stopped', 'paused') and src.status in ('running', 'stopped', 'paused')
-            and src.server_id = t.server_id
-            and not exists (select 1 from storage_share_override o where o.share_id = s.share_id
-                and o.container_id = t.container_id and not o.mount)
-        order by s.created_at, s.share_id"#,
+        r#"select d.share_id as "share_id!", d.is_source as "is_source!", d.readonly as "readonly!",
+            d.mount_path as "mount_path!", d.pool as "pool!", d.volume as "volume!"
+        from storage_share_desired d join storage_share s on s.share_id = d.share_id
+        where d.container_id = $1 order by d.is_source desc, s.created_at, s.share_id"#,
         container_id
     )
     .fetch_all(db)
     .await
 }
 
-/// Target containers whose devices differ from what should be mounted on them (a share to
-/// mount, one to remove, or a mode to change).
+/// Containers whose devices differ from what should be on them (a share to mount, one to
+/// remove, a mode or a mount path to change).
 pub async fn targets_to_sync(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar!(
-        r#"with desired as (
-            select t.container_id, s.share_id, (s.mode = 'readonly') as readonly
-            from storage_share s join container t on (t.container_id = s.target_container_id
-                    or t.project_id = s.target_project_id) and t.container_id <> s.source_container_id
-                join container src on src.container_id = s.source_container_id
-            where s.enabled and s.status = 'active' and (s.expires_at is null or s.expires_at > now())
-                and t.status in ('running', 'stopped', 'paused') and src.status in ('running', 'stopped', 'paused')
-                and src.server_id = t.server_id
-                and not exists (select 1 from storage_share_override o where o.share_id = s.share_id
-                    and o.container_id = t.container_id and not o.mount)),
-        have as (select d.container_id, d.share_id, d.readonly from storage_share_device d
+        r#"with desired as (select container_id, share_id, readonly, mount_path from storage_share_desired),
+        have as (select d.container_id, d.share_id, d.readonly, d.mount_path from storage_share_device d
             join container t on t.container_id = d.container_id
             where t.status in ('running', 'stopped', 'paused'))
         select distinct container_id as "container_id!" from (
@@ -65,6 +53,7 @@ pub async fn targets_to_sync(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<String
 pub struct DeviceRow {
     pub share_id: String,
     pub device: String,
+    /// The volume (`share-<share id>`).
     pub source: String,
     pub readonly: bool,
     pub mount_path: String,
@@ -78,6 +67,13 @@ pub async fn devices_of(db: impl PgExecutor<'_>, container_id: &str) -> sqlx::Re
     )
     .fetch_all(db)
     .await
+}
+
+/// The containers a share's devices are recorded on.
+pub async fn devices_of_share(db: impl PgExecutor<'_>, share_id: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!("select container_id from storage_share_device where share_id = $1", share_id)
+        .fetch_all(db)
+        .await
 }
 
 pub async fn record_device(db: impl PgExecutor<'_>, container_id: &str, d: &DeviceRow) -> sqlx::Result<()> {
@@ -104,7 +100,7 @@ pub async fn forget_device(db: impl PgExecutor<'_>, container_id: &str, share_id
     Ok(())
 }
 
-/// The share cannot be mounted as it stands (its path has a symlink, or is gone): `failed`
+/// The share cannot be mounted as it stands (its source path has a symlink, or is gone): `failed`
 /// until it is updated.
 pub async fn set_failed(db: impl PgExecutor<'_>, share_id: &str, message: &str) -> sqlx::Result<()> {
     sqlx::query!(
@@ -148,17 +144,93 @@ pub async fn set_override(
     .await
 }
 
-/// Every container a share is (or should be) mounted on: its device rows, its target
-/// container, its target project's settled containers but the source.
+/// Every container a share is (or should be) mounted on: its device rows, its source container,
+/// its target container, its target project's settled containers but the source.
 pub async fn targets_of(db: impl PgExecutor<'_>, share_id: &str) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar!(
         r#"select container_id as "container_id!" from storage_share_device where share_id = $1
+        union select source_container_id from storage_share where share_id = $1
         union select target_container_id from storage_share where share_id = $1 and target_container_id is not null
         union select c.container_id from storage_share s join container c on c.project_id = s.target_project_id
             and c.container_id <> s.source_container_id
             where s.share_id = $1 and c.status in ('running', 'stopped', 'paused')
         order by 1"#,
         share_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A custom volume made for a share.
+#[derive(Debug, Clone)]
+pub struct VolumeRow {
+    pub share_id: String,
+    pub server_id: Option<String>,
+    pub pool: String,
+    pub volume: String,
+}
+
+pub async fn record_volume(db: impl PgExecutor<'_>, v: &VolumeRow) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into storage_share_volume (share_id, server_id, pool, volume) values ($1, $2, $3, $4)
+        on conflict (share_id) do nothing",
+        v.share_id,
+        v.server_id,
+        v.pool,
+        v.volume,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn volume_of(db: impl PgExecutor<'_>, share_id: &str) -> sqlx::Result<Option<VolumeRow>> {
+    sqlx::query_as!(
+        VolumeRow,
+        "select share_id, server_id, pool, volume from storage_share_volume where share_id = $1",
+        share_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn forget_volume(db: impl PgExecutor<'_>, share_id: &str) -> sqlx::Result<()> {
+    sqlx::query!("delete from storage_share_volume where share_id = $1", share_id).execute(db).await?;
+    Ok(())
+}
+
+/// Volumes whose share is gone and that no device uses any more: to delete from their hosts.
+pub async fn orphan_volumes(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<VolumeRow>> {
+    sqlx::query_as!(
+        VolumeRow,
+        "select v.share_id, v.server_id, v.pool, v.volume from storage_share_volume v
+        where not exists (select 1 from storage_share s where s.share_id = v.share_id)
+            and not exists (select 1 from storage_share_device d where d.share_id = v.share_id)
+        order by v.created_at limit 200"
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A settled container and the share devices recorded on it.
+#[derive(Debug, Clone)]
+pub struct SettledRow {
+    pub container_id: String,
+    pub server_id: Option<String>,
+    pub lxd_name: String,
+    pub devices: Vec<String>,
+}
+
+/// Every settled container, with the share devices recorded on it (what the sweeper compares
+/// with the devices its host reports).
+pub async fn settled_with_devices(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<SettledRow>> {
+    sqlx::query_as!(
+        SettledRow,
+        r#"select c.container_id, c.server_id, c.lxd_name,
+            coalesce(array_agg(d.device order by d.device) filter (where d.device is not null), '{}') as "devices!"
+        from container c left join storage_share_device d on d.container_id = c.container_id
+        where c.status in ('running', 'stopped', 'paused') and c.server_id is not null
+        group by c.container_id order by c.container_id"#
     )
     .fetch_all(db)
     .await

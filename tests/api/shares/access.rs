@@ -28,7 +28,7 @@ async fn strangers_tokens_and_grantees_reach_shares_as_their_rights_say() {
         &app,
         &s.token,
         &a,
-        json!({"source_path": "/data", "target_project_id": p, "mode": "readwrite", "enabled": false, "label": "all"}),
+        json!({"source_path": "/srv/all", "target_project_id": p, "mode": "readwrite", "enabled": false, "label": "all"}),
     )
     .await;
     r.expect(201);
@@ -158,8 +158,9 @@ async fn concurrent_creates_never_exceed_the_account_cap() {
     .await;
     let s = app.verified_user("capped@example.com").await;
     let (_, a, b) = pair(&app, &s).await;
-    let body = json!({"source_path": "/data/shared", "target_container_id": b, "mode": "readonly"});
-    let tries = (0..6).map(|_| create(&app, &s.token, &a, body.clone()));
+    assert!(super::sh(&a, "mkdir -p /d/0 /d/1 /d/2 /d/3 /d/4 /d/5").0);
+    let body = |i: usize| json!({"source_path": format!("/d/{i}"), "target_container_id": b, "mode": "readonly"});
+    let tries = (0..6).map(|i| create(&app, &s.token, &a, body(i)));
     let answers = futures::future::join_all(tries).await;
     let made = answers.iter().filter(|r| r.status.as_u16() == 201).count();
     assert_eq!(made, 2, "{:?}", answers.iter().map(|r| &r.text).collect::<Vec<_>>());

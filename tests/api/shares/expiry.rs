@@ -23,6 +23,7 @@ async fn an_expired_share_is_unmounted_and_recorded() {
     r.expect(201);
     assert_eq!(r.data()["expires_at"], at);
     let id = r.data()["id"].as_str().unwrap().to_owned();
+    assert!(sh(&a, "echo hello > /data/shared/hello.txt").0);
     assert!(device(&b, &id).is_some());
     assert_eq!(sh(&b, &format!("cat /mnt/shares/{id}/hello.txt")), (true, "hello".into()));
 

@@ -61,7 +61,8 @@ async fn a_failing_host_leaves_rows_and_mounts_consistent_and_the_sweeper_repair
             .unwrap()
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while recorded().await != 1 {
+    // Its device on the target and on the source.
+    while recorded().await != 2 {
         assert!(std::time::Instant::now() < deadline, "the device row was never recorded");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -1,10 +1,12 @@
 //! The `storageShares` tag on the real LXD: `mounts` (a share's life, checked with real files
-//! inside the containers and the devices LXD reports), `project` (project-wide shares, future
-//! containers, a deleted source), `safety` (symbolic links at create and at mount, every bad
-//! field, another host), `access` (tokens, other users, grantees, lists and filters, the cap),
-//! `expiry` (the sweeper).
+//! inside the containers, the devices and custom volumes LXD reports), `project` (project-wide
+//! shares, future containers, a deleted source), `safety` (symbolic links at create and planted
+//! at the mount path later, a non-empty or already shared path, every bad field, another host),
+//! `copies` (copies and restores carry no untracked share device), `access` (tokens, other users,
+//! grantees, lists and filters, the cap), `expiry` (the sweeper).
 
 mod access;
+mod copies;
 mod expiry;
 mod faults;
 mod mounts;
@@ -54,14 +56,26 @@ fn devices(id: &str) -> Value {
     v["devices"].clone()
 }
 
-/// The share's device as LXD reports it on container `id` (`None`: not there).
+/// The share's device as LXD reports it on target container `id` (`None`: not there).
 fn device(id: &str, share_id: &str) -> Option<Value> {
     devices(id).get(format!("hoody-share-{share_id}")).cloned()
 }
 
-/// Whether no share device is on container `id`.
+/// The share's device on its source container `id` (`None`: not there).
+fn source_device(id: &str, share_id: &str) -> Option<Value> {
+    devices(id).get(format!("hoody-sharesrc-{share_id}")).cloned()
+}
+
+/// Whether no share device (target or source) is on container `id`, as `lxc config device show`
+/// prints them.
 fn no_share_devices(id: &str) -> bool {
-    devices(id).as_object().is_none_or(|d| d.keys().all(|k| !k.starts_with("hoody-share-")))
+    !lxc(&["config", "device", "show", &format!("c-{id}")]).contains("hoody-share")
+}
+
+/// Whether the share's custom volume is in pool `default` (`lxc storage volume list`).
+fn volume_exists(share_id: &str) -> bool {
+    let list = lxc(&["storage", "volume", "list", "default", "--format", "csv", "-c", "tn"]);
+    list.lines().any(|l| l == format!("custom,share-{share_id}"))
 }
 
 async fn rows(app: &TestApp) -> i64 {
@@ -87,16 +101,22 @@ async fn until(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// Create a share (its volume, when made, deleted when the test ends).
 async fn create(app: &LxdApp, token: &str, source: &str, body: Value) -> Resp {
-    app.call(Method::POST, &format!("/api/v1/containers/{source}/storage/shares"), token, Some(body)).await
+    let r = app.call(Method::POST, &format!("/api/v1/containers/{source}/storage/shares"), token, Some(body)).await;
+    if r.status.as_u16() == 201 {
+        app.track_volume(&format!("share-{}", r.data()["id"].as_str().unwrap()));
+    }
+    r
 }
 
-/// Two running containers of one owner in one project, a directory with a file in the first.
+/// Two running containers of one owner in one project, empty directories `/data/shared` and
+/// `/srv/all` in the first.
 async fn pair(app: &LxdApp, s: &Session) -> (String, String, String) {
     let p = app.project(&s.token, "Shares").await;
     let a = app.running(&s.token, &p, json!({"name": "src"})).await;
     let b = app.running(&s.token, &p, json!({"name": "dst"})).await;
-    let (ok, out) = sh(&a, "mkdir -p /data/shared && echo hello > /data/shared/hello.txt");
+    let (ok, out) = sh(&a, "mkdir -p /data/shared /srv/all");
     assert!(ok, "{out}");
     (p, a, b)
 }

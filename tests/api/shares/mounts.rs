@@ -1,12 +1,13 @@
-//! A share's life on real containers: created → mounted (a file written in the source shows in
-//! the target, the target writes back); readonly refuses writes (EROFS); the receiver refuses
-//! and accepts again; disabling and enabling; deleting unmounts. Each step is checked with the
-//! devices LXD reports, the files inside the containers and the rows.
+//! A share's life on real containers: created → a custom volume mounted on the source and the
+//! target (a file written in the source shows in the target, the target writes back); readonly
+//! refuses writes (EROFS); an alias change moves the mount; the receiver refuses and accepts
+//! again; disabling and enabling; deleting unmounts both ends and deletes the volume. Each step is
+//! checked with the devices and volumes LXD reports, the files inside the containers and the rows.
 
 use reqwest::Method;
 use serde_json::json;
 
-use super::{create, device, events, no_share_devices, pair, rows, sh, spawn};
+use super::{create, device, events, no_share_devices, pair, rows, sh, source_device, spawn, volume_exists};
 
 #[tokio::test]
 async fn a_share_mounts_follows_its_changes_and_goes_with_its_delete() {
@@ -35,15 +36,25 @@ async fn a_share_mounts_follows_its_changes_and_goes_with_its_delete() {
     assert_eq!(d["created_by"], s.user_id.as_str());
     assert_eq!(rows(&app).await, 1);
 
-    // LXD: a disk device on the target, its source inside the source's rootfs, at the alias.
+    // LXD: a custom volume, mounted on the source at its path and on the target at the alias; no
+    // host path anywhere.
+    assert!(volume_exists(&id), "the share's volume is in the pool");
     let dev = device(&b, &id).expect("the share's device is on the target");
     assert_eq!(dev["type"], "disk");
+    assert_eq!(dev["pool"], "default");
+    assert_eq!(dev["source"], format!("share-{id}"));
     assert_eq!(dev["path"], "/mnt/shares/team-docs");
-    assert!(dev["source"].as_str().unwrap().ends_with(&format!("/containers/c-{a}/rootfs/data/shared")), "{dev}");
     assert!(dev.get("readonly").is_none());
-    assert!(no_share_devices(&a), "nothing is mounted on the source");
+    let src = source_device(&a, &id).expect("the volume is mounted on the source");
+    assert_eq!(
+        (src["source"].as_str(), src["path"].as_str()),
+        (Some(format!("share-{id}").as_str()), Some("/data/shared"))
+    );
+    assert!(device(&a, &id).is_none(), "the source is no target");
 
     // Real files both ways.
+    let (ok, out) = sh(&a, "echo hello > /data/shared/hello.txt");
+    assert!(ok, "{out}");
     assert_eq!(sh(&b, "cat /mnt/shares/team-docs/hello.txt"), (true, "hello".into()));
     sh(&a, "echo fresh > /data/shared/new.txt");
     assert_eq!(sh(&b, "cat /mnt/shares/team-docs/new.txt"), (true, "fresh".into()));
@@ -62,6 +73,20 @@ async fn a_share_mounts_follows_its_changes_and_goes_with_its_delete() {
     assert!(!ok && out.contains("Read-only file system"), "{out}");
     assert!(!sh(&a, "test -e /data/shared/denied.txt").0);
     assert_eq!(sh(&b, "cat /mnt/shares/team-docs/hello.txt"), (true, "hello".into()), "still readable");
+    assert!(sh(&a, "echo still > /data/shared/src.txt").0, "the source still writes");
+
+    // A new alias moves the mount (the mount path is compared, not only the mode).
+    let r = app.call(Method::PATCH, &path, &s.token, Some(json!({"alias": "renamed"}))).await;
+    r.expect(200);
+    assert_eq!(device(&b, &id).unwrap()["path"], "/mnt/shares/renamed");
+    assert_eq!(sh(&b, "cat /mnt/shares/renamed/src.txt"), (true, "still".into()));
+    assert!(!sh(&b, "test -e /mnt/shares/team-docs/hello.txt").0);
+    let r = app.call(Method::PATCH, &path, &s.token, Some(json!({"alias": "team-docs"}))).await;
+    r.expect(200);
+    // An alias that looks like a share id is refused.
+    let r = app.call(Method::PATCH, &path, &s.token, Some(json!({"alias": "0123456789abcdef01234567"}))).await;
+    r.expect(422);
+    assert_eq!(r.body["details"]["fields"][0]["path"], "alias", "{}", r.text);
 
     // The receiver refuses it: unmounted; the incoming list still shows it, not mounted.
     let mount = format!("/api/v1/containers/{b}/storage/incoming/{id}/mount");
@@ -99,15 +124,21 @@ async fn a_share_mounts_follows_its_changes_and_goes_with_its_delete() {
     assert_eq!(dev["path"], format!("/mnt/shares/{id}"), "no alias: the share id names the mount");
     assert_eq!(sh(&b, &format!("cat /mnt/shares/{id}/hello.txt")), (true, "hello".into()));
 
-    // Deleted: unmounted first, then gone; every change left its event.
+    // Deleted: unmounted from both ends, the volume (and the files in it) deleted; every change
+    // left its event.
     let r = app.call(Method::DELETE, &format!("/api/v1/storage/shares/{id}"), &s.token, None).await;
     r.expect(200);
     assert!(no_share_devices(&b));
+    assert!(no_share_devices(&a));
+    assert!(!volume_exists(&id), "the volume is deleted");
     assert!(!sh(&b, &format!("test -e /mnt/shares/{id}/hello.txt")).0);
     assert_eq!(rows(&app).await, 0);
     let left: i64 = sqlx::query_scalar("select count(*) from storage_share_device").fetch_one(&app.db).await.unwrap();
     assert_eq!(left, 0);
-    assert_eq!(sh(&a, "cat /data/shared/hello.txt"), (true, "hello".into()), "the source keeps its files");
+    let vols: i64 = sqlx::query_scalar("select count(*) from storage_share_volume").fetch_one(&app.db).await.unwrap();
+    assert_eq!(vols, 0);
+    // The files were in the volume: gone with it (LXD also removes the emptied mount point).
+    assert!(!sh(&a, "test -e /data/shared/hello.txt").0, "the files went with the volume");
     let kinds = events(&app, &id).await;
     for k in [
         "storage.share.created",

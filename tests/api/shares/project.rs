@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::json;
 
-use super::{create, device, no_share_devices, rows, sh, spawn, until};
+use super::{create, device, no_share_devices, rows, sh, spawn, until, volume_exists};
 
 #[tokio::test]
 async fn a_project_share_reaches_current_and_future_containers_and_goes_with_its_source() {
@@ -17,7 +17,7 @@ async fn a_project_share_reaches_current_and_future_containers_and_goes_with_its
     let pb = app.project(&s.token, "Team").await;
     let a = app.running(&s.token, &pa, json!({"name": "src"})).await;
     let b1 = app.running(&s.token, &pb, json!({"name": "bee1"})).await;
-    sh(&a, "mkdir -p /srv/pub && echo wide > /srv/pub/w.txt");
+    sh(&a, "mkdir -p /srv/pub /srv/own");
 
     let r = create(&app, &s.token, &a, json!({"source_path": "/srv/pub", "target_project_id": pb, "mode": "readonly"}))
         .await;
@@ -26,6 +26,7 @@ async fn a_project_share_reaches_current_and_future_containers_and_goes_with_its
     assert_eq!(r.data()["target_project_id"], pb.as_str());
     assert_eq!(r.data()["target_container_id"], serde_json::Value::Null);
     let id = r.data()["id"].as_str().unwrap().to_owned();
+    assert!(sh(&a, "echo wide > /srv/pub/w.txt").0);
     assert_eq!(device(&b1, &id).expect("mounted on b1")["readonly"], "true");
     assert_eq!(sh(&b1, &format!("cat /mnt/shares/{id}/w.txt")), (true, "wide".into()));
 
@@ -48,10 +49,11 @@ async fn a_project_share_reaches_current_and_future_containers_and_goes_with_its
     assert_eq!(receivers, want);
 
     // A self-share is left out: a project share of the source's own project skips the source.
-    let r = create(&app, &s.token, &a, json!({"source_path": "/srv/pub", "target_project_id": pa, "mode": "readonly"}))
+    let r = create(&app, &s.token, &a, json!({"source_path": "/srv/own", "target_project_id": pa, "mode": "readonly"}))
         .await;
     r.expect(201);
-    assert!(no_share_devices(&a));
+    let own = r.data()["id"].as_str().unwrap().to_owned();
+    assert!(super::device(&a, &own).is_none() && super::device(&a, &id).is_none(), "the source is no target");
     let r = app.get(&format!("/api/v1/containers/{a}/storage/incoming"), Some(&s.token)).await;
     assert_eq!(r.data().as_array().unwrap().len(), 0);
 
@@ -63,5 +65,9 @@ async fn a_project_share_reaches_current_and_future_containers_and_goes_with_its
     tokio::time::sleep(Duration::from_millis(500)).await;
     let left: i64 = sqlx::query_scalar("select count(*) from storage_share_device").fetch_one(&app.db).await.unwrap();
     assert_eq!(left, 0);
+    // The volumes go once no device uses them.
+    until("the volumes are deleted", || !volume_exists(&id) && !volume_exists(&own)).await;
+    let vols: i64 = sqlx::query_scalar("select count(*) from storage_share_volume").fetch_one(&app.db).await.unwrap();
+    assert_eq!(vols, 0);
     assert!(sh(&b1, "echo alive").0);
 }

@@ -1,19 +1,23 @@
-//! What a share must never do: follow a symbolic link out of the source container (refused at
-//! create, and at a later mount when one was planted since), take a bad field (each refused
-//! naming the field, nothing stored, nothing put on LXD), or join two hosts.
+//! What a share must never do: expose a host path. Its files live in an LXD custom volume, so a
+//! symbolic link or an overmount planted at the source path after the share was made changes
+//! nothing the target sees, even across restarts (and LXD refuses to start the source on such a
+//! link). Also refused at create: a link along the path, a non-empty or already shared directory;
+//! a bad field (each refused naming the field, nothing stored, nothing put on LXD); two hosts.
+
+use std::path::Path;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::{create, device, events, no_share_devices, pair, rows, sh, spawn};
+use super::{create, device, no_share_devices, pair, rows, sh, source_device, spawn, volume_exists};
 
 #[tokio::test]
-async fn a_symlink_along_the_source_path_is_never_mounted() {
+async fn a_symlink_or_a_full_directory_is_refused_at_create() {
     let app = spawn(3_600_000).await;
     let s = app.verified_user("linker@example.com").await;
     let (_, a, b) = pair(&app, &s).await;
-    // `/data/evil` -> the host's /etc if LXD followed it from outside; `/lnk` -> a fine directory.
-    let (ok, out) = sh(&a, "ln -s ../../../../etc /data/evil && ln -s /data/shared /lnk && echo f > /data/file");
+    // `/data/evil` -> /etc (the host's if anything resolved it outside); `/lnk` -> a fine directory.
+    let (ok, out) = sh(&a, "ln -s /etc /data/evil && ln -s /data/shared /lnk && echo f > /data/file && mkdir -p /data/full && echo x > /data/full/x");
     assert!(ok, "{out}");
     for (path, why) in [
         ("/data/evil", "symbolic link"),
@@ -22,6 +26,8 @@ async fn a_symlink_along_the_source_path_is_never_mounted() {
         ("/lnk/x", "symbolic link"),
         ("/data/file", "not a directory"),
         ("/data/missing", "does not exist"),
+        ("/data/full", "not empty"),
+        ("/etc", "not empty"),
     ] {
         let r = create(&app, &s.token, &a, json!({"source_path": path, "target_container_id": b, "mode": "readonly"}))
             .await;
@@ -31,37 +37,91 @@ async fn a_symlink_along_the_source_path_is_never_mounted() {
     }
     assert_eq!(rows(&app).await, 0);
     assert!(no_share_devices(&b));
+    assert!(no_share_devices(&a));
 
-    // Created on a real directory while disabled; the owner then swaps it for a link: the mount
-    // that enabling asks for checks again and refuses, the share turns failed.
-    sh(&a, "mkdir -p /data/later");
+    // One share per directory, none inside or above another.
     let r = create(
         &app,
         &s.token,
         &a,
-        json!({"source_path": "/data/later", "target_container_id": b, "mode": "readwrite", "enabled": false}),
+        json!({"source_path": "/data/shared", "target_container_id": b, "mode": "readonly"}),
+    )
+    .await;
+    r.expect(201);
+    assert!(sh(&a, "mkdir /data/shared/sub").0);
+    for path in ["/data/shared", "/data/shared/sub", "/data"] {
+        let r = create(&app, &s.token, &a, json!({"source_path": path, "target_container_id": b, "mode": "readonly"}))
+            .await;
+        r.expect(422);
+        assert!(r.text.contains("already shared"), "{path}: {}", r.text);
+    }
+    assert_eq!(rows(&app).await, 1);
+}
+
+#[tokio::test]
+async fn a_link_planted_at_the_mount_path_never_exposes_the_host() {
+    let app = spawn(3_600_000).await;
+    let s = app.verified_user("attacker@example.com").await;
+    let (_, a, b) = pair(&app, &s).await;
+    // What an escape would show: files that exist on the host only.
+    assert!(Path::new("/var/lib/lxd/server.key").exists(), "the host file the test looks for");
+    let r = create(
+        &app,
+        &s.token,
+        &a,
+        json!({"source_path": "/data/shared", "target_container_id": b, "mode": "readwrite"}),
     )
     .await;
     r.expect(201);
     let id = r.data()["id"].as_str().unwrap().to_owned();
-    assert!(device(&b, &id).is_none(), "disabled: not mounted");
-    let (ok, out) = sh(&a, "rmdir /data/later && ln -s ../../../../etc /data/later");
+    let at = format!("/mnt/shares/{id}");
+    assert!(sh(&a, "echo mine > /data/shared/mine.txt").0);
+    assert_eq!(sh(&b, &format!("cat {at}/mine.txt")), (true, "mine".into()));
+
+    // An overmount (a tmpfs over the mount path in the source): the target sees the volume only.
+    let (ok, out) = sh(&a, "mount -t tmpfs tmpfs /data/shared && echo fake > /data/shared/fake.txt");
     assert!(ok, "{out}");
-    let path = format!("/api/v1/containers/{a}/storage/shares/{id}");
-    let r = app.call(Method::PATCH, &path, &s.token, Some(json!({"enabled": true}))).await;
+    app.call(Method::POST, &format!("/api/v1/containers/{b}/restart"), &s.token, None).await.expect(200);
+    assert_eq!(sh(&b, &format!("cat {at}/mine.txt")), (true, "mine".into()));
+    assert!(!sh(&b, &format!("test -e {at}/fake.txt")).0, "the overmount is the source's own view");
+    assert!(sh(&a, "umount /data/shared").0);
+
+    // Root in the source unmounts the volume and plants `/data/shared -> /` (and a link to the
+    // host's LXD directory inside the volume beforehand).
+    let (ok, out) = sh(
+        &a,
+        "ln -s /var/lib/lxd /data/shared/lxd && umount /data/shared && rmdir /data/shared && ln -s / /data/shared",
+    );
+    assert!(ok, "{out}");
+    // The target restarted through the API, then the whole source and target again by LXD.
+    app.call(Method::POST, &format!("/api/v1/containers/{b}/restart"), &s.token, None).await.expect(200);
+    let escaped = |why: &str| {
+        for probe in [
+            format!("test -e {at}/var/lib/lxd/server.key"),
+            format!("test -e {at}/lxd/server.key"),
+            format!("test -e {at}/etc/shadow"),
+            format!("test -e {at}/data/shared"),
+        ] {
+            assert!(!sh(&b, &probe).0, "{why}: {probe} succeeded in the target");
+        }
+    };
+    escaped("after the target's restart");
+    assert_eq!(sh(&b, &format!("cat {at}/mine.txt")), (true, "mine".into()), "the target still sees the volume");
+    // The source on its link: LXD refuses to mount there, so it does not start at all.
+    let src = format!("c-{a}");
+    crate::fixtures::lxc(&["stop", &src, "--force"]);
+    let start = std::process::Command::new("lxc").args(["start", &src]).output().unwrap();
+    assert!(!start.status.success(), "LXD started the source on a link at its mount path");
+    let restart = std::process::Command::new("lxc").args(["restart", &format!("c-{b}"), "--force"]).output().unwrap();
+    assert!(restart.status.success(), "{}", String::from_utf8_lossy(&restart.stderr));
+    escaped("after both restarted");
+    assert_eq!(device(&b, &id).unwrap()["source"], format!("share-{id}"));
+    assert_eq!(source_device(&a, &id).unwrap()["path"], "/data/shared");
+
+    let r = app.call(Method::DELETE, &format!("/api/v1/storage/shares/{id}"), &s.token, None).await;
     r.expect(200);
-    assert_eq!(r.data()["status"], "failed", "{}", r.text);
-    assert!(r.data()["status_message"].as_str().unwrap().contains("symbolic link"), "{}", r.text);
-    assert!(device(&b, &id).is_none(), "never mounted");
+    assert!(!volume_exists(&id));
     assert!(no_share_devices(&b));
-    assert!(!sh(&b, "ls /mnt/shares/later/passwd").0);
-    assert!(events(&app, &id).await.iter().any(|e| e == "storage.share.updated"));
-    // The link replaced by a directory and the share updated: it mounts.
-    sh(&a, "rm /data/later && mkdir /data/later && echo ok > /data/later/f");
-    let r = app.call(Method::PATCH, &path, &s.token, Some(json!({"label": "again"}))).await;
-    r.expect(200);
-    assert_eq!(r.data()["status"], "active");
-    assert_eq!(sh(&b, &format!("cat /mnt/shares/{id}/f")), (true, "ok".into()));
 }
 
 #[tokio::test]
