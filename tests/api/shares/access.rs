@@ -1,6 +1,7 @@
 //! Who may reach shares: another user gets 404s as for missing ones; a token needs
 //! `resources.storage_shares`; a read grantee sees and cannot change. The lists and their
-//! filters; the account cap under concurrent creates.
+//! filters (a creator who lost access to the source no longer lists its share); the account cap
+//! under concurrent creates.
 
 use std::time::Duration;
 
@@ -172,4 +173,37 @@ async fn concurrent_creates_never_exceed_the_account_cap() {
     let devices = super::devices(&b);
     let n = devices.as_object().unwrap().keys().filter(|k| k.starts_with("hoody-share-")).count();
     assert_eq!(n, 2);
+}
+
+#[tokio::test]
+async fn a_creator_who_lost_the_source_project_no_longer_lists_its_shares() {
+    let app = super::spawn(3_600_000).await;
+    let s = app.verified_user("owner8@example.com").await;
+    let (p, a, b) = pair(&app, &s).await;
+    let g = user(&app, "editor8").await;
+    let perms = format!("/api/v1/projects/{p}/permissions");
+    app.post_auth(&perms, &s.token, Some(json!({"user_id": g.user_id, "permission_level": "edit"}))).await.expect(201);
+    let body = json!({"source_path": "/data/shared", "target_container_id": b, "mode": "readonly"});
+    let r = create(&app, &g.token, &a, body).await;
+    r.expect(201);
+    let id = r.data()["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.data()["created_by"], g.user_id.as_str());
+    let listed = |token: String| {
+        let app = &app;
+        async move {
+            let r = app.get("/api/v1/storage/shares", Some(&token)).await;
+            r.expect(200);
+            r.data().as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(g.token.clone()).await, [id.clone()]);
+    // The project no longer shared with the creator: their list leaves the share out.
+    sqlx::query("delete from project_permission where project_id = $1 and user_id = $2")
+        .bind(&p)
+        .bind(&g.user_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert!(listed(g.token.clone()).await.is_empty(), "a creator without access still listed the share");
+    assert_eq!(listed(s.token.clone()).await, [id.clone()], "the owner still lists it");
 }
