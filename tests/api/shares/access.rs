@@ -196,7 +196,7 @@ async fn a_creator_who_lost_the_source_project_no_longer_lists_its_shares() {
             r.data().as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
         }
     };
-    assert_eq!(listed(g.token.clone()).await, [id.clone()]);
+    assert_eq!(listed(g.token.clone()).await, [id.as_str()]);
     // The project no longer shared with the creator: their list leaves the share out.
     sqlx::query("delete from project_permission where project_id = $1 and user_id = $2")
         .bind(&p)
@@ -205,5 +205,5 @@ async fn a_creator_who_lost_the_source_project_no_longer_lists_its_shares() {
         .await
         .unwrap();
     assert!(listed(g.token.clone()).await.is_empty(), "a creator without access still listed the share");
-    assert_eq!(listed(s.token.clone()).await, [id.clone()], "the owner still lists it");
+    assert_eq!(listed(s.token.clone()).await, [id.as_str()], "the owner still lists it");
 }
