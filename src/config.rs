@@ -102,6 +102,9 @@ pub struct Config {
     pub containers_domain: String,
     /// `HOODY_RECONCILE_INTERVAL_SECS`: how often container statuses are checked against the hosts.
     pub reconcile_interval: Duration,
+    /// `HOODY_SHARE_SWEEP_INTERVAL_MS`: how often expired storage shares are unmounted and share
+    /// mounts repaired (default 15 s).
+    pub share_sweep_interval: Duration,
     /// `HOODY_FREE_TIER`: set up a default project and container for newly verified users (default on).
     pub free_tier: bool,
     /// `HOODY_FREE_TIER_INVITES`: the free tier's invite gate (default off). On: the default
@@ -128,7 +131,7 @@ pub struct Config {
 }
 
 /// What an account may hold: `standard` (`HOODY_QUOTA_PROJECTS`, `_CONTAINERS`, `_SNAPSHOTS`,
-/// `_TOKENS`, `_FIREWALL_RULES`, `_ALIASES`) and `free`, every new account's tier (`HOODY_FREE_QUOTA_*`).
+/// `_TOKENS`, `_FIREWALL_RULES`, `_ALIASES`, `_SHARES`) and `free`, every new account's tier (`HOODY_FREE_QUOTA_*`).
 #[derive(Clone, Debug)]
 pub struct Quotas {
     pub standard: crate::quota::AccountLimits,
@@ -146,6 +149,7 @@ impl Default for Quotas {
                 tokens: 500,
                 firewall_rules: 10_000,
                 aliases: 500,
+                shares: 200,
             },
             free: AccountLimits {
                 projects: 5,
@@ -154,6 +158,7 @@ impl Default for Quotas {
                 tokens: 50,
                 firewall_rules: 300,
                 aliases: 20,
+                shares: 20,
             },
         }
     }
@@ -329,6 +334,7 @@ impl Config {
             containers_domain: "containers.hoody.icu".into(),
             max_snapshots: 20,
             reconcile_interval: Duration::from_secs(30),
+            share_sweep_interval: Duration::from_secs(15),
             free_tier: true,
             free_tier_invites: false,
             device_flow: true,
@@ -414,6 +420,8 @@ impl Config {
             c.containers_domain = domain_name("HOODY_CONTAINERS_DOMAIN", &v)?;
         }
         c.reconcile_interval = Duration::from_secs(num("HOODY_RECONCILE_INTERVAL_SECS", 30)?.clamp(1, 86_400));
+        c.share_sweep_interval =
+            Duration::from_millis(num("HOODY_SHARE_SWEEP_INTERVAL_MS", 15_000u64)?.clamp(50, 86_400_000));
         c.free_tier = !var("HOODY_FREE_TIER").is_some_and(|v| matches!(v.trim(), "0" | "false" | "off"));
         c.free_tier_invites = var("HOODY_FREE_TIER_INVITES").is_some_and(|v| matches!(v.trim(), "1" | "true" | "on"));
         c.device_flow = !var("HOODY_DEVICE_FLOW").is_some_and(|v| matches!(v.trim(), "0" | "false" | "off"));
@@ -442,6 +450,7 @@ impl Config {
             q.tokens = num(&format!("{prefix}_TOKENS"), q.tokens)?.max(0);
             q.firewall_rules = num(&format!("{prefix}_FIREWALL_RULES"), q.firewall_rules)?.max(0);
             q.aliases = num(&format!("{prefix}_ALIASES"), q.aliases)?.max(0);
+            q.shares = num(&format!("{prefix}_SHARES"), q.shares)?.max(0);
         }
         if let Some(v) = var("HOODY_FIREWALL_SUBNETS") {
             let net: ipnet::Ipv4Net =

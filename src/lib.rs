@@ -152,6 +152,14 @@ pub async fn run(
             }
         }
     });
+    let share_sweeper = tokio::spawn({
+        let (st, stop) = (state.clone(), stop.clone());
+        async move {
+            if migrated(&st, &stop).await {
+                lifecycle::shares::run_sweeper(st, stop).await
+            }
+        }
+    });
     let draining = state.clone();
     let grace = state.cfg.shutdown_grace;
     let (drain_trigger, drain_started) = shutdown::channel();
@@ -178,6 +186,7 @@ pub async fn run(
         let _ = janitor.await;
         let _ = writers.await;
         let _ = reconciler.await;
+        let _ = share_sweeper.await;
         let _ = numberer.await;
         let _ = principals.await;
     })

@@ -21,6 +21,7 @@ pub struct AccountLimits {
     /// Firewall rules over all the account's containers, both directions.
     pub firewall_rules: i64,
     pub aliases: i64,
+    pub shares: i64,
 }
 
 /// What a count is of: the lock it takes and how its limit is read.
@@ -32,6 +33,7 @@ pub enum Kind {
     Tokens,
     FirewallRules,
     Aliases,
+    Shares,
 }
 
 impl Kind {
@@ -43,6 +45,7 @@ impl Kind {
             Self::Tokens => "tokens",
             Self::FirewallRules => "firewall_rules",
             Self::Aliases => "aliases",
+            Self::Shares => "shares",
         }
     }
 
@@ -54,6 +57,7 @@ impl Kind {
             Self::Tokens => l.tokens,
             Self::FirewallRules => l.firewall_rules,
             Self::Aliases => l.aliases,
+            Self::Shares => l.shares,
         }
     }
 }
@@ -81,6 +85,7 @@ async fn held(tx: &mut Tx, owner_id: &str, kind: Kind) -> Result<i64, ApiError> 
         Kind::Tokens => quotas::tokens(&mut **tx, owner_id).await?,
         Kind::FirewallRules => quotas::firewall_rules(&mut **tx, owner_id).await?,
         Kind::Aliases => quotas::aliases(&mut **tx, owner_id).await?,
+        Kind::Shares => crate::db::storage_shares::count_of_owner(&mut **tx, owner_id).await?,
     })
 }
 

@@ -12,6 +12,7 @@ pub mod list;
 mod meta;
 pub(crate) mod projects;
 mod realms;
+mod shares;
 pub(crate) mod tfa;
 pub(crate) mod tokens;
 pub(crate) mod users;
@@ -34,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(meta::router())
         .merge(projects::router())
         .merge(realms::router())
+        .merge(shares::router())
         .merge(tfa::router())
         .merge(tokens::router())
         .merge(users::router())

@@ -182,6 +182,8 @@ policies! {
     Kvm = (Edit, CONTAINERS_FEATURES_KVM);
     ReadFirewall = (Read, RESOURCES_FIREWALLS);
     Firewall = (Edit, RESOURCES_FIREWALLS);
+    ReadShares = (Read, RESOURCES_STORAGE_SHARES);
+    Shares = (Edit, RESOURCES_STORAGE_SHARES);
 }
 
 /// `R` named by the path, as the caller may see it, under policy `P`: a token without `P`'s

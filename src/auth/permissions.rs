@@ -375,6 +375,7 @@ leaf_types! {
     ContainersRead = CONTAINERS_READ;
     ContainersCreate = CONTAINERS_CREATE;
     ProxyAliases = RESOURCES_PROXY_ALIASES;
+    StorageShares = RESOURCES_STORAGE_SHARES;
 }
 
 #[cfg(test)]

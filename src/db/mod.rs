@@ -31,6 +31,7 @@ pub mod servers;
 pub mod sessions;
 pub mod snapshots;
 pub mod status_log;
+pub mod storage_shares;
 pub mod two_factor;
 pub mod users;
 pub mod waitlist;

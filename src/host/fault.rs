@@ -203,4 +203,23 @@ impl HostDriver for Faulty {
     fn delete_image<'a>(&'a self, fingerprint: &'a str) -> HostFuture<'a, ()> {
         self.change(self.inner.delete_image(fingerprint))
     }
+
+    fn path_kind<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, Option<String>> {
+        self.read(self.inner.path_kind(name, path))
+    }
+    fn devices<'a>(&'a self, name: &'a str) -> HostFuture<'a, BTreeMap<String, BTreeMap<String, String>>> {
+        self.read(self.inner.devices(name))
+    }
+    fn root_pool<'a>(&'a self, name: &'a str) -> HostFuture<'a, String> {
+        self.read(self.inner.root_pool(name))
+    }
+    fn ensure_volume<'a>(&'a self, pool: &'a str, volume: &'a str) -> HostFuture<'a, ()> {
+        self.change(self.inner.ensure_volume(pool, volume))
+    }
+    fn delete_volume<'a>(&'a self, pool: &'a str, volume: &'a str) -> HostFuture<'a, ()> {
+        self.change(self.inner.delete_volume(pool, volume))
+    }
+    fn devices_named<'a>(&'a self, prefix: &'a str) -> HostFuture<'a, BTreeMap<String, Vec<String>>> {
+        self.read(self.inner.devices_named(prefix))
+    }
 }

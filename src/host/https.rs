@@ -88,6 +88,7 @@ impl HttpsTransport {
         }
         let status = StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
         let etag = res.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let kind = res.headers().get("x-lxd-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
         if res.content_length().is_some_and(|n| n as usize > MAX_REPLY) {
             return Err(HostError::Failed("reply too large".into()));
         }
@@ -99,6 +100,6 @@ impl HttpsTransport {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Reply { status, etag, body: Bytes::from(body) })
+        Ok(Reply { status, etag, kind, body: Bytes::from(body) })
     }
 }

@@ -510,6 +510,93 @@ impl HostDriver for Lxd {
             }
         })
     }
+
+    fn path_kind<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, Option<String>> {
+        Box::pin(async move {
+            // HEAD (`instance_file_head`): the type without the content.
+            let url = Self::file_url(name, path);
+            let reply = self.send(Outgoing::json(Method::HEAD, &url, None, None)).await?;
+            match reply.status {
+                StatusCode::NOT_FOUND => Ok(None),
+                s if s.is_success() => Ok(Some(reply.kind.unwrap_or_default())),
+                s if s.is_client_error() => Err(HostError::Refused(format!("{s} for a path"))),
+                s => Err(HostError::Failed(format!("{s} for a path"))),
+            }
+        })
+    }
+
+    fn devices<'a>(&'a self, name: &'a str) -> HostFuture<'a, BTreeMap<String, BTreeMap<String, String>>> {
+        Box::pin(async move {
+            let (v, _) = self.request(Method::GET, &Self::instance(name), None, None).await?;
+            Ok(v["metadata"]["devices"]
+                .as_object()
+                .map(|devs| {
+                    devs.iter()
+                        .map(|(k, d)| {
+                            let spec = d
+                                .as_object()
+                                .map(|m| {
+                                    m.iter()
+                                        .filter_map(|(a, b)| b.as_str().map(|b| (a.clone(), b.to_owned())))
+                                        .collect()
+                                })
+                                .unwrap_or_default();
+                            (k.clone(), spec)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default())
+        })
+    }
+
+    fn root_pool<'a>(&'a self, name: &'a str) -> HostFuture<'a, String> {
+        Box::pin(async move {
+            let (v, _) = self.request(Method::GET, &Self::instance(name), None, None).await?;
+            v["metadata"]["expanded_devices"]["root"]["pool"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| HostError::Failed("instance without a root disk".into()))
+        })
+    }
+
+    fn ensure_volume<'a>(&'a self, pool: &'a str, volume: &'a str) -> HostFuture<'a, ()> {
+        Box::pin(async move {
+            let url = format!("/1.0/storage-pools/{pool}/volumes/custom");
+            match self.request(Method::GET, &format!("{url}/{volume}"), None, None).await {
+                Ok(_) => return Ok(()),
+                Err(HostError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+            let body = json!({"name": volume, "type": "custom", "content_type": "filesystem", "config": {},
+                "description": "hoody storage share"});
+            self.operate(Method::POST, &url, Some(body), None).await
+        })
+    }
+
+    fn delete_volume<'a>(&'a self, pool: &'a str, volume: &'a str) -> HostFuture<'a, ()> {
+        Box::pin(async move {
+            let url = format!("/1.0/storage-pools/{pool}/volumes/custom/{volume}");
+            match self.operate(Method::DELETE, &url, None, None).await {
+                Ok(()) | Err(HostError::NotFound(_)) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    fn devices_named<'a>(&'a self, prefix: &'a str) -> HostFuture<'a, BTreeMap<String, Vec<String>>> {
+        Box::pin(async move {
+            let (v, _) = self.request(Method::GET, "/1.0/instances?recursion=1", None, None).await?;
+            let mut out = BTreeMap::new();
+            for inst in v["metadata"].as_array().into_iter().flatten() {
+                let (Some(name), Some(devs)) = (inst["name"].as_str(), inst["devices"].as_object()) else { continue };
+                let found: Vec<String> = devs.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+                if !found.is_empty() {
+                    out.insert(name.to_owned(), found);
+                }
+            }
+            Ok(out)
+        })
+    }
 }
 
 // Images.

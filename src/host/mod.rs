@@ -224,6 +224,20 @@ pub trait HostDriver: Send + Sync {
     ) -> HostFuture<'a, ImageInfo>;
     /// Delete an image by fingerprint; a missing one counts as deleted.
     fn delete_image<'a>(&'a self, fingerprint: &'a str) -> HostFuture<'a, ()>;
+    // Storage shares.
+    /// What is at `path` inside an instance, without following a final symlink (`file`,
+    /// `directory`, `symlink`); `None` when nothing is there. Earlier components are followed.
+    fn path_kind<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, Option<String>>;
+    /// The instance's own devices (not its profiles'), by name.
+    fn devices<'a>(&'a self, name: &'a str) -> HostFuture<'a, BTreeMap<String, BTreeMap<String, String>>>;
+    /// The storage pool of the instance's root disk.
+    fn root_pool<'a>(&'a self, name: &'a str) -> HostFuture<'a, String>;
+    /// Make the custom volume `volume` in `pool` (there already counts as done).
+    fn ensure_volume<'a>(&'a self, pool: &'a str, volume: &'a str) -> HostFuture<'a, ()>;
+    /// Delete the custom volume (gone already counts as done; `Refused` while a device uses it).
+    fn delete_volume<'a>(&'a self, pool: &'a str, volume: &'a str) -> HostFuture<'a, ()>;
+    /// Every instance's own devices whose name starts with `prefix`, by instance name.
+    fn devices_named<'a>(&'a self, prefix: &'a str) -> HostFuture<'a, BTreeMap<String, Vec<String>>>;
 }
 
 /// Limits every call to one host obeys.

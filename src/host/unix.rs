@@ -19,6 +19,8 @@ pub const MAX_REPLY: usize = 1024 * 1024;
 pub struct Reply {
     pub status: StatusCode,
     pub etag: Option<String>,
+    /// `X-LXD-Type` (files API: `file`, `directory`, `symlink`).
+    pub kind: Option<String>,
     pub body: Bytes,
 }
 
@@ -69,10 +71,11 @@ pub async fn send(socket: &Path, connect_timeout: Duration, out: Outgoing<'_>) -
     let res = sender.send_request(req).await.map_err(|e| HostError::Failed(format!("send: {e}")))?;
     let status = res.status();
     let etag = res.headers().get("etag").and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
+    let kind = res.headers().get("x-lxd-type").and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
     let body = Limited::new(res.into_body(), MAX_REPLY)
         .collect()
         .await
         .map_err(|e| HostError::Failed(format!("reading the reply: {e}")))?
         .to_bytes();
-    Ok(Reply { status, etag, body })
+    Ok(Reply { status, etag, kind, body })
 }

@@ -14,6 +14,7 @@ pub mod provision;
 
 pub mod reconciler;
 pub mod runner;
+pub mod shares;
 
 pub use runner::{run, HostOp, LockKey};
 

@@ -45,6 +45,8 @@ pub struct LxdApp {
     pub app: TestApp,
     pub server_id: String,
     made: Mutex<Vec<String>>,
+    /// Custom volumes (pool `default`) a test made, deleted after the instances.
+    volumes: Mutex<Vec<String>>,
 }
 
 impl std::ops::Deref for LxdApp {
@@ -62,6 +64,9 @@ impl Drop for LxdApp {
             let net: String = format!("hf{}", id.chars().take(13).collect::<String>());
             let _ = Command::new("lxc").args(["network", "delete", &net]).output();
             let _ = Command::new("lxc").args(["network", "acl", "delete", &net]).output();
+        }
+        for v in self.volumes.lock().unwrap().iter() {
+            let _ = Command::new("lxc").args(["storage", "volume", "delete", "default", v]).output();
         }
     }
 }
@@ -91,11 +96,21 @@ impl LxdApp {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Self { app, server_id: server_id.expect("the local server is registered"), made: Mutex::new(Vec::new()) }
+        Self {
+            app,
+            server_id: server_id.expect("the local server is registered"),
+            made: Mutex::new(Vec::new()),
+            volumes: Mutex::new(Vec::new()),
+        }
     }
 
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
+    }
+
+    /// Remember a custom volume (pool `default`) that must go when the test ends.
+    pub fn track_volume(&self, name: &str) {
+        self.volumes.lock().unwrap().push(name.to_owned());
     }
 
     /// Remember a container id whose instance must go when the test ends.

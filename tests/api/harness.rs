@@ -193,6 +193,7 @@ impl TestApp {
             tokens: 500,
             firewall_rules: 10_000,
             aliases: 500,
+            shares: 1000,
         };
         cfg.quotas = hoody_api::config::Quotas { standard: roomy, free: roomy };
         adjust(&mut cfg);

@@ -49,6 +49,7 @@ mod quotas;
 mod reliability;
 mod replicas;
 mod servers;
+mod shares;
 mod tfa;
 mod tokens;
 mod users;

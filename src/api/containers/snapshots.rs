@@ -191,7 +191,9 @@ pub async fn restore_snapshot(
         return Err(not_found());
     }
     let by = Trigger::user(&access.me.user.user_id);
-    let found = lifecycle::run(&st, ops::RestoreSnapshot::new(c.clone(), name.clone(), by)).await?;
+    let found = lifecycle::run(&st, ops::RestoreSnapshot::new(c.clone(), name.clone(), by.clone())).await?;
+    // The snapshot's devices are back: share devices of then, not of now. Put now's back.
+    lifecycle::shares::sync_container(&st, &c.container_id, &by).await;
     let meta = meta(&st, &c.container_id).await?;
     Ok(ApiOk::new(
         "Snapshot restored",

@@ -36,6 +36,9 @@ async fn copy_onto(
     host.call("copy", |d| d.copy(source, &c.lxd_name, refresh)).await?;
     // The copy carries the source's config, network keys and devices: make them this one's.
     provision::settle_instance(st, &host, c).await?;
+    // Nor does it get the source's share devices (tracked by no row of this container): the
+    // sweeper mounts what this container should have.
+    crate::lifecycle::shares::strip_devices(&host, &c.lxd_name).await?;
     if running {
         host.call("set_state", |d| d.set_state(&c.lxd_name, StateAction::Start)).await?;
         return Ok(status::RUNNING);

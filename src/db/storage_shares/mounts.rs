@@ -1,0 +1,237 @@
+//! Where shares are mounted: what should be (the view `storage_share_desired`: the source
+//! device of every share, the target devices of enabled, unexpired, accepted shares, both ends
+//! settled on one host) against what was put on the hosts (`storage_share_device`), and the
+//! custom volumes made for shares (`storage_share_volume`).
+
+use sqlx::PgExecutor;
+
+/// A device that should be on a container: the share's volume at `mount_path`.
+#[derive(Debug, Clone)]
+pub struct DesiredMount {
+    pub share_id: String,
+    /// The source's device (at its `source_path`), else a target's.
+    pub is_source: bool,
+    pub readonly: bool,
+    pub mount_path: String,
+    pub pool: String,
+    pub volume: String,
+}
+
+/// The devices that should be on `container_id` now, its source devices first, then its target
+/// devices oldest first.
+pub async fn desired_for(db: impl PgExecutor<'_>, container_id: &str) -> sqlx::Result<Vec<DesiredMount>> {
+    sqlx::query_as!(
+        DesiredMount,
+        r#"select d.share_id as "share_id!", d.is_source as "is_source!", d.readonly as "readonly!",
+            d.mount_path as "mount_path!", d.pool as "pool!", d.volume as "volume!"
+        from storage_share_desired d join storage_share s on s.share_id = d.share_id
+        where d.container_id = $1 order by d.is_source desc, s.created_at, s.share_id"#,
+        container_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Containers whose devices differ from what should be on them (a share to mount, one to
+/// remove, a mode or a mount path to change).
+pub async fn targets_to_sync(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        r#"with desired as (select container_id, share_id, readonly, mount_path from storage_share_desired),
+        have as (select d.container_id, d.share_id, d.readonly, d.mount_path from storage_share_device d
+            join container t on t.container_id = d.container_id
+            where t.status in ('running', 'stopped', 'paused'))
+        select distinct container_id as "container_id!" from (
+            (select * from desired except select * from have)
+            union all (select * from have except select * from desired)) diff
+        order by 1 limit 200"#
+    )
+    .fetch_all(db)
+    .await
+}
+
+#[derive(Debug, Clone)]
+pub struct DeviceRow {
+    pub share_id: String,
+    pub device: String,
+    /// The volume (`share-<share id>`).
+    pub source: String,
+    pub readonly: bool,
+    pub mount_path: String,
+}
+
+pub async fn devices_of(db: impl PgExecutor<'_>, container_id: &str) -> sqlx::Result<Vec<DeviceRow>> {
+    sqlx::query_as!(
+        DeviceRow,
+        "select share_id, device, source, readonly, mount_path from storage_share_device where container_id = $1",
+        container_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The containers a share's devices are recorded on.
+pub async fn devices_of_share(db: impl PgExecutor<'_>, share_id: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!("select container_id from storage_share_device where share_id = $1", share_id)
+        .fetch_all(db)
+        .await
+}
+
+pub async fn record_device(db: impl PgExecutor<'_>, container_id: &str, d: &DeviceRow) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into storage_share_device (container_id, share_id, device, source, readonly, mount_path)
+        values ($1, $2, $3, $4, $5, $6) on conflict (container_id, share_id) do update
+        set device = $3, source = $4, readonly = $5, mount_path = $6",
+        container_id,
+        d.share_id,
+        d.device,
+        d.source,
+        d.readonly,
+        d.mount_path,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn forget_device(db: impl PgExecutor<'_>, container_id: &str, share_id: &str) -> sqlx::Result<()> {
+    sqlx::query!("delete from storage_share_device where container_id = $1 and share_id = $2", container_id, share_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The share cannot be mounted as it stands (its source path has a symlink, or is gone): `failed`
+/// until it is updated.
+pub async fn set_failed(db: impl PgExecutor<'_>, share_id: &str, message: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update storage_share set status = 'failed', status_message = $2, updated_at = now() where share_id = $1",
+        share_id,
+        message
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct OverrideRow {
+    pub override_id: String,
+    pub share_id: String,
+    pub container_id: String,
+    pub mount: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The receiver's choice for a share.
+pub async fn set_override(
+    db: impl PgExecutor<'_>,
+    share_id: &str,
+    container_id: &str,
+    mount: bool,
+) -> sqlx::Result<OverrideRow> {
+    sqlx::query_as!(
+        OverrideRow,
+        "insert into storage_share_override (override_id, share_id, container_id, mount) values ($1, $2, $3, $4)
+        on conflict (share_id, container_id) do update set mount = $4, updated_at = now()
+        returning override_id, share_id, container_id, mount, created_at, updated_at",
+        crate::db::new_id(),
+        share_id,
+        container_id,
+        mount
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Every container a share is (or should be) mounted on: its device rows, its source container,
+/// its target container, its target project's settled containers but the source.
+pub async fn targets_of(db: impl PgExecutor<'_>, share_id: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        r#"select container_id as "container_id!" from storage_share_device where share_id = $1
+        union select source_container_id from storage_share where share_id = $1
+        union select target_container_id from storage_share where share_id = $1 and target_container_id is not null
+        union select c.container_id from storage_share s join container c on c.project_id = s.target_project_id
+            and c.container_id <> s.source_container_id
+            where s.share_id = $1 and c.status in ('running', 'stopped', 'paused')
+        order by 1"#,
+        share_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A custom volume made for a share.
+#[derive(Debug, Clone)]
+pub struct VolumeRow {
+    pub share_id: String,
+    pub server_id: Option<String>,
+    pub pool: String,
+    pub volume: String,
+}
+
+pub async fn record_volume(db: impl PgExecutor<'_>, v: &VolumeRow) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into storage_share_volume (share_id, server_id, pool, volume) values ($1, $2, $3, $4)
+        on conflict (share_id) do nothing",
+        v.share_id,
+        v.server_id,
+        v.pool,
+        v.volume,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn volume_of(db: impl PgExecutor<'_>, share_id: &str) -> sqlx::Result<Option<VolumeRow>> {
+    sqlx::query_as!(
+        VolumeRow,
+        "select share_id, server_id, pool, volume from storage_share_volume where share_id = $1",
+        share_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn forget_volume(db: impl PgExecutor<'_>, share_id: &str) -> sqlx::Result<()> {
+    sqlx::query!("delete from storage_share_volume where share_id = $1", share_id).execute(db).await?;
+    Ok(())
+}
+
+/// Volumes whose share is gone and that no device uses any more: to delete from their hosts.
+pub async fn orphan_volumes(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<VolumeRow>> {
+    sqlx::query_as!(
+        VolumeRow,
+        "select v.share_id, v.server_id, v.pool, v.volume from storage_share_volume v
+        where not exists (select 1 from storage_share s where s.share_id = v.share_id)
+            and not exists (select 1 from storage_share_device d where d.share_id = v.share_id)
+        order by v.created_at limit 200"
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A settled container and the share devices recorded on it.
+#[derive(Debug, Clone)]
+pub struct SettledRow {
+    pub container_id: String,
+    pub server_id: Option<String>,
+    pub lxd_name: String,
+    pub devices: Vec<String>,
+}
+
+/// Every settled container, with the share devices recorded on it (what the sweeper compares
+/// with the devices its host reports).
+pub async fn settled_with_devices(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<SettledRow>> {
+    sqlx::query_as!(
+        SettledRow,
+        r#"select c.container_id, c.server_id, c.lxd_name,
+            coalesce(array_agg(d.device order by d.device) filter (where d.device is not null), '{}') as "devices!"
+        from container c left join storage_share_device d on d.container_id = c.container_id
+        where c.status in ('running', 'stopped', 'paused') and c.server_id is not null
+        group by c.container_id order by c.container_id"#
+    )
+    .fetch_all(db)
+    .await
+}
