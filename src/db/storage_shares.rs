@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
 pub use self::mounts::{
-    desired_for, devices_of, devices_of_share, forget_device, forget_volume, orphan_volumes, record_device,
-    record_volume, set_failed, set_override, settled_with_devices, targets_of, targets_to_sync, volume_of,
-    DesiredMount, DeviceRow, OverrideRow, SettledRow, VolumeRow,
+    desired_for, devices_of, devices_of_share, forget_device, forget_volume, hold_volume, orphan_volumes,
+    record_device, record_volume, set_failed, set_override, settled_with_devices, targets_of, targets_to_sync,
+    volume_of, DesiredMount, DeviceRow, OverrideRow, SettledRow, VolumeRow,
 };
 
 #[derive(Debug, Clone)]
@@ -160,6 +160,8 @@ pub struct IncomingRow {
     pub container_id: String,
     pub direct: bool,
     pub mount: bool,
+    /// Its device is on the container (as last put there or found by a sync).
+    pub mounted: bool,
 }
 
 /// Unexpired shares aimed at `containers` (directly, or at their project from another
@@ -168,7 +170,9 @@ pub async fn incoming(db: impl PgExecutor<'_>, containers: &[String]) -> sqlx::R
     sqlx::query_as!(
         IncomingRow,
         r#"select s.share_id, t.container_id, (s.target_container_id is not null) as "direct!",
-            coalesce(o.mount, true) as "mount!"
+            coalesce(o.mount, true) as "mount!",
+            exists (select 1 from storage_share_device d where d.share_id = s.share_id
+                and d.container_id = t.container_id) as "mounted!"
         from container t join storage_share s on s.target_container_id = t.container_id
             or (s.target_project_id = t.project_id and s.source_container_id <> t.container_id)
             left join storage_share_override o on o.share_id = s.share_id and o.container_id = t.container_id
@@ -211,6 +215,15 @@ pub async fn lock(db: impl PgExecutor<'_>, share_id: &str) -> sqlx::Result<Optio
     sqlx::query_scalar!("select enabled from storage_share where share_id = $1 for update", share_id)
         .fetch_optional(db)
         .await
+}
+
+/// Serialise the creates of shares of one source container until the transaction ends (each
+/// checks the paths already shared before it inserts).
+pub async fn lock_source(db: impl PgExecutor<'_>, container_id: &str) -> sqlx::Result<()> {
+    sqlx::query!("select pg_advisory_xact_lock(hashtextextended('storage_share_source:' || $1, 0))", container_id)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// The source paths already shared from `container_id`, with their shares.

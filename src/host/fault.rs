@@ -14,7 +14,7 @@ use std::{
 use chrono::{DateTime, Utc};
 
 use super::{
-    Acl, HostDriver, HostError, HostFuture, ImageInfo, InstanceSpec, InstanceState, NetworkInfo, ServerInfo,
+    Acl, Devices, HostDriver, HostError, HostFuture, ImageInfo, InstanceSpec, InstanceState, NetworkInfo, ServerInfo,
     SnapshotInfo, StateAction,
 };
 
@@ -207,8 +207,11 @@ impl HostDriver for Faulty {
     fn path_kind<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, Option<String>> {
         self.read(self.inner.path_kind(name, path))
     }
-    fn devices<'a>(&'a self, name: &'a str) -> HostFuture<'a, BTreeMap<String, BTreeMap<String, String>>> {
+    fn devices<'a>(&'a self, name: &'a str) -> HostFuture<'a, Devices> {
         self.read(self.inner.devices(name))
+    }
+    fn snapshot_devices<'a>(&'a self, name: &'a str, snapshot: &'a str) -> HostFuture<'a, Devices> {
+        self.read(self.inner.snapshot_devices(name, snapshot))
     }
     fn root_pool<'a>(&'a self, name: &'a str) -> HostFuture<'a, String> {
         self.read(self.inner.root_pool(name))
@@ -219,7 +222,7 @@ impl HostDriver for Faulty {
     fn delete_volume<'a>(&'a self, pool: &'a str, volume: &'a str) -> HostFuture<'a, ()> {
         self.change(self.inner.delete_volume(pool, volume))
     }
-    fn devices_named<'a>(&'a self, prefix: &'a str) -> HostFuture<'a, BTreeMap<String, Vec<String>>> {
+    fn devices_named<'a>(&'a self, prefix: &'a str) -> HostFuture<'a, BTreeMap<String, Devices>> {
         self.read(self.inner.devices_named(prefix))
     }
 }

@@ -9,7 +9,7 @@ use reqwest::tls::TlsInfo;
 use sha2::{Digest, Sha256};
 
 use super::{
-    unix::{Outgoing, Reply, MAX_REPLY},
+    unix::{Outgoing, Reply},
     HostError,
 };
 
@@ -56,6 +56,7 @@ impl HttpsTransport {
     pub async fn send(&self, out: Outgoing<'_>) -> Result<Reply, HostError> {
         let method = reqwest::Method::from_bytes(out.method.as_str().as_bytes())
             .map_err(|e| HostError::Failed(e.to_string()))?;
+        let max_reply = out.max_reply;
         let mut req = self.client.request(method, format!("{}{}", self.base, out.path));
         if let Some(b) = out.body {
             req = req.header("content-type", out.content_type).body(b);
@@ -89,13 +90,13 @@ impl HttpsTransport {
         let status = StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
         let etag = res.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let kind = res.headers().get("x-lxd-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        if res.content_length().is_some_and(|n| n as usize > MAX_REPLY) {
+        if res.content_length().is_some_and(|n| n as usize > max_reply) {
             return Err(HostError::Failed("reply too large".into()));
         }
         let mut body = Vec::new();
         let mut res = res;
         while let Some(chunk) = res.chunk().await.map_err(|e| HostError::Failed(format!("reading the reply: {e}")))? {
-            if body.len() + chunk.len() > MAX_REPLY {
+            if body.len() + chunk.len() > max_reply {
                 return Err(HostError::Failed("reply too large".into()));
             }
             body.extend_from_slice(&chunk);

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::{
     https::{HttpsIdentity, HttpsTransport},
     unix::{self, Outgoing},
-    Acl, HostDriver, HostError, HostFuture, ImageInfo, InstanceSpec, InstanceState, NetworkInfo, NetworkState,
+    Acl, Devices, HostDriver, HostError, HostFuture, ImageInfo, InstanceSpec, InstanceState, NetworkInfo, NetworkState,
     ServerInfo, SnapshotInfo, StateAction,
 };
 
@@ -50,6 +50,14 @@ impl Lxd {
             Transport::Unix(socket) => unix::send(socket, self.connect_timeout, out).await,
             Transport::Https(https) => https.send(out).await,
         }
+    }
+
+    /// A GET of a listing with `recursion=1`, whose reply may reach [`unix::MAX_LIST_REPLY`].
+    pub(super) async fn request_list(&self, path: &str) -> Result<(Value, Option<String>), HostError> {
+        let mut out = Outgoing::json(Method::GET, path, None, None);
+        out.max_reply = unix::MAX_LIST_REPLY;
+        let reply = self.send(out).await?;
+        Self::unwrap(path, &reply)
     }
 
     /// One request; LXD's envelope (`type` sync/async/error) unwrapped.
@@ -158,6 +166,7 @@ impl Lxd {
                 ("x-lxd-type", kind.into()),
                 ("x-lxd-write", "overwrite".into()),
             ],
+            max_reply: unix::MAX_REPLY,
         };
         let reply = self.send(out).await?;
         Self::unwrap(&url, &reply).map(|_| ())
@@ -346,7 +355,7 @@ impl HostDriver for Lxd {
     fn snapshots<'a>(&'a self, name: &'a str) -> HostFuture<'a, Vec<SnapshotInfo>> {
         Box::pin(async move {
             let path = format!("{}/snapshots?recursion=1", Self::instance(name));
-            let (v, _) = self.request(Method::GET, &path, None, None).await?;
+            let (v, _) = self.request_list(&path).await?;
             Ok(v["metadata"]
                 .as_array()
                 .map(|a| {
@@ -525,27 +534,18 @@ impl HostDriver for Lxd {
         })
     }
 
-    fn devices<'a>(&'a self, name: &'a str) -> HostFuture<'a, BTreeMap<String, BTreeMap<String, String>>> {
+    fn devices<'a>(&'a self, name: &'a str) -> HostFuture<'a, Devices> {
         Box::pin(async move {
             let (v, _) = self.request(Method::GET, &Self::instance(name), None, None).await?;
-            Ok(v["metadata"]["devices"]
-                .as_object()
-                .map(|devs| {
-                    devs.iter()
-                        .map(|(k, d)| {
-                            let spec = d
-                                .as_object()
-                                .map(|m| {
-                                    m.iter()
-                                        .filter_map(|(a, b)| b.as_str().map(|b| (a.clone(), b.to_owned())))
-                                        .collect()
-                                })
-                                .unwrap_or_default();
-                            (k.clone(), spec)
-                        })
-                        .collect()
-                })
-                .unwrap_or_default())
+            Ok(devices_of(&v["metadata"]["devices"], |_| true))
+        })
+    }
+
+    fn snapshot_devices<'a>(&'a self, name: &'a str, snapshot: &'a str) -> HostFuture<'a, Devices> {
+        Box::pin(async move {
+            let path = format!("{}/snapshots/{snapshot}", Self::instance(name));
+            let (v, _) = self.request(Method::GET, &path, None, None).await?;
+            Ok(devices_of(&v["metadata"]["devices"], |_| true))
         })
     }
 
@@ -583,13 +583,15 @@ impl HostDriver for Lxd {
         })
     }
 
-    fn devices_named<'a>(&'a self, prefix: &'a str) -> HostFuture<'a, BTreeMap<String, Vec<String>>> {
+    fn devices_named<'a>(&'a self, prefix: &'a str) -> HostFuture<'a, BTreeMap<String, Devices>> {
         Box::pin(async move {
-            let (v, _) = self.request(Method::GET, "/1.0/instances?recursion=1", None, None).await?;
+            // Every instance with its config: a listing that may be large (the one reply limit
+            // allowed to exceed the default).
+            let (v, _) = self.request_list("/1.0/instances?recursion=1").await?;
             let mut out = BTreeMap::new();
             for inst in v["metadata"].as_array().into_iter().flatten() {
-                let (Some(name), Some(devs)) = (inst["name"].as_str(), inst["devices"].as_object()) else { continue };
-                let found: Vec<String> = devs.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+                let Some(name) = inst["name"].as_str() else { continue };
+                let found = devices_of(&inst["devices"], |k| k.starts_with(prefix));
                 if !found.is_empty() {
                     out.insert(name.to_owned(), found);
                 }
@@ -629,6 +631,25 @@ impl Lxd {
             architecture: img["metadata"]["architecture"].as_str().unwrap_or_default().to_owned(),
         })
     }
+}
+
+/// The devices of an instance's (or a snapshot's) `devices` object whose name `keep` accepts,
+/// string settings only.
+fn devices_of(devs: &Value, keep: impl Fn(&str) -> bool) -> Devices {
+    devs.as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| keep(k))
+        .map(|(k, d)| {
+            let spec = d
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(a, b)| b.as_str().map(|b| (a.clone(), b.to_owned())))
+                .collect();
+            (k.clone(), spec)
+        })
+        .collect()
 }
 
 /// The writable part of an instance, for a PUT of what a GET returned.

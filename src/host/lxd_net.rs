@@ -49,7 +49,7 @@ impl Lxd {
     }
 
     pub(super) async fn list_networks(&self) -> Result<Vec<NetworkInfo>, HostError> {
-        let (v, _) = self.request(Method::GET, "/1.0/networks?recursion=1", None, None).await?;
+        let (v, _) = self.request_list("/1.0/networks?recursion=1").await?;
         Ok(v["metadata"]
             .as_array()
             .map(|a| {
@@ -78,7 +78,7 @@ impl Lxd {
     }
 
     pub(super) async fn list_acls(&self, prefix: &str) -> Result<Vec<Acl>, HostError> {
-        let (v, _) = self.request(Method::GET, "/1.0/network-acls?recursion=1", None, None).await?;
+        let (v, _) = self.request_list("/1.0/network-acls?recursion=1").await?;
         Ok(v["metadata"]
             .as_array()
             .map(|a| a.iter().map(acl_of).filter(|acl| acl.name.starts_with(prefix)).collect())

@@ -130,6 +130,8 @@ pub struct NetworkInfo {
 /// `destination`, `source_port`, `destination_port`, `icmp_type`, `icmp_code`, `description`,
 /// `state`).
 pub type AclRule = BTreeMap<String, String>;
+/// An instance's devices: name → settings (`type`, `path`, `source`…).
+pub type Devices = BTreeMap<String, BTreeMap<String, String>>;
 
 /// A network ACL: its rules per direction, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -229,15 +231,18 @@ pub trait HostDriver: Send + Sync {
     /// `directory`, `symlink`); `None` when nothing is there. Earlier components are followed.
     fn path_kind<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, Option<String>>;
     /// The instance's own devices (not its profiles'), by name.
-    fn devices<'a>(&'a self, name: &'a str) -> HostFuture<'a, BTreeMap<String, BTreeMap<String, String>>>;
+    fn devices<'a>(&'a self, name: &'a str) -> HostFuture<'a, Devices>;
+    /// The devices a snapshot of the instance holds (what a restore brings back).
+    fn snapshot_devices<'a>(&'a self, name: &'a str, snapshot: &'a str) -> HostFuture<'a, Devices>;
     /// The storage pool of the instance's root disk.
     fn root_pool<'a>(&'a self, name: &'a str) -> HostFuture<'a, String>;
     /// Make the custom volume `volume` in `pool` (there already counts as done).
     fn ensure_volume<'a>(&'a self, pool: &'a str, volume: &'a str) -> HostFuture<'a, ()>;
     /// Delete the custom volume (gone already counts as done; `Refused` while a device uses it).
     fn delete_volume<'a>(&'a self, pool: &'a str, volume: &'a str) -> HostFuture<'a, ()>;
-    /// Every instance's own devices whose name starts with `prefix`, by instance name.
-    fn devices_named<'a>(&'a self, prefix: &'a str) -> HostFuture<'a, BTreeMap<String, Vec<String>>>;
+    /// Every instance's own devices whose name starts with `prefix`, with their settings, by
+    /// instance name (instances without one left out).
+    fn devices_named<'a>(&'a self, prefix: &'a str) -> HostFuture<'a, BTreeMap<String, Devices>>;
 }
 
 /// Limits every call to one host obeys.

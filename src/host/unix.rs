@@ -15,6 +15,9 @@ use super::HostError;
 
 /// Replies larger than this are refused (a sane LXD reply is a few KB).
 pub const MAX_REPLY: usize = 1024 * 1024;
+/// The limit for listings with `recursion=1` (every instance, network or ACL of a host, each a
+/// few KB): room for thousands.
+pub const MAX_LIST_REPLY: usize = 64 * 1024 * 1024;
 
 pub struct Reply {
     pub status: StatusCode,
@@ -32,12 +35,14 @@ pub struct Outgoing<'a> {
     pub body: Option<Vec<u8>>,
     pub content_type: &'static str,
     pub headers: Vec<(&'static str, String)>,
+    /// Replies larger than this are refused.
+    pub max_reply: usize,
 }
 
 impl<'a> Outgoing<'a> {
     pub fn json(method: Method, path: &'a str, body: Option<Vec<u8>>, if_match: Option<&str>) -> Self {
         let headers = if_match.map(|t| vec![("if-match", t.to_owned())]).unwrap_or_default();
-        Self { method, path, body, content_type: "application/json", headers }
+        Self { method, path, body, content_type: "application/json", headers, max_reply: MAX_REPLY }
     }
 }
 
@@ -56,6 +61,7 @@ pub async fn send(socket: &Path, connect_timeout: Duration, out: Outgoing<'_>) -
     tokio::spawn(async move {
         let _ = conn.await;
     });
+    let out_max = out.max_reply;
     let mut req = Request::builder().method(out.method).uri(out.path).header(HOST, "lxd");
     if out.body.is_some() {
         req = req.header(CONTENT_TYPE, out.content_type);
@@ -72,7 +78,7 @@ pub async fn send(socket: &Path, connect_timeout: Duration, out: Outgoing<'_>) -
     let status = res.status();
     let etag = res.headers().get("etag").and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
     let kind = res.headers().get("x-lxd-type").and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
-    let body = Limited::new(res.into_body(), MAX_REPLY)
+    let body = Limited::new(res.into_body(), out_max)
         .collect()
         .await
         .map_err(|e| HostError::Failed(format!("reading the reply: {e}")))?

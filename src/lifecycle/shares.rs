@@ -32,13 +32,28 @@ use crate::{
 pub const DEVICE_PREFIX: &str = "hoody-share-";
 /// Source devices: `hoody-sharesrc-<share id>`.
 pub const SOURCE_PREFIX: &str = "hoody-sharesrc-";
-/// What both kinds of device names start with (and nothing else of ours).
-pub const ANY_PREFIX: &str = "hoody-share";
+/// What both kinds of device names start with (what the host lists; [`share_of_device`] tells
+/// ours from other names that merely start alike).
+const ANY_PREFIX: &str = "hoody-share";
 pub const MOUNT_ROOT: &str = "/mnt/shares";
 
-/// The share a device of ours is for.
+/// The share a device of ours is for; `None` for any other device.
 pub fn share_of_device(name: &str) -> Option<&str> {
-    name.strip_prefix(SOURCE_PREFIX).or_else(|| name.strip_prefix(DEVICE_PREFIX))
+    name.strip_prefix(SOURCE_PREFIX).or_else(|| name.strip_prefix(DEVICE_PREFIX)).filter(|id| !id.is_empty())
+}
+
+/// The settings of a share's disk device: its volume at `mount_path`.
+fn device_spec(pool: &str, volume: &str, mount_path: &str, readonly: bool) -> BTreeMap<String, String> {
+    let mut spec = BTreeMap::from([
+        ("type".to_owned(), "disk".to_owned()),
+        ("pool".to_owned(), pool.to_owned()),
+        ("source".to_owned(), volume.to_owned()),
+        ("path".to_owned(), mount_path.to_owned()),
+    ]);
+    if readonly {
+        spec.insert("readonly".into(), "true".into());
+    }
+    spec
 }
 
 /// Why a source path cannot be shared (shown as the share's `status_message`), or `Ok`: every
@@ -153,26 +168,29 @@ impl HostOp for SyncMounts {
             }
             Err(e) => return Err(e.into()),
         };
-        let mut wanted = HashSet::new();
-        for d in &self.desired {
-            let name = format!("{}{}", if d.is_source { SOURCE_PREFIX } else { DEVICE_PREFIX }, d.share_id);
-            let mut spec = BTreeMap::from([
-                ("type".to_owned(), "disk".to_owned()),
-                ("pool".to_owned(), d.pool.clone()),
-                ("source".to_owned(), d.volume.clone()),
-                ("path".to_owned(), d.mount_path.clone()),
-            ]);
-            if d.readonly {
-                spec.insert("readonly".into(), "true".into());
+        let wanted: HashSet<String> = self.desired.iter().map(|d| device_name(d.is_source, &d.share_id)).collect();
+        // Removals first: a path a device leaves may be the path another one takes.
+        for name in present.keys().filter(|n| share_of_device(n).is_some() && !wanted.contains(*n)) {
+            let share = share_of_device(name).unwrap_or(name).to_owned();
+            match host.call("set_device", |h| h.set_device(&t.lxd_name, name, None)).await {
+                Ok(()) => out.unmounted.push(share),
+                Err(e) => {
+                    tracing::warn!(device = %name, error = %e, "share not unmounted");
+                    out.failed.insert(share);
+                }
             }
+        }
+        for d in &self.desired {
+            let name = device_name(d.is_source, &d.share_id);
+            let spec = device_spec(&d.pool, &d.volume, &d.mount_path, d.readonly);
             let row = DeviceRow {
                 share_id: d.share_id.clone(),
                 device: name.clone(),
+                pool: d.pool.clone(),
                 source: d.volume.clone(),
                 readonly: d.readonly,
                 mount_path: d.mount_path.clone(),
             };
-            wanted.insert(name.clone());
             if present.get(&name) == Some(&spec) {
                 out.mounted.push(row);
                 continue;
@@ -182,7 +200,13 @@ impl HostOp for SyncMounts {
                 match check_source(&host, &t.lxd_name, &d.mount_path).await {
                     Ok(Ok(())) => {}
                     Ok(Err(why)) => {
-                        wanted.remove(&name);
+                        if present.contains_key(&name) {
+                            // Not left as it was (a restore may have brought back other settings).
+                            if let Err(e) = host.call("set_device", |h| h.set_device(&t.lxd_name, &name, None)).await {
+                                tracing::warn!(device = %name, error = %e, "share not unmounted");
+                                out.failed.insert(d.share_id.clone());
+                            }
+                        }
                         out.refused.push((d.share_id.clone(), why));
                         continue;
                     }
@@ -205,16 +229,6 @@ impl HostOp for SyncMounts {
                 }
             }
         }
-        for name in present.keys().filter(|n| n.starts_with(ANY_PREFIX) && !wanted.contains(*n)) {
-            let share = share_of_device(name).unwrap_or(name).to_owned();
-            match host.call("set_device", |h| h.set_device(&t.lxd_name, name, None)).await {
-                Ok(()) => out.unmounted.push(share),
-                Err(e) => {
-                    tracing::warn!(device = %name, error = %e, "share not unmounted");
-                    out.failed.insert(share);
-                }
-            }
-        }
         // Rows of devices that are not on the host (removed behind our back) go too.
         for r in &self.recorded {
             if !present.contains_key(&r.device) && !out.mounted.iter().any(|m| m.share_id == r.share_id) {
@@ -231,6 +245,15 @@ impl HostOp for SyncMounts {
         }
         for m in &out.mounted {
             shares::record_device(&mut **tx, id, m).await?;
+            // A sync that read the share before its delete may have made its volume again: the
+            // row lets the sweeper delete it once no device uses it.
+            let v = VolumeRow {
+                share_id: m.share_id.clone(),
+                server_id: self.target.server_id.clone(),
+                pool: m.pool.clone(),
+                volume: m.source.clone(),
+            };
+            shares::record_volume(&mut **tx, &v).await?;
         }
         for (s, why) in &out.refused {
             shares::forget_device(&mut **tx, id, s).await?;
@@ -277,11 +300,43 @@ pub async fn sync_targets(st: &AppState, targets: &[String], excluding: Option<&
     errors
 }
 
-/// Remove every share device from an instance (a copy carries its source's).
+/// The device of a share on a container: its source's, or a target's.
+fn device_name(is_source: bool, share_id: &str) -> String {
+    format!("{}{share_id}", if is_source { SOURCE_PREFIX } else { DEVICE_PREFIX })
+}
+
+/// Remove every share device from an instance (a copy carries its source's, a restore its
+/// snapshot's: the next sync puts back what the database says, as it says it).
 pub async fn strip_devices(host: &Host, lxd_name: &str) -> Result<(), ApiError> {
     let present = host.call("devices", |d| d.devices(lxd_name)).await?;
-    for name in present.keys().filter(|n| n.starts_with(ANY_PREFIX)) {
+    for name in present.keys().filter(|n| share_of_device(n).is_some()) {
         host.call("set_device", |d| d.set_device(lxd_name, name, None)).await?;
+    }
+    Ok(())
+}
+
+/// Before a restore: the volumes the snapshot's share devices name, made again when their share
+/// was deleted since (LXD refuses to start an instance whose disk names a missing volume), each
+/// recorded so the sweeper deletes it once the device is gone. The devices themselves are
+/// stripped after the restore ([`strip_devices`]).
+pub async fn volumes_for_restore(st: &AppState, host: &Host, c: &ContainerRow, snapshot: &str) -> Result<(), ApiError> {
+    let devices = host.call("snapshot_devices", |d| d.snapshot_devices(&c.lxd_name, snapshot)).await?;
+    for (name, spec) in &devices {
+        let Some(share_id) = share_of_device(name) else { continue };
+        let (Some(pool), Some(volume)) = (spec.get("pool"), spec.get("source")) else { continue };
+        if volume != &format!("share-{share_id}") {
+            continue;
+        }
+        let v = VolumeRow {
+            share_id: share_id.to_owned(),
+            server_id: c.server_id.clone(),
+            pool: pool.clone(),
+            volume: volume.clone(),
+        };
+        // Kept while the restore may need it; the sweeper deletes it after (no device uses it then).
+        let until = chrono::Utc::now() + st.cfg.host_op_deadline;
+        shares::hold_volume(&st.db, &v, until).await?;
+        host.call("ensure_volume", |d| d.ensure_volume(pool, volume)).await?;
     }
     Ok(())
 }
@@ -310,14 +365,21 @@ pub async fn drop_volume(st: &AppState, v: &VolumeRow) -> Result<bool, ApiError>
     Ok(true)
 }
 
-/// Settled containers whose share devices on their host differ from the rows (a copy or a
-/// restore carried devices no row tracks, or one was removed behind our back).
+/// Settled containers whose share devices on their host differ from the rows, in name or in
+/// any setting (a copy or a restore carried devices no row tracks or a writable one where the
+/// share is read-only now, or one was removed behind our back).
 async fn drifted(st: &AppState) -> Result<Vec<String>, ApiError> {
-    let settled = shares::settled_with_devices(&st.db).await?;
-    let mut by_server: HashMap<String, Vec<shares::SettledRow>> = HashMap::new();
-    for r in settled {
-        if let Some(s) = r.server_id.clone() {
-            by_server.entry(s).or_default().push(r);
+    type Recorded = (String, String, BTreeMap<String, BTreeMap<String, String>>);
+    let mut by_server: HashMap<String, BTreeMap<String, Recorded>> = HashMap::new();
+    for r in shares::settled_with_devices(&st.db).await? {
+        let Some(server) = r.server_id else { continue };
+        let entry = by_server
+            .entry(server)
+            .or_default()
+            .entry(r.container_id.clone())
+            .or_insert_with(|| (r.container_id, r.lxd_name, BTreeMap::new()));
+        if let Some(d) = r.device {
+            entry.2.insert(d.device.clone(), device_spec(&d.pool, &d.source, &d.mount_path, d.readonly));
         }
     }
     let mut out = Vec::new();
@@ -336,15 +398,30 @@ async fn drifted(st: &AppState) -> Result<Vec<String>, ApiError> {
                 continue;
             }
         };
-        for r in rows {
-            let mut there = on_host.get(&r.lxd_name).cloned().unwrap_or_default();
-            there.sort();
-            if there != r.devices {
-                out.push(r.container_id);
+        for (container_id, lxd_name, recorded) in rows.into_values() {
+            let mut there = on_host.get(&lxd_name).cloned().unwrap_or_default();
+            there.retain(|name, _| share_of_device(name).is_some());
+            if there != recorded {
+                out.push(container_id);
             }
         }
     }
     Ok(out)
+}
+
+/// After a change of who may edit what (a project permission lowered or removed): the shares
+/// whose creator lost one of their ends leave their targets now, in the background, not at the
+/// next sweep. Only the containers whose devices differ from the database are touched.
+pub fn resync_soon(st: &AppState, by: Trigger) {
+    let st = st.clone();
+    tokio::spawn(async move {
+        match shares::targets_to_sync(&st.db).await {
+            Ok(targets) => {
+                sync_targets(&st, &targets, None, &by).await;
+            }
+            Err(e) => tracing::warn!(error = %e, "share mounts not re-checked; the sweeper will"),
+        }
+    });
 }
 
 /// One sweep: expiries recorded (their events), then every container whose devices differ

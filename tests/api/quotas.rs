@@ -17,8 +17,15 @@ use crate::{
 
 const TIGHT: AccountLimits =
     AccountLimits { projects: 2, containers: 1, snapshots: 2, tokens: 2, firewall_rules: 2, aliases: 2, shares: 2 };
-const ROOMY: AccountLimits =
-    AccountLimits { projects: 50, containers: 50, snapshots: 50, tokens: 50, firewall_rules: 50, aliases: 50, shares: 50 };
+const ROOMY: AccountLimits = AccountLimits {
+    projects: 50,
+    containers: 50,
+    snapshots: 50,
+    tokens: 50,
+    firewall_rules: 50,
+    aliases: 50,
+    shares: 50,
+};
 
 fn limited(c: &mut hoody_api::config::Config) {
     c.quotas.free = TIGHT;

@@ -192,7 +192,7 @@ pub async fn restore_snapshot(
     }
     let by = Trigger::user(&access.me.user.user_id);
     let found = lifecycle::run(&st, ops::RestoreSnapshot::new(c.clone(), name.clone(), by.clone())).await?;
-    // The snapshot's devices are back: share devices of then, not of now. Put now's back.
+    // The restore removed the share devices the snapshot brought back: put back those of now.
     lifecycle::shares::sync_container(&st, &c.container_id, &by).await;
     let meta = meta(&st, &c.container_id).await?;
     Ok(ApiOk::new(

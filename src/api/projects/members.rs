@@ -128,6 +128,8 @@ pub async fn update_permission(
     let out = grant(&mut tx, &p.project_id, &permission_id).await?;
     note(&mut tx, p, EventKind::ProjectPermissionUpdated, &out).await?;
     tx.commit().await?;
+    // Shares made by this member reach their targets only while they may edit both ends.
+    crate::lifecycle::shares::resync_soon(&st, crate::lifecycle::Trigger::user(&access.me.user.user_id));
     Ok(ApiOk::new("Project permission updated", out))
 }
 
@@ -148,5 +150,6 @@ pub async fn remove_permission(
     permissions::delete(&mut *tx, &p.project_id, &permission_id).await?;
     note(&mut tx, p, EventKind::ProjectPermissionRevoked, &out).await?;
     tx.commit().await?;
+    crate::lifecycle::shares::resync_soon(&st, crate::lifecycle::Trigger::user(&access.me.user.user_id));
     Ok(ApiOk::new("Project access revoked", ()))
 }

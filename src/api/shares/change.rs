@@ -28,12 +28,20 @@ use crate::{
     state::AppState,
 };
 
+/// A revoking change is recorded but a host could not apply it yet: 503, to be sent again (the
+/// same change again re-applies it; the sweeper keeps trying meanwhile).
+fn not_applied() -> ApiError {
+    ApiError::Unavailable { retry_after_secs: 5 }
+}
+
 /// Update storage share
 ///
 /// Only the fields sent change: `mode`, `alias` (the target mount path follows it), `label`,
 /// `description` (null clears each), `enabled`, `expires_at` (unix seconds; null: never). The
 /// mounts follow at once; an update makes a `failed` share `active` again (its next mount
-/// checks the path anew).
+/// checks the path anew). A change that takes access away (`readonly`, `enabled: false`) that a
+/// host could not apply yet answers 503 with `Retry-After`: it is recorded, and the same request
+/// again applies it (the sweeper also keeps trying).
 #[utoipa::path(patch, path = "/containers/{id}/storage/shares/{shareId}", tag = "storageShares", security(("bearer" = [])),
     params(("id" = String, Path, description = "Source container ID"), ("shareId" = String, Path, description = "Share ID")),
     request_body = SharePatch,
@@ -72,7 +80,11 @@ pub async fn update_share(
         publish(&mut tx, share_event(&row, kind, json!({"enabled": row.enabled}))).await?;
     }
     tx.commit().await?;
-    resync(&st, &row.share_id, false, &by).await?;
+    // A change that takes access away (read-only now, disabled) must reach the hosts now.
+    let revokes = p.mode.as_deref() == Some("readonly") || p.enabled == Some(false);
+    if resync(&st, &row.share_id, false, &by).await?.touching(&row.share_id) && revokes {
+        return Err(not_applied());
+    }
     let row = shares::by_id(&st.db, &row.share_id).await?.ok_or_else(dto::share_not_found)?;
     Ok(ApiOk::new("Storage share updated", ShareOut::from(row)))
 }
@@ -128,9 +140,10 @@ pub async fn delete_share(
 
 /// Toggle incoming share mount
 ///
-/// For the receiving container `{id}` (you must be able to edit it): `mount: true` (the default)
-/// accepts the share and mounts it (while it is enabled and unexpired), `false` refuses it and
-/// unmounts it. The share must be aimed at this container and unexpired (404 otherwise).
+/// For the receiving container `{id}` (you must be able to edit it): `mount: true` accepts the
+/// share and mounts it (while it is enabled and unexpired), `false` refuses it and unmounts it
+/// (503 with `Retry-After` when the host could not unmount it yet: the refusal is recorded, send
+/// it again). The share must be aimed at this container and unexpired (404 otherwise).
 #[utoipa::path(patch, path = "/containers/{id}/storage/incoming/{shareId}/mount", tag = "storageShares", security(("bearer" = [])),
     params(("id" = String, Path, description = "Target container ID (receiver container)"),
         ("shareId" = String, Path, description = "Share ID to toggle")),
@@ -149,7 +162,7 @@ pub async fn set_incoming_mount(
     if !aimed.iter().any(|a| a.share_id == id) {
         return Err(dto::share_not_found());
     }
-    let mount = input.mount.unwrap_or(true);
+    let mount = input.mount;
     let mut tx = st.db.begin().await?;
     let o = shares::set_override(&mut *tx, &id, &c.container_id, mount).await?;
     let row = shares::by_id(&mut *tx, &id).await?.ok_or_else(dto::share_not_found)?;
@@ -157,7 +170,10 @@ pub async fn set_incoming_mount(
     publish(&mut tx, share_event(&row, EventKind::StorageShareMountChanged, data)).await?;
     tx.commit().await?;
     let by = Trigger::user(&access.me.user.user_id);
-    crate::lifecycle::shares::sync_targets(&st, std::slice::from_ref(&c.container_id), None, &by).await;
+    let errors = crate::lifecycle::shares::sync_targets(&st, std::slice::from_ref(&c.container_id), None, &by).await;
+    if !mount && errors.touching(&id) {
+        return Err(not_applied());
+    }
     let row = shares::by_id(&st.db, &id).await?.ok_or_else(dto::share_not_found)?;
     Ok(ApiOk::new(
         if mount { "Share accepted" } else { "Share refused" },

@@ -70,6 +70,18 @@ async fn target(st: &AppState, access: &ContainerAccess<can::Shares>, input: &Sh
     }
 }
 
+/// Refused (422 on `source_path`) when the path is shared already, or inside or above a shared path.
+async fn check_nesting(db: impl sqlx::PgExecutor<'_>, source: &str, path: &str) -> Result<()> {
+    let nested = |a: &str, b: &str| a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/"));
+    match shares::paths_of_source(db, source).await?.into_iter().find(|(_, p)| nested(p, path)) {
+        Some((other, p)) => Err(ApiError::invalid(
+            "source_path",
+            format!("{p} is already shared by share {other}: one share per directory, none inside another"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Create storage share
 ///
 /// Shares `source_path` of container `{id}` with `target_container_id` (one container, on the
@@ -109,15 +121,7 @@ pub async fn create_share(
     if let Err(why) = check_source(&host, &src.lxd_name, &source_path).await? {
         return Err(ApiError::invalid("source_path", why));
     }
-    let nested = |a: &str, b: &str| a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/"));
-    if let Some((other, p)) =
-        shares::paths_of_source(&st.db, &src.container_id).await?.into_iter().find(|(_, p)| nested(p, &source_path))
-    {
-        return Err(ApiError::invalid(
-            "source_path",
-            format!("{p} is already shared by share {other}: one share per directory, none inside another"),
-        ));
-    }
+    check_nesting(&st.db, &src.container_id, &source_path).await?;
     if !is_empty_dir(&host, &src.lxd_name, &source_path).await? {
         return Err(ApiError::invalid(
             "source_path",
@@ -131,6 +135,9 @@ pub async fn create_share(
     let share_id = new_id();
     let by = Trigger::user(&access.me.user.user_id);
     let mut tx = st.db.begin().await?;
+    // Again under the source's lock: two creates of nested paths at once cannot both pass.
+    shares::lock_source(&mut *tx, &src.container_id).await?;
+    check_nesting(&mut *tx, &src.container_id, &source_path).await?;
     quota::check_account(&mut tx, &st.cfg, &src.owner_id, Kind::Shares).await?;
     let (tc, tp) = match &target {
         Target::Container(t) => (Some(t.container_id.as_str()), None),
@@ -155,6 +162,11 @@ pub async fn create_share(
         sqlx::Error::Database(d) if d.is_unique_violation() => {
             ApiError::invalid("source_path", format!("{source_path} is already shared by another share"))
         }
+        // A target deleted meanwhile.
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => match &target {
+            Target::Container(_) => ApiError::not_found("container_not_found", "Container not found"),
+            Target::Project(_) => ApiError::not_found("project_not_found", "Project not found"),
+        },
         _ => e.into(),
     })?;
     let volume = VolumeRow {

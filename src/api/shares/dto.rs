@@ -68,7 +68,7 @@ pub struct SharePatch {
 #[serde(deny_unknown_fields)]
 pub struct MountIn {
     /// true: accept and mount the share; false: refuse (unmount) it.
-    pub mount: Option<bool>,
+    pub mount: bool,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -176,7 +176,7 @@ pub struct IncomingOut {
     pub expires_at: Option<i64>,
     /// The receiver's choice (default true).
     pub mount: bool,
-    /// Mounted now: enabled, accepted, active.
+    /// Mounted on this container now (its device is there).
     pub mounted: bool,
     pub created_by: String,
     pub created_at: String,
@@ -184,10 +184,10 @@ pub struct IncomingOut {
 }
 
 impl IncomingOut {
-    pub fn new(s: ShareRow, container_id: String, mount: bool) -> Self {
+    pub fn new(s: ShareRow, container_id: String, mount: bool, mounted: bool) -> Self {
         Self {
             target_type: target_type(&s),
-            mounted: s.enabled && mount && s.status == "active",
+            mounted,
             id: s.share_id,
             container_id,
             source_container_id: s.source_container_id,
@@ -264,7 +264,15 @@ pub fn source_path(raw: &str) -> Result<String> {
     if parts.is_empty() {
         return Err(bad("cannot be the root directory"));
     }
+    if parts.len() > 32 {
+        return Err(bad("may have at most 32 components"));
+    }
     let path = format!("/{}", parts.join("/"));
+    // Above the directory received shares are mounted in: they would be mounted inside this
+    // share's volume, where its targets could see and replace them.
+    if crate::lifecycle::shares::MOUNT_ROOT.starts_with(&format!("{path}/")) {
+        return Err(bad("holds /mnt/shares, where the container's incoming shares are mounted"));
+    }
     if SYSTEM.iter().any(|s| path == *s || path.starts_with(&format!("{s}/"))) {
         return Err(bad(
             "is a system path (/proc, /sys, /dev, /boot, /run, /var/run, /mnt/shares and below are refused)",

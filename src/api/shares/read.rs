@@ -96,7 +96,7 @@ async fn incoming(st: &AppState, containers: &[String]) -> Result<Vec<IncomingOu
         .into_iter()
         .filter_map(|f| {
             let row = rows.iter().find(|r| r.share_id == f.share_id)?;
-            Some(IncomingOut::new(row.clone(), f.container_id, f.mount))
+            Some(IncomingOut::new(row.clone(), f.container_id, f.mount, f.mounted))
         })
         .collect())
 }

@@ -53,6 +53,7 @@ pub async fn targets_to_sync(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<String
 pub struct DeviceRow {
     pub share_id: String,
     pub device: String,
+    pub pool: String,
     /// The volume (`share-<share id>`).
     pub source: String,
     pub readonly: bool,
@@ -62,7 +63,7 @@ pub struct DeviceRow {
 pub async fn devices_of(db: impl PgExecutor<'_>, container_id: &str) -> sqlx::Result<Vec<DeviceRow>> {
     sqlx::query_as!(
         DeviceRow,
-        "select share_id, device, source, readonly, mount_path from storage_share_device where container_id = $1",
+        "select share_id, device, pool, source, readonly, mount_path from storage_share_device where container_id = $1",
         container_id
     )
     .fetch_all(db)
@@ -78,12 +79,13 @@ pub async fn devices_of_share(db: impl PgExecutor<'_>, share_id: &str) -> sqlx::
 
 pub async fn record_device(db: impl PgExecutor<'_>, container_id: &str, d: &DeviceRow) -> sqlx::Result<()> {
     sqlx::query!(
-        "insert into storage_share_device (container_id, share_id, device, source, readonly, mount_path)
-        values ($1, $2, $3, $4, $5, $6) on conflict (container_id, share_id) do update
-        set device = $3, source = $4, readonly = $5, mount_path = $6",
+        "insert into storage_share_device (container_id, share_id, device, pool, source, readonly, mount_path)
+        values ($1, $2, $3, $4, $5, $6, $7) on conflict (container_id, share_id) do update
+        set device = $3, pool = $4, source = $5, readonly = $6, mount_path = $7",
         container_id,
         d.share_id,
         d.device,
+        d.pool,
         d.source,
         d.readonly,
         d.mount_path,
@@ -184,6 +186,26 @@ pub async fn record_volume(db: impl PgExecutor<'_>, v: &VolumeRow) -> sqlx::Resu
     Ok(())
 }
 
+/// Record the volume and keep it until `until` whatever its share (a restore about to use it).
+pub async fn hold_volume(
+    db: impl PgExecutor<'_>,
+    v: &VolumeRow,
+    until: chrono::DateTime<chrono::Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into storage_share_volume (share_id, server_id, pool, volume, keep_until) values ($1, $2, $3, $4, $5)
+        on conflict (share_id) do update set keep_until = $5",
+        v.share_id,
+        v.server_id,
+        v.pool,
+        v.volume,
+        until,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 pub async fn volume_of(db: impl PgExecutor<'_>, share_id: &str) -> sqlx::Result<Option<VolumeRow>> {
     sqlx::query_as!(
         VolumeRow,
@@ -205,6 +227,7 @@ pub async fn orphan_volumes(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<VolumeR
         VolumeRow,
         "select v.share_id, v.server_id, v.pool, v.volume from storage_share_volume v
         where not exists (select 1 from storage_share s where s.share_id = v.share_id)
+            and (v.keep_until is null or v.keep_until < now())
             and not exists (select 1 from storage_share_device d where d.share_id = v.share_id)
         order by v.created_at limit 200"
     )
@@ -212,26 +235,38 @@ pub async fn orphan_volumes(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<VolumeR
     .await
 }
 
-/// A settled container and the share devices recorded on it.
+/// A settled container and one share device recorded on it (`device` null: none).
 #[derive(Debug, Clone)]
 pub struct SettledRow {
     pub container_id: String,
     pub server_id: Option<String>,
     pub lxd_name: String,
-    pub devices: Vec<String>,
+    pub device: Option<DeviceRow>,
 }
 
-/// Every settled container, with the share devices recorded on it (what the sweeper compares
-/// with the devices its host reports).
+/// Every settled container on a server, with the share devices recorded on it (what the
+/// sweeper compares with the devices its host reports).
 pub async fn settled_with_devices(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<SettledRow>> {
-    sqlx::query_as!(
-        SettledRow,
-        r#"select c.container_id, c.server_id, c.lxd_name,
-            coalesce(array_agg(d.device order by d.device) filter (where d.device is not null), '{}') as "devices!"
+    let rows = sqlx::query!(
+        r#"select c.container_id, c.server_id as "server_id!", c.lxd_name, d.share_id as "share_id?",
+            d.device as "device?", d.pool as "pool?", d.source as "source?", d.readonly as "readonly?",
+            d.mount_path as "mount_path?"
         from container c left join storage_share_device d on d.container_id = c.container_id
         where c.status in ('running', 'stopped', 'paused') and c.server_id is not null
-        group by c.container_id order by c.container_id"#
+        order by c.container_id"#
     )
     .fetch_all(db)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let device = match (r.share_id, r.device, r.pool, r.source, r.readonly, r.mount_path) {
+                (Some(share_id), Some(device), Some(pool), Some(source), Some(readonly), Some(mount_path)) => {
+                    Some(DeviceRow { share_id, device, pool, source, readonly, mount_path })
+                }
+                _ => None,
+            };
+            SettledRow { container_id: r.container_id, server_id: Some(r.server_id), lxd_name: r.lxd_name, device }
+        })
+        .collect())
 }

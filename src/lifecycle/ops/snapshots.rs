@@ -144,8 +144,13 @@ impl HostOp for RestoreSnapshot {
     async fn work(&mut self, st: &AppState) -> Result<SnapshotInfo, ApiError> {
         let host = host_of(st, self.c.server_id.as_deref()).await?;
         let found = listed(&host, &self.c, &self.name).await?;
+        // The snapshot brings back its own devices: its share devices name volumes that must
+        // exist for it to start, and are then removed (the sync after the restore puts back the
+        // shares as they are now, never a writable mount of a share read-only since)…
+        crate::lifecycle::shares::volumes_for_restore(st, &host, &self.c, &self.name).await?;
         host.call("restore", |d| d.restore(&self.c.lxd_name, &self.name)).await.map_err(map_missing)?;
-        // The snapshot brings back its own devices: `eth0` as the firewall says now, not as it was.
+        crate::lifecycle::shares::strip_devices(&host, &self.c.lxd_name).await?;
+        // …and `eth0` as the firewall says now, not as it was.
         crate::lifecycle::firewall::host::settle(st, &host, &self.c).await?;
         Ok(found)
     }

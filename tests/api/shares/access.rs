@@ -176,34 +176,75 @@ async fn concurrent_creates_never_exceed_the_account_cap() {
 }
 
 #[tokio::test]
-async fn a_creator_who_lost_the_source_project_no_longer_lists_its_shares() {
+async fn a_creator_who_lost_an_end_no_longer_lists_nor_reaches_its_shares() {
     let app = super::spawn(3_600_000).await;
     let s = app.verified_user("owner8@example.com").await;
     let (p, a, b) = pair(&app, &s).await;
+    assert!(super::sh(&a, "mkdir -p /data/two").0);
     let g = user(&app, "editor8").await;
     let perms = format!("/api/v1/projects/{p}/permissions");
-    app.post_auth(&perms, &s.token, Some(json!({"user_id": g.user_id, "permission_level": "edit"}))).await.expect(201);
-    let body = json!({"source_path": "/data/shared", "target_container_id": b, "mode": "readonly"});
-    let r = create(&app, &g.token, &a, body).await;
+    let r = app.post_auth(&perms, &s.token, Some(json!({"user_id": g.user_id, "permission_level": "edit"}))).await;
     r.expect(201);
-    let id = r.data()["id"].as_str().unwrap().to_owned();
-    assert_eq!(r.data()["created_by"], g.user_id.as_str());
+    let grant = r.data()["id"].as_str().unwrap().to_owned();
+    let mut ids = Vec::new();
+    for path in ["/data/shared", "/data/two"] {
+        let body = json!({"source_path": path, "target_container_id": b, "mode": "readwrite"});
+        let r = create(&app, &g.token, &a, body).await;
+        r.expect(201);
+        assert_eq!(r.data()["created_by"], g.user_id.as_str());
+        ids.push(r.data()["id"].as_str().unwrap().to_owned());
+    }
+    assert!(super::device(&b, &ids[0]).is_some() && super::device(&b, &ids[1]).is_some());
     let listed = |token: String| {
         let app = &app;
         async move {
             let r = app.get("/api/v1/storage/shares", Some(&token)).await;
             r.expect(200);
-            r.data().as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+            let mut ids: Vec<String> =
+                r.data().as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap().to_owned()).collect();
+            ids.sort();
+            ids
         }
     };
-    assert_eq!(listed(g.token.clone()).await, [id.as_str()]);
-    // The project no longer shared with the creator: their list leaves the share out.
-    sqlx::query("delete from project_permission where project_id = $1 and user_id = $2")
-        .bind(&p)
-        .bind(&g.user_id)
-        .execute(&app.db)
-        .await
-        .unwrap();
-    assert!(listed(g.token.clone()).await.is_empty(), "a creator without access still listed the share");
-    assert_eq!(listed(s.token.clone()).await, [id.as_str()], "the owner still lists it");
+    let mut all = ids.clone();
+    all.sort();
+    assert_eq!(listed(g.token.clone()).await, all);
+
+    // Lowered to read: the creator may no longer edit either end; the shares leave the target
+    // at once (no sweep runs in this test), the source keeps its files.
+    let one = format!("{perms}/{grant}");
+    let r = app.call(Method::PATCH, &one, &s.token, Some(json!({"permission_level": "read"}))).await;
+    r.expect(200);
+    super::until("the lowered creator's shares left the target", || {
+        super::device(&b, &ids[0]).is_none() && super::device(&b, &ids[1]).is_none()
+    })
+    .await;
+    assert!(super::source_device(&a, &ids[0]).is_some(), "the source keeps the volume with its files");
+    let r = app.get(&format!("/api/v1/containers/{b}/storage/incoming"), Some(&s.token)).await;
+    r.expect(200);
+    assert!(r.data().as_array().unwrap().iter().all(|x| x["mounted"] == false), "{}", r.text);
+    // Edit again: back.
+    let r = app.call(Method::PATCH, &one, &s.token, Some(json!({"permission_level": "edit"}))).await;
+    r.expect(200);
+    super::until("the creator's shares are back", || super::device(&b, &ids[0]).is_some()).await;
+
+    // Removed from the project: gone from the target, and from the creator's list.
+    app.call(Method::DELETE, &one, &s.token, None).await.expect(200);
+    super::until("the removed creator's shares left the target", || {
+        super::device(&b, &ids[0]).is_none() && super::device(&b, &ids[1]).is_none()
+    })
+    .await;
+    assert!(listed(g.token.clone()).await.is_empty(), "a creator without access still listed the shares");
+    assert_eq!(listed(s.token.clone()).await, all, "the owner still lists them");
+    // The owner may edit both ends, but the share stays its creator's: not mounted.
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/containers/{a}/storage/shares/{}", ids[0]),
+            &s.token,
+            Some(json!({"label": "still off"})),
+        )
+        .await;
+    r.expect(200);
+    assert!(super::device(&b, &ids[0]).is_none());
 }

@@ -79,3 +79,50 @@ async fn copies_and_restores_carry_no_untracked_share_device() {
     app.call(Method::DELETE, &format!("/api/v1/storage/shares/{id}"), &s.token, None).await.expect(200);
     assert!(!super::volume_exists(&id));
 }
+
+#[tokio::test]
+async fn a_restore_brings_back_no_writable_mount_of_a_read_only_share_nor_a_deleted_share() {
+    // A short operation deadline: the volume a restore needed is kept that long.
+    let app = crate::fixtures::LxdApp::spawn_with(|c| {
+        c.reconcile_interval = std::time::Duration::from_secs(3600);
+        c.share_sweep_interval = std::time::Duration::from_millis(300);
+        c.host_op_deadline = std::time::Duration::from_secs(5);
+    })
+    .await;
+    let s = app.verified_user("restorer@example.com").await;
+    let (_, a, b) = pair(&app, &s).await;
+    assert!(sh(&a, "mkdir -p /data/gone").0);
+    let make = |path: &str| json!({"source_path": path, "target_container_id": b, "mode": "readwrite"});
+    let r = create(&app, &s.token, &a, make("/data/shared")).await;
+    r.expect(201);
+    let kept = r.data()["id"].as_str().unwrap().to_owned();
+    let r = create(&app, &s.token, &a, make("/data/gone")).await;
+    r.expect(201);
+    let gone = r.data()["id"].as_str().unwrap().to_owned();
+    assert!(sh(&b, &format!("echo rw > /mnt/shares/{kept}/w.txt")).0, "writable at first");
+    // The target's snapshot holds both devices, writable.
+    let r = app.call(Method::POST, &format!("/api/v1/containers/{b}/snapshots"), &s.token, Some(json!({}))).await;
+    r.expect(201);
+    let snap = r.data()["snapshot"]["name"].as_str().unwrap().to_owned();
+    let snap_devices = lxc(&["query", &format!("/1.0/instances/c-{b}/snapshots/{snap}")]);
+    assert!(snap_devices.contains(&format!("hoody-share-{gone}")), "{snap_devices}");
+
+    // Read-only since; the other share deleted with its volume.
+    let path = format!("/api/v1/containers/{a}/storage/shares/{kept}");
+    app.call(Method::PATCH, &path, &s.token, Some(json!({"mode": "readonly"}))).await.expect(200);
+    app.call(Method::DELETE, &format!("/api/v1/storage/shares/{gone}"), &s.token, None).await.expect(200);
+    assert!(!super::volume_exists(&gone));
+
+    // The restore starts (the deleted share's volume is there for it) and leaves the share as it
+    // is now: read-only, the deleted one not mounted.
+    app.call(Method::PUT, &format!("/api/v1/containers/{b}/snapshots/{snap}"), &s.token, None).await.expect(200);
+    let state = lxc(&["list", &format!("c-{b}"), "--format", "csv", "-c", "s"]);
+    assert_eq!(state.trim(), "RUNNING");
+    assert_eq!(device(&b, &kept).expect("mounted")["readonly"], "true");
+    assert!(device(&b, &gone).is_none());
+    let (ok, out) = sh(&b, &format!("echo again > /mnt/shares/{kept}/w.txt"));
+    assert!(!ok && out.contains("Read-only"), "{out}");
+    assert_eq!(sh(&b, &format!("cat /mnt/shares/{kept}/w.txt")), (true, "rw".into()));
+    // The volume made again for the restore is deleted by the sweeper.
+    until("the sweeper deleted the volume the restore needed", || !super::volume_exists(&gone)).await;
+}

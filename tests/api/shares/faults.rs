@@ -33,13 +33,19 @@ async fn a_failing_host_leaves_rows_and_mounts_consistent_and_the_sweeper_repair
     let id = r.data()["id"].as_str().unwrap().to_owned();
     assert!(device(&b, &id).is_some());
 
-    // Disabled while the host fails: recorded; the mount stays until the host answers, then the
-    // sweeper removes it.
+    // Disabled while the host fails: 503 (access not taken away yet), but recorded; the mount
+    // stays until the host answers, then the sweeper removes it.
     host.set(Fault::Fail);
     let path = format!("/api/v1/containers/{a}/storage/shares/{id}");
     let r = app.call(Method::PATCH, &path, &s.token, Some(json!({"enabled": false}))).await;
-    r.expect(200);
-    assert_eq!(r.data()["enabled"], false);
+    r.expect(503);
+    assert_eq!(r.body["retry_after"], 5, "{}", r.text);
+    let enabled: bool = sqlx::query_scalar("select enabled from storage_share where share_id = $1")
+        .bind(&id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(!enabled, "the change is recorded");
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(device(&b, &id).is_some(), "the host refused every call");
     // A delete that cannot unmount deletes nothing.

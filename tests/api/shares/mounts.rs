@@ -104,8 +104,13 @@ async fn a_share_mounts_follows_its_changes_and_goes_with_its_delete() {
     assert_eq!(list.len(), 1);
     assert_eq!((list[0]["id"].as_str(), list[0]["mount"].clone()), (Some(id.as_str()), json!(false)));
     assert_eq!(list[0]["mounted"], false);
-    // Accepted again (the default body value): mounted again.
+    // `mount` is required (the contract's `{ mount: boolean }`): nothing changes without it.
     let r = app.call(Method::PATCH, &mount, &s.token, Some(json!({}))).await;
+    r.expect(400);
+    assert_eq!(r.body["details"]["fields"][0]["path"], "mount", "{}", r.text);
+    assert!(device(&b, &id).is_none(), "a body without mount changed nothing");
+    // Accepted again: mounted again.
+    let r = app.call(Method::PATCH, &mount, &s.token, Some(json!({"mount": true}))).await;
     r.expect(200);
     assert_eq!(r.data()["override"]["mount"], true);
     assert_eq!(device(&b, &id).unwrap()["readonly"], "true");
@@ -153,4 +158,43 @@ async fn a_share_mounts_follows_its_changes_and_goes_with_its_delete() {
     let r = app.get(&path, Some(&s.token)).await;
     r.expect(404);
     assert_eq!(r.code(), "share_not_found");
+}
+
+#[tokio::test]
+async fn an_alias_path_never_moves_to_another_share() {
+    let app = spawn(3_600_000).await;
+    let s = app.verified_user("aliaser@example.com").await;
+    let (_, a, b) = pair(&app, &s).await;
+    let make =
+        |path: &str| json!({"source_path": path, "target_container_id": b, "mode": "readwrite", "alias": "data"});
+    let r = create(&app, &s.token, &a, make("/data/shared")).await;
+    r.expect(201);
+    let first = r.data()["id"].as_str().unwrap().to_owned();
+    let r = create(&app, &s.token, &a, make("/srv/all")).await;
+    r.expect(201);
+    let second = r.data()["id"].as_str().unwrap().to_owned();
+    assert_eq!(device(&b, &first).unwrap()["path"], "/mnt/shares/data");
+    assert_eq!(device(&b, &second).unwrap()["path"], format!("/mnt/shares/{second}"), "the alias is taken");
+    // The older one disabled: the path it holds stays its own, never the other share's.
+    let path = format!("/api/v1/containers/{a}/storage/shares/{first}");
+    app.call(Method::PATCH, &path, &s.token, Some(json!({"enabled": false}))).await.expect(200);
+    assert!(device(&b, &first).is_none());
+    assert_eq!(device(&b, &second).unwrap()["path"], format!("/mnt/shares/{second}"));
+    // Refused by the receiver: the same.
+    app.call(Method::PATCH, &path, &s.token, Some(json!({"enabled": true}))).await.expect(200);
+    let mount = format!("/api/v1/containers/{b}/storage/incoming/{first}/mount");
+    app.call(Method::PATCH, &mount, &s.token, Some(json!({"mount": false}))).await.expect(200);
+    assert_eq!(device(&b, &second).unwrap()["path"], format!("/mnt/shares/{second}"));
+    // Deleted: the alias is free for the other.
+    app.call(Method::DELETE, &format!("/api/v1/storage/shares/{first}"), &s.token, None).await.expect(200);
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/containers/{a}/storage/shares/{second}"),
+            &s.token,
+            Some(json!({"label": "now data"})),
+        )
+        .await;
+    r.expect(200);
+    assert_eq!(device(&b, &second).unwrap()["path"], "/mnt/shares/data");
 }

@@ -154,6 +154,13 @@ async fn every_bad_field_is_refused_with_nothing_stored_or_mounted() {
         (ok(json!({"source_path": "/boot"})), "source_path"),
         (ok(json!({"source_path": "/run/x"})), "source_path"),
         (ok(json!({"source_path": "/var//run/"})), "source_path"),
+        // Above /mnt/shares: incoming shares would be mounted inside this one's volume.
+        (ok(json!({"source_path": "/mnt"})), "source_path"),
+        (ok(json!({"source_path": "/mnt/shares/x"})), "source_path"),
+        (
+            ok(json!({"source_path": "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z/0/1/2/3/4/5/6"})),
+            "source_path",
+        ),
         (ok(json!({"source_path": 5})), "source_path"),
         (ok(json!({"source_path": null})), "source_path"),
         (ok(json!({"mode": "rw"})), "mode"),
@@ -209,7 +216,8 @@ async fn every_bad_field_is_refused_with_nothing_stored_or_mounted() {
     ] {
         let r = app.call(Method::PATCH, &path, &s.token, Some(body.clone())).await;
         assert!(matches!(r.status.as_u16(), 400 | 422), "{body}: {}", r.text);
-        assert!(r.text.contains(field), "{body}: {}", r.text);
+        let named = r.body["details"]["fields"].as_array().map(|f| f.iter().any(|x| x["path"] == field));
+        assert_eq!(named, Some(true), "{body} should name {field}: {}", r.text);
     }
     let r = app.get(&path, Some(&s.token)).await;
     assert_eq!((r.data()["mode"].clone(), r.data()["enabled"].clone()), (json!("readonly"), json!(true)));
