@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
 pub use self::mounts::{
-    desired_for, devices_of, devices_of_share, forget_device, forget_volume, hold_volume, orphan_volumes,
-    record_device, record_volume, set_failed, set_override, settled_with_devices, targets_of, targets_to_sync,
-    volume_of, DesiredMount, DeviceRow, OverrideRow, SettledRow, VolumeRow,
+    claim_volume, desired_for, devices_of, devices_of_share, forget_device, hold_volume, orphan_volumes, record_device,
+    record_volume, revocation_pending, set_failed, set_override, settled_with_devices, targets_of, targets_of_creator,
+    targets_to_sync, volume_of, DesiredMount, DeviceRow, OverrideRow, SettledRow, VolumeRow,
 };
 
 #[derive(Debug, Clone)]

@@ -334,7 +334,7 @@ pub async fn volumes_for_restore(st: &AppState, host: &Host, c: &ContainerRow, s
             volume: volume.clone(),
         };
         // Kept while the restore may need it; the sweeper deletes it after (no device uses it then).
-        let until = chrono::Utc::now() + st.cfg.host_op_deadline;
+        let until = chrono::Utc::now() + st.cfg.host_lock_wait + st.cfg.host_op_deadline * 2;
         shares::hold_volume(&st.db, &v, until).await?;
         host.call("ensure_volume", |d| d.ensure_volume(pool, volume)).await?;
     }
@@ -346,22 +346,24 @@ pub async fn sync_container(st: &AppState, container_id: &str, by: &Trigger) {
     sync_targets(st, &[container_id.to_owned()], None, by).await;
 }
 
-/// Delete a volume whose share is gone once no device uses it; whether it is gone.
+/// Delete a volume whose share is gone once no device uses it and no restore holds it; whether
+/// it is gone. The row is claimed first (a restore that holds it meanwhile keeps it), and put
+/// back when the host could not delete the volume.
 pub async fn drop_volume(st: &AppState, v: &VolumeRow) -> Result<bool, ApiError> {
-    if !shares::devices_of_share(&st.db, &v.share_id).await?.is_empty() {
-        return Ok(false);
-    }
+    let Some(v) = shares::claim_volume(&st.db, &v.share_id).await? else { return Ok(false) };
     let host = match host_of(st, v.server_id.as_deref()).await {
         Ok(h) => h,
         // The server left the registry: its volumes went with it.
-        Err(ApiError::Conflict { .. }) => {
-            shares::forget_volume(&st.db, &v.share_id).await?;
-            return Ok(true);
+        Err(ApiError::Conflict { .. }) => return Ok(true),
+        Err(e) => {
+            shares::record_volume(&st.db, &v).await?;
+            return Err(e);
         }
-        Err(e) => return Err(e),
     };
-    host.call("delete_volume", |d| d.delete_volume(&v.pool, &v.volume)).await?;
-    shares::forget_volume(&st.db, &v.share_id).await?;
+    if let Err(e) = host.call("delete_volume", |d| d.delete_volume(&v.pool, &v.volume)).await {
+        shares::record_volume(&st.db, &v).await?;
+        return Err(e.into());
+    }
     Ok(true)
 }
 
@@ -409,13 +411,15 @@ async fn drifted(st: &AppState) -> Result<Vec<String>, ApiError> {
     Ok(out)
 }
 
-/// After a change of who may edit what (a project permission lowered or removed): the shares
-/// whose creator lost one of their ends leave their targets now, in the background, not at the
-/// next sweep. Only the containers whose devices differ from the database are touched.
-pub fn resync_soon(st: &AppState, by: Trigger) {
+/// After a change of `user_id`'s access (a project permission lowered or removed): the shares
+/// they created leave the targets they may no longer reach now, in the background, not at the
+/// next sweep. Every container their shares may be on is synced (each sync reads the database
+/// under the container's lock, so one that began before the change is followed by one after).
+pub fn resync_creator_soon(st: &AppState, user_id: &str, by: Trigger) {
     let st = st.clone();
+    let user_id = user_id.to_owned();
     tokio::spawn(async move {
-        match shares::targets_to_sync(&st.db).await {
+        match shares::targets_of_creator(&st.db, &user_id).await {
             Ok(targets) => {
                 sync_targets(&st, &targets, None, &by).await;
             }

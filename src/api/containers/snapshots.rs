@@ -191,9 +191,11 @@ pub async fn restore_snapshot(
         return Err(not_found());
     }
     let by = Trigger::user(&access.me.user.user_id);
-    let found = lifecycle::run(&st, ops::RestoreSnapshot::new(c.clone(), name.clone(), by.clone())).await?;
-    // The restore removed the share devices the snapshot brought back: put back those of now.
+    let restored = lifecycle::run(&st, ops::RestoreSnapshot::new(c.clone(), name.clone(), by.clone())).await;
+    // The restore removed the share devices the snapshot brought back: put back those of now,
+    // also after a restore that failed half-way (whatever devices it left are made right).
     lifecycle::shares::sync_container(&st, &c.container_id, &by).await;
+    let found = restored?;
     let meta = meta(&st, &c.container_id).await?;
     Ok(ApiOk::new(
         "Snapshot restored",

@@ -129,7 +129,11 @@ pub async fn update_permission(
     note(&mut tx, p, EventKind::ProjectPermissionUpdated, &out).await?;
     tx.commit().await?;
     // Shares made by this member reach their targets only while they may edit both ends.
-    crate::lifecycle::shares::resync_soon(&st, crate::lifecycle::Trigger::user(&access.me.user.user_id));
+    crate::lifecycle::shares::resync_creator_soon(
+        &st,
+        &out.user_id,
+        crate::lifecycle::Trigger::user(&access.me.user.user_id),
+    );
     Ok(ApiOk::new("Project permission updated", out))
 }
 
@@ -150,6 +154,10 @@ pub async fn remove_permission(
     permissions::delete(&mut *tx, &p.project_id, &permission_id).await?;
     note(&mut tx, p, EventKind::ProjectPermissionRevoked, &out).await?;
     tx.commit().await?;
-    crate::lifecycle::shares::resync_soon(&st, crate::lifecycle::Trigger::user(&access.me.user.user_id));
+    crate::lifecycle::shares::resync_creator_soon(
+        &st,
+        &out.user_id,
+        crate::lifecycle::Trigger::user(&access.me.user.user_id),
+    );
     Ok(ApiOk::new("Project access revoked", ()))
 }

@@ -82,7 +82,8 @@ pub async fn update_share(
     tx.commit().await?;
     // A change that takes access away (read-only now, disabled) must reach the hosts now.
     let revokes = p.mode.as_deref() == Some("readonly") || p.enabled == Some(false);
-    if resync(&st, &row.share_id, false, &by).await?.touching(&row.share_id) && revokes {
+    resync(&st, &row.share_id, false, &by).await?;
+    if revokes && shares::revocation_pending(&st.db, &row.share_id).await? {
         return Err(not_applied());
     }
     let row = shares::by_id(&st.db, &row.share_id).await?.ok_or_else(dto::share_not_found)?;
@@ -117,6 +118,8 @@ pub async fn delete_share(
         }
     })?;
     let by = Trigger::user(&me.user.user_id);
+    // Its targets now: once it is gone, an alias it held on them is free for another share.
+    let targets = shares::targets_of(&st.db, &id).await?;
     if resync(&st, &id, true, &by).await?.touching(&id) {
         return Err(ApiError::Unavailable { retry_after_secs: 5 });
     }
@@ -127,8 +130,10 @@ pub async fn delete_share(
     publish(&mut tx, share_event(&row, EventKind::StorageShareDeleted, json!({"source_path": row.source_path})))
         .await?;
     tx.commit().await?;
-    // A sweep that mounted it again meanwhile: its device rows outlive the share; remove them.
-    let left = shares::targets_of(&st.db, &id).await?;
+    // A sweep that mounted it again meanwhile (its device rows outlive the share), and the
+    // paths it freed: sync its former targets again.
+    let mut left = shares::targets_of(&st.db, &id).await?;
+    left.extend(targets.into_iter().filter(|t| !left.contains(t)).collect::<Vec<_>>());
     crate::lifecycle::shares::sync_targets(&st, &left, None, &by).await;
     if let Some(v) = shares::volume_of(&st.db, &id).await? {
         if let Err(e) = crate::lifecycle::shares::drop_volume(&st, &v).await {
@@ -170,8 +175,8 @@ pub async fn set_incoming_mount(
     publish(&mut tx, share_event(&row, EventKind::StorageShareMountChanged, data)).await?;
     tx.commit().await?;
     let by = Trigger::user(&access.me.user.user_id);
-    let errors = crate::lifecycle::shares::sync_targets(&st, std::slice::from_ref(&c.container_id), None, &by).await;
-    if !mount && errors.touching(&id) {
+    crate::lifecycle::shares::sync_targets(&st, std::slice::from_ref(&c.container_id), None, &by).await;
+    if !mount && shares::revocation_pending(&st.db, &id).await? {
         return Err(not_applied());
     }
     let row = shares::by_id(&st.db, &id).await?.ok_or_else(dto::share_not_found)?;

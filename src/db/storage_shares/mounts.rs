@@ -163,6 +163,24 @@ pub async fn targets_of(db: impl PgExecutor<'_>, share_id: &str) -> sqlx::Result
     .await
 }
 
+/// The containers the shares `user_id` created may be mounted on: those holding one of their
+/// target devices and their current targets (what changes when the user's access does).
+pub async fn targets_of_creator(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        r#"select d.container_id as "container_id!" from storage_share_device d
+            join storage_share s on s.share_id = d.share_id where s.created_by = $1
+        union select s.target_container_id from storage_share s where s.created_by = $1
+            and s.target_container_id is not null
+        union select c.container_id from storage_share s join container c on c.project_id = s.target_project_id
+            and c.container_id <> s.source_container_id
+            where s.created_by = $1 and c.status in ('running', 'stopped', 'paused')
+        order by 1"#,
+        user_id
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// A custom volume made for a share.
 #[derive(Debug, Clone)]
 pub struct VolumeRow {
@@ -194,7 +212,8 @@ pub async fn hold_volume(
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into storage_share_volume (share_id, server_id, pool, volume, keep_until) values ($1, $2, $3, $4, $5)
-        on conflict (share_id) do update set keep_until = $5",
+        on conflict (share_id) do update
+        set keep_until = greatest(storage_share_volume.keep_until, excluded.keep_until)",
         v.share_id,
         v.server_id,
         v.pool,
@@ -216,9 +235,33 @@ pub async fn volume_of(db: impl PgExecutor<'_>, share_id: &str) -> sqlx::Result<
     .await
 }
 
-pub async fn forget_volume(db: impl PgExecutor<'_>, share_id: &str) -> sqlx::Result<()> {
-    sqlx::query!("delete from storage_share_volume where share_id = $1", share_id).execute(db).await?;
-    Ok(())
+/// Take the volume's row when nothing keeps the volume (no device recorded, no restore holding
+/// it): the caller deletes the volume, or records the row again when it cannot.
+pub async fn claim_volume(db: impl PgExecutor<'_>, share_id: &str) -> sqlx::Result<Option<VolumeRow>> {
+    sqlx::query_as!(
+        VolumeRow,
+        "delete from storage_share_volume v where v.share_id = $1
+            and (v.keep_until is null or v.keep_until < now())
+            and not exists (select 1 from storage_share_device d where d.share_id = v.share_id)
+        returning v.share_id, v.server_id, v.pool, v.volume",
+        share_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Whether a device of the share is still recorded where it should no longer be, or with other
+/// settings than it should have (a change that takes access away not applied yet).
+pub async fn revocation_pending(db: impl PgExecutor<'_>, share_id: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from storage_share_device d where d.share_id = $1
+            and not exists (select 1 from storage_share_desired w where w.share_id = d.share_id
+                and w.container_id = d.container_id and w.readonly = d.readonly
+                and w.mount_path = d.mount_path)) as "pending!""#,
+        share_id
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// Volumes whose share is gone and that no device uses any more: to delete from their hosts.

@@ -10,7 +10,7 @@ use crate::{
     db::{containers::ContainerRow, snapshots},
     error::ApiError,
     events::{publish, EventKind, Tx},
-    host::{Host, HostError, SnapshotInfo},
+    host::{Host, HostError, SnapshotInfo, StateAction},
     lifecycle::{container_event, host_of, HostOp, Trigger},
     quota,
     state::AppState,
@@ -144,14 +144,28 @@ impl HostOp for RestoreSnapshot {
     async fn work(&mut self, st: &AppState) -> Result<SnapshotInfo, ApiError> {
         let host = host_of(st, self.c.server_id.as_deref()).await?;
         let found = listed(&host, &self.c, &self.name).await?;
-        // The snapshot brings back its own devices: its share devices name volumes that must
-        // exist for it to start, and are then removed (the sync after the restore puts back the
-        // shares as they are now, never a writable mount of a share read-only since)…
+        // The snapshot brings back its own devices. Its share devices name volumes that must
+        // exist for it to start; they are removed before it runs again (the sync after the
+        // restore puts back the shares as they are now, never a writable mount of a share
+        // read-only since), so a running instance is stopped first and started after.
+        let state = host.call("state", |d| d.state(&self.c.lxd_name)).await?;
+        let was_running = state.status == "Running";
         crate::lifecycle::shares::volumes_for_restore(st, &host, &self.c, &self.name).await?;
-        host.call("restore", |d| d.restore(&self.c.lxd_name, &self.name)).await.map_err(map_missing)?;
-        crate::lifecycle::shares::strip_devices(&host, &self.c.lxd_name).await?;
-        // …and `eth0` as the firewall says now, not as it was.
-        crate::lifecycle::firewall::host::settle(st, &host, &self.c).await?;
+        if was_running {
+            host.call("set_state", |d| d.set_state(&self.c.lxd_name, StateAction::ForceStop)).await?;
+        }
+        let restored = async {
+            host.call("restore", |d| d.restore(&self.c.lxd_name, &self.name)).await.map_err(map_missing)?;
+            crate::lifecycle::shares::strip_devices(&host, &self.c.lxd_name).await?;
+            // `eth0` as the firewall says now, not as it was.
+            crate::lifecycle::firewall::host::settle(st, &host, &self.c).await
+        };
+        let result = restored.await;
+        if was_running {
+            // Running again whatever happened, as it was before the request.
+            host.call("set_state", |d| d.set_state(&self.c.lxd_name, StateAction::Start)).await?;
+        }
+        result?;
         Ok(found)
     }
 

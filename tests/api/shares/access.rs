@@ -222,7 +222,9 @@ async fn a_creator_who_lost_an_end_no_longer_lists_nor_reaches_its_shares() {
     assert!(super::source_device(&a, &ids[0]).is_some(), "the source keeps the volume with its files");
     let r = app.get(&format!("/api/v1/containers/{b}/storage/incoming"), Some(&s.token)).await;
     r.expect(200);
-    assert!(r.data().as_array().unwrap().iter().all(|x| x["mounted"] == false), "{}", r.text);
+    let incoming = r.data().as_array().unwrap();
+    assert_eq!(incoming.len(), 2, "{}", r.text);
+    assert!(incoming.iter().all(|x| x["mounted"] == false), "{}", r.text);
     // Edit again: back.
     let r = app.call(Method::PATCH, &one, &s.token, Some(json!({"permission_level": "edit"}))).await;
     r.expect(200);
