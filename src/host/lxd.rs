@@ -60,6 +60,12 @@ impl Lxd {
         Self::unwrap(path, &reply)
     }
 
+    /// The own devices (not the profiles') of an instance or a snapshot at `path`.
+    async fn own_devices(&self, path: String) -> Result<Devices, HostError> {
+        let (v, _) = self.request(Method::GET, &path, None, None).await?;
+        Ok(devices_of(&v["metadata"]["devices"], |_| true))
+    }
+
     /// One request; LXD's envelope (`type` sync/async/error) unwrapped.
     pub(super) async fn request(
         &self,
@@ -535,18 +541,11 @@ impl HostDriver for Lxd {
     }
 
     fn devices<'a>(&'a self, name: &'a str) -> HostFuture<'a, Devices> {
-        Box::pin(async move {
-            let (v, _) = self.request(Method::GET, &Self::instance(name), None, None).await?;
-            Ok(devices_of(&v["metadata"]["devices"], |_| true))
-        })
+        Box::pin(self.own_devices(Self::instance(name)))
     }
 
     fn snapshot_devices<'a>(&'a self, name: &'a str, snapshot: &'a str) -> HostFuture<'a, Devices> {
-        Box::pin(async move {
-            let path = format!("{}/snapshots/{snapshot}", Self::instance(name));
-            let (v, _) = self.request(Method::GET, &path, None, None).await?;
-            Ok(devices_of(&v["metadata"]["devices"], |_| true))
-        })
+        Box::pin(self.own_devices(format!("{}/snapshots/{snapshot}", Self::instance(name))))
     }
 
     fn root_pool<'a>(&'a self, name: &'a str) -> HostFuture<'a, String> {

@@ -133,7 +133,11 @@ pub async fn delete_share(
     // A sweep that mounted it again meanwhile (its device rows outlive the share), and the
     // paths it freed: sync its former targets again.
     let mut left = shares::targets_of(&st.db, &id).await?;
-    left.extend(targets.into_iter().filter(|t| !left.contains(t)).collect::<Vec<_>>());
+    for t in targets {
+        if !left.contains(&t) {
+            left.push(t);
+        }
+    }
     crate::lifecycle::shares::sync_targets(&st, &left, None, &by).await;
     if let Some(v) = shares::volume_of(&st.db, &id).await? {
         if let Err(e) = crate::lifecycle::shares::drop_volume(&st, &v).await {
