@@ -21,6 +21,7 @@ pub mod mail;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod proxy;
 pub mod quota;
 pub mod resolver;
 pub mod secret;

@@ -11,6 +11,7 @@ pub(crate) mod images;
 pub mod list;
 mod meta;
 pub(crate) mod projects;
+pub(crate) mod proxy;
 mod realms;
 mod shares;
 pub(crate) mod tfa;
@@ -34,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(images::router())
         .merge(meta::router())
         .merge(projects::router())
+        .merge(proxy::router())
         .merge(realms::router())
         .merge(shares::router())
         .merge(tfa::router())

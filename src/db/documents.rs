@@ -136,3 +136,15 @@ pub async fn write(
     .await?;
     Ok(version)
 }
+
+/// Documents of one kind for many owners (those never written are left out).
+pub async fn read_many(db: impl PgExecutor<'_>, kind: &str, keys: &[String]) -> Result<Vec<(String, Doc)>, ApiError> {
+    let rows = sqlx::query!(
+        "select owner_key, version, body from document where kind = $1 and owner_key = any($2)",
+        kind,
+        keys
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.owner_key, Doc { version: r.version, body: r.body })).collect())
+}

@@ -22,6 +22,7 @@ pub mod oauth;
 pub mod permissions;
 pub mod projects;
 pub mod proxy_aliases;
+pub mod proxy_file;
 pub mod quotas;
 pub mod rate_limits;
 pub mod realms;

@@ -85,16 +85,27 @@ impl Lxd {
             .unwrap_or_default())
     }
 
+    /// PUT the ACL, POST it when it is missing. LXD's PUT also answers 404 when something the ACL
+    /// is used by vanished under it (another instance deleted meanwhile), and a POST then finds the
+    /// ACL there: so a POST refused as existing goes back to the PUT, a few times.
     pub(super) async fn write_acl(&self, acl: &Acl) -> Result<(), HostError> {
         let path = format!("/1.0/network-acls/{}", acl.name);
         let body = json!({"ingress": acl.ingress, "egress": acl.egress, "description": "hoody firewall", "config": {}});
-        match self.operate(Method::PUT, &path, Some(body.clone()), None).await {
-            Err(HostError::NotFound(_)) => {
-                let mut body = body;
-                body["name"] = json!(acl.name);
-                self.operate(Method::POST, "/1.0/network-acls", Some(body), None).await
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.operate(Method::PUT, &path, Some(body.clone()), None).await {
+                Err(HostError::NotFound(_)) => {}
+                other => return other,
             }
-            other => other,
+            let mut created = body.clone();
+            created["name"] = json!(acl.name);
+            match self.operate(Method::POST, "/1.0/network-acls", Some(created), None).await {
+                Err(HostError::Refused(m)) if tries < 4 && m.contains("already exists") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * tries)).await;
+                }
+                other => return other,
+            }
         }
     }
 

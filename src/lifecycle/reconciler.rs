@@ -98,6 +98,10 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
         Ok(n) => changed += n,
         Err(e) => tracing::warn!(server = %server_id, error = %e, "reconciler could not check firewalls"),
     }
+    match super::ops::repair_proxy_files(st, &host, server_id).await {
+        Ok(n) => changed += n,
+        Err(e) => tracing::warn!(server = %server_id, error = %e, "reconciler could not check proxy files"),
+    }
     match strays(st, &host, server_id).await {
         Ok(found) => {
             for name in found {

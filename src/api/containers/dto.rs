@@ -169,8 +169,19 @@ pub struct ContainerOut {
     pub proxy_domains: Option<Vec<crate::api::aliases::ProxyDomainOut>>,
     pub has_proxy_domains: bool,
     pub proxy_domains_count: i64,
+    /// The container or its project has a permission document.
     pub has_proxy_permissions: bool,
+    /// `none`, `container`, `project` or `both`: which documents there are.
     pub proxy_permissions_scope: &'static str,
+    /// With `include_proxy_permissions=true`: the container's document (secrets only for a
+    /// caller who may edit it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, nullable = false)]
+    pub proxy_permissions: Option<crate::db::documents::Versioned<crate::api::proxy::dto::DocOut>>,
+    /// With `include_proxy_permissions=true`: its project's document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, nullable = false)]
+    pub project_proxy_permissions: Option<crate::db::documents::Versioned<crate::api::proxy::dto::DocOut>>,
 }
 
 impl From<ContainerRow> for ContainerOut {
@@ -233,6 +244,8 @@ impl From<ContainerRow> for ContainerOut {
             proxy_domains_count: 0,
             has_proxy_permissions: false,
             proxy_permissions_scope: "none",
+            proxy_permissions: None,
+            project_proxy_permissions: None,
         }
     }
 }

@@ -75,13 +75,17 @@ pub async fn runtime(st: &AppState, c: &ContainerRow) -> Option<Value> {
 
 async fn decorate(
     st: &AppState,
+    me: &Principal,
     rows: Vec<ContainerRow>,
     runtime_on: bool,
     domains: bool,
+    permissions: bool,
 ) -> Result<Vec<ContainerOut>> {
     let keep = if runtime_on { rows.clone() } else { Vec::new() };
+    let owners: Vec<_> = rows.iter().map(crate::api::proxy::permissions::Owned::of).collect();
     let mut out: Vec<ContainerOut> = rows.into_iter().map(ContainerOut::from).collect();
     crate::api::aliases::domains::fill(st, &mut out, domains).await?;
+    crate::api::proxy::permissions::fill(st, me, &owners, &mut out, permissions).await?;
     if runtime_on {
         let mut tasks = tokio::task::JoinSet::new();
         for (i, row) in keep.into_iter().enumerate() {
@@ -117,7 +121,8 @@ async fn page_of(
     let ids: Vec<String> = page.items.iter().map(|r| r.container_id.clone()).collect();
     let rows = containers::rows(&st.db, &ids, Some(&me.user.user_id)).await?;
     let pagination = page.pagination();
-    let containers = decorate(st, rows, runtime_on, on(q.include_proxy_domains)).await?;
+    let containers =
+        decorate(st, me, rows, runtime_on, on(q.include_proxy_domains), on(q.include_proxy_permissions)).await?;
     Ok(ContainerListOut { containers, pagination })
 }
 
@@ -168,7 +173,8 @@ pub async fn get_container(
 ) -> Result<ApiOk<ContainerOut>> {
     let runtime_on = wants_runtime(q.runtime.as_deref())?;
     check_proxy_permissions(&access.me, on(q.include_proxy_permissions))?;
-    let out = decorate(&st, vec![access.row], runtime_on, on(q.include_proxy_domains)).await?;
+    let (domains, permissions) = (on(q.include_proxy_domains), on(q.include_proxy_permissions));
+    let out = decorate(&st, &access.me, vec![access.row], runtime_on, domains, permissions).await?;
     let out = out.into_iter().next().ok_or_else(|| anyhow::anyhow!("decorate lost the row"))?;
     Ok(ApiOk::new("Container", out))
 }

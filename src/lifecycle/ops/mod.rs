@@ -25,6 +25,7 @@ mod copy;
 mod create;
 mod firewall;
 mod network;
+mod proxy_file;
 mod snapshots;
 mod state;
 
@@ -34,6 +35,7 @@ pub use self::{
     create::{Claim, Create, Delete},
     firewall::{ChangeFirewall, FirewallChange, FirewallOutcome},
     network::{not_configured as network_not_configured, NetworkChange, SetNetwork},
+    proxy_file::{push_soon as push_proxy_file_soon, repair as repair_proxy_files, PushProxyFile},
     snapshots::{snapshot_not_found, DeleteSnapshot, RestoreSnapshot, TakeSnapshot},
     state::{Operate, Operation, SetKvm},
 };
