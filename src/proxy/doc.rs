@@ -239,9 +239,7 @@ impl Document {
                 let mut kept = vec![];
                 for (i, h) in list.into_iter().enumerate() {
                     let at = format!("{at}[{i}].");
-                    if h.position.is_some() {
-                        errors.push(FieldError::new(format!("{at}position"), "a hook's place is its index here"));
-                    }
+                    // A hook's place is its index here: a `position` a read added is not used.
                     match h.into_hook(&at, Some(&known)) {
                         Ok(h) if !ids.insert(h.id.clone()) => {
                             errors.push(FieldError::new(format!("{at}id"), "is used by another hook"));

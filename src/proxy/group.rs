@@ -120,6 +120,11 @@ impl Check<'_> {
     }
 
     fn text(&mut self, field: &str, v: Option<String>, max: usize) -> String {
+        self.text_lines(field, v, max, false)
+    }
+
+    /// `text`, line breaks allowed when `lines` (a PEM key has them).
+    fn text_lines(&mut self, field: &str, v: Option<String>, max: usize, lines: bool) -> String {
         match v {
             None => {
                 self.fail(field, "is required");
@@ -129,7 +134,7 @@ impl Check<'_> {
                 self.fail(field, format!("must be 1-{max} characters"));
                 s
             }
-            Some(s) if s.chars().any(char::is_control) => {
+            Some(s) if s.chars().any(|c| c.is_control() && !(lines && matches!(c, '\n' | '\r'))) => {
                 self.fail(field, "must not contain control characters");
                 s
             }
@@ -283,7 +288,7 @@ impl GroupIn {
                 None
             }
         };
-        let secret = c.text("secret", self.secret, 16 * 1024);
+        let secret = c.text_lines("secret", self.secret, 16 * 1024, true);
         if !secret.is_empty() {
             let key = match algorithm {
                 Some(JwtAlgorithm::RS256) => jsonwebtoken::DecodingKey::from_rsa_pem(secret.as_bytes()).err(),

@@ -15,7 +15,7 @@ const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 
 /// A new ULID: 48 bits of milliseconds, 80 random bits, 26 lowercase Crockford characters.
 pub fn new_id() -> String {
-    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0) as u128;
+    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     let mut random = [0u8; 10];
     rand::thread_rng().fill_bytes(&mut random);
     let mut n: u128 = (ms & ((1 << 48) - 1)) << 80;

@@ -45,6 +45,7 @@ mod openapi_doc;
 mod outage;
 mod permissions;
 mod projects;
+mod proxy;
 mod quotas;
 mod reliability;
 mod replicas;

@@ -9,7 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::proxy::{doc::Parts, group::GroupIn, hooks::HookIn, Policy};
 
 /// A document as a read or a write answers: with `schema_version`, `file_version` and `etag`.
-#[derive(Debug, Serialize, ToSchema)]
+/// Its `Debug` leaves the groups out (an editor's answer holds their secrets).
+#[derive(Serialize, ToSchema)]
 #[schema(as = ProxyPermissionsOut)]
 pub struct DocOut {
     pub project: String,
@@ -33,6 +34,17 @@ pub struct DocOut {
     #[schema(value_type = Option<Object>)]
     pub hooks: Option<Value>,
     pub schema_version: u32,
+}
+
+impl std::fmt::Debug for DocOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocOut")
+            .field("project", &self.project)
+            .field("container", &self.container)
+            .field("default", &self.default)
+            .field("enable_proxy", &self.enable_proxy)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `?version=N`: an earlier version while it is kept (the last 50).

@@ -22,8 +22,8 @@ use crate::{
     state::AppState,
 };
 
-/// A request to decide.
-#[derive(Debug, Deserialize, ToSchema)]
+/// A request to decide. No `Debug`: its headers and cookies carry credentials.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ProxyExplainIn)]
 pub struct ExplainIn {

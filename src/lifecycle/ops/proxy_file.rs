@@ -108,7 +108,7 @@ pub async fn repair(st: &AppState, host: &crate::host::Host, server_id: &str) ->
         let Some(c) = crate::db::containers::by_id(&st.db, &id).await? else { continue };
         let held = host.call("read_file", |d| d.read_file(&c.lxd_name, file::PATH)).await;
         let ok = matches!(&held, Ok(Some(text)) if file::versions_of(text).is_some_and(|v| v >= (a, b)));
-        if !ok && !matches!(held, Err(_)) {
+        if !ok && held.is_ok() {
             stale.push(id);
         }
     }
