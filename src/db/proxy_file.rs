@@ -31,7 +31,8 @@ pub async fn record(db: impl PgExecutor<'_>, container_id: &str, versions: (i64,
 }
 
 /// Containers of `server_id` whose documents moved on since their file was written (or that
-/// have a document and no file): container id with the versions wanted now.
+/// have a document and no file, or are copies that were never given one): container id with
+/// the versions wanted now.
 pub async fn behind(db: impl PgExecutor<'_>, server_id: &str) -> sqlx::Result<Vec<(String, i64, i64)>> {
     let rows = sqlx::query!(
         r#"select c.container_id as "container_id!",
@@ -42,7 +43,10 @@ pub async fn behind(db: impl PgExecutor<'_>, server_id: &str) -> sqlx::Result<Ve
            left join document pd on pd.kind = 'proxy.project' and pd.owner_key = c.project_id
            left join proxy_file f on f.container_id = c.container_id
            where c.server_id = $1 and c.status in ('running', 'stopped', 'paused')
-             and (cd.version is not null or pd.version is not null)
+             and (cd.version is not null or pd.version is not null
+                  -- A copy carries its source's file: it gets its own (open, when it has no
+                  -- document) once.
+                  or (c.source_container_id is not null and f.container_id is null))
              and (f.container_id is null
                   or f.container_version <> coalesce(cd.version, 0)
                   or f.project_version <> coalesce(pd.version, 0))"#,

@@ -1,7 +1,7 @@
 //! The file the edge reads inside an instance: the container's document merged over its
 //! project's (`evaluate::merge`), with the versions it was made from.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::{
     doc::{Document, Scope},
@@ -15,7 +15,8 @@ pub const PATH: &str = "/etc/hoody/proxy/permissions.json";
 /// The versions a file is made from: the container's document and its project's (0: none).
 pub type Versions = (i64, i64);
 
-/// The effective document as JSON.
+/// The effective document as JSON: the switch and default that apply, and each document's
+/// groups with their rules (a name in both is two groups; `evaluate`).
 pub fn render(
     project_id: &str,
     container_id: &str,
@@ -24,13 +25,10 @@ pub fn render(
     v: Versions,
 ) -> Value {
     let e = merge(own, theirs);
-    let groups: Map<String, Value> =
-        e.groups.iter().map(|(k, (g, _))| (k.clone(), serde_json::to_value(g).unwrap_or(Value::Null))).collect();
-    let permissions: Map<String, Value> = e
-        .rules
-        .iter()
-        .map(|(g, rules)| (g.clone(), Value::Object(rules.iter().map(|(p, (r, _))| (p.clone(), r.clone())).collect())))
-        .collect();
+    let part = |d: Option<&Document>| {
+        let d = d.cloned().unwrap_or_else(Document::empty);
+        json!({"groups": d.groups, "permissions": d.permissions})
+    };
     json!({
         "schema_version": super::doc::SCHEMA_VERSION,
         "project": project_id,
@@ -39,8 +37,8 @@ pub fn render(
         "project_file_version": v.1,
         "enable_proxy": e.enable_proxy,
         "default": e.default,
-        "groups": groups,
-        "permissions": permissions,
+        "container_document": part(own),
+        "project_document": part(theirs),
         "hooks": own.map(Document::hooks_view).unwrap_or_else(|| json!({})),
     })
 }

@@ -246,7 +246,7 @@ pub struct PermissionIn {
     pub program: String,
     /// `true`/`false`, a port or instance, a list of them, `"80,8000-8100"` or `"*"`; only
     /// `true`/`false` for files, services, notifications and exec.
-    #[schema(value_type = Object)]
+    #[schema(value_type = serde_json::Value)]
     pub access: Value,
 }
 

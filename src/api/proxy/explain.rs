@@ -94,7 +94,7 @@ impl ExplainIn {
 /// the stored hash, tokens in constant time, JWTs with the group's algorithm and expiry).
 #[utoipa::path(post, path = "/containers/{id}/proxy/explain", tag = "proxyDiscovery", security(("bearer" = [])),
     params(("id" = String, Path, description = "Container ID")), request_body = ExplainIn,
-    responses((status = 200, body = Envelope<ExplainOut>), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Envelope<ExplainOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.update"))))]
 pub async fn explain_proxy_decision(
     State(st): State<AppState>,

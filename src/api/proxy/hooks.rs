@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::permissions::{commit, edit, load, Change, Owner};
+use super::permissions::{commit, edit_open, load, Change, Owner};
 use crate::{
     api::containers::ContainerAccess,
     auth::access::can,
@@ -189,7 +189,7 @@ fn built(body: HookIn, doc: &Option<Document>) -> Result<crate::proxy::hooks::Ho
 /// `file_version` and `etag`.
 #[utoipa::path(get, path = "/containers/{id}/proxy/hooks", tag = "proxyHooks", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = Envelope<Versioned<AllHooksOut>>), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Envelope<Versioned<AllHooksOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn list_proxy_hooks(State(st): State<AppState>, a: Read) -> Result<ApiOk<Versioned<AllHooksOut>>> {
     let (doc, v) = current(&st, &a).await?;
@@ -199,7 +199,7 @@ pub async fn list_proxy_hooks(State(st): State<AppState>, a: Read) -> Result<Api
 /// List hooks for a service
 #[utoipa::path(get, path = "/containers/{id}/proxy/hooks/{service}", tag = "proxyHooks", security(("bearer" = [])),
     params(("id" = String, Path), ("service" = String, Path)),
-    responses((status = 200, body = Envelope<Versioned<ServiceHooksOut>>), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Envelope<Versioned<ServiceHooksOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn list_service_hooks(
     State(st): State<AppState>,
@@ -217,7 +217,7 @@ pub async fn list_service_hooks(
 /// Get a single hook by id
 #[utoipa::path(get, path = "/containers/{id}/proxy/hooks/{service}/{hookId}", tag = "proxyHooks", security(("bearer" = [])),
     params(("id" = String, Path), ("service" = String, Path), ("hookId" = String, Path)),
-    responses((status = 200, body = Envelope<Versioned<HookOut>>), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Envelope<Versioned<HookOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn get_proxy_hook(
     State(st): State<AppState>,
@@ -237,7 +237,7 @@ pub async fn get_proxy_hook(
 #[utoipa::path(post, path = "/containers/{id}/proxy/hooks/{service}", tag = "proxyHooks", security(("bearer" = [])),
     params(("id" = String, Path), ("service" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
     request_body = HookIn,
-    responses((status = 200, body = Envelope<Versioned<HookOut>>), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Envelope<Versioned<HookOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.update"))))]
 pub async fn add_proxy_hook(
     State(st): State<AppState>,
@@ -250,7 +250,7 @@ pub async fn add_proxy_hook(
     let at = position(body.position)?;
     let (_, v, hook) = commit(&st, &a.me, &a.row, m, |doc| {
         let h = built(body, doc)?;
-        let i = edit(doc).insert_hook(&p.service, h.clone(), at).map_err(bad)?;
+        let i = edit_open(doc).insert_hook(&p.service, h.clone(), at).map_err(bad)?;
         Ok((Change::Hooks(p.service.clone()), hook_view(&h, i)))
     })
     .await?;
@@ -264,7 +264,7 @@ pub async fn add_proxy_hook(
 #[utoipa::path(put, path = "/containers/{id}/proxy/hooks/{service}/{hookId}", tag = "proxyHooks", security(("bearer" = [])),
     params(("id" = String, Path), ("service" = String, Path), ("hookId" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
     request_body = HookIn,
-    responses((status = 200, body = Envelope<Versioned<HookOut>>), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Envelope<Versioned<HookOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.update"))))]
 pub async fn replace_proxy_hook(
     State(st): State<AppState>,
@@ -291,7 +291,7 @@ pub async fn replace_proxy_hook(
 #[utoipa::path(patch, path = "/containers/{id}/proxy/hooks/{service}/{hookId}/position", tag = "proxyHooks", security(("bearer" = [])),
     params(("id" = String, Path), ("service" = String, Path), ("hookId" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
     request_body = PositionIn,
-    responses((status = 200, body = Envelope<Versioned<HookOut>>), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Envelope<Versioned<HookOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.update"))))]
 pub async fn move_proxy_hook(
     State(st): State<AppState>,
@@ -315,7 +315,7 @@ pub async fn move_proxy_hook(
 /// Remove a hook
 #[utoipa::path(delete, path = "/containers/{id}/proxy/hooks/{service}/{hookId}", tag = "proxyHooks", security(("bearer" = [])),
     params(("id" = String, Path), ("service" = String, Path), ("hookId" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
-    responses((status = 200, body = Envelope<Versioned<NothingOut>>), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Envelope<Versioned<NothingOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.update"))))]
 pub async fn remove_proxy_hook(
     State(st): State<AppState>,
@@ -339,7 +339,7 @@ pub async fn remove_proxy_hook(
 /// `removed`: how many there were (0 is not an error; the version still moves on).
 #[utoipa::path(delete, path = "/containers/{id}/proxy/hooks/{service}", tag = "proxyHooks", security(("bearer" = [])),
     params(("id" = String, Path), ("service" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
-    responses((status = 200, body = Envelope<Versioned<RemovedOut>>), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Envelope<Versioned<RemovedOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.update"))))]
 pub async fn clear_proxy_hooks(
     State(st): State<AppState>,
@@ -361,7 +361,7 @@ pub async fn clear_proxy_hooks(
 /// Each service some permission of the container's document or some hook names.
 #[utoipa::path(get, path = "/containers/{id}/proxy/services", tag = "proxyDiscovery", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = Envelope<Versioned<ServicesOut>>), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Envelope<Versioned<ServicesOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn list_proxy_services(State(st): State<AppState>, a: Read) -> Result<ApiOk<Versioned<ServicesOut>>> {
     let (doc, v) = current(&st, &a).await?;
@@ -375,7 +375,7 @@ pub async fn list_proxy_services(State(st): State<AppState>, a: Read) -> Result<
 /// whether the service is one that takes no hooks.
 #[utoipa::path(get, path = "/containers/{id}/proxy/services/{service}", tag = "proxyDiscovery", security(("bearer" = [])),
     params(("id" = String, Path), ("service" = String, Path)),
-    responses((status = 200, body = Envelope<Versioned<ServiceViewOut>>), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Envelope<Versioned<ServiceViewOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn get_proxy_service(
     State(st): State<AppState>,
@@ -389,11 +389,7 @@ pub async fn get_proxy_service(
     let (own, v) = load(&st, &scope, None).await?;
     let (theirs, _) = load(&st, &Scope::Project { project_id: scope.project_id().to_owned() }, None).await?;
     let merged = merge(own.as_ref(), theirs.as_ref());
-    let permissions_raw: serde_json::Map<String, Value> = merged
-        .rules
-        .iter()
-        .filter_map(|(g, rules)| rules.get(&p.service).map(|(r, _)| (g.clone(), r.clone())))
-        .collect();
+    let permissions_raw: serde_json::Map<String, Value> = merged.rules_for(&p.service).into_iter().collect();
     let hooks = own.as_ref().map(|d| service_hooks(d, &p.service)).unwrap_or_default();
     let out = ServiceViewOut {
         is_reject_listed: RESERVED_SERVICES.contains(&p.service.as_str()),
@@ -410,7 +406,7 @@ pub async fn get_proxy_service(
 /// The container document's groups with their program rule counts.
 #[utoipa::path(get, path = "/containers/{id}/proxy/groups", tag = "proxyDiscovery", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = Envelope<Versioned<GroupsOut>>), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Envelope<Versioned<GroupsOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn list_proxy_groups(State(st): State<AppState>, a: Read) -> Result<ApiOk<Versioned<GroupsOut>>> {
     let (doc, v) = current(&st, &a).await?;
@@ -431,7 +427,7 @@ pub async fn list_proxy_groups(State(st): State<AppState>, a: Read) -> Result<Ap
 /// no document), with the `etag` a settings write needs.
 #[utoipa::path(get, path = "/containers/{id}/proxy/settings", tag = "proxyDiscovery", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = Envelope<Versioned<SettingsOut>>), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Envelope<Versioned<SettingsOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn get_proxy_settings(State(st): State<AppState>, a: Read) -> Result<ApiOk<Versioned<SettingsOut>>> {
     let (doc, v) = current(&st, &a).await?;
@@ -445,7 +441,7 @@ pub async fn get_proxy_settings(State(st): State<AppState>, a: Read) -> Result<A
 #[utoipa::path(put, path = "/containers/{id}/proxy/settings", tag = "proxyDiscovery", security(("bearer" = [])),
     params(("id" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
     request_body = SettingsIn,
-    responses((status = 200, body = Envelope<Versioned<SettingsOut>>), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Envelope<Versioned<SettingsOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.update"))))]
 pub async fn put_proxy_settings(
     State(st): State<AppState>,
@@ -461,7 +457,7 @@ pub async fn put_proxy_settings(
         return Err(ApiError::invalid("enable_proxy", "give enable_proxy, default or both"));
     }
     let (doc, v, ()) = commit(&st, &a.me, &a.row, m, |doc| {
-        let d = edit(doc);
+        let d = edit_open(doc);
         if let Some(on) = body.enable_proxy {
             d.enable_proxy = Some(on);
         }

@@ -64,7 +64,7 @@ macro_rules! scope_routes {
             /// password hash, a token's value, a JWT key) only for a caller who may edit.
             #[utoipa::path(get, operation_id = concat!($op, "get_proxy_permissions"), path = $doc, tag = $tag, security(("bearer" = [])),
                 params(("id" = String, Path), VersionQuery),
-                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody)),
+                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($rleaf))))]
             pub async fn get_proxy_permissions(
                 State(st): State<AppState>,
@@ -82,7 +82,7 @@ macro_rules! scope_routes {
             #[utoipa::path(put, operation_id = concat!($op, "replace_proxy_permissions"), path = $doc, tag = $tag, security(("bearer" = [])),
                 params(("id" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
                 request_body = $DocIn,
-                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody)),
+                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
             pub async fn replace_proxy_permissions(
                 State(st): State<AppState>,
@@ -98,7 +98,7 @@ macro_rules! scope_routes {
             /// Back to open access (`default: allow`, no groups); the version goes on.
             #[utoipa::path(delete, operation_id = concat!($op, "delete_proxy_permissions"), path = $doc, tag = $tag, security(("bearer" = [])),
                 params(("id" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
-                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody)),
+                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
             pub async fn delete_proxy_permissions(State(st): State<AppState>, a: $Edit, m: IfMatch) -> Result<DocReply> {
                 p::delete(&st, &a.me, &a.row, m).await
@@ -109,7 +109,7 @@ macro_rules! scope_routes {
             /// The group and its program rules (and its name from hooks' `applies_to`).
             #[utoipa::path(delete, operation_id = concat!($op, "remove_proxy_group"), path = $group, tag = $tag, security(("bearer" = [])),
                 params(("id" = String, Path), ("groupName" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
-                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody)),
+                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
             pub async fn remove_proxy_group(
                 State(st): State<AppState>,
@@ -127,7 +127,7 @@ macro_rules! scope_routes {
             #[utoipa::path(put, operation_id = concat!($op, "set_proxy_password_group"), path = $password, tag = $tag, security(("bearer" = [])),
                 params(("id" = String, Path), ("groupName" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
                 request_body = PasswordIn,
-                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody)),
+                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
             pub async fn set_proxy_password_group(
                 State(st): State<AppState>,
@@ -146,7 +146,7 @@ macro_rules! scope_routes {
             #[utoipa::path(put, operation_id = concat!($op, "set_proxy_token_group"), path = $token, tag = $tag, security(("bearer" = [])),
                 params(("id" = String, Path), ("groupName" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
                 request_body = TokenIn,
-                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody)),
+                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
             pub async fn set_proxy_token_group(
                 State(st): State<AppState>,
@@ -166,7 +166,7 @@ macro_rules! scope_routes {
             #[utoipa::path(put, operation_id = concat!($op, "set_proxy_jwt_group"), path = $jwt, tag = $tag, security(("bearer" = [])),
                 params(("id" = String, Path), ("groupName" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
                 request_body = JwtIn,
-                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody)),
+                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
             pub async fn set_proxy_jwt_group(
                 State(st): State<AppState>,
@@ -184,7 +184,7 @@ macro_rules! scope_routes {
             #[utoipa::path(put, operation_id = concat!($op, "set_proxy_ip_group"), path = $ip, tag = $tag, security(("bearer" = [])),
                 params(("id" = String, Path), ("groupName" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
                 request_body = IpIn,
-                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody)),
+                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
             pub async fn set_proxy_ip_group(
                 State(st): State<AppState>,
@@ -203,7 +203,7 @@ macro_rules! scope_routes {
             #[utoipa::path(put, operation_id = concat!($op, "set_proxy_permission"), path = $perms, tag = $tag, security(("bearer" = [])),
                 params(("id" = String, Path), ("groupName" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
                 request_body = PermissionIn,
-                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody)),
+                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
             pub async fn set_proxy_permission(
                 State(st): State<AppState>,
@@ -218,7 +218,7 @@ macro_rules! scope_routes {
             /// Remove all of a group's program permissions
             #[utoipa::path(delete, operation_id = concat!($op, "remove_proxy_permissions"), path = $perms, tag = $tag, security(("bearer" = [])),
                 params(("id" = String, Path), ("groupName" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
-                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody)),
+                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
             pub async fn remove_proxy_permissions(
                 State(st): State<AppState>,
@@ -232,7 +232,7 @@ macro_rules! scope_routes {
             /// Remove one program permission of a group
             #[utoipa::path(delete, operation_id = concat!($op, "remove_proxy_permission"), path = $perm, tag = $tag, security(("bearer" = [])),
                 params(("id" = String, Path), ("groupName" = String, Path), ("program" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
-                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody)),
+                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
             pub async fn remove_proxy_permission(
                 State(st): State<AppState>,
@@ -249,7 +249,7 @@ macro_rules! scope_routes {
             #[utoipa::path(patch, operation_id = concat!($op, "set_proxy_default"), path = $default, tag = $tag, security(("bearer" = [])),
                 params(("id" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
                 request_body = DefaultIn,
-                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody)),
+                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
             pub async fn set_proxy_default(
                 State(st): State<AppState>,
@@ -268,7 +268,7 @@ macro_rules! scope_routes {
             #[utoipa::path(patch, operation_id = concat!($op, "set_proxy_state"), path = $state, tag = $tag, security(("bearer" = [])),
                 params(("id" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
                 request_body = StateIn,
-                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody)),
+                responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
             pub async fn set_proxy_state(
                 State(st): State<AppState>,

@@ -10,7 +10,7 @@ use super::dto::{DocIn, DocOut};
 use crate::{
     auth::{access::Resource, permissions::Leaf, principal::Principal},
     db::{
-        containers::{self, ContainerRow},
+        containers::ContainerRow,
         documents::{self, Versioned},
         projects::{Level, ProjectRow},
     },
@@ -18,7 +18,10 @@ use crate::{
     error::{ApiError, FieldError, Result},
     events::{publish, Event, EventKind, ResourceType},
     extract::IfMatch,
-    lifecycle::{ops::push_proxy_file_soon, Trigger},
+    lifecycle::{
+        ops::{push_proxy_file_soon, ProxyFileReach},
+        Trigger,
+    },
     proxy::{check_group_name, group, Document, Policy, Scope},
     state::AppState,
 };
@@ -170,11 +173,11 @@ pub async fn commit<R: Owner, T>(
     }
     publish(&mut tx, e).await?;
     tx.commit().await?;
-    let reached = match &scope {
-        Scope::Container { container_id, .. } => containers::by_id(&st.db, container_id).await?.into_iter().collect(),
-        Scope::Project { project_id } => containers::of_project(&st.db, project_id).await?,
+    let reach = match &scope {
+        Scope::Container { container_id, .. } => ProxyFileReach::Container(container_id.clone()),
+        Scope::Project { project_id } => ProxyFileReach::Project(project_id.clone()),
     };
-    push_proxy_file_soon(st, reached, Trigger::user(&me.user.user_id));
+    push_proxy_file_soon(st, reach, Trigger::user(&me.user.user_id));
     Ok((doc, version, extra))
 }
 
@@ -196,10 +199,16 @@ pub async fn write<R: Owner>(
     Ok(ApiOk::new(message, Versioned::new(out(&row.scope(), doc.as_ref(), true), version)))
 }
 
-/// The document a fine-grained change starts from: the stored one, or an empty one that denies
-/// what it does not allow.
+/// The document a group or rule change starts from: the stored one, or an empty one that
+/// denies what it does not allow (the group is there to let someone in).
 pub fn edit(doc: &mut Option<Document>) -> &mut Document {
     doc.get_or_insert_with(Document::empty)
+}
+
+/// The document a switch, default, settings or hook change starts from: the stored one, or the
+/// open access that no document means (turning the proxy off and on again leaves it open).
+pub fn edit_open(doc: &mut Option<Document>) -> &mut Document {
+    doc.get_or_insert_with(Document::open)
 }
 
 fn not_found(code: &'static str, what: &str) -> ApiError {
@@ -331,7 +340,7 @@ pub async fn set_default<R: Owner>(
 ) -> Result<DocReply> {
     let d = Policy::parse(default).ok_or_else(|| ApiError::invalid("default", "must be allow or deny"))?;
     write(st, me, row, m, |doc| {
-        edit(doc).default = d;
+        edit_open(doc).default = d;
         Ok(Change::Default(d))
     })
     .await
@@ -340,7 +349,7 @@ pub async fn set_default<R: Owner>(
 /// PATCH the proxy switch.
 pub async fn set_state<R: Owner>(st: &AppState, me: &Principal, row: &R, m: IfMatch, on: bool) -> Result<DocReply> {
     write(st, me, row, m, |doc| {
-        edit(doc).enable_proxy = Some(on);
+        edit_open(doc).enable_proxy = Some(on);
         Ok(Change::State(on))
     })
     .await

@@ -35,7 +35,9 @@ pub use self::{
     create::{Claim, Create, Delete},
     firewall::{ChangeFirewall, FirewallChange, FirewallOutcome},
     network::{not_configured as network_not_configured, NetworkChange, SetNetwork},
-    proxy_file::{push_soon as push_proxy_file_soon, repair as repair_proxy_files, PushProxyFile},
+    proxy_file::{
+        push_soon as push_proxy_file_soon, repair as repair_proxy_files, PushProxyFile, Reach as ProxyFileReach,
+    },
     snapshots::{snapshot_not_found, DeleteSnapshot, RestoreSnapshot, TakeSnapshot},
     state::{Operate, Operation, SetKvm},
 };

@@ -43,9 +43,7 @@ impl HostOp for PushProxyFile {
         if self.take {
             // From here on a new write needs a push of its own (this one may have read the
             // documents before it committed).
-            if let Ok(mut w) = WANTED.lock() {
-                w.remove(&self.c.container_id);
-            }
+            wanted().remove(&self.c.container_id);
         }
         super::settled_now(tx, &self.c.container_id).await.map(|_| ())
     }
@@ -66,35 +64,50 @@ impl HostOp for PushProxyFile {
 /// Containers whose file a write asked for and no worker has taken up yet.
 static WANTED: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(|| Mutex::new(HashSet::new()));
 
+/// What a document write reaches: one container, or every container of a project.
+pub enum Reach {
+    Container(String),
+    Project(String),
+}
+
+fn wanted() -> std::sync::MutexGuard<'static, HashSet<String>> {
+    WANTED.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// After a document write: the file of each container it reaches written again, in the
 /// background (a failure is logged; the reconciler writes it at its next pass). Writes that
 /// come while a container's push waits share that push: the work reads the documents when it
 /// runs, so it carries every write committed before it; one that commits during a running push
 /// starts one more.
-pub fn push_soon(st: &AppState, containers: Vec<ContainerRow>, by: Trigger) {
-    for c in containers {
-        let settled = [status::RUNNING, status::STOPPED, status::PAUSED].contains(&c.status.as_str());
-        if c.server_id.is_none() || !settled {
-            continue;
-        }
-        let fresh = WANTED.lock().map(|mut w| w.insert(c.container_id.clone())).unwrap_or(false);
-        if !fresh {
-            continue;
-        }
-        let (st, by) = (st.clone(), by.clone());
-        tokio::spawn(async move {
-            let id = c.container_id.clone();
-            let op = PushProxyFile::new(c, by).taking_over();
-            if let Err(e) = crate::lifecycle::run(&st, op).await {
-                // Failed before its intent, nothing would take the next write up (after it, at
-                // worst one push more).
-                if let Ok(mut w) = WANTED.lock() {
-                    w.remove(&id);
-                }
-                tracing::info!(container = %id, error = %e, "proxy file not written now; the reconciler will");
+pub fn push_soon(st: &AppState, reach: Reach, by: Trigger) {
+    let st = st.clone();
+    tokio::spawn(async move {
+        let rows = match &reach {
+            Reach::Container(id) => crate::db::containers::by_id(&st.db, id).await.map(|r| r.into_iter().collect()),
+            Reach::Project(id) => crate::db::containers::of_project(&st.db, id).await,
+        };
+        let containers = match rows {
+            Ok(rows) => rows,
+            Err(e) => return tracing::warn!(error = %e, "proxy files not written now; the reconciler will"),
+        };
+        for c in containers {
+            let settled = [status::RUNNING, status::STOPPED, status::PAUSED].contains(&c.status.as_str());
+            if c.server_id.is_none() || !settled || !wanted().insert(c.container_id.clone()) {
+                continue;
             }
-        });
-    }
+            let (st, by) = (st.clone(), by.clone());
+            tokio::spawn(async move {
+                let id = c.container_id.clone();
+                let op = PushProxyFile::new(c, by).taking_over();
+                if let Err(e) = crate::lifecycle::run(&st, op).await {
+                    // Failed before its intent, nothing would take the next write up (after it,
+                    // at worst one push more).
+                    wanted().remove(&id);
+                    tracing::info!(container = %id, error = %e, "proxy file not written now; the reconciler will");
+                }
+            });
+        }
+    });
 }
 
 /// The reconciler's part: write the file of every container of the server whose documents
@@ -107,7 +120,7 @@ pub async fn repair(st: &AppState, host: &crate::host::Host, server_id: &str) ->
         }
         let Some(c) = crate::db::containers::by_id(&st.db, &id).await? else { continue };
         let held = host.call("read_file", |d| d.read_file(&c.lxd_name, file::PATH)).await;
-        let ok = matches!(&held, Ok(Some(text)) if file::versions_of(text).is_some_and(|v| v >= (a, b)));
+        let ok = matches!(&held, Ok(Some(text)) if file::versions_of(text).is_some_and(|v| v.0 >= a && v.1 >= b));
         if !ok && held.is_ok() {
             stale.push(id);
         }

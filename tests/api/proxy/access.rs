@@ -187,3 +187,47 @@ async fn tokens_need_the_update_leaf_to_write_and_to_see_secrets() {
         assert_eq!(stored(&fx, d).await.0, 2);
     }
 }
+
+#[tokio::test]
+async fn container_reads_report_the_documents_and_include_them_on_request() {
+    let fx = fx().await;
+    let one = format!("/api/v1/containers/{}", fx.container);
+    let list = format!("/api/v1/projects/{}/containers", fx.project);
+    let r = fx.get(&one, Some(&fx.owner.token)).await;
+    r.expect(200);
+    assert_eq!(
+        (r.data()["has_proxy_permissions"].as_bool(), r.data()["proxy_permissions_scope"].as_str()),
+        (Some(false), Some("none"))
+    );
+    assert!(r.data().get("proxy_permissions").is_none(), "only when asked for");
+
+    seed(&fx, &fx.pdoc()).await;
+    let r = fx.get(&one, Some(&fx.owner.token)).await;
+    assert_eq!(r.data()["proxy_permissions_scope"], "project");
+    seed(&fx, &fx.cdoc()).await;
+    let r = fx.get(&format!("{list}?include_proxy_permissions=true"), Some(&fx.owner.token)).await;
+    r.expect(200);
+    let c = &r.data()["containers"][0];
+    assert_eq!(
+        (c["has_proxy_permissions"].as_bool(), c["proxy_permissions_scope"].as_str()),
+        (Some(true), Some("both"))
+    );
+    assert_eq!(c["proxy_permissions"]["container"], fx.container.as_str());
+    assert_eq!(c["proxy_permissions"]["file_version"], 1);
+    has_secrets(&c["proxy_permissions"]["groups"]);
+    has_secrets(&c["project_proxy_permissions"]["groups"]);
+    assert!(c["project_proxy_permissions"].get("container").is_none());
+
+    // A read grantee gets them without the secrets.
+    let reader = user(&fx, "include-reader").await;
+    let grants = format!("/api/v1/projects/{}/permissions", fx.project);
+    let r = fx
+        .post_auth(&grants, &fx.owner.token, Some(json!({"user_id": reader.user_id, "permission_level": "read"})))
+        .await;
+    r.expect(201);
+    let r = fx.get(&format!("{one}?include_proxy_permissions=true"), Some(&reader.token)).await;
+    r.expect(200);
+    assert_eq!(r.data()["proxy_permissions"]["groups"], redacted());
+    assert_eq!(r.data()["project_proxy_permissions"]["groups"], redacted());
+    assert!(!r.text.contains("token-value") && !r.text.contains("jwt-secret"), "{}", r.text);
+}

@@ -82,10 +82,12 @@ async fn the_instance_holds_the_merged_document_and_the_reconciler_keeps_it() {
     assert_eq!(file["container"], id.as_str());
     assert_eq!(file["default"], "allow", "the container's default over the project's");
     assert_eq!(file["enable_proxy"], true);
-    assert_eq!(file["permissions"], json!({"office": {"http": [80]}, "ann": {"ssh": true}}));
-    assert_eq!(file["groups"]["office"], json!({"type": "ip", "range": "10.0.0.0/8"}));
+    assert_eq!(file["project_document"]["permissions"], json!({"office": {"http": [80]}}));
+    assert_eq!(file["container_document"]["permissions"], json!({"ann": {"ssh": true}}));
+    assert_eq!(file["project_document"]["groups"]["office"], json!({"type": "ip", "range": "10.0.0.0/8"}));
     let hash = hoody_api::proxy::group::password_hash("pepper", "open-sesame");
-    assert_eq!(file["groups"]["ann"]["password"], hash.as_str(), "the hash, never the password");
+    let ann = &file["container_document"]["groups"]["ann"];
+    assert_eq!(ann["password"], hash.as_str(), "the hash, never the password");
     assert!(!serde_json::to_string(&file).unwrap().contains("open-sesame"));
     assert_eq!(file["hooks"]["http"][0]["position"], 0);
     assert_eq!(file["hooks"]["http"][0]["script"]["path"], "/hooks/api.js");
@@ -129,7 +131,7 @@ async fn the_instance_holds_the_merged_document_and_the_reconciler_keeps_it() {
     assert_eq!(held(&id).unwrap()["container_file_version"], 0);
     hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap();
     let file = file_at(&id, (1, 2)).await;
-    assert_eq!(file["permissions"]["office"]["http"], json!([80]));
+    assert_eq!(file["project_document"]["permissions"]["office"]["http"], json!([80]));
     // In step: a pass changes nothing.
     assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 0);
 }
