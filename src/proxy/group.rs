@@ -209,8 +209,19 @@ impl GroupIn {
         }
     }
 
-    fn password(self, mut c: Check<'_>) -> Result<Group, Vec<FieldError>> {
-        for (f, present) in [
+    /// Name each field given that a `kind` group does not take.
+    fn only(&self, c: &mut Check<'_>, kind: &str) {
+        let takes: &[&str] = match kind {
+            "password" => &["username", "password", "salt", "algorithm"],
+            "token" => &["header", "cookie", "param", "value"],
+            "jwt" => &["secret", "algorithm", "sources", "claims"],
+            _ => &["range"],
+        };
+        let given = [
+            ("username", self.username.is_some()),
+            ("password", self.password.is_some()),
+            ("salt", self.salt.is_some()),
+            ("algorithm", self.algorithm.is_some()),
             ("header", self.header.is_some()),
             ("cookie", self.cookie.is_some()),
             ("param", self.param.is_some()),
@@ -219,9 +230,14 @@ impl GroupIn {
             ("sources", self.sources.is_some()),
             ("claims", self.claims.is_some()),
             ("range", self.range.is_some()),
-        ] {
-            c.absent(f, present, "password");
+        ];
+        for (field, present) in given {
+            c.absent(field, present && !takes.contains(&field), kind);
         }
+    }
+
+    fn password(self, mut c: Check<'_>) -> Result<Group, Vec<FieldError>> {
+        self.only(&mut c, "password");
         let username = c.text("username", self.username, 128);
         if username.contains(':') {
             c.fail("username", "must not contain ':'");
@@ -236,18 +252,7 @@ impl GroupIn {
     }
 
     fn token(self, mut c: Check<'_>) -> Result<Group, Vec<FieldError>> {
-        for (f, present) in [
-            ("username", self.username.is_some()),
-            ("password", self.password.is_some()),
-            ("salt", self.salt.is_some()),
-            ("algorithm", self.algorithm.is_some()),
-            ("secret", self.secret.is_some()),
-            ("sources", self.sources.is_some()),
-            ("claims", self.claims.is_some()),
-            ("range", self.range.is_some()),
-        ] {
-            c.absent(f, present, "token");
-        }
+        self.only(&mut c, "token");
         let places = [("header", &self.header), ("cookie", &self.cookie), ("param", &self.param)];
         let given: Vec<_> = places.iter().filter(|(_, v)| v.is_some()).collect();
         if given.len() != 1 {
@@ -263,18 +268,7 @@ impl GroupIn {
     }
 
     fn jwt(self, mut c: Check<'_>) -> Result<Group, Vec<FieldError>> {
-        for (f, present) in [
-            ("username", self.username.is_some()),
-            ("password", self.password.is_some()),
-            ("salt", self.salt.is_some()),
-            ("header", self.header.is_some()),
-            ("cookie", self.cookie.is_some()),
-            ("param", self.param.is_some()),
-            ("value", self.value.is_some()),
-            ("range", self.range.is_some()),
-        ] {
-            c.absent(f, present, "jwt");
-        }
+        self.only(&mut c, "jwt");
         let algorithm = match self.algorithm.as_deref() {
             Some("HS256") => Some(JwtAlgorithm::HS256),
             Some("RS256") => Some(JwtAlgorithm::RS256),
@@ -328,21 +322,7 @@ impl GroupIn {
     }
 
     fn ip(self, mut c: Check<'_>) -> Result<Group, Vec<FieldError>> {
-        for (f, present) in [
-            ("username", self.username.is_some()),
-            ("password", self.password.is_some()),
-            ("salt", self.salt.is_some()),
-            ("algorithm", self.algorithm.is_some()),
-            ("header", self.header.is_some()),
-            ("cookie", self.cookie.is_some()),
-            ("param", self.param.is_some()),
-            ("value", self.value.is_some()),
-            ("secret", self.secret.is_some()),
-            ("sources", self.sources.is_some()),
-            ("claims", self.claims.is_some()),
-        ] {
-            c.absent(f, present, "ip");
-        }
+        self.only(&mut c, "ip");
         let range = c.text("range", self.range, 18);
         if !range.is_empty() && ip_range(&range).is_none() {
             c.fail("range", "must be an IPv4 CIDR a.b.c.d/n with n in 0-32");
