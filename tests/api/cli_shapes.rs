@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::fixtures::{lxc, LxdApp};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_clis_patch_requests_do_what_the_sdks_puts_do() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("cli-patch@example.com").await;

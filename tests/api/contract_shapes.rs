@@ -35,7 +35,7 @@ fn null(obj: &Value, key: &str, what: &str) {
     assert_eq!(obj.get(key), Some(&Value::Null), "{what}: `{key}` must be present as null in {obj}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ip_omits_the_referer_and_user_agent_it_did_not_get() {
     let app = TestApp::spawn().await;
     // reqwest sends no User-Agent unless told.
@@ -59,7 +59,7 @@ async fn ip_omits_the_referer_and_user_agent_it_did_not_get() {
     assert_eq!(present(r.data(), "user_agent", "GET /ip"), "probe/2");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tfa_status_omits_enabled_at_until_it_is_on() {
     let app = TestApp::spawn().await;
     let s = app.verified_user("off@example.com").await;
@@ -89,7 +89,7 @@ async fn activity(app: &TestApp, token: &str, n: usize) -> Vec<Value> {
     panic!("fewer than {n} activity records");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn activity_omits_the_realm_and_user_agent_a_request_did_not_have() {
     let app = TestApp::spawn().await;
     let s = app.verified_user("act-shape@example.com").await;
@@ -124,7 +124,7 @@ async fn activity_omits_the_realm_and_user_agent_a_request_did_not_have() {
     present(stats.data(), "newest_record", "activity stats");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grantee_without_an_alias_has_no_alias_key() {
     let app = TestApp::spawn().await;
     let owner = app.verified_user("owner-shape@example.com").await;
@@ -182,7 +182,7 @@ async fn a_grantee_without_an_alias_has_no_alias_key() {
     absent(r.data(), "deleted_items", "DELETE project without include_deleted_items");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nullable_fields_are_always_sent() {
     let app = TestApp::spawn().await;
     let r = app.get("/api/v1/meta/social-stats", None).await;
@@ -244,7 +244,7 @@ fn server_with_location(server: &Value, what: &str) {
 /// When the registry has no country, city or data centre for the free server `local`, every answer
 /// that shows it (verification, login, the 2FA step, regions, containers) leaves those keys out, and
 /// shows them once they are set.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_without_a_location_has_no_location_keys() {
     let app = LxdApp::spawn_with(|c| c.free_tier = true).await;
     sqlx::query("update server set country = null, city = null, datacenter = null where name = 'local'")

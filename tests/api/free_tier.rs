@@ -35,7 +35,7 @@ async fn wait_setup(app: &LxdApp, email: &str, want: &str) {
     wait_for(app, "select setup_state from app_user where email = $1", email, want).await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verification_sets_up_the_default_project_and_container() {
     let app = LxdApp::spawn_with(|c| c.free_tier = true).await;
     let token = app.signup("free@example.com", PASSWORD).await;
@@ -74,7 +74,7 @@ async fn verification_sets_up_the_default_project_and_container() {
     app.post_auth("/api/v1/users/me/retry-setup", &session, Some(json!({"nope": 1}))).await.expect(422);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_setup_does_not_fail_the_login_and_retry_repairs_it() {
     let app = LxdApp::spawn_with(|c| c.free_tier = true).await;
     let limits =
@@ -106,7 +106,7 @@ async fn a_failed_setup_does_not_fail_the_login_and_retry_repairs_it() {
     wait_setup(&app, "unlucky@example.com", "done").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_setup_without_a_free_server_says_so() {
     let app = TestApp::spawn_with(|c| c.free_tier = true).await;
     let s = app.verified_user("nohost@example.com").await;
@@ -120,7 +120,7 @@ async fn retry_setup_without_a_free_server_says_so() {
     assert!(r.data()["container"].is_null() && r.data()["server"].is_null() && r.data()["project"].is_null());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_default_container_that_ran_is_not_replaced() {
     let app = LxdApp::spawn_with(|c| c.free_tier = true).await;
     let token = app.signup("kept@example.com", PASSWORD).await;
@@ -146,7 +146,7 @@ async fn a_default_container_that_ran_is_not_replaced() {
     assert_eq!(n, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_setup_is_refused_when_the_free_tier_is_off() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("off@example.com").await;

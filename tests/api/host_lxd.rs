@@ -53,7 +53,7 @@ impl Drop for Cleanup {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_lives_its_whole_life_on_real_lxd() {
     let d = lxd();
     let info = d.info().await.unwrap();
@@ -114,7 +114,7 @@ async fn an_instance_lives_its_whole_life_on_real_lxd() {
     assert_eq!(lxc(&["list", &a, "--format", "csv", "-c", "n"]), "");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lxd_refusals_map_to_our_errors() {
     let d = lxd();
     let missing = name();
@@ -138,7 +138,7 @@ fn faulty(inner: Lxd) -> Arc<Faulty> {
     Arc::new(Faulty::new(Arc::new(inner)))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blackholed_host_answers_by_the_deadline_and_trips_the_breaker() {
     let f = faulty(lxd());
     f.set(Fault::Blackhole);
@@ -165,7 +165,7 @@ async fn a_blackholed_host_answers_by_the_deadline_and_trips_the_breaker() {
     assert_eq!(api.status().as_u16(), 504);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_in_flight_never_exceed_the_cap() {
     let f = faulty(lxd());
     f.set(Fault::Slow(Duration::from_millis(100)));
@@ -241,7 +241,7 @@ fn der_sha256(pem: &str) -> String {
     hex::encode(sha2::Sha256::digest(der))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_host_is_reached_over_https_with_a_client_certificate() {
     let address = lxc(&["config", "get", "core.https_address"]);
     assert!(!address.is_empty(), "LXD does not serve HTTPS: run scripts/lxd-test-host");

@@ -42,7 +42,7 @@ fn lxd_snapshots(lxd_name: &str) -> usize {
     serde_json::from_str::<Vec<String>>(&out).expect("LXD's snapshot list").len()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_create_replays_the_first_answer_and_makes_nothing_twice() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("once@example.com").await;
@@ -127,7 +127,7 @@ async fn a_repeated_create_replays_the_first_answer_and_makes_nothing_twice() {
     assert_ne!(r.data()["id"], p1.data()["id"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_repeats_of_one_key_make_one_container() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("race@example.com").await;
@@ -158,7 +158,7 @@ async fn concurrent_repeats_of_one_key_make_one_container() {
 }
 
 /// R11: the host carries out the create and the snapshot but the replies are lost.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_reply_is_502_a_keyed_retry_makes_nothing_twice_and_the_reconciler_catches_up() {
     // The background reconciler stays out of the way: this test runs its pass itself.
     let app = LxdApp::spawn_with(|c| c.reconcile_interval = Duration::from_secs(3600)).await;
@@ -264,7 +264,7 @@ async fn a_lost_reply_is_502_a_keyed_retry_makes_nothing_twice_and_the_reconcile
 
 /// The fingerprint compares the JSON, not its bytes: the same body with its keys in another order
 /// or other whitespace replays; a different value is still refused.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_json_written_differently_replays() {
     let app = crate::harness::TestApp::spawn().await;
     let s = app.verified_user("canonical@example.com").await;

@@ -1,4 +1,12 @@
 //! One integration binary: the app on a random port, a fresh database per test.
+//!
+//! Every test that drives LXD runs on a multi-threaded runtime (two workers): the app runs on the test's own
+//! runtime, and a test that calls `lxc` synchronously must not freeze it. On one thread, a
+//! background host call of the app that had just connected to LXD's unix socket would never
+//! send its request; LXD 5.0.2 reads the first bytes of each new connection inside its accept
+//! loop (its STARTTLS listener's Peek, with no deadline), so every other client, the test's
+//! `lxc` among them, waited behind it: the LXD stalls of minutes seen before (shown by a
+//! goroutine dump, `ss -xp` naming the test process as the silent peer).
 
 // Tests may unwrap: a panic is the failure report (STYLE.md 3.8 exempts tests).
 #![allow(clippy::unwrap_used)]

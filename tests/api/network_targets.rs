@@ -20,7 +20,7 @@ async fn stored(app: &LxdApp, id: &str) -> (Option<Value>, Option<Vec<u8>>) {
         .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_names_resolving_to_refused_ranges_and_such_dns_servers_are_422() {
     let app = LxdApp::spawn_with(|c| c.reconcile_interval = Duration::from_secs(3600)).await;
     let s = app.verified_user("resolve@example.com").await;
@@ -73,7 +73,7 @@ async fn proxy_names_resolving_to_refused_ranges_and_such_dns_servers_are_422() 
     assert_eq!(stored(&app, &n.container_id).await, (None, None), "nothing stored by a refusal");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_name_resolving_to_a_public_address_is_accepted_and_applied() {
     let app = LxdApp::spawn_with(|c| c.reconcile_interval = Duration::from_secs(3600)).await;
     let s = app.verified_user("public@example.com").await;

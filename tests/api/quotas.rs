@@ -37,7 +37,7 @@ fn refused_for(r: &crate::harness::Resp, limit: &str) {
     assert_eq!(r.body["details"]["fields"][0]["path"], format!("limits.{limit}"), "{}", r.text);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_project_creates_stop_at_the_free_tier_limit_and_the_standard_tier_goes_further() {
     let app = TestApp::spawn_with(limited).await;
     let s = app.verified_user("quota-projects@example.com").await;
@@ -62,7 +62,7 @@ async fn parallel_project_creates_stop_at_the_free_tier_limit_and_the_standard_t
     app.post_auth("/api/v1/projects/", &s.token, Some(json!({"alias": "third"}))).await.expect(201);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_stop_at_the_limit_and_administrators_are_not_limited() {
     let app = TestApp::spawn_with(limited).await;
     let s = app.verified_user("quota-tokens@example.com").await;
@@ -82,7 +82,7 @@ async fn tokens_stop_at_the_limit_and_administrators_are_not_limited() {
     app.post_auth("/api/v1/auth/tokens", &s.token, Some(json!({"alias": "admin"}))).await.expect(201);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn containers_stop_at_the_account_limit_and_failed_ones_do_not_count() {
     let app = LxdApp::spawn_with(limited).await;
     let s = app.verified_user("quota-containers@example.com").await;

@@ -18,7 +18,7 @@ fn routes(id: &str) -> Vec<(Method, String, Option<Value>)> {
     ]
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_need_the_proxy_aliases_leaf() {
     let fx = fx().await;
     let id = fx.alias(json!({"alias": "leafy"})).await;
@@ -45,7 +45,7 @@ async fn tokens_need_the_proxy_aliases_leaf() {
     assert_eq!(count(&fx).await, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_user_gets_the_404_of_a_missing_alias() {
     let fx = fx().await;
     let id = fx.alias(json!({"alias": "private"})).await;
@@ -71,7 +71,7 @@ async fn another_user_gets_the_404_of_a_missing_alias() {
     assert_eq!(super::events(&fx, &id).await, ["proxy.alias.created"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grantees_act_by_their_level() {
     let fx = fx().await;
     let id = fx.alias(json!({"alias": "shared"})).await;
@@ -116,7 +116,7 @@ async fn grantees_act_by_their_level() {
     assert_eq!(fx.get(BASE, Some(&editor.token)).await.data()["count"], 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realms_apply_as_for_containers() {
     let fx = fx().await;
     let t = &fx.owner.token;
@@ -156,7 +156,7 @@ async fn realms_apply_as_for_containers() {
     assert_eq!(count(&fx).await, 3);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_container_takes_its_aliases_with_it() {
     let fx = fx().await;
     let other = fx.seed(&fx.project, "keeper", "running", |_| {}).await;
@@ -170,7 +170,7 @@ async fn a_deleted_container_takes_its_aliases_with_it() {
     fx.create_on(&fx.owner.token, &other, json!({"alias": "goes"})).await.expect(201);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_container_through_the_api_removes_its_aliases_with_their_events() {
     let app =
         crate::fixtures::LxdApp::spawn_with(|c| c.reconcile_interval = std::time::Duration::from_secs(3600)).await;

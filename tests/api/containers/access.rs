@@ -46,7 +46,7 @@ fn routes(base: &str, project: &str) -> Vec<(Method, String, Option<Value>)> {
     ]
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_owner_and_grantees_reach_a_container_each_by_level() {
     let app = spawn().await;
     let s = app.verified_user("owner@example.com").await;

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{count, new_project, spawn, user};
 use crate::fixtures::{lxc, watch_host};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copies_need_edit_on_the_source_and_do_not_carry_its_proxy_unless_asked() {
     let app = spawn().await;
     let s = app.verified_user("copy-owner@example.com").await;
@@ -72,7 +72,7 @@ async fn copies_need_edit_on_the_source_and_do_not_carry_its_proxy_unless_asked(
     assert!(!r.text.contains("s3cret"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_grantee_copies_only_into_the_owners_projects() {
     let app = spawn().await;
     let owner = app.verified_user("copy-rule-owner@example.com").await;

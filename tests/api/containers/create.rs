@@ -28,7 +28,7 @@ fn field_paths(r: &Resp) -> Vec<String> {
         .unwrap_or_default()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_refuses_bad_input_and_records_nothing() {
     let app = spawn().await;
     let s = app.verified_user("create-bad@example.com").await;
@@ -105,7 +105,7 @@ async fn create_refuses_bad_input_and_records_nothing() {
     assert_eq!(count(&app).await, 2, "refusals after the two creates left no row");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prespawned_containers_hide_and_are_claimed_by_the_next_create() {
     let app = spawn().await;
     let s = app.verified_user("prespawn@example.com").await;
@@ -198,7 +198,7 @@ async fn prespawned_containers_hide_and_are_claimed_by_the_next_create() {
     assert_eq!(names(&r), ["claimed", "fresh"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simultaneous_creates_cannot_overshoot_the_project_quota() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("quota-race@example.com").await;

@@ -7,7 +7,7 @@ use reqwest::Method;
 
 use crate::fixtures::LxdApp;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_containers_and_their_projects_are_not_deleted_under_the_host() {
     let app = LxdApp::spawn_with(|c| c.reconcile_interval = Duration::from_secs(3600)).await;
     let s = app.verified_user("busy@example.com").await;

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{seed, spawn};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn env_refuses_bad_keys_and_bodies_and_unknown_variables() {
     let app = spawn().await;
     let s = app.verified_user("env@example.com").await;
@@ -67,7 +67,7 @@ async fn env_refuses_bad_keys_and_bodies_and_unknown_variables() {
     assert_eq!(r.data()["environment_vars"], json!({"LATER": "1"}), "deleting it again is 200 and changes nothing");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_start_refused_for_a_stored_value_names_the_variable() {
     let app = spawn().await;
     let s = app.verified_user("env-start@example.com").await;

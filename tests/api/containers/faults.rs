@@ -41,7 +41,7 @@ async fn statuses(app: &LxdApp, id: &str) -> Vec<String> {
         .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blackholed_host_times_out_in_time_and_never_shows_running() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("blackhole@example.com").await;
@@ -99,7 +99,7 @@ async fn a_blackholed_host_times_out_in_time_and_never_shows_running() {
     assert_eq!(lxc_status(&format!("c-{alive}")), "RUNNING");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_host_is_a_bad_gateway_then_the_breaker_answers_at_once() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("failing@example.com").await;
@@ -123,7 +123,7 @@ async fn a_failing_host_is_a_bad_gateway_then_the_breaker_answers_at_once() {
     assert_eq!(failed, 6, "every attempt is recorded as failed, none lost");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blackholed_host_does_not_take_the_healthy_one_down() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("bulkhead@example.com").await;
@@ -222,7 +222,7 @@ fn http_200(body: &[u8], chunked: bool) -> Vec<u8> {
 
 /// R11/API10: a host reply over 1 MiB, malformed JSON, something that is not HTTP, or no reply
 /// at all is a 502 envelope; nothing panics and the server goes on answering.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_host_replies_are_a_bad_gateway_and_nothing_panics() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("garbled@example.com").await;

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::fixtures::{lxc, LxdApp};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kvm_passes_the_device_through_and_takes_it_away() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("kvm@example.com").await;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::fixtures::{exists, lxc, lxc_status, LxdApp};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_container_lives_its_whole_life_through_the_api() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("life@example.com").await;

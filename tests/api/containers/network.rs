@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::spawn;
 use crate::fixtures::{lxc, lxc_status};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_settings_are_checked_stored_without_credentials_and_applied_to_lxd() {
     let app = spawn().await;
     let s = app.verified_user("network@example.com").await;

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::fixtures::{exists, lxc, lxc_status, pin_faulty, LxdApp};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reconciler_takes_over_what_lxd_reports() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("reconcile@example.com").await;
@@ -75,7 +75,7 @@ async fn the_reconciler_takes_over_what_lxd_reports() {
     assert_eq!(events, 4, "every reconciled change is an event");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reconciler_finishes_a_delete_its_process_left_half_done() {
     let app = LxdApp::spawn_with(|c| {
         c.reconcile_interval = Duration::from_secs(3600);
@@ -109,7 +109,7 @@ async fn the_reconciler_finishes_a_delete_its_process_left_half_done() {
 /// by hand) is reported by the reconciler and left alone: removing it would destroy data the
 /// database merely forgot. Instances without our tag, or tagged for another server, are not
 /// reported; instances with their rows are not strays.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reconciler_reports_instances_whose_container_is_gone_and_leaves_them() {
     let app = LxdApp::spawn_with(|c| c.reconcile_interval = Duration::from_secs(3600)).await;
     let s = app.verified_user("strays@example.com").await;

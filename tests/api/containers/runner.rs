@@ -67,7 +67,7 @@ async fn settled(app: &LxdApp, id: &str) {
     panic!("host work on {id} did not finish");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_hangs_up_mid_operation_still_gets_it_all_recorded() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("hangup@example.com").await;
@@ -148,7 +148,7 @@ async fn a_client_that_hangs_up_mid_operation_still_gets_it_all_recorded() {
     assert!(journal.len() >= 10, "{journal:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_env_and_container_writes_lose_nothing_and_lxd_ends_equal() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("env-race@example.com").await;
@@ -180,7 +180,7 @@ async fn concurrent_env_and_container_writes_lose_nothing_and_lxd_ends_equal() {
     assert!(etc.contains("N9=\"v9\""), "{etc}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_snapshots_stop_at_the_limit_and_name_it() {
     let app = LxdApp::spawn_with(|c| c.max_snapshots = 3).await;
     let s = app.verified_user("snap-race@example.com").await;
@@ -207,7 +207,7 @@ async fn parallel_snapshots_stop_at_the_limit_and_name_it() {
     assert_eq!(records, 3, "refused snapshots leave no record");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshots_and_updates_on_one_container_take_turns_on_the_host() {
     // Eight changes in a row on a loaded test machine: room for the last to wait its turn.
     let app = LxdApp::spawn_with(|c| {
@@ -242,7 +242,7 @@ async fn snapshots_and_updates_on_one_container_take_turns_on_the_host() {
     assert_eq!(serde_json::from_str::<Vec<String>>(&on_lxd).unwrap().len(), 4);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_that_cannot_get_its_turn_is_409_with_retry_after_and_does_nothing() {
     let app = LxdApp::spawn_with(|c| c.host_lock_wait = Duration::from_secs(1)).await;
     let s = app.verified_user("busy@example.com").await;

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{seed, spawn, KEY_A, KEY_B, KEY_C};
 use crate::{fixtures::lxc, permissions::tree};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_changes_fields_and_applies_env_and_autostart_to_lxd() {
     let app = spawn().await;
     let s = app.verified_user("update@example.com").await;

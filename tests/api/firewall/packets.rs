@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{acl, address, connect, devices, listen, net_name, network};
 use crate::fixtures::LxdApp;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kernel_obeys_the_rules_as_they_change() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("fw-packets@example.com").await;

@@ -23,7 +23,7 @@ fn tcp(port: &str) -> Value {
     json!({"action": "reject", "protocol": "tcp", "destination_port": port, "description": format!("port {port}")})
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_rules_are_refused_naming_the_field_and_nothing_is_applied() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("fw-bad@example.com").await;
@@ -88,7 +88,7 @@ async fn bad_rules_are_refused_naming_the_field_and_nothing_is_applied() {
     assert_eq!(r.data()["max_rules"], 100);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removes_and_toggles_select_rules_by_their_fields() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("fw-select@example.com").await;
@@ -153,7 +153,7 @@ async fn removes_and_toggles_select_rules_by_their_fields() {
     assert_eq!(eg, json!([]));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_those_allowed_change_a_firewall() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("fw-owner@example.com").await;
@@ -206,7 +206,7 @@ async fn only_those_allowed_change_a_firewall() {
     assert_eq!(acl(&net_name(&id)).unwrap()["egress"].as_array().unwrap().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_adds_lose_nothing_and_never_pass_the_account_limit() {
     let app = LxdApp::spawn_with(|c| c.quotas.free.firewall_rules = 3).await;
     let s = app.verified_user("fw-race@example.com").await;
@@ -238,7 +238,7 @@ async fn concurrent_adds_lose_nothing_and_never_pass_the_account_limit() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copies_take_the_rules_and_deletes_take_the_bridge() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("fw-copy@example.com").await;
@@ -285,7 +285,7 @@ async fn copies_take_the_rules_and_deletes_take_the_bridge() {
     assert!(network(&net_name(&with)).is_none());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_host_keeps_the_old_rules_and_the_reconciler_repairs_a_lost_acl() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("fw-repair@example.com").await;
@@ -315,7 +315,7 @@ async fn a_failed_host_keeps_the_old_rules_and_the_reconciler_repairs_a_lost_acl
     assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_remove_makes_nothing_and_a_restore_keeps_the_firewall() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("fw-restore@example.com").await;

@@ -71,7 +71,7 @@ async fn row(app: &LxdApp, id: &str) -> (String, String, bool, String, i64, Opti
     .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_import_and_launch_from_the_cli_on_real_lxd() {
     let app = LxdApp::spawn().await;
     let cli = Cli::new(&app);
@@ -183,7 +183,7 @@ async fn publish_import_and_launch_from_the_cli_on_real_lxd() {
     assert!(listed.iter().any(|i| i["image_id"] == id.as_str() && i["holders"] == 1 && i["price_cents"] == 250));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_driver_refuses_a_running_instance_and_forgets_missing_images() {
     let app = LxdApp::spawn().await;
     let s = quick_user(&app).await;

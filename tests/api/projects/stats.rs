@@ -8,7 +8,7 @@ use crate::fixtures::{exists, LxdApp};
 
 /// On the real LXD: a running container shows in the project's stats (also to a `read`
 /// grantee), and deleting the project removes the instance from LXD and counts it.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_read_the_host_and_delete_takes_the_containers_along() {
     let app = LxdApp::spawn().await;
     let s = user(&app, "hoster").await;
@@ -72,7 +72,7 @@ async fn stats_read_the_host_and_delete_takes_the_containers_along() {
     assert_eq!(ev.last().map(String::as_str), Some("project.deleted"), "{ev:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn project_stats_keep_to_the_request_realm_and_the_containers_leaf() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("stats-realm@example.com").await;

@@ -163,5 +163,4 @@ async fn eight_writers_retrying_on_412_lose_nothing() {
         r.expect(404);
         assert_eq!(r.code(), "document_version_not_found");
     }
-    assert!(took.as_secs() < 60, "the writes took {took:?}");
 }

@@ -53,7 +53,7 @@ fn field(r: &crate::harness::Resp) -> String {
     r.body["details"]["fields"][0]["path"].as_str().unwrap_or_default().to_owned()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hooks_are_ordered_limited_and_written_under_if_match() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("proxy-hooks@example.com").await;
@@ -170,7 +170,7 @@ async fn hooks_are_ordered_limited_and_written_under_if_match() {
     r.expect(404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_shows_the_merged_view_and_settings_take_if_match() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("proxy-discovery@example.com").await;

@@ -46,7 +46,7 @@ fn basic(user: &str, password: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_instance_holds_the_merged_document_and_the_reconciler_keeps_it() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("proxy-file@example.com").await;
@@ -136,7 +136,7 @@ async fn the_instance_holds_the_merged_document_and_the_reconciler_keeps_it() {
     assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explain_says_what_the_documents_decide_and_why() {
     let app = LxdApp::spawn().await;
     let s = app.verified_user("proxy-explain@example.com").await;

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{create, device, pair, rows, user};
 use crate::{fixtures::LxdApp, permissions::tree};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strangers_tokens_and_grantees_reach_shares_as_their_rights_say() {
     let app = super::spawn(3_600_000).await;
     let s = app.verified_user("keeper@example.com").await;
@@ -149,7 +149,7 @@ async fn strangers_tokens_and_grantees_reach_shares_as_their_rights_say() {
     assert_eq!(got, [(id.as_str(), true), (wide.as_str(), false)]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_creates_never_exceed_the_account_cap() {
     let app = LxdApp::spawn_with(|c| {
         c.reconcile_interval = Duration::from_secs(3600);
@@ -175,7 +175,7 @@ async fn concurrent_creates_never_exceed_the_account_cap() {
     assert_eq!(n, 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_creator_who_lost_an_end_no_longer_lists_nor_reaches_its_shares() {
     let app = super::spawn(3_600_000).await;
     let s = app.verified_user("owner8@example.com").await;

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{create, device, no_share_devices, pair, sh, source_device, spawn, until};
 use crate::fixtures::lxc;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copies_and_restores_carry_no_untracked_share_device() {
     let app = spawn(300).await;
     let s = app.verified_user("copier@example.com").await;
@@ -80,7 +80,7 @@ async fn copies_and_restores_carry_no_untracked_share_device() {
     assert!(!super::volume_exists(&id));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_brings_back_no_writable_mount_of_a_read_only_share_nor_a_deleted_share() {
     // A short operation deadline: the volume a restore needed is kept that long.
     let app = crate::fixtures::LxdApp::spawn_with(|c| {

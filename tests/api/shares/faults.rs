@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{create, device, pair, rows, spawn, until};
 use crate::fixtures::pin_faulty;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_host_leaves_rows_and_mounts_consistent_and_the_sweeper_repairs() {
     let app = spawn(300).await;
     let s = app.verified_user("flaky@example.com").await;
@@ -77,7 +77,7 @@ async fn a_failing_host_leaves_rows_and_mounts_consistent_and_the_sweeper_repair
     assert_eq!(recorded().await, 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realms_scope_the_lists_as_for_containers() {
     let app = spawn(3_600_000).await;
     let s = app.verified_user("realmed@example.com").await;

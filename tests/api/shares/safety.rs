@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::{create, device, no_share_devices, pair, rows, sh, source_device, spawn, volume_exists};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_symlink_or_a_full_directory_is_refused_at_create() {
     let app = spawn(3_600_000).await;
     let s = app.verified_user("linker@example.com").await;
@@ -58,7 +58,7 @@ async fn a_symlink_or_a_full_directory_is_refused_at_create() {
     assert_eq!(rows(&app).await, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_planted_at_the_mount_path_never_exposes_the_host() {
     let app = spawn(3_600_000).await;
     let s = app.verified_user("attacker@example.com").await;
@@ -124,7 +124,7 @@ async fn a_link_planted_at_the_mount_path_never_exposes_the_host() {
     assert!(no_share_devices(&b));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_field_is_refused_with_nothing_stored_or_mounted() {
     let app = spawn(3_600_000).await;
     let s = app.verified_user("careless@example.com").await;
@@ -238,7 +238,7 @@ async fn every_bad_field_is_refused_with_nothing_stored_or_mounted() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_share_between_two_hosts_is_refused() {
     let app = spawn(3_600_000).await;
     let s = app.verified_user("far@example.com").await;
