@@ -1,5 +1,6 @@
 //! JSON logs from the real binary: one JSON object a line, request lines carry the request id,
-//! and no secret (password, session and auth tokens, verification link) is ever written.
+//! and no secret (password, session and auth tokens, verification link, proxy group secrets) is
+//! ever written.
 
 use std::time::Duration;
 
@@ -64,6 +65,35 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
         client.get(format!("{api}/users/auth/me")).bearer_auth(format!("{auth_token}x")).send().await.unwrap();
     assert_eq!(refused.status(), 401);
 
+    // Proxy groups' secrets, written and read back at debug level.
+    let made: Value = client
+        .post(format!("{api}/projects/"))
+        .bearer_auth(&access)
+        .json(&json!({"alias": "Logs"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let project = made["data"]["id"].as_str().expect("a project").to_owned();
+    let doc = json!({"project": project, "permissions": {"pw": {"http": true}}, "groups": {
+        "pw": {"type": "password", "username": "ann", "password": "Proxy-Pass-Quokka-7", "salt": "s"},
+        "tk": {"type": "token", "header": "X-Key", "value": "proxy-token-wombat-8"},
+        "jw": {"type": "jwt", "secret": "proxy-jwt-numbat-9", "algorithm": "HS256", "sources": ["header:X-Jwt"]}
+    }});
+    let put = client
+        .put(format!("{api}/projects/{project}/proxy/permissions"))
+        .bearer_auth(&access)
+        .header("if-match", "file:v0")
+        .json(&doc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let read = client.get(format!("{api}/projects/{project}/proxy/permissions")).bearer_auth(&access).send().await;
+    assert_eq!(read.unwrap().status(), 200);
+
     let (out, err, clean) = served.stop();
     assert!(clean, "the server did not exit cleanly on SIGTERM");
     let all = format!("{out}{err}");
@@ -78,8 +108,18 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
     }
     assert!(request_lines >= 4, "{out}");
     assert!(out.contains(&rid), "the request id of /me is logged");
-    let secrets =
-        [password, "Wrong-Password-Zebra-1", &verify_token, &access, &refresh, &auth_token, &auth_token[4..40]];
+    let secrets = [
+        password,
+        "Wrong-Password-Zebra-1",
+        &verify_token,
+        &access,
+        &refresh,
+        &auth_token,
+        &auth_token[4..40],
+        "Proxy-Pass-Quokka-7",
+        "proxy-token-wombat-8",
+        "proxy-jwt-numbat-9",
+    ];
     for secret in secrets {
         assert!(!all.contains(secret), "a secret was logged");
     }
