@@ -2,15 +2,6 @@
 
 use sqlx::PgExecutor;
 
-/// The versions a container's file was made from (container document, project document).
-pub async fn written(db: impl PgExecutor<'_>, container_id: &str) -> sqlx::Result<Option<(i64, i64)>> {
-    let row =
-        sqlx::query!("select container_version, project_version from proxy_file where container_id = $1", container_id)
-            .fetch_optional(db)
-            .await?;
-    Ok(row.map(|r| (r.container_version, r.project_version)))
-}
-
 /// Record a file written from these versions (never going back: a slower writer of older
 /// versions does not hide a newer file).
 pub async fn record(db: impl PgExecutor<'_>, container_id: &str, versions: (i64, i64)) -> sqlx::Result<()> {

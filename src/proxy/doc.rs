@@ -12,7 +12,7 @@ use super::{
     group::{Group, GroupIn},
     group_name_ok,
     hooks::{check_service, Hook, HookIn},
-    service_name_ok, BOOL_ONLY, MAX_GROUPS, MAX_HOOKS, MAX_HOOKS_PER_SERVICE, MAX_PORTS, MAX_PROGRAMS,
+    BOOL_ONLY, MAX_GROUPS, MAX_HOOKS, MAX_HOOKS_PER_SERVICE, MAX_PORTS, MAX_PROGRAMS,
 };
 use crate::error::FieldError;
 
@@ -205,8 +205,8 @@ impl Document {
             }
             for (program, access) in &programs {
                 let at = format!("{at}.{program}");
-                if !service_name_ok(program) {
-                    errors.push(FieldError::new(at, "a program name is 1-50 of a-z 0-9 _ -"));
+                if let Err(e) = super::check_name(program, &at) {
+                    errors.push(e);
                 } else if let Err(m) = check_access(program, access) {
                     errors.push(FieldError::new(at, m));
                 }
@@ -290,9 +290,7 @@ impl Document {
         if !self.groups.contains_key(group) {
             return Err(FieldError::new("groupName", "names no group of the document (add the group first)"));
         }
-        if !service_name_ok(program) {
-            return Err(FieldError::new("program", "must be 1-50 of a-z 0-9 _ - (a letter or digit first)"));
-        }
+        super::check_name(program, "program")?;
         check_access(program, &access).map_err(|m| FieldError::new("access", m))?;
         let rules = self.permissions.entry(group.to_owned()).or_default();
         if !rules.contains_key(program) && rules.len() >= MAX_PROGRAMS {

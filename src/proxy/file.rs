@@ -43,15 +43,30 @@ pub fn render(
     })
 }
 
-/// The file for a container as the database holds its documents now, and its versions.
-pub async fn current(db: &sqlx::PgPool, project_id: &str, container_id: &str) -> Result<(Vec<u8>, Versions), ApiError> {
+/// A container's two documents as the database holds them now: its own and its project's
+/// (`None`: never written or deleted), with their versions.
+pub struct Both {
+    pub own: Option<Document>,
+    pub theirs: Option<Document>,
+    pub versions: Versions,
+}
+
+pub async fn both(db: &sqlx::PgPool, project_id: &str, container_id: &str) -> Result<Both, ApiError> {
     let own_scope = Scope::Container { project_id: project_id.to_owned(), container_id: container_id.to_owned() };
     let their_scope = Scope::Project { project_id: project_id.to_owned() };
     let own = documents::read(db, own_scope.kind(), own_scope.key()).await?;
     let theirs = documents::read(db, their_scope.kind(), their_scope.key()).await?;
-    let v = (own.version, theirs.version);
-    let (a, b) = (Document::stored(own.body.as_ref()), Document::stored(theirs.body.as_ref()));
-    let body = render(project_id, container_id, a.as_ref(), b.as_ref(), v);
+    Ok(Both {
+        own: Document::stored(own.body.as_ref()),
+        theirs: Document::stored(theirs.body.as_ref()),
+        versions: (own.version, theirs.version),
+    })
+}
+
+/// The file for a container as the database holds its documents now, and its versions.
+pub async fn current(db: &sqlx::PgPool, project_id: &str, container_id: &str) -> Result<(Vec<u8>, Versions), ApiError> {
+    let Both { own, theirs, versions: v } = both(db, project_id, container_id).await?;
+    let body = render(project_id, container_id, own.as_ref(), theirs.as_ref(), v);
     let mut text = serde_json::to_vec_pretty(&body).map_err(|e| ApiError::Internal(e.into()))?;
     text.push(b'\n');
     Ok((text, v))

@@ -65,15 +65,6 @@ impl fmt::Debug for Group {
 }
 
 impl Group {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Password { .. } => "password",
-            Self::Token { .. } => "token",
-            Self::Jwt { .. } => "jwt",
-            Self::Ip { .. } => "ip",
-        }
-    }
-
     /// As a caller without edit rights sees it: the password hash, the token value and the JWT
     /// key left out.
     pub fn redacted(&self) -> Value {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::{service_name_ok, RESERVED_SERVICES};
+use super::RESERVED_SERVICES;
 use crate::error::FieldError;
 
 const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
@@ -202,9 +202,7 @@ impl HookIn {
 
 /// The 422 for a service name (in a path or a document's `hooks`).
 pub fn check_service(name: &str, field: &str) -> Result<(), FieldError> {
-    if !service_name_ok(name) {
-        return Err(FieldError::new(field, "must be 1-50 of a-z 0-9 _ - (a letter or digit first)"));
-    }
+    super::check_name(name, field)?;
     if RESERVED_SERVICES.contains(&name) {
         return Err(FieldError::new(field, "logs, proxy and workspaces take no hooks"));
     }

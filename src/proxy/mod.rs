@@ -27,6 +27,15 @@ pub fn service_name_ok(name: &str) -> bool {
         && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
 }
 
+/// The 422 for a program's or a service's name (`field`: where it was given).
+pub fn check_name(name: &str, field: &str) -> Result<(), FieldError> {
+    if service_name_ok(name) {
+        Ok(())
+    } else {
+        Err(FieldError::new(field, "must be 1-50 of a-z 0-9 _ - (a letter or digit first)"))
+    }
+}
+
 /// The 422 for a group name in a path.
 pub fn check_group_name(name: &str) -> Result<(), FieldError> {
     if group_name_ok(name) {

@@ -8,7 +8,6 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::permissions::{load, Owner};
 use crate::{
     api::containers::ContainerAccess,
     auth::access::can,
@@ -16,8 +15,9 @@ use crate::{
     error::{ApiError, ErrorBody, FieldError, Result},
     extract::Json,
     proxy::{
+        check_name,
         evaluate::{evaluate, merge, Decision, Request},
-        service_name_ok, Scope,
+        file::{both, Both},
     },
     state::AppState,
 };
@@ -53,8 +53,8 @@ pub struct ExplainOut {
 impl ExplainIn {
     fn into_request(self) -> Result<Request> {
         let mut errors = vec![];
-        if !service_name_ok(&self.program) {
-            errors.push(FieldError::new("program", "must be 1-50 of a-z 0-9 _ - (a letter or digit first)"));
+        if let Err(e) = check_name(&self.program, "program") {
+            errors.push(e);
         }
         let instance = match self.instance {
             None => None,
@@ -102,10 +102,8 @@ pub async fn explain_proxy_decision(
     Json(body): Json<ExplainIn>,
 ) -> Result<ApiOk<ExplainOut>> {
     let req = body.into_request()?;
-    let scope = access.row.scope();
-    let (own, own_v) = load(&st, &scope, None).await?;
-    let project = Scope::Project { project_id: scope.project_id().to_owned() };
-    let (theirs, their_v) = load(&st, &project, None).await?;
+    let c = &access.row;
+    let Both { own, theirs, versions: (own_v, their_v) } = both(&st.db, &c.project_id, &c.container_id).await?;
     let decision = evaluate(&merge(own.as_ref(), theirs.as_ref()), &req);
     Ok(ApiOk::new(
         "Proxy decision",

@@ -16,10 +16,12 @@ use crate::{
     error::{ApiError, ErrorBody, FieldError, Result},
     extract::{IfMatch, Json, Path},
     proxy::{
+        check_name,
         doc::hook_view,
         evaluate::merge,
+        file::{both, Both},
         hooks::{check_service, id_ok, HookIn},
-        Document, Policy, Scope, RESERVED_SERVICES,
+        Document, Policy, RESERVED_SERVICES,
     },
     state::AppState,
 };
@@ -206,9 +208,7 @@ pub async fn list_service_hooks(
     a: Read,
     Path(p): Path<ServicePath>,
 ) -> Result<ApiOk<Versioned<ServiceHooksOut>>> {
-    if !crate::proxy::service_name_ok(&p.service) {
-        return Err(bad(FieldError::new("service", "must be 1-50 of a-z 0-9 _ - (a letter or digit first)")));
-    }
+    check_name(&p.service, "service").map_err(bad)?;
     let (doc, v) = current(&st, &a).await?;
     let hooks = service_hooks(&doc, &p.service);
     Ok(ApiOk::new("Proxy hooks", Versioned::new(ServiceHooksOut { service: p.service, hooks }, v)))
@@ -382,12 +382,8 @@ pub async fn get_proxy_service(
     a: Read,
     Path(p): Path<ServicePath>,
 ) -> Result<ApiOk<Versioned<ServiceViewOut>>> {
-    if !crate::proxy::service_name_ok(&p.service) {
-        return Err(bad(FieldError::new("service", "must be 1-50 of a-z 0-9 _ - (a letter or digit first)")));
-    }
-    let scope = a.row.scope();
-    let (own, v) = load(&st, &scope, None).await?;
-    let (theirs, _) = load(&st, &Scope::Project { project_id: scope.project_id().to_owned() }, None).await?;
+    check_name(&p.service, "service").map_err(bad)?;
+    let Both { own, theirs, versions: (v, _) } = both(&st.db, &a.row.project_id, &a.row.container_id).await?;
     let merged = merge(own.as_ref(), theirs.as_ref());
     let permissions_raw: serde_json::Map<String, Value> = merged.rules_for(&p.service).into_iter().collect();
     let hooks = own.as_ref().map(|d| service_hooks(d, &p.service)).unwrap_or_default();
