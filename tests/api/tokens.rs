@@ -616,3 +616,23 @@ async fn token_changes_write_their_events_without_the_secret() {
     let dump: String = rows.iter().map(|(_, _, d)| d.to_string()).collect();
     assert!(!dump.contains(&secret) && !dump.contains(&secret[4..20]), "no secret in an event");
 }
+
+/// Any number JSON carries comes back as it went in: Postgres stores jsonb numbers as decimals
+/// (f64::MAX as 309 digits), and reading those back once overflowed to a 500 (schemathesis, CI).
+#[tokio::test]
+async fn extreme_numbers_in_public_storage_read_back_exactly() {
+    let app = TestApp::spawn().await;
+    let s = app.verified_user("numbers@example.com").await;
+    let storage = json!({"max": f64::MAX, "min": -f64::MAX, "tiny": 5e-324, "small": f64::MIN_POSITIVE,
+        "tenth": 0.1, "big": u64::MAX, "neg": i64::MIN, "nested": [[1.7976931348623157e308, 0.2]]});
+    let r = app.post_auth(TOKENS, &s.token, Some(json!({"alias": "numbers", "public_storage": storage}))).await;
+    r.expect(201);
+    let id = r.data()["id"].as_str().unwrap().to_owned();
+    let list = app.get(TOKENS, Some(&s.token)).await;
+    list.expect(200);
+    let got = list.data().as_array().unwrap().iter().find(|t| t["id"] == id.as_str()).unwrap().clone();
+    assert_eq!(got["public_storage"], storage);
+    let one = app.get(&format!("{TOKENS}/{id}"), Some(&s.token)).await;
+    one.expect(200);
+    assert_eq!(one.data()["public_storage"], storage);
+}
