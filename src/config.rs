@@ -118,6 +118,8 @@ pub struct Config {
     /// `HOODY_AUDIT_RETENTION_DAYS`: sign-in and security events (the security history) older
     /// than this are deleted (default 180).
     pub audit_retention_days: i64,
+    /// The wallet's settings (`HOODY_AI_CREDIT_FEE_BPS`, `HOODY_TOPUP_*`, `HOODY_GITHUB_BONUS_USD`).
+    pub money: Money,
     /// `HOODY_METRICS_ALLOW`: CIDRs (the client address, as `HOODY_TRUSTED_PROXIES` resolves it)
     /// that may read `/metrics`. With this and `metrics_token` both unset, `/metrics` is open.
     pub metrics_allow: Vec<IpNet>,
@@ -161,6 +163,83 @@ impl Default for Quotas {
                 shares: 20,
             },
         }
+    }
+}
+
+/// The wallet's settings. Amounts are dollars as strict decimal strings, like the API's.
+#[derive(Clone, Debug)]
+pub struct Money {
+    /// `HOODY_AI_CREDIT_FEE_BPS`: the fee on a transfer to AI credits, in basis points (default
+    /// 500 = 5 %; 0–9999).
+    pub ai_fee_bps: u32,
+    /// `HOODY_TOPUP_MIN_USD` / `HOODY_TOPUP_MAX_USD`: one top-up's bounds (default 5 and 10000).
+    pub topup_min_cents: i64,
+    pub topup_max_cents: i64,
+    /// `HOODY_GITHUB_BONUS_USD`: the one-time credit for starring the project's repository
+    /// (`HOODY_GITHUB_STAR_REPO`) on GitHub; unset or 0: no offer.
+    pub github_bonus_cents: i64,
+    /// `HOODY_STRIPE_SECRET_KEY` (`sk_…`): card payments are offered only with it and the webhook secret.
+    pub stripe_secret_key: Option<Secret>,
+    /// `HOODY_STRIPE_WEBHOOK_SECRET` (`whsec_…`): verifies `Stripe-Signature` on the webhook.
+    pub stripe_webhook_secret: Option<Secret>,
+    /// `HOODY_STRIPE_API_BASE`: Stripe's API (default `https://api.stripe.com`; tests point it at
+    /// a local stand-in).
+    pub stripe_api_base: String,
+    /// `HOODY_STRIPE_RETURN_URL`: where Stripe Checkout sends the payer back (default
+    /// `<HOODY_PUBLIC_URL>/wallet`); `?payment=success|cancelled&intent=<id>` is added.
+    pub stripe_return_url: Option<String>,
+}
+
+impl Default for Money {
+    fn default() -> Self {
+        Self {
+            ai_fee_bps: 500,
+            topup_min_cents: 500,
+            topup_max_cents: 1_000_000,
+            github_bonus_cents: 0,
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
+            stripe_api_base: "https://api.stripe.com".into(),
+            stripe_return_url: None,
+        }
+    }
+}
+
+impl Money {
+    /// Card payments are usable: both Stripe secrets are set.
+    pub fn stripe_configured(&self) -> bool {
+        self.stripe_secret_key.is_some() && self.stripe_webhook_secret.is_some()
+    }
+
+    fn from_env() -> anyhow::Result<Self> {
+        let d = Self::default();
+        let usd = |name: &str, default: i64| -> anyhow::Result<i64> {
+            match var(name) {
+                None => Ok(default),
+                Some(v) => crate::money::hundredths(v.trim())
+                    .filter(|c| *c <= crate::money::MAX_CENTS)
+                    .ok_or_else(|| anyhow::anyhow!("{name}={v:?} is not a dollar amount like 10 or 10.00")),
+            }
+        };
+        let m = Self {
+            ai_fee_bps: num("HOODY_AI_CREDIT_FEE_BPS", d.ai_fee_bps)?,
+            topup_min_cents: usd("HOODY_TOPUP_MIN_USD", d.topup_min_cents)?.max(1),
+            topup_max_cents: usd("HOODY_TOPUP_MAX_USD", d.topup_max_cents)?,
+            github_bonus_cents: usd("HOODY_GITHUB_BONUS_USD", 0)?,
+            stripe_secret_key: var("HOODY_STRIPE_SECRET_KEY").map(Secret::new),
+            stripe_webhook_secret: var("HOODY_STRIPE_WEBHOOK_SECRET").map(Secret::new),
+            stripe_api_base: var("HOODY_STRIPE_API_BASE")
+                .map(|v| v.trim().trim_end_matches('/').to_owned())
+                .unwrap_or(d.stripe_api_base),
+            stripe_return_url: var("HOODY_STRIPE_RETURN_URL"),
+        };
+        if m.ai_fee_bps > 9999 {
+            bail!("HOODY_AI_CREDIT_FEE_BPS must be between 0 and 9999");
+        }
+        if m.topup_min_cents > m.topup_max_cents {
+            bail!("HOODY_TOPUP_MIN_USD must not exceed HOODY_TOPUP_MAX_USD");
+        }
+        Ok(m)
     }
 }
 
@@ -344,6 +423,7 @@ impl Config {
             metrics_token: None,
             mail_max_attempts: 8,
             writeback_hold_rows: 100_000,
+            money: Money::default(),
         }
     }
 
@@ -427,6 +507,7 @@ impl Config {
         c.device_flow = !var("HOODY_DEVICE_FLOW").is_some_and(|v| matches!(v.trim(), "0" | "false" | "off"));
         c.device_verification_url = var("HOODY_DEVICE_VERIFICATION_URL");
         c.audit_retention_days = num("HOODY_AUDIT_RETENTION_DAYS", c.audit_retention_days)?.max(1);
+        c.money = Money::from_env()?;
         c.sign_responses = !var("HOODY_SIGN_RESPONSES").is_some_and(|v| matches!(v.trim(), "0" | "false" | "off"));
         c.activity_retention_days = num("HOODY_ACTIVITY_RETENTION_DAYS", c.activity_retention_days)?.max(1);
         c.writeback_interval = Duration::from_millis(num("HOODY_WRITEBACK_INTERVAL_MS", 1000)?.clamp(10, 60_000));

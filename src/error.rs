@@ -42,6 +42,9 @@ pub enum ApiError {
     /// 409 with Retry-After: the resource is in another request's hands; nothing was done.
     #[error("{message}")]
     Busy { code: &'static str, message: Text, retry_after_secs: u64 },
+    /// 402: the balance does not cover what the request costs; nothing was moved.
+    #[error("{message}")]
+    PaymentRequired { code: &'static str, message: Text },
     /// 412: a prior step is missing (email verification, payment method, 2FA).
     #[error("{message}")]
     PreconditionFailed { code: &'static str, message: Text },
@@ -137,6 +140,9 @@ impl ApiError {
     pub fn conflict(code: &'static str, message: impl Into<Text>) -> Self {
         Self::Conflict { code, message: message.into() }
     }
+    pub fn payment_required(code: &'static str, message: impl Into<Text>) -> Self {
+        Self::PaymentRequired { code, message: message.into() }
+    }
     pub fn precondition(code: &'static str, message: impl Into<Text>) -> Self {
         Self::PreconditionFailed { code, message: message.into() }
     }
@@ -160,6 +166,7 @@ impl ApiError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } | Self::Busy { .. } => StatusCode::CONFLICT,
+            Self::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::PreconditionFailed { .. } | Self::StaleVersion { .. } => StatusCode::PRECONDITION_FAILED,
             Self::PreconditionRequired { .. } => StatusCode::PRECONDITION_REQUIRED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -186,6 +193,7 @@ impl ApiError {
             | Self::Conflict { code, .. }
             | Self::Busy { code, .. }
             | Self::PreconditionRequired { code, .. }
+            | Self::PaymentRequired { code, .. }
             | Self::PreconditionFailed { code, .. } => code,
             Self::StaleVersion { .. } => "version_mismatch",
             Self::MethodNotAllowed => "method_not_allowed",

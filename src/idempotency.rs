@@ -43,7 +43,10 @@ pub fn keyed_routes(doc: &utoipa::openapi::OpenApi) -> Vec<String> {
         .filter(|(_, item)| {
             item.post.as_ref().and_then(|op| op.parameters.as_ref()).is_some_and(|params| {
                 params.iter().any(|p| {
-                    p.name == KEY_PARAM && matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Header)
+                    p.name == KEY_PARAM
+                        && matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Header)
+                        // Money routes keep their keys in the ledger, with the money (`crate::ledger`).
+                        && !p.description.as_deref().is_some_and(|d| d.contains(LEDGER_MARK))
                 })
             })
         })
@@ -60,6 +63,10 @@ pub fn register(doc: &utoipa::openapi::OpenApi) {
 
 /// The header's name as documented.
 const KEY_PARAM: &str = "Idempotency-Key";
+
+/// The last words of [`LedgerKeyHeader`]'s description: a route whose key the ledger keeps (with
+/// the money, `crate::ledger`), not this layer.
+pub const LEDGER_MARK: &str = "Kept by the ledger.";
 
 fn keyed(req: &Request) -> bool {
     req.method() == Method::POST
@@ -284,6 +291,19 @@ pub struct KeyHeader {
     /// Makes this create once-only: repeats within 24 hours get the first answer again, marked
     /// `Idempotent-Replayed: true`; the same key with another request is 422; while the first
     /// request runs, 409 with Retry-After. Keys belong to the signed-in user.
+    #[param(rename = "Idempotency-Key", value_type = String, min_length = 1, max_length = 255, pattern = "^[!-~]+$")]
+    #[allow(dead_code)]
+    idempotency_key: Option<String>,
+}
+
+/// The header as the money routes document it (their keys live in the ledger, `crate::ledger`).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct LedgerKeyHeader {
+    /// Makes this money movement once-only, for good: a repeat with the key gets the first
+    /// answer again (marked `replayed`), waiting for it if the first is still running; the same
+    /// key with another request is 422. The body's `idempotency_key`, where there is one, is the
+    /// same key (send one or the other, or both equal). Kept by the ledger.
     #[param(rename = "Idempotency-Key", value_type = String, min_length = 1, max_length = 255, pattern = "^[!-~]+$")]
     #[allow(dead_code)]
     idempotency_key: Option<String>,

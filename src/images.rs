@@ -19,20 +19,7 @@ use crate::{
 /// The largest icon we keep.
 pub const MAX_ICON_BYTES: usize = 1 << 20;
 
-/// A strict decimal amount (`"4"`, `"4.9"`, `"4.99"`: no sign, no exponent, at most two
-/// decimals) in hundredths: cents for prices, hundredths of a star for ratings.
-pub fn hundredths(s: &str) -> Option<i64> {
-    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || whole.len() > 12 || !digits(whole) || frac.len() > 2 || !digits(frac) {
-        return None;
-    }
-    if s.contains('.') && frac.is_empty() {
-        return None;
-    }
-    let frac = format!("{frac:0<2}");
-    Some(whole.parse::<i64>().ok()? * 100 + frac.parse::<i64>().ok()?)
-}
+pub use crate::money::hundredths;
 
 /// The catalogue's word for the host's architecture.
 pub fn architecture_of(host: &str) -> String {

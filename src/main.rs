@@ -1,5 +1,5 @@
 //! The `hoody-api` command: `serve` (default), `migrate`, `openapi`, `servers …`, `invites …`, `users …`,
-//! `images …`.
+//! `images …`, `wallet credit`, `ledger verify`.
 
 use std::{
     process::ExitCode,
@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use hoody_api::{accounts, auth::crypto::SecretBox, config::Config, db, invites, servers, state::AppState, telemetry};
 
 mod images_cli;
+mod money_cli;
 
 #[derive(Parser)]
 #[command(name = "hoody-api", version, about = "The Hoody platform control plane")]
@@ -48,6 +49,16 @@ enum Command {
     Images {
         #[command(subcommand)]
         action: images_cli::ImagesCmd,
+    },
+    /// The wallet: credit a user (a promotion or a refund).
+    Wallet {
+        #[command(subcommand)]
+        action: money_cli::WalletCmd,
+    },
+    /// The money ledger: verify its invariants.
+    Ledger {
+        #[command(subcommand)]
+        action: money_cli::LedgerCmd,
     },
 }
 
@@ -221,6 +232,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Some(Command::Invites { action }) => manage_invites(cfg, action).await,
             Some(Command::Users { action }) => manage_users(cfg, action).await,
             Some(Command::Images { action }) => images_cli::manage_images(cfg, action).await,
+            Some(Command::Wallet { action }) => money_cli::manage_wallet(cfg, action).await,
+            Some(Command::Ledger { action }) => money_cli::manage_ledger(cfg, action).await,
             _ => serve(cfg).await,
         }
     })

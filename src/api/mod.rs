@@ -19,6 +19,7 @@ pub(crate) mod tokens;
 pub(crate) mod users;
 mod utilities;
 mod waitlist;
+pub(crate) mod wallet;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -42,7 +43,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(tokens::router())
         .merge(users::router())
         .merge(utilities::router())
-        .merge(waitlist::router());
+        .merge(waitlist::router())
+        .merge(wallet::router());
     OpenApiRouter::new().nest("/api/v1", v1)
 }
 

@@ -376,6 +376,11 @@ leaf_types! {
     ContainersCreate = CONTAINERS_CREATE;
     ProxyAliases = RESOURCES_PROXY_ALIASES;
     StorageShares = RESOURCES_STORAGE_SHARES;
+    WalletRead = FINANCIAL_WALLET_READ;
+    WalletTransfer = FINANCIAL_WALLET_TRANSFER;
+    BillingRead = FINANCIAL_BILLING_READ;
+    PaymentMethods = FINANCIAL_BILLING_MANAGE_PAYMENT_METHODS;
+    DownloadInvoices = FINANCIAL_BILLING_DOWNLOAD_INVOICES;
 }
 
 #[cfg(test)]

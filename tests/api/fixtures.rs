@@ -74,6 +74,13 @@ impl Drop for LxdApp {
 impl LxdApp {
     /// The app on the real LXD, free tier off unless `adjust` turns it on.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        // The rule at the top of main.rs, enforced: on one thread a synchronous `lxc` call can
+        // freeze the app mid-connection and stall LXD for everyone (four share tests missed it).
+        assert_eq!(
+            tokio::runtime::Handle::current().runtime_flavor(),
+            tokio::runtime::RuntimeFlavor::MultiThread,
+            "a test that drives LXD runs on #[tokio::test(flavor = \"multi_thread\", worker_threads = 2)]"
+        );
         assert!(
             std::path::Path::new(&socket()).exists(),
             "no LXD socket at {}: run scripts/lxd-test-host (scripts/test does)",

@@ -66,3 +66,4 @@ mod users_cli;
 mod users_me;
 mod utilities_ip;
 mod waitlist;
+mod wallet;

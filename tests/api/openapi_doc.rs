@@ -69,23 +69,40 @@ async fn served_document_and_docs_page_match() {
 }
 
 /// The document offers `Idempotency-Key` on exactly the routes the layer honours it on (the layer
-/// reads them from the document), and on the creating POSTs.
+/// reads them from the document) and the money routes whose keys the ledger keeps
+/// (their header's description says so), and on the creating POSTs.
 #[test]
 fn idempotency_key_is_documented_where_it_is_honoured() {
     let doc: Value = serde_json::from_str(&hoody_api::openapi::document_json()).unwrap();
     let mut documented: Vec<String> = Vec::new();
+    let mut ledger: Vec<String> = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let params = op["parameters"].as_array().cloned().unwrap_or_default();
             if params.iter().any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header") {
                 assert_eq!(method, "post", "{path}");
-                documented.push(path.clone());
+                let header = params.iter().find(|p| p["name"] == "Idempotency-Key").unwrap();
+                if header["description"].as_str().unwrap_or_default().contains(hoody_api::idempotency::LEDGER_MARK) {
+                    ledger.push(path.clone());
+                } else {
+                    documented.push(path.clone());
+                }
             }
         }
     }
     documented.sort();
+    ledger.sort();
     let honoured = hoody_api::idempotency::keyed_routes(&hoody_api::openapi::document());
     assert_eq!(documented, honoured);
+    assert_eq!(
+        ledger,
+        [
+            "/api/v1/images/purchase/{id}",
+            "/api/v1/wallet/payments/",
+            "/api/v1/wallet/payments/stripe/checkout",
+            "/api/v1/wallet/transfers"
+        ]
+    );
     for creating in [
         "/api/v1/projects/",
         "/api/v1/projects/{id}/containers",

@@ -179,9 +179,14 @@ pub struct ImportOut {}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PurchaseOut {
+    /// Dollars.
     #[serde(serialize_with = "hundredths")]
     #[schema(value_type = f64)]
     pub price_paid: i64,
+    /// Your general balance after the purchase, in dollars.
+    #[serde(serialize_with = "hundredths")]
+    #[schema(value_type = f64)]
+    pub remaining_balance: i64,
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The images you hold: the list, importing a free one, buying a paid one.
 
-use axum::extract::State;
+use axum::{extract::State, http::HeaderMap};
 
 use super::{
     dto::{ImportOut, PurchaseOut, UserImageOut, UserListOut, UserSort},
@@ -13,10 +13,11 @@ use crate::{
         permissions::{leaf, perm},
         principal::Principal,
     },
-    db::images,
+    db::{self, images},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::Path,
+    ledger::{self, Account, Key, Movement, Recorded},
     state::AppState,
 };
 
@@ -73,32 +74,78 @@ pub async fn import_image(
 
 /// Purchase image
 ///
-/// Buys a paid public image into your images. Until the wallet can pay, the answer is 412
-/// `payment_method_required` and nothing changes. A free image is imported, not bought (422);
-/// one you hold already is 409.
+/// Buys a paid public image into your images, paid from your general balance through the
+/// ledger (402 `insufficient_funds` when it does not cover the price; nothing changes). A free
+/// image is imported, not bought (422); one you hold already is 409. With an `Idempotency-Key`,
+/// a repeat gets the first answer and pays nothing.
 #[utoipa::path(post, path = "/images/purchase/{id}", tag = "images", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Image ID")),
+    params(("id" = String, Path, description = "Image ID"), crate::idempotency::LedgerKeyHeader),
     responses((status = 200, body = Envelope<PurchaseOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("financial.wallet.transfer"))))]
 pub async fn purchase_image(
     State(st): State<AppState>,
     me: Principal,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<ApiOk<PurchaseOut>> {
     me.require(leaf::FINANCIAL_WALLET_TRANSFER)?;
     let id = image_id(&id)?;
-    let mut tx = st.db.begin().await?;
-    let price = images::public_price_for_update(&mut tx, id).await?.ok_or_else(image_not_found)?;
-    if price == 0 {
-        return Err(ApiError::invalid("id", "this image is free: import it"));
+    let user = &me.user.user_id;
+    let key = ledger::key_of(&headers, None)?.map(|k| Key::new(k, &format!("image_purchase\n{id}")));
+    let (st, key) = (&st, &key);
+    ledger::retrying(|| async move {
+        let mut tx = st.db.begin().await?;
+        let price = images::public_price_for_update(&mut tx, id).await?.ok_or_else(image_not_found)?;
+        if price == 0 {
+            return Err(ApiError::invalid("id", "this image is free: import it"));
+        }
+        // A purchase with this key that committed before is seen here; one still running is
+        // waited for by the ledger (its key is unique) and replayed below.
+        if let Some(k) = key {
+            if let Some(prior) = db::ledger::by_key(&mut *tx, user, &k.key).await? {
+                return replay(prior, k);
+            }
+        }
+        if images::holds(&mut *tx, user, id).await? {
+            return Err(already_held());
+        }
+        let m = Movement {
+            user_id: user.clone(),
+            kind: "image_purchase",
+            amount_cents: price,
+            reason: id.to_owned(),
+            key: key.clone(),
+            postings: vec![(Account::General, -price), (Account::Platform(db::ledger::REVENUE), price)],
+            meta: serde_json::json!({"image_id": id}),
+        };
+        let txn_id = match ledger::record(&mut tx, &m).await? {
+            Recorded::New { txn_id, .. } => txn_id,
+            Recorded::Replay(prior) => return replay(prior, key.as_ref().ok_or(sqlx::Error::RowNotFound)?),
+        };
+        // Bought meanwhile by a concurrent request: this one pays nothing (rolled back).
+        if !images::hold(&mut *tx, user, id, "purchase", price).await? {
+            return Err(already_held());
+        }
+        let remaining = db::ledger::balances(&mut *tx, user).await?.general;
+        let out = PurchaseOut { price_paid: price, remaining_balance: remaining };
+        let answer =
+            serde_json::json!({"image_id": id, "answer": {"price_paid": price, "remaining_balance": remaining}});
+        db::ledger::set_meta(&mut tx, &txn_id, &answer).await?;
+        tx.commit().await?;
+        Ok(ApiOk::new("Image purchased", out))
+    })
+    .await
+}
+
+/// The answer an earlier purchase with this key gave.
+fn replay(prior: db::ledger::TxnRow, key: &Key) -> Result<ApiOk<PurchaseOut>> {
+    if prior.request_hash.as_deref() != Some(key.hash.as_slice()) {
+        return Err(ApiError::invalid("Idempotency-Key", "This idempotency key was used for a different request"));
     }
-    if images::holds(&mut *tx, &me.user.user_id, id).await? {
-        return Err(already_held());
-    }
-    // The wallet (its own issue) debits `price` here, in this transaction, and answers
-    // `price_paid` and `remaining_balance`. Until then nothing can pay for it.
-    Err(ApiError::precondition(
-        "payment_method_required",
-        "Buying an image needs a wallet with funds; add a payment method first",
+    let a = &prior.meta["answer"];
+    let cents = |k: &str| a[k].as_i64().ok_or_else(|| anyhow::anyhow!("purchase {} kept no answer", prior.txn_id));
+    Ok(ApiOk::new(
+        "Image purchased (replayed)",
+        PurchaseOut { price_paid: cents("price_paid")?, remaining_balance: cents("remaining_balance")? },
     ))
 }

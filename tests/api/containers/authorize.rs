@@ -17,7 +17,7 @@ async fn published_key(app: &TestApp) -> (VerifyingKey, String) {
     (VerifyingKey::from_bytes(&bytes).unwrap(), d["active_kid"].as_str().unwrap().to_owned())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorize_returns_a_container_claim_that_verifies_offline() {
     let app = spawn().await;
     let (key, kid) = published_key(&app).await;

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{ids, names, new_project, seed, spawn, user};
 use crate::permissions::tree;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_page_sort_filter_and_respect_realms() {
     let app = spawn().await;
     let s = app.verified_user("lists@example.com").await;

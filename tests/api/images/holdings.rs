@@ -50,7 +50,7 @@ async fn importing_a_free_image_adds_it_to_yours_once() {
 }
 
 #[tokio::test]
-async fn buying_needs_the_wallet_and_changes_nothing_until_then() {
+async fn buying_pays_from_the_wallet_and_changes_nothing_without_funds() {
     let app = TestApp::spawn().await;
     let s = quick_user(&app).await;
     let paid = insert(&app, Img { alias: "paid", price_cents: 999, ..Default::default() }).await;
@@ -58,9 +58,39 @@ async fn buying_needs_the_wallet_and_changes_nothing_until_then() {
     let hidden = insert(&app, Img { price_cents: 100, public: false, ..Default::default() }).await;
 
     let r = app.post_auth(&format!("/api/v1/images/purchase/{paid}"), &s.token, None).await;
-    r.expect(412);
-    assert_eq!(r.code(), "payment_method_required");
+    r.expect(402);
+    assert_eq!(r.code(), "insufficient_funds");
     assert!(held(&app, &s.user_id).await.is_empty());
+    let paid_too = insert(&app, Img { alias: "paid-too", price_cents: 250, ..Default::default() }).await;
+    crate::wallet::fund(&app, &s.user_id, "12.00").await;
+    // Eight buys of one image at once, with one key: one charge, the same answer for all.
+    let answers = futures::future::join_all((0..8).map(|_| {
+        let (app, token, path) = (&app, s.token.clone(), format!("/api/v1/images/purchase/{paid_too}"));
+        async move {
+            let r = app
+                .request_with(reqwest::Method::POST, &path, Some(&token), &[("idempotency-key", "img-1")], None)
+                .await;
+            (r.status.as_u16(), r.data().clone())
+        }
+    }))
+    .await;
+    assert!(
+        answers.iter().all(|a| a.0 == 200 && a.1 == json!({"price_paid": 2.5, "remaining_balance": 9.5})),
+        "{answers:?}"
+    );
+    assert_eq!(crate::wallet::kept(&app.db, &s.user_id).await, (950, 0));
+    // Without a key, a second buy of a held image is 409 and pays nothing.
+    let again = app.post_auth(&format!("/api/v1/images/purchase/{paid_too}"), &s.token, None).await;
+    again.expect(409);
+    assert_eq!(crate::wallet::kept(&app.db, &s.user_id).await, (950, 0));
+    let revenue: i64 = sqlx::query_scalar(
+        "select coalesce(sum(amount_cents), 0)::bigint from ledger_posting where account_id = 'platform_revenue'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(revenue, 250);
+    sqlx::query("delete from user_image where image_id = $1").bind(&paid_too).execute(&app.db).await.unwrap();
     let r = app.post_auth(&format!("/api/v1/images/purchase/{free}"), &s.token, None).await;
     r.expect(422);
     assert_eq!(r.body["details"]["fields"][0]["path"], "id");

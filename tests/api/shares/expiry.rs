@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{create, device, events, pair, sh, spawn, until};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_share_is_unmounted_and_recorded() {
     let app = spawn(200).await;
     let s = app.verified_user("brief@example.com").await;

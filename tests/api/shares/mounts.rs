@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{create, device, events, no_share_devices, pair, rows, sh, source_device, spawn, volume_exists};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_share_mounts_follows_its_changes_and_goes_with_its_delete() {
     let app = spawn(3_600_000).await;
     let s = app.verified_user("sharer@example.com").await;
@@ -160,7 +160,7 @@ async fn a_share_mounts_follows_its_changes_and_goes_with_its_delete() {
     assert_eq!(r.code(), "share_not_found");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alias_path_never_moves_to_another_share() {
     let app = spawn(3_600_000).await;
     let s = app.verified_user("aliaser@example.com").await;

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{create, device, no_share_devices, rows, sh, spawn, until, volume_exists};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_project_share_reaches_current_and_future_containers_and_goes_with_its_source() {
     let app = spawn(200).await;
     let s = app.verified_user("wide@example.com").await;

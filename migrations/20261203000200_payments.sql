@@ -1,0 +1,41 @@
+-- Top-ups through a payment provider. An intent is made before the provider is called (so a
+-- caller's key is taken once) and is credited only by the provider's verified webhook, once:
+-- each webhook event is recorded by id, the intent moves to `completed` once, and its ledger
+-- movement carries the key `intent:<id>`.
+create table payment_intent (
+    intent_id     text primary key,
+    user_id       text not null references app_user on delete restrict,
+    provider      text not null check (provider in ('stripe', 'nowpayments')),
+    -- checkout: a hosted page; payment: a saved payment method charged directly
+    flow          text not null check (flow in ('checkout', 'payment')),
+    status        text not null default 'creating'
+                  check (status in ('creating', 'pending', 'processing', 'completed', 'failed', 'expired', 'cancelled', 'admin_review')),
+    amount_cents  bigint not null check (amount_cents > 0),
+    currency      text not null default 'USD',
+    -- the provider's object: a Checkout Session (cs_…) or a PaymentIntent (pi_…)
+    provider_ref  text,
+    redirect_url  text,
+    reason        text not null default '',
+    payment_method_id text,
+    idem_key      text,
+    request_hash  bytea,
+    txn_id        text references ledger_txn,
+    failure       text,
+    -- the first answer, given again byte for byte to a repeat with the key
+    answer        jsonb,
+    credited_at   timestamptz,
+    expires_at    timestamptz,
+    created_at    timestamptz not null default now(),
+    updated_at    timestamptz not null default now(),
+    constraint payment_intent_idem unique (user_id, provider, idem_key)
+);
+create index payment_intent_user on payment_intent (user_id, provider, created_at desc);
+create unique index payment_intent_ref on payment_intent (provider, provider_ref) where provider_ref is not null;
+
+create table webhook_event (
+    provider    text not null,
+    event_id    text not null,
+    event_type  text not null,
+    received_at timestamptz not null default now(),
+    primary key (provider, event_id)
+);

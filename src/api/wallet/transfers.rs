@@ -1,0 +1,130 @@
+//! Transfers from the general balance to AI credits, and the fees they paid.
+
+use axum::{extract::State, http::HeaderMap};
+
+use super::dto::{FeeListOut, FeeOut, FeeSort, FeeTxnOut, TransferIn, TransferOut};
+use crate::{
+    api::list::{self, ListParams},
+    auth::{access::Require, permissions::perm},
+    db,
+    envelope::{ApiOk, Envelope},
+    error::{ApiError, ErrorBody, Result},
+    extract::Json,
+    ledger::{self, Account, Key, Movement, Recorded},
+    money,
+    state::AppState,
+};
+
+/// Transfer from general balance to AI credits
+///
+/// Moves `amount` (dollars, a strict string) from the general balance to AI credits, less the
+/// fee (`ai_credit_fee_bps` of `GET /wallet/payment-availability`, rounded down to the cent);
+/// the answer shows gross, fee and net. One direction only. The balance must cover the gross
+/// (402 `insufficient_funds`, nothing moved). With an idempotency key (header or body), a repeat
+/// gets the first answer with `replayed: true` and moves nothing.
+#[utoipa::path(post, path = "/wallet/transfers", tag = "wallet", security(("bearer" = [])),
+    params(crate::idempotency::LedgerKeyHeader), request_body = TransferIn,
+    responses((status = 200, body = Envelope<TransferOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("financial.wallet.transfer"))))]
+pub async fn create_transfer(
+    State(st): State<AppState>,
+    me: Require<perm::WalletTransfer>,
+    headers: HeaderMap,
+    Json(input): Json<TransferIn>,
+) -> Result<ApiOk<TransferOut>> {
+    let gross = money::amount("amount", &input.amount)?;
+    let bps = st.cfg.money.ai_fee_bps;
+    if let Some(expected) = input.expected_fee_bps {
+        if !(0..=9999).contains(&expected) {
+            return Err(ApiError::invalid("expected_fee_bps", "must be between 0 and 9999"));
+        }
+        if expected != i64::from(bps) {
+            return Err(ApiError::conflict(
+                "fee_changed",
+                format!("The transfer fee is now {bps} basis points, not {expected}; nothing was moved"),
+            ));
+        }
+    }
+    let fee = money::fee(gross, bps);
+    let net = gross - fee;
+    if net <= 0 {
+        return Err(ApiError::invalid("amount", "is too small: the fee would take all of it"));
+    }
+    let key =
+        ledger::key_of(&headers, input.idempotency_key.as_deref())?.map(|k| Key::new(k, &format!("transfer\n{gross}")));
+    let mut postings = vec![(Account::General, -gross), (Account::Ai, net)];
+    if fee > 0 {
+        postings.push((Account::Platform(db::ledger::FEES), fee));
+    }
+    let m = Movement {
+        user_id: me.user.user_id.clone(),
+        kind: "transfer",
+        amount_cents: gross,
+        reason: "Transfer to AI credits".into(),
+        key,
+        postings,
+        meta: serde_json::json!({"fee_bps": bps, "fee_cents": fee, "net_cents": net}),
+    };
+    let (st, m) = (&st, &m);
+    let out = ledger::retrying(|| async move {
+        let mut tx = st.db.begin().await?;
+        match ledger::record(&mut tx, m).await? {
+            Recorded::New { txn_id, .. } => {
+                let b = db::ledger::balances(&mut *tx, &m.user_id).await?;
+                let out = TransferOut {
+                    gross_transferred: money::dollars(gross),
+                    net_ai_credit: money::dollars(net),
+                    fee: money::dollars(fee),
+                    general_balance: money::dollars(b.general),
+                    ai_balance: money::dollars(b.ai),
+                    key_created: false,
+                    limit_sync_pending: false,
+                    replayed: false,
+                    transaction_id: txn_id.clone(),
+                };
+                let mut meta = m.meta.clone();
+                meta["answer"] = serde_json::to_value(&out).map_err(anyhow::Error::from)?;
+                db::ledger::set_meta(&mut tx, &txn_id, &meta).await?;
+                tx.commit().await?;
+                Ok(out)
+            }
+            Recorded::Replay(prior) => {
+                let mut out: TransferOut = serde_json::from_value(prior.meta["answer"].clone())
+                    .map_err(|e| anyhow::anyhow!("transfer {} kept no answer: {e}", prior.txn_id))?;
+                out.replayed = true;
+                Ok(out)
+            }
+        }
+    })
+    .await?;
+    let message = if out.replayed { "Transfer already made (replayed)" } else { "Transfer completed" };
+    Ok(ApiOk::new(message, out))
+}
+
+/// Get AI credit fee history
+///
+/// The platform fees taken from your transactions (transfers to AI credits), with the
+/// transaction each came from. Page/limit shape; sorted by `created_at`, `amount` or
+/// `transaction_id`.
+#[utoipa::path(get, path = "/wallet/ai-fee-history", tag = "wallet", security(("bearer" = [])),
+    params(ListParams<FeeSort>),
+    responses((status = 200, body = Envelope<FeeListOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
+    extensions(("x-hoody-permission" = json!("financial.wallet.read"))))]
+pub async fn list_ai_fees(
+    State(st): State<AppState>,
+    me: Require<perm::WalletRead>,
+    p: ListParams<FeeSort>,
+) -> Result<ApiOk<FeeListOut>> {
+    let order = p.order_by();
+    let page =
+        list::fetch(&p, |limit, offset| db::ledger::fees(&st.db, &me.user.user_id, &order, limit, offset)).await?;
+    let page = page.map(|f| FeeOut {
+        id: f.posting_id.to_string(),
+        transaction_id: f.txn_id.clone(),
+        amount: money::dollars(f.amount_cents),
+        created_at: db::ts(f.created_at),
+        transaction: FeeTxnOut { id: f.txn_id, reason: f.reason, amount: money::dollars(f.txn_amount_cents) },
+    });
+    let pagination = page.pagination();
+    Ok(ApiOk::new("AI credit fee history", FeeListOut { fees: page.items, pagination }))
+}

@@ -1,0 +1,209 @@
+//! Moving money: one [`Movement`] is one ledger transaction with balanced postings, recorded
+//! inside the caller's database transaction (so a rental, a purchase or a claim row commits with
+//! its debit or not at all).
+//!
+//! Idempotency lives in the ledger itself: a movement carries the caller's key (the
+//! `Idempotency-Key` header or the body's `idempotency_key`) and a hash of what was asked, and
+//! the key is unique per user in `ledger_txn`. A second request with the key waits for the first
+//! to commit, then gets the first's answer (`replayed`); with another request behind it, 422.
+//! Because the key is written in the same transaction as the money, no crash, lost reply or
+//! retry can move money twice. The generic `Idempotency-Key` layer does not handle these routes
+//! (they document the header with `crate::idempotency::LedgerKeyHeader`).
+//!
+//! Overdrafts: a debit posting that would take a user account below zero fails on the
+//! account's check constraint (the trigger that applies postings takes the row lock), and is
+//! answered 402 `insufficient_funds`; no read-then-write.
+
+use std::{future::Future, time::Duration};
+
+use axum::http::HeaderMap;
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
+
+use crate::{
+    db::{
+        self,
+        ledger::{TxnRow, UserAccounts},
+    },
+    error::{ApiError, Result},
+};
+
+/// Where a posting goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Account {
+    /// The user's general balance.
+    General,
+    /// The user's AI credits.
+    Ai,
+    /// One of the platform's accounts (`db::ledger::FEES`, …).
+    Platform(&'static str),
+}
+
+/// The caller's idempotency key and what it stands for.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub key: String,
+    pub hash: Vec<u8>,
+}
+
+impl Key {
+    /// `what` describes the request by meaning (route and checked inputs), so the same request
+    /// written another way is the same request.
+    pub fn new(key: String, what: &str) -> Self {
+        Self { key, hash: Sha256::digest(what.as_bytes()).to_vec() }
+    }
+}
+
+/// One movement of money for a user.
+#[derive(Debug, Clone)]
+pub struct Movement {
+    pub user_id: String,
+    /// `ledger_txn.kind`: topup, transfer, rent, rent_extend, image_purchase, bonus, credit, refund.
+    pub kind: &'static str,
+    pub amount_cents: i64,
+    pub reason: String,
+    pub key: Option<Key>,
+    /// Signed cents per account; they sum to zero.
+    pub postings: Vec<(Account, i64)>,
+    pub meta: serde_json::Value,
+}
+
+/// What recording gave.
+#[derive(Debug)]
+pub enum Recorded {
+    /// Moved now, as `txn_id`.
+    New { txn_id: String, accounts: UserAccounts },
+    /// The key's earlier movement (nothing moved now).
+    Replay(TxnRow),
+}
+
+/// The key of a money-moving request: the `Idempotency-Key` header or the body's
+/// `idempotency_key` (1–255 visible ASCII characters); both given must agree.
+pub fn key_of(headers: &HeaderMap, body: Option<&str>) -> Result<Option<String>> {
+    let check = |field: &str, v: &str| -> Result<String> {
+        let v = v.trim();
+        if v.is_empty() || v.len() > 255 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::invalid(field, "must be 1-255 visible ASCII characters"));
+        }
+        Ok(v.to_owned())
+    };
+    let header = match headers.get(crate::idempotency::HEADER) {
+        Some(v) => Some(check(
+            "Idempotency-Key",
+            v.to_str().map_err(|_| ApiError::invalid("Idempotency-Key", "must be visible ASCII"))?,
+        )?),
+        None => None,
+    };
+    let body = body.map(|b| check("idempotency_key", b)).transpose()?;
+    match (header, body) {
+        (Some(h), Some(b)) if h != b => {
+            Err(ApiError::invalid("idempotency_key", "differs from the Idempotency-Key header; send one key"))
+        }
+        (h, b) => Ok(h.or(b)),
+    }
+}
+
+/// Record `m` in the caller's transaction. A debit beyond a balance → 402 (the caller's
+/// transaction is then unusable: return the error).
+pub async fn record(conn: &mut PgConnection, m: &Movement) -> Result<Recorded> {
+    debug_assert_eq!(m.postings.iter().map(|p| p.1).sum::<i64>(), 0, "unbalanced movement");
+    let accounts = db::ledger::user_accounts(&mut *conn, &m.user_id).await?;
+    let txn_id = db::new_id();
+    let fresh = db::ledger::insert_txn(
+        &mut *conn,
+        &db::ledger::NewTxn {
+            txn_id: &txn_id,
+            user_id: Some(&m.user_id),
+            kind: m.kind,
+            amount_cents: m.amount_cents,
+            reason: &m.reason,
+            idem_key: m.key.as_ref().map(|k| k.key.as_str()),
+            request_hash: m.key.as_ref().map(|k| k.hash.as_slice()),
+            meta: &m.meta,
+        },
+    )
+    .await?;
+    if !fresh {
+        let key = m.key.as_ref().map(|k| k.key.as_str()).unwrap_or_default();
+        let prior = db::ledger::by_key(&mut *conn, &m.user_id, key).await?.ok_or(sqlx::Error::RowNotFound)?;
+        if prior.request_hash.as_deref() != m.key.as_ref().map(|k| k.hash.as_slice()) {
+            return Err(ApiError::invalid("idempotency_key", "This idempotency key was used for a different request"));
+        }
+        return Ok(Recorded::Replay(prior));
+    }
+    let postings: Vec<(String, i64)> = m
+        .postings
+        .iter()
+        .map(|(a, n)| {
+            let id = match a {
+                Account::General => accounts.general.clone(),
+                Account::Ai => accounts.ai.clone(),
+                Account::Platform(p) => (*p).to_owned(),
+            };
+            (id, *n)
+        })
+        .collect();
+    match db::ledger::post(&mut *conn, &txn_id, &postings).await {
+        Err(e) if is_overdraft(&e) => Err(insufficient_funds()),
+        other => other.map_err(ApiError::from),
+    }?;
+    Ok(Recorded::New { txn_id, accounts })
+}
+
+pub fn insufficient_funds() -> ApiError {
+    ApiError::payment_required("insufficient_funds", "Your balance does not cover this; top up your wallet first")
+}
+
+fn is_overdraft(e: &sqlx::Error) -> bool {
+    e.as_database_error().and_then(|d| d.constraint()) == Some("ledger_account_no_negative")
+}
+
+/// A deadlock or a serialization failure: the whole transaction may simply run again.
+fn is_retryable(e: &ApiError) -> bool {
+    matches!(e, ApiError::Db(d) if d.as_database_error().and_then(|x| x.code()).is_some_and(|c| c == "40P01" || c == "40001"))
+}
+
+/// Run a money transaction, again (up to 3 more times, with jitter) when Postgres aborted it
+/// for a deadlock or a serialization failure; `f` opens and commits its own transaction.
+pub async fn retrying<T, F, Fut>(mut f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut attempt = 0u32;
+    loop {
+        match f().await {
+            Err(e) if attempt < 3 && is_retryable(&e) => {
+                attempt += 1;
+                let ms = rand::thread_rng().gen_range(5..(25 * u64::from(attempt)));
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// An operator's credit to a user's general balance (a promotion or a refund), from the
+/// promotions account. Returns the transaction id.
+pub async fn credit(db: &sqlx::PgPool, user_id: &str, cents: i64, reason: &str) -> Result<String> {
+    let m = Movement {
+        user_id: user_id.to_owned(),
+        kind: "credit",
+        amount_cents: cents,
+        reason: reason.to_owned(),
+        key: None,
+        postings: vec![(Account::Platform(db::ledger::PROMOTIONS), -cents), (Account::General, cents)],
+        meta: serde_json::json!({"by": "operator"}),
+    };
+    let m = &m;
+    retrying(|| async move {
+        let mut tx = db.begin().await?;
+        let Recorded::New { txn_id, .. } = record(&mut tx, m).await? else {
+            return Err(ApiError::Internal(anyhow::anyhow!("a credit without a key cannot be a replay")));
+        };
+        tx.commit().await?;
+        Ok(txn_id)
+    })
+    .await
+}
