@@ -39,3 +39,15 @@ create table webhook_event (
     received_at timestamptz not null default now(),
     primary key (provider, event_id)
 );
+
+-- Each user's customer at Stripe, made by the server (never taken from a request): cards are
+-- attached to it when saved, and charged only with it.
+create table stripe_customer (
+    user_id     text primary key references app_user on delete cascade,
+    customer_id text not null unique,
+    created_at  timestamptz not null default now()
+);
+
+-- A card saved with Stripe belongs to one account.
+create unique index payment_method_stripe on payment_method ((details ->> 'stripe_payment_method'))
+    where details ? 'stripe_payment_method';

@@ -268,8 +268,9 @@ fn is_gone_meanwhile(e: &sqlx::Error) -> bool {
 fn is_bad_input(e: &sqlx::Error) -> bool {
     e.as_database_error().and_then(|d| d.code()).is_some_and(|c| {
         // character_not_in_repertoire, untranslatable_character, numeric_value_out_of_range,
-        // invalid_text_representation, string_data_right_truncation
-        matches!(c.as_ref(), "22021" | "22P05" | "22003" | "22P02" | "22001")
+        // invalid_text_representation, string_data_right_truncation, invalid_escape_sequence,
+        // invalid_escape_character (a LIKE pattern ending in a backslash)
+        matches!(c.as_ref(), "22021" | "22P05" | "22003" | "22P02" | "22001" | "22025" | "2201B")
     })
 }
 

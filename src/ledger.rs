@@ -48,10 +48,15 @@ pub struct Key {
 }
 
 impl Key {
-    /// `what` describes the request by meaning (route and checked inputs), so the same request
-    /// written another way is the same request.
+    /// A key the server chose (`intent:<id>`, `github-bonus`). `what` describes the request by
+    /// meaning (route and checked inputs), so the same request written another way is the same.
     pub fn new(key: String, what: &str) -> Self {
         Self { key, hash: Sha256::digest(what.as_bytes()).to_vec() }
+    }
+
+    /// A caller's key: kept under `c/`, so it can never be one of the server's own keys.
+    pub fn client(key: String, what: &str) -> Self {
+        Self::new(format!("c/{key}"), what)
     }
 }
 
@@ -149,6 +154,18 @@ pub async fn record(conn: &mut PgConnection, m: &Movement) -> Result<Recorded> {
         other => other.map_err(ApiError::from),
     }?;
     Ok(Recorded::New { txn_id, accounts })
+}
+
+/// The movement an earlier request with this key made, if any (422 when that request was
+/// another one). Looked up before anything that depends on the current settings or state (a fee,
+/// a price), so a retry of a request that succeeded gets its answer, not a new refusal.
+pub async fn earlier(db: &sqlx::PgPool, user_id: &str, key: Option<&Key>) -> Result<Option<TxnRow>> {
+    let Some(k) = key else { return Ok(None) };
+    let Some(prior) = db::ledger::by_key(db, user_id, &k.key).await? else { return Ok(None) };
+    if prior.request_hash.as_deref() != Some(k.hash.as_slice()) {
+        return Err(ApiError::invalid("idempotency_key", "This idempotency key was used for a different request"));
+    }
+    Ok(Some(prior))
 }
 
 pub fn insufficient_funds() -> ApiError {

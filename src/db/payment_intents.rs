@@ -16,6 +16,7 @@ pub struct IntentRow {
     pub provider_ref: Option<String>,
     pub redirect_url: Option<String>,
     pub reason: String,
+    pub payment_method_id: Option<String>,
     pub request_hash: Option<Vec<u8>>,
     pub txn_id: Option<String>,
     pub failure: Option<String>,
@@ -27,7 +28,7 @@ pub struct IntentRow {
 
 const COLUMNS: &str =
     "intent_id, user_id, provider, flow, status, amount_cents, currency, provider_ref, redirect_url, \
-    reason, request_hash, txn_id, failure, credited_at, expires_at, created_at, updated_at";
+    reason, payment_method_id, request_hash, txn_id, failure, credited_at, expires_at, created_at, updated_at";
 
 pub struct NewIntent<'a> {
     pub id: &'a str,
@@ -193,4 +194,50 @@ pub async fn answer(db: impl PgExecutor<'_>, id: &str) -> sqlx::Result<Option<se
         .fetch_optional(db)
         .await?
         .flatten())
+}
+
+/// The user's customer at Stripe, if made.
+pub async fn stripe_customer(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!("select customer_id from stripe_customer where user_id = $1", user_id).fetch_optional(db).await
+}
+
+/// Record the user's customer (the first one recorded stands; returns it).
+pub async fn set_stripe_customer(
+    db: impl PgExecutor<'_> + Copy,
+    user_id: &str,
+    customer_id: &str,
+) -> sqlx::Result<String> {
+    sqlx::query!(
+        "insert into stripe_customer (user_id, customer_id) values ($1, $2) on conflict (user_id) do nothing",
+        user_id,
+        customer_id
+    )
+    .execute(db)
+    .await?;
+    sqlx::query_scalar!("select customer_id from stripe_customer where user_id = $1", user_id).fetch_one(db).await
+}
+
+/// The provider could not be reached: the intent stays `creating` with the reason, and a repeat
+/// with the key asks the provider again (its own idempotency key is the intent id).
+pub async fn unreachable(db: impl PgExecutor<'_>, id: &str, why: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update payment_intent set failure = $2, updated_at = now() where intent_id = $1 and status = 'creating'",
+        id,
+        why
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Move an intent (not yet credited) to `status`.
+pub async fn set_status(conn: &mut PgConnection, id: &str, status: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update payment_intent set status = $2, updated_at = now() where intent_id = $1 and status <> 'completed'",
+        id,
+        status
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -39,6 +39,18 @@ pub struct Session {
 }
 
 #[derive(Debug, Deserialize)]
+pub struct Customer {
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PaymentMethod {
+    pub id: String,
+    /// The customer it is attached to (`cus_…`), or none.
+    pub customer: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
 pub struct PaymentIntent {
     pub id: String,
     pub status: String,
@@ -68,13 +80,18 @@ impl<'a> Client<'a> {
         idempotency_key: &str,
         form: &[(String, String)],
     ) -> Result<T, StripeError> {
-        let res = self
-            .http
-            .post(format!("{}{path}", self.base))
+        let req = self.http.post(format!("{}{path}", self.base)).header("Idempotency-Key", idempotency_key).form(form);
+        self.send(req).await
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, StripeError> {
+        self.send(self.http.get(format!("{}{path}", self.base))).await
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, StripeError> {
+        let res = req
             .bearer_auth(self.key.as_str())
             .header("Stripe-Version", API_VERSION)
-            .header("Idempotency-Key", idempotency_key)
-            .form(form)
             .timeout(Duration::from_secs(20))
             .send()
             .await
@@ -94,6 +111,25 @@ impl<'a> Client<'a> {
             return Err(StripeError::Refused(message));
         }
         Err(StripeError::Unavailable(format!("HTTP {status}")))
+    }
+
+    /// The user's customer object (made once per user: the key is the user's id).
+    pub async fn create_customer(&self, user_id: &str) -> Result<Customer, StripeError> {
+        let form = vec![("metadata[user_id]".to_owned(), user_id.to_owned())];
+        self.post("/v1/customers", &format!("customer-{user_id}"), &form).await
+    }
+
+    pub async fn payment_method(&self, id: &str) -> Result<PaymentMethod, StripeError> {
+        if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(StripeError::Refused("not a payment method id".into()));
+        }
+        self.get(&format!("/v1/payment_methods/{id}")).await
+    }
+
+    /// Attach a payment method to the user's customer.
+    pub async fn attach(&self, id: &str, customer: &str) -> Result<PaymentMethod, StripeError> {
+        let form = vec![("customer".to_owned(), customer.to_owned())];
+        self.post(&format!("/v1/payment_methods/{id}/attach"), &format!("attach-{id}-{customer}"), &form).await
     }
 
     /// A Checkout Session for `cents` that sends the payer back to `return_url`.
@@ -185,7 +221,7 @@ pub fn verify(secret: &str, header: &str, payload: &[u8], now: i64) -> Result<()
     if sigs.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now - t).abs() > TOLERANCE_SECS {
+    if now.abs_diff(t) > TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::TooOld);
     }
     for sig in sigs {
@@ -225,6 +261,8 @@ mod tests {
         assert_eq!(verify("whsec_x", &h, br#"{"id":"evt_2"}"#, 1000), Err(SignatureError::Mismatch));
         assert_eq!(verify("whsec_x", "v1=00", body, 1000), Err(SignatureError::Malformed));
         assert_eq!(verify("whsec_x", "t=1000", body, 1000), Err(SignatureError::Malformed));
+        let far = format!("t={},v1=00", i64::MIN);
+        assert_eq!(verify("whsec_x", &far, body, 1000), Err(SignatureError::TooOld));
         // A second, valid v1 among stale ones (Stripe sends several while rolling a secret).
         let good = sign("whsec_x", body, 1000);
         let two = format!("t=1000,v1={},{}", "ab".repeat(32), good.split(',').nth(1).unwrap());

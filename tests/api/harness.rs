@@ -474,6 +474,13 @@ impl Served {
         Self { child, base, dir }
     }
 
+    /// Kill it at once (SIGKILL: no shutdown, requests cut where they are).
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
     /// Stop it with SIGTERM: its stdout, its stderr, and whether it exited cleanly.
     pub fn stop(mut self) -> (String, String, bool) {
         use std::io::Read;

@@ -91,7 +91,11 @@ pub async fn purchase_image(
     me.require(leaf::FINANCIAL_WALLET_TRANSFER)?;
     let id = image_id(&id)?;
     let user = &me.user.user_id;
-    let key = ledger::key_of(&headers, None)?.map(|k| Key::new(k, &format!("image_purchase\n{id}")));
+    let key = ledger::key_of(&headers, None)?.map(|k| Key::client(k, &format!("image_purchase\n{id}")));
+    // A retry of a purchase that was made gets its answer, even if the image left the catalogue.
+    if let Some(prior) = ledger::earlier(&st.db, user, key.as_ref()).await? {
+        return replay(prior, key.as_ref().ok_or(sqlx::Error::RowNotFound)?);
+    }
     let (st, key) = (&st, &key);
     ledger::retrying(|| async move {
         let mut tx = st.db.begin().await?;
@@ -99,14 +103,10 @@ pub async fn purchase_image(
         if price == 0 {
             return Err(ApiError::invalid("id", "this image is free: import it"));
         }
-        // A purchase with this key that committed before is seen here; one still running is
-        // waited for by the ledger (its key is unique) and replayed below.
-        if let Some(k) = key {
-            if let Some(prior) = db::ledger::by_key(&mut *tx, user, &k.key).await? {
-                return replay(prior, k);
-            }
-        }
-        if images::holds(&mut *tx, user, id).await? {
+        // Held already: 409 before anything moves. With a key, the ledger goes first: a purchase
+        // with the key that committed (or still runs: its key is unique) is replayed below, not
+        // refused because it already put the image in your images.
+        if key.is_none() && images::holds(&mut *tx, user, id).await? {
             return Err(already_held());
         }
         let m = Movement {

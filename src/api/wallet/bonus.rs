@@ -80,10 +80,10 @@ fn outcome(result: &'static str, s: &Standing, message: &'static str) -> ApiOk<B
 /// again), `offer_ended`.
 #[utoipa::path(post, path = "/wallet/github-bonus/claim", tag = "wallet", security(("bearer" = [])),
     responses((status = 200, body = Envelope<BonusClaimResultOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
-    extensions(("x-hoody-permission" = json!("financial.wallet.read"))))]
+    extensions(("x-hoody-permission" = json!("financial.wallet.transfer"))))]
 pub async fn claim_github_bonus(
     State(st): State<AppState>,
-    me: Require<perm::WalletRead>,
+    me: Require<perm::WalletTransfer>,
 ) -> Result<ApiOk<BonusClaimResultOut>> {
     let user = &me.user.user_id;
     let s = db::github_bonus::standing(&st.db, user).await?;

@@ -200,8 +200,13 @@ fn filter_of(raw: Option<&str>) -> Result<Vec<Cond>> {
             } else {
                 vec![value_of(field, v)?]
             };
-            if op == "like" && !matches!(values.first(), Some(Value::Text(_))) {
-                return Err(bad_filter(format!("like applies to text fields, not {field}")));
+            match values.first() {
+                Some(Value::Text(t)) if op == "like" && (t.len() - t.trim_end_matches('\\').len()) % 2 == 1 => {
+                    return Err(bad_filter("a like pattern cannot end with an escaping backslash"));
+                }
+                Some(Value::Text(_)) => {}
+                _ if op == "like" => return Err(bad_filter(format!("like applies to text fields, not {field}"))),
+                _ => {}
             }
             out.push(Cond { column: col, op: sql, values });
         }

@@ -13,12 +13,16 @@ use crate::{
     auth::{access::Require, permissions::perm},
     db::{self, payment_methods as pm},
     envelope::{ApiOk, Envelope},
-    error::{ApiError, ErrorBody, FieldError, Result},
+    error::{ApiError, ErrorBody, FieldError, Result, ResultExt},
     extract::{Json, Path},
     state::AppState,
 };
 
 const MAX_DETAILS: usize = 8 * 1024;
+
+fn card_taken() -> ApiError {
+    ApiError::conflict("payment_method_exists", "This card is saved already")
+}
 
 pub fn payment_method_not_found() -> ApiError {
     ApiError::not_found("payment_method_not_found", "Payment method not found")
@@ -36,6 +40,9 @@ fn details_of(v: Option<serde_json::Value>) -> Result<(serde_json::Value, &'stat
             "details",
             "must not hold a card number: save the card with the payment provider and send its id (stripe_payment_method)",
         ));
+    }
+    if v.get("stripe_customer").is_some() {
+        return Err(ApiError::invalid("details.stripe_customer", "is set by the server, not by a request"));
     }
     match v.get("stripe_payment_method") {
         None => Ok((v, "other")),
@@ -104,6 +111,9 @@ pub async fn create_payment_method(
     let name = name_of(&input.name)?;
     let (details, kind) = details_of(input.details)?;
     let user = &me.user.user_id;
+    if let Some(pm) = details.get("stripe_payment_method").and_then(|v| v.as_str()) {
+        super::payments::own_card(&st, user, pm).await?;
+    }
     let id = db::new_id();
     let mut tx = st.db.begin().await?;
     pm::lock_user(&mut tx, user).await?;
@@ -112,7 +122,7 @@ pub async fn create_payment_method(
         pm::clear_default(&mut tx, user).await?;
     }
     let new = pm::NewMethod { id: &id, user_id: user, r#type: kind, name: &name, details: &details, is_default };
-    pm::insert(&mut tx, &new).await?;
+    pm::insert(&mut tx, &new).await.on_constraint("payment_method_stripe", card_taken)?;
     let row = pm::get(&mut *tx, user, &id).await?.ok_or(sqlx::Error::RowNotFound)?;
     tx.commit().await?;
     Ok(ApiOk::created("Payment method added", PaymentMethodOut::from(&row)))
@@ -162,6 +172,9 @@ pub async fn update_payment_method(
 ) -> Result<ApiOk<PaymentMethodOut>> {
     let checked = input.details.map(|d| details_of(Some(d))).transpose()?;
     let user = &me.user.user_id;
+    if let Some(pm) = checked.as_ref().and_then(|(d, _)| d.get("stripe_payment_method")).and_then(|v| v.as_str()) {
+        super::payments::own_card(&st, user, pm).await?;
+    }
     let id = path_id(&id, payment_method_not_found)?;
     let mut tx = st.db.begin().await?;
     pm::lock_user(&mut tx, user).await?;
@@ -182,7 +195,9 @@ pub async fn update_payment_method(
         pm::clear_default(&mut tx, user).await?;
     }
     let (details, kind) = checked.unwrap_or((row.details.clone(), if row.r#type == "card" { "card" } else { "other" }));
-    pm::update(&mut tx, user, id, &details, kind, status, is_default).await?;
+    pm::update(&mut tx, user, id, &details, kind, status, is_default)
+        .await
+        .on_constraint("payment_method_stripe", card_taken)?;
     let row = pm::get(&mut *tx, user, id).await?.ok_or(sqlx::Error::RowNotFound)?;
     tx.commit().await?;
     Ok(ApiOk::new("Payment method updated", PaymentMethodOut::from(&row)))

@@ -34,9 +34,8 @@ fn not_configured(what: &str) -> ApiError {
     ApiError::precondition("payment_provider_not_configured", format!("{what} are not configured on this server"))
 }
 
-/// A top-up amount: a strict dollar string within the configured bounds.
-fn topup_amount(st: &AppState, field: &str, raw: &str) -> Result<i64> {
-    let cents = money::amount(field, raw)?;
+/// A top-up amount within the configured bounds.
+fn topup_bounds(st: &AppState, field: &str, cents: i64) -> Result<i64> {
     let m = &st.cfg.money;
     if cents < m.topup_min_cents || cents > m.topup_max_cents {
         return Err(ApiError::validation(vec![FieldError::new(
@@ -59,22 +58,55 @@ fn provider_failed(e: stripe::StripeError) -> ApiError {
     }
 }
 
-/// What a repeat with a taken key gets: the first answer, or why there is none.
-async fn repeat(st: &AppState, prior: &IntentRow, hash: &[u8]) -> Result<Response> {
+/// What a repeat with a taken key gets: the first answer (kept, or rebuilt from the intent when
+/// it could not be kept), the first refusal again, 409 while the first runs, or, when the
+/// provider could not be reached, the provider asked again (its idempotency key is the intent id,
+/// so it answers with what it did the first time).
+async fn repeat(st: &AppState, prior: IntentRow, hash: &[u8]) -> Result<Response> {
     if prior.request_hash.as_deref() != Some(hash) {
         return Err(ApiError::invalid("idempotency_key", "This idempotency key was used for a different request"));
     }
     if let Some(answer) = intents::answer(&st.db, &prior.intent_id).await? {
         return Ok(json_response(StatusCode::CREATED, &answer));
     }
-    if prior.status == "creating" {
-        return Err(ApiError::Busy {
+    match prior.status.as_str() {
+        "creating" if prior.failure.is_some() => {
+            let client =
+                stripe::Client::new(payments::http(), &st.cfg.money).ok_or_else(|| not_configured("Card payments"))?;
+            start(st, &client, &prior).await
+        }
+        "creating" => Err(ApiError::Busy {
             code: "idempotency_key_in_use",
             message: "The first request with this key is still running".into(),
             retry_after_secs: 1,
-        });
+        }),
+        "failed" => Err(ApiError::payment_required(
+            "payment_refused",
+            format!("The payment was refused: {}", prior.failure.as_deref().unwrap_or("by the provider")),
+        )),
+        _ => Ok(json_response(StatusCode::CREATED, &answer_of(&prior))),
     }
-    Err(ApiError::conflict("payment_failed", "The first request with this key failed; use a new key"))
+}
+
+/// The answer for an intent the provider took.
+fn answer_of(row: &IntentRow) -> serde_json::Value {
+    let intent = PaymentIntentOut::from(row);
+    if row.flow == "checkout" {
+        let out = CheckoutOut { checkout_url: row.redirect_url.clone().unwrap_or_default(), intent };
+        serde_json::json!({"statusCode": 201, "message": "Checkout started", "data": out})
+    } else {
+        serde_json::json!({"statusCode": 201, "message": "Payment started", "data": intent})
+    }
+}
+
+/// The intent the caller's key already names, if any (looked up before the bounds and settings
+/// of today, so a retry of what was done gets its answer).
+async fn earlier(st: &AppState, user: &str, key: Option<&Key>) -> Result<Option<Response>> {
+    let Some(k) = key else { return Ok(None) };
+    match intents::by_key(&st.db, user, "stripe", &k.key).await? {
+        Some(prior) => repeat(st, prior, &k.hash).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Take the caller's key for a new intent, or answer as the key's first request did.
@@ -86,7 +118,100 @@ async fn claim(st: &AppState, new: &intents::NewIntent<'_>) -> Result<Option<Res
         return Err(ApiError::Internal(anyhow::anyhow!("an intent without a key conflicted")));
     };
     let prior = intents::by_key(&st.db, new.user_id, new.provider, key).await?.ok_or(sqlx::Error::RowNotFound)?;
-    repeat(st, &prior, hash).await.map(Some)
+    repeat(st, prior, hash).await.map(Some)
+}
+
+/// Ask the provider to take an intent in `creating` (a new one, or one it could not be reached
+/// for), record what it said, and keep the answer.
+async fn start(st: &AppState, client: &stripe::Client<'_>, row: &IntentRow) -> Result<Response> {
+    let id = &row.intent_id;
+    let started = match row.flow.as_str() {
+        "checkout" => {
+            let return_url =
+                st.cfg.money.stripe_return_url.clone().unwrap_or_else(|| format!("{}/wallet", st.cfg.public_url));
+            client.checkout_session(id, row.amount_cents, &return_url).await.map(|s| {
+                let expires = Utc::now() + chrono::Duration::hours(24);
+                ("pending", s.id, Some(s.url.unwrap_or_default()), Some(expires))
+            })
+        }
+        _ => {
+            let (pm, customer) = card_of(st, &row.user_id, row.payment_method_id.as_deref()).await?;
+            client.charge(id, row.amount_cents, &pm, Some(&customer)).await.map(|pi| {
+                let status = match pi.status.as_str() {
+                    "succeeded" | "processing" => "processing",
+                    "requires_action" | "requires_confirmation" => "pending",
+                    "canceled" => "cancelled",
+                    _ => "failed",
+                };
+                (status, pi.id, None, None)
+            })
+        }
+    };
+    let (status, reference, url, expires) = match started {
+        Ok(s) => s,
+        Err(e @ stripe::StripeError::Refused(_)) => {
+            intents::failed(&st.db, id, &e.to_string()).await?;
+            return Err(provider_failed(e));
+        }
+        Err(e) => {
+            intents::unreachable(&st.db, id, &e.to_string()).await?;
+            return Err(provider_failed(e));
+        }
+    };
+    intents::started(&st.db, id, status, &reference, url.as_deref(), expires).await?;
+    let row = intents::get(&st.db, &row.user_id, id).await?.ok_or(sqlx::Error::RowNotFound)?;
+    let body = answer_of(&row);
+    intents::keep_answer(&st.db, id, &body).await?;
+    Ok(json_response(StatusCode::CREATED, &body))
+}
+
+/// The saved card an intent charges and the user's customer at Stripe.
+async fn card_of(st: &AppState, user: &str, method_id: Option<&str>) -> Result<(String, String)> {
+    let method = match method_id {
+        Some(m) => db::payment_methods::get(&st.db, user, m).await?,
+        None => None,
+    };
+    let pm = method
+        .as_ref()
+        .and_then(|m| m.details.get("stripe_payment_method"))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::precondition("payment_method_required", "The payment method is gone"))?;
+    let customer = intents::stripe_customer(&st.db, user)
+        .await?
+        .ok_or_else(|| ApiError::precondition("payment_method_required", "Save the card again"))?;
+    Ok((pm, customer))
+}
+
+/// Make sure Stripe payment method `pm` is the user's: attached to the user's own customer (made
+/// by the server, once), or attached to it now. One attached to another customer is refused: a
+/// card id alone never lets anyone charge someone else's card.
+pub(crate) async fn own_card(st: &AppState, user: &str, pm: &str) -> Result<()> {
+    let client = stripe::Client::new(payments::http(), &st.cfg.money).ok_or_else(|| not_configured("Card payments"))?;
+    let field = "details.stripe_payment_method";
+    let customer = match intents::stripe_customer(&st.db, user).await? {
+        Some(c) => c,
+        None => {
+            let c = client.create_customer(user).await.map_err(provider_failed)?;
+            intents::set_stripe_customer(&st.db, user, &c.id).await?
+        }
+    };
+    let found = match client.payment_method(pm).await {
+        Ok(found) => found,
+        Err(stripe::StripeError::Refused(_)) => {
+            return Err(ApiError::invalid(field, "is not a payment method Stripe knows"))
+        }
+        Err(e) => return Err(provider_failed(e)),
+    };
+    match found.customer {
+        Some(c) if c == customer => Ok(()),
+        Some(_) => Err(ApiError::invalid(field, "belongs to another customer")),
+        None => match client.attach(&found.id, &customer).await {
+            Ok(_) => Ok(()),
+            Err(stripe::StripeError::Refused(m)) => Err(ApiError::invalid(field, format!("Stripe refused it: {m}"))),
+            Err(e) => Err(provider_failed(e)),
+        },
+    }
 }
 
 /// Start a card payment (Stripe Checkout)
@@ -107,10 +232,14 @@ pub async fn create_stripe_checkout(
     headers: HeaderMap,
     Json(input): Json<CheckoutIn>,
 ) -> Result<Response> {
-    let cents = topup_amount(&st, "amount", &input.amount)?;
-    let client = stripe::Client::new(payments::http(), &st.cfg.money).ok_or_else(|| not_configured("Card payments"))?;
+    let cents = money::amount("amount", &input.amount)?;
     let key =
         ledger::key_of(&headers, input.idempotency_key.as_deref())?.map(|k| Key::new(k, &format!("checkout\n{cents}")));
+    if let Some(answer) = earlier(&st, &me.user.user_id, key.as_ref()).await? {
+        return Ok(answer);
+    }
+    topup_bounds(&st, "amount", cents)?;
+    let client = stripe::Client::new(payments::http(), &st.cfg.money).ok_or_else(|| not_configured("Card payments"))?;
     let id = db::new_id();
     let new = intents::NewIntent {
         id: &id,
@@ -126,22 +255,8 @@ pub async fn create_stripe_checkout(
     if let Some(answer) = claim(&st, &new).await? {
         return Ok(answer);
     }
-    let return_url = st.cfg.money.stripe_return_url.clone().unwrap_or_else(|| format!("{}/wallet", st.cfg.public_url));
-    let session = match client.checkout_session(&id, cents, &return_url).await {
-        Ok(s) => s,
-        Err(e) => {
-            intents::failed(&st.db, &id, &e.to_string()).await?;
-            return Err(provider_failed(e));
-        }
-    };
-    let url = session.url.clone().unwrap_or_default();
-    let expires = Utc::now() + chrono::Duration::hours(24);
-    intents::started(&st.db, &id, "pending", &session.id, Some(&url), Some(expires)).await?;
     let row = intents::get(&st.db, &me.user.user_id, &id).await?.ok_or(sqlx::Error::RowNotFound)?;
-    let out = CheckoutOut { intent: PaymentIntentOut::from(&row), checkout_url: url };
-    let body = serde_json::json!({"statusCode": 201, "message": "Checkout started", "data": out});
-    intents::keep_answer(&st.db, &id, &body).await?;
-    Ok(json_response(StatusCode::CREATED, &body))
+    start(&st, &client, &row).await
 }
 
 /// Process a payment
@@ -161,7 +276,7 @@ pub async fn create_payment(
     headers: HeaderMap,
     Json(input): Json<PaymentIn>,
 ) -> Result<Response> {
-    let cents = topup_amount(&st, "amount", &input.amount)?;
+    let cents = money::amount("amount", &input.amount)?;
     if let Some(parts) = &input.credit_distribution {
         let mut sum = 0i64;
         for (i, p) in parts.iter().enumerate() {
@@ -174,25 +289,27 @@ pub async fn create_payment(
             return Err(ApiError::invalid("credit_distribution", "the parts must add up to amount"));
         }
     }
-    let reason = input.reason.as_deref().map(str::trim).unwrap_or("Wallet top-up");
+    let reason = input.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).unwrap_or("Wallet top-up");
     if reason.chars().count() > 200 || reason.chars().any(char::is_control) {
         return Err(ApiError::invalid("reason", "at most 200 characters, no control characters"));
     }
-    let client = stripe::Client::new(payments::http(), &st.cfg.money).ok_or_else(|| not_configured("Card payments"))?;
     let user = &me.user.user_id;
+    let key = ledger::key_of(&headers, None)?.map(|k| Key::new(k, &format!("payment\n{cents}")));
+    if let Some(answer) = earlier(&st, user, key.as_ref()).await? {
+        return Ok(answer);
+    }
+    topup_bounds(&st, "amount", cents)?;
+    let client = stripe::Client::new(payments::http(), &st.cfg.money).ok_or_else(|| not_configured("Card payments"))?;
     let method = db::payment_methods::list(&st.db, user)
         .await?
         .into_iter()
-        .find(|m| m.is_default && m.status == "active")
+        .find(|m| m.is_default && m.status == "active" && m.details.get("stripe_payment_method").is_some())
         .ok_or_else(|| {
-            ApiError::precondition("payment_method_required", "Add a payment method and make it your default first")
+            ApiError::precondition(
+                "payment_method_required",
+                "Make a card saved with Stripe your default payment method first",
+            )
         })?;
-    let pm = method.details.get("stripe_payment_method").and_then(|v| v.as_str()).ok_or_else(|| {
-        ApiError::precondition("payment_method_required", "Your default payment method is not a card saved with Stripe")
-    })?;
-    let customer = method.details.get("stripe_customer").and_then(|v| v.as_str());
-    let key = ledger::key_of(&headers, None)?
-        .map(|k| Key::new(k, &format!("payment\n{cents}\n{}", method.payment_method_id)));
     let id = db::new_id();
     let new = intents::NewIntent {
         id: &id,
@@ -200,7 +317,7 @@ pub async fn create_payment(
         provider: "stripe",
         flow: "payment",
         amount_cents: cents,
-        reason: if reason.is_empty() { "Wallet top-up" } else { reason },
+        reason,
         payment_method_id: Some(&method.payment_method_id),
         idem_key: key.as_ref().map(|k| k.key.as_str()),
         request_hash: key.as_ref().map(|k| k.hash.as_slice()),
@@ -208,25 +325,8 @@ pub async fn create_payment(
     if let Some(answer) = claim(&st, &new).await? {
         return Ok(answer);
     }
-    let pi = match client.charge(&id, cents, pm, customer).await {
-        Ok(pi) => pi,
-        Err(e) => {
-            intents::failed(&st.db, &id, &e.to_string()).await?;
-            return Err(provider_failed(e));
-        }
-    };
-    let status = match pi.status.as_str() {
-        "succeeded" | "processing" => "processing",
-        "requires_action" | "requires_confirmation" => "pending",
-        "canceled" => "cancelled",
-        _ => "failed",
-    };
-    intents::started(&st.db, &id, status, &pi.id, None, None).await?;
     let row = intents::get(&st.db, user, &id).await?.ok_or(sqlx::Error::RowNotFound)?;
-    let body =
-        serde_json::json!({"statusCode": 201, "message": "Payment started", "data": PaymentIntentOut::from(&row)});
-    intents::keep_answer(&st.db, &id, &body).await?;
-    Ok(json_response(StatusCode::CREATED, &body))
+    start(&st, &client, &row).await
 }
 
 /// Get payment status
@@ -311,7 +411,7 @@ pub async fn create_crypto_invoice(
     _me: Require<perm::WalletTransfer>,
     Json(input): Json<CheckoutIn>,
 ) -> Result<ApiOk<super::dto::CryptoInvoiceOut>> {
-    topup_amount(&st, "amount", &input.amount)?;
+    topup_bounds(&st, "amount", money::amount("amount", &input.amount)?)?;
     Err(not_configured("Crypto payments"))
 }
 
@@ -373,10 +473,19 @@ async fn apply(st: &AppState, event: &stripe::Event) -> Result<&'static str> {
     if !intents::record_event(&mut tx, "stripe", &event.id, &event.kind).await? {
         return Ok("duplicate");
     }
-    let credit = match event.kind.as_str() {
-        "checkout.session.completed" => o["payment_status"] == "paid",
-        "checkout.session.async_payment_succeeded" | "payment_intent.succeeded" => true,
-        "payment_intent.payment_failed" | "checkout.session.expired" | "checkout.session.async_payment_failed" => false,
+    // What the event means for the intent: credit it, or end it (failed or expired), or wait.
+    enum Means {
+        Credit,
+        End(&'static str),
+        Wait,
+    }
+    let means = match event.kind.as_str() {
+        "checkout.session.completed" if o["payment_status"] == "paid" => Means::Credit,
+        // Paid later (a bank debit): `checkout.session.async_payment_*` follows.
+        "checkout.session.completed" => Means::Wait,
+        "checkout.session.async_payment_succeeded" | "payment_intent.succeeded" => Means::Credit,
+        "checkout.session.expired" => Means::End("expired"),
+        "checkout.session.async_payment_failed" | "payment_intent.payment_failed" => Means::End("failed"),
         _ => {
             tx.commit().await?;
             return Ok("ignored");
@@ -390,29 +499,35 @@ async fn apply(st: &AppState, event: &stripe::Event) -> Result<&'static str> {
         tx.commit().await?;
         return Ok("already_credited");
     }
-    if !credit {
-        if o["payment_status"] == "paid" {
+    match means {
+        Means::Credit => {}
+        Means::Wait => {
+            intents::set_status(&mut tx, &intent.intent_id, "processing").await?;
+            tx.commit().await?;
+            return Ok("processing");
+        }
+        // In Checkout a declined attempt leaves the page open for another card: only the
+        // session's own end counts. A payment held for review stays held.
+        Means::End(_) if intent.status == "admin_review" => {
             tx.commit().await?;
             return Ok("ignored");
         }
-        let status = if event.kind == "checkout.session.expired" { "expired" } else { "failed" };
-        sqlx::query("update payment_intent set status = $2, updated_at = now() where intent_id = $1")
-            .bind(&intent.intent_id)
-            .bind(status)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        return Ok("marked_failed");
+        Means::End(_) if intent.flow == "checkout" && event.kind == "payment_intent.payment_failed" => {
+            tx.commit().await?;
+            return Ok("ignored");
+        }
+        Means::End(status) => {
+            intents::set_status(&mut tx, &intent.intent_id, status).await?;
+            tx.commit().await?;
+            return Ok("ended");
+        }
     }
     let paid =
         o.get("amount_total").or_else(|| o.get("amount_received")).or_else(|| o.get("amount")).and_then(|v| v.as_i64());
     let currency_ok = o.get("currency").and_then(|v| v.as_str()).is_none_or(|c| c.eq_ignore_ascii_case("usd"));
     if paid != Some(intent.amount_cents) || !currency_ok {
         tracing::warn!(intent = %intent.intent_id, ?paid, expected = intent.amount_cents, "a payment's amount differs from its intent; held for review");
-        sqlx::query("update payment_intent set status = 'admin_review', updated_at = now() where intent_id = $1")
-            .bind(&intent.intent_id)
-            .execute(&mut *tx)
-            .await?;
+        intents::set_status(&mut tx, &intent.intent_id, "admin_review").await?;
         tx.commit().await?;
         return Ok("admin_review");
     }

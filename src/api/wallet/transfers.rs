@@ -33,6 +33,12 @@ pub async fn create_transfer(
     Json(input): Json<TransferIn>,
 ) -> Result<ApiOk<TransferOut>> {
     let gross = money::amount("amount", &input.amount)?;
+    let key = ledger::key_of(&headers, input.idempotency_key.as_deref())?
+        .map(|k| Key::client(k, &format!("transfer\n{gross}")));
+    // A retry of a transfer that was made gets its answer, whatever the fee is now.
+    if let Some(prior) = ledger::earlier(&st.db, &me.user.user_id, key.as_ref()).await? {
+        return Ok(ApiOk::new("Transfer already made (replayed)", replayed(&prior)?));
+    }
     let bps = st.cfg.money.ai_fee_bps;
     if let Some(expected) = input.expected_fee_bps {
         if !(0..=9999).contains(&expected) {
@@ -50,8 +56,6 @@ pub async fn create_transfer(
     if net <= 0 {
         return Err(ApiError::invalid("amount", "is too small: the fee would take all of it"));
     }
-    let key =
-        ledger::key_of(&headers, input.idempotency_key.as_deref())?.map(|k| Key::new(k, &format!("transfer\n{gross}")));
     let mut postings = vec![(Account::General, -gross), (Account::Ai, net)];
     if fee > 0 {
         postings.push((Account::Platform(db::ledger::FEES), fee));
@@ -88,12 +92,7 @@ pub async fn create_transfer(
                 tx.commit().await?;
                 Ok(out)
             }
-            Recorded::Replay(prior) => {
-                let mut out: TransferOut = serde_json::from_value(prior.meta["answer"].clone())
-                    .map_err(|e| anyhow::anyhow!("transfer {} kept no answer: {e}", prior.txn_id))?;
-                out.replayed = true;
-                Ok(out)
-            }
+            Recorded::Replay(prior) => replayed(&prior),
         }
     })
     .await?;
@@ -127,4 +126,12 @@ pub async fn list_ai_fees(
     });
     let pagination = page.pagination();
     Ok(ApiOk::new("AI credit fee history", FeeListOut { fees: page.items, pagination }))
+}
+
+/// The answer a transfer made earlier with the key gave, marked `replayed`.
+fn replayed(prior: &db::ledger::TxnRow) -> Result<TransferOut> {
+    let mut out: TransferOut = serde_json::from_value(prior.meta["answer"].clone())
+        .map_err(|e| anyhow::anyhow!("transfer {} kept no answer: {e}", prior.txn_id))?;
+    out.replayed = true;
+    Ok(out)
 }

@@ -107,6 +107,7 @@ async fn an_invoice_per_transaction_and_its_pdf() {
         r#"{"amount":"ten"}"#,
         r#"{"status":{"in":[]}}"#,
         r#"{"amount":{"like":"1%"}}"#,
+        r#"{"status":{"like":"paid\\"}}"#,
         "not json",
     ] {
         let r = app.get(&by(bad), Some(&u.token)).await;

@@ -258,6 +258,17 @@ async fn one_key_sent_fifty_times_at_once_moves_once() {
     assert_eq!(kept(&app.db, &u.user_id).await, (1500, 475));
     let other = app.post_auth(TRANSFERS, &u.token, Some(json!({"amount": "6", "idempotency_key": "order-7"}))).await;
     other.expect(422);
+    // A retry that names a fee the server no longer charges still gets its transfer back (the
+    // key is looked up first), not "fee changed, nothing was moved".
+    let retry = app
+        .post_auth(
+            TRANSFERS,
+            &u.token,
+            Some(json!({"amount": "5", "idempotency_key": "order-7", "expected_fee_bps": 100})),
+        )
+        .await;
+    retry.expect(200);
+    assert_eq!(retry.data()["replayed"], true);
     let both = app
         .request_with(
             Method::POST,

@@ -20,16 +20,21 @@ async fn defaults(app: &TestApp, user_id: &str) -> i64 {
 async fn methods_have_one_default_and_never_store_card_numbers() {
     let app = TestApp::spawn().await;
     let u = app.verified_user("pm@example.com").await;
-    let first = app
+    // A card saved with Stripe needs Stripe (wallet/stripe.rs); without it: 412, nothing stored.
+    let r = app
         .post_auth(
             METHODS,
             &u.token,
-            Some(json!({"name": "Visa 4242", "details": {"stripe_payment_method": "pm_card_visa"}})),
+            Some(json!({"name": "Visa", "details": {"stripe_payment_method": "pm_card_visa"}})),
         )
         .await;
+    r.expect(412);
+    assert_eq!(r.code(), "payment_provider_not_configured");
+    let first =
+        app.post_auth(METHODS, &u.token, Some(json!({"name": "Invoice account", "details": {"po": "PO-7"}}))).await;
     first.expect(201);
     let d = first.data();
-    assert_eq!((&d["type"], &d["status"], &d["is_default"]), (&json!("card"), &json!("active"), &json!(true)));
+    assert_eq!((&d["type"], &d["status"], &d["is_default"]), (&json!("other"), &json!("active"), &json!(true)));
     let first_id = d["id"].as_str().unwrap().to_owned();
     let second = app.post_auth(METHODS, &u.token, Some(json!({"name": "Backup"}))).await;
     second.expect(201);
@@ -44,6 +49,7 @@ async fn methods_have_one_default_and_never_store_card_numbers() {
         (json!({"name": "n", "details": {"number": "4242 4242 4242 4242"}}), "details"),
         (json!({"name": "n", "details": {"stripe_payment_method": "card_123"}}), "details.stripe_payment_method"),
         (json!({"name": "n", "details": {"blob": "x".repeat(9000)}}), "details"),
+        (json!({"name": "n", "details": {"stripe_customer": "cus_123"}}), "details.stripe_customer"),
     ] {
         let r = app.post_auth(METHODS, &u.token, Some(body.clone())).await;
         r.expect(422);

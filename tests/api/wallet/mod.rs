@@ -6,6 +6,7 @@ mod bonus;
 mod invoices;
 mod ledger;
 mod methods;
+mod storm;
 mod stripe;
 
 use serde_json::Value;

@@ -123,8 +123,8 @@ async fn a_saved_card_is_charged_through_localstripe_and_credited_by_its_signed_
     let r = app.post_auth("/api/v1/wallet/payments/", &u.token, Some(json!({"amount": "10.00"}))).await;
     r.expect(412);
     assert_eq!(r.code(), "payment_method_required");
-    // A card saved with Stripe (customer, payment method, attached), then with us.
-    let customer = ls.call("/v1/customers", &[("email", "card@example.com")]).await["id"].as_str().unwrap().to_owned();
+    // A card made with Stripe (as Stripe.js makes one), saved with us: the server attaches it to
+    // the user's own customer, which it makes.
     let card = |n: &'static str| {
         [
             ("type", "card"),
@@ -135,15 +135,43 @@ async fn a_saved_card_is_charged_through_localstripe_and_credited_by_its_signed_
         ]
     };
     let pm = ls.call("/v1/payment_methods", &card("4242424242424242")).await["id"].as_str().unwrap().to_owned();
-    ls.call(&format!("/v1/payment_methods/{pm}/attach"), &[("customer", &customer)]).await;
+    let methods = "/api/v1/wallet/payment-methods/";
     let method = app
-        .post_auth(
-            "/api/v1/wallet/payment-methods/",
-            &u.token,
-            Some(json!({"name": "Visa 4242", "details": {"stripe_payment_method": pm, "stripe_customer": customer}})),
-        )
+        .post_auth(methods, &u.token, Some(json!({"name": "Visa 4242", "details": {"stripe_payment_method": pm}})))
         .await;
     method.expect(201);
+    assert_eq!(method.data()["type"], "card");
+    let customer: String = sqlx::query_scalar("select customer_id from stripe_customer where user_id = $1")
+        .bind(&u.user_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let held: Value = reqwest::Client::new()
+        .get(format!("{}/v1/payment_methods/{pm}", ls.base))
+        .basic_auth("sk_test_hoody", Some(""))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(held["customer"], customer.as_str());
+    // Nobody else can save (and so charge) that card: it is attached to another customer.
+    let thief = app.verified_user("thief@example.com").await;
+    let r = app
+        .post_auth(methods, &thief.token, Some(json!({"name": "Mine", "details": {"stripe_payment_method": pm}})))
+        .await;
+    r.expect(422);
+    assert_eq!(r.body["details"]["fields"][0]["path"], "details.stripe_payment_method");
+    let r = app
+        .post_auth(methods, &thief.token, Some(json!({"name": "x", "details": {"stripe_payment_method": "pm_nope"}})))
+        .await;
+    r.expect(422);
+    // Saved twice by its owner: 409.
+    let r = app
+        .post_auth(methods, &u.token, Some(json!({"name": "Again", "details": {"stripe_payment_method": pm}})))
+        .await;
+    r.expect(409);
     // Bad amounts: named, nothing stored, nothing charged.
     for bad in ["0", "-5", "1e3", "4.99", "10000.01", "ten"] {
         let r = app.post_auth("/api/v1/wallet/payments/", &u.token, Some(json!({"amount": bad}))).await;
@@ -208,9 +236,12 @@ async fn a_saved_card_is_charged_through_localstripe_and_credited_by_its_signed_
     );
     // A declined card: 402, nothing credited.
     let bad = ls.call("/v1/payment_methods", &card("4000000000000341")).await["id"].as_str().unwrap().to_owned();
-    ls.call(&format!("/v1/payment_methods/{bad}/attach"), &[("customer", &customer)]).await;
     let m2 = app
-        .post_auth("/api/v1/wallet/payment-methods/", &u.token, Some(json!({"name": "Declines", "is_default": true, "details": {"stripe_payment_method": bad, "stripe_customer": customer}})))
+        .post_auth(
+            methods,
+            &u.token,
+            Some(json!({"name": "Declines", "is_default": true, "details": {"stripe_payment_method": bad}})),
+        )
         .await;
     m2.expect(201);
     let r = app.post_auth("/api/v1/wallet/payments/", &u.token, Some(json!({"amount": "7"}))).await;
@@ -335,6 +366,27 @@ async fn checkout_credits_only_on_a_verified_webhook_and_only_once() {
     let (_, body) = deliver(&app, &completed("evt_3", &second, 100), SECRET, now()).await;
     assert_eq!(body["data"]["outcome"], "admin_review");
     assert_eq!(kept(&app.db, &u.user_id).await, (2500, 0));
+    // A late failure does not hide a payment held for review.
+    let failed = json!({"id": "evt_4", "type": "payment_intent.payment_failed", "created": now(),
+                        "data": {"object": {"id": "pi_x", "metadata": {"intent_id": second}}}});
+    deliver(&app, &failed, SECRET, now()).await;
+    let g = app.get(&format!("/api/v1/wallet/payments/{second}"), Some(&u.token)).await;
+    assert_eq!(g.data()["status"], "admin_review");
+    // In Checkout a declined card leaves the page open: the intent is not failed; a session
+    // completed but not yet paid (a bank debit) is processing.
+    let third = app.post_auth(CHECKOUT, &u.token, Some(json!({"amount": "6"}))).await;
+    let third = third.data()["intent"]["id"].as_str().unwrap().to_owned();
+    let declined = json!({"id": "evt_5", "type": "payment_intent.payment_failed", "created": now(),
+                          "data": {"object": {"id": "pi_y", "metadata": {"intent_id": third}}}});
+    assert_eq!(deliver(&app, &declined, SECRET, now()).await.1["data"]["outcome"], "ignored");
+    let mut unpaid = completed("evt_6", &third, 600);
+    unpaid["data"]["object"]["payment_status"] = json!("unpaid");
+    assert_eq!(deliver(&app, &unpaid, SECRET, now()).await.1["data"]["outcome"], "processing");
+    assert_eq!(
+        app.get(&format!("/api/v1/wallet/payments/{third}"), Some(&u.token)).await.data()["status"],
+        "processing"
+    );
+    assert_eq!(kept(&app.db, &u.user_id).await, (2500, 0));
     assert_ledger_verifies(&app.db).await;
 
     // R4: one key sent fifty times at once: one intent, one session; every answer the same
@@ -367,7 +419,7 @@ async fn checkout_credits_only_on_a_verified_webhook_and_only_once() {
         .await
         .unwrap();
     assert_eq!(keyed, 1);
-    assert_eq!(sessions.0.lock().unwrap().len(), 3);
+    assert_eq!(sessions.0.lock().unwrap().len(), 4);
     let again = app
         .request_with(
             Method::POST,
