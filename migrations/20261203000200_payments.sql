@@ -14,6 +14,10 @@ create table payment_intent (
     currency      text not null default 'USD',
     -- the provider's object: a Checkout Session (cs_…) or a PaymentIntent (pi_…)
     provider_ref  text,
+    -- the provider's payment behind it (pi_…: a checkout's is known once it is paid), which
+    -- refunds and disputes name; and how much of it was taken back
+    provider_payment text,
+    reversed_cents bigint not null default 0 check (reversed_cents >= 0),
     redirect_url  text,
     reason        text not null default '',
     payment_method_id text,
@@ -31,6 +35,7 @@ create table payment_intent (
 );
 create index payment_intent_user on payment_intent (user_id, provider, created_at desc);
 create unique index payment_intent_ref on payment_intent (provider, provider_ref) where provider_ref is not null;
+create index payment_intent_payment on payment_intent (provider, provider_payment) where provider_payment is not null;
 
 create table webhook_event (
     provider    text not null,

@@ -17,6 +17,7 @@ pub struct IntentRow {
     pub redirect_url: Option<String>,
     pub reason: String,
     pub payment_method_id: Option<String>,
+    pub reversed_cents: i64,
     pub request_hash: Option<Vec<u8>>,
     pub txn_id: Option<String>,
     pub failure: Option<String>,
@@ -28,7 +29,7 @@ pub struct IntentRow {
 
 const COLUMNS: &str =
     "intent_id, user_id, provider, flow, status, amount_cents, currency, provider_ref, redirect_url, \
-    reason, payment_method_id, request_hash, txn_id, failure, credited_at, expires_at, created_at, updated_at";
+    reason, payment_method_id, reversed_cents, request_hash, txn_id, failure, credited_at, expires_at, created_at, updated_at";
 
 pub struct NewIntent<'a> {
     pub id: &'a str,
@@ -158,12 +159,14 @@ pub async fn failed(db: impl PgExecutor<'_>, id: &str, why: &str) -> sqlx::Resul
     Ok(())
 }
 
-pub async fn completed(conn: &mut PgConnection, id: &str, txn_id: &str) -> sqlx::Result<()> {
+/// Credited, as `txn_id`; `payment` is the provider's payment (pi_…) when the event named it.
+pub async fn completed(conn: &mut PgConnection, id: &str, txn_id: &str, payment: Option<&str>) -> sqlx::Result<()> {
     sqlx::query!(
-        "update payment_intent set status = 'completed', txn_id = $2, credited_at = now(), updated_at = now() \
-          where intent_id = $1",
+        "update payment_intent set status = 'completed', txn_id = $2, credited_at = now(), updated_at = now(), \
+                provider_payment = coalesce($3, provider_payment) where intent_id = $1",
         id,
-        txn_id
+        txn_id,
+        payment
     )
     .execute(conn)
     .await?;
@@ -239,5 +242,41 @@ pub async fn set_status(conn: &mut PgConnection, id: &str, status: &str) -> sqlx
     )
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// The credited intent behind a provider payment (pi_…), locked.
+pub async fn lock_by_payment(
+    conn: &mut PgConnection,
+    provider: &str,
+    payment: &str,
+) -> sqlx::Result<Option<IntentRow>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from payment_intent where provider = $1 and (provider_payment = $2 or provider_ref = $2) \
+         and status = 'completed' for update"
+    ))
+    .bind(provider)
+    .bind(payment)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Record that `cents` more of the intent's payment was taken back.
+pub async fn reversed(conn: &mut PgConnection, id: &str, cents: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update payment_intent set reversed_cents = reversed_cents + $2, updated_at = now() where intent_id = $1",
+        id,
+        cents
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Hold an intent for an operator (even a credited one: its money is disputed).
+pub async fn hold_for_review(conn: &mut PgConnection, id: &str) -> sqlx::Result<()> {
+    sqlx::query!("update payment_intent set status = 'admin_review', updated_at = now() where intent_id = $1", id)
+        .execute(conn)
+        .await?;
     Ok(())
 }

@@ -449,7 +449,10 @@ pub async fn get_crypto_intent(
 /// happens. `checkout.session.completed` (paid) and `payment_intent.succeeded` credit the
 /// intent's amount once: each event id is applied once, and an intent is credited once whatever
 /// events name it; an amount that differs from the intent's is held for review
-/// (`admin_review`), not credited. `payment_intent.payment_failed` marks the intent failed.
+/// (`admin_review`), not credited. `payment_intent.payment_failed` marks a card payment failed
+/// (not an open Checkout, where the payer may try another card). `charge.refunded` and
+/// `charge.dispute.created` take the money back from the general balance, at most what was
+/// credited; when the balance no longer covers it, the intent is held for review instead.
 #[utoipa::path(post, path = "/wallet/webhooks/stripe", tag = "wallet",
     request_body(content = Object, description = "A Stripe event, as Stripe sends it"),
     responses((status = 200, body = Envelope<Object>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
@@ -480,6 +483,10 @@ async fn apply(st: &AppState, event: &stripe::Event) -> Result<&'static str> {
         Wait,
     }
     let means = match event.kind.as_str() {
+        "charge.refunded" | "charge.dispute.created" => {
+            drop(tx);
+            return take_back(st, event).await;
+        }
         "checkout.session.completed" if o["payment_status"] == "paid" => Means::Credit,
         // Paid later (a bank debit): `checkout.session.async_payment_*` follows.
         "checkout.session.completed" => Means::Wait,
@@ -547,7 +554,76 @@ async fn apply(st: &AppState, event: &stripe::Event) -> Result<&'static str> {
         ledger::Recorded::New { txn_id, .. } => txn_id,
         ledger::Recorded::Replay(prior) => prior.txn_id,
     };
-    intents::completed(&mut tx, &intent.intent_id, &txn_id).await?;
+    // The provider's payment, which refunds and disputes will name.
+    let payment = match event.kind.as_str() {
+        "payment_intent.succeeded" => o.get("id"),
+        _ => o.get("payment_intent"),
+    }
+    .and_then(|v| v.as_str());
+    intents::completed(&mut tx, &intent.intent_id, &txn_id, payment).await?;
     tx.commit().await?;
     Ok("credited")
+}
+
+/// A refund (`charge.refunded`: `amount_refunded` is the running total) or a dispute
+/// (`charge.dispute.created`: its `amount`) takes money back: the user's general balance pays it
+/// back to the provider's clearing account, once per event and never beyond what was credited.
+/// When the balance no longer covers it, nothing is taken and the intent is held for review
+/// (`admin_review`), never driving a balance negative.
+async fn take_back(st: &AppState, event: &stripe::Event) -> Result<&'static str> {
+    let o = &event.data.object;
+    let payment = o
+        .get("payment_intent")
+        .and_then(|v| v.as_str().or_else(|| v.get("id").and_then(|i| i.as_str())))
+        .unwrap_or_default()
+        .to_owned();
+    let mut tx = st.db.begin().await?;
+    if !intents::record_event(&mut tx, "stripe", &event.id, &event.kind).await? {
+        return Ok("duplicate");
+    }
+    let Some(intent) = intents::lock_by_payment(&mut tx, "stripe", &payment).await? else {
+        tx.commit().await?;
+        return Ok("unknown_payment");
+    };
+    let asked = match event.kind.as_str() {
+        "charge.refunded" => {
+            o.get("amount_refunded").and_then(|v| v.as_i64()).map(|total| total - intent.reversed_cents)
+        }
+        _ => o.get("amount").and_then(|v| v.as_i64()),
+    };
+    // Never more than what is left of what was credited.
+    let cents = asked.unwrap_or(0).min(intent.amount_cents - intent.reversed_cents);
+    if cents <= 0 {
+        tx.commit().await?;
+        return Ok("nothing_to_take_back");
+    }
+    let m = Movement {
+        user_id: intent.user_id.clone(),
+        kind: "refund",
+        amount_cents: cents,
+        reason: if event.kind == "charge.refunded" { "Top-up refunded".into() } else { "Top-up disputed".into() },
+        key: Some(Key::new(format!("reversal:{}", event.id), "reversal")),
+        postings: vec![(Account::General, -cents), (Account::Platform(db::ledger::PROVIDER_CLEARING), cents)],
+        meta: serde_json::json!({"intent_id": intent.intent_id, "provider": "stripe", "event_id": event.id}),
+    };
+    match ledger::record(&mut tx, &m).await {
+        Ok(_) => {
+            intents::reversed(&mut tx, &intent.intent_id, cents).await?;
+            tx.commit().await?;
+            Ok("taken_back")
+        }
+        Err(ApiError::PaymentRequired { .. }) => {
+            // The balance was spent: hold it for an operator, in a transaction of its own.
+            drop(tx);
+            let mut tx = st.db.begin().await?;
+            if !intents::record_event(&mut tx, "stripe", &event.id, &event.kind).await? {
+                return Ok("duplicate");
+            }
+            intents::hold_for_review(&mut tx, &intent.intent_id).await?;
+            tx.commit().await?;
+            tracing::warn!(intent = %intent.intent_id, cents, "a refund or dispute exceeds the balance; held for review");
+            Ok("admin_review")
+        }
+        Err(e) => Err(e),
+    }
 }

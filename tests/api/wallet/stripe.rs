@@ -74,6 +74,14 @@ impl LocalStripe {
     }
 }
 
+impl LocalStripe {
+    /// One of its objects, as its API shows it.
+    pub async fn get(&self, path: &str) -> Value {
+        let r = reqwest::Client::new().get(format!("{}{path}", self.base)).basic_auth("sk_test_hoody", Some(""));
+        r.send().await.unwrap().json().await.unwrap()
+    }
+}
+
 impl Drop for LocalStripe {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -146,15 +154,7 @@ async fn a_saved_card_is_charged_through_localstripe_and_credited_by_its_signed_
         .fetch_one(&app.db)
         .await
         .unwrap();
-    let held: Value = reqwest::Client::new()
-        .get(format!("{}/v1/payment_methods/{pm}", ls.base))
-        .basic_auth("sk_test_hoody", Some(""))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let held = ls.get(&format!("/v1/payment_methods/{pm}")).await;
     assert_eq!(held["customer"], customer.as_str());
     // Nobody else can save (and so charge) that card: it is attached to another customer.
     let thief = app.verified_user("thief@example.com").await;
@@ -203,15 +203,7 @@ async fn a_saved_card_is_charged_through_localstripe_and_credited_by_its_signed_
         .fetch_one(&app.db)
         .await
         .unwrap();
-    let pi: Value = reqwest::Client::new()
-        .get(format!("{}/v1/payment_intents/{pi_ref}", ls.base))
-        .basic_auth("sk_test_hoody", Some(""))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pi = ls.get(&format!("/v1/payment_intents/{pi_ref}")).await;
     assert_eq!(
         (&pi["amount"], &pi["status"], &pi["metadata"]["intent_id"]),
         (&json!(1000), &json!("succeeded"), &json!(id))
@@ -297,7 +289,8 @@ async fn checkout_stand_in() -> (String, Sessions) {
 fn completed(event_id: &str, intent: &str, cents: i64) -> Value {
     json!({"id": event_id, "object": "event", "type": "checkout.session.completed", "created": now(),
            "data": {"object": {"id": "cs_test_x", "object": "checkout.session", "payment_status": "paid",
-                               "amount_total": cents, "currency": "usd", "metadata": {"intent_id": intent}}}})
+                               "amount_total": cents, "currency": "usd", "payment_intent": format!("pi_{intent}"),
+                               "metadata": {"intent_id": intent}}}})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -455,4 +448,39 @@ async fn checkout_credits_only_on_a_verified_webhook_and_only_once() {
     theirs.expect(201);
     assert_ne!(theirs.text, ok[0].1);
     app.get(&format!("/api/v1/wallet/payments/stripe/intents/{intent}"), Some(&v.token)).await.expect(404);
+
+    // Refunds and disputes take the money back, once per event, never beyond what was credited,
+    // and never below zero: what the balance cannot cover is held for review.
+    let refund = |id: &str, total: i64| {
+        json!({"id": id, "type": "charge.refunded", "created": now(),
+        "data": {"object": {"id": "ch_1", "object": "charge", "payment_intent": format!("pi_{intent}"), "amount_refunded": total}}})
+    };
+    assert_eq!(deliver(&app, &refund("evt_r1", 1000), SECRET, now()).await.1["data"]["outcome"], "taken_back");
+    assert_eq!(deliver(&app, &refund("evt_r1", 1000), SECRET, now()).await.1["data"]["outcome"], "duplicate");
+    assert_eq!(
+        deliver(&app, &refund("evt_r2", 1000), SECRET, now()).await.1["data"]["outcome"],
+        "nothing_to_take_back"
+    );
+    assert_eq!(kept(&app.db, &u.user_id).await, (1500, 0));
+    let dispute = json!({"id": "evt_d1", "type": "charge.dispute.created", "created": now(),
+        "data": {"object": {"id": "dp_1", "object": "dispute", "payment_intent": format!("pi_{intent}"), "amount": 9999}}});
+    assert_eq!(deliver(&app, &dispute, SECRET, now()).await.1["data"]["outcome"], "taken_back");
+    assert_eq!(kept(&app.db, &u.user_id).await, (0, 0));
+    // Credited, then spent, then refunded: held for review, no negative balance.
+    assert_eq!(deliver(&app, &completed("evt_7", &third, 600), SECRET, now()).await.1["data"]["outcome"], "credited");
+    app.post_auth("/api/v1/wallet/transfers", &u.token, Some(json!({"amount": "6"}))).await.expect(200);
+    let late = json!({"id": "evt_r3", "type": "charge.refunded", "created": now(),
+        "data": {"object": {"id": "ch_3", "object": "charge", "payment_intent": format!("pi_{third}"), "amount_refunded": 600}}});
+    assert_eq!(deliver(&app, &late, SECRET, now()).await.1["data"]["outcome"], "admin_review");
+    assert_eq!(kept(&app.db, &u.user_id).await, (0, 570));
+    assert_eq!(
+        app.get(&format!("/api/v1/wallet/payments/{third}"), Some(&u.token)).await.data()["status"],
+        "admin_review"
+    );
+    let t = app.get("/api/v1/wallet/transactions?limit=5", Some(&u.token)).await;
+    assert_eq!(
+        t.data()["transactions"].as_array().unwrap().iter().filter(|t| t["transaction_type"] == "refund").count(),
+        2
+    );
+    assert_ledger_verifies(&app.db).await;
 }
