@@ -77,14 +77,17 @@ fn keyed(req: &Request) -> bool {
             .is_some_and(|m| ROUTES.get().is_some_and(|routes| routes.iter().any(|r| r == m.as_str())))
 }
 
-/// 1–255 visible ASCII characters.
-fn key_of(headers: &axum::http::HeaderMap) -> Result<String, ApiError> {
+/// An idempotency key: 1–255 visible ASCII characters (surrounding spaces dropped).
+pub fn valid_key(v: &str) -> Option<&str> {
+    let v = v.trim();
+    (!v.is_empty() && v.len() <= 255 && v.bytes().all(|b| b.is_ascii_graphic())).then_some(v)
+}
+
+/// The header's key; 400 `invalid_idempotency_key` when it is not one.
+pub fn key_of(headers: &axum::http::HeaderMap) -> Result<String, ApiError> {
     let bad = || ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key is 1-255 visible ASCII characters");
-    let v = headers.get(HEADER).ok_or_else(bad)?.to_str().map_err(|_| bad())?.trim();
-    if v.is_empty() || v.len() > 255 || !v.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(bad());
-    }
-    Ok(v.to_owned())
+    let v = headers.get(HEADER).ok_or_else(bad)?.to_str().map_err(|_| bad())?;
+    Ok(valid_key(v).ok_or_else(bad)?.to_owned())
 }
 
 /// Whose key, which key, and what request it stands for: method, path and query, body, the

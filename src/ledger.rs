@@ -27,6 +27,7 @@ use crate::{
         ledger::{TxnRow, UserAccounts},
     },
     error::{ApiError, Result},
+    idempotency,
 };
 
 /// Where a posting goes.
@@ -86,21 +87,17 @@ pub enum Recorded {
 /// The key of a money-moving request: the `Idempotency-Key` header or the body's
 /// `idempotency_key` (1–255 visible ASCII characters); both given must agree.
 pub fn key_of(headers: &HeaderMap, body: Option<&str>) -> Result<Option<String>> {
-    let check = |field: &str, v: &str| -> Result<String> {
-        let v = v.trim();
-        if v.is_empty() || v.len() > 255 || !v.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ApiError::invalid(field, "must be 1-255 visible ASCII characters"));
-        }
-        Ok(v.to_owned())
+    let header = match headers.contains_key(idempotency::HEADER) {
+        true => Some(idempotency::key_of(headers)?),
+        false => None,
     };
-    let header = match headers.get(crate::idempotency::HEADER) {
-        Some(v) => Some(check(
-            "Idempotency-Key",
-            v.to_str().map_err(|_| ApiError::invalid("Idempotency-Key", "must be visible ASCII"))?,
-        )?),
-        None => None,
-    };
-    let body = body.map(|b| check("idempotency_key", b)).transpose()?;
+    let body = body
+        .map(|b| {
+            idempotency::valid_key(b)
+                .map(str::to_owned)
+                .ok_or_else(|| ApiError::invalid("idempotency_key", "must be 1-255 visible ASCII characters"))
+        })
+        .transpose()?;
     match (header, body) {
         (Some(h), Some(b)) if h != b => {
             Err(ApiError::invalid("idempotency_key", "differs from the Idempotency-Key header; send one key"))

@@ -44,11 +44,21 @@ pub fn dollars(cents: i64) -> String {
     format!("{sign}{}.{:02}", c / 100, c % 100)
 }
 
-/// Cents as a JSON number of dollars (`1050` → `10.5`), for the fields the contract types as
-/// numbers. Exact for every amount below 2^53 cents.
+/// Hundredths (cents, hundredths of a star) as the number they stand for (`1050` → `10.5`): the
+/// nearest double, since IEEE division of two exact integers is correctly rounded (every amount
+/// here is below 2^53).
+pub fn from_hundredths(n: i64) -> f64 {
+    n as f64 / 100.0
+}
+
+/// Cents as a JSON number of dollars, for the fields the contract types as numbers.
 pub fn dollars_number(cents: i64) -> serde_json::Number {
-    // Parsed from the decimal text, so the number is the nearest double to the exact amount.
-    dollars(cents).parse::<f64>().ok().and_then(serde_json::Number::from_f64).unwrap_or_else(|| 0.into())
+    serde_json::Number::from_f64(from_hundredths(cents)).unwrap_or_else(|| 0.into())
+}
+
+/// `#[serde(serialize_with = "crate::money::as_number")]`: hundredths as the JSON number.
+pub fn as_number<S: serde::Serializer>(n: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(from_hundredths(*n))
 }
 
 /// The fee in basis points of `gross`, rounded down to the cent (the user never pays a

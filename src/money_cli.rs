@@ -34,13 +34,13 @@ pub async fn manage_wallet(cfg: Config, action: WalletCmd) -> anyhow::Result<()>
         let txn = ledger::credit(&pool, &account.user_id, cents, &reason)
             .await
             .map_err(|e| anyhow::anyhow!("the credit failed: {e}"))?;
-        let b = db::ledger::balances(&pool, &account.user_id).await?;
+        let (general, _) = db::ledger::kept(&pool, &account.user_id).await?;
         println!(
             "credited {} to {} ({}): transaction {txn}, general balance {}",
             money::dollars(cents),
             account.email,
             account.user_id,
-            money::dollars(b.general)
+            money::dollars(general)
         );
         Ok(())
     })

@@ -81,3 +81,13 @@ pub fn realms_on_update(me: &Principal, current: &[String], asked: Option<&[Stri
     }
     Ok(out)
 }
+
+/// A path id that is not a well-formed id names nothing: the same 404 as a missing object (never
+/// a lookup).
+pub fn path_id(raw: &str, not_found: fn() -> ApiError) -> Result<&str, ApiError> {
+    if crate::db::is_id(raw) {
+        Ok(raw)
+    } else {
+        Err(not_found())
+    }
+}

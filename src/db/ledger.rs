@@ -154,31 +154,42 @@ pub struct Balances {
 
 pub async fn balances(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<Balances> {
     let r = sqlx::query!(
-        r#"select
-             (select account_id from ledger_account where user_id = $1 and kind = 'general') as general_id,
-             (select balance_cents from ledger_account where user_id = $1 and kind = 'general') as general,
-             (select balance_cents from ledger_account where user_id = $1 and kind = 'ai') as ai,
-             (select created_at from ledger_account where user_id = $1 and kind = 'general') as created_at,
-             (select updated_at from ledger_account where user_id = $1 and kind = 'general') as updated_at,
-             (select coalesce(sum(p.amount_cents) filter (where p.amount_cents > 0), 0)::bigint
-                from ledger_posting p join ledger_account a using (account_id)
-               where a.user_id = $1 and a.kind = 'ai') as "ai_credited!",
-             (select coalesce(-sum(p.amount_cents) filter (where p.amount_cents < 0), 0)::bigint
-                from ledger_posting p join ledger_account a using (account_id)
-               where a.user_id = $1 and a.kind = 'ai') as "ai_spent!""#,
+        r#"select g.account_id as "general_id?", g.balance_cents as "general?", g.created_at as "created_at?",
+                  g.updated_at as "updated_at?", a.balance_cents as "ai?",
+                  (select coalesce(-sum(p.amount_cents), 0)::bigint from ledger_posting p
+                    where p.account_id = a.account_id and p.amount_cents < 0) as "ai_spent!"
+             from (select 1) as one
+             left join ledger_account g on g.user_id = $1 and g.kind = 'general'
+             left join ledger_account a on a.user_id = $1 and a.kind = 'ai'"#,
         user_id
     )
     .fetch_one(db)
     .await?;
+    let ai = r.ai.unwrap_or(0);
     Ok(Balances {
         general_id: r.general_id,
         general: r.general.unwrap_or(0),
-        ai: r.ai.unwrap_or(0),
-        ai_credited: r.ai_credited,
+        ai,
+        // What came in is what is left plus what was spent.
+        ai_credited: ai + r.ai_spent,
         ai_spent: r.ai_spent,
         created_at: r.created_at,
         updated_at: r.updated_at,
     })
+}
+
+/// The user's kept balances in cents, (general, AI): one row read, no postings summed (the
+/// answer of a money move, read in its own transaction).
+pub async fn kept(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<(i64, i64)> {
+    let r = sqlx::query!(
+        r#"select coalesce(sum(balance_cents) filter (where kind = 'general'), 0)::bigint as "general!",
+                  coalesce(sum(balance_cents) filter (where kind = 'ai'), 0)::bigint as "ai!"
+             from ledger_account where user_id = $1"#,
+        user_id
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((r.general, r.ai))
 }
 
 /// A transaction as the user's list shows it: what it did to their general balance.

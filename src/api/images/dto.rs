@@ -2,7 +2,7 @@
 //! types them (`price: 4.99`); inside they are integer cents and an exact sum and count, turned
 //! into a number only here.
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
@@ -10,12 +10,6 @@ use crate::{
     api::list::{sort_keys, Pagination},
     db::{images::ImageRow, ts},
 };
-
-/// Hundredths (cents, hundredths of a star) as the JSON number they stand for.
-fn hundredths<S: Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
-    // Exact in decimal: the shortest representation of n/100 prints two decimals at most.
-    s.serialize_f64(*v as f64 / 100.0)
-}
 
 /// The average of `count` ratings summing to `sum`, in hundredths rounded half up.
 pub fn average_hundredths(sum: i64, count: i64) -> i64 {
@@ -42,11 +36,11 @@ pub struct ImageOut {
     /// Bytes.
     pub size: i64,
     /// In currency units (`4.99`); 0 for a free image.
-    #[serde(serialize_with = "hundredths")]
+    #[serde(serialize_with = "crate::money::as_number")]
     #[schema(value_type = f64)]
     pub price: i64,
     /// 0–5, two decimals; 0 while unrated.
-    #[serde(serialize_with = "hundredths")]
+    #[serde(serialize_with = "crate::money::as_number")]
     #[schema(value_type = f64)]
     pub average_rating: i64,
     pub rating_count: i64,
@@ -168,7 +162,7 @@ pub struct RateIn {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RateOut {
     pub new_rating: i16,
-    #[serde(serialize_with = "hundredths")]
+    #[serde(serialize_with = "crate::money::as_number")]
     #[schema(value_type = f64)]
     pub average_rating: i64,
     pub rating_count: i64,
@@ -180,11 +174,11 @@ pub struct ImportOut {}
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PurchaseOut {
     /// Dollars.
-    #[serde(serialize_with = "hundredths")]
+    #[serde(serialize_with = "crate::money::as_number")]
     #[schema(value_type = f64)]
     pub price_paid: i64,
     /// Your general balance after the purchase, in dollars.
-    #[serde(serialize_with = "hundredths")]
+    #[serde(serialize_with = "crate::money::as_number")]
     #[schema(value_type = f64)]
     pub remaining_balance: i64,
 }

@@ -126,7 +126,7 @@ pub async fn purchase_image(
         if !images::hold(&mut *tx, user, id, "purchase", price).await? {
             return Err(already_held());
         }
-        let remaining = db::ledger::balances(&mut *tx, user).await?.general;
+        let (remaining, _) = db::ledger::kept(&mut *tx, user).await?;
         let out = PurchaseOut { price_paid: price, remaining_balance: remaining };
         let answer =
             serde_json::json!({"image_id": id, "answer": {"price_paid": price, "remaining_balance": remaining}});

@@ -32,11 +32,6 @@ pub fn image_not_found() -> ApiError {
     ApiError::not_found("image_not_found", "Image not found")
 }
 
-/// A path id that is not a well-formed id names nothing: the same 404 as a missing image.
 fn image_id(raw: &str) -> Result<&str, ApiError> {
-    if crate::db::is_id(raw) {
-        Ok(raw)
-    } else {
-        Err(image_not_found())
-    }
+    crate::api::fields::path_id(raw, image_not_found)
 }

@@ -53,7 +53,7 @@ pub struct AvailabilityOut {
     pub ai_credit_fee_bps: u32,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferIn {
     /// Dollars, a strict decimal string with at most two decimals (`"10"`, `"10.00"`).
@@ -64,12 +64,6 @@ pub struct TransferIn {
     /// The fee (basis points) the caller was shown; when it is no longer the fee: 409, nothing moved.
     #[schema(minimum = 0, maximum = 9999)]
     pub expected_fee_bps: Option<i64>,
-}
-
-impl std::fmt::Debug for TransferIn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TransferIn").field("amount", &self.amount).finish_non_exhaustive()
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -96,8 +90,9 @@ pub struct TransactionOut {
     pub transaction_type: String,
     pub status: String,
     /// What was asked for, in dollars (a transfer's gross).
+    #[serde(serialize_with = "crate::money::as_number")]
     #[schema(value_type = f64)]
-    pub amount: serde_json::Number,
+    pub amount: i64,
     pub currency: &'static str,
     pub reason: String,
     /// How it changed the general balance (signed dollars, two decimals).
@@ -114,7 +109,7 @@ impl From<&UserTxn> for TransactionOut {
             id: t.txn_id.clone(),
             transaction_type: t.kind.clone(),
             status: t.status.clone(),
-            amount: money::dollars_number(t.amount_cents),
+            amount: t.amount_cents,
             currency: "USD",
             reason: t.reason.clone(),
             general_change: money::dollars(t.general_delta),
@@ -235,8 +230,9 @@ pub struct InvoiceTxnOut {
     pub id: String,
     pub transaction_type: String,
     pub status: String,
+    #[serde(serialize_with = "crate::money::as_number")]
     #[schema(value_type = f64)]
-    pub amount: serde_json::Number,
+    pub amount: i64,
     pub currency: &'static str,
     pub created_at: String,
 }
@@ -248,8 +244,9 @@ pub struct InvoiceOut {
     pub transaction_id: String,
     pub invoice_number: String,
     pub status: String,
+    #[serde(serialize_with = "crate::money::as_number")]
     #[schema(value_type = f64)]
-    pub amount: serde_json::Number,
+    pub amount: i64,
     pub currency: String,
     /// Only on a single invoice's read.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -274,7 +271,7 @@ impl InvoiceOut {
             transaction_id: r.txn_id.clone(),
             invoice_number: r.invoice_number.clone(),
             status: r.status.clone(),
-            amount: money::dollars_number(r.amount_cents),
+            amount: r.amount_cents,
             currency: r.currency.clone(),
             billing_details: detailed.then(|| r.billing_details.clone()),
             items: detailed.then(|| r.items.clone()),
@@ -287,7 +284,7 @@ impl InvoiceOut {
                 id: r.txn_id.clone(),
                 transaction_type: r.txn_kind.clone(),
                 status: r.txn_status.clone(),
-                amount: money::dollars_number(r.txn_amount_cents),
+                amount: r.txn_amount_cents,
                 currency: "USD",
                 created_at: db::ts(r.txn_created_at),
             },
@@ -363,15 +360,16 @@ pub struct BonusClaimResultOut {
 }
 
 /// A top-up through a provider.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentIntentOut {
     pub id: String,
     /// `stripe` or `nowpayments`.
     pub provider: String,
     /// creating, pending, processing, completed, failed, expired, cancelled, admin_review
     pub status: String,
+    #[serde(serialize_with = "crate::money::as_number")]
     #[schema(value_type = f64)]
-    pub amount: serde_json::Number,
+    pub amount: i64,
     pub currency: String,
     /// The provider's hosted page, while it is open.
     pub redirect_url: Option<String>,
@@ -387,7 +385,7 @@ impl From<&db::payment_intents::IntentRow> for PaymentIntentOut {
             id: r.intent_id.clone(),
             provider: r.provider.clone(),
             status: r.status.clone(),
-            amount: money::dollars_number(r.amount_cents),
+            amount: r.amount_cents,
             currency: r.currency.clone(),
             redirect_url: r.redirect_url.clone(),
             credited_at: r.credited_at.map(db::ts),
@@ -398,7 +396,7 @@ impl From<&db::payment_intents::IntentRow> for PaymentIntentOut {
     }
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutIn {
     /// Dollars, a strict decimal string (`"25"`, `"25.00"`), within the top-up bounds.
@@ -408,20 +406,14 @@ pub struct CheckoutIn {
     pub idempotency_key: Option<String>,
 }
 
-impl std::fmt::Debug for CheckoutIn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CheckoutIn").field("amount", &self.amount).finish_non_exhaustive()
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CheckoutOut {
     pub intent: PaymentIntentOut,
     /// Stripe's hosted payment page: send the payer there.
     pub checkout_url: String,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CryptoInvoiceOut {
     pub intent: PaymentIntentOut,
     pub invoice_url: String,

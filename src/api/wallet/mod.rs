@@ -17,7 +17,7 @@ mod transfers;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::state::AppState;
+use crate::{api::fields::path_id, state::AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -47,13 +47,4 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::list_crypto_intents))
         .routes(routes!(payments::get_crypto_intent))
         .routes(routes!(payments::stripe_webhook))
-}
-
-/// A path id that is not a well-formed id names nothing: the same 404 as a missing object.
-fn path_id(raw: &str, not_found: fn() -> crate::error::ApiError) -> Result<&str, crate::error::ApiError> {
-    if crate::db::is_id(raw) {
-        Ok(raw)
-    } else {
-        Err(not_found())
-    }
 }

@@ -74,13 +74,13 @@ pub async fn create_transfer(
         let mut tx = st.db.begin().await?;
         match ledger::record(&mut tx, m).await? {
             Recorded::New { txn_id, .. } => {
-                let b = db::ledger::balances(&mut *tx, &m.user_id).await?;
+                let (general, ai) = db::ledger::kept(&mut *tx, &m.user_id).await?;
                 let out = TransferOut {
                     gross_transferred: money::dollars(gross),
                     net_ai_credit: money::dollars(net),
                     fee: money::dollars(fee),
-                    general_balance: money::dollars(b.general),
-                    ai_balance: money::dollars(b.ai),
+                    general_balance: money::dollars(general),
+                    ai_balance: money::dollars(ai),
                     key_created: false,
                     limit_sync_pending: false,
                     replayed: false,
