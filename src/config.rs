@@ -105,6 +105,8 @@ pub struct Config {
     /// `HOODY_SHARE_SWEEP_INTERVAL_MS`: how often expired storage shares are unmounted and share
     /// mounts repaired (default 15 s).
     pub share_sweep_interval: Duration,
+    /// How often ended rentals are looked for (`HOODY_RENTAL_SWEEP_INTERVAL_MS`).
+    pub rental_sweep_interval: Duration,
     /// `HOODY_FREE_TIER`: set up a default project and container for newly verified users (default on).
     pub free_tier: bool,
     /// `HOODY_FREE_TIER_INVITES`: the free tier's invite gate (default off). On: the default
@@ -414,6 +416,7 @@ impl Config {
             max_snapshots: 20,
             reconcile_interval: Duration::from_secs(30),
             share_sweep_interval: Duration::from_secs(15),
+            rental_sweep_interval: Duration::from_secs(60),
             free_tier: true,
             free_tier_invites: false,
             device_flow: true,
@@ -502,6 +505,8 @@ impl Config {
         c.reconcile_interval = Duration::from_secs(num("HOODY_RECONCILE_INTERVAL_SECS", 30)?.clamp(1, 86_400));
         c.share_sweep_interval =
             Duration::from_millis(num("HOODY_SHARE_SWEEP_INTERVAL_MS", 15_000u64)?.clamp(50, 86_400_000));
+        c.rental_sweep_interval =
+            Duration::from_millis(num("HOODY_RENTAL_SWEEP_INTERVAL_MS", 60_000u64)?.clamp(50, 86_400_000));
         c.free_tier = !var("HOODY_FREE_TIER").is_some_and(|v| matches!(v.trim(), "0" | "false" | "off"));
         c.free_tier_invites = var("HOODY_FREE_TIER_INVITES").is_some_and(|v| matches!(v.trim(), "1" | "true" | "on"));
         c.device_flow = !var("HOODY_DEVICE_FLOW").is_some_and(|v| matches!(v.trim(), "0" | "false" | "off"));

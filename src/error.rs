@@ -61,6 +61,10 @@ pub enum ApiError {
     /// 422: well-formed but semantically invalid.
     #[error("{message}")]
     Validation { message: Text, fields: Vec<FieldError> },
+    /// 422 with a code of its own: well-formed, but refused for a reason a client may act on
+    /// (`pools_unavailable`).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: Text, fields: Vec<FieldError> },
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
     /// 503: a dependency (the database, a host) is unavailable.
@@ -150,6 +154,11 @@ impl ApiError {
         let message = message.into();
         Self::Validation { message: message.clone().into(), fields: vec![FieldError::new(path, message)] }
     }
+    /// 422 `code`, naming `path`.
+    pub fn unprocessable(code: &'static str, path: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::Unprocessable { code, message: message.clone().into(), fields: vec![FieldError::new(path, message)] }
+    }
     pub fn validation(fields: Vec<FieldError>) -> Self {
         let message = match fields.as_slice() {
             [one] => format!("{}: {}", one.path, one.message),
@@ -171,7 +180,7 @@ impl ApiError {
             Self::PreconditionRequired { .. } => StatusCode::PRECONDITION_REQUIRED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation { .. } | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadGateway => StatusCode::BAD_GATEWAY,
@@ -194,7 +203,8 @@ impl ApiError {
             | Self::Busy { code, .. }
             | Self::PreconditionRequired { code, .. }
             | Self::PaymentRequired { code, .. }
-            | Self::PreconditionFailed { code, .. } => code,
+            | Self::PreconditionFailed { code, .. }
+            | Self::Unprocessable { code, .. } => code,
             Self::StaleVersion { .. } => "version_mismatch",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
@@ -338,7 +348,9 @@ impl IntoResponse for ApiError {
             }
         }
         let fields = match &self {
-            Self::BadRequest { fields, .. } | Self::Validation { fields, .. } => fields.clone(),
+            Self::BadRequest { fields, .. } | Self::Validation { fields, .. } | Self::Unprocessable { fields, .. } => {
+                fields.clone()
+            }
             _ => Vec::new(),
         };
         let current = match &self {

@@ -135,6 +135,11 @@ kinds! {
     ProjectPermissionGranted = "project.permission.granted",
     ProjectPermissionUpdated = "project.permission.updated",
     ProjectPermissionRevoked = "project.permission.revoked",
+    /// A server was rented (its renter's).
+    ServerRented = "server.rented",
+    ServerRentalExtended = "server.rental_extended",
+    /// A rental ended: its containers on the server were stopped.
+    ServerRentalExpired = "server.rental_expired",
 }
 
 impl EventKind {

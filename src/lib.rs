@@ -27,6 +27,7 @@ pub mod openapi;
 pub mod payments;
 pub mod proxy;
 pub mod quota;
+pub mod rentals_admin;
 pub mod resolver;
 pub mod secret;
 pub mod servers;
@@ -165,6 +166,14 @@ pub async fn run(
             }
         }
     });
+    let rental_sweeper = tokio::spawn({
+        let (st, stop) = (state.clone(), stop.clone());
+        async move {
+            if migrated(&st, &stop).await {
+                api::rentals::sweeper::run(st, stop).await
+            }
+        }
+    });
     let draining = state.clone();
     let grace = state.cfg.shutdown_grace;
     let (drain_trigger, drain_started) = shutdown::channel();
@@ -192,6 +201,7 @@ pub async fn run(
         let _ = writers.await;
         let _ = reconciler.await;
         let _ = share_sweeper.await;
+        let _ = rental_sweeper.await;
         let _ = numberer.await;
         let _ = principals.await;
     })

@@ -8,7 +8,9 @@ use std::{
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hoody_api::{accounts, auth::crypto::SecretBox, config::Config, db, invites, servers, state::AppState, telemetry};
+use hoody_api::{
+    accounts, auth::crypto::SecretBox, config::Config, db, invites, rentals_admin, servers, state::AppState, telemetry,
+};
 
 mod images_cli;
 mod money_cli;
@@ -60,6 +62,27 @@ enum Command {
         #[command(subcommand)]
         action: money_cli::LedgerCmd,
     },
+    /// Machines to order (`GET /offers`): add, list, withdraw.
+    Offers {
+        #[command(subcommand)]
+        action: OffersCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum OffersCmd {
+    /// Add an offer: `--json '{"country":"DE","price_per_day_cents":300,"rental_days":[30],"delivery_hours":48,…}'`
+    /// (also region, city, datacenter, cpu_model, cpu_cores, cpu_threads, ram_gb, disks, bandwidth_mbps,
+    /// traffic_tb, traffic_unlimited, ipv4_count, hold_days, setup_fee_cents, setup_time_minutes, stock).
+    Add {
+        name: String,
+        #[arg(long)]
+        json: String,
+    },
+    /// Every offer, withdrawn ones too, as JSON.
+    List,
+    /// Withdraw an offer (its reservations keep it).
+    Remove { name: String },
 }
 
 #[derive(Subcommand)]
@@ -118,6 +141,9 @@ enum ServersCmd {
         name: String,
         #[command(flatten)]
         fields: ServerArgs,
+        /// Deliver this pending reservation on the new server: its buyer's rental starts now.
+        #[arg(long)]
+        reservation: Option<String>,
     },
     /// List the registered hosts.
     List {
@@ -177,6 +203,14 @@ struct ServerArgs {
     /// Allowed rental durations in days, comma-separated.
     #[arg(long, value_delimiter = ',')]
     rental_days: Option<Vec<i32>>,
+    /// Marketplace fields as a JSON object: `{"listed": true, "category": "compute",
+    /// "cpu_model": "…", "disks": [{"count": 2, "capacity_gb": 960, "type": "NVMe"}], …}`
+    /// (listed, model, is_vm, category, featured, popularity_rank, setup_time_minutes,
+    /// setup_fee_cents, hold_days, cpu_model, cpu_threads, cpu_score, cpu_score_type, ram_type,
+    /// ram_speed_mhz, disks, bandwidth_mbps, traffic_tb, traffic_unlimited, ipv4_count,
+    /// ipv6_enabled, max_containers).
+    #[arg(long)]
+    listing: Option<String>,
 }
 
 impl ServerArgs {
@@ -234,6 +268,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Some(Command::Images { action }) => images_cli::manage_images(cfg, action).await,
             Some(Command::Wallet { action }) => money_cli::manage_wallet(cfg, action).await,
             Some(Command::Ledger { action }) => money_cli::manage_ledger(cfg, action).await,
+            Some(Command::Offers { action }) => manage_offers(cfg, action).await,
             _ => serve(cfg).await,
         }
     })
@@ -283,12 +318,27 @@ async fn manage_servers(cfg: Config, action: ServersCmd) -> anyhow::Result<()> {
     let sealer = SecretBox::load(cfg.secret_key.as_ref().map(hoody_api::secret::Secret::as_str), &cfg.data_dir)?;
     with_database(&cfg, |pool| async move {
         match action {
-            ServersCmd::Add { name, fields } => {
+            ServersCmd::Add { name, fields, reservation } => {
+                let listing = fields.listing.clone();
+                if let Some(r) = &reservation {
+                    rentals_admin::check_pending(&pool, r).await?;
+                }
                 let row = servers::add(&pool, &sealer, &name, &fields.into_fields()?).await?;
+                if let Some(l) = listing {
+                    rentals_admin::set_listing(&pool, &row.server_id, &l).await?;
+                }
                 println!("added {} ({}) in {}", row.name, row.server_id, row.region);
+                if let Some(r) = reservation {
+                    let rental = rentals_admin::deliver(&pool, &row.server_id, &r).await?;
+                    println!("delivered reservation {r}: rental {rental}");
+                }
             }
             ServersCmd::Update { name, fields } => {
+                let listing = fields.listing.clone();
                 let row = servers::update(&pool, &sealer, &name, &fields.into_fields()?).await?;
+                if let Some(l) = listing {
+                    rentals_admin::set_listing(&pool, &row.server_id, &l).await?;
+                }
                 println!("updated {} ({})", row.name, row.server_id);
             }
             ServersCmd::Remove { name } => {
@@ -308,6 +358,26 @@ async fn manage_servers(cfg: Config, action: ServersCmd) -> anyhow::Result<()> {
                         );
                     }
                 }
+            }
+        }
+        anyhow::Ok(())
+    })
+    .await
+}
+
+async fn manage_offers(cfg: Config, action: OffersCmd) -> anyhow::Result<()> {
+    with_database(&cfg, |pool| async move {
+        match action {
+            OffersCmd::Add { name, json } => {
+                let id = rentals_admin::add_offer(&pool, &name, &json).await?;
+                println!("added offer {name} ({id})");
+            }
+            OffersCmd::List => {
+                println!("{}", serde_json::to_string_pretty(&db::rentals::offers(&pool, true).await?)?);
+            }
+            OffersCmd::Remove { name } => {
+                anyhow::ensure!(db::rentals::deactivate_offer(&pool, &name).await?, "no offer named {name:?}");
+                println!("withdrew offer {name}");
             }
         }
         anyhow::Ok(())

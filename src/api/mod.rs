@@ -13,6 +13,8 @@ mod meta;
 pub(crate) mod projects;
 pub(crate) mod proxy;
 mod realms;
+pub(crate) mod rentals;
+mod server_commands;
 mod shares;
 pub(crate) mod tfa;
 pub(crate) mod tokens;
@@ -37,7 +39,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(meta::router())
         .merge(projects::router())
         .merge(proxy::router())
+        .merge(rentals::router())
         .merge(realms::router())
+        .merge(server_commands::router())
         .merge(shares::router())
         .merge(tfa::router())
         .merge(tokens::router())

@@ -14,8 +14,8 @@ use std::{
 use chrono::{DateTime, Utc};
 
 use super::{
-    Acl, Devices, HostDriver, HostError, HostFuture, ImageInfo, InstanceSpec, InstanceState, NetworkInfo, ServerInfo,
-    SnapshotInfo, StateAction,
+    Acl, Devices, ExecOutput, HostDriver, HostError, HostFuture, HostResources, ImageInfo, InstanceSpec, InstanceState,
+    NetworkInfo, ServerInfo, SnapshotInfo, StateAction,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +96,9 @@ impl Drop for Leave<'_> {
 impl HostDriver for Faulty {
     fn info(&self) -> HostFuture<'_, ServerInfo> {
         self.read(self.inner.info())
+    }
+    fn resources<'a>(&'a self, pool: &'a str) -> HostFuture<'a, HostResources> {
+        self.read(self.inner.resources(pool))
     }
     fn create<'a>(&'a self, spec: &'a InstanceSpec) -> HostFuture<'a, ()> {
         self.change(self.inner.create(spec))
@@ -189,6 +192,15 @@ impl HostDriver for Faulty {
     }
     fn exec<'a>(&'a self, name: &'a str, command: &'a [&'a str]) -> HostFuture<'a, ()> {
         self.change(self.inner.exec(name, command))
+    }
+    fn exec_output<'a>(
+        &'a self,
+        name: &'a str,
+        command: &'a [String],
+        wait: Duration,
+        max_output: usize,
+    ) -> HostFuture<'a, ExecOutput> {
+        self.change(self.inner.exec_output(name, command, wait, max_output))
     }
 
     // Images.

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use super::{
     https::{HttpsIdentity, HttpsTransport},
     unix::{self, Outgoing},
-    Acl, Devices, HostDriver, HostError, HostFuture, ImageInfo, InstanceSpec, InstanceState, NetworkInfo, NetworkState,
-    ServerInfo, SnapshotInfo, StateAction,
+    Acl, Devices, ExecOutput, HostDriver, HostError, HostFuture, HostResources, ImageInfo, InstanceSpec, InstanceState,
+    NetworkInfo, NetworkState, ServerInfo, SnapshotInfo, StateAction,
 };
 
 pub const DEFAULT_SOCKET: &str = "/var/lib/lxd/unix.socket";
@@ -43,6 +43,11 @@ impl Lxd {
         // A call waits on an operation for up to `op_timeout`; the request itself gets a little more.
         let transport = HttpsTransport::new(id, connect_timeout, op_timeout + Duration::from_secs(5))?;
         Ok(Self { transport: Transport::Https(Box::new(transport)), connect_timeout, op_timeout })
+    }
+
+    /// How long one wait on an operation may last.
+    pub(super) fn op_timeout(&self) -> Duration {
+        self.op_timeout
     }
 
     pub(super) async fn send(&self, out: Outgoing<'_>) -> Result<unix::Reply, HostError> {
@@ -191,6 +196,21 @@ fn time(v: &Value) -> Option<DateTime<Utc>> {
 }
 
 impl HostDriver for Lxd {
+    fn resources<'a>(&'a self, pool: &'a str) -> HostFuture<'a, HostResources> {
+        Box::pin(async move {
+            let (r, _) = self.request(Method::GET, "/1.0/resources", None, None).await?;
+            let (p, _) = self.request(Method::GET, &format!("/1.0/storage-pools/{pool}/resources"), None, None).await?;
+            let (r, p) = (&r["metadata"], &p["metadata"]);
+            Ok(HostResources {
+                cores: r["cpu"]["total"].as_i64(),
+                mem_total: r["memory"]["total"].as_i64(),
+                mem_used: r["memory"]["used"].as_i64(),
+                storage_total: p["space"]["total"].as_i64(),
+                storage_used: p["space"]["used"].as_i64(),
+            })
+        })
+    }
+
     fn info(&self) -> HostFuture<'_, ServerInfo> {
         Box::pin(async move {
             let (v, _) = self.request(Method::GET, "/1.0", None, None).await?;
@@ -505,6 +525,16 @@ impl HostDriver for Lxd {
 
     fn exec<'a>(&'a self, name: &'a str, command: &'a [&'a str]) -> HostFuture<'a, ()> {
         Box::pin(self.run(name, command))
+    }
+
+    fn exec_output<'a>(
+        &'a self,
+        name: &'a str,
+        command: &'a [String],
+        wait: Duration,
+        max_output: usize,
+    ) -> HostFuture<'a, ExecOutput> {
+        Box::pin(self.run_output(name, command, wait, max_output))
     }
 
     // Images.

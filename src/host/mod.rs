@@ -9,6 +9,7 @@ pub mod breaker;
 pub mod fault;
 pub mod https;
 pub mod lxd;
+mod lxd_exec;
 mod lxd_net;
 pub mod registry;
 pub mod unix;
@@ -150,9 +151,34 @@ pub struct ImageInfo {
     pub architecture: String,
 }
 
+/// What a command run with [`HostDriver::exec_output`] left: its exit code and the first bytes
+/// of what it printed.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOutput {
+    pub exit_code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// It printed more than was kept.
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+}
+
+/// A host machine's capacity and use, as LXD reports it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HostResources {
+    /// Hardware threads.
+    pub cores: Option<i64>,
+    pub mem_total: Option<i64>,
+    pub mem_used: Option<i64>,
+    pub storage_total: Option<i64>,
+    pub storage_used: Option<i64>,
+}
+
 /// What the control plane asks of a host. Names are LXD instance names.
 pub trait HostDriver: Send + Sync {
     fn info(&self) -> HostFuture<'_, ServerInfo>;
+    /// The machine's capacity and use (`GET /1.0/resources`, and `pool`'s space).
+    fn resources<'a>(&'a self, pool: &'a str) -> HostFuture<'a, HostResources>;
     /// Create (not start) an instance.
     fn create<'a>(&'a self, spec: &'a InstanceSpec) -> HostFuture<'a, ()>;
     fn set_state<'a>(&'a self, name: &'a str, action: StateAction) -> HostFuture<'a, ()>;
@@ -214,6 +240,17 @@ pub trait HostDriver: Send + Sync {
     /// Start a command inside a running instance, without waiting for it to end (it runs the
     /// instance's own programs, which may take as long as they like).
     fn exec<'a>(&'a self, name: &'a str, command: &'a [&'a str]) -> HostFuture<'a, ()>;
+    /// Run `command` (an argv: no shell) inside a running instance and wait up to `wait` for it to
+    /// end (`Timeout` when it has not; it is not stopped): its exit code and at most `max_output`
+    /// bytes of each of stdout and stderr. A command that cannot start (not found) ends with the
+    /// code it gets (127).
+    fn exec_output<'a>(
+        &'a self,
+        name: &'a str,
+        command: &'a [String],
+        wait: Duration,
+        max_output: usize,
+    ) -> HostFuture<'a, ExecOutput>;
 
     // Images (`hoody-api images publish`).
     /// Publish a stopped instance (`source` = `name`) or a snapshot (`name/snapshot`) as an image
@@ -266,6 +303,9 @@ pub struct Host {
     pub name: String,
     driver: Arc<dyn HostDriver>,
     permits: Semaphore,
+    /// Commands that may run long ([`Host::call_within`]) queue here, so they never hold the
+    /// permits container operations need.
+    long_permits: Semaphore,
     breaker: Breaker,
     limits: HostLimits,
 }
@@ -276,6 +316,7 @@ impl Host {
             name: name.into(),
             driver,
             permits: Semaphore::new(limits.max_concurrent.max(1)),
+            long_permits: Semaphore::new(limits.max_concurrent.max(1)),
             breaker: Breaker::default(),
             limits,
         }
@@ -293,12 +334,33 @@ impl Host {
         op: &'static str,
         f: impl FnOnce(&'a dyn HostDriver) -> HostFuture<'a, T>,
     ) -> Result<T, HostError> {
+        self.limited(&self.permits, self.limits.call_timeout, f).await
+    }
+
+    /// [`Self::call`] for work that may legitimately take long (a command with its own timeout):
+    /// `deadline` instead of the call timeout, and a cap of its own on calls in flight.
+    #[tracing::instrument(name = "host_call", skip_all, fields(host = %self.name, op = op))]
+    pub async fn call_within<'a, T>(
+        &'a self,
+        op: &'static str,
+        deadline: Duration,
+        f: impl FnOnce(&'a dyn HostDriver) -> HostFuture<'a, T>,
+    ) -> Result<T, HostError> {
+        self.limited(&self.long_permits, deadline, f).await
+    }
+
+    async fn limited<'a, T>(
+        &'a self,
+        permits: &Semaphore,
+        deadline: Duration,
+        f: impl FnOnce(&'a dyn HostDriver) -> HostFuture<'a, T>,
+    ) -> Result<T, HostError> {
         self.breaker.admit()?;
-        let _permit = match tokio::time::timeout(self.limits.queue_wait, self.permits.acquire()).await {
+        let _permit = match tokio::time::timeout(self.limits.queue_wait, permits.acquire()).await {
             Ok(Ok(p)) => p,
             _ => return Err(HostError::Unavailable { reason: "too many calls in flight".into(), retry_after_secs: 1 }),
         };
-        let result = match tokio::time::timeout(self.limits.call_timeout, f(self.driver.as_ref())).await {
+        let result = match tokio::time::timeout(deadline, f(self.driver.as_ref())).await {
             Ok(r) => r,
             Err(_) => Err(HostError::Timeout),
         };

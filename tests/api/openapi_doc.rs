@@ -98,6 +98,9 @@ fn idempotency_key_is_documented_where_it_is_honoured() {
         ledger,
         [
             "/api/v1/images/purchase/{id}",
+            "/api/v1/offers/{id}/reserve",
+            "/api/v1/rentals/{id}/extend",
+            "/api/v1/servers/{id}/rent",
             "/api/v1/wallet/payments/",
             "/api/v1/wallet/payments/stripe/checkout",
             "/api/v1/wallet/transfers"

@@ -90,7 +90,7 @@ pub async fn copy_container(
     if input.target_server_id.as_ref().is_some_and(|t| t.as_str() != server_id) {
         return Err(ApiError::invalid("target_server_id", "copies stay on the source's server"));
     }
-    let server = super::create::check_server(&st, me, &server_id).await?;
+    let server = super::create::check_server(&st, me, &target.user_id, &server_id).await?;
     if input.kvm.or(input.dev_kvm) == Some(true) {
         super::kvm::refuse_on_free_server(Some(server.is_free))?;
     }

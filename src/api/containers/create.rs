@@ -78,13 +78,20 @@ fn new_container(st: &AppState, me: &Principal, p: &ProjectRow, input: &CreateIn
 
 /// The server must be registered and enabled; a server that is not free needs an admin until
 /// rentals exist.
-pub(crate) async fn check_server(st: &AppState, me: &Principal, server_id: &str) -> Result<crate::servers::ServerRow> {
+/// The server a new container of `owner`'s goes on: enabled, and free, rented by `owner` (an
+/// active rental), or any when an admin asks.
+pub(crate) async fn check_server(
+    st: &AppState,
+    me: &Principal,
+    owner: &str,
+    server_id: &str,
+) -> Result<crate::servers::ServerRow> {
     let missing = || ApiError::not_found("server_not_found", "Server not found");
     let s = crate::servers::by_id(&st.db, server_id).await?.ok_or_else(missing)?;
     if !s.is_enabled {
         return Err(ApiError::conflict("server_disabled", "This server does not take new containers"));
     }
-    if !s.is_free && !me.user.is_admin {
+    if !s.is_free && !me.user.is_admin && !crate::db::rentals::rents(&st.db, owner, server_id).await? {
         return Err(ApiError::forbidden("server_not_rented", "Containers go on free servers or servers you rent"));
     }
     Ok(s)
@@ -125,7 +132,7 @@ pub async fn create_container(
     }
     let n = new_container(&st, me, p, &input)?;
     let n = crate::api::images::launch::resolve(&st, me, n).await?;
-    let server = check_server(&st, me, &n.server_id).await?;
+    let server = check_server(&st, me, &p.user_id, &n.server_id).await?;
     if n.kvm {
         super::kvm::refuse_on_free_server(Some(server.is_free))?;
     }
