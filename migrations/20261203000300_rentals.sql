@@ -73,7 +73,7 @@ create table server_offer (
     traffic_tb        integer check (traffic_tb >= 0),
     traffic_unlimited boolean not null default false,
     ipv4_count        integer not null default 1 check (ipv4_count >= 0),
-    price_per_day_cents bigint not null check (price_per_day_cents >= 0),
+    price_per_day_cents bigint not null check (price_per_day_cents > 0),
     rental_days       integer[] not null check (cardinality(rental_days) > 0),
     hold_days         integer not null default 0 check (hold_days >= 0),
     setup_fee_cents   bigint not null default 0 check (setup_fee_cents >= 0),

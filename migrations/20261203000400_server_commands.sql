@@ -108,8 +108,9 @@ select encode(substring(uuid_send(gen_random_uuid()) from 1 for 6)
      'Size, used and available space in KiB of the file system holding a path of the server '
      || '(the server''s root is /host).',
      'storage', 'low', false, array['df', '-k', '-P', '{path}'],
-     '{"path": {"type": "string", "pattern": "^/host(/[A-Za-z0-9._-]{1,64}){0,16}$", "default": "/host", '
-     || '"description": "A path under /host, the server''s root file system"}}',
+     '{"path": {"type": "string", "enum": ["/host", "/host/boot", "/host/home", "/host/srv", "/host/tmp", '
+     || '"/host/var", "/host/var/lib/lxd"], "default": "/host", '
+     || '"description": "A mount point of the server (/host is its root file system)"}}',
      '{"path": "/host"}', 10, 60),
     ('memory', 'Memory',
      'Memory and swap, total, free and in use, in KiB (the server''s /proc/meminfo).',

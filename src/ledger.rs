@@ -165,6 +165,20 @@ pub async fn earlier(db: &sqlx::PgPool, user_id: &str, key: Option<&Key>) -> Res
     Ok(Some(prior))
 }
 
+/// Inside a money transaction, before any other lock: wait until a concurrent request with the
+/// same key has ended, then give the movement it made, if any (422 when it was another
+/// request). So a repeat that was in flight gets the first answer, never a refusal that the
+/// first request's own effect (a server now rented, a stock now spent) would cause.
+pub async fn hold_key(conn: &mut PgConnection, user_id: &str, key: Option<&Key>) -> Result<Option<TxnRow>> {
+    let Some(k) = key else { return Ok(None) };
+    db::ledger::lock_key(&mut *conn, user_id, &k.key).await?;
+    let Some(prior) = db::ledger::by_key(&mut *conn, user_id, &k.key).await? else { return Ok(None) };
+    if prior.request_hash.as_deref() != Some(k.hash.as_slice()) {
+        return Err(ApiError::invalid("idempotency_key", "This idempotency key was used for a different request"));
+    }
+    Ok(Some(prior))
+}
+
 pub fn insufficient_funds() -> ApiError {
     ApiError::payment_required("insufficient_funds", "Your balance does not cover this; top up your wallet first")
 }

@@ -324,14 +324,22 @@ async fn manage_servers(cfg: Config, action: ServersCmd) -> anyhow::Result<()> {
                     rentals_admin::check_pending(&pool, r).await?;
                 }
                 let row = servers::add(&pool, &sealer, &name, &fields.into_fields()?).await?;
+                // Delivered before it is listed (never rentable by someone else first); a
+                // delivery that fails (another operator delivered it meanwhile) takes the
+                // server back out.
+                if let Some(r) = &reservation {
+                    match rentals_admin::deliver(&pool, &row.server_id, r).await {
+                        Ok(rental) => println!("delivered reservation {r}: rental {rental}"),
+                        Err(e) => {
+                            servers::remove(&pool, &name).await?;
+                            return Err(e.context(format!("{name} was not registered")));
+                        }
+                    }
+                }
                 if let Some(l) = listing {
                     rentals_admin::set_listing(&pool, &row.server_id, &l).await?;
                 }
                 println!("added {} ({}) in {}", row.name, row.server_id, row.region);
-                if let Some(r) = reservation {
-                    let rental = rentals_admin::deliver(&pool, &row.server_id, &r).await?;
-                    println!("delivered reservation {r}: rental {rental}");
-                }
             }
             ServersCmd::Update { name, fields } => {
                 let listing = fields.listing.clone();

@@ -127,6 +127,14 @@ pub async fn by_key(db: impl PgExecutor<'_>, user_id: &str, key: &str) -> sqlx::
     .await
 }
 
+/// Hold a user's idempotency key until the transaction ends (a second request with it waits).
+pub async fn lock_key(conn: &mut PgConnection, user_id: &str, key: &str) -> sqlx::Result<()> {
+    sqlx::query!("select pg_advisory_xact_lock(hashtextextended('ledger_key:' || $1 || '/' || $2, 0))", user_id, key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// One of the user's transactions.
 pub async fn txn_of(db: impl PgExecutor<'_>, user_id: &str, txn_id: &str) -> sqlx::Result<Option<TxnRow>> {
     sqlx::query_as!(

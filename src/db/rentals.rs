@@ -99,7 +99,7 @@ pub async fn market(db: impl PgExecutor<'_>, f: &MarketFilter) -> sqlx::Result<V
                   s.traffic_tb, s.traffic_unlimited, s.ipv4_count, s.ipv6_enabled, s.max_containers,
                   0::bigint as "containers!"
              from server s
-            where s.listed and s.is_enabled and not s.is_free and s.price_per_day_cents is not null
+            where s.listed and s.is_enabled and not s.is_free and s.price_per_day_cents > 0
               and cardinality(s.rental_days) > 0
               and not exists (select 1 from rental r where r.server_id = s.server_id and r.status = 'active')
               and ($1::text is null or upper(s.country) = upper($1))
@@ -147,7 +147,7 @@ pub async fn market(db: impl PgExecutor<'_>, f: &MarketFilter) -> sqlx::Result<V
 /// read under the lock). `None`: no such server.
 pub async fn spec_for_rent(conn: &mut PgConnection, server_id: &str) -> sqlx::Result<Option<(SpecRow, bool)>> {
     let r = sqlx::query!(
-        "select listed and is_enabled and not is_free and price_per_day_cents is not null \
+        "select listed and is_enabled and not is_free and coalesce(price_per_day_cents > 0, false) \
          and cardinality(rental_days) > 0 as \"rentable!\" from server where server_id = $1 for update",
         server_id
     )
@@ -297,13 +297,20 @@ pub async fn expire_due(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec
     .await
 }
 
-/// The running (or paused) containers of `user_id`'s projects on `server_id`.
-pub async fn running_on(db: impl PgExecutor<'_>, user_id: &str, server_id: &str) -> sqlx::Result<Vec<String>> {
+/// Containers that run (or are paused) on a server their owner rented and rents no more: the
+/// ones an ended rental leaves to stop (found again on every pass, so a stop that failed, or a
+/// container that came up while its rental ended, is stopped on a later one).
+pub async fn left_running(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar!(
         "select c.container_id from container c join project p on p.project_id = c.project_id \
-         where c.server_id = $1 and p.user_id = $2 and c.status in ('running', 'paused') order by c.container_id",
-        server_id,
-        user_id
+         join server s on s.server_id = c.server_id \
+         where c.status in ('running', 'paused') and not s.is_free \
+           and exists (select 1 from rental r where r.server_id = c.server_id and r.user_id = p.user_id \
+                       and r.status <> 'active') \
+           and not exists (select 1 from rental r where r.server_id = c.server_id and r.user_id = p.user_id \
+                           and r.status = 'active' and r.rental_end > now()) \
+         order by c.container_id limit $1",
+        limit
     )
     .fetch_all(db)
     .await

@@ -16,6 +16,7 @@ use crate::{
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{Json, Path},
+    host::StateAction,
     lifecycle::{
         self,
         ops::{self, Change, Operation},
@@ -144,6 +145,15 @@ pub async fn manage_container(
     let c = access.row;
     if !operation.from.contains(&c.status.as_str()) {
         return Err(ApiError::conflict("invalid_state", format!("Cannot {op} a container that is {}", c.status)));
+    }
+    // Starting again on a server whose rental ended: refused, as a create there would be.
+    if matches!(operation.action, StateAction::Start | StateAction::Unfreeze | StateAction::Restart) {
+        if let Some(s) = match c.server_id.as_deref() {
+            Some(id) => crate::servers::by_id(&st.db, id).await?,
+            None => None,
+        } {
+            super::create::may_run_on(&st, &access.me, &c.owner_id, &s).await?;
+        }
     }
     let (id, project_id) = (c.container_id.clone(), c.project_id.clone());
     lifecycle::run(&st, ops::Operate::new(c, operation, Trigger::user(&access.me.user.user_id))).await?;

@@ -78,8 +78,7 @@ fn new_container(st: &AppState, me: &Principal, p: &ProjectRow, input: &CreateIn
 
 /// The server must be registered and enabled; a server that is not free needs an admin until
 /// rentals exist.
-/// The server a new container of `owner`'s goes on: enabled, and free, rented by `owner` (an
-/// active rental), or any when an admin asks.
+/// The server a new container of `owner`'s goes on: enabled, and one [`may_run_on`] allows.
 pub(crate) async fn check_server(
     st: &AppState,
     me: &Principal,
@@ -91,10 +90,25 @@ pub(crate) async fn check_server(
     if !s.is_enabled {
         return Err(ApiError::conflict("server_disabled", "This server does not take new containers"));
     }
-    if !s.is_free && !me.user.is_admin && !crate::db::rentals::rents(&st.db, owner, server_id).await? {
-        return Err(ApiError::forbidden("server_not_rented", "Containers go on free servers or servers you rent"));
-    }
+    may_run_on(st, me, owner, &s).await?;
     Ok(s)
+}
+
+/// Whether `owner`'s containers may be made or started on `s`: a free server, one `owner` rents
+/// (an active, unexpired rental), or any when an administrator's session asks (not a token).
+pub(crate) async fn may_run_on(
+    st: &AppState,
+    me: &Principal,
+    owner: &str,
+    s: &crate::servers::ServerRow,
+) -> Result<()> {
+    if s.is_free || (me.user.is_admin && me.token().is_none()) {
+        return Ok(());
+    }
+    if crate::db::rentals::rents(&st.db, owner, &s.server_id).await? {
+        return Ok(());
+    }
+    Err(ApiError::forbidden("server_not_rented", "Containers run on free servers or servers you rent"))
 }
 
 /// Take over one of the caller's prespawned containers on the same server and image.

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::{
     dto::{OfferOut, ReservationOut, ReservationsOut, ReservationsQuery, ReserveIn, ReserveOut},
-    rent::{answer, days_of, keep_answer, max_charge, within},
+    rent::{answer, cost, days_of, keep_answer, max_charge, within},
 };
 use crate::{
     api::fields::path_id,
@@ -88,6 +88,9 @@ pub async fn reserve_server_offer(
     let (st, key) = (&st, &key);
     ledger::retrying(|| async move {
         let mut tx = st.db.begin().await?;
+        if let Some(prior) = ledger::hold_key(&mut tx, user, key.as_ref()).await? {
+            return replayed(&prior);
+        }
         let offer = rentals::lock_offer(&mut tx, id).await?.ok_or_else(offer_not_found)?;
         if !offer.rental_days.contains(&days) {
             return Err(ApiError::invalid(
@@ -95,8 +98,7 @@ pub async fn reserve_server_offer(
                 format!("must be one of this offer's durations: {:?}", offer.rental_days),
             ));
         }
-        let price = offer.price_per_day_cents * i64::from(days);
-        let total = price + offer.setup_fee_cents;
+        let (price, total) = cost(offer.price_per_day_cents, days, offer.setup_fee_cents)?;
         if offer.setup_fee_cents > 0 && cap.is_none() {
             return Err(ApiError::invalid(
                 "max_charge_cents",

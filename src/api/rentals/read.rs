@@ -19,14 +19,13 @@ use crate::{
 /// Rentals with their servers, in one read of the servers.
 async fn shown(st: &AppState, rows: Vec<rentals::RentalRow>) -> Result<Vec<RentalOut>> {
     let ids: Vec<String> = rows.iter().map(|r| r.server_id.clone()).collect();
-    let mut specs = rentals::specs(&st.db, &ids).await?;
+    let specs: std::collections::HashMap<String, rentals::SpecRow> =
+        rentals::specs(&st.db, &ids).await?.into_iter().map(|s| (s.server_id.clone(), s)).collect();
     Ok(rows
         .into_iter()
         .map(|r| {
-            let server = specs
-                .iter()
-                .position(|s| s.server_id == r.server_id)
-                .map(|i| RentedServerOut::from(specs.swap_remove(i)));
+            // A server rented again shows on each of its rentals.
+            let server = specs.get(&r.server_id).cloned().map(RentedServerOut::from);
             let transaction = r.txn_id.clone().zip(r.txn_amount_cents).map(|(id, cents)| RentalTxnOut {
                 id,
                 amount: money::dollars_number(cents),

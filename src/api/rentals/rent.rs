@@ -46,6 +46,16 @@ pub(super) fn within(cap: Option<i64>, total: i64) -> Result<()> {
     }
 }
 
+/// The price of `days` at `per_day` plus `fee`: (price, total), refused (409) when it cannot be
+/// charged (no price, or beyond what cents can count).
+pub(super) fn cost(per_day: i64, days: i32, fee: i64) -> Result<(i64, i64)> {
+    let price = per_day.checked_mul(i64::from(days));
+    match price.and_then(|p| p.checked_add(fee).map(|t| (p, t))) {
+        Some((p, t)) if p > 0 && t > 0 => Ok((p, t)),
+        _ => Err(ApiError::conflict("price_unavailable", "This has no price that can be charged; ask the operator")),
+    }
+}
+
 fn not_available() -> ApiError {
     ApiError::conflict("server_not_available", "This server is rented by someone else")
 }
@@ -81,8 +91,8 @@ pub async fn rent_server(
         return Err(ApiError::unprocessable("pools_unavailable", "pool_id", "pools are not available yet"));
     }
     let user = &me.user.user_id;
-    let key = ledger::key_of(&headers, None)?
-        .map(|k| Key::client(k, &format!("rent\n{id}\n{days}\n{}", cap.map(|c| c.to_string()).unwrap_or_default())));
+    let key =
+        ledger::key_of(&headers, None)?.map(|k| Key::client(k, &format!("rent\n{id}\n{days}\n{}", cap.unwrap_or(-1))));
     if let Some(prior) = ledger::earlier(&st.db, user, key.as_ref()).await? {
         return Ok(ApiOk::new("Server already rented (replayed)", answer(&prior)?));
     }
@@ -95,6 +105,9 @@ pub async fn rent_server(
     let (st, key) = (&st, &key);
     ledger::retrying(|| async move {
         let mut tx = st.db.begin().await?;
+        if let Some(prior) = ledger::hold_key(&mut tx, user, key.as_ref()).await? {
+            return Ok(ApiOk::new("Server already rented (replayed)", answer(&prior)?));
+        }
         let (spec, rentable) = rentals::spec_for_rent(&mut tx, id).await?.ok_or_else(server_missing)?;
         if !rentable {
             // A server rented now is still in the marketplace's terms: say it is taken.
@@ -107,9 +120,8 @@ pub async fn rent_server(
             ));
         }
         let per_day = spec.price_per_day_cents.unwrap_or(0);
-        let price = per_day * i64::from(days);
         let fee = spec.setup_fee_cents;
-        let total = price + fee;
+        let (price, total) = cost(per_day, days, fee)?;
         if fee > 0 && cap.is_none() {
             return Err(ApiError::invalid(
                 "max_charge_cents",
@@ -237,6 +249,9 @@ pub async fn extend_rental(
     let (st, key) = (&st, &key);
     ledger::retrying(|| async move {
         let mut tx = st.db.begin().await?;
+        if let Some(prior) = ledger::hold_key(&mut tx, user, key.as_ref()).await? {
+            return Ok(ApiOk::new("Rental already extended (replayed)", answer(&prior)?));
+        }
         let r = rentals::lock(&mut tx, user, id).await?.ok_or_else(rental_not_found)?;
         if r.status != "active" || r.rental_end <= Utc::now() {
             return Err(ApiError::conflict("rental_not_active", format!("This rental is {}: rent again", r.status)));
@@ -256,7 +271,7 @@ pub async fn extend_rental(
             ));
         }
         let per_day = frozen["price_per_day_cents"].as_i64().unwrap_or(0);
-        let cost = per_day * i64::from(days);
+        let (cost, _) = cost(per_day, days, 0)?;
         within(cap, cost)?;
         let m = Movement {
             user_id: user.clone(),

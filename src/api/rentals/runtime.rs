@@ -68,7 +68,7 @@ fn shown(r: &Reading, stale: bool) -> RuntimeOut {
 async fn runtime(st: &AppState, me: &Session, raw: &str) -> Result<ApiOk<RuntimeOut>> {
     let id = rental_id(raw)?;
     let r = rentals::of_user(&st.db, &me.user.user_id, Some(id)).await?.pop().ok_or_else(rental_not_found)?;
-    if r.status != "active" {
+    if r.status != "active" || r.rental_end <= Utc::now() {
         return Err(ApiError::conflict("rental_not_active", format!("This rental is {}", r.status)));
     }
     if let Some(hit) = cached(&r.server_id).filter(|c| c.0.elapsed() < TTL) {

@@ -1,7 +1,9 @@
 //! Ends rentals whose time is up: each becomes `expired` with a `server.rental_expired` event
-//! (one transaction), then the renter's running containers on the server are stopped through
-//! the host-operation runner (stopped, never deleted: renting again or an admin can start
-//! them). Rows are claimed with `FOR UPDATE SKIP LOCKED`, so replicas never end one twice.
+//! (one transaction). Then, on every pass, the containers that run on a server their owner
+//! rented and rents no more are stopped through the host-operation runner (stopped, never
+//! deleted: renting again lets them start), so a stop that failed is tried again. Starting one
+//! there is refused like a create (`may_run_on`). Rentals are claimed with
+//! `FOR UPDATE SKIP LOCKED`, so replicas never end one twice.
 
 use serde_json::json;
 
@@ -25,7 +27,7 @@ pub async fn run(st: AppState, stop: Stop) {
     }
 }
 
-/// End the rentals that are due, then stop their containers; how many ended.
+/// End the rentals that are due, then stop what they leave running; how many ended.
 pub async fn sweep(st: &AppState) -> anyhow::Result<usize> {
     let mut tx = st.db.begin().await?;
     let ended = rentals::expire_due(&mut tx, 100).await?;
@@ -38,22 +40,23 @@ pub async fn sweep(st: &AppState) -> anyhow::Result<usize> {
         .await?;
     }
     tx.commit().await?;
-    for r in &ended {
-        stop_containers(st, &r.user_id, &r.server_id).await;
-    }
+    stop_left_running(st).await?;
     Ok(ended.len())
 }
 
-async fn stop_containers(st: &AppState, user_id: &str, server_id: &str) {
-    let ids = match rentals::running_on(&st.db, user_id, server_id).await {
-        Ok(ids) => ids,
-        Err(e) => return tracing::warn!(error = %e, server_id, "rental ended: containers not listed"),
-    };
-    let Some(stop) = ops::Operation::parse("stop") else { return };
-    for id in ids {
-        let Ok(Some(c)) = db::containers::by_id(&st.db, &id).await else { continue };
+/// Stop the containers ended rentals leave running, each after checking once more that its
+/// owner did not rent the server again meanwhile.
+async fn stop_left_running(st: &AppState) -> anyhow::Result<()> {
+    let Some(stop) = ops::Operation::parse("stop") else { return Ok(()) };
+    for id in rentals::left_running(&st.db, 200).await? {
+        let Some(c) = db::containers::by_id(&st.db, &id).await? else { continue };
+        let Some(server_id) = c.server_id.clone() else { continue };
+        if rentals::rents(&st.db, &c.owner_id, &server_id).await? {
+            continue;
+        }
         if let Err(e) = lifecycle::run(st, ops::Operate::new(c, stop, Trigger::system("rental_expired"))).await {
-            tracing::warn!(error = %e, container_id = %id, "rental ended: container not stopped");
+            tracing::warn!(error = %e, container_id = %id, "rental ended: container not stopped (tried again next pass)");
         }
     }
+    Ok(())
 }

@@ -52,6 +52,9 @@ async fn start(host: &Host, name: &str) -> Result<(), HostError> {
     host.call("helper_device", |d| d.set_device(name, "hoody-host-run", Some(&run))).await?;
     let proc = disk("/proc", "/host/proc");
     host.call("helper_device", |d| d.set_device(name, "hoody-host-proc", Some(&proc))).await?;
+    // No network: the profile's NIC is masked (its commands read the host; they reach nothing).
+    let none: BTreeMap<String, String> = [("type".to_owned(), "none".to_owned())].into_iter().collect();
+    host.call("helper_device", |d| d.set_device(name, "eth0", Some(&none))).await?;
     host.call("helper_start", |d| d.set_state(name, StateAction::Start)).await
 }
 

@@ -101,12 +101,24 @@ async fn renters_containers_run_on_it_and_stop_when_the_rental_ends() {
         (Some("expired"), Some(0))
     );
     assert_eq!(got.data()[0]["usage_days"], 8);
-    // Ended: no new container there, and starting the old one is refused by nothing else but
-    // the rule for new ones (it is the user's; an admin may decide).
+    // Ended: no new container there, and the stopped one may not start again.
     app.create(&u.token, &p, json!({"name": "after"})).await.expect(403);
+    let r = app.post_auth(&format!("/api/v1/containers/{id}/start"), &u.token, None).await;
+    assert_eq!((r.status.as_u16(), r.code()), (403, "server_not_rented"));
+    assert_eq!(lxc_status(&lxd_name), "STOPPED");
     let r = app.get(&runtime, Some(&u.token)).await;
     assert_eq!((r.status.as_u16(), r.code()), (409, "rental_not_active"));
     // Back in the marketplace.
     let m = app.get(super::MARKET, Some(&u.token)).await;
     assert_eq!(m.data().as_array().unwrap().len(), 1);
+
+    // Rented again: both rentals show the server; the container starts, and the sweeper (every
+    // 200 ms) leaves it running.
+    rent(&app, &u.token, &app.server_id, json!({"rental_days": 7})).await.expect(200);
+    let list = app.get("/api/v1/rentals", Some(&u.token)).await;
+    let servers: Vec<&serde_json::Value> = list.data().as_array().unwrap().iter().map(|r| &r["server"]["id"]).collect();
+    assert_eq!(servers, [&json!(app.server_id), &json!(app.server_id)]);
+    app.post_auth(&format!("/api/v1/containers/{id}/start"), &u.token, None).await.expect(200);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(lxc_status(&lxd_name), "RUNNING");
 }

@@ -63,6 +63,7 @@ async fn every_filter_narrows_and_bad_ones_are_named() {
     listed_server(&app, "hidden", 100, &[30], &[("listed", "false")]).await;
     listed_server(&app, "free-one", 100, &[30], &[("is_free", "true")]).await;
     listed_server(&app, "off", 100, &[30], &[("is_enabled", "false")]).await;
+    listed_server(&app, "no-price", 0, &[30], &[]).await;
 
     let all = app.get(MARKET, Some(&u.token)).await;
     all.expect(200);

@@ -45,6 +45,9 @@ async fn rent_extend_read_and_every_refusal() {
     r.expect(422);
     assert_eq!(r.body["details"]["fields"][0]["path"], "max_charge_cents");
     rent(&app, &u.token, &fee, json!({"rental_days": 7, "max_charge_cents": 1699})).await.expect(422);
+    // A server without a price cannot be rented (and is not in the marketplace).
+    let free_of_charge = listed_server(&app, "zero", 0, &[7], &[]).await;
+    rent(&app, &u.token, &free_of_charge, json!({"rental_days": 7})).await.expect(404);
     // Unknown and malformed server ids: 404.
     rent(&app, &u.token, "0123456789abcdef01234567", json!({"rental_days": 7})).await.expect(404);
     rent(&app, &u.token, "nope", json!({"rental_days": 7})).await.expect(404);
@@ -266,4 +269,30 @@ async fn two_extensions_from_one_read_pay_once() {
         .unwrap();
     assert_eq!(paid, 1400);
     assert_ledger_verifies(&app.db).await;
+}
+
+#[tokio::test]
+async fn one_key_sent_at_once_rents_once_and_every_answer_is_the_rental() {
+    let app = TestApp::spawn().await;
+    let u = renter(&app, "samekey@example.com", "100").await;
+    let s = listed_server(&app, "samekey", 100, &[7], &[]).await;
+    let path = format!("/api/v1/servers/{s}/rent");
+    let results = join_all((0..6).map(|_| {
+        app.request_with(
+            Method::POST,
+            &path,
+            Some(&u.token),
+            &[("idempotency-key", "same")],
+            Some(json!({"rental_days": 7})),
+        )
+    }))
+    .await;
+    for r in &results {
+        r.expect(200);
+    }
+    let ids: std::collections::BTreeSet<&str> =
+        results.iter().map(|r| r.data()["rental"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 1, "one rental, given to every request");
+    assert_eq!(general_cents(&app, &u.user_id).await, 10_000 - 700);
+    assert_eq!(rental_rows(&app, &s).await.len(), 1);
 }

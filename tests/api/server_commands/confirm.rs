@@ -56,14 +56,14 @@ async fn a_high_risk_command_runs_once_with_its_confirmation() {
     assert!(!dump.contains(&token));
 
     // For other parameters, by someone else, or unknown: refused, nothing run, the token kept.
-    for (who, body) in [
-        (t.as_str(), with_token(restart("nginx"), &token)),
-        (t.as_str(), with_token(restart(SERVICE), &"0".repeat(64))),
-        (t.as_str(), with_token(json!({"command_slug": "uptime"}), &token)),
+    for (who, body, status, code) in [
+        (t.as_str(), with_token(restart("nginx"), &token), 412, "invalid_confirmation_token"),
+        (t.as_str(), with_token(restart(SERVICE), &"0".repeat(64)), 412, "invalid_confirmation_token"),
+        (t.as_str(), with_token(json!({"command_slug": "uptime"}), &token), 422, "validation_failed"),
     ] {
         let r = app.execute(who, body.clone()).await;
-        assert!(r.status.is_client_error(), "{body}: {}", r.text);
-        r.expect(r.status.as_u16());
+        r.expect(status);
+        assert_eq!(r.code(), code, "{body}: {}", r.text);
     }
     let admin = user(&app, "admin").await;
     make_admin(&app, &admin).await;

@@ -23,6 +23,12 @@ async fn bad_input_is_refused_before_anything_is_stored_or_run() {
         (json!({"command_slug": "disk-usage", "parameters": {"path": "/host", "dir": "/"}}), &["parameters.dir"]),
         (json!({"command_slug": "uptime", "parameters": {"x": 1}}), &["parameters.x"]),
         (json!({"command_slug": "disk-usage", "parameters": {"path": "/etc"}}), &["parameters.path"]),
+        (json!({"command_slug": "disk-usage", "parameters": {"path": "/host/proc/1/root"}}), &["parameters.path"]),
+        (json!({"command_slug": "disk-usage", "parameters": {"path": "/host/../etc"}}), &["parameters.path"]),
+        (
+            json!({"command_slug": "disk-usage", "parameters": {"path": "/host/var/lib/lxd/containers"}}),
+            &["parameters.path"],
+        ),
         (json!({"command_slug": "disk-usage", "parameters": {"path": "/host; rm -rf /"}}), &["parameters.path"]),
         (json!({"command_slug": "disk-usage", "parameters": {"path": "/host$(reboot)"}}), &["parameters.path"]),
         (json!({"command_slug": "disk-usage", "parameters": {"path": "/host/a b"}}), &["parameters.path"]),
