@@ -83,6 +83,16 @@ enum OffersCmd {
     List,
     /// Withdraw an offer (its reservations keep it).
     Remove { name: String },
+    /// The reservations waiting for delivery, oldest first, as JSON (deliver one with
+    /// `servers add <name> … --reservation <id>`).
+    Pending,
+    /// Refund a pending reservation: what it paid back to the buyer, its unit back in stock.
+    Refund {
+        reservation: String,
+        /// Why (shown in the buyer's transactions).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -386,6 +396,26 @@ async fn manage_offers(cfg: Config, action: OffersCmd) -> anyhow::Result<()> {
             OffersCmd::Remove { name } => {
                 anyhow::ensure!(db::rentals::deactivate_offer(&pool, &name).await?, "no offer named {name:?}");
                 println!("withdrew offer {name}");
+            }
+            OffersCmd::Pending => {
+                let rows: Vec<serde_json::Value> = db::rentals::pending(&pool)
+                    .await?
+                    .into_iter()
+                    .map(|r| {
+                        serde_json::json!({"id": r.reservation_id, "user_id": r.user_id, "offer_id": r.offer_id,
+                            "days": r.days, "ready_by": db::ts(r.ready_by), "total_paid_cents": r.total_paid_cents})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            }
+            OffersCmd::Refund { reservation, reason } => {
+                let reason = reason.trim();
+                anyhow::ensure!(
+                    !reason.is_empty() && reason.chars().count() <= 200,
+                    "--reason must be 1-200 characters"
+                );
+                let txn = rentals_admin::refund(&pool, &reservation, reason).await?;
+                println!("refunded reservation {reservation}: transaction {txn}");
             }
         }
         anyhow::Ok(())

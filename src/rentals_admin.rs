@@ -4,7 +4,10 @@
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::db::{self, rentals};
+use crate::{
+    db::{self, rentals},
+    ledger::{self, Account, Key, Movement, Recorded},
+};
 
 /// The marketplace fields `--listing` may set, with what each must be.
 const LISTING: &[&str] = &[
@@ -132,4 +135,31 @@ pub async fn deliver(db: &PgPool, server_id: &str, reservation_id: &str) -> anyh
     rentals::fulfil(&mut tx, reservation_id, server_id, &rental_id).await?;
     tx.commit().await?;
     Ok(rental_id)
+}
+
+/// Refund a pending reservation (one that will not be delivered): what it paid goes back to the
+/// buyer's general balance, once (the movement's key is the reservation's), it becomes
+/// `refunded`, and its unit returns to the offer's stock, in one transaction. The movement's id.
+pub async fn refund(db: &PgPool, reservation_id: &str, reason: &str) -> anyhow::Result<String> {
+    let mut tx = db.begin().await?;
+    let r = rentals::lock_pending(&mut tx, reservation_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no pending reservation {reservation_id}"))?;
+    let total = r.total_paid_cents;
+    let m = Movement {
+        user_id: r.user_id.clone(),
+        kind: "refund",
+        amount_cents: total,
+        reason: reason.to_owned(),
+        key: Some(Key::new(format!("reservation-refund:{reservation_id}"), "reservation refund")),
+        postings: vec![(Account::Platform(db::ledger::REVENUE), -total), (Account::General, total)],
+        meta: json!({"reservation_id": reservation_id, "by": "operator"}),
+    };
+    let txn_id = match ledger::record(&mut tx, &m).await.map_err(|e| anyhow::anyhow!("the refund failed: {e}"))? {
+        Recorded::New { txn_id, .. } => txn_id,
+        Recorded::Replay(_) => anyhow::bail!("reservation {reservation_id} was refunded already"),
+    };
+    rentals::refunded(&mut tx, reservation_id, &r.offer_id).await?;
+    tx.commit().await?;
+    Ok(txn_id)
 }

@@ -549,3 +549,27 @@ pub async fn set_listing(db: impl PgExecutor<'_>, server_id: &str, l: &Value) ->
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A reservation refunded: its state, and its unit back in its offer's stock.
+pub async fn refunded(conn: &mut PgConnection, id: &str, offer_id: &str) -> sqlx::Result<()> {
+    sqlx::query!("update reservation set state = 'refunded', updated_at = now() where reservation_id = $1", id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query!("update server_offer set stock = stock + 1 where offer_id = $1 and stock is not null", offer_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Every pending reservation, oldest first (what operators have to deliver).
+pub async fn pending(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<ReservationRow>> {
+    sqlx::query_as!(
+        ReservationRow,
+        "select reservation_id, user_id, offer_id, days, state, ready_by, delivery_hours_quoted, \
+         setup_time_minutes_quoted, hold_days_quoted, rental_cents, setup_fee_cents, total_paid_cents, offer_snapshot, \
+         server_id, rental_id, txn_id, created_at from reservation where state = 'pending' \
+         order by created_at, reservation_id"
+    )
+    .fetch_all(db)
+    .await
+}

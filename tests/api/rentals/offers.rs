@@ -139,6 +139,35 @@ async fn order_pay_once_and_deliver_by_registering_the_server() {
     assert_eq!(app.get("/api/v1/offers", Some(&u.token)).await.data()[0]["stock"], 0);
     assert_ledger_verifies(&app.db).await;
 
+    // An order that will not be delivered: listed as pending, refunded once (the buyer's balance
+    // whole again), its unit back in stock; a refunded order cannot be delivered.
+    let won: Vec<(usize, String)> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.status == 200)
+        .map(|(i, r)| (i, r.data()["reservation"]["id"].as_str().unwrap().to_owned()))
+        .collect();
+    let (buyer, order) = (&buyers[won[0].0], won[0].1.clone());
+    assert!(cli(&app, "offers", &["pending"]).contains(&order));
+    let out = cli(&app, "offers", &["refund", &order, "--reason", "no machine came"]);
+    assert!(out.contains("refunded reservation"), "{out}");
+    assert_eq!(general_cents(&app, &buyer.user_id).await, 20_000);
+    let (ok, _, err) = run_cli("offers", &app.database_url(), &app.data_dir, &["refund", &order, "--reason", "again"]);
+    assert!(!ok && err.contains("no pending reservation"), "{err}");
+    assert_eq!(general_cents(&app, &buyer.user_id).await, 20_000, "refunded once");
+    let got = app.get(&format!("/api/v1/reservations/{order}"), Some(&buyer.token)).await;
+    assert_eq!(got.data()["state"], "refunded");
+    assert_eq!(app.get("/api/v1/offers", Some(&u.token)).await.data()[0]["stock"], 1);
+    assert!(!cli(&app, "offers", &["pending"]).contains(&order));
+    let (ok, _, _) = run_cli(
+        "servers",
+        &app.database_url(),
+        &app.data_dir,
+        &["add", "never", "--region", "x", "--reservation", &order],
+    );
+    assert!(!ok, "a refunded reservation is not delivered");
+    assert_ledger_verifies(&app.db).await;
+
     // Reads: the page with total/limit/offset beside data; one; another user's is 404.
     let list = app.get("/api/v1/reservations?limit=1&offset=0", Some(&u.token)).await;
     list.expect(200);
