@@ -47,6 +47,8 @@ create table rental (
     renewal_pricing_frozen jsonb not null,
     txn_id           text references ledger_txn,
     reservation_id   text,
+    -- `server.rental_expiring` was written for the current end (an extension clears it)
+    expiring_noted   boolean not null default false,
     ended_at         timestamptz,
     created_at       timestamptz not null default now(),
     updated_at       timestamptz not null default now(),

@@ -86,12 +86,15 @@ enum OffersCmd {
     /// The reservations waiting for delivery, oldest first, as JSON (deliver one with
     /// `servers add <name> … --reservation <id>`).
     Pending,
-    /// Refund a pending reservation: what it paid back to the buyer, its unit back in stock.
+    /// Refund a pending reservation: what it paid back to the buyer.
     Refund {
         reservation: String,
         /// Why (shown in the buyer's transactions).
         #[arg(long)]
         reason: String,
+        /// Put its unit back in the offer's stock (the machine exists after all).
+        #[arg(long)]
+        restock: bool,
     },
 }
 
@@ -408,13 +411,13 @@ async fn manage_offers(cfg: Config, action: OffersCmd) -> anyhow::Result<()> {
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             }
-            OffersCmd::Refund { reservation, reason } => {
+            OffersCmd::Refund { reservation, reason, restock } => {
                 let reason = reason.trim();
                 anyhow::ensure!(
                     !reason.is_empty() && reason.chars().count() <= 200,
                     "--reason must be 1-200 characters"
                 );
-                let txn = rentals_admin::refund(&pool, &reservation, reason).await?;
+                let txn = rentals_admin::refund(&pool, &reservation, reason, restock).await?;
                 println!("refunded reservation {reservation}: transaction {txn}");
             }
         }

@@ -139,12 +139,14 @@ pub async fn deliver(db: &PgPool, server_id: &str, reservation_id: &str) -> anyh
 
 /// Refund a pending reservation (one that will not be delivered): what it paid goes back to the
 /// buyer's general balance, once (the movement's key is the reservation's), it becomes
-/// `refunded`, and its unit returns to the offer's stock, in one transaction. The movement's id.
-pub async fn refund(db: &PgPool, reservation_id: &str, reason: &str) -> anyhow::Result<String> {
+/// `refunded`, and with `restock` its unit returns to the offer's stock (not by default: the
+/// machine may not exist), in one transaction. The movement's id.
+pub async fn refund(db: &PgPool, reservation_id: &str, reason: &str, restock: bool) -> anyhow::Result<String> {
     let mut tx = db.begin().await?;
     let r = rentals::lock_pending(&mut tx, reservation_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no pending reservation {reservation_id}"))?;
+    rentals::refunded(&mut tx, reservation_id, &r.offer_id, restock).await?;
     let total = r.total_paid_cents;
     let m = Movement {
         user_id: r.user_id.clone(),
@@ -159,7 +161,6 @@ pub async fn refund(db: &PgPool, reservation_id: &str, reason: &str) -> anyhow::
         Recorded::New { txn_id, .. } => txn_id,
         Recorded::Replay(_) => anyhow::bail!("reservation {reservation_id} was refunded already"),
     };
-    rentals::refunded(&mut tx, reservation_id, &r.offer_id).await?;
     tx.commit().await?;
     Ok(txn_id)
 }

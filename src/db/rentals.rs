@@ -269,13 +269,35 @@ pub async fn lock(conn: &mut PgConnection, user_id: &str, id: &str) -> sqlx::Res
 pub async fn extend(conn: &mut PgConnection, id: &str, days: i32, cents: i64) -> sqlx::Result<DateTime<Utc>> {
     sqlx::query_scalar!(
         "update rental set rental_end = rental_end + make_interval(days => $2), amount_cents = amount_cents + $3, \
-         total_paid_cents = total_paid_cents + $3, updated_at = now() where rental_id = $1 returning rental_end",
+         total_paid_cents = total_paid_cents + $3, expiring_noted = false, updated_at = now() \
+         where rental_id = $1 returning rental_end",
         id,
         days,
         cents
     )
     .fetch_one(conn)
     .await
+}
+
+/// Active rentals that end within `hours` and were not announced yet for that end, marked
+/// announced and returned as (rental, user, server, end); rows another sweeper holds are skipped.
+pub async fn note_expiring(
+    conn: &mut PgConnection,
+    hours: i32,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, String, String, DateTime<Utc>)>> {
+    let rows = sqlx::query!(
+        "with due as (
+           select rental_id from rental where status = 'active' and not expiring_noted and rental_end > now()
+              and rental_end <= now() + make_interval(hours => $1) order by rental_end limit $2 for update skip locked)
+         update rental r set expiring_noted = true, updated_at = now() from due where r.rental_id = due.rental_id
+         returning r.rental_id, r.user_id, r.server_id, r.rental_end",
+        hours,
+        limit
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.rental_id, r.user_id, r.server_id, r.rental_end)).collect())
 }
 
 /// Active rentals whose end has passed, ended now (`expired`) and returned; rows another
@@ -550,12 +572,17 @@ pub async fn set_listing(db: impl PgExecutor<'_>, server_id: &str, l: &Value) ->
     Ok(done.rows_affected() == 1)
 }
 
-/// A reservation refunded: its state, and its unit back in its offer's stock.
-pub async fn refunded(conn: &mut PgConnection, id: &str, offer_id: &str) -> sqlx::Result<()> {
+/// A reservation refunded, and with `restock` its unit back in its offer's stock (the offer's
+/// row is locked here, before any account: a reservation's order, so the two never deadlock).
+pub async fn refunded(conn: &mut PgConnection, id: &str, offer_id: &str, restock: bool) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update server_offer set stock = stock + case when $2 then 1 else 0 end where offer_id = $1 and stock is not null",
+        offer_id,
+        restock
+    )
+    .execute(&mut *conn)
+    .await?;
     sqlx::query!("update reservation set state = 'refunded', updated_at = now() where reservation_id = $1", id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query!("update server_offer set stock = stock + 1 where offer_id = $1 and stock is not null", offer_id)
         .execute(&mut *conn)
         .await?;
     Ok(())

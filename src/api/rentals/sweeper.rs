@@ -1,4 +1,5 @@
-//! Ends rentals whose time is up: each becomes `expired` with a `server.rental_expired` event
+//! Announces rentals that end within a day (`server.rental_expiring`, once per end: an extension
+//! announces the new one again). Ends rentals whose time is up: each becomes `expired` with a `server.rental_expired` event
 //! (one transaction). Then, on every pass, the containers that run on a server their owner
 //! rented and rents no more are stopped through the host-operation runner (stopped, never
 //! deleted: renting again lets them start), so a stop that failed is tried again. Starting one
@@ -15,6 +16,10 @@ use crate::{
     state::AppState,
 };
 
+/// A rental is announced as expiring (`server.rental_expiring`, once per end) this many hours
+/// before it ends.
+pub const EXPIRING_HOURS: i32 = 24;
+
 pub async fn run(st: AppState, stop: Stop) {
     loop {
         tokio::select! {
@@ -30,6 +35,11 @@ pub async fn run(st: AppState, stop: Stop) {
 /// End the rentals that are due, then stop what they leave running; how many ended.
 pub async fn sweep(st: &AppState) -> anyhow::Result<usize> {
     let mut tx = st.db.begin().await?;
+    for (rental_id, user_id, server_id, end) in rentals::note_expiring(&mut tx, EXPIRING_HOURS, 100).await? {
+        let data = json!({"rental_id": rental_id, "rental_end": db::ts(end)});
+        publish(&mut tx, Event::new(EventKind::ServerRentalExpiring, ResourceType::Server, &server_id, &user_id, data))
+            .await?;
+    }
     let ended = rentals::expire_due(&mut tx, 100).await?;
     for r in &ended {
         let data = json!({"rental_id": r.rental_id, "rental_end": db::ts(r.rental_end)});

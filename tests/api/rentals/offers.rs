@@ -149,7 +149,7 @@ async fn order_pay_once_and_deliver_by_registering_the_server() {
         .collect();
     let (buyer, order) = (&buyers[won[0].0], won[0].1.clone());
     assert!(cli(&app, "offers", &["pending"]).contains(&order));
-    let out = cli(&app, "offers", &["refund", &order, "--reason", "no machine came"]);
+    let out = cli(&app, "offers", &["refund", &order, "--reason", "the machine is back", "--restock"]);
     assert!(out.contains("refunded reservation"), "{out}");
     assert_eq!(general_cents(&app, &buyer.user_id).await, 20_000);
     let (ok, _, err) = run_cli("offers", &app.database_url(), &app.data_dir, &["refund", &order, "--reason", "again"]);
@@ -159,13 +159,21 @@ async fn order_pay_once_and_deliver_by_registering_the_server() {
     assert_eq!(got.data()["state"], "refunded");
     assert_eq!(app.get("/api/v1/offers", Some(&u.token)).await.data()[0]["stock"], 1);
     assert!(!cli(&app, "offers", &["pending"]).contains(&order));
-    let (ok, _, _) = run_cli(
+    let (ok, _, err) = run_cli(
         "servers",
         &app.database_url(),
         &app.data_dir,
         &["add", "never", "--region", "x", "--reservation", &order],
     );
-    assert!(!ok, "a refunded reservation is not delivered");
+    assert!(!ok && err.contains("no pending reservation"), "a refunded reservation is not delivered: {err}");
+    let n: i64 =
+        sqlx::query_scalar("select count(*) from server where name = 'never'").fetch_one(&app.db).await.unwrap();
+    assert_eq!(n, 0);
+    // Without --restock (the default), the stock stays as it is.
+    let other = (&buyers[won[1].0], won[1].1.clone());
+    cli(&app, "offers", &["refund", &other.1, "--reason", "no machine came"]);
+    assert_eq!(general_cents(&app, &other.0.user_id).await, 20_000);
+    assert_eq!(app.get("/api/v1/offers", Some(&u.token)).await.data()[0]["stock"], 1);
     assert_ledger_verifies(&app.db).await;
 
     // Reads: the page with total/limit/offset beside data; one; another user's is 404.

@@ -296,3 +296,63 @@ async fn one_key_sent_at_once_rents_once_and_every_answer_is_the_rental() {
     assert_eq!(general_cents(&app, &u.user_id).await, 10_000 - 700);
     assert_eq!(rental_rows(&app, &s).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_rental_ending_within_a_day_is_announced_once_per_end() {
+    let app = TestApp::spawn_with(|c| c.rental_sweep_interval = std::time::Duration::from_millis(100)).await;
+    let u = renter(&app, "ending@example.com", "100").await;
+    let s = listed_server(&app, "ending", 100, &[7], &[]).await;
+    let r = rent(&app, &u.token, &s, json!({"rental_days": 7})).await;
+    r.expect(200);
+    let id = r.data()["rental"]["id"].as_str().unwrap().to_owned();
+    let count = || async {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from event where event_type = 'server.rental_expiring' and user_id = $1 and data->>'rental_id' = $2",
+        )
+        .bind(&u.user_id)
+        .bind(&id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        n
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(count().await, 0, "seven days left: nothing to announce");
+    sqlx::query("update rental set rental_end = now() + interval '2 hours' where rental_id = $1")
+        .bind(&id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let mut n = 0;
+    for _ in 0..50 {
+        n = count().await;
+        if n > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(n, 1);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(count().await, 1, "announced once, not on every pass");
+    // Extended (to 9 days left), then near its new end: announced again.
+    let end: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("select rental_end from rental where rental_id = $1")
+        .bind(&id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let body = json!({"expected_rental_end": hoody_api::db::ts(end), "additional_days": 7});
+    app.post_auth(&format!("/api/v1/rentals/{id}/extend"), &u.token, Some(body)).await.expect(200);
+    sqlx::query("update rental set rental_end = now() + interval '3 hours' where rental_id = $1")
+        .bind(&id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        n = count().await;
+        if n > 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(n, 2);
+}
