@@ -22,10 +22,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 
 use crate::{
-    db::{
-        self,
-        ledger::{TxnRow, UserAccounts},
-    },
+    db::{self, ledger::TxnRow},
     error::{ApiError, Result},
     idempotency,
 };
@@ -79,7 +76,7 @@ pub struct Movement {
 #[derive(Debug)]
 pub enum Recorded {
     /// Moved now, as `txn_id`.
-    New { txn_id: String, accounts: UserAccounts },
+    New { txn_id: String },
     /// The key's earlier movement (nothing moved now).
     Replay(TxnRow),
 }
@@ -108,9 +105,17 @@ pub fn key_of(headers: &HeaderMap, body: Option<&str>) -> Result<Option<String>>
 
 /// Record `m` in the caller's transaction. A debit beyond a balance → 402 (the caller's
 /// transaction is then unusable: return the error).
+///
+/// Round trips: the transaction's insert (which finds a repeated key) and the postings (which
+/// resolve the user's accounts themselves). A movement that only credits the user first makes
+/// the user's accounts if they have none; one that debits the user needs them already (without
+/// them the balance is zero: 402).
 pub async fn record(conn: &mut PgConnection, m: &Movement) -> Result<Recorded> {
     debug_assert_eq!(m.postings.iter().map(|p| p.1).sum::<i64>(), 0, "unbalanced movement");
-    let accounts = db::ledger::user_accounts(&mut *conn, &m.user_id).await?;
+    let debits_user = m.postings.iter().any(|(a, n)| matches!(a, Account::General | Account::Ai) && *n < 0);
+    if !debits_user {
+        db::ledger::user_accounts(&mut *conn, &m.user_id).await?;
+    }
     let txn_id = db::new_id();
     let fresh = db::ledger::insert_txn(
         &mut *conn,
@@ -134,23 +139,25 @@ pub async fn record(conn: &mut PgConnection, m: &Movement) -> Result<Recorded> {
         }
         return Ok(Recorded::Replay(prior));
     }
-    let postings: Vec<(String, i64)> = m
+    let postings: Vec<(&str, i64)> = m
         .postings
         .iter()
         .map(|(a, n)| {
             let id = match a {
-                Account::General => accounts.general.clone(),
-                Account::Ai => accounts.ai.clone(),
-                Account::Platform(p) => (*p).to_owned(),
+                Account::General => "general",
+                Account::Ai => "ai",
+                Account::Platform(p) => p,
             };
             (id, *n)
         })
         .collect();
-    match db::ledger::post(&mut *conn, &txn_id, &postings).await {
+    match db::ledger::post(&mut *conn, &txn_id, &m.user_id, &postings).await {
         Err(e) if is_overdraft(&e) => Err(insufficient_funds()),
-        other => other.map_err(ApiError::from),
+        // A user account the movement names does not exist: the user has no balance to debit.
+        Ok(n) if n < postings.len() as u64 => Err(insufficient_funds()),
+        other => other.map(drop).map_err(ApiError::from),
     }?;
-    Ok(Recorded::New { txn_id, accounts })
+    Ok(Recorded::New { txn_id })
 }
 
 /// The movement an earlier request with this key made, if any (422 when that request was
@@ -177,6 +184,67 @@ pub async fn hold_key(conn: &mut PgConnection, user_id: &str, key: Option<&Key>)
         return Err(ApiError::invalid("idempotency_key", "This idempotency key was used for a different request"));
     }
     Ok(Some(prior))
+}
+
+/// A money transaction.
+pub type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
+
+/// What a once-only payment made: its ledger transaction, the meta it was recorded with, and
+/// the answer, which is kept with it for a repeat.
+pub struct Paid<T> {
+    pub txn_id: String,
+    pub meta: serde_json::Value,
+    pub out: T,
+}
+
+/// A money-moving request made at most once per key (rent, extend, reserve, image purchase):
+/// in one database transaction, retried on deadlocks, it first holds the key (a concurrent
+/// repeat waits for this one to end) and replays the movement an earlier request with the key
+/// made; otherwise `work` checks, records its movement, writes what goes with it and gives the
+/// answer, which is kept in the movement's meta. Returns the answer and whether it is a replay.
+/// Every check in `work` comes after the key, so a repeat of a request that was made gets its
+/// answer, never a refusal that its own effect (a server now rented, a stock now spent) causes.
+///
+/// `work` takes the transaction and gives it back with what it made (owned, so that the handler's
+/// future stays `Send`); an error drops it, which rolls everything back.
+pub async fn once<T, F, Fut>(pool: &sqlx::PgPool, user_id: &str, key: Option<&Key>, work: F) -> Result<(T, bool)>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    F: Fn(Tx) -> Fut,
+    Fut: Future<Output = Result<(Tx, Paid<T>)>>,
+{
+    let work = &work;
+    retrying(|| async move {
+        let mut tx = pool.begin().await?;
+        if let Some(prior) = hold_key(&mut tx, user_id, key).await? {
+            return Ok((kept_answer(&prior)?, true));
+        }
+        let (mut tx, paid) = work(tx).await?;
+        let mut meta = paid.meta;
+        meta["answer"] = serde_json::to_value(&paid.out).map_err(anyhow::Error::from)?;
+        db::ledger::set_meta(&mut tx, &paid.txn_id, &meta).await?;
+        tx.commit().await?;
+        Ok((paid.out, false))
+    })
+    .await
+}
+
+/// The answer a movement was kept with (`meta.answer`).
+pub fn kept_answer<T: serde::de::DeserializeOwned>(prior: &TxnRow) -> Result<T> {
+    Ok(serde_json::from_value(prior.meta["answer"].clone())
+        .map_err(|e| anyhow::anyhow!("movement {} kept no answer: {e}", prior.txn_id))?)
+}
+
+impl Recorded {
+    /// The new movement's id, inside [`once`] (which held the key: no repeat can be found here).
+    pub fn new_id(self) -> Result<String> {
+        match self {
+            Recorded::New { txn_id } => Ok(txn_id),
+            Recorded::Replay(prior) => {
+                Err(ApiError::Internal(anyhow::anyhow!("key of movement {} found while held", prior.txn_id)))
+            }
+        }
+    }
 }
 
 pub fn insufficient_funds() -> ApiError {

@@ -61,6 +61,14 @@ pub fn as_number<S: serde::Serializer>(n: &i64, s: S) -> Result<S::Ok, S::Error>
     s.serialize_f64(from_hundredths(*n))
 }
 
+/// `#[serde(deserialize_with = "crate::money::from_number")]`: the JSON number [`as_number`]
+/// wrote, back to hundredths (the nearest, which is the one written: every amount is far below
+/// 2^53 hundredths).
+pub fn from_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let x = <f64 as serde::Deserialize>::deserialize(d)?;
+    Ok((x * 100.0).round() as i64)
+}
+
 /// The fee in basis points of `gross`, rounded down to the cent (the user never pays a
 /// fraction of a cent more than the rate).
 pub fn fee(gross: i64, bps: u32) -> i64 {
@@ -125,6 +133,15 @@ mod tests {
         fn cents_round_trip(c in 1i64..=MAX_CENTS) {
             prop_assert_eq!(amount("amount", &dollars(c)), Ok(c));
             prop_assert_eq!(dollars_number(c).as_f64().map(|f| (f * 100.0).round() as i64), Some(c));
+        }
+
+        /// What `as_number` writes, `from_number` reads back exactly (a kept answer replays as given).
+        #[test]
+        fn number_fields_round_trip(c in 0i64..=1_000_000_000_000) {
+            #[derive(serde::Serialize, serde::Deserialize)]
+            struct W(#[serde(serialize_with = "as_number", deserialize_with = "from_number")] i64);
+            let back: W = serde_json::from_str(&serde_json::to_string(&W(c)).unwrap()).unwrap();
+            prop_assert_eq!(back.0, c);
         }
     }
 }

@@ -76,21 +76,54 @@ pub async fn insert_txn(conn: &mut PgConnection, t: &NewTxn<'_>) -> sqlx::Result
     Ok(done.is_some())
 }
 
-/// The postings of one transaction, in one statement. A debit that would take a user account
-/// below zero fails with the `ledger_account_no_negative` check.
-pub async fn post(conn: &mut PgConnection, txn_id: &str, postings: &[(String, i64)]) -> sqlx::Result<()> {
-    let accounts: Vec<String> = postings.iter().map(|p| p.0.clone()).collect();
+/// The postings of one transaction, in one statement. Each posting names a user account by its
+/// kind (`general`, `ai`: the user's own, resolved here) or a platform account by its id. Returns
+/// how many were written: fewer than given when a user account does not exist. A debit that
+/// would take a user account below zero fails with the `ledger_account_no_negative` check.
+pub async fn post(conn: &mut PgConnection, txn_id: &str, user_id: &str, postings: &[(&str, i64)]) -> sqlx::Result<u64> {
+    let accounts: Vec<&str> = postings.iter().map(|p| p.0).collect();
     let amounts: Vec<i64> = postings.iter().map(|p| p.1).collect();
-    sqlx::query!(
+    let done = sqlx::query!(
         "insert into ledger_posting (txn_id, account_id, amount_cents) \
-         select $1, a, n from unnest($2::text[], $3::bigint[]) with ordinality as p(a, n, i) order by i",
+         select $1, x.account_id, x.n from ( \
+           select case when p.a in ('general', 'ai') then u.account_id else p.a end as account_id, p.n, p.i \
+             from unnest($2::text[], $3::bigint[]) with ordinality as p(a, n, i) \
+             left join ledger_account u on u.user_id = $4 and u.kind = p.a) x \
+          where x.account_id is not null order by x.i",
         txn_id,
-        &accounts,
-        &amounts
+        &accounts as &[&str],
+        &amounts,
+        user_id
     )
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected())
+}
+
+/// Keep what a replay of this transaction answers, with the user's balances after it (general,
+/// AI; in cents, under `meta.balances`), and give those balances: one statement, no separate read.
+pub async fn set_meta_with_balances(
+    conn: &mut PgConnection,
+    txn_id: &str,
+    user_id: &str,
+    meta: &serde_json::Value,
+) -> sqlx::Result<(i64, i64)> {
+    let r = sqlx::query!(
+        r#"update ledger_txn t
+              set meta = $2::jsonb || jsonb_build_object('balances', jsonb_build_object('general', b.general, 'ai', b.ai)),
+                  updated_at = now()
+             from (select coalesce(sum(balance_cents) filter (where kind = 'general'), 0)::bigint as general,
+                          coalesce(sum(balance_cents) filter (where kind = 'ai'), 0)::bigint as ai
+                     from ledger_account where user_id = $3) b
+            where t.txn_id = $1
+        returning b.general as "general!", b.ai as "ai!""#,
+        txn_id,
+        meta,
+        user_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((r.general, r.ai))
 }
 
 /// Keep what a replay of this transaction answers.

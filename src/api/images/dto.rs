@@ -171,14 +171,14 @@ pub struct RateOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportOut {}
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PurchaseOut {
     /// Dollars.
-    #[serde(serialize_with = "crate::money::as_number")]
+    #[serde(serialize_with = "crate::money::as_number", deserialize_with = "crate::money::from_number")]
     #[schema(value_type = f64)]
     pub price_paid: i64,
     /// Your general balance after the purchase, in dollars.
-    #[serde(serialize_with = "crate::money::as_number")]
+    #[serde(serialize_with = "crate::money::as_number", deserialize_with = "crate::money::from_number")]
     #[schema(value_type = f64)]
     pub remaining_balance: i64,
 }

@@ -17,7 +17,7 @@ use crate::{
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::Path,
-    ledger::{self, Account, Key, Movement, Recorded},
+    ledger::{self, Account, Key, Movement, Paid},
     state::AppState,
 };
 
@@ -92,21 +92,16 @@ pub async fn purchase_image(
     let id = image_id(&id)?;
     let user = &me.user.user_id;
     let key = ledger::key_of(&headers, None)?.map(|k| Key::client(k, &format!("image_purchase\n{id}")));
-    // A retry of a purchase that was made gets its answer, even if the image left the catalogue.
-    if let Some(prior) = ledger::earlier(&st.db, user, key.as_ref()).await? {
-        return replay(prior, key.as_ref().ok_or(sqlx::Error::RowNotFound)?);
-    }
-    let (st, key) = (&st, &key);
-    ledger::retrying(|| async move {
-        let mut tx = st.db.begin().await?;
-        let price = images::public_price_for_update(&mut tx, id).await?.ok_or_else(image_not_found)?;
+    // A retry of a purchase that was made gets its answer (its key is held and looked up before
+    // anything else), even if the image left the catalogue.
+    let key = &key;
+    let (out, replayed) = ledger::once(&st.db, user, key.as_ref(), |mut owned| async move {
+        let tx = &mut owned;
+        let price = images::public_price_for_update(tx, id).await?.ok_or_else(image_not_found)?;
         if price == 0 {
             return Err(ApiError::invalid("id", "this image is free: import it"));
         }
-        // Held already: 409 before anything moves. With a key, the ledger goes first: a purchase
-        // with the key that committed (or still runs: its key is unique) is replayed below, not
-        // refused because it already put the image in your images.
-        if key.is_none() && images::holds(&mut *tx, user, id).await? {
+        if images::holds(&mut **tx, user, id).await? {
             return Err(already_held());
         }
         let m = Movement {
@@ -118,34 +113,15 @@ pub async fn purchase_image(
             postings: vec![(Account::General, -price), (Account::Platform(db::ledger::REVENUE), price)],
             meta: serde_json::json!({"image_id": id}),
         };
-        let txn_id = match ledger::record(&mut tx, &m).await? {
-            Recorded::New { txn_id, .. } => txn_id,
-            Recorded::Replay(prior) => return replay(prior, key.as_ref().ok_or(sqlx::Error::RowNotFound)?),
-        };
+        let txn_id = ledger::record(tx, &m).await?.new_id()?;
         // Bought meanwhile by a concurrent request: this one pays nothing (rolled back).
-        if !images::hold(&mut *tx, user, id, "purchase", price).await? {
+        if !images::hold(&mut **tx, user, id, "purchase", price).await? {
             return Err(already_held());
         }
-        let (remaining, _) = db::ledger::kept(&mut *tx, user).await?;
+        let (remaining, _) = db::ledger::kept(&mut **tx, user).await?;
         let out = PurchaseOut { price_paid: price, remaining_balance: remaining };
-        let answer =
-            serde_json::json!({"image_id": id, "answer": {"price_paid": price, "remaining_balance": remaining}});
-        db::ledger::set_meta(&mut tx, &txn_id, &answer).await?;
-        tx.commit().await?;
-        Ok(ApiOk::new("Image purchased", out))
+        Ok((owned, Paid { txn_id, meta: m.meta, out }))
     })
-    .await
-}
-
-/// The answer an earlier purchase with this key gave.
-fn replay(prior: db::ledger::TxnRow, key: &Key) -> Result<ApiOk<PurchaseOut>> {
-    if prior.request_hash.as_deref() != Some(key.hash.as_slice()) {
-        return Err(ApiError::invalid("Idempotency-Key", "This idempotency key was used for a different request"));
-    }
-    let a = &prior.meta["answer"];
-    let cents = |k: &str| a[k].as_i64().ok_or_else(|| anyhow::anyhow!("purchase {} kept no answer", prior.txn_id));
-    Ok(ApiOk::new(
-        "Image purchased (replayed)",
-        PurchaseOut { price_paid: cents("price_paid")?, remaining_balance: cents("remaining_balance")? },
-    ))
+    .await?;
+    Ok(ApiOk::new(if replayed { "Image purchased (replayed)" } else { "Image purchased" }, out))
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::{
     dto::{OfferOut, ReservationOut, ReservationsOut, ReservationsQuery, ReserveIn, ReserveOut},
-    rent::{answer, cost, days_of, keep_answer, max_charge, within},
+    rent::{cost, days_of, max_charge, within},
 };
 use crate::{
     api::fields::path_id,
@@ -21,7 +21,7 @@ use crate::{
     envelope::{json_response, ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{Json, Path, Query},
-    ledger::{self, Account, Key, Movement, Recorded},
+    ledger::{self, Account, Key, Movement, Paid},
     state::AppState,
 };
 
@@ -76,22 +76,16 @@ pub async fn reserve_server_offer(
     let user = &me.user.user_id;
     let what = format!("reserve\n{id}\n{days}\n{}", cap.unwrap_or(-1));
     let key = ledger::key_of(&headers, Some(&input.idempotency_key))?.map(|k| Key::client(k, &what));
-    if let Some(prior) = ledger::earlier(&st.db, user, key.as_ref()).await? {
-        return replayed(&prior);
-    }
-    if !db::payment_methods::has_default(&st.db, user).await? {
-        return Err(ApiError::precondition(
-            "payment_method_required",
-            "Add a payment method (POST /wallet/payment-methods/) before ordering",
-        ));
-    }
-    let (st, key) = (&st, &key);
-    ledger::retrying(|| async move {
-        let mut tx = st.db.begin().await?;
-        if let Some(prior) = ledger::hold_key(&mut tx, user, key.as_ref()).await? {
-            return replayed(&prior);
+    let key = &key;
+    let (mut out, replayed) = ledger::once(&st.db, user, key.as_ref(), |mut owned| async move {
+        let tx = &mut owned;
+        if !db::payment_methods::has_default(&mut **tx, user).await? {
+            return Err(ApiError::precondition(
+                "payment_method_required",
+                "Add a payment method (POST /wallet/payment-methods/) before ordering",
+            ));
         }
-        let offer = rentals::lock_offer(&mut tx, id).await?.ok_or_else(offer_not_found)?;
+        let offer = rentals::lock_offer(tx, id).await?.ok_or_else(offer_not_found)?;
         if !offer.rental_days.contains(&days) {
             return Err(ApiError::invalid(
                 "days",
@@ -118,11 +112,8 @@ pub async fn reserve_server_offer(
             postings: vec![(Account::General, -total), (Account::Platform(db::ledger::REVENUE), total)],
             meta: json!({"offer_id": id, "days": days, "price_cents": price, "setup_fee_cents": offer.setup_fee_cents}),
         };
-        let txn_id = match ledger::record(&mut tx, &m).await? {
-            Recorded::New { txn_id, .. } => txn_id,
-            Recorded::Replay(prior) => return replayed(&prior),
-        };
-        rentals::take_stock(&mut tx, id).await?;
+        let txn_id = ledger::record(tx, &m).await?.new_id()?;
+        rentals::take_stock(tx, id).await?;
         let snapshot = serde_json::to_value(&offer).map_err(anyhow::Error::from)?;
         let reservation_id = db::new_id();
         let n = rentals::NewReservation {
@@ -134,19 +125,13 @@ pub async fn reserve_server_offer(
             snapshot: &snapshot,
             txn_id: &txn_id,
         };
-        let row = rentals::insert_reservation(&mut tx, &n).await?;
+        let row = rentals::insert_reservation(tx, &n).await?;
         let out = ReserveOut { reservation: ReservationOut::from(row), replayed: false };
-        keep_answer(&mut tx, &txn_id, &m.meta, &out).await?;
-        tx.commit().await?;
-        Ok(ApiOk::new("Server reserved", out))
+        Ok((owned, Paid { txn_id, meta: m.meta, out }))
     })
-    .await
-}
-
-fn replayed(prior: &db::ledger::TxnRow) -> Result<ApiOk<ReserveOut>> {
-    let mut out: ReserveOut = answer(prior)?;
-    out.replayed = true;
-    Ok(ApiOk::new("Server already reserved (replayed)", out))
+    .await?;
+    out.replayed = replayed;
+    Ok(ApiOk::new(if replayed { "Server already reserved (replayed)" } else { "Server reserved" }, out))
 }
 
 /// List my reservations

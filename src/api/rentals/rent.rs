@@ -3,7 +3,7 @@
 
 use axum::{extract::State, http::HeaderMap};
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{
     dto::{prices, ExtendIn, ExtendOut, ExtendedOut, RentIn, RentOut, RentTxnOut, RentedOut},
@@ -16,7 +16,7 @@ use crate::{
     error::{ApiError, ErrorBody, FieldError, Result},
     events::{publish, Event, EventKind, ResourceType},
     extract::{Json, Path},
-    ledger::{self, Account, Key, Movement, Recorded},
+    ledger::{self, Account, Key, Movement, Paid},
     money,
     state::AppState,
 };
@@ -93,22 +93,16 @@ pub async fn rent_server(
     let user = &me.user.user_id;
     let key =
         ledger::key_of(&headers, None)?.map(|k| Key::client(k, &format!("rent\n{id}\n{days}\n{}", cap.unwrap_or(-1))));
-    if let Some(prior) = ledger::earlier(&st.db, user, key.as_ref()).await? {
-        return Ok(ApiOk::new("Server already rented (replayed)", answer(&prior)?));
-    }
-    if !db::payment_methods::has_default(&st.db, user).await? {
-        return Err(ApiError::precondition(
-            "payment_method_required",
-            "Add a payment method (POST /wallet/payment-methods/) before renting",
-        ));
-    }
-    let (st, key) = (&st, &key);
-    ledger::retrying(|| async move {
-        let mut tx = st.db.begin().await?;
-        if let Some(prior) = ledger::hold_key(&mut tx, user, key.as_ref()).await? {
-            return Ok(ApiOk::new("Server already rented (replayed)", answer(&prior)?));
+    let key = &key;
+    let (out, replayed) = ledger::once(&st.db, user, key.as_ref(), |mut owned| async move {
+        let tx = &mut owned;
+        if !db::payment_methods::has_default(&mut **tx, user).await? {
+            return Err(ApiError::precondition(
+                "payment_method_required",
+                "Add a payment method (POST /wallet/payment-methods/) before renting",
+            ));
         }
-        let (spec, rentable) = rentals::spec_for_rent(&mut tx, id).await?.ok_or_else(server_missing)?;
+        let (spec, rentable) = rentals::spec_for_rent(tx, id).await?.ok_or_else(server_missing)?;
         if !rentable {
             // A server rented now is still in the marketplace's terms: say it is taken.
             return Err(server_missing());
@@ -129,7 +123,7 @@ pub async fn rent_server(
             ));
         }
         within(cap, total)?;
-        if rentals::active_on(&mut *tx, id).await? {
+        if rentals::active_on(&mut **tx, id).await? {
             return Err(not_available());
         }
         let m = Movement {
@@ -141,10 +135,7 @@ pub async fn rent_server(
             postings: vec![(Account::General, -total), (Account::Platform(db::ledger::REVENUE), total)],
             meta: json!({"server_id": id, "days": days, "price_cents": price, "setup_fee_cents": fee}),
         };
-        let txn_id = match ledger::record(&mut tx, &m).await? {
-            Recorded::New { txn_id, .. } => txn_id,
-            Recorded::Replay(prior) => return Ok(ApiOk::new("Server already rented (replayed)", answer(&prior)?)),
-        };
+        let txn_id = ledger::record(tx, &m).await?.new_id()?;
         let (prices, _) = prices(per_day, &spec.rental_days);
         let frozen = json!({"price_per_day_cents": per_day, "rental_days": spec.rental_days, "prices": prices});
         let rental_id = db::new_id();
@@ -160,10 +151,10 @@ pub async fn rent_server(
             txn_id: &txn_id,
             reservation_id: None,
         };
-        if !rentals::insert(&mut tx, &n).await? {
+        if !rentals::insert(tx, &n).await? {
             return Err(not_available());
         }
-        let r = rentals::of_user(&mut *tx, user, Some(&rental_id)).await?.pop().ok_or(sqlx::Error::RowNotFound)?;
+        let r = rentals::of_user(&mut **tx, user, Some(&rental_id)).await?.pop().ok_or(sqlx::Error::RowNotFound)?;
         let out = RentOut {
             rental: RentedOut {
                 id: r.rental_id.clone(),
@@ -183,32 +174,12 @@ pub async fn rent_server(
                 currency: "USD".into(),
             },
         };
-        keep_answer(&mut tx, &txn_id, &m.meta, &out).await?;
         let data = json!({"rental_id": rental_id, "days": days, "rental_end": out.rental.rental_end});
-        publish(&mut tx, Event::new(EventKind::ServerRented, ResourceType::Server, id, user, data)).await?;
-        tx.commit().await?;
-        Ok(ApiOk::new("Server rented", out))
+        publish(tx, Event::new(EventKind::ServerRented, ResourceType::Server, id, user, data)).await?;
+        Ok((owned, Paid { txn_id, meta: m.meta, out }))
     })
-    .await
-}
-
-/// Keep the first answer in the movement's meta, for a repeat with the key.
-pub(super) async fn keep_answer<T: serde::Serialize>(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-    txn_id: &str,
-    meta: &Value,
-    out: &T,
-) -> Result<()> {
-    let mut meta = meta.clone();
-    meta["answer"] = serde_json::to_value(out).map_err(anyhow::Error::from)?;
-    db::ledger::set_meta(tx, txn_id, &meta).await?;
-    Ok(())
-}
-
-/// The answer an earlier request with the key gave.
-pub(super) fn answer<T: serde::de::DeserializeOwned>(prior: &db::ledger::TxnRow) -> Result<T> {
-    Ok(serde_json::from_value(prior.meta["answer"].clone())
-        .map_err(|e| anyhow::anyhow!("movement {} kept no answer: {e}", prior.txn_id))?)
+    .await?;
+    Ok(ApiOk::new(if replayed { "Server already rented (replayed)" } else { "Server rented" }, out))
 }
 
 fn parse_end(s: &str) -> Result<DateTime<Utc>> {
@@ -243,16 +214,10 @@ pub async fn extend_rental(
     let user = &me.user.user_id;
     let what = format!("extend\n{id}\n{days}\n{}\n{}", expected.timestamp_millis(), cap.unwrap_or(-1));
     let key = ledger::key_of(&headers, None)?.map(|k| Key::client(k, &what));
-    if let Some(prior) = ledger::earlier(&st.db, user, key.as_ref()).await? {
-        return Ok(ApiOk::new("Rental already extended (replayed)", answer(&prior)?));
-    }
-    let (st, key) = (&st, &key);
-    ledger::retrying(|| async move {
-        let mut tx = st.db.begin().await?;
-        if let Some(prior) = ledger::hold_key(&mut tx, user, key.as_ref()).await? {
-            return Ok(ApiOk::new("Rental already extended (replayed)", answer(&prior)?));
-        }
-        let r = rentals::lock(&mut tx, user, id).await?.ok_or_else(rental_not_found)?;
+    let key = &key;
+    let (out, replayed) = ledger::once(&st.db, user, key.as_ref(), |mut owned| async move {
+        let tx = &mut owned;
+        let r = rentals::lock(tx, user, id).await?.ok_or_else(rental_not_found)?;
         if r.status != "active" || r.rental_end <= Utc::now() {
             return Err(ApiError::conflict("rental_not_active", format!("This rental is {}: rent again", r.status)));
         }
@@ -282,13 +247,8 @@ pub async fn extend_rental(
             postings: vec![(Account::General, -cost), (Account::Platform(db::ledger::REVENUE), cost)],
             meta: json!({"rental_id": id, "server_id": r.server_id, "days": days, "price_cents": cost}),
         };
-        let txn_id = match ledger::record(&mut tx, &m).await? {
-            Recorded::New { txn_id, .. } => txn_id,
-            Recorded::Replay(prior) => {
-                return Ok(ApiOk::new("Rental already extended (replayed)", answer(&prior)?));
-            }
-        };
-        let end = rentals::extend(&mut tx, id, days, cost).await?;
+        let txn_id = ledger::record(tx, &m).await?.new_id()?;
+        let end = rentals::extend(tx, id, days, cost).await?;
         let out = ExtendOut {
             rental: ExtendedOut {
                 id: id.to_owned(),
@@ -302,12 +262,11 @@ pub async fn extend_rental(
             },
             transaction: RentTxnOut { id: txn_id.clone(), amount: money::dollars_number(cost), currency: "USD".into() },
         };
-        keep_answer(&mut tx, &txn_id, &m.meta, &out).await?;
         let data = json!({"rental_id": id, "additional_days": days, "rental_end": out.rental.rental_end});
-        publish(&mut tx, Event::new(EventKind::ServerRentalExtended, ResourceType::Server, &r.server_id, user, data))
+        publish(tx, Event::new(EventKind::ServerRentalExtended, ResourceType::Server, &r.server_id, user, data))
             .await?;
-        tx.commit().await?;
-        Ok(ApiOk::new("Rental extended", out))
+        Ok((owned, Paid { txn_id, meta: m.meta, out }))
     })
-    .await
+    .await?;
+    Ok(ApiOk::new(if replayed { "Rental already extended (replayed)" } else { "Rental extended" }, out))
 }

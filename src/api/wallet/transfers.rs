@@ -35,27 +35,21 @@ pub async fn create_transfer(
     let gross = money::amount("amount", &input.amount)?;
     let key = ledger::key_of(&headers, input.idempotency_key.as_deref())?
         .map(|k| Key::client(k, &format!("transfer\n{gross}")));
-    // A retry of a transfer that was made gets its answer, whatever the fee is now.
-    if let Some(prior) = ledger::earlier(&st.db, &me.user.user_id, key.as_ref()).await? {
-        return Ok(ApiOk::new("Transfer already made (replayed)", replayed(&prior)?));
-    }
-    let bps = st.cfg.money.ai_fee_bps;
     if let Some(expected) = input.expected_fee_bps {
         if !(0..=9999).contains(&expected) {
             return Err(ApiError::invalid("expected_fee_bps", "must be between 0 and 9999"));
         }
-        if expected != i64::from(bps) {
-            return Err(ApiError::conflict(
-                "fee_changed",
-                format!("The transfer fee is now {bps} basis points, not {expected}; nothing was moved"),
-            ));
-        }
     }
-    let fee = money::fee(gross, bps);
-    let net = gross - fee;
-    if net <= 0 {
-        return Err(ApiError::invalid("amount", "is too small: the fee would take all of it"));
-    }
+    let bps = st.cfg.money.ai_fee_bps;
+    let (fee, net) = match split(gross, bps, input.expected_fee_bps) {
+        Ok(split) => split,
+        // A retry of a transfer that was made gets its answer, whatever the fee is now. (A
+        // repeat that passes these checks is found by the key's unique index when recorded.)
+        Err(e) => match ledger::earlier(&st.db, &me.user.user_id, key.as_ref()).await? {
+            Some(prior) => return Ok(ApiOk::new("Transfer already made (replayed)", replayed(&prior)?)),
+            None => return Err(e),
+        },
+    };
     let mut postings = vec![(Account::General, -gross), (Account::Ai, net)];
     if fee > 0 {
         postings.push((Account::Platform(db::ledger::FEES), fee));
@@ -73,14 +67,14 @@ pub async fn create_transfer(
     let out = ledger::retrying(|| async move {
         let mut tx = st.db.begin().await?;
         match ledger::record(&mut tx, m).await? {
-            Recorded::New { txn_id, .. } => {
-                let (general, ai) = db::ledger::kept(&mut *tx, &m.user_id).await?;
-                let out = TransferOut {
+            Recorded::New { txn_id } => {
+                let mut out = TransferOut {
                     gross_transferred: money::dollars(gross),
                     net_ai_credit: money::dollars(net),
                     fee: money::dollars(fee),
-                    general_balance: money::dollars(general),
-                    ai_balance: money::dollars(ai),
+                    // Filled from the balances the answer is kept with (`meta.balances`).
+                    general_balance: String::new(),
+                    ai_balance: String::new(),
                     key_created: false,
                     limit_sync_pending: false,
                     replayed: false,
@@ -88,8 +82,9 @@ pub async fn create_transfer(
                 };
                 let mut meta = m.meta.clone();
                 meta["answer"] = serde_json::to_value(&out).map_err(anyhow::Error::from)?;
-                db::ledger::set_meta(&mut tx, &txn_id, &meta).await?;
+                let (general, ai) = db::ledger::set_meta_with_balances(&mut tx, &txn_id, &m.user_id, &meta).await?;
                 tx.commit().await?;
+                (out.general_balance, out.ai_balance) = (money::dollars(general), money::dollars(ai));
                 Ok(out)
             }
             Recorded::Replay(prior) => replayed(&prior),
@@ -128,10 +123,32 @@ pub async fn list_ai_fees(
     Ok(ApiOk::new("AI credit fee history", FeeListOut { fees: page.items, pagination }))
 }
 
-/// The answer a transfer made earlier with the key gave, marked `replayed`.
+/// The fee and the net of a transfer of `gross` at today's fee (`bps`): 409 `fee_changed` when
+/// the caller expected another fee, 422 when the fee would take all of it.
+fn split(gross: i64, bps: u32, expected: Option<i64>) -> Result<(i64, i64)> {
+    if let Some(expected) = expected.filter(|e| *e != i64::from(bps)) {
+        return Err(ApiError::conflict(
+            "fee_changed",
+            format!("The transfer fee is now {bps} basis points, not {expected}; nothing was moved"),
+        ));
+    }
+    let fee = money::fee(gross, bps);
+    let net = gross - fee;
+    if net <= 0 {
+        return Err(ApiError::invalid("amount", "is too small: the fee would take all of it"));
+    }
+    Ok((fee, net))
+}
+
+/// The answer a transfer made earlier with the key gave, marked `replayed`, with the balances
+/// it was kept with.
 fn replayed(prior: &db::ledger::TxnRow) -> Result<TransferOut> {
     let mut out: TransferOut = serde_json::from_value(prior.meta["answer"].clone())
         .map_err(|e| anyhow::anyhow!("transfer {} kept no answer: {e}", prior.txn_id))?;
+    let balances = &prior.meta["balances"];
+    if let (Some(general), Some(ai)) = (balances["general"].as_i64(), balances["ai"].as_i64()) {
+        (out.general_balance, out.ai_balance) = (money::dollars(general), money::dollars(ai));
+    }
     out.replayed = true;
     Ok(out)
 }

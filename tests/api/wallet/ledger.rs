@@ -71,6 +71,17 @@ async fn a_transfer_moves_gross_fee_and_net_and_the_ledger_balances() {
     assert_eq!(kept(&app.db, &u.user_id).await, (8950, 998));
     // Another user sees none of it.
     let other = app.verified_user("other@example.com").await;
+    // A user who never had a balance (no ledger account at all) cannot transfer: 402, nothing kept.
+    let none = app.post_auth(TRANSFERS, &other.token, Some(json!({"amount": "1.00"}))).await;
+    assert_eq!((none.status.as_u16(), none.code()), (402, "insufficient_funds"));
+    let rows: i64 = sqlx::query_scalar(
+        "select (select count(*) from ledger_txn where user_id = $1) + (select count(*) from ledger_account where user_id = $1)",
+    )
+    .bind(&other.user_id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(rows, 0);
     app.get(&format!("/api/v1/wallet/transactions/{id}"), Some(&other.token)).await.expect(404);
     app.get("/api/v1/wallet/transactions/nothex", Some(&other.token)).await.expect(404);
     let theirs = app.get("/api/v1/wallet/transactions", Some(&other.token)).await;
@@ -256,6 +267,8 @@ async fn one_key_sent_fifty_times_at_once_moves_once() {
     assert_eq!(ids.len(), 1);
     assert_eq!(answers.iter().filter(|a| a.1["replayed"] == false).count(), 1);
     assert_eq!(kept(&app.db, &u.user_id).await, (1500, 475));
+    // Each answer, the first and the replays, shows the balances right after the transfer.
+    assert!(answers.iter().all(|a| (s(&a.1["general_balance"]), s(&a.1["ai_balance"])) == ("15.00", "4.75")));
     let other = app.post_auth(TRANSFERS, &u.token, Some(json!({"amount": "6", "idempotency_key": "order-7"}))).await;
     other.expect(422);
     // A retry that names a fee the server no longer charges still gets its transfer back (the
