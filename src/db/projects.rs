@@ -129,9 +129,18 @@ pub async fn update(db: impl PgExecutor<'_>, p: &ProjectRow, f: &ProjectFields<'
 }
 
 /// Delete a project (its permission rows go with it; a container left is a
-/// `container_project_id_fkey` violation).
+/// `container_project_id_fkey` violation, and nothing is deleted) with its proxy permission
+/// document (`proxy.project`: the current body and every kept version) in one statement. Its
+/// containers' documents went with each container (`containers::delete`).
 pub async fn delete(db: impl PgExecutor<'_>, project_id: &str) -> sqlx::Result<()> {
-    sqlx::query!("delete from project where project_id = $1", project_id).execute(db).await?;
+    sqlx::query!(
+        "with d as (delete from document where kind = 'proxy.project' and owner_key = $1), \
+         v as (delete from document_version where kind = 'proxy.project' and owner_key = $1) \
+         delete from project where project_id = $1",
+        project_id
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 

@@ -259,7 +259,17 @@ pub async fn retire_default(db: impl PgExecutor<'_>, id: &str, suffix: &str) -> 
     Ok(())
 }
 
+/// Delete a container row with its proxy permission document (`proxy.container`: the current
+/// body and every kept version, group secrets included) in one statement; the rows that
+/// reference the container go by cascade.
 pub async fn delete(db: impl PgExecutor<'_>, id: &str) -> sqlx::Result<()> {
-    sqlx::query!("delete from container where container_id = $1", id).execute(db).await?;
+    sqlx::query!(
+        "with d as (delete from document where kind = 'proxy.container' and owner_key = $1), \
+         v as (delete from document_version where kind = 'proxy.container' and owner_key = $1) \
+         delete from container where container_id = $1",
+        id
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Who reaches the documents: another user gets the 404 of a missing container or project on
 //! every route (before any `if-match` check); a read grantee and a token without the update leaf
-//! read the groups without their secrets and cannot write; an edit grantee and a token with the
-//! leaf see the secrets and write.
+//! read the groups without their secrets and cannot write (a read grantee reads the hooks and
+//! settings too, and gets 403 on every hook write, the settings write and `explain`); an edit
+//! grantee and a token with the leaf see the secrets and write.
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -230,4 +231,62 @@ async fn container_reads_report_the_documents_and_include_them_on_request() {
     assert_eq!(r.data()["proxy_permissions"]["groups"], redacted());
     assert_eq!(r.data()["project_proxy_permissions"]["groups"], redacted());
     assert!(!r.text.contains("token-value") && !r.text.contains("jwt-secret"), "{}", r.text);
+}
+
+#[tokio::test]
+async fn read_grantees_read_hooks_and_settings_but_cannot_write_them_nor_ask_explain() {
+    let fx = fx().await;
+    let d = fx.cdoc();
+    let hook = json!({"match": {"method": "GET", "path": "/a"}, "script": {"path": "/hooks/a.js"}});
+    let body = d.whole(json!({"groups": {"net": {"type": "ip", "range": "10.0.0.0/8"}},
+                              "permissions": {"net": {"http": true}}, "hooks": {"http": [hook.clone()]}}));
+    write_at(&fx, Method::PUT, &d.at(""), &fx.owner.token, 0, Some(body)).await.expect(200);
+    let grants = format!("/api/v1/projects/{}/permissions", fx.project);
+    let reader = user(&fx, "hooks-reader").await;
+    let r = fx
+        .post_auth(&grants, &fx.owner.token, Some(json!({"user_id": reader.user_id, "permission_level": "read"})))
+        .await;
+    r.expect(201);
+    let base = format!("/api/v1/containers/{}/proxy", fx.container);
+
+    // The reader sees the hooks and the settings…
+    let r = fx.get(&format!("{base}/hooks/http"), Some(&reader.token)).await;
+    r.expect(200);
+    let hook_id = r.data()["hooks"][0]["id"].as_str().unwrap().to_owned();
+    let r = fx.get(&format!("{base}/settings"), Some(&reader.token)).await;
+    r.expect(200);
+    assert_eq!(r.data()["file_version"], 1);
+    let before = stored(&fx, &d).await;
+
+    // …and writes none of them nor asks `explain`, with or without the current version.
+    let explain = json!({"program": "http", "instance": 80, "client_ip": "10.1.2.3"});
+    let routes = [
+        (Method::POST, format!("{base}/hooks/http"), Some(hook.clone())),
+        (Method::DELETE, format!("{base}/hooks/http"), None),
+        (Method::PUT, format!("{base}/hooks/http/{hook_id}"), Some(hook.clone())),
+        (Method::DELETE, format!("{base}/hooks/http/{hook_id}"), None),
+        (Method::PATCH, format!("{base}/hooks/http/{hook_id}/position"), Some(json!({"position": 0}))),
+        (Method::PUT, format!("{base}/settings"), Some(json!({"enable_proxy": false}))),
+        (Method::POST, format!("{base}/explain"), Some(explain.clone())),
+    ];
+    for (method, path, body) in &routes {
+        for m in [Some("file:v1"), None] {
+            let r = send(&fx, method.clone(), path, &reader.token, m, body.clone()).await;
+            assert_eq!(r.status, 403, "{method} {path} with {m:?}: {}", r.text);
+            r.expect(403);
+            assert_eq!(r.code(), "project_access_denied", "{method} {path}");
+        }
+    }
+    assert_eq!(stored(&fx, &d).await, before, "nothing written");
+
+    // The owner may do each (so the refusals were about the level): explain answers, a
+    // settings write lands.
+    let r = send(&fx, Method::POST, &format!("{base}/explain"), &fx.owner.token, None, Some(explain)).await;
+    r.expect(200);
+    assert_eq!((r.data()["decision"].as_str(), r.data()["group"].as_str()), (Some("allow"), Some("net")));
+    let r =
+        write_at(&fx, Method::PUT, &format!("{base}/settings"), &fx.owner.token, 1, Some(json!({"default": "allow"})))
+            .await;
+    r.expect(200);
+    assert_eq!(stored(&fx, &d).await.0, 2);
 }

@@ -162,7 +162,7 @@ async fn hooks_are_ordered_limited_and_written_under_if_match() {
             .unwrap();
     assert_eq!(stored, all["file_version"].as_i64().unwrap());
 
-    // A read grantee reads but cannot write; another user sees nothing.
+    // Another user sees nothing (a read grantee's refusals: access.rs, without LXD).
     let other = app.verified_user("proxy-hooks-other@example.com").await;
     app.call(Method::GET, &format!("/api/v1/containers/{id}/proxy/hooks"), &other.token, None).await.expect(404);
     let r =

@@ -42,6 +42,39 @@ async fn put(app: &LxdApp, token: &str, path: &str, version: i64, body: Value) -
     r.data().clone()
 }
 
+async fn read(app: &LxdApp, token: &str, path: &str) -> Value {
+    let r = app.call(Method::GET, path, token, None).await;
+    r.expect(200);
+    r.data().clone()
+}
+
+/// The whole file the instance should hold, from what the API answers its owner: each
+/// document's groups (secrets included: the password's stored hash, token values, JWT keys) and
+/// rules as its GET returns them, the container's hooks, both versions, and the switch and
+/// default that apply (the default as the merged service view reports it; the switch the
+/// container's when its document sets it, else the project's). The GETs' own `default`,
+/// `enable_proxy`, `schema_version` and `etag` per document are not in the file: it carries the
+/// merged ones.
+async fn expected_file(app: &LxdApp, token: &str, project: &str, id: &str) -> Value {
+    let c = read(app, token, &format!("/api/v1/containers/{id}/proxy/permissions")).await;
+    let p = read(app, token, &format!("/api/v1/projects/{project}/proxy/permissions")).await;
+    let view = read(app, token, &format!("/api/v1/containers/{id}/proxy/services/http")).await;
+    assert_eq!(view["file_version"], c["file_version"]);
+    let enable_proxy = c.get("enable_proxy").cloned().unwrap_or_else(|| p["enable_proxy"].clone());
+    json!({
+        "schema_version": c["schema_version"],
+        "project": project,
+        "container": id,
+        "container_file_version": c["file_version"],
+        "project_file_version": p["file_version"],
+        "enable_proxy": enable_proxy,
+        "default": view["effective_default"],
+        "container_document": {"groups": c["groups"], "permissions": c["permissions"]},
+        "project_document": {"groups": p["groups"], "permissions": p["permissions"]},
+        "hooks": c["hooks"],
+    })
+}
+
 fn basic(user: &str, password: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
 }
@@ -60,8 +93,11 @@ async fn the_instance_holds_the_merged_document_and_the_reconciler_keeps_it() {
         &s.token,
         &pdoc,
         0,
-        json!({"project": project, "groups": {"office": {"type": "ip", "range": "10.0.0.0/8"}},
-               "permissions": {"office": {"http": [80]}}, "default": "deny"}),
+        json!({"project": project, "groups": {"office": {"type": "ip", "range": "10.0.0.0/8"},
+                                              "ci": {"type": "token", "header": "X-CI", "value": "ci-token-1"},
+                                              "sso": {"type": "jwt", "secret": "sso-key-1", "algorithm": "HS256",
+                                                      "sources": ["cookie:sso"], "claims": {"aud": "edge"}}},
+               "permissions": {"office": {"http": [80]}, "ci": {"http": true}}, "default": "deny"}),
     )
     .await;
     let hook = json!({"match": {"method": ["GET", "POST"], "path": "/api"}, "script": {"path": "/hooks/api.js"}, "timeout": 500});
@@ -77,20 +113,17 @@ async fn the_instance_holds_the_merged_document_and_the_reconciler_keeps_it() {
     .await;
     assert_eq!(written["enable_proxy"], true, "saving a container document stores the switch");
 
+    // The whole file is the documents as the API returns them to their owner, merged.
     let file = file_at(&id, (1, 1)).await;
-    assert_eq!(file["project"], project.as_str());
-    assert_eq!(file["container"], id.as_str());
+    assert_eq!(file, expected_file(&app, &s.token, &project, &id).await);
     assert_eq!(file["default"], "allow", "the container's default over the project's");
     assert_eq!(file["enable_proxy"], true);
-    assert_eq!(file["project_document"]["permissions"], json!({"office": {"http": [80]}}));
-    assert_eq!(file["container_document"]["permissions"], json!({"ann": {"ssh": true}}));
-    assert_eq!(file["project_document"]["groups"]["office"], json!({"type": "ip", "range": "10.0.0.0/8"}));
+    // Secrets as stored: the password's hash (never the password), the token value and JWT key.
     let hash = hoody_api::proxy::group::password_hash("pepper", "open-sesame");
-    let ann = &file["container_document"]["groups"]["ann"];
-    assert_eq!(ann["password"], hash.as_str(), "the hash, never the password");
+    assert_eq!(file["container_document"]["groups"]["ann"]["password"], hash.as_str());
     assert!(!serde_json::to_string(&file).unwrap().contains("open-sesame"));
-    assert_eq!(file["hooks"]["http"][0]["position"], 0);
-    assert_eq!(file["hooks"]["http"][0]["script"]["path"], "/hooks/api.js");
+    assert_eq!(file["project_document"]["groups"]["ci"]["value"], "ci-token-1");
+    assert_eq!(file["project_document"]["groups"]["sso"]["secret"], "sso-key-1");
     assert_eq!(file["hooks"]["http"][0]["id"], written["hooks"]["http"][0]["id"]);
     let mode = lxc(&["exec", &format!("c-{id}"), "--", "stat", "-c", "%a %u %g", FILE]);
     assert_eq!(mode.trim(), "600 0 0", "root's, read by root only");
@@ -114,13 +147,15 @@ async fn the_instance_holds_the_merged_document_and_the_reconciler_keeps_it() {
         .await;
     r.expect(200);
     let file = file_at(&id, (1, 2)).await;
+    assert_eq!(file, expected_file(&app, &s.token, &project, &id).await);
     assert_eq!(file["enable_proxy"], true, "the container's own switch wins over a disabled project");
 
     // Lost: the reconciler writes it again.
     lxc(&["exec", &format!("c-{id}"), "--", "rm", "-f", FILE]);
     assert!(held(&id).is_none());
     hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap();
-    file_at(&id, (1, 2)).await;
+    let file = file_at(&id, (1, 2)).await;
+    assert_eq!(file, expected_file(&app, &s.token, &project, &id).await);
 
     // Older: the same.
     let old = json!({"container_file_version": 0, "project_file_version": 0, "default": "allow"}).to_string();
@@ -131,7 +166,7 @@ async fn the_instance_holds_the_merged_document_and_the_reconciler_keeps_it() {
     assert_eq!(held(&id).unwrap()["container_file_version"], 0);
     hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap();
     let file = file_at(&id, (1, 2)).await;
-    assert_eq!(file["project_document"]["permissions"]["office"]["http"], json!([80]));
+    assert_eq!(file, expected_file(&app, &s.token, &project, &id).await);
     // In step: a pass changes nothing.
     assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 0);
 }
@@ -222,7 +257,7 @@ async fn explain_says_what_the_documents_decide_and_why() {
     let d = ask(json!({"program": "http", "instance": 8050, "client_ip": "10.9.9.9"})).await;
     assert_eq!((d["decision"].as_str(), d["reason"].as_str()), (Some("deny"), Some("proxy_disabled")));
 
-    // Bad input names the field; another user gets 404; a read grantee cannot ask.
+    // Bad input names the field; another user gets 404 (a read grantee's 403: access.rs).
     for (body, field) in [
         (json!({"program": "HTTP"}), "program"),
         (json!({"program": "http", "instance": 0}), "instance"),

@@ -1,11 +1,12 @@
 //! The `proxyPermissionsContainer` and `proxyPermissionsProject` tags: `documents` (the walk
 //! through every route of either scope, versions, deletes, kept versions), `groups` (every bad
-//! field named with nothing stored, PEM keys, removing what is not there), `if_match` (all 26
-//! routes without, with a stale and with a malformed `if-match`), `access` (other users, read
-//! grantees, tokens by leaf, secrets), `concurrency` (one winner of ten writers on one version,
-//! 8 writers retrying on 412 losing nothing) and `secrets` (never in events nor stored in clear);
-//! on the real LXD: `hooks` (the hooks and discovery routes) and `instance` (the merged file in
-//! the instance, kept by the reconciler, and `explain`).
+//! field named with nothing stored, PEM keys, removing what is not there), `if_match` (the 24
+//! document writes and the 6 hook and settings writes without, with a stale and with a
+//! malformed `if-match`), `access` (other users, read grantees, tokens by leaf, secrets),
+//! `concurrency` (one winner of ten writers on one version, 8 writers retrying on 412 losing
+//! nothing) and `secrets` (never in events nor stored in clear); on the real LXD: `hooks` (the
+//! hooks and discovery routes), `instance` (the merged file in the instance, kept by the
+//! reconciler, and `explain`) and `gone` (documents deleted with their container and project).
 //!
 //! The documents need only container rows (the edge proxy reads them; no host work), so the
 //! container is inserted directly on a registered server row, with the reconciler held off.
@@ -13,6 +14,7 @@
 mod access;
 mod concurrency;
 mod documents;
+mod gone;
 mod groups;
 mod hooks;
 mod if_match;
