@@ -98,3 +98,25 @@ pub async fn firewall_rules(db: impl PgExecutor<'_>, owner_id: &str) -> sqlx::Re
     .fetch_one(db)
     .await
 }
+
+/// A server that is not free: its `max_containers` (the container capacity its renter gets),
+/// with its row held until `tx` ends so that creates on it count one at a time; `None` for a
+/// free server (whose containers the account and project limits bound).
+pub async fn rented_capacity(tx: &mut Tx, server_id: &str) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar!(
+        "select max_containers from server where server_id = $1 and not is_free for no key update",
+        server_id
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// Containers on a server that use it: every one not failed or being deleted (prespawned too).
+pub async fn on_server(db: impl PgExecutor<'_>, server_id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from container where server_id = $1 and status not in ('failed', 'deleting')"#,
+        server_id
+    )
+    .fetch_one(db)
+    .await
+}

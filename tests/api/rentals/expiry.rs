@@ -64,6 +64,36 @@ async fn renters_containers_run_on_it_and_stop_when_the_rental_ends() {
     // The capacity the rental shows counts it.
     let list = app.get("/api/v1/rentals", Some(&u.token)).await;
     assert_eq!(list.data()[0]["server"]["container_capacity"]["used"], 1);
+    // Its capacity holds: with room for one more, two creates at once make exactly one (the
+    // other is 409 `server_full`, recorded nowhere and made nothing on the host).
+    sqlx::query("update server set max_containers = 2 where server_id = $1")
+        .bind(&app.server_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.forget_cached();
+    let (a, b) = tokio::join!(
+        app.create(&u.token, &p, json!({"name": "room-a"})),
+        app.create(&u.token, &p, json!({"name": "room-b"}))
+    );
+    let mut got = [(a.status.as_u16(), a.code().to_owned()), (b.status.as_u16(), b.code().to_owned())];
+    got.sort();
+    assert_eq!(got[0].0, 201, "{got:?}");
+    assert_eq!(got[1], (409, "server_full".to_owned()));
+    // Every row the two creates left (any status): the one made; each is running in LXD (an
+    // instance is named after its row, so the refused one has none).
+    let on_it: Vec<String> =
+        sqlx::query_scalar("select 'c-' || container_id from container where server_id = $1 order by 1")
+            .bind(&app.server_id)
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(on_it.len(), 2, "{on_it:?}");
+    for name in &on_it {
+        assert_eq!(lxc_status(name), "RUNNING");
+    }
+    let list = app.get("/api/v1/rentals", Some(&u.token)).await;
+    assert_eq!(list.data()[0]["server"]["container_capacity"], json!({"used": 2, "max": 2}));
 
     // The rental's time is up: the sweeper ends it and stops the container.
     sqlx::query("update rental set rental_start = now() - interval '8 days 1 second', rental_end = now() - interval '1 second' where server_id = $1")
