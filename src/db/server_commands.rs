@@ -324,3 +324,17 @@ pub async fn finish(db: impl PgExecutor<'_>, id: &str, f: &Finish<'_>) -> sqlx::
     .fetch_optional(db)
     .await
 }
+
+/// Runs still `running` a minute past the end their timeout sets: the process that ran them
+/// stopped (a crash, a restart) and nothing will record their end. Each becomes `failed` with
+/// error `abandoned`, once; how many.
+pub async fn close_abandoned(db: impl PgExecutor<'_>) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "update server_command_log set status = 'failed', error = 'abandoned', end_time = now(), \
+                execution_time_ms = greatest(0, (extract(epoch from now() - start_time) * 1000)::bigint) \
+          where status = 'running' and start_time < now() - make_interval(secs => timeout_seconds + 60)"
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -97,8 +97,8 @@ impl HostDriver for Faulty {
     fn info(&self) -> HostFuture<'_, ServerInfo> {
         self.read(self.inner.info())
     }
-    fn resources<'a>(&'a self, pool: &'a str) -> HostFuture<'a, HostResources> {
-        self.read(self.inner.resources(pool))
+    fn resources(&self) -> HostFuture<'_, HostResources> {
+        self.read(self.inner.resources())
     }
     fn create<'a>(&'a self, spec: &'a InstanceSpec) -> HostFuture<'a, ()> {
         self.change(self.inner.create(spec))

@@ -196,9 +196,16 @@ fn time(v: &Value) -> Option<DateTime<Utc>> {
 }
 
 impl HostDriver for Lxd {
-    fn resources<'a>(&'a self, pool: &'a str) -> HostFuture<'a, HostResources> {
+    fn resources(&self) -> HostFuture<'_, HostResources> {
         Box::pin(async move {
             let (r, _) = self.request(Method::GET, "/1.0/resources", None, None).await?;
+            let (profile, _) = self.request(Method::GET, "/1.0/profiles/default", None, None).await?;
+            // LXD's pool names are plain (letters, digits, `-`, `_`, `.`): anything else is not a
+            // name to put in a path.
+            let pool = profile["metadata"]["devices"]["root"]["pool"]
+                .as_str()
+                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+                .unwrap_or("default");
             let (p, _) = self.request(Method::GET, &format!("/1.0/storage-pools/{pool}/resources"), None, None).await?;
             let (r, p) = (&r["metadata"], &p["metadata"]);
             Ok(HostResources {

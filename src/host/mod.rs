@@ -177,8 +177,9 @@ pub struct HostResources {
 /// What the control plane asks of a host. Names are LXD instance names.
 pub trait HostDriver: Send + Sync {
     fn info(&self) -> HostFuture<'_, ServerInfo>;
-    /// The machine's capacity and use (`GET /1.0/resources`, and `pool`'s space).
-    fn resources<'a>(&'a self, pool: &'a str) -> HostFuture<'a, HostResources>;
+    /// The machine's capacity and use (`GET /1.0/resources`), and the space of the storage pool
+    /// its instances go on (the `default` profile's root disk pool, where `create` puts them).
+    fn resources(&self) -> HostFuture<'_, HostResources>;
     /// Create (not start) an instance.
     fn create<'a>(&'a self, spec: &'a InstanceSpec) -> HostFuture<'a, ()>;
     fn set_state<'a>(&'a self, name: &'a str, action: StateAction) -> HostFuture<'a, ()>;

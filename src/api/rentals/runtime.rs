@@ -25,8 +25,6 @@ use crate::{
 
 /// How long one reading of a host serves.
 const TTL: Duration = Duration::from_secs(5);
-/// The storage pool whose space is the server's storage.
-const POOL: &str = "default";
 
 type Reading = (Instant, chrono::DateTime<Utc>, HostResources);
 
@@ -76,7 +74,7 @@ async fn runtime(st: &AppState, me: &Session, raw: &str) -> Result<ApiOk<Runtime
     }
     let read = async {
         let host = host_of(st, Some(&r.server_id)).await?;
-        host.call("resources", |d| d.resources(POOL)).await.map_err(ApiError::from)
+        host.call("resources", |d| d.resources()).await.map_err(ApiError::from)
     };
     match read.await {
         Ok(res) => {

@@ -4,7 +4,8 @@
 //! rented and rents no more are stopped through the host-operation runner (stopped, never
 //! deleted: renting again lets them start), so a stop that failed is tried again. Starting one
 //! there is refused like a create (`may_run_on`). Rentals are claimed with
-//! `FOR UPDATE SKIP LOCKED`, so replicas never end one twice.
+//! `FOR UPDATE SKIP LOCKED`, so replicas never end one twice. Last, server command runs still
+//! `running` a minute past their timeout (their process stopped) become `failed` (`abandoned`).
 
 use serde_json::json;
 
@@ -32,7 +33,8 @@ pub async fn run(st: AppState, stop: Stop) {
     }
 }
 
-/// End the rentals that are due, then stop what they leave running; how many ended.
+/// End the rentals that are due, then stop what they leave running, and close the command runs
+/// a stopped process left `running`; how many rentals ended.
 pub async fn sweep(st: &AppState) -> anyhow::Result<usize> {
     let mut tx = st.db.begin().await?;
     for (rental_id, user_id, server_id, end) in rentals::note_expiring(&mut tx, EXPIRING_HOURS, 100).await? {
@@ -51,6 +53,10 @@ pub async fn sweep(st: &AppState) -> anyhow::Result<usize> {
     }
     tx.commit().await?;
     stop_left_running(st).await?;
+    let abandoned = db::server_commands::close_abandoned(&st.db).await?;
+    if abandoned > 0 {
+        tracing::warn!(abandoned, "server command runs left running by a stopped process recorded as failed");
+    }
     Ok(ended.len())
 }
 

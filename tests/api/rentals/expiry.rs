@@ -38,8 +38,13 @@ async fn renters_containers_run_on_it_and_stop_when_the_rental_ends() {
     let d = r.data().clone();
     let resources: serde_json::Value =
         serde_json::from_str(&crate::fixtures::lxc(&["query", "/1.0/resources"])).unwrap();
+    // The pool the instances go on: the default profile's root disk's.
+    let profile: serde_json::Value =
+        serde_json::from_str(&crate::fixtures::lxc(&["query", "/1.0/profiles/default"])).unwrap();
+    let pool = profile["devices"]["root"]["pool"].as_str().unwrap();
     let pool: serde_json::Value =
-        serde_json::from_str(&crate::fixtures::lxc(&["query", "/1.0/storage-pools/default/resources"])).unwrap();
+        serde_json::from_str(&crate::fixtures::lxc(&["query", &format!("/1.0/storage-pools/{pool}/resources")]))
+            .unwrap();
     assert_eq!((d["scope"].as_str(), d["stale"].as_bool()), (Some("server"), Some(false)));
     assert_eq!(d["cores"], resources["cpu"]["total"]);
     assert_eq!(d["mem"]["total_bytes"], resources["memory"]["total"]);

@@ -356,3 +356,57 @@ async fn a_rental_ending_within_a_day_is_announced_once_per_end() {
     }
     assert_eq!(n, 2);
 }
+
+/// A command run whose process stopped (a crash, a restart) stays `running` in the log; the
+/// sweeper records it as `failed` (`abandoned`) once it is a minute past its timeout, and leaves
+/// a run still within its time alone.
+#[tokio::test]
+async fn command_runs_left_running_by_a_stopped_process_are_closed() {
+    let app = TestApp::spawn_with(|c| c.rental_sweep_interval = std::time::Duration::from_millis(100)).await;
+    let u = renter(&app, "abandoned@example.com", "1").await;
+    let s = listed_server(&app, "cmds", 100, &[7], &[]).await;
+    let insert = |started_secs_ago: i32| {
+        let (app, s, user) = (&app, s.clone(), u.user_id.clone());
+        async move {
+            let id = hoody_api::db::new_id();
+            sqlx::query(
+                "insert into server_command_log (command_log_id, command_id, server_id, user_id, parameters, argv, \
+                 timeout_seconds, status, start_time) \
+                 select $1, command_id, $2, $3, '{}', argv, 30, 'running', now() - make_interval(secs => $4) \
+                 from server_command where slug = 'uptime'",
+            )
+            .bind(&id)
+            .bind(&s)
+            .bind(&user)
+            .bind(f64::from(started_secs_ago))
+            .execute(&app.db)
+            .await
+            .unwrap();
+            id
+        }
+    };
+    let (old, recent) = (insert(30 + 61).await, insert(30 + 50).await);
+    let db = &app.db;
+    let row = |id: String| async move {
+        let r: (String, Option<String>, Option<i64>, bool) = sqlx::query_as(
+            "select status, error, execution_time_ms, end_time is not null from server_command_log where command_log_id = $1",
+        )
+        .bind(id)
+        .fetch_one(db)
+        .await
+        .unwrap();
+        r
+    };
+    let mut got = row(old.clone()).await;
+    for _ in 0..50 {
+        if got.0 != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        got = row(old.clone()).await;
+    }
+    assert_eq!((got.0.as_str(), got.1.as_deref(), got.3), ("failed", Some("abandoned"), true));
+    assert!(got.2.is_some_and(|ms| ms >= 91_000), "{got:?}");
+    let left = row(recent).await;
+    assert_eq!((left.0.as_str(), left.1, left.3), ("running", None, false), "still within its time");
+}
