@@ -195,6 +195,8 @@ pub struct Paid<T> {
     pub txn_id: String,
     pub meta: serde_json::Value,
     pub out: T,
+    /// Written last, after the answer is kept (the event lock is held until the commit).
+    pub events: Vec<crate::events::Event>,
 }
 
 /// A money-moving request made at most once per key (rent, extend, reserve, image purchase):
@@ -223,6 +225,9 @@ where
         let mut meta = paid.meta;
         meta["answer"] = serde_json::to_value(&paid.out).map_err(anyhow::Error::from)?;
         db::ledger::set_meta(&mut tx, &paid.txn_id, &meta).await?;
+        for e in paid.events {
+            crate::events::publish(&mut tx, e).await?;
+        }
         tx.commit().await?;
         Ok((paid.out, false))
     })

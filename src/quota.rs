@@ -156,12 +156,12 @@ pub async fn check(
     Ok(())
 }
 
-/// A new container on a server that is not free: at most the server's `max_containers` (the
-/// `container_capacity.max` its rental shows), counted under the server's row lock so parallel
-/// creates never pass it; 409 `server_full` past it.
-pub async fn server_room(tx: &mut Tx, server_id: &str) -> Result<(), ApiError> {
+/// A new container of `owner_id`'s on a server that is not free: at most the server's
+/// `max_containers` of theirs (the `container_capacity.max` their rental shows), counted under
+/// the server's row lock so parallel creates never pass it; 409 `server_full` past it.
+pub async fn server_room(tx: &mut Tx, server_id: &str, owner_id: &str) -> Result<(), ApiError> {
     let Some(max) = quotas::rented_capacity(tx, server_id).await? else { return Ok(()) };
-    if quotas::on_server(&mut **tx, server_id).await? >= i64::from(max) {
+    if quotas::on_server(&mut **tx, server_id, owner_id).await? >= i64::from(max) {
         return Err(ApiError::conflict(
             "server_full",
             format!("This server holds its maximum of {max} containers (its container_capacity)"),

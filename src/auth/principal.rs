@@ -21,6 +21,10 @@ use super::{
 };
 use crate::{db::users::UserRow, error::ApiError, extract::ClientIp, state::AppState};
 
+/// An auth token's `last_used_at` is kept to this many seconds: a use within them of the one
+/// recorded, from the same address, is not written again.
+pub const LAST_USE_STEP_SECS: i64 = 60;
+
 pub struct Principal {
     pub user: UserRow,
     pub auth: Auth,
@@ -198,7 +202,13 @@ async fn authenticate_token(
         }
         _ => {}
     }
-    st.token_use.note(&token.token_id, ip);
+    // The last use is kept to the minute: used again within a minute of the one recorded, from
+    // the same address, the token writes nothing (the row would say almost the same).
+    let recorded = token.last_used_at.is_some_and(|at| Utc::now() - at < chrono::Duration::seconds(LAST_USE_STEP_SECS))
+        && token.last_used_ip.as_deref() == Some(ip.to_string().as_str());
+    if !recorded {
+        st.token_use.note(&token.token_id, ip);
+    }
     Ok((user, token))
 }
 

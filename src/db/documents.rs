@@ -148,3 +148,22 @@ pub async fn read_many(db: impl PgExecutor<'_>, kind: &str, keys: &[String]) -> 
     .await?;
     Ok(rows.into_iter().map(|r| (r.owner_key, Doc { version: r.version, body: r.body })).collect())
 }
+
+/// Hold the owner of a proxy document (its container or project row, `FOR KEY SHARE`) until the
+/// transaction ends, so that it is not deleted under a write of its document (its delete waits,
+/// then takes the document with it); false when it is gone.
+pub async fn hold_owner(conn: &mut sqlx::PgConnection, scope: &crate::proxy::Scope) -> sqlx::Result<bool> {
+    let held = match scope.container_id() {
+        Some(id) => {
+            sqlx::query_scalar!("select 1 as one from container where container_id = $1 for key share", id)
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+        None => {
+            sqlx::query_scalar!("select 1 as one from project where project_id = $1 for key share", scope.project_id())
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+    };
+    Ok(held.is_some())
+}

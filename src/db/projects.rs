@@ -130,16 +130,20 @@ pub async fn update(db: impl PgExecutor<'_>, p: &ProjectRow, f: &ProjectFields<'
 
 /// Delete a project (its permission rows go with it; a container left is a
 /// `container_project_id_fkey` violation, and nothing is deleted) with its proxy permission
-/// document (`proxy.project`: the current body and every kept version) in one statement. Its
-/// containers' documents went with each container (`containers::delete`).
-pub async fn delete(db: impl PgExecutor<'_>, project_id: &str) -> sqlx::Result<()> {
+/// document (`proxy.project`: the current body and every kept version). Its containers'
+/// documents went with each container (`containers::delete`). The row is locked first, in its
+/// own statement, as a container's is.
+pub async fn delete(conn: &mut sqlx::PgConnection, project_id: &str) -> sqlx::Result<()> {
+    sqlx::query!("select 1 as one from project where project_id = $1 for update", project_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     sqlx::query!(
         "with d as (delete from document where kind = 'proxy.project' and owner_key = $1), \
          v as (delete from document_version where kind = 'proxy.project' and owner_key = $1) \
          delete from project where project_id = $1",
         project_id
     )
-    .execute(db)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }

@@ -111,11 +111,14 @@ pub async fn rented_capacity(tx: &mut Tx, server_id: &str) -> sqlx::Result<Optio
     .await
 }
 
-/// Containers on a server that use it: every one not failed or being deleted (prespawned too).
-pub async fn on_server(db: impl PgExecutor<'_>, server_id: &str) -> sqlx::Result<i64> {
+/// `owner_id`'s containers on a server that use it: every one not failed or being deleted
+/// (prespawned too). (What another renter left there, stopped, is theirs, not this capacity's.)
+pub async fn on_server(db: impl PgExecutor<'_>, server_id: &str, owner_id: &str) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
-        r#"select count(*) as "n!" from container where server_id = $1 and status not in ('failed', 'deleting')"#,
-        server_id
+        r#"select count(*) as "n!" from container c join project p on p.project_id = c.project_id
+            where c.server_id = $1 and p.user_id = $2 and c.status not in ('failed', 'deleting')"#,
+        server_id,
+        owner_id
     )
     .fetch_one(db)
     .await

@@ -154,12 +154,14 @@ pub async fn spec_for_rent(conn: &mut PgConnection, server_id: &str) -> sqlx::Re
     .fetch_optional(&mut *conn)
     .await?;
     let Some(r) = r else { return Ok(None) };
-    let spec = specs(&mut *conn, &[server_id.to_owned()]).await?.pop().ok_or(sqlx::Error::RowNotFound)?;
+    let spec = specs(&mut *conn, &[server_id.to_owned()], None).await?.pop().ok_or(sqlx::Error::RowNotFound)?;
     Ok(Some((spec, r.rentable)))
 }
 
-/// The servers of `ids` as the marketplace shows them, with their container counts.
-pub async fn specs(db: impl PgExecutor<'_>, ids: &[String]) -> sqlx::Result<Vec<SpecRow>> {
+/// The servers of `ids` as the marketplace shows them, with their container counts: the
+/// containers that use them (not failed or being deleted), `user_id`'s only when given (a
+/// renter's `container_capacity.used`, as `crate::quota::server_room` counts it).
+pub async fn specs(db: impl PgExecutor<'_>, ids: &[String], user_id: Option<&str>) -> sqlx::Result<Vec<SpecRow>> {
     sqlx::query_as!(
         SpecRow,
         r#"select s.server_id, s.name, s.country, s.region, s.city, s.datacenter, s.model, s.is_vm, s.category,
@@ -167,10 +169,12 @@ pub async fn specs(db: impl PgExecutor<'_>, ids: &[String]) -> sqlx::Result<Vec<
                   s.price_per_day_cents, s.rental_days, s.cores, s.cpu_model, s.cpu_threads, s.cpu_score,
                   s.cpu_score_type, s.ram_mb, s.ram_type, s.ram_speed_mhz, s.disks, s.disk_gb, s.bandwidth_mbps,
                   s.traffic_tb, s.traffic_unlimited, s.ipv4_count, s.ipv6_enabled, s.max_containers,
-                  (select count(*) from container c where c.server_id = s.server_id and c.status <> 'deleted')
-                    as "containers!"
+                  (select count(*) from container c join project p on p.project_id = c.project_id
+                    where c.server_id = s.server_id and c.status not in ('failed', 'deleting')
+                      and ($2::text is null or p.user_id = $2)) as "containers!"
              from server s where s.server_id = any($1)"#,
-        ids
+        ids,
+        user_id
     )
     .fetch_all(db)
     .await

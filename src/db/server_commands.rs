@@ -280,14 +280,15 @@ pub async fn count_execution(conn: &mut PgConnection, command_id: &str) -> sqlx:
 }
 
 /// The command is handed to the host now (after its helper was made ready).
-pub async fn mark_sent(db: impl PgExecutor<'_>, id: &str) -> sqlx::Result<()> {
-    sqlx::query!(
-        "update server_command_log set start_time = now() where command_log_id = $1 and status = 'running'",
+pub async fn mark_sent(db: impl PgExecutor<'_>, id: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        "update server_command_log set start_time = now(), sent_at = now() \
+          where command_log_id = $1 and status = 'running'",
         id
     )
     .execute(db)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// How a run ended.
@@ -325,14 +326,17 @@ pub async fn finish(db: impl PgExecutor<'_>, id: &str, f: &Finish<'_>) -> sqlx::
     .await
 }
 
-/// Runs still `running` a minute past the end their timeout sets: the process that ran them
-/// stopped (a crash, a restart) and nothing will record their end. Each becomes `failed` with
+/// Runs still `running` that no process will end: sent to the host and a minute past the end
+/// their timeout sets, or never sent an hour after they began (the helper is made ready within
+/// minutes). The process that ran them stopped (a crash, a restart); each becomes `failed` with
 /// error `abandoned`, once; how many.
 pub async fn close_abandoned(db: impl PgExecutor<'_>) -> sqlx::Result<u64> {
     let done = sqlx::query!(
         "update server_command_log set status = 'failed', error = 'abandoned', end_time = now(), \
                 execution_time_ms = greatest(0, (extract(epoch from now() - start_time) * 1000)::bigint) \
-          where status = 'running' and start_time < now() - make_interval(secs => timeout_seconds + 60)"
+          where status = 'running' and start_time < now() - interval '1 minute' \
+            and case when sent_at is null then start_time < now() - interval '1 hour' \
+                     else sent_at < now() - make_interval(secs => timeout_seconds + 60) end"
     )
     .execute(db)
     .await?;

@@ -204,7 +204,11 @@ impl HostDriver for Lxd {
             // name to put in a path.
             let pool = profile["metadata"]["devices"]["root"]["pool"]
                 .as_str()
-                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+                .filter(|p| {
+                    !p.is_empty()
+                        && !p.starts_with('.')
+                        && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                })
                 .unwrap_or("default");
             let (p, _) = self.request(Method::GET, &format!("/1.0/storage-pools/{pool}/resources"), None, None).await?;
             let (r, p) = (&r["metadata"], &p["metadata"]);

@@ -573,6 +573,40 @@ async fn last_use_is_written_behind_the_request() {
     }
     assert!(seen["last_used_at"].is_string(), "{seen}");
     assert_eq!(seen["last_used_ip"], "127.0.0.1");
+    // Kept to the minute: used again at once, nothing is written (the row keeps its first use,
+    // across several flushes, 1 s apart in tests).
+    let stored = || async {
+        let at: chrono::DateTime<chrono::Utc> =
+            sqlx::query_scalar("select last_used_at from auth_token where token_id = $1")
+                .bind(&id)
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+        at
+    };
+    let first = stored().await;
+    app.forget_cached(); // the next request reads the token with its recorded use
+    app.get(ME, Some(&secret)).await.expect(200);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(stored().await, first);
+    // A minute later (the recorded use moved back), the next use is written.
+    sqlx::query("update auth_token set last_used_at = last_used_at - interval '61 seconds' where token_id = $1")
+        .bind(&id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.forget_cached();
+    let moved = stored().await;
+    app.get(ME, Some(&secret)).await.expect(200);
+    let mut now = moved;
+    for _ in 0..50 {
+        now = stored().await;
+        if now != moved {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(now > first, "{now} after {first}");
 }
 
 #[tokio::test]

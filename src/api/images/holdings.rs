@@ -120,7 +120,7 @@ pub async fn purchase_image(
         }
         let (remaining, _) = db::ledger::kept(&mut **tx, user).await?;
         let out = PurchaseOut { price_paid: price, remaining_balance: remaining };
-        Ok((owned, Paid { txn_id, meta: m.meta, out }))
+        Ok((owned, Paid { txn_id, meta: m.meta, out, events: Vec::new() }))
     })
     .await?;
     Ok(ApiOk::new(if replayed { "Image purchased (replayed)" } else { "Image purchased" }, out))

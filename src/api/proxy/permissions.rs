@@ -152,6 +152,13 @@ pub async fn commit<R: Owner, T>(
 ) -> Result<(Option<Document>, i64, T)> {
     let scope = row.scope();
     let mut tx = st.db.begin().await?;
+    if !documents::hold_owner(&mut tx, &scope).await? {
+        // Deleted since the access check: no document is written for it.
+        return Err(match scope.container_id() {
+            Some(_) => crate::api::containers::container_not_found(),
+            None => crate::api::projects::project_not_found(),
+        });
+    }
     let current = documents::read(&mut *tx, scope.kind(), scope.key()).await?;
     if current.version != expected {
         return Err(ApiError::StaleVersion { current: current.version });

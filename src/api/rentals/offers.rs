@@ -127,7 +127,7 @@ pub async fn reserve_server_offer(
         };
         let row = rentals::insert_reservation(tx, &n).await?;
         let out = ReserveOut { reservation: ReservationOut::from(row), replayed: false };
-        Ok((owned, Paid { txn_id, meta: m.meta, out }))
+        Ok((owned, Paid { txn_id, meta: m.meta, out, events: Vec::new() }))
     })
     .await?;
     out.replayed = replayed;

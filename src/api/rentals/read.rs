@@ -17,10 +17,10 @@ use crate::{
 };
 
 /// Rentals with their servers, in one read of the servers.
-async fn shown(st: &AppState, rows: Vec<rentals::RentalRow>) -> Result<Vec<RentalOut>> {
+async fn shown(st: &AppState, user: &str, rows: Vec<rentals::RentalRow>) -> Result<Vec<RentalOut>> {
     let ids: Vec<String> = rows.iter().map(|r| r.server_id.clone()).collect();
     let specs: std::collections::HashMap<String, rentals::SpecRow> =
-        rentals::specs(&st.db, &ids).await?.into_iter().map(|s| (s.server_id.clone(), s)).collect();
+        rentals::specs(&st.db, &ids, Some(user)).await?.into_iter().map(|s| (s.server_id.clone(), s)).collect();
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -57,13 +57,13 @@ async fn shown(st: &AppState, rows: Vec<rentals::RentalRow>) -> Result<Vec<Renta
 
 async fn list(st: &AppState, user_id: &str) -> Result<ApiOk<Vec<RentalOut>>> {
     let rows = rentals::of_user(&st.db, user_id, None).await?;
-    Ok(ApiOk::new("Your rentals", shown(st, rows).await?))
+    Ok(ApiOk::new("Your rentals", shown(st, user_id, rows).await?))
 }
 
 async fn one(st: &AppState, user_id: &str, id: &str) -> Result<ApiOk<RentalOut>> {
     let id = rental_id(id)?;
     let rows = rentals::of_user(&st.db, user_id, Some(id)).await?;
-    let out = shown(st, rows).await?.pop().ok_or_else(rental_not_found)?;
+    let out = shown(st, user_id, rows).await?.pop().ok_or_else(rental_not_found)?;
     Ok(ApiOk::new("Rental", out))
 }
 

@@ -14,7 +14,7 @@ use crate::{
     db::{self, rentals},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, FieldError, Result},
-    events::{publish, Event, EventKind, ResourceType},
+    events::{Event, EventKind, ResourceType},
     extract::{Json, Path},
     ledger::{self, Account, Key, Movement, Paid},
     money,
@@ -175,8 +175,8 @@ pub async fn rent_server(
             },
         };
         let data = json!({"rental_id": rental_id, "days": days, "rental_end": out.rental.rental_end});
-        publish(tx, Event::new(EventKind::ServerRented, ResourceType::Server, id, user, data)).await?;
-        Ok((owned, Paid { txn_id, meta: m.meta, out }))
+        let events = vec![Event::new(EventKind::ServerRented, ResourceType::Server, id, user, data)];
+        Ok((owned, Paid { txn_id, meta: m.meta, out, events }))
     })
     .await?;
     Ok(ApiOk::new(if replayed { "Server already rented (replayed)" } else { "Server rented" }, out))
@@ -263,9 +263,8 @@ pub async fn extend_rental(
             transaction: RentTxnOut { id: txn_id.clone(), amount: money::dollars_number(cost), currency: "USD".into() },
         };
         let data = json!({"rental_id": id, "additional_days": days, "rental_end": out.rental.rental_end});
-        publish(tx, Event::new(EventKind::ServerRentalExtended, ResourceType::Server, &r.server_id, user, data))
-            .await?;
-        Ok((owned, Paid { txn_id, meta: m.meta, out }))
+        let events = vec![Event::new(EventKind::ServerRentalExtended, ResourceType::Server, &r.server_id, user, data)];
+        Ok((owned, Paid { txn_id, meta: m.meta, out, events }))
     })
     .await?;
     Ok(ApiOk::new(if replayed { "Rental already extended (replayed)" } else { "Rental extended" }, out))

@@ -52,11 +52,11 @@ pub async fn sweep(st: &AppState) -> anyhow::Result<usize> {
         .await?;
     }
     tx.commit().await?;
-    stop_left_running(st).await?;
     let abandoned = db::server_commands::close_abandoned(&st.db).await?;
     if abandoned > 0 {
         tracing::warn!(abandoned, "server command runs left running by a stopped process recorded as failed");
     }
+    stop_left_running(st).await?;
     Ok(ended.len())
 }
 

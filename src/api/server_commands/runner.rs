@@ -86,7 +86,12 @@ pub async fn run(st: AppState, job: Job) -> Result<LogRow> {
             return Err(e.into());
         }
     };
-    server_commands::mark_sent(&st.db, &job.log_id).await?;
+    if !server_commands::mark_sent(&st.db, &job.log_id).await? {
+        // Closed meanwhile (recorded as abandoned while its helper took long): not run at all.
+        return server_commands::log(&st.db, &job.log_id)
+            .await?
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("command log {} vanished", job.log_id)));
+    }
     let timeout = Duration::from_secs(job.timeout_secs);
     let mut argv = vec!["timeout".to_owned(), "-s".into(), "KILL".into(), job.timeout_secs.to_string()];
     argv.extend(job.argv.iter().cloned());

@@ -260,16 +260,20 @@ pub async fn retire_default(db: impl PgExecutor<'_>, id: &str, suffix: &str) -> 
 }
 
 /// Delete a container row with its proxy permission document (`proxy.container`: the current
-/// body and every kept version, group secrets included) in one statement; the rows that
-/// reference the container go by cascade.
-pub async fn delete(db: impl PgExecutor<'_>, id: &str) -> sqlx::Result<()> {
+/// body and every kept version, group secrets included); the rows that reference the container
+/// go by cascade. The row is locked first, in its own statement: a document write that held it
+/// (`FOR KEY SHARE`) has committed by then, and the delete, a later statement, sees its rows.
+pub async fn delete(conn: &mut sqlx::PgConnection, id: &str) -> sqlx::Result<()> {
+    sqlx::query!("select 1 as one from container where container_id = $1 for update", id)
+        .fetch_optional(&mut *conn)
+        .await?;
     sqlx::query!(
         "with d as (delete from document where kind = 'proxy.container' and owner_key = $1), \
          v as (delete from document_version where kind = 'proxy.container' and owner_key = $1) \
          delete from container where container_id = $1",
         id
     )
-    .execute(db)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }

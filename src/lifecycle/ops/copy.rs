@@ -95,7 +95,7 @@ impl HostOp for CopyContainer {
         let source_status = settled_now(tx, &self.source.container_id).await?;
         self.running = source_status == status::RUNNING;
         quota::check(tx, &st.cfg, &self.owner_id, &self.n, 0).await?;
-        quota::server_room(tx, &self.n.server_id).await?;
+        quota::server_room(tx, &self.n.server_id, &self.owner_id).await?;
         containers::insert(&mut **tx, &self.n).await?;
         if self.n.copy_network_rules {
             network::copy_settings(st, tx, &self.source.container_id, &self.n.container_id).await?;

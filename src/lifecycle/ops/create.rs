@@ -59,7 +59,7 @@ impl HostOp for Create {
         match &self.plan {
             Plan::New { n, owner_id, prespawn_cap } => {
                 quota::check(tx, &st.cfg, owner_id, n, *prespawn_cap).await?;
-                quota::server_room(tx, &n.server_id).await?;
+                quota::server_room(tx, &n.server_id, owner_id).await?;
                 containers::insert(&mut **tx, n).await?;
                 let row = containers::by_id(&mut **tx, &n.container_id).await?.ok_or(sqlx::Error::RowNotFound)?;
                 super::super::born(tx, &row, &self.by).await?;

@@ -163,7 +163,7 @@ async fn a_deleted_container_takes_its_aliases_with_it() {
     let gone = fx.alias(json!({"alias": "goes"})).await;
     fx.create_on(&fx.owner.token, &other, json!({"alias": "stays"})).await.expect(201);
     // What the container delete does once the host removed the instance.
-    hoody_api::db::containers::delete(&fx.db, &fx.container).await.unwrap();
+    hoody_api::db::containers::delete(&mut fx.db.acquire().await.unwrap(), &fx.container).await.unwrap();
     assert_eq!(rows(&fx).await, [("stays".into(), "exec".into(), 1, None, true, true)]);
     fx.get(&at(&gone), Some(&fx.owner.token)).await.expect(404);
     // The name is free again.

@@ -70,12 +70,24 @@ async fn renters_containers_run_on_it_and_stop_when_the_rental_ends() {
     let list = app.get("/api/v1/rentals", Some(&u.token)).await;
     assert_eq!(list.data()[0]["server"]["container_capacity"]["used"], 1);
     // Its capacity holds: with room for one more, two creates at once make exactly one (the
-    // other is 409 `server_full`, recorded nowhere and made nothing on the host).
+    // other is 409 `server_full`, recorded nowhere and made nothing on the host). What an
+    // earlier renter left there (a stopped container of someone else's) takes none of it.
     sqlx::query("update server set max_containers = 2 where server_id = $1")
         .bind(&app.server_id)
         .execute(&app.db)
         .await
         .unwrap();
+    let left_by_another = hoody_api::db::new_id();
+    sqlx::query(
+        "insert into container (container_id, project_id, server_id, lxd_name, name, color, container_image, status) \
+         values ($1, $2, $3, 'c-' || $1, 'earlier', 'blue', 'hoody-busybox', 'stopped')",
+    )
+    .bind(&left_by_another)
+    .bind(&q)
+    .bind(&app.server_id)
+    .execute(&app.db)
+    .await
+    .unwrap();
     app.forget_cached();
     let (a, b) = tokio::join!(
         app.create(&u.token, &p, json!({"name": "room-a"})),
@@ -93,12 +105,14 @@ async fn renters_containers_run_on_it_and_stop_when_the_rental_ends() {
             .fetch_all(&app.db)
             .await
             .unwrap();
-    assert_eq!(on_it.len(), 2, "{on_it:?}");
+    assert_eq!(on_it.len(), 3, "{on_it:?}");
+    let on_it: Vec<String> = on_it.into_iter().filter(|n| *n != format!("c-{left_by_another}")).collect();
     for name in &on_it {
         assert_eq!(lxc_status(name), "RUNNING");
     }
     let list = app.get("/api/v1/rentals", Some(&u.token)).await;
     assert_eq!(list.data()[0]["server"]["container_capacity"], json!({"used": 2, "max": 2}));
+    sqlx::query("delete from container where container_id = $1").bind(&left_by_another).execute(&app.db).await.unwrap();
 
     // The rental's time is up: the sweeper ends it and stops the container.
     sqlx::query("update rental set rental_start = now() - interval '8 days 1 second', rental_end = now() - interval '1 second' where server_id = $1")

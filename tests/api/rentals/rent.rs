@@ -359,33 +359,37 @@ async fn a_rental_ending_within_a_day_is_announced_once_per_end() {
 
 /// A command run whose process stopped (a crash, a restart) stays `running` in the log; the
 /// sweeper records it as `failed` (`abandoned`) once it is a minute past its timeout, and leaves
-/// a run still within its time alone.
+/// alone a run still within its time and one whose helper is still being made ready.
 #[tokio::test]
 async fn command_runs_left_running_by_a_stopped_process_are_closed() {
     let app = TestApp::spawn_with(|c| c.rental_sweep_interval = std::time::Duration::from_millis(100)).await;
     let u = renter(&app, "abandoned@example.com", "1").await;
     let s = listed_server(&app, "cmds", 100, &[7], &[]).await;
-    let insert = |started_secs_ago: i32| {
+    let insert = |started_secs_ago: i32, sent: bool| {
         let (app, s, user) = (&app, s.clone(), u.user_id.clone());
         async move {
             let id = hoody_api::db::new_id();
             sqlx::query(
                 "insert into server_command_log (command_log_id, command_id, server_id, user_id, parameters, argv, \
-                 timeout_seconds, status, start_time) \
-                 select $1, command_id, $2, $3, '{}', argv, 30, 'running', now() - make_interval(secs => $4) \
+                 timeout_seconds, status, start_time, sent_at) \
+                 select $1, command_id, $2, $3, '{}', argv, 30, 'running', now() - make_interval(secs => $4), \
+                        case when $5 then now() - make_interval(secs => $4) end \
                  from server_command where slug = 'uptime'",
             )
             .bind(&id)
             .bind(&s)
             .bind(&user)
             .bind(f64::from(started_secs_ago))
+            .bind(sent)
             .execute(&app.db)
             .await
             .unwrap();
             id
         }
     };
-    let (old, recent) = (insert(30 + 61).await, insert(30 + 50).await);
+    // Sent and past its timeout by more than a minute; sent and within it; never sent (its
+    // helper still being made ready) for ten minutes: only the first is closed.
+    let (old, recent, preparing) = (insert(30 + 61, true).await, insert(30 + 50, true).await, insert(600, false).await);
     let db = &app.db;
     let row = |id: String| async move {
         let r: (String, Option<String>, Option<i64>, bool) = sqlx::query_as(
@@ -409,4 +413,6 @@ async fn command_runs_left_running_by_a_stopped_process_are_closed() {
     assert!(got.2.is_some_and(|ms| ms >= 91_000), "{got:?}");
     let left = row(recent).await;
     assert_eq!((left.0.as_str(), left.1, left.3), ("running", None, false), "still within its time");
+    let left = row(preparing).await;
+    assert_eq!((left.0.as_str(), left.1, left.3), ("running", None, false), "still preparing");
 }
