@@ -75,8 +75,9 @@ pub struct Movement {
 /// What recording gave.
 #[derive(Debug)]
 pub enum Recorded {
-    /// Moved now, as `txn_id`.
-    New { txn_id: String },
+    /// Moved now, as `txn_id`; with the user's balances (general, AI) after it when recorded by
+    /// [`record_with_balances`].
+    New { txn_id: String, balances: Option<(i64, i64)> },
     /// The key's earlier movement (nothing moved now).
     Replay(TxnRow),
 }
@@ -107,30 +108,45 @@ pub fn key_of(headers: &HeaderMap, body: Option<&str>) -> Result<Option<String>>
 /// transaction is then unusable: return the error).
 ///
 /// Round trips: the transaction's insert (which finds a repeated key) and the postings (which
-/// resolve the user's accounts themselves). A movement that only credits the user first makes
+/// resolve the user's accounts themselves and, through their trigger, lock and change them). A movement that only credits the user first makes
 /// the user's accounts if they have none; one that debits the user needs them already (without
 /// them the balance is zero: 402).
 pub async fn record(conn: &mut PgConnection, m: &Movement) -> Result<Recorded> {
+    recorded(conn, m, false).await
+}
+
+/// [`record`], also locking the user's accounts from the start and keeping (in the movement's
+/// meta, under `balances`) and giving what they hold after it, with no other statement: the
+/// answer of a move that shows the balances after it.
+pub async fn record_with_balances(conn: &mut PgConnection, m: &Movement) -> Result<Recorded> {
+    recorded(conn, m, true).await
+}
+
+async fn recorded(conn: &mut PgConnection, m: &Movement, with_balances: bool) -> Result<Recorded> {
     debug_assert_eq!(m.postings.iter().map(|p| p.1).sum::<i64>(), 0, "unbalanced movement");
     let debits_user = m.postings.iter().any(|(a, n)| matches!(a, Account::General | Account::Ai) && *n < 0);
     if !debits_user {
         db::ledger::user_accounts(&mut *conn, &m.user_id).await?;
     }
     let txn_id = db::new_id();
-    let fresh = db::ledger::insert_txn(
-        &mut *conn,
-        &db::ledger::NewTxn {
-            txn_id: &txn_id,
-            user_id: Some(&m.user_id),
-            kind: m.kind,
-            amount_cents: m.amount_cents,
-            reason: &m.reason,
-            idem_key: m.key.as_ref().map(|k| k.key.as_str()),
-            request_hash: m.key.as_ref().map(|k| k.hash.as_slice()),
-            meta: &m.meta,
-        },
-    )
-    .await?;
+    let t = db::ledger::NewTxn {
+        txn_id: &txn_id,
+        user_id: Some(&m.user_id),
+        kind: m.kind,
+        amount_cents: m.amount_cents,
+        reason: &m.reason,
+        idem_key: m.key.as_ref().map(|k| k.key.as_str()),
+        request_hash: m.key.as_ref().map(|k| k.hash.as_slice()),
+        meta: &m.meta,
+    };
+    let delta = |which: fn(&Account) -> bool| m.postings.iter().filter(|p| which(&p.0)).map(|p| p.1).sum::<i64>();
+    let (fresh, balances) = if with_balances {
+        let (g, a) = (delta(|a| matches!(a, Account::General)), delta(|a| matches!(a, Account::Ai)));
+        let after = db::ledger::insert_txn_with_balances(&mut *conn, &t, g, a).await?;
+        (after.is_some(), after)
+    } else {
+        (db::ledger::insert_txn(&mut *conn, &t).await?, None)
+    };
     if !fresh {
         let key = m.key.as_ref().map(|k| k.key.as_str()).unwrap_or_default();
         let prior = db::ledger::by_key(&mut *conn, &m.user_id, key).await?.ok_or(sqlx::Error::RowNotFound)?;
@@ -157,7 +173,7 @@ pub async fn record(conn: &mut PgConnection, m: &Movement) -> Result<Recorded> {
         Ok(n) if n < postings.len() as u64 => Err(insufficient_funds()),
         other => other.map(drop).map_err(ApiError::from),
     }?;
-    Ok(Recorded::New { txn_id })
+    Ok(Recorded::New { txn_id, balances })
 }
 
 /// The movement an earlier request with this key made, if any (422 when that request was
@@ -244,7 +260,7 @@ impl Recorded {
     /// The new movement's id, inside [`once`] (which held the key: no repeat can be found here).
     pub fn new_id(self) -> Result<String> {
         match self {
-            Recorded::New { txn_id } => Ok(txn_id),
+            Recorded::New { txn_id, .. } => Ok(txn_id),
             Recorded::Replay(prior) => {
                 Err(ApiError::Internal(anyhow::anyhow!("key of movement {} found while held", prior.txn_id)))
             }

@@ -76,6 +76,46 @@ pub async fn insert_txn(conn: &mut PgConnection, t: &NewTxn<'_>) -> sqlx::Result
     Ok(done.is_some())
 }
 
+/// Record a transaction as [`insert_txn`] does, first locking the user's two accounts (general,
+/// then AI: the order postings take them) and keeping in its meta, under `balances`, what they
+/// will hold once its postings (`general_delta`, `ai_delta`) are applied: the balances after it,
+/// exact, since no other movement can change them before this transaction ends. `None` when the
+/// user already has a transaction with this key.
+pub async fn insert_txn_with_balances(
+    conn: &mut PgConnection,
+    t: &NewTxn<'_>,
+    general_delta: i64,
+    ai_delta: i64,
+) -> sqlx::Result<Option<(i64, i64)>> {
+    let r = sqlx::query!(
+        r#"insert into ledger_txn (txn_id, user_id, kind, amount_cents, reason, idem_key, request_hash, meta)
+           select $1, $2, $3, $4, $5, $6, $7,
+                  $8::jsonb || jsonb_build_object('balances',
+                      jsonb_build_object('general', b.general + $9, 'ai', b.ai + $10))
+             from (select coalesce(sum(balance_cents) filter (where kind = 'general'), 0)::bigint as general,
+                          coalesce(sum(balance_cents) filter (where kind = 'ai'), 0)::bigint as ai
+                     from (select kind, balance_cents from ledger_account
+                            where user_id = $2 and kind in ('general', 'ai')
+                            order by kind desc for update) l) b
+           on conflict (user_id, idem_key) do nothing
+           returning (meta -> 'balances' ->> 'general')::bigint as "general!",
+                     (meta -> 'balances' ->> 'ai')::bigint as "ai!""#,
+        t.txn_id,
+        t.user_id,
+        t.kind,
+        t.amount_cents,
+        t.reason,
+        t.idem_key,
+        t.request_hash,
+        t.meta,
+        general_delta,
+        ai_delta
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(r.map(|r| (r.general, r.ai)))
+}
+
 /// The postings of one transaction, in one statement. Each posting names a user account by its
 /// kind (`general`, `ai`: the user's own, resolved here) or a platform account by its id. Returns
 /// how many were written: fewer than given when a user account does not exist. A debit that
@@ -98,32 +138,6 @@ pub async fn post(conn: &mut PgConnection, txn_id: &str, user_id: &str, postings
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected())
-}
-
-/// Keep what a replay of this transaction answers, with the user's balances after it (general,
-/// AI; in cents, under `meta.balances`), and give those balances: one statement, no separate read.
-pub async fn set_meta_with_balances(
-    conn: &mut PgConnection,
-    txn_id: &str,
-    user_id: &str,
-    meta: &serde_json::Value,
-) -> sqlx::Result<(i64, i64)> {
-    let r = sqlx::query!(
-        r#"update ledger_txn t
-              set meta = $2::jsonb || jsonb_build_object('balances', jsonb_build_object('general', b.general, 'ai', b.ai)),
-                  updated_at = now()
-             from (select coalesce(sum(balance_cents) filter (where kind = 'general'), 0)::bigint as general,
-                          coalesce(sum(balance_cents) filter (where kind = 'ai'), 0)::bigint as ai
-                     from ledger_account where user_id = $3) b
-            where t.txn_id = $1
-        returning b.general as "general!", b.ai as "ai!""#,
-        txn_id,
-        meta,
-        user_id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((r.general, r.ai))
 }
 
 /// Keep what a replay of this transaction answers.

@@ -66,26 +66,22 @@ pub async fn create_transfer(
     let (st, m) = (&st, &m);
     let out = ledger::retrying(|| async move {
         let mut tx = st.db.begin().await?;
-        match ledger::record(&mut tx, m).await? {
-            Recorded::New { txn_id } => {
-                let mut out = TransferOut {
+        let recorded = ledger::record_with_balances(&mut tx, m).await?;
+        tx.commit().await?;
+        match recorded {
+            Recorded::New { txn_id, balances } => {
+                let (general, ai) = balances.ok_or_else(|| anyhow::anyhow!("transfer {txn_id} without balances"))?;
+                Ok(TransferOut {
                     gross_transferred: money::dollars(gross),
                     net_ai_credit: money::dollars(net),
                     fee: money::dollars(fee),
-                    // Filled from the balances the answer is kept with (`meta.balances`).
-                    general_balance: String::new(),
-                    ai_balance: String::new(),
+                    general_balance: money::dollars(general),
+                    ai_balance: money::dollars(ai),
                     key_created: false,
                     limit_sync_pending: false,
                     replayed: false,
-                    transaction_id: txn_id.clone(),
-                };
-                let mut meta = m.meta.clone();
-                meta["answer"] = serde_json::to_value(&out).map_err(anyhow::Error::from)?;
-                let (general, ai) = db::ledger::set_meta_with_balances(&mut tx, &txn_id, &m.user_id, &meta).await?;
-                tx.commit().await?;
-                (out.general_balance, out.ai_balance) = (money::dollars(general), money::dollars(ai));
-                Ok(out)
+                    transaction_id: txn_id,
+                })
             }
             Recorded::Replay(prior) => replayed(&prior),
         }
@@ -140,13 +136,30 @@ fn split(gross: i64, bps: u32, expected: Option<i64>) -> Result<(i64, i64)> {
     Ok((fee, net))
 }
 
-/// The answer a transfer made earlier with the key gave, marked `replayed`, with the balances
-/// it was kept with.
+/// The answer a transfer made earlier with the key gave, marked `replayed`: from what it was
+/// recorded with (its amount; `fee_cents`, `net_cents` and the `balances` after it in its meta),
+/// or the answer kept whole by transfers made before the balances were kept (`meta.answer`).
 fn replayed(prior: &db::ledger::TxnRow) -> Result<TransferOut> {
-    let mut out: TransferOut = serde_json::from_value(prior.meta["answer"].clone())
-        .map_err(|e| anyhow::anyhow!("transfer {} kept no answer: {e}", prior.txn_id))?;
-    let balances = &prior.meta["balances"];
-    if let (Some(general), Some(ai)) = (balances["general"].as_i64(), balances["ai"].as_i64()) {
+    let meta = &prior.meta;
+    let lost = || anyhow::anyhow!("transfer {} kept no answer", prior.txn_id);
+    let mut out: TransferOut = match meta.get("answer") {
+        Some(kept) => serde_json::from_value(kept.clone()).map_err(|e| anyhow::anyhow!("{}: {e}", lost()))?,
+        None => {
+            let cents = |v: &serde_json::Value| v.as_i64().ok_or_else(lost);
+            TransferOut {
+                gross_transferred: money::dollars(prior.amount_cents),
+                net_ai_credit: money::dollars(cents(&meta["net_cents"])?),
+                fee: money::dollars(cents(&meta["fee_cents"])?),
+                general_balance: money::dollars(cents(&meta["balances"]["general"])?),
+                ai_balance: money::dollars(cents(&meta["balances"]["ai"])?),
+                key_created: false,
+                limit_sync_pending: false,
+                replayed: true,
+                transaction_id: prior.txn_id.clone(),
+            }
+        }
+    };
+    if let (Some(general), Some(ai)) = (meta["balances"]["general"].as_i64(), meta["balances"]["ai"].as_i64()) {
         (out.general_balance, out.ai_balance) = (money::dollars(general), money::dollars(ai));
     }
     out.replayed = true;

@@ -292,6 +292,28 @@ async fn one_key_sent_fifty_times_at_once_moves_once() {
         )
         .await;
     both.expect(422);
+    // A transfer recorded before its balances were kept in its meta (its whole answer kept
+    // instead) replays that answer.
+    let old_answer = json!({"gross_transferred": "1.00", "net_ai_credit": "0.95", "fee": "0.05",
+        "general_balance": "41.00", "ai_balance": "7.95", "key_created": false, "limit_sync_pending": false,
+        "replayed": false, "transaction_id": "0000000000000000000000aa"});
+    sqlx::query(
+        "insert into ledger_txn (txn_id, user_id, kind, amount_cents, reason, idem_key, request_hash, meta) \
+         values ('0000000000000000000000aa', $1, 'transfer', 100, 'Transfer to AI credits', 'c/before', \
+                 sha256(convert_to(E'transfer\\n100', 'UTF8')), \
+                 jsonb_build_object('fee_bps', 500, 'fee_cents', 5, 'net_cents', 95, 'answer', $2::jsonb))",
+    )
+    .bind(&u.user_id)
+    .bind(&old_answer)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let before = app.post_auth(TRANSFERS, &u.token, Some(json!({"amount": "1", "idempotency_key": "before"}))).await;
+    before.expect(200);
+    let mut want = old_answer.clone();
+    want["replayed"] = json!(true);
+    assert_eq!(before.data(), &want);
+    assert_eq!(kept(&app.db, &u.user_id).await, (1500, 475), "nothing moved");
     // Another user's identical key is their own.
     let v = app.verified_user("idem2@example.com").await;
     fund(&app, &v.user_id, "20").await;
