@@ -190,6 +190,14 @@ pub struct Money {
     /// `HOODY_STRIPE_RETURN_URL`: where Stripe Checkout sends the payer back (default
     /// `<HOODY_PUBLIC_URL>/wallet`); `?payment=success|cancelled&intent=<id>` is added.
     pub stripe_return_url: Option<String>,
+    /// `HOODY_NOWPAYMENTS_API_KEY`: crypto top-ups (NOWPayments' hosted invoices) are offered only
+    /// with it and the IPN secret.
+    pub nowpayments_api_key: Option<Secret>,
+    /// `HOODY_NOWPAYMENTS_IPN_SECRET`: verifies `x-nowpayments-sig` on the IPN callback.
+    pub nowpayments_ipn_secret: Option<Secret>,
+    /// `HOODY_NOWPAYMENTS_API_BASE`: NOWPayments' API (default `https://api.nowpayments.io`;
+    /// tests point it at a local stand-in).
+    pub nowpayments_api_base: String,
 }
 
 impl Default for Money {
@@ -203,6 +211,9 @@ impl Default for Money {
             stripe_webhook_secret: None,
             stripe_api_base: "https://api.stripe.com".into(),
             stripe_return_url: None,
+            nowpayments_api_key: None,
+            nowpayments_ipn_secret: None,
+            nowpayments_api_base: "https://api.nowpayments.io".into(),
         }
     }
 }
@@ -211,6 +222,11 @@ impl Money {
     /// Card payments are usable: both Stripe secrets are set.
     pub fn stripe_configured(&self) -> bool {
         self.stripe_secret_key.is_some() && self.stripe_webhook_secret.is_some()
+    }
+
+    /// Crypto payments are usable: NOWPayments' API key and IPN secret are both set.
+    pub fn nowpayments_configured(&self) -> bool {
+        self.nowpayments_api_key.is_some() && self.nowpayments_ipn_secret.is_some()
     }
 
     fn from_env() -> anyhow::Result<Self> {
@@ -234,6 +250,11 @@ impl Money {
                 .map(|v| v.trim().trim_end_matches('/').to_owned())
                 .unwrap_or(d.stripe_api_base),
             stripe_return_url: var("HOODY_STRIPE_RETURN_URL"),
+            nowpayments_api_key: var("HOODY_NOWPAYMENTS_API_KEY").map(Secret::new),
+            nowpayments_ipn_secret: var("HOODY_NOWPAYMENTS_IPN_SECRET").map(|v| Secret::new(v.trim().to_owned())),
+            nowpayments_api_base: var("HOODY_NOWPAYMENTS_API_BASE")
+                .map(|v| v.trim().trim_end_matches('/').to_owned())
+                .unwrap_or(d.nowpayments_api_base),
         };
         if m.ai_fee_bps > 9999 {
             bail!("HOODY_AI_CREDIT_FEE_BPS must be between 0 and 9999");

@@ -14,6 +14,8 @@ pub struct IntentRow {
     pub amount_cents: i64,
     pub currency: String,
     pub provider_ref: Option<String>,
+    /// The provider's payment behind it, once a credit named it.
+    pub provider_payment: Option<String>,
     pub redirect_url: Option<String>,
     pub reason: String,
     pub payment_method_id: Option<String>,
@@ -28,7 +30,7 @@ pub struct IntentRow {
 }
 
 const COLUMNS: &str =
-    "intent_id, user_id, provider, flow, status, amount_cents, currency, provider_ref, redirect_url, \
+    "intent_id, user_id, provider, flow, status, amount_cents, currency, provider_ref, provider_payment, redirect_url, \
     reason, payment_method_id, reversed_cents, request_hash, txn_id, failure, credited_at, expires_at, created_at, updated_at";
 
 pub struct NewIntent<'a> {

@@ -21,16 +21,8 @@ pub struct Client<'a> {
     key: &'a Secret,
 }
 
-/// What Stripe answered, or why there is nothing to go on.
-#[derive(Debug, thiserror::Error)]
-pub enum StripeError {
-    /// Stripe refused the request (a declined card, a bad parameter): its message.
-    #[error("{0}")]
-    Refused(String),
-    /// Stripe could not be reached or answered nonsense.
-    #[error("payment provider unavailable: {0}")]
-    Unavailable(String),
-}
+/// What Stripe answered, or why there is nothing to go on (the providers' one error).
+pub use super::ProviderError as StripeError;
 
 #[derive(Debug, Deserialize)]
 pub struct Session {
@@ -89,28 +81,13 @@ impl<'a> Client<'a> {
     }
 
     async fn send<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, StripeError> {
-        let res = req
-            .bearer_auth(self.key.as_str())
-            .header("Stripe-Version", API_VERSION)
-            .timeout(Duration::from_secs(20))
-            .send()
-            .await
-            .map_err(|e| StripeError::Unavailable(e.without_url().to_string()))?;
-        let status = res.status();
-        let body = res.bytes().await.map_err(|e| StripeError::Unavailable(e.without_url().to_string()))?;
-        if status.is_success() {
-            return serde_json::from_slice(&body)
-                .map_err(|e| StripeError::Unavailable(format!("unreadable answer: {e}")));
-        }
-        let detail = serde_json::from_slice::<ErrorBody>(&body).ok().map(|b| b.error);
-        if status.is_client_error() {
-            let message = detail
-                .map(|d| d.message.or(d.code).unwrap_or_default())
-                .filter(|m| !m.is_empty())
-                .unwrap_or_else(|| format!("refused ({status})"));
-            return Err(StripeError::Refused(message));
-        }
-        Err(StripeError::Unavailable(format!("HTTP {status}")))
+        let req =
+            req.bearer_auth(self.key.as_str()).header("Stripe-Version", API_VERSION).timeout(Duration::from_secs(20));
+        super::send(req, |body| {
+            let d = serde_json::from_slice::<ErrorBody>(body).ok()?.error;
+            d.message.or(d.code)
+        })
+        .await
     }
 
     /// The user's customer object (made once per user: the key is the user's id).
@@ -132,18 +109,18 @@ impl<'a> Client<'a> {
         self.post(&format!("/v1/payment_methods/{id}/attach"), &format!("attach-{id}-{customer}"), &form).await
     }
 
-    /// A Checkout Session for `cents` that sends the payer back to `return_url`.
+    /// A Checkout Session for `cents` that sends the payer back to `success_url` or `cancel_url`.
     pub async fn checkout_session(
         &self,
         intent_id: &str,
         cents: i64,
-        return_url: &str,
+        success_url: &str,
+        cancel_url: &str,
     ) -> Result<Session, StripeError> {
-        let sep = if return_url.contains('?') { '&' } else { '?' };
         let form = [
             ("mode", "payment".to_owned()),
-            ("success_url", format!("{return_url}{sep}payment=success&intent={intent_id}")),
-            ("cancel_url", format!("{return_url}{sep}payment=cancelled&intent={intent_id}")),
+            ("success_url", success_url.to_owned()),
+            ("cancel_url", cancel_url.to_owned()),
             ("client_reference_id", intent_id.to_owned()),
             ("line_items[0][quantity]", "1".to_owned()),
             ("line_items[0][price_data][currency]", "usd".to_owned()),

@@ -102,6 +102,7 @@ fn idempotency_key_is_documented_where_it_is_honoured() {
             "/api/v1/rentals/{id}/extend",
             "/api/v1/servers/{id}/rent",
             "/api/v1/wallet/payments/",
+            "/api/v1/wallet/payments/crypto/invoice",
             "/api/v1/wallet/payments/stripe/checkout",
             "/api/v1/wallet/transfers"
         ]

@@ -85,10 +85,9 @@ pub async fn get_payment_availability(State(st): State<AppState>, _me: Principal
         min_usd: m.topup_min_cents as f64 / 100.0,
         max_usd: m.topup_max_cents as f64 / 100.0,
     };
-    // No crypto provider is configured on this server yet.
     let out = AvailabilityOut {
         stripe: bounds(m.stripe_configured()),
-        nowpayments: bounds(false),
+        nowpayments: bounds(m.nowpayments_configured()),
         ai_credit_fee_bps: m.ai_fee_bps,
     };
     Ok(ApiOk::new("Payment availability", out))

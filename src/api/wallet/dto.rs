@@ -416,6 +416,7 @@ pub struct CheckoutOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CryptoInvoiceOut {
     pub intent: PaymentIntentOut,
+    /// NOWPayments' hosted invoice: send the payer there.
     pub invoice_url: String,
 }
 

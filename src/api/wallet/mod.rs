@@ -1,5 +1,5 @@
 //! The `wallet` tag: balances, the ledger's transactions and fees, transfers to AI credits,
-//! payment methods, invoices and the GitHub bonus. Money moves through `crate::ledger` only.
+//! payment methods, invoices, the GitHub bonus and top-ups (card and crypto). Money moves through `crate::ledger` only.
 //!
 //! Access: reading balances, transactions and fees needs `financial.wallet.read`; a transfer
 //! `financial.wallet.transfer`; payment methods `financial.billing.read` to read and
@@ -8,12 +8,14 @@
 
 mod balances;
 mod bonus;
+mod crypto;
 pub(crate) mod dto;
 mod invoices;
 mod methods;
 mod payments;
 mod transactions;
 mod transfers;
+mod webhooks;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -43,8 +45,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::get_payment))
         .routes(routes!(payments::list_stripe_intents))
         .routes(routes!(payments::get_stripe_intent))
-        .routes(routes!(payments::create_crypto_invoice))
-        .routes(routes!(payments::list_crypto_intents))
-        .routes(routes!(payments::get_crypto_intent))
-        .routes(routes!(payments::stripe_webhook))
+        .routes(routes!(crypto::create_crypto_invoice))
+        .routes(routes!(crypto::list_crypto_intents))
+        .routes(routes!(crypto::get_crypto_intent))
+        .routes(routes!(webhooks::stripe_webhook))
+        .routes(routes!(webhooks::nowpayments_webhook))
 }

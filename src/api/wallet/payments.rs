@@ -1,17 +1,17 @@
-//! Top-ups: Stripe Checkout (a hosted page), a payment with the default saved card, the intents
-//! they make, crypto invoices (a second provider behind the same intents; 412 until one is
-//! configured), and Stripe's webhook, the only thing that credits the wallet.
+//! Top-ups: Stripe Checkout (a hosted page), a payment with the default saved card, and the
+//! intents they make. The intents' machinery (a caller's key claimed once, the provider asked,
+//! the first answer kept and given again) is shared with the crypto provider (`super::crypto`);
+//! only a provider's verified webhook credits (`super::webhooks`).
 
 use axum::{
-    body::Bytes,
     extract::State,
     http::{HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use chrono::Utc;
 
 use super::{
-    dto::{CheckoutIn, CheckoutOut, OffsetQuery, PaymentIn, PaymentIntentListOut, PaymentIntentOut},
+    dto::{CheckoutIn, CheckoutOut, CryptoInvoiceOut, OffsetQuery, PaymentIn, PaymentIntentListOut, PaymentIntentOut},
     path_id,
 };
 use crate::{
@@ -20,9 +20,9 @@ use crate::{
     envelope::{json_response, ApiOk, Envelope},
     error::{ApiError, ErrorBody, FieldError, Result},
     extract::{Json, Path, Query},
-    ledger::{self, Account, Key, Movement},
+    ledger::{self, Key},
     money,
-    payments::{self, stripe},
+    payments::{self, nowpayments, stripe, ProviderError},
     state::AppState,
 };
 
@@ -30,8 +30,42 @@ pub fn intent_not_found() -> ApiError {
     ApiError::not_found("payment_intent_not_found", "Payment not found")
 }
 
-fn not_configured(what: &str) -> ApiError {
+pub(super) fn not_configured(what: &str) -> ApiError {
     ApiError::precondition("payment_provider_not_configured", format!("{what} are not configured on this server"))
+}
+
+/// A top-up provider: its name in `payment_intent.provider`, and whether this server has its
+/// settings.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Provider {
+    Stripe,
+    NowPayments,
+}
+
+impl Provider {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Provider::Stripe => "stripe",
+            Provider::NowPayments => "nowpayments",
+        }
+    }
+
+    fn of(row: &IntentRow) -> Self {
+        match row.provider.as_str() {
+            "nowpayments" => Provider::NowPayments,
+            _ => Provider::Stripe,
+        }
+    }
+
+    /// 412 `payment_provider_not_configured` unless the provider's settings are all there.
+    pub(super) fn require(self, st: &AppState) -> Result<()> {
+        match self {
+            Provider::Stripe if st.cfg.money.stripe_configured() => Ok(()),
+            Provider::NowPayments if st.cfg.money.nowpayments_configured() => Ok(()),
+            Provider::Stripe => Err(not_configured("Card payments")),
+            Provider::NowPayments => Err(not_configured("Crypto payments")),
+        }
+    }
 }
 
 /// A top-up amount within the configured bounds.
@@ -46,12 +80,12 @@ fn topup_bounds(st: &AppState, field: &str, cents: i64) -> Result<i64> {
     Ok(cents)
 }
 
-fn provider_failed(e: stripe::StripeError) -> ApiError {
+fn provider_failed(e: ProviderError) -> ApiError {
     match e {
-        stripe::StripeError::Refused(m) => {
+        ProviderError::Refused(m) => {
             ApiError::payment_required("payment_refused", format!("The payment was refused: {m}"))
         }
-        stripe::StripeError::Unavailable(m) => {
+        ProviderError::Unavailable(m) => {
             tracing::warn!(error = %m, "the payment provider failed");
             ApiError::BadGateway
         }
@@ -70,11 +104,7 @@ async fn repeat(st: &AppState, prior: IntentRow, hash: &[u8]) -> Result<Response
         return Ok(json_response(StatusCode::CREATED, &answer));
     }
     match prior.status.as_str() {
-        "creating" if prior.failure.is_some() => {
-            let client =
-                stripe::Client::new(payments::http(), &st.cfg.money).ok_or_else(|| not_configured("Card payments"))?;
-            start(st, &client, &prior).await
-        }
+        "creating" if prior.failure.is_some() => start(st, &prior).await,
         "creating" => Err(ApiError::Busy {
             code: "idempotency_key_in_use",
             message: "The first request with this key is still running".into(),
@@ -91,7 +121,10 @@ async fn repeat(st: &AppState, prior: IntentRow, hash: &[u8]) -> Result<Response
 /// The answer for an intent the provider took.
 fn answer_of(row: &IntentRow) -> serde_json::Value {
     let intent = PaymentIntentOut::from(row);
-    if row.flow == "checkout" {
+    if Provider::of(row) == Provider::NowPayments {
+        let out = CryptoInvoiceOut { invoice_url: row.redirect_url.clone().unwrap_or_default(), intent };
+        serde_json::json!({"statusCode": 201, "message": "Crypto invoice created", "data": out})
+    } else if row.flow == "checkout" {
         let out = CheckoutOut { checkout_url: row.redirect_url.clone().unwrap_or_default(), intent };
         serde_json::json!({"statusCode": 201, "message": "Checkout started", "data": out})
     } else {
@@ -101,9 +134,9 @@ fn answer_of(row: &IntentRow) -> serde_json::Value {
 
 /// The intent the caller's key already names, if any (looked up before the bounds and settings
 /// of today, so a retry of what was done gets its answer).
-async fn earlier(st: &AppState, user: &str, key: Option<&Key>) -> Result<Option<Response>> {
+async fn earlier(st: &AppState, provider: Provider, user: &str, key: Option<&Key>) -> Result<Option<Response>> {
     let Some(k) = key else { return Ok(None) };
-    match intents::by_key(&st.db, user, "stripe", &k.key).await? {
+    match intents::by_key(&st.db, user, provider.name(), &k.key).await? {
         Some(prior) => repeat(st, prior, &k.hash).await.map(Some),
         None => Ok(None),
     }
@@ -121,20 +154,49 @@ async fn claim(st: &AppState, new: &intents::NewIntent<'_>) -> Result<Option<Res
     repeat(st, prior, hash).await.map(Some)
 }
 
+/// Where a hosted page sends the payer back: (after paying, after giving up). The base is
+/// `HOODY_STRIPE_RETURN_URL` or `<public URL>/wallet`, for every provider.
+fn return_urls(st: &AppState, intent_id: &str) -> (String, String) {
+    let base = st.cfg.money.stripe_return_url.clone().unwrap_or_else(|| format!("{}/wallet", st.cfg.public_url));
+    let sep = if base.contains('?') { '&' } else { '?' };
+    (
+        format!("{base}{sep}payment=success&intent={intent_id}"),
+        format!("{base}{sep}payment=cancelled&intent={intent_id}"),
+    )
+}
+
 /// Ask the provider to take an intent in `creating` (a new one, or one it could not be reached
 /// for), record what it said, and keep the answer.
-async fn start(st: &AppState, client: &stripe::Client<'_>, row: &IntentRow) -> Result<Response> {
+async fn start(st: &AppState, row: &IntentRow) -> Result<Response> {
     let id = &row.intent_id;
-    let started = match row.flow.as_str() {
-        "checkout" => {
-            let return_url =
-                st.cfg.money.stripe_return_url.clone().unwrap_or_else(|| format!("{}/wallet", st.cfg.public_url));
-            client.checkout_session(id, row.amount_cents, &return_url).await.map(|s| {
+    let card_client =
+        || stripe::Client::new(payments::http(), &st.cfg.money).ok_or_else(|| not_configured("Card payments"));
+    let started = match (Provider::of(row), row.flow.as_str()) {
+        (Provider::NowPayments, _) => {
+            let client = nowpayments::Client::new(payments::http(), &st.cfg.money)
+                .ok_or_else(|| not_configured("Crypto payments"))?;
+            let (success, cancel) = return_urls(st, id);
+            let callback = format!("{}/api/v1/wallet/webhooks/nowpayments", st.cfg.public_url);
+            let new = nowpayments::NewInvoice {
+                price_amount: money::dollars_number(row.amount_cents),
+                price_currency: "usd",
+                order_id: id,
+                order_description: &row.reason,
+                ipn_callback_url: &callback,
+                success_url: Some(&success),
+                cancel_url: Some(&cancel),
+            };
+            client.invoice(&new).await.map(|inv| ("pending", inv.id, Some(inv.invoice_url), None))
+        }
+        (Provider::Stripe, "checkout") => {
+            let (success, cancel) = return_urls(st, id);
+            card_client()?.checkout_session(id, row.amount_cents, &success, &cancel).await.map(|s| {
                 let expires = Utc::now() + chrono::Duration::hours(24);
                 ("pending", s.id, Some(s.url.unwrap_or_default()), Some(expires))
             })
         }
-        _ => {
+        (Provider::Stripe, _) => {
+            let client = card_client()?;
             let (pm, customer) = card_of(st, &row.user_id, row.payment_method_id.as_deref()).await?;
             client.charge(id, row.amount_cents, &pm, Some(&customer)).await.map(|pi| {
                 let status = match pi.status.as_str() {
@@ -149,7 +211,7 @@ async fn start(st: &AppState, client: &stripe::Client<'_>, row: &IntentRow) -> R
     };
     let (status, reference, url, expires) = match started {
         Ok(s) => s,
-        Err(e @ stripe::StripeError::Refused(_)) => {
+        Err(e @ ProviderError::Refused(_)) => {
             intents::failed(&st.db, id, &e.to_string()).await?;
             return Err(provider_failed(e));
         }
@@ -198,9 +260,7 @@ pub(crate) async fn own_card(st: &AppState, user: &str, pm: &str) -> Result<()> 
     };
     let found = match client.payment_method(pm).await {
         Ok(found) => found,
-        Err(stripe::StripeError::Refused(_)) => {
-            return Err(ApiError::invalid(field, "is not a payment method Stripe knows"))
-        }
+        Err(ProviderError::Refused(_)) => return Err(ApiError::invalid(field, "is not a payment method Stripe knows")),
         Err(e) => return Err(provider_failed(e)),
     };
     match found.customer {
@@ -208,7 +268,7 @@ pub(crate) async fn own_card(st: &AppState, user: &str, pm: &str) -> Result<()> 
         Some(_) => Err(ApiError::invalid(field, "belongs to another customer")),
         None => match client.attach(&found.id, &customer).await {
             Ok(_) => Ok(()),
-            Err(stripe::StripeError::Refused(m)) => Err(ApiError::invalid(field, format!("Stripe refused it: {m}"))),
+            Err(ProviderError::Refused(m)) => Err(ApiError::invalid(field, format!("Stripe refused it: {m}"))),
             Err(e) => Err(provider_failed(e)),
         },
     }
@@ -232,19 +292,35 @@ pub async fn create_stripe_checkout(
     headers: HeaderMap,
     Json(input): Json<CheckoutIn>,
 ) -> Result<Response> {
+    hosted(&st, Provider::Stripe, &me.user.user_id, &headers, &input).await
+}
+
+/// A top-up on the provider's hosted page (a Stripe Checkout, a NOWPayments invoice): the
+/// caller's key answered as before, else the bounds and the provider's settings checked (412,
+/// nothing stored), the intent claimed, and the provider asked.
+pub(super) async fn hosted(
+    st: &AppState,
+    provider: Provider,
+    user: &str,
+    headers: &HeaderMap,
+    input: &CheckoutIn,
+) -> Result<Response> {
     let cents = money::amount("amount", &input.amount)?;
-    let key =
-        ledger::key_of(&headers, input.idempotency_key.as_deref())?.map(|k| Key::new(k, &format!("checkout\n{cents}")));
-    if let Some(answer) = earlier(&st, &me.user.user_id, key.as_ref()).await? {
+    let what = match provider {
+        Provider::Stripe => format!("checkout\n{cents}"),
+        Provider::NowPayments => format!("invoice\n{cents}"),
+    };
+    let key = ledger::key_of(headers, input.idempotency_key.as_deref())?.map(|k| Key::new(k, &what));
+    if let Some(answer) = earlier(st, provider, user, key.as_ref()).await? {
         return Ok(answer);
     }
-    topup_bounds(&st, "amount", cents)?;
-    let client = stripe::Client::new(payments::http(), &st.cfg.money).ok_or_else(|| not_configured("Card payments"))?;
+    topup_bounds(st, "amount", cents)?;
+    provider.require(st)?;
     let id = db::new_id();
     let new = intents::NewIntent {
         id: &id,
-        user_id: &me.user.user_id,
-        provider: "stripe",
+        user_id: user,
+        provider: provider.name(),
         flow: "checkout",
         amount_cents: cents,
         reason: "Wallet top-up",
@@ -252,11 +328,11 @@ pub async fn create_stripe_checkout(
         idem_key: key.as_ref().map(|k| k.key.as_str()),
         request_hash: key.as_ref().map(|k| k.hash.as_slice()),
     };
-    if let Some(answer) = claim(&st, &new).await? {
+    if let Some(answer) = claim(st, &new).await? {
         return Ok(answer);
     }
-    let row = intents::get(&st.db, &me.user.user_id, &id).await?.ok_or(sqlx::Error::RowNotFound)?;
-    start(&st, &client, &row).await
+    let row = intents::get(&st.db, user, &id).await?.ok_or(sqlx::Error::RowNotFound)?;
+    start(st, &row).await
 }
 
 /// Process a payment
@@ -295,11 +371,11 @@ pub async fn create_payment(
     }
     let user = &me.user.user_id;
     let key = ledger::key_of(&headers, None)?.map(|k| Key::new(k, &format!("payment\n{cents}")));
-    if let Some(answer) = earlier(&st, user, key.as_ref()).await? {
+    if let Some(answer) = earlier(&st, Provider::Stripe, user, key.as_ref()).await? {
         return Ok(answer);
     }
     topup_bounds(&st, "amount", cents)?;
-    let client = stripe::Client::new(payments::http(), &st.cfg.money).ok_or_else(|| not_configured("Card payments"))?;
+    Provider::Stripe.require(&st)?;
     let method = db::payment_methods::list(&st.db, user)
         .await?
         .into_iter()
@@ -326,7 +402,7 @@ pub async fn create_payment(
         return Ok(answer);
     }
     let row = intents::get(&st.db, user, &id).await?.ok_or(sqlx::Error::RowNotFound)?;
-    start(&st, &client, &row).await
+    start(&st, &row).await
 }
 
 /// Get payment status
@@ -346,7 +422,12 @@ pub async fn get_payment(
     Ok(ApiOk::new("Payment", PaymentIntentOut::from(&row)))
 }
 
-async fn list_of(st: &AppState, user: &str, provider: &str, q: &OffsetQuery) -> Result<PaymentIntentListOut> {
+pub(super) async fn list_of(
+    st: &AppState,
+    user: &str,
+    provider: &str,
+    q: &OffsetQuery,
+) -> Result<PaymentIntentListOut> {
     let limit = q.limit.unwrap_or(20);
     let offset = q.offset.unwrap_or(0);
     let mut errors = Vec::new();
@@ -363,7 +444,7 @@ async fn list_of(st: &AppState, user: &str, provider: &str, q: &OffsetQuery) -> 
     Ok(PaymentIntentListOut { intents: rows.iter().map(PaymentIntentOut::from).collect(), total })
 }
 
-async fn one_of(st: &AppState, user: &str, provider: &str, id: &str) -> Result<PaymentIntentOut> {
+pub(super) async fn one_of(st: &AppState, user: &str, provider: &str, id: &str) -> Result<PaymentIntentOut> {
     let id = path_id(id, intent_not_found)?;
     let row = intents::get(&st.db, user, id).await?.filter(|r| r.provider == provider).ok_or_else(intent_not_found)?;
     Ok(PaymentIntentOut::from(&row))
@@ -396,234 +477,4 @@ pub async fn get_stripe_intent(
     Path(id): Path<String>,
 ) -> Result<ApiOk<PaymentIntentOut>> {
     Ok(ApiOk::new("Card payment intent", one_of(&st, &me.user.user_id, "stripe", &id).await?))
-}
-
-/// Start a crypto payment (hosted invoice)
-///
-/// A second provider behind the same intents. No crypto provider is configured on this server
-/// yet: 412 `payment_provider_not_configured`, nothing stored.
-#[utoipa::path(post, path = "/wallet/payments/crypto/invoice", tag = "wallet", security(("bearer" = [])),
-    request_body = CheckoutIn,
-    responses((status = 201, body = Envelope<super::dto::CryptoInvoiceOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
-    extensions(("x-hoody-permission" = json!("financial.wallet.transfer"))))]
-pub async fn create_crypto_invoice(
-    State(st): State<AppState>,
-    _me: Require<perm::WalletTransfer>,
-    Json(input): Json<CheckoutIn>,
-) -> Result<ApiOk<super::dto::CryptoInvoiceOut>> {
-    topup_bounds(&st, "amount", money::amount("amount", &input.amount)?)?;
-    Err(not_configured("Crypto payments"))
-}
-
-/// List crypto payment intents
-///
-/// Your crypto intents, newest first.
-#[utoipa::path(get, path = "/wallet/payments/crypto/intents", tag = "wallet", security(("bearer" = [])), params(OffsetQuery),
-    responses((status = 200, body = Envelope<PaymentIntentListOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
-    extensions(("x-hoody-permission" = json!("financial.wallet.read"))))]
-pub async fn list_crypto_intents(
-    State(st): State<AppState>,
-    me: Require<perm::WalletRead>,
-    Query(q): Query<OffsetQuery>,
-) -> Result<ApiOk<PaymentIntentListOut>> {
-    Ok(ApiOk::new("Crypto payment intents", list_of(&st, &me.user.user_id, "nowpayments", &q).await?))
-}
-
-/// Get a crypto payment intent
-#[utoipa::path(get, path = "/wallet/payments/crypto/intents/{id}", tag = "wallet", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Intent ID")),
-    responses((status = 200, body = Envelope<PaymentIntentOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
-    extensions(("x-hoody-permission" = json!("financial.wallet.read"))))]
-pub async fn get_crypto_intent(
-    State(st): State<AppState>,
-    me: Require<perm::WalletRead>,
-    Path(id): Path<String>,
-) -> Result<ApiOk<PaymentIntentOut>> {
-    Ok(ApiOk::new("Crypto payment intent", one_of(&st, &me.user.user_id, "nowpayments", &id).await?))
-}
-
-/// Stripe webhook
-///
-/// Stripe calls this (no bearer). `Stripe-Signature` (`t=…,v1=…`, HMAC-SHA256 over
-/// `<t>.<body>` with the webhook secret, at most 300 s old) must match, or 400 and nothing
-/// happens. `checkout.session.completed` (paid) and `payment_intent.succeeded` credit the
-/// intent's amount once: each event id is applied once, and an intent is credited once whatever
-/// events name it; an amount that differs from the intent's is held for review
-/// (`admin_review`), not credited. `payment_intent.payment_failed` marks a card payment failed
-/// (not an open Checkout, where the payer may try another card). `charge.refunded` and
-/// `charge.dispute.created` take the money back from the general balance, at most what was
-/// credited; when the balance no longer covers it, the intent is held for review instead.
-#[utoipa::path(post, path = "/wallet/webhooks/stripe", tag = "wallet",
-    request_body(content = Object, description = "A Stripe event, as Stripe sends it"),
-    responses((status = 200, body = Envelope<Object>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn stripe_webhook(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let secret = st.cfg.money.stripe_webhook_secret.as_ref().ok_or_else(|| not_configured("Card payments"))?;
-    let sig = headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if let Err(e) = stripe::verify(secret.as_str(), sig, &body, Utc::now().timestamp()) {
-        return Err(ApiError::bad_request("invalid_signature", format!("Stripe-Signature refused: {e}")));
-    }
-    let event: stripe::Event = serde_json::from_slice(&body)
-        .map_err(|_| ApiError::bad_request("invalid_event", "The body is not a Stripe event"))?;
-    let outcome = ledger::retrying(|| apply(&st, &event)).await?;
-    Ok(ApiOk::new("Webhook received", serde_json::json!({"received": true, "outcome": outcome})).into_response())
-}
-
-/// Apply one verified event, once. Returns what it did.
-async fn apply(st: &AppState, event: &stripe::Event) -> Result<&'static str> {
-    let o = &event.data.object;
-    let intent_id = o.pointer("/metadata/intent_id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-    let mut tx = st.db.begin().await?;
-    if !intents::record_event(&mut tx, "stripe", &event.id, &event.kind).await? {
-        return Ok("duplicate");
-    }
-    // What the event means for the intent: credit it, or end it (failed or expired), or wait.
-    enum Means {
-        Credit,
-        End(&'static str),
-        Wait,
-    }
-    let means = match event.kind.as_str() {
-        "charge.refunded" | "charge.dispute.created" => {
-            drop(tx);
-            return take_back(st, event).await;
-        }
-        "checkout.session.completed" if o["payment_status"] == "paid" => Means::Credit,
-        // Paid later (a bank debit): `checkout.session.async_payment_*` follows.
-        "checkout.session.completed" => Means::Wait,
-        "checkout.session.async_payment_succeeded" | "payment_intent.succeeded" => Means::Credit,
-        "checkout.session.expired" => Means::End("expired"),
-        "checkout.session.async_payment_failed" | "payment_intent.payment_failed" => Means::End("failed"),
-        _ => {
-            tx.commit().await?;
-            return Ok("ignored");
-        }
-    };
-    let Some(intent) = intents::lock(&mut tx, &intent_id).await?.filter(|i| i.provider == "stripe") else {
-        tx.commit().await?;
-        return Ok("unknown_intent");
-    };
-    if intent.status == "completed" {
-        tx.commit().await?;
-        return Ok("already_credited");
-    }
-    match means {
-        Means::Credit => {}
-        Means::Wait => {
-            intents::set_status(&mut tx, &intent.intent_id, "processing").await?;
-            tx.commit().await?;
-            return Ok("processing");
-        }
-        // In Checkout a declined attempt leaves the page open for another card: only the
-        // session's own end counts. A payment held for review stays held.
-        Means::End(_) if intent.status == "admin_review" => {
-            tx.commit().await?;
-            return Ok("ignored");
-        }
-        Means::End(_) if intent.flow == "checkout" && event.kind == "payment_intent.payment_failed" => {
-            tx.commit().await?;
-            return Ok("ignored");
-        }
-        Means::End(status) => {
-            intents::set_status(&mut tx, &intent.intent_id, status).await?;
-            tx.commit().await?;
-            return Ok("ended");
-        }
-    }
-    let paid =
-        o.get("amount_total").or_else(|| o.get("amount_received")).or_else(|| o.get("amount")).and_then(|v| v.as_i64());
-    let currency_ok = o.get("currency").and_then(|v| v.as_str()).is_none_or(|c| c.eq_ignore_ascii_case("usd"));
-    if paid != Some(intent.amount_cents) || !currency_ok {
-        tracing::warn!(intent = %intent.intent_id, ?paid, expected = intent.amount_cents, "a payment's amount differs from its intent; held for review");
-        intents::set_status(&mut tx, &intent.intent_id, "admin_review").await?;
-        tx.commit().await?;
-        return Ok("admin_review");
-    }
-    let m = Movement {
-        user_id: intent.user_id.clone(),
-        kind: "topup",
-        amount_cents: intent.amount_cents,
-        reason: intent.reason.clone(),
-        key: Some(Key::new(format!("intent:{}", intent.intent_id), "topup")),
-        postings: vec![
-            (Account::Platform(db::ledger::PROVIDER_CLEARING), -intent.amount_cents),
-            (Account::General, intent.amount_cents),
-        ],
-        meta: serde_json::json!({"intent_id": intent.intent_id, "provider": "stripe", "event_id": event.id}),
-    };
-    let txn_id = match ledger::record(&mut tx, &m).await? {
-        ledger::Recorded::New { txn_id, .. } => txn_id,
-        ledger::Recorded::Replay(prior) => prior.txn_id,
-    };
-    // The provider's payment, which refunds and disputes will name.
-    let payment = match event.kind.as_str() {
-        "payment_intent.succeeded" => o.get("id"),
-        _ => o.get("payment_intent"),
-    }
-    .and_then(|v| v.as_str());
-    intents::completed(&mut tx, &intent.intent_id, &txn_id, payment).await?;
-    tx.commit().await?;
-    Ok("credited")
-}
-
-/// A refund (`charge.refunded`: `amount_refunded` is the running total) or a dispute
-/// (`charge.dispute.created`: its `amount`) takes money back: the user's general balance pays it
-/// back to the provider's clearing account, once per event and never beyond what was credited.
-/// When the balance no longer covers it, nothing is taken and the intent is held for review
-/// (`admin_review`), never driving a balance negative.
-async fn take_back(st: &AppState, event: &stripe::Event) -> Result<&'static str> {
-    let o = &event.data.object;
-    let payment = o
-        .get("payment_intent")
-        .and_then(|v| v.as_str().or_else(|| v.get("id").and_then(|i| i.as_str())))
-        .unwrap_or_default()
-        .to_owned();
-    let mut tx = st.db.begin().await?;
-    if !intents::record_event(&mut tx, "stripe", &event.id, &event.kind).await? {
-        return Ok("duplicate");
-    }
-    let Some(intent) = intents::lock_by_payment(&mut tx, "stripe", &payment).await? else {
-        tx.commit().await?;
-        return Ok("unknown_payment");
-    };
-    let asked = match event.kind.as_str() {
-        "charge.refunded" => {
-            o.get("amount_refunded").and_then(|v| v.as_i64()).map(|total| total - intent.reversed_cents)
-        }
-        _ => o.get("amount").and_then(|v| v.as_i64()),
-    };
-    // Never more than what is left of what was credited.
-    let cents = asked.unwrap_or(0).min(intent.amount_cents - intent.reversed_cents);
-    if cents <= 0 {
-        tx.commit().await?;
-        return Ok("nothing_to_take_back");
-    }
-    let m = Movement {
-        user_id: intent.user_id.clone(),
-        kind: "refund",
-        amount_cents: cents,
-        reason: if event.kind == "charge.refunded" { "Top-up refunded".into() } else { "Top-up disputed".into() },
-        key: Some(Key::new(format!("reversal:{}", event.id), "reversal")),
-        postings: vec![(Account::General, -cents), (Account::Platform(db::ledger::PROVIDER_CLEARING), cents)],
-        meta: serde_json::json!({"intent_id": intent.intent_id, "provider": "stripe", "event_id": event.id}),
-    };
-    match ledger::record(&mut tx, &m).await {
-        Ok(_) => {
-            intents::reversed(&mut tx, &intent.intent_id, cents).await?;
-            tx.commit().await?;
-            Ok("taken_back")
-        }
-        Err(ApiError::PaymentRequired { .. }) => {
-            // The balance was spent: hold it for an operator, in a transaction of its own.
-            drop(tx);
-            let mut tx = st.db.begin().await?;
-            if !intents::record_event(&mut tx, "stripe", &event.id, &event.kind).await? {
-                return Ok("duplicate");
-            }
-            intents::hold_for_review(&mut tx, &intent.intent_id).await?;
-            tx.commit().await?;
-            tracing::warn!(intent = %intent.intent_id, cents, "a refund or dispute exceeds the balance; held for review");
-            Ok("admin_review")
-        }
-        Err(e) => Err(e),
-    }
 }

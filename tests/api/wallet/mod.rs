@@ -3,6 +3,7 @@
 //! methods, invoices (the PDF read back with poppler) and the GitHub bonus.
 
 mod bonus;
+mod crypto;
 mod invoices;
 mod ledger;
 mod methods;
