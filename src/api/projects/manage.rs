@@ -187,7 +187,7 @@ pub async fn delete_project(
     }
     let mut tx = st.db.begin().await?;
     let permissions = permissions::count(&mut *tx, &p.project_id).await?;
-    projects::delete(&mut *tx, &p.project_id).await.on_constraint("container_project_id_fkey", || {
+    projects::delete(&mut tx, &p.project_id).await.on_constraint("container_project_id_fkey", || {
         ApiError::conflict("project_not_empty", "A container was added meanwhile; delete again")
     })?;
     publish(&mut tx, event(&p, EventKind::ProjectDeleted, json!({"alias": p.alias}))).await?;

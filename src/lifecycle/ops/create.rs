@@ -195,7 +195,7 @@ impl HostOp for Delete {
 
     async fn done(&mut self, _st: &AppState, tx: &mut Tx, _: &()) -> Result<(), ApiError> {
         crate::api::aliases::gone_with_container(tx, &self.c.container_id, &self.by.0).await?;
-        containers::delete(&mut **tx, &self.c.container_id).await?;
+        containers::delete(tx, &self.c.container_id).await?;
         let data = json!({"name": self.c.name, "triggered_by": self.by.0});
         publish(tx, container_event(&self.c, EventKind::ContainerDeleted, data)).await?;
         Ok(())
