@@ -125,7 +125,8 @@ pub async fn list(
     Ok((rows, total))
 }
 
-/// The provider took it: its object and page, and the status it is in now.
+/// The provider took it: its object and page, and the status it is in now (unless the provider's
+/// news of the payment came first: then only its object and page are added).
 pub async fn started(
     db: impl PgExecutor<'_>,
     id: &str,
@@ -135,8 +136,9 @@ pub async fn started(
     expires_at: Option<DateTime<Utc>>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "update payment_intent set status = $2, provider_ref = $3, redirect_url = $4, expires_at = $5, updated_at = now() \
-          where intent_id = $1 and status = 'creating'",
+        "update payment_intent set status = case when status = 'creating' then $2 else status end, \
+                provider_ref = $3, redirect_url = $4, expires_at = $5, updated_at = now() \
+          where intent_id = $1 and (status = 'creating' or provider_ref is null)",
         id,
         status,
         provider_ref,
@@ -165,7 +167,7 @@ pub async fn failed(db: impl PgExecutor<'_>, id: &str, why: &str) -> sqlx::Resul
 pub async fn completed(conn: &mut PgConnection, id: &str, txn_id: &str, payment: Option<&str>) -> sqlx::Result<()> {
     sqlx::query!(
         "update payment_intent set status = 'completed', txn_id = $2, credited_at = now(), updated_at = now(), \
-                provider_payment = coalesce($3, provider_payment) where intent_id = $1",
+                provider_payment = coalesce($3, provider_payment) where intent_id = $1 and txn_id is null",
         id,
         txn_id,
         payment
@@ -238,7 +240,7 @@ pub async fn unreachable(db: impl PgExecutor<'_>, id: &str, why: &str) -> sqlx::
 /// Move an intent (not yet credited) to `status`.
 pub async fn set_status(conn: &mut PgConnection, id: &str, status: &str) -> sqlx::Result<()> {
     sqlx::query!(
-        "update payment_intent set status = $2, updated_at = now() where intent_id = $1 and status <> 'completed'",
+        "update payment_intent set status = $2, updated_at = now() where intent_id = $1 and txn_id is null",
         id,
         status
     )

@@ -31,8 +31,10 @@ pub enum ProviderError {
 
 /// Send `req` and read a provider's answer: a success as `T`; a 4xx as [`ProviderError::Refused`]
 /// with the message `message_of` finds in the body (else the status); anything else (5xx, a
-/// timeout, an unreadable success) as [`ProviderError::Unavailable`]. No URL (which may carry
-/// ids) and no request detail reaches the error.
+/// timeout, an unreadable success) as [`ProviderError::Unavailable`]. 401, 403 and 429 are ours
+/// to mend (a wrong or revoked key, a rate limit), not a refusal of the payment: they are
+/// Unavailable, and their message (which may echo part of the key) goes to no one. No URL
+/// (which may carry ids) and no request detail reaches the error.
 pub(crate) async fn send<T: serde::de::DeserializeOwned>(
     req: reqwest::RequestBuilder,
     message_of: fn(&[u8]) -> Option<String>,
@@ -43,6 +45,9 @@ pub(crate) async fn send<T: serde::de::DeserializeOwned>(
     if status.is_success() {
         return serde_json::from_slice(&body)
             .map_err(|e| ProviderError::Unavailable(format!("unreadable answer: {e}")));
+    }
+    if matches!(status.as_u16(), 401 | 403 | 429) {
+        return Err(ProviderError::Unavailable(format!("HTTP {status}")));
     }
     if status.is_client_error() {
         let message = message_of(&body).filter(|m| !m.is_empty()).unwrap_or_else(|| format!("refused ({status})"));

@@ -83,6 +83,7 @@ fn topup_bounds(st: &AppState, field: &str, cents: i64) -> Result<i64> {
 fn provider_failed(e: ProviderError) -> ApiError {
     match e {
         ProviderError::Refused(m) => {
+            tracing::warn!(error = %m, "the payment provider refused a payment");
             ApiError::payment_required("payment_refused", format!("The payment was refused: {m}"))
         }
         ProviderError::Unavailable(m) => {

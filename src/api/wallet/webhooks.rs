@@ -83,7 +83,9 @@ async fn apply(st: &AppState, event: &stripe::Event) -> Result<&'static str> {
         tx.commit().await?;
         return Ok("unknown_intent");
     };
-    if intent.status == "completed" {
+    // Credited (completed, or held for review since: a refund or a dispute): a late success
+    // changes nothing, and never lifts a hold.
+    if intent.txn_id.is_some() {
         tx.commit().await?;
         return Ok("already_credited");
     }
@@ -247,7 +249,7 @@ pub async fn nowpayments_webhook(State(st): State<AppState>, headers: HeaderMap,
 
 /// What an IPN says, as far as the wallet cares.
 struct Ipn {
-    /// NOWPayments' payment (a number there).
+    /// NOWPayments' payment (a whole number there), in decimal.
     payment_id: String,
     status: String,
     /// Our intent id, as the invoice was given it.
@@ -265,8 +267,17 @@ impl Ipn {
             Value::Number(n) => Some(n.to_string()),
             _ => None,
         };
+        // A payment id is a whole number, as a number or as its digits; kept in one spelling so
+        // that a delivery is recognised whichever way it came (`5077125051` and "5077125051").
+        let payment_id = match v.get("payment_id")? {
+            Value::Number(n) => n.as_u64()?,
+            Value::String(s) if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) => {
+                s.parse::<u64>().ok()?
+            }
+            _ => return None,
+        };
         Some(Self {
-            payment_id: text("payment_id")?,
+            payment_id: payment_id.to_string(),
             status: text("payment_status")?,
             order_id: text("order_id"),
             price_cents: text("price_amount").and_then(|a| money::hundredths(&a)),
@@ -318,7 +329,9 @@ async fn apply_ipn(st: &AppState, ipn: &Ipn) -> Result<&'static str> {
         let same_payment = intent.provider_payment.as_deref() == Some(ipn.payment_id.as_str());
         match means {
             Means::Credit | Means::Review if !same_payment => hold(&mut tx, &intent, ipn, "a second payment").await?,
-            Means::End("cancelled") => hold(&mut tx, &intent, ipn, "a refund of a credited payment").await?,
+            Means::End("cancelled") if same_payment => {
+                hold(&mut tx, &intent, ipn, "a refund of a credited payment").await?
+            }
             _ => "already_credited",
         }
     } else {

@@ -312,6 +312,17 @@ async fn an_invoice_is_made_at_nowpayments_and_credited_once_by_its_signed_ipn()
     assert_eq!(outcomes.iter().filter(|o| **o == "credited").count(), 1, "{outcomes:?}");
     assert!(outcomes.iter().all(|o| *o == "credited" || *o == "duplicate"), "{outcomes:?}");
     assert_eq!(kept(&app.db, &u.user_id).await, (2500, 0));
+    // The payment id in another spelling is the same delivery; one that is not a whole number
+    // is no IPN (400), so it cannot pass as a new payment.
+    let mut as_text = done.clone();
+    as_text["payment_id"] = json!("5077125051");
+    assert_eq!(deliver(&app, &as_text, IPN_SECRET).await.1["data"]["outcome"], "duplicate");
+    for odd in [json!("5077125051.0"), json!(5077125051.0), json!("+5077125051"), json!(-1), json!("")] {
+        let mut v = done.clone();
+        v["payment_id"] = odd.clone();
+        assert_eq!(deliver(&app, &v, IPN_SECRET).await.0, 400, "{odd}");
+    }
+    assert_eq!(kept(&app.db, &u.user_id).await, (2500, 0));
     let g = app.get(&format!("/api/v1/wallet/payments/crypto/intents/{intent}"), Some(&u.token)).await;
     assert_eq!(g.data()["status"], "completed");
     assert!(g.data()["credited_at"].is_string());
@@ -376,6 +387,10 @@ async fn an_invoice_is_made_at_nowpayments_and_credited_once_by_its_signed_ipn()
         assert_eq!(status_of(&app, &u.token, &id).await, *status);
     }
     assert_eq!(kept(&app.db, &u.user_id).await, (3550, 0));
+    // A refund of another payment for it, never credited, changes nothing.
+    let (_, b) = deliver(&app, &ipn(5077125099, "refunded", &intent, json!(25)), IPN_SECRET).await;
+    assert_eq!(b["data"]["outcome"], "already_credited");
+    assert_eq!(status_of(&app, &u.token, &intent).await, "completed");
     // A refund of a credited payment, or a second payment for it: held for review, the credit kept.
     let (_, b) = deliver(&app, &ipn(5077125051, "refunded", &intent, json!(25)), IPN_SECRET).await;
     assert_eq!(b["data"]["outcome"], "admin_review");
@@ -468,6 +483,21 @@ async fn nowpayments_failing_or_refusing_is_answered_like_stripe() {
     assert_eq!((np.seen().len(), intents(&app).await), (3, 1));
     assert_eq!(keyed("down-1", "20").await.text, r.text);
     assert_eq!(np.seen().len(), 3);
+    // A key NOWPayments no longer takes (401) or a rate limit (429) is ours to mend, not a
+    // refusal of the payment: 502, the intent still `creating`, so the same key goes through
+    // once the provider takes it again.
+    for status in [401, 429] {
+        np.status.store(status, Ordering::SeqCst);
+        keyed("key-1", "20").await.expect(502);
+    }
+    let creating: i64 = sqlx::query_scalar("select count(*) from payment_intent where status = 'creating'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!((creating, np.seen().len()), (1, 5));
+    np.status.store(200, Ordering::SeqCst);
+    keyed("key-1", "20").await.expect(201);
+    assert_eq!(np.seen().len(), 6);
     // Refused (4xx): 402 payment_refused with NOWPayments' message; the intent failed; a repeat
     // gets the refusal again without asking.
     np.status.store(400, Ordering::SeqCst);
@@ -481,7 +511,7 @@ async fn nowpayments_failing_or_refusing_is_answered_like_stripe() {
         .unwrap();
     assert_eq!(failed, 1);
     keyed("refused-1", "20").await.expect(402);
-    assert_eq!(np.seen().len(), 4);
+    assert_eq!(np.seen().len(), 7);
     // No API key or secret anywhere in what the client sees, even on failures.
     assert!(!r.text.contains(KEY) && !r.text.contains(IPN_SECRET));
     assert_eq!(kept(&app.db, &u.user_id).await, (0, 0));

@@ -477,6 +477,16 @@ async fn checkout_credits_only_on_a_verified_webhook_and_only_once() {
         app.get(&format!("/api/v1/wallet/payments/{third}"), Some(&u.token)).await.data()["status"],
         "admin_review"
     );
+    // A late success event of that payment neither credits again nor lifts the hold.
+    let again = json!({"id": "evt_7b", "type": "payment_intent.succeeded", "created": now(),
+        "data": {"object": {"id": format!("pi_{third}"), "object": "payment_intent", "amount_received": 600,
+                            "currency": "usd", "metadata": {"intent_id": third}}}});
+    assert_eq!(deliver(&app, &again, SECRET, now()).await.1["data"]["outcome"], "already_credited");
+    assert_eq!(kept(&app.db, &u.user_id).await, (0, 570));
+    assert_eq!(
+        app.get(&format!("/api/v1/wallet/payments/{third}"), Some(&u.token)).await.data()["status"],
+        "admin_review"
+    );
     let t = app.get("/api/v1/wallet/transactions?limit=5", Some(&u.token)).await;
     assert_eq!(
         t.data()["transactions"].as_array().unwrap().iter().filter(|t| t["transaction_type"] == "refund").count(),
