@@ -210,8 +210,11 @@ async fn simultaneous_creates_cannot_overshoot_the_project_quota() {
     let f = pin_faulty(&app);
     f.set(Fault::Fail);
     let creates = (0..6).map(|i| app.create(&s.token, &project, json!({"name": format!("racer-{i}")})));
-    let codes: Vec<u16> = futures::future::join_all(creates).await.iter().map(|r| r.status.as_u16()).collect();
-    assert!(codes.iter().all(|c| *c == 502 || *c == 422), "{codes:?}");
+    let answers = futures::future::join_all(creates).await;
+    let codes: Vec<u16> = answers.iter().map(|r| r.status.as_u16()).collect();
+    let odd: Vec<&str> =
+        answers.iter().filter(|r| ![502, 422].contains(&r.status.as_u16())).map(|r| r.text.as_str()).collect();
+    assert!(codes.iter().all(|c| *c == 502 || *c == 422), "{codes:?} {odd:?}");
     assert!(codes.contains(&502), "{codes:?}");
     let live: i64 = sqlx::query_scalar("select count(*) from container where project_id = $1 and status <> 'failed'")
         .bind(&project)
@@ -230,7 +233,10 @@ async fn simultaneous_creates_cannot_overshoot_the_project_quota() {
     let creates = (0..6).map(|i| app.create(&s.token, &project, json!({"name": format!("second-{i}")})));
     let answers = futures::future::join_all(creates).await;
     let codes: Vec<u16> = answers.iter().map(|r| r.status.as_u16()).collect();
-    assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
+    // (On failure, the answers that were neither the one 201 nor a quota 422 say why.)
+    let odd: Vec<&str> =
+        answers.iter().filter(|r| ![201, 422].contains(&r.status.as_u16())).map(|r| r.text.as_str()).collect();
+    assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?} {odd:?}");
     for r in answers.iter().filter(|r| r.status.as_u16() == 422) {
         assert_eq!(r.body["details"]["fields"][0]["path"], "max_containers");
     }
