@@ -150,11 +150,11 @@ pub async fn started(
     Ok(())
 }
 
-/// It failed (unless it was credited meanwhile).
+/// Its start was refused (unless the provider's news of it moved it on meanwhile).
 pub async fn failed(db: impl PgExecutor<'_>, id: &str, why: &str) -> sqlx::Result<()> {
     sqlx::query!(
         "update payment_intent set status = 'failed', failure = $2, updated_at = now() \
-          where intent_id = $1 and status <> 'completed'",
+          where intent_id = $1 and status = 'creating'",
         id,
         why
     )
@@ -249,7 +249,8 @@ pub async fn set_status(conn: &mut PgConnection, id: &str, status: &str) -> sqlx
     Ok(())
 }
 
-/// The credited intent behind a provider payment (pi_…), locked.
+/// The credited intent behind a provider payment (pi_…), locked: completed, or held for review
+/// since.
 pub async fn lock_by_payment(
     conn: &mut PgConnection,
     provider: &str,
@@ -257,7 +258,7 @@ pub async fn lock_by_payment(
 ) -> sqlx::Result<Option<IntentRow>> {
     sqlx::query_as(&format!(
         "select {COLUMNS} from payment_intent where provider = $1 and (provider_payment = $2 or provider_ref = $2) \
-         and status = 'completed' for update"
+         and txn_id is not null for update"
     ))
     .bind(provider)
     .bind(payment)

@@ -91,6 +91,10 @@ async fn apply(st: &AppState, event: &stripe::Event) -> Result<&'static str> {
     }
     match means {
         Means::Credit => {}
+        Means::Wait if intent.status == "admin_review" => {
+            tx.commit().await?;
+            return Ok("ignored");
+        }
         Means::Wait => {
             intents::set_status(&mut tx, &intent.intent_id, "processing").await?;
             tx.commit().await?;
@@ -175,6 +179,7 @@ async fn take_back(st: &AppState, event: &stripe::Event) -> Result<&'static str>
     }
     let Some(intent) = intents::lock_by_payment(&mut tx, "stripe", &payment).await? else {
         tx.commit().await?;
+        tracing::warn!(event = %event.id, kind = %event.kind, "a refund or dispute names no credited payment of ours");
         return Ok("unknown_payment");
     };
     let asked = match event.kind.as_str() {

@@ -315,7 +315,7 @@ async fn an_invoice_is_made_at_nowpayments_and_credited_once_by_its_signed_ipn()
     // The payment id in another spelling is the same delivery; one that is not a whole number
     // is no IPN (400), so it cannot pass as a new payment.
     let mut as_text = done.clone();
-    as_text["payment_id"] = json!("5077125051");
+    as_text["payment_id"] = json!("05077125051");
     assert_eq!(deliver(&app, &as_text, IPN_SECRET).await.1["data"]["outcome"], "duplicate");
     for odd in [json!("5077125051.0"), json!(5077125051.0), json!("+5077125051"), json!(-1), json!("")] {
         let mut v = done.clone();
@@ -486,7 +486,7 @@ async fn nowpayments_failing_or_refusing_is_answered_like_stripe() {
     // A key NOWPayments no longer takes (401) or a rate limit (429) is ours to mend, not a
     // refusal of the payment: 502, the intent still `creating`, so the same key goes through
     // once the provider takes it again.
-    for status in [401, 429] {
+    for status in [401, 403, 429] {
         np.status.store(status, Ordering::SeqCst);
         keyed("key-1", "20").await.expect(502);
     }
@@ -494,10 +494,10 @@ async fn nowpayments_failing_or_refusing_is_answered_like_stripe() {
         .fetch_one(&app.db)
         .await
         .unwrap();
-    assert_eq!((creating, np.seen().len()), (1, 5));
+    assert_eq!((creating, np.seen().len()), (1, 6));
     np.status.store(200, Ordering::SeqCst);
     keyed("key-1", "20").await.expect(201);
-    assert_eq!(np.seen().len(), 6);
+    assert_eq!(np.seen().len(), 7);
     // Refused (4xx): 402 payment_refused with NOWPayments' message; the intent failed; a repeat
     // gets the refusal again without asking.
     np.status.store(400, Ordering::SeqCst);
@@ -511,7 +511,7 @@ async fn nowpayments_failing_or_refusing_is_answered_like_stripe() {
         .unwrap();
     assert_eq!(failed, 1);
     keyed("refused-1", "20").await.expect(402);
-    assert_eq!(np.seen().len(), 7);
+    assert_eq!(np.seen().len(), 8);
     // No API key or secret anywhere in what the client sees, even on failures.
     assert!(!r.text.contains(KEY) && !r.text.contains(IPN_SECRET));
     assert_eq!(kept(&app.db, &u.user_id).await, (0, 0));
