@@ -86,6 +86,9 @@ pub struct Config {
     /// `HOODY_HOST_OP_DEADLINE_SECS`: all the host calls of one change (create + start, copy +
     /// settle + start…) together; default 20. With the lock wait it stays below the request timeout.
     pub host_op_deadline: Duration,
+    /// `HOODY_AI_MODELS_FILE`: the AI model catalogue (`GET /ai/models`), a JSON file read again
+    /// when it changes; unset: the catalogue in the repository (`catalogue/ai-models.json`).
+    pub ai_models_file: Option<PathBuf>,
     /// `HOODY_PRINCIPAL_CACHE_MS`: how long an authenticated principal is reused without a database
     /// read (default 1000; 0 turns the cache off). Revocations are pushed to every replica at once
     /// (`auth::cache`); this is the bound if a notification is lost.
@@ -432,6 +435,7 @@ impl Config {
             host_op_deadline: Duration::from_secs(20),
             host_lock_wait: Duration::from_secs(5),
             principal_cache_ttl: Duration::from_millis(1000),
+            ai_models_file: None,
             default_image: "hoody-busybox".into(),
             containers_domain: "containers.hoody.icu".into(),
             max_snapshots: 20,
@@ -515,6 +519,7 @@ impl Config {
         c.host_op_deadline = Duration::from_secs(num("HOODY_HOST_OP_DEADLINE_SECS", 20)?.clamp(1, 3600));
         c.host_lock_wait = Duration::from_secs(num("HOODY_HOST_LOCK_WAIT_SECS", 5)?.clamp(1, 600));
         c.principal_cache_ttl = Duration::from_millis(num("HOODY_PRINCIPAL_CACHE_MS", 1000)?.min(1000));
+        c.ai_models_file = var("HOODY_AI_MODELS_FILE").map(PathBuf::from);
         c.check_timeouts()?;
         if let Some(v) = var("HOODY_DEFAULT_IMAGE") {
             c.default_image = v;

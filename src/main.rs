@@ -14,6 +14,7 @@ use hoody_api::{
 
 mod images_cli;
 mod money_cli;
+mod notifications_cli;
 
 #[derive(Parser)]
 #[command(name = "hoody-api", version, about = "The Hoody platform control plane")]
@@ -66,6 +67,11 @@ enum Command {
     Offers {
         #[command(subcommand)]
         action: OffersCmd,
+    },
+    /// Notices for the account inbox: publish, list, remove.
+    Notifications {
+        #[command(subcommand)]
+        action: notifications_cli::NotificationsCmd,
     },
 }
 
@@ -282,6 +288,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Some(Command::Wallet { action }) => money_cli::manage_wallet(cfg, action).await,
             Some(Command::Ledger { action }) => money_cli::manage_ledger(cfg, action).await,
             Some(Command::Offers { action }) => manage_offers(cfg, action).await,
+            Some(Command::Notifications { action }) => notifications_cli::manage_notifications(cfg, action).await,
             _ => serve(cfg).await,
         }
     })

@@ -28,6 +28,8 @@ use utoipa::{
         (name = "meta", description = "The API's signing key and community counters"),
         (name = "utilities", description = "Helpers"),
         (name = "waitlist", description = "The public waitlist"),
+        (name = "notifications", description = "The account inbox (notices and security signals) and public notices"),
+        (name = "ai", description = "The platform's AI model catalogue"),
         (name = "ops", description = "Liveness, readiness and metrics")
     )
 )]

@@ -1,6 +1,7 @@
 //! Every namespace of the control plane, nested under `/api/v1`.
 
 mod activity;
+mod ai;
 pub(crate) mod aliases;
 pub(crate) mod auth;
 pub(crate) mod containers;
@@ -10,6 +11,7 @@ mod firewall;
 pub(crate) mod images;
 pub mod list;
 mod meta;
+mod notifications;
 pub(crate) mod projects;
 pub(crate) mod proxy;
 mod realms;
@@ -30,6 +32,7 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(activity::router())
+        .merge(ai::router())
         .merge(aliases::router())
         .merge(auth::router())
         .merge(containers::router())
@@ -37,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(firewall::router())
         .merge(images::router())
         .merge(meta::router())
+        .merge(notifications::router())
         .merge(projects::router())
         .merge(proxy::router())
         .merge(rentals::router())

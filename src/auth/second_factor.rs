@@ -47,8 +47,14 @@ async fn accept_backup_code(st: &AppState, user_id: &str, code: String) -> Resul
     let rows = two_factor::unused_backup_codes(&st.db, user_id).await?;
     for (id, hash) in rows {
         if st.hasher.verify(code.clone(), Some(hash)).await?.ok {
-            if two_factor::use_backup_code(&st.db, id).await? {
-                security_events::record(&st.db, user_id, "2fa.backup_code_used", None, None).await?;
+            let mut tx = st.db.begin().await?;
+            if two_factor::use_backup_code(&mut *tx, id).await? {
+                security_events::record(&mut *tx, user_id, "2fa.backup_code_used", None, None).await?;
+                let left = two_factor::count_unused_backup_codes(&mut *tx, user_id).await?;
+                if left <= crate::signals::BACKUP_CODES_LOW {
+                    crate::signals::raise(&mut tx, user_id, crate::signals::Signal::BackupCodesLow { left }).await?;
+                }
+                tx.commit().await?;
                 return Ok(true);
             }
             return Ok(false);

@@ -21,6 +21,7 @@ pub mod invites;
 pub mod invoices;
 pub mod ledger;
 pub mod mail;
+pub mod notifications;
 pub mod oauth;
 pub mod payment_intents;
 pub mod payment_methods;

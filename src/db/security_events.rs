@@ -23,24 +23,27 @@ pub async fn record(
     Ok(())
 }
 
-/// A sign-in, and the client it came through when named (`cli` for the device flow).
+/// A sign-in, and the client it came through when named (`cli` for the device flow). True when
+/// the account had signed in before, never from this address (within the kept history).
 pub async fn record_login(
     db: impl PgExecutor<'_>,
     user_id: &str,
     ip: &str,
     user_agent: Option<&str>,
     client: Option<&str>,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "insert into login_event (user_id, ip, user_agent, client) values ($1, $2, $3, $4)",
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"with prior as (select exists (select 1 from login_event where user_id = $1) as signed_in,
+                                 exists (select 1 from login_event where user_id = $1 and ip = $2) as seen),
+                added as (insert into login_event (user_id, ip, user_agent, client) values ($1, $2, $3, $4))
+           select (signed_in and not seen) as "new_address!" from prior"#,
         user_id,
         ip,
         user_agent,
         client
     )
-    .execute(db)
-    .await?;
-    Ok(())
+    .fetch_one(db)
+    .await
 }
 
 /// The last five distinct sign-in addresses, newest first.

@@ -1,7 +1,11 @@
 //! `last_used_at` / `last_used_ip` of auth tokens: noted on each use, written in batches (one
-//! row per token per flush, the latest use wins).
+//! row per token per flush, the latest use wins), and the addresses each token was used from
+//! (`auth_token_ip`), whose new ones its owner is told of.
 
-use std::{collections::HashMap, net::IpAddr};
+use std::{
+    collections::{BTreeSet, HashMap},
+    net::IpAddr,
+};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -25,6 +29,8 @@ impl Queue<TokenUse> {
 static UNAVAILABLE: crate::telemetry::Throttle = crate::telemetry::Throttle::new(std::time::Duration::from_secs(10));
 
 pub async fn flush(db: &PgPool, uses: Vec<TokenUse>) -> Flushed<TokenUse> {
+    // Every address each token was used from (for the new-address signal), and its latest use.
+    let pairs: BTreeSet<(String, String)> = uses.iter().map(|u| (u.token_id.clone(), u.ip.to_string())).collect();
     let mut latest: HashMap<String, (IpAddr, DateTime<Utc>)> = HashMap::new();
     for u in uses {
         latest.insert(u.token_id, (u.ip, u.at));
@@ -35,7 +41,10 @@ pub async fn flush(db: &PgPool, uses: Vec<TokenUse>) -> Flushed<TokenUse> {
         ips.push(ip.to_string());
         ats.push(*at);
     }
-    let done = crate::db::auth_tokens::record_uses(db, &ids, &ips, &ats).await;
+    let done = match crate::db::auth_tokens::record_uses(db, &ids, &ips, &ats).await {
+        Ok(_) => new_addresses(db, pairs).await,
+        Err(e) => Err(e),
+    };
     match done {
         Ok(_) => Flushed::Written,
         Err(e) => {
@@ -43,4 +52,16 @@ pub async fn flush(db: &PgPool, uses: Vec<TokenUse>) -> Flushed<TokenUse> {
             super::failed(&UNAVAILABLE, "token_use", e, rows)
         }
     }
+}
+
+/// Record the addresses of this batch; a token used from one it had not been used from tells
+/// its owner (a security signal).
+async fn new_addresses(db: &PgPool, pairs: BTreeSet<(String, String)>) -> sqlx::Result<()> {
+    let (ids, ips): (Vec<String>, Vec<String>) = pairs.into_iter().unzip();
+    let mut tx = db.begin().await?;
+    for new in crate::db::notifications::token_addresses(&mut tx, &ids, &ips).await? {
+        let signal = crate::signals::Signal::NewTokenAddress { alias: &new.alias, ip: &new.ip };
+        crate::signals::raise(&mut tx, &new.user_id, signal).await?;
+    }
+    tx.commit().await
 }

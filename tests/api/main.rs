@@ -18,6 +18,7 @@ mod fixtures;
 mod harness;
 
 mod activity;
+mod ai;
 mod aliases;
 mod auth_device;
 mod auth_intent;
@@ -49,6 +50,7 @@ mod mail_addresses;
 mod mail_smtp;
 mod meta;
 mod network_targets;
+mod notifications;
 mod openapi_doc;
 mod outage;
 mod permissions;

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     auth::{limits, pkce, secrets},
-    db::{device as db_device, new_id, security_events, users},
+    db::{device as db_device, new_id, users},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, FieldError, Result},
     extract::{parse_json, ClientIp, Json},
@@ -195,7 +195,7 @@ pub async fn poll_device_token(
     let tokens = crate::auth::sessions::start(&st, &mut tx, &user.user_id, user.session_generation).await?;
     let user_agent = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
     let via = row.client.as_deref().unwrap_or("device");
-    security_events::record_login(&mut *tx, &user.user_id, &client.ip.to_string(), user_agent, Some(via)).await?;
+    crate::signals::record_login(&mut tx, &user.user_id, &client.ip.to_string(), user_agent, Some(via)).await?;
     tx.commit().await?;
     let out = SessionOut::new(&st, tokens, &user).await?;
     Ok(ApiOk::new("Device authorized", out))

@@ -159,7 +159,7 @@ async fn complete_login(st: &AppState, user: &UserRow, client: ClientIp, headers
     let ip = client.ip.to_string();
     let mut tx = st.db.begin().await?;
     let tokens = sessions::start(st, &mut tx, &user.user_id, user.session_generation).await?;
-    security_events::record_login(&mut *tx, &user.user_id, &ip, user_agent(headers), None).await?;
+    crate::signals::record_login(&mut tx, &user.user_id, &ip, user_agent(headers), None).await?;
     let recent = security_events::recent_login_ips(&mut *tx, &user.user_id).await?;
     tx.commit().await?;
     Ok(LoginOut {

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     auth::{limits, password, secrets},
-    db::{email_tokens, security_events, sessions, users},
+    db::{email_tokens, sessions, users},
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{ClientIp, Json},
@@ -69,7 +69,7 @@ pub async fn reset_password(
     users::mark_verified(&mut *tx, &user_id).await?;
     email_tokens::cancel(&mut *tx, &user_id, email_tokens::RESET).await?;
     sessions::sign_out_everywhere(&mut tx, &user_id).await?;
-    security_events::record(&mut *tx, &user_id, "password.reset", Some(&client.ip.to_string()), None).await?;
+    crate::signals::record(&mut tx, &user_id, "password.reset", Some(&client.ip.to_string())).await?;
     let email = users::email(&mut *tx, &user_id).await?;
     let m = templates::password_changed();
     st.mailer.enqueue(&mut *tx, &email, m.subject, &m.body).await?;

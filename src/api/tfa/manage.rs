@@ -46,7 +46,7 @@ pub async fn disable_two_factor(
     two_factor::delete_backup_codes(&mut *tx, user_id).await?;
     let pair = checks::keep_only_this_session(&st, &mut tx, &me).await?;
     let ip = client.ip.to_string();
-    security_events::record(&mut *tx, user_id, "2fa.disabled", Some(&ip), None).await?;
+    crate::signals::record(&mut tx, user_id, "2fa.disabled", Some(&ip)).await?;
     let _forget = st.principals.forget_on_drop(user_id);
     tx.commit().await?;
     let out = DisabledOut { token: pair.token, refresh_token: pair.refresh_token, sessions_revoked: true };

@@ -10,7 +10,7 @@ use crate::{
         intent::{new_intent, Answer},
     },
     auth::{principal::bearer, second_factor, sessions},
-    db::{security_events, users},
+    db::users,
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody, Result},
     extract::{ClientIp, Json},
@@ -72,7 +72,7 @@ pub async fn verify_two_factor(
     }
     let mut tx = st.db.begin().await?;
     let tokens = sessions::start(&st, &mut tx, &user.user_id, user.session_generation).await?;
-    security_events::record_login(&mut *tx, &user.user_id, &client.ip.to_string(), None, None).await?;
+    crate::signals::record_login(&mut tx, &user.user_id, &client.ip.to_string(), None, None).await?;
     tx.commit().await?;
     let session = SessionOut::new(&st, tokens, &user).await?;
     let out = VerifyOut { status: "approved", session };

@@ -14,7 +14,7 @@ use crate::{
         principal::{Auth, Principal},
     },
     db::{
-        security_events, sessions,
+        sessions,
         users::{self, ProfileChange, UserRow},
     },
     envelope::{ApiOk, Envelope},
@@ -99,7 +99,7 @@ pub async fn update_user(
     users::update_profile(&mut *tx, &user.user_id, &change).await?;
     if new_hash.is_some() {
         sessions::sign_out_everywhere(&mut tx, &user.user_id).await?;
-        security_events::record(&mut *tx, &user.user_id, "password.changed", Some(&me.ip.to_string()), None).await?;
+        crate::signals::record(&mut tx, &user.user_id, "password.changed", Some(&me.ip.to_string())).await?;
     }
     let updated = users::by_id(&mut *tx, &user.user_id)
         .await?
