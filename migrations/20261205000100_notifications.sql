@@ -38,3 +38,6 @@ create table auth_token_ip (
     first_seen timestamptz not null default now(),
     primary key (token_id, ip)
 );
+-- A token in use already has an address: its next new one is news.
+insert into auth_token_ip (token_id, ip, first_seen)
+select token_id, last_used_ip, coalesce(last_used_at, now()) from auth_token where last_used_ip is not null;

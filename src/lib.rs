@@ -234,7 +234,8 @@ async fn janitor(st: AppState, stop: shutdown::Stop) {
         let signed_in = async {
             db::device::prune(&st.db).await?;
             db::auth_codes::prune_codes(&st.db).await?;
-            db::security_events::prune(&st.db, st.cfg.audit_retention_days).await
+            db::security_events::prune(&st.db, st.cfg.audit_retention_days).await?;
+            db::notifications::prune(&st.db, 30).await.map(|_| ())
         };
         if let Err(e) = signed_in.await {
             tracing::debug!(error = %e, "sign-in state prune skipped");

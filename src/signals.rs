@@ -1,7 +1,7 @@
 //! Security signals: what the account should know about its own security, written to its inbox
 //! (a notification targeted at it) and published as `notification.created`, in the transaction
 //! of the change that raises it. A sign-in or a token use from a new address, 2FA turned off,
-//! few backup codes left, a password changed or reset.
+//! few backup codes left, a password changed or reset. A signal is shown for [`SIGNAL_DAYS`].
 
 use serde_json::json;
 
@@ -71,6 +71,9 @@ impl Signal<'_> {
     }
 }
 
+/// A signal stays in the inbox this long.
+pub const SIGNAL_DAYS: i64 = 90;
+
 /// Write `signal` to `user_id`'s inbox, with its event, inside `tx`.
 pub async fn raise(tx: &mut Tx, user_id: &str, signal: Signal<'_>) -> sqlx::Result<()> {
     let (title, message, severity) = signal.text();
@@ -83,7 +86,7 @@ pub async fn raise(tx: &mut Tx, user_id: &str, signal: Signal<'_>) -> sqlx::Resu
         is_public: false,
         target_user_ids: Some(&targets),
         signal: Some(signal.kind()),
-        expires_at: None,
+        expires_at: Some(chrono::Utc::now() + chrono::Duration::days(SIGNAL_DAYS)),
     };
     let id = notifications::insert(&mut **tx, &n).await?;
     let data = json!({"notification_id": id, "signal": signal.kind(), "title": title, "severity": severity});

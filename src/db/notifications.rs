@@ -68,7 +68,7 @@ pub async fn for_user(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<Ve
                   n.target_user_ids, n.expires_at, n.created_at, n.updated_at, r.read_at as "read_at?"
              from notification n
              left join notification_read r on r.notification_id = n.notification_id and r.user_id = $1
-            where (n.is_global or $1 = any(n.target_user_ids)) and (n.expires_at is null or n.expires_at > now())
+            where (n.is_global or n.target_user_ids @> array[$1::text]) and (n.expires_at is null or n.expires_at > now())
             order by n.created_at desc, n.notification_id desc
             limit $2"#,
         user_id,
@@ -106,7 +106,7 @@ pub async fn mark_read(
     let row = sqlx::query!(
         r#"insert into notification_read (notification_id, user_id)
            select notification_id, $1 from notification
-            where notification_id = $2 and (is_global or $1 = any(target_user_ids))
+            where notification_id = $2 and (is_global or target_user_ids @> array[$1::text])
               and (expires_at is null or expires_at > now())
            on conflict (user_id, notification_id) do update set read_at = notification_read.read_at
            returning read_at, (xmax = 0) as "fresh!""#,
@@ -123,7 +123,7 @@ pub async fn mark_all_read(conn: &mut PgConnection, user_id: &str) -> sqlx::Resu
     sqlx::query_scalar!(
         r#"insert into notification_read (notification_id, user_id)
            select notification_id, $1 from notification
-            where (is_global or $1 = any(target_user_ids)) and (expires_at is null or expires_at > now())
+            where (is_global or target_user_ids @> array[$1::text]) and (expires_at is null or expires_at > now())
            on conflict do nothing
            returning notification_id"#,
         user_id
@@ -144,6 +144,15 @@ pub async fn published(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<
     )
     .fetch_all(db)
     .await
+}
+
+/// Delete the notifications that expired more than `days` ago (their read state goes with them).
+pub async fn prune(db: impl PgExecutor<'_>, days: i64) -> sqlx::Result<u64> {
+    let r =
+        sqlx::query!("delete from notification where expires_at < now() - make_interval(days => $1::int)", days as i32)
+            .execute(db)
+            .await?;
+    Ok(r.rows_affected())
 }
 
 /// Remove a published notification; false when there is none.

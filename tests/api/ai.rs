@@ -13,7 +13,7 @@ async fn the_catalogue_is_served_with_an_etag_and_only_its_own_fields() {
     let file = std::env::temp_dir().join(format!("ai-models-{}.json", hoody_api::db::new_id()));
     let first = json!({"updated_at": "2026-12-01T10:00:00Z", "models": [
         {"id": "hoody/small", "name": "Small", "context_length": 8192, "input_modalities": ["text"],
-         "pricing": {"prompt": "0.10", "completion": "0.40"},
+         "pricing": {"prompt": "0.10", "completion": "0.40", "upstream_cost": "0.01"},
          "provider": "UpstreamCo", "upstream_model": "upstream-7b", "upstream_pricing": {"prompt": "0.01"}}
     ]});
     std::fs::write(&file, first.to_string()).unwrap();
@@ -24,7 +24,7 @@ async fn the_catalogue_is_served_with_an_etag_and_only_its_own_fields() {
     app.get(MODELS, None).await.expect(401);
     let r = app.get(MODELS, Some(&s.token)).await;
     r.expect(200);
-    assert_eq!(r.data()["updated_at"], "2026-12-01T10:00:00Z");
+    assert_eq!(r.data()["updated_at"], "2026-12-01T10:00:00.000Z");
     let m = &r.data()["models"][0];
     assert_eq!(
         m,

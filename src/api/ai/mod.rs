@@ -69,11 +69,28 @@ struct Loaded {
     etag: String,
 }
 
+/// The price keys a catalogue may show (the platform's own prices, in its own terms); any other
+/// key of `pricing` (an upstream cost, a provider's rate) is dropped.
+const PRICE_KEYS: &[&str] = &[
+    "currency",
+    "unit",
+    "prompt",
+    "completion",
+    "request",
+    "image",
+    "audio",
+    "web_search",
+    "internal_reasoning",
+    "input_cache_read",
+    "input_cache_write",
+];
+
 /// Parse and check a catalogue: ids unique and non-empty, names non-empty, prices flat.
 fn parse(text: &str) -> std::result::Result<Loaded, String> {
     let mut out: ModelsOut = serde_json::from_str(text).map_err(|e| e.to_string())?;
     if let Some(at) = &out.updated_at {
-        chrono::DateTime::parse_from_rfc3339(at).map_err(|_| format!("updated_at {at:?} is not RFC 3339"))?;
+        let at = chrono::DateTime::parse_from_rfc3339(at).map_err(|_| format!("updated_at {at:?} is not RFC 3339"))?;
+        out.updated_at = Some(crate::db::ts(at.with_timezone(&chrono::Utc)));
     }
     let mut seen = std::collections::HashSet::new();
     for m in &mut out.models {
@@ -83,6 +100,7 @@ fn parse(text: &str) -> std::result::Result<Loaded, String> {
         if !seen.insert(m.id.clone()) {
             return Err(format!("model {:?} is listed twice", m.id));
         }
+        m.pricing.retain(|k, _| PRICE_KEYS.contains(&k.as_str()));
         if let Some((k, _)) = m.pricing.iter().find(|(_, v)| !(v.is_string() || v.is_number())) {
             return Err(format!("model {:?}: pricing.{k} must be a string or a number", m.id));
         }
@@ -132,7 +150,10 @@ async fn from_file(path: &Path) -> Result<Arc<Loaded>> {
 
 /// The last good catalogue when the file cannot be used now; 503 when there never was one.
 fn stale(last: Option<Arc<Loaded>>, path: &Path, why: &str) -> Result<Arc<Loaded>> {
-    tracing::warn!(file = %path.display(), error = why, "the AI model catalogue cannot be read");
+    static LOGGED: crate::telemetry::Throttle = crate::telemetry::Throttle::new(std::time::Duration::from_secs(60));
+    if let Some(skipped) = LOGGED.admit() {
+        tracing::warn!(file = %path.display(), error = why, skipped, "the AI model catalogue cannot be read");
+    }
     last.ok_or(ApiError::Unavailable { retry_after_secs: 60 })
 }
 
@@ -178,12 +199,14 @@ mod tests {
     #[test]
     fn unknown_fields_are_dropped_and_bad_catalogues_refused() {
         let l = parse(
-            r#"{"models":[{"id":"a","name":"A","provider":"upstream","upstream_price":1,"pricing":{"prompt":"1"}}]}"#,
+            r#"{"models":[{"id":"a","name":"A","provider":"upstream","upstream_price":1,
+                "pricing":{"prompt":"1","upstream_cost":"0.1","provider_rate":{"x":1}}}]}"#,
         )
         .unwrap();
         let text = serde_json::to_string(&l.out).unwrap();
-        assert!(!text.contains("upstream"), "{text}");
-        assert!(parse(r#"{"models":[{"id":"a","name":"A","pricing":{"p":{"nested":1}}}]}"#).is_err());
+        assert!(!text.contains("upstream") && !text.contains("provider"), "{text}");
+        assert_eq!(l.out.models[0].pricing.len(), 1);
+        assert!(parse(r#"{"models":[{"id":"a","name":"A","pricing":{"prompt":{"nested":1}}}]}"#).is_err());
         assert!(parse(r#"{"models":[{"id":"a","name":"A","pricing":{}},{"id":"a","name":"B","pricing":{}}]}"#).is_err());
         assert!(parse(r#"{"updated_at":"yesterday","models":[]}"#).is_err());
         assert!(parse("not json").is_err());
