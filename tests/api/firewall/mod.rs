@@ -22,14 +22,31 @@ pub fn net_name(container_id: &str) -> String {
 
 /// The ACL as LXD holds it (`GET /1.0/network-acls/{name}`); `None` when there is none.
 pub fn acl(name: &str) -> Option<Value> {
-    let out = lxc(&["query", &format!("/1.0/network-acls/{name}")]);
-    serde_json::from_str(&out).ok()
+    query(&format!("/1.0/network-acls/{name}"))
 }
 
 /// A network's config as LXD holds it; `None` when there is none.
 pub fn network(name: &str) -> Option<Value> {
-    let out = lxc(&["query", &format!("/1.0/networks/{name}")]);
-    serde_json::from_str(&out).ok()
+    query(&format!("/1.0/networks/{name}"))
+}
+
+/// `lxc query <path>`: the object, or `None` when LXD says it is not there. Any other failure
+/// (LXD slow to answer under load) is asked again, up to five times, so that it is never taken
+/// for "not there".
+fn query(path: &str) -> Option<Value> {
+    let mut why = String::new();
+    for _ in 0..5 {
+        let out = Command::new("lxc").args(["query", path]).output().expect("lxc");
+        if out.status.success() {
+            return serde_json::from_slice(&out.stdout).ok();
+        }
+        why = String::from_utf8_lossy(&out.stderr).into_owned();
+        if why.to_ascii_lowercase().contains("not found") {
+            return None;
+        }
+        thread::sleep(std::time::Duration::from_millis(500));
+    }
+    panic!("lxc query {path} kept failing: {why}");
 }
 
 /// The instance's own devices (not the profile's).
