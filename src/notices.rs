@@ -76,3 +76,17 @@ pub async fn publish(db: &sqlx::PgPool, n: Notice) -> anyhow::Result<String> {
     tx.commit().await?;
     Ok(id)
 }
+
+/// Remove a published notice from every inbox (with a `notification.deleted` event for each
+/// account it targeted); false when there is none.
+pub async fn remove(db: &sqlx::PgPool, id: &str) -> anyhow::Result<bool> {
+    let mut tx = db.begin().await?;
+    let Some(targets) = notifications::remove(&mut *tx, id).await? else { return Ok(false) };
+    for user in &targets {
+        let data = json!({"notification_id": id});
+        let e = Event::new(EventKind::NotificationDeleted, ResourceType::Notification, id, user, data);
+        events::publish(&mut tx, e).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}

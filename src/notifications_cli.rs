@@ -58,7 +58,7 @@ pub async fn manage_notifications(cfg: Config, action: NotificationsCmd) -> anyh
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             }
             NotificationsCmd::Remove { id } => {
-                anyhow::ensure!(db::notifications::remove(&pool, id.trim()).await?, "no published notice {id:?}");
+                anyhow::ensure!(notices::remove(&pool, id.trim()).await?, "no published notice {id:?}");
                 println!("removed notice {id}");
             }
         }

@@ -155,11 +155,16 @@ pub async fn prune(db: impl PgExecutor<'_>, days: i64) -> sqlx::Result<u64> {
     Ok(r.rows_affected())
 }
 
-/// Remove a published notification; false when there is none.
-pub async fn remove(db: impl PgExecutor<'_>, id: &str) -> sqlx::Result<bool> {
-    let r =
-        sqlx::query!("delete from notification where notification_id = $1 and signal is null", id).execute(db).await?;
-    Ok(r.rows_affected() == 1)
+/// Remove a published notification: None when there is none, else the accounts it targeted
+/// (empty for a global one).
+pub async fn remove(db: impl PgExecutor<'_>, id: &str) -> sqlx::Result<Option<Vec<String>>> {
+    let row = sqlx::query!(
+        "delete from notification where notification_id = $1 and signal is null returning target_user_ids",
+        id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| r.target_user_ids.unwrap_or_default()))
 }
 
 /// A use of an auth token from an address it had not been used from.

@@ -3,7 +3,7 @@
 //! (`auth_token_ip`), whose new ones its owner is told of.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeMap, HashMap},
     net::IpAddr,
 };
 
@@ -29,11 +29,16 @@ impl Queue<TokenUse> {
 static UNAVAILABLE: crate::telemetry::Throttle = crate::telemetry::Throttle::new(std::time::Duration::from_secs(10));
 
 pub async fn flush(db: &PgPool, uses: Vec<TokenUse>) -> Flushed<TokenUse> {
-    // Every address each token was used from (for the new-address signal), and its latest use.
-    let pairs: BTreeSet<(String, String)> = uses.iter().map(|u| (u.token_id.clone(), u.ip.to_string())).collect();
+    // Each token's latest use, and the latest use from each of its addresses (the new-address
+    // signal needs every address; a batch that fails is retried with all of them).
     let mut latest: HashMap<String, (IpAddr, DateTime<Utc>)> = HashMap::new();
+    let mut by_address: BTreeMap<(String, IpAddr), DateTime<Utc>> = BTreeMap::new();
     for u in uses {
-        latest.insert(u.token_id, (u.ip, u.at));
+        let at = by_address.entry((u.token_id.clone(), u.ip)).or_insert(u.at);
+        *at = (*at).max(u.at);
+        if latest.get(&u.token_id).is_none_or(|(_, at)| *at <= u.at) {
+            latest.insert(u.token_id, (u.ip, u.at));
+        }
     }
     let (mut ids, mut ips, mut ats) = (Vec::new(), Vec::new(), Vec::new());
     for (id, (ip, at)) in &latest {
@@ -42,13 +47,13 @@ pub async fn flush(db: &PgPool, uses: Vec<TokenUse>) -> Flushed<TokenUse> {
         ats.push(*at);
     }
     let done = match crate::db::auth_tokens::record_uses(db, &ids, &ips, &ats).await {
-        Ok(_) => new_addresses(db, pairs).await,
+        Ok(_) => new_addresses(db, by_address.keys()).await,
         Err(e) => Err(e),
     };
     match done {
         Ok(_) => Flushed::Written,
         Err(e) => {
-            let rows = latest.into_iter().map(|(token_id, (ip, at))| TokenUse { token_id, ip, at }).collect();
+            let rows = by_address.into_iter().map(|((token_id, ip), at)| TokenUse { token_id, ip, at }).collect();
             super::failed(&UNAVAILABLE, "token_use", e, rows)
         }
     }
@@ -56,8 +61,8 @@ pub async fn flush(db: &PgPool, uses: Vec<TokenUse>) -> Flushed<TokenUse> {
 
 /// Record the addresses of this batch; a token used from one it had not been used from tells
 /// its owner (a security signal).
-async fn new_addresses(db: &PgPool, pairs: BTreeSet<(String, String)>) -> sqlx::Result<()> {
-    let (ids, ips): (Vec<String>, Vec<String>) = pairs.into_iter().unzip();
+async fn new_addresses(db: &PgPool, pairs: impl Iterator<Item = &(String, IpAddr)>) -> sqlx::Result<()> {
+    let (ids, ips): (Vec<String>, Vec<String>) = pairs.map(|(id, ip)| (id.clone(), ip.to_string())).unzip();
     let mut tx = db.begin().await?;
     for new in crate::db::notifications::token_addresses(&mut tx, &ids, &ips).await? {
         let signal = crate::signals::Signal::NewTokenAddress { alias: &new.alias, ip: &new.ip };

@@ -221,6 +221,17 @@ async fn notices_reach_their_accounts_and_each_account_reads_on_its_own() {
     let (ok, _, _) = cli(&app, &["remove", &welcome]);
     assert!(ok);
     assert!(!ids(&inbox(&app, &a.token).await).contains(&welcome.as_str()));
+    let reads: i64 = sqlx::query_scalar("select count(*) from notification_read where notification_id = $1")
+        .bind(&welcome)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(reads, 0, "its read state went with it");
+    // The targeted one: removed with an event for its account.
+    let (ok, _, _) = cli(&app, &["remove", &for_a]);
+    assert!(ok);
+    let deleted = count(&app, "select count(*) from event where event_type = 'notification.deleted'").await;
+    assert_eq!(deleted, 1);
     let (ok, _, _) = cli(&app, &["remove", &welcome]);
     assert!(!ok, "removing twice");
 }
