@@ -258,6 +258,29 @@ pub async fn publish(tx: &mut Tx, e: Event) -> sqlx::Result<()> {
     events::notify(&mut **tx, WRITTEN, "").await
 }
 
+/// Write `all` inside `tx` in one statement (in their order): they exist if and only if `tx`
+/// commits. Nothing is written for none.
+pub async fn publish_all(tx: &mut Tx, all: &[Event]) -> sqlx::Result<()> {
+    if all.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<events::NewEvent<'_>> = all
+        .iter()
+        .map(|e| events::NewEvent {
+            user_id: &e.user_id,
+            event_type: e.kind.as_str(),
+            resource_type: e.resource.as_str(),
+            resource_id: &e.resource_id,
+            project_id: e.project_id.as_deref(),
+            container_id: e.container_id.as_deref(),
+            realm_ids: &e.realm_ids,
+            data: &e.data,
+        })
+        .collect();
+    events::insert_all(&mut **tx, &rows).await?;
+    events::notify(&mut **tx, WRITTEN, "").await
+}
+
 /// Number the events that committed since the last numbering, in the order they became
 /// visible, one numbering transaction at a time across every replica. Returns the highest
 /// number given, if any.

@@ -241,9 +241,7 @@ where
         let mut meta = paid.meta;
         meta["answer"] = serde_json::to_value(&paid.out).map_err(anyhow::Error::from)?;
         db::ledger::set_meta(&mut tx, &paid.txn_id, &meta).await?;
-        for e in paid.events {
-            crate::events::publish(&mut tx, e).await?;
-        }
+        crate::events::publish_all(&mut tx, &paid.events).await?;
         tx.commit().await?;
         Ok((paid.out, false))
     })

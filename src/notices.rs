@@ -68,11 +68,8 @@ pub async fn publish(db: &sqlx::PgPool, n: Notice) -> anyhow::Result<String> {
     };
     let mut tx = db.begin().await?;
     let id = notifications::insert(&mut *tx, &row).await?;
-    for user in &targets {
-        let data = json!({"notification_id": id, "title": title, "type": kind, "severity": severity});
-        let e = Event::new(EventKind::NotificationCreated, ResourceType::Notification, &id, user, data);
-        events::publish(&mut tx, e).await?;
-    }
+    let data = json!({"notification_id": id, "title": title, "type": kind, "severity": severity});
+    events::publish_all(&mut tx, &for_each(&targets, EventKind::NotificationCreated, &id, &data)).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -82,11 +79,13 @@ pub async fn publish(db: &sqlx::PgPool, n: Notice) -> anyhow::Result<String> {
 pub async fn remove(db: &sqlx::PgPool, id: &str) -> anyhow::Result<bool> {
     let mut tx = db.begin().await?;
     let Some(targets) = notifications::remove(&mut *tx, id).await? else { return Ok(false) };
-    for user in &targets {
-        let data = json!({"notification_id": id});
-        let e = Event::new(EventKind::NotificationDeleted, ResourceType::Notification, id, user, data);
-        events::publish(&mut tx, e).await?;
-    }
+    let data = json!({"notification_id": id});
+    events::publish_all(&mut tx, &for_each(&targets, EventKind::NotificationDeleted, id, &data)).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// One event about notice `id` for each of `users`.
+fn for_each(users: &[String], kind: EventKind, id: &str, data: &serde_json::Value) -> Vec<Event> {
+    users.iter().map(|u| Event::new(kind, ResourceType::Notification, id, u, data.clone())).collect()
 }

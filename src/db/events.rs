@@ -38,6 +38,39 @@ pub async fn insert(db: impl PgExecutor<'_>, e: &NewEvent<'_>) -> sqlx::Result<(
     Ok(())
 }
 
+/// Insert `events` in one statement, in their order.
+pub async fn insert_all(db: impl PgExecutor<'_>, events: &[NewEvent<'_>]) -> sqlx::Result<()> {
+    let ids: Vec<String> = events.iter().map(|_| new_id()).collect();
+    let users: Vec<&str> = events.iter().map(|e| e.user_id).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type).collect();
+    let resource_types: Vec<&str> = events.iter().map(|e| e.resource_type).collect();
+    let resource_ids: Vec<&str> = events.iter().map(|e| e.resource_id).collect();
+    let projects: Vec<Option<&str>> = events.iter().map(|e| e.project_id).collect();
+    let containers: Vec<Option<&str>> = events.iter().map(|e| e.container_id).collect();
+    let realms: Vec<Value> = events.iter().map(|e| Value::from(e.realm_ids.to_vec())).collect();
+    let data: Vec<Value> = events.iter().map(|e| e.data.clone()).collect();
+    sqlx::query!(
+        "insert into event (event_id, user_id, event_type, resource_type, resource_id, project_id, container_id, \
+         realm_ids, data) \
+         select e.id, e.u, e.t, e.rt, e.ri, e.p, e.c, array(select jsonb_array_elements_text(e.r)), e.d \
+           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                       $8::jsonb[], $9::jsonb[]) with ordinality as e (id, u, t, rt, ri, p, c, r, d, n) \
+          order by e.n",
+        &ids,
+        &users as &[&str],
+        &types as &[&str],
+        &resource_types as &[&str],
+        &resource_ids as &[&str],
+        &projects as &[Option<&str>],
+        &containers as &[Option<&str>],
+        &realms,
+        &data,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// `pg_notify(channel, payload)`: delivered when (and only if) the transaction commits.
 pub async fn notify(db: impl PgExecutor<'_>, channel: &str, payload: &str) -> sqlx::Result<()> {
     sqlx::query!("select pg_notify($1, $2)", channel, payload).execute(db).await?;

@@ -31,18 +31,20 @@ static UNAVAILABLE: crate::telemetry::Throttle = crate::telemetry::Throttle::new
 pub async fn flush(db: &PgPool, uses: Vec<TokenUse>) -> Flushed<TokenUse> {
     // Each token's latest use, and the latest use from each of its addresses (the new-address
     // signal needs every address; a batch that fails is retried with all of them).
-    let mut latest: HashMap<String, (IpAddr, DateTime<Utc>)> = HashMap::new();
     let mut by_address: BTreeMap<(String, IpAddr), DateTime<Utc>> = BTreeMap::new();
     for u in uses {
-        let at = by_address.entry((u.token_id.clone(), u.ip)).or_insert(u.at);
+        let at = by_address.entry((u.token_id, u.ip)).or_insert(u.at);
         *at = (*at).max(u.at);
-        if latest.get(&u.token_id).is_none_or(|(_, at)| *at <= u.at) {
-            latest.insert(u.token_id, (u.ip, u.at));
+    }
+    let mut latest: HashMap<&str, (IpAddr, DateTime<Utc>)> = HashMap::new();
+    for ((token, ip), at) in &by_address {
+        if latest.get(token.as_str()).is_none_or(|(_, seen)| seen <= at) {
+            latest.insert(token, (*ip, *at));
         }
     }
     let (mut ids, mut ips, mut ats) = (Vec::new(), Vec::new(), Vec::new());
     for (id, (ip, at)) in &latest {
-        ids.push(id.clone());
+        ids.push(id.to_string());
         ips.push(ip.to_string());
         ats.push(*at);
     }

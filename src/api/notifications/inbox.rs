@@ -65,9 +65,8 @@ pub async fn mark_all_notifications_read(
     let mut tx = st.db.begin().await?;
     let marked = notifications::mark_all_read(&mut tx, me).await?;
     let now = ts(chrono::Utc::now());
-    for id in &marked {
-        events::publish(&mut tx, read_event(id, me, &now)).await?;
-    }
+    let read: Vec<Event> = marked.iter().map(|id| read_event(id, me, &now)).collect();
+    events::publish_all(&mut tx, &read).await?;
     tx.commit().await?;
     Ok(ApiOk::new("All notifications marked as read", ReadAllOut { count: marked.len() as i64 }))
 }
