@@ -231,6 +231,12 @@ impl ApiError {
         }
     }
 
+    /// `<status> <code>: <message>`, as a client may read it (where no envelope goes: the event
+    /// stream's connect error).
+    pub fn client_text(&self) -> String {
+        format!("{} {}: {}", self.status().as_u16(), self.code(), self.public_message())
+    }
+
     /// What the client may read. 5xx details stay in the log.
     fn public_message(&self) -> String {
         match self {

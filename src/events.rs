@@ -178,6 +178,25 @@ pub enum ResourceType {
 }
 
 impl ResourceType {
+    pub const ALL: &'static [ResourceType] = &[
+        Self::Container,
+        Self::StorageShare,
+        Self::Notification,
+        Self::Project,
+        Self::Server,
+        Self::Firewall,
+        Self::ProxyAlias,
+        Self::ProxyPermissions,
+        Self::AuthToken,
+        Self::Pool,
+        Self::User,
+        Self::ActivityLog,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|r| r.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Container => "container",

@@ -35,6 +35,7 @@ pub mod servers;
 pub mod shutdown;
 pub mod signals;
 pub mod state;
+pub mod stream;
 pub mod telemetry;
 pub mod writeback;
 
@@ -72,6 +73,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 pub fn app(state: AppState) -> Router {
     let (api, _) = routes();
     let cors = cors(&state.cfg.cors_origins);
+    let socket_io = stream::socket::middleware(&state);
     Router::new()
         .merge(api)
         .route(
@@ -89,6 +91,8 @@ pub fn app(state: AppState) -> Router {
         .layer(cors)
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::request_context))
+        // Outermost: Engine.IO requests on the events path are socket.io's (no request timeout).
+        .layer(axum::middleware::from_fn(socket_io))
         .with_state(state)
 }
 
@@ -150,6 +154,14 @@ pub async fn run(
             }
         }
     });
+    let dispatcher = tokio::spawn({
+        let (st, stop) = (state.clone(), stop.clone());
+        async move {
+            if migrated(&st, &stop).await {
+                stream::run(st.stream.clone(), st.db.clone(), stop).await
+            }
+        }
+    });
     let writers = tokio::spawn(writeback_workers(state.clone(), stop.clone()));
     tokio::spawn(register_local_host(state.clone(), stop.clone()));
     let reconciler = tokio::spawn({
@@ -205,6 +217,7 @@ pub async fn run(
         let _ = share_sweeper.await;
         let _ = rental_sweeper.await;
         let _ = numberer.await;
+        let _ = dispatcher.await;
         let _ = principals.await;
     })
     .await;

@@ -55,6 +55,8 @@ pub struct Inner {
     pub draining: AtomicBool,
     /// Resolves the host names the address rules check (proxy targets); the system's by default.
     pub resolver: Arc<dyn crate::resolver::Resolver>,
+    /// The event stream's sockets in this process (`crate::stream`).
+    pub stream: Arc<crate::stream::Hub>,
 }
 
 impl AppState {
@@ -99,6 +101,7 @@ impl AppState {
             started_at: chrono::Utc::now(),
             draining: AtomicBool::new(false),
             resolver,
+            stream: Default::default(),
         })))
     }
 }

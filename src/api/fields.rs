@@ -91,3 +91,27 @@ pub fn path_id(raw: &str, not_found: fn() -> ApiError) -> Result<&str, ApiError>
         Err(not_found())
     }
 }
+
+/// A date filter: RFC 3339, or `YYYY-MM-DD` (its first instant, or with `end_of_day` its last
+/// millisecond). A bad one is noted in `errs` under `path`.
+pub fn date(
+    path: &str,
+    v: &str,
+    end_of_day: bool,
+    errs: &mut Vec<FieldError>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::{DateTime, NaiveDate, Utc};
+    if let Ok(d) = DateTime::parse_from_rfc3339(v) {
+        return Some(d.with_timezone(&Utc));
+    }
+    match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        Ok(d) if end_of_day => {
+            d.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc() - chrono::Duration::milliseconds(1))
+        }
+        Ok(d) => d.and_hms_opt(0, 0, 0).map(|d| d.and_utc()),
+        Err(_) => {
+            errs.push(FieldError::new(path, "must be an RFC 3339 date-time or YYYY-MM-DD"));
+            None
+        }
+    }
+}

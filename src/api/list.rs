@@ -284,3 +284,18 @@ impl<T: Serialize> IntoResponse for MetaList<T> {
         json_response(StatusCode::OK, &self)
     }
 }
+
+/// `pagination` of the offset shape (c): the event history's.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OffsetPagination {
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+    pub has_more: bool,
+}
+
+impl OffsetPagination {
+    pub fn new(total: i64, limit: i64, offset: i64, shown: usize) -> Self {
+        Self { total, limit, offset, has_more: offset + (shown as i64) < total }
+    }
+}

@@ -6,6 +6,7 @@ pub(crate) mod aliases;
 pub(crate) mod auth;
 pub(crate) mod containers;
 mod env;
+pub(crate) mod events;
 mod fields;
 mod firewall;
 pub(crate) mod images;
@@ -37,6 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(containers::router())
         .merge(env::router())
+        .merge(events::router())
         .merge(firewall::router())
         .merge(images::router())
         .merge(meta::router())

@@ -384,6 +384,7 @@ leaf_types! {
     ViewMarketplace = FINANCIAL_SERVER_RENTAL_VIEW_MARKETPLACE;
     RentServers = FINANCIAL_SERVER_RENTAL_RENT_SERVERS;
     ExtendRentals = FINANCIAL_SERVER_RENTAL_EXTEND_RENTALS;
+    Events = RESOURCES_EVENTS;
 }
 
 #[cfg(test)]

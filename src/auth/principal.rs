@@ -219,6 +219,14 @@ impl FromRequestParts<AppState> for Principal {
         let credential = bearer(&parts.headers)?
             .ok_or_else(|| ApiError::unauthenticated("missing_token", "Authorization: Bearer <token> is required"))?
             .to_owned();
+        Self::from_credential(parts, st, credential).await
+    }
+}
+
+impl Principal {
+    /// Authenticate `credential` (a session JWT or an auth token) for the request `parts`
+    /// (its client address and realm), as a bearer header would be.
+    pub async fn from_credential(parts: &mut Parts, st: &AppState, credential: String) -> Result<Self, ApiError> {
         let ip = ClientIp::from_request_parts(parts, st).await?.ip;
         let realm = request_realm(parts)?;
         let principal = if credential.starts_with(tokens::PREFIX) {

@@ -1,12 +1,15 @@
 //! Reading the activity log the request layer writes (see `writeback::activity`).
 
 use axum::extract::State;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    api::list::{self, Counted, ListParams, MetaList, Unsorted},
+    api::{
+        fields,
+        list::{self, Counted, ListParams, MetaList, Unsorted},
+    },
     auth::{access::Require, permissions::perm},
     db::{activity, ts},
     envelope::{ApiOk, Envelope},
@@ -73,22 +76,6 @@ struct Filters {
     realm_id: Option<String>,
 }
 
-fn date(path: &str, v: &str, end_of_day: bool, errs: &mut Vec<FieldError>) -> Option<DateTime<Utc>> {
-    if let Ok(d) = DateTime::parse_from_rfc3339(v) {
-        return Some(d.with_timezone(&Utc));
-    }
-    match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        Ok(d) if end_of_day => {
-            d.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc() - chrono::Duration::milliseconds(1))
-        }
-        Ok(d) => d.and_hms_opt(0, 0, 0).map(|d| d.and_utc()),
-        Err(_) => {
-            errs.push(FieldError::new(path, "must be an RFC 3339 date-time or YYYY-MM-DD"));
-            None
-        }
-    }
-}
-
 fn filters(q: &ActivityQuery) -> Result<Filters> {
     let mut errs = Vec::new();
     for (path, v) in [("min_status", q.min_status), ("max_status", q.max_status)] {
@@ -99,8 +86,8 @@ fn filters(q: &ActivityQuery) -> Result<Filters> {
     if q.realm_id.as_deref().is_some_and(|r| !crate::db::is_id(r)) {
         errs.push(FieldError::new("realm_id", "must be 24 lowercase hex characters"));
     }
-    let start = q.start_date.as_deref().and_then(|v| date("start_date", v, false, &mut errs));
-    let end = q.end_date.as_deref().and_then(|v| date("end_date", v, true, &mut errs));
+    let start = q.start_date.as_deref().and_then(|v| fields::date("start_date", v, false, &mut errs));
+    let end = q.end_date.as_deref().and_then(|v| fields::date("end_date", v, true, &mut errs));
     if !errs.is_empty() {
         return Err(ApiError::validation(errs));
     }

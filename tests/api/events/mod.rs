@@ -1,3 +1,6 @@
-//! The event stream's machinery: the publisher and the numbering in commit order.
+//! Events: the publisher and the numbering in commit order, the REST history, and the live
+//! socket.io stream.
 
+mod history;
 mod order;
+mod stream;
