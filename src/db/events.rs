@@ -336,7 +336,7 @@ pub async fn seq_of(db: impl PgExecutor<'_>, event_id: &str) -> sqlx::Result<Opt
 
 /// The highest number given so far (0 for none).
 pub async fn last_seq(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
-    Ok(sqlx::query_scalar!(r#"select coalesce(max(seq), 0) as "seq!" from event"#).fetch_one(db).await?)
+    sqlx::query_scalar!(r#"select coalesce(max(seq), 0) as "seq!" from event"#).fetch_one(db).await
 }
 
 /// The users a project is shared with.

@@ -266,7 +266,7 @@ async fn an_event_made_through_one_server_process_reaches_a_socket_held_by_anoth
 async fn rest_and_socket_io_share_the_path() {
     let app = TestApp::spawn().await;
     let s = app.verified_user("same-path@example.com").await;
-    let mut w = Watcher::connect(&app.base, &s.token, None).await;
+    let w = Watcher::connect(&app.base, &s.token, None).await;
     // The REST list on the very path the socket uses.
     let r = app.get("/api/v1/events?limit=5", Some(&s.token)).await;
     r.expect(200);
