@@ -36,6 +36,7 @@ pub mod shutdown;
 pub mod signals;
 pub mod state;
 pub mod telemetry;
+pub mod vault;
 pub mod writeback;
 
 use std::{sync::atomic::Ordering, sync::Arc, time::Duration};
