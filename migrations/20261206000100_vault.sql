@@ -7,7 +7,7 @@
 create table vault_entry (
     user_id      text not null references app_user (user_id) on delete cascade,
     realm_id     text not null check (realm_id = '' or realm_id ~ '^[0-9a-f]{24}$'),
-    key          text not null check (key ~ '^[A-Za-z0-9._-]{1,256}$'),
+    key          text not null check (key ~ '^[A-Za-z0-9._-]+$' and length(key) <= 256),
     version      bigint not null check (version >= 1),
     size_bytes   bigint not null check (size_bytes >= 0),
     key_id       text not null,

@@ -50,8 +50,7 @@ impl Field {
 
 /// The associated data: none of its parts can hold a NUL (ids are hex, keys are checked).
 fn aad(at: &Place<'_>, field: Field) -> Vec<u8> {
-    format!("hoody-vault/1\0{}\0{}\0{}\0{}\0{}", at.user_id, at.realm_id, at.key, at.version, field.name())
-        .into_bytes()
+    format!("hoody-vault/1\0{}\0{}\0{}\0{}\0{}", at.user_id, at.realm_id, at.key, at.version, field.name()).into_bytes()
 }
 
 /// A version's plaintext: the value and the metadata as JSON bytes.
@@ -82,7 +81,11 @@ pub struct Sealed {
 pub fn seal(b: &SecretBox, at: &Place<'_>, plain: &Plain) -> anyhow::Result<Sealed> {
     Ok(Sealed {
         value_enc: b.seal(&aad(at, Field::Value), plain.value.as_bytes())?,
-        metadata_enc: plain.metadata_json.as_ref().map(|m| b.seal(&aad(at, Field::Metadata), m.expose())).transpose()?,
+        metadata_enc: plain
+            .metadata_json
+            .as_ref()
+            .map(|m| b.seal(&aad(at, Field::Metadata), m.expose()))
+            .transpose()?,
     })
 }
 
@@ -140,7 +143,9 @@ pub async fn rekey(db: &PgPool, b: &SecretBox, batch: i64) -> anyhow::Result<Rek
                     Err(e) => {
                         tracing::warn!(user_id = %row.user_id, realm_id = %row.realm_id, key = %row.key,
                             version = row.version, key_id = %row.key_id, error = %e, "vault value does not open; left as it is");
-                        report.unreadable.push(format!("{}/{}/{} v{}", row.user_id, row.realm_id, row.key, row.version));
+                        report
+                            .unreadable
+                            .push(format!("{}/{}/{} v{}", row.user_id, row.realm_id, row.key, row.version));
                         continue;
                     }
                 };
@@ -183,10 +188,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hoody-vault-{}", crate::db::new_id()));
         let b = SecretBox::load(Some(&"33".repeat(32)), &dir).unwrap();
         let at = Place { user_id: "u1", realm_id: "", key: "k", version: 2 };
-        let plain = Plain {
-            value: Secret::new("the value".into()),
-            metadata_json: Some(Secret::new(br#"{"a":1}"#.to_vec())),
-        };
+        let plain =
+            Plain { value: Secret::new("the value".into()), metadata_json: Some(Secret::new(br#"{"a":1}"#.to_vec())) };
         assert_eq!(plain.size_bytes(), 9 + 7);
         let s = seal(&b, &at, &plain).unwrap();
         let m = s.metadata_enc.as_deref();

@@ -52,7 +52,8 @@ impl SecretBox {
     /// Also open values sealed under these earlier keys (64 hex each).
     pub fn with_previous(mut self, keys: &[crate::secret::Secret]) -> anyhow::Result<Self> {
         for k in keys {
-            let key = hex::decode(k.as_str().trim()).context("HOODY_SECRET_KEY_PREVIOUS holds a key that is not hex")?;
+            let key =
+                hex::decode(k.as_str().trim()).context("HOODY_SECRET_KEY_PREVIOUS holds a key that is not hex")?;
             let id = key_id(&key);
             if id != self.id && !self.previous.iter().any(|(p, _)| *p == id) {
                 self.previous.push((id, cipher(&key).context("HOODY_SECRET_KEY_PREVIOUS")?));

@@ -78,19 +78,18 @@ fn event(kind: EventKind, user_id: &str, realm_id: &str, key: &str, version: i64
 ///
 /// The keys of the request's realm (`?realm_id` or the realm host; else the global scope), by
 /// name, with their metadata, sizes and times; never their values.
-#[utoipa::path(get, path = "/vault/keys", tag = "vault", security(("bearer" = [])),
+#[utoipa::path(get, path = "/vault/keys", tag = "vault", security(("bearer" = ["vault_access"])),
     params(("realm_id" = Option<String>, Query, description = "Target a specific realm (24 hex, either case); omitted: the global scope")),
     responses((status = 200, body = Envelope<Vec<ListedOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
-    extensions(("x-hoody-permission" = json!("resources.vault")), ("x-hoody-token-flag" = json!("vault_access"))))]
+    extensions(("x-hoody-permission" = json!("resources.vault"))))]
 pub async fn list_vault_keys(State(st): State<AppState>, v: VaultCaller) -> Result<ApiOk<Vec<ListedOut>>> {
     let rows = store::list(&st.db, v.user_id(), &v.realm_id).await?;
     let out = rows
         .into_iter()
         .map(|r| {
             let at = Place { user_id: v.user_id(), realm_id: &v.realm_id, key: &r.key, version: r.version };
-            let opened = vault::open_metadata(&st.sealer, &at, &r.key_id, r.metadata_enc.as_deref()).and_then(|m| {
-                m.map(|m| serde_json::from_slice(m.expose())).transpose().map_err(anyhow::Error::from)
-            });
+            let opened = vault::open_metadata(&st.sealer, &at, &r.key_id, r.metadata_enc.as_deref())
+                .and_then(|m| m.map(|m| serde_json::from_slice(m.expose())).transpose().map_err(anyhow::Error::from));
             let metadata = match opened {
                 Ok(m) => Some(m),
                 Err(e) => {
@@ -124,13 +123,13 @@ pub struct ReadQuery {
 /// reads an earlier version (the last 10 versions are kept). The `ETag` header names the
 /// version (`"file:v<N>"`), which `if-match` on a write takes back. Missing (or another
 /// account's): 404. A value whose stored bytes do not decrypt: 409 `vault_value_unreadable`.
-#[utoipa::path(get, path = "/vault/keys/{key}", tag = "vault", security(("bearer" = [])),
+#[utoipa::path(get, path = "/vault/keys/{key}", tag = "vault", security(("bearer" = ["vault_access"])),
     params(("key" = String, Path, description = "Vault key name: ^[A-Za-z0-9._-]{1,256}$"),
         ("realm_id" = Option<String>, Query, description = "Target a specific realm (24 hex, either case); omitted: the global scope"),
         ("version" = Option<i64>, Query, description = "An earlier version (1…; the last 10 are kept)")),
     responses((status = 200, body = Envelope<KeyOut>, headers(("ETag" = String, description = "\"file:v<N>\": the version read"))),
         (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
-    extensions(("x-hoody-permission" = json!("resources.vault")), ("x-hoody-token-flag" = json!("vault_access"))))]
+    extensions(("x-hoody-permission" = json!("resources.vault"))))]
 pub async fn get_vault_key(
     State(st): State<AppState>,
     v: VaultCaller,
@@ -147,9 +146,16 @@ pub async fn get_vault_key(
                 fields: vec![FieldError::new("version", "must be 1 or more")],
             })
         }
-        Some(n) => store::version(&st.db, v.user_id(), &v.realm_id, key, n).await?.ok_or_else(|| {
-            ApiError::not_found("vault_version_not_found", "No such version of this key (the last 10 are kept)")
-        })?,
+        Some(n) => match store::version(&st.db, v.user_id(), &v.realm_id, key, n).await? {
+            Some(row) => row,
+            None if store::head(&st.db, v.user_id(), &v.realm_id, key).await?.is_some() => {
+                return Err(ApiError::not_found(
+                    "vault_version_not_found",
+                    "No such version of this key (the last 10 are kept)",
+                ))
+            }
+            None => return Err(not_found()),
+        },
     };
     let at = Place { user_id: v.user_id(), realm_id: &v.realm_id, key, version: row.version };
     let plain = vault::open(&st.sealer, &at, &row.key_id, &row.value_enc, row.metadata_enc.as_deref())
@@ -175,14 +181,14 @@ pub async fn get_vault_key(
 /// `ETag` header; `if-match: file:v<N>` makes the write conditional (`file:v0`: only if the
 /// key does not exist): 412 with the current version when it is stale. Past the account's
 /// vault limit (over every realm): 422 `vault_limit_exceeded`, nothing stored.
-#[utoipa::path(put, path = "/vault/keys/{key}", tag = "vault", security(("bearer" = [])),
+#[utoipa::path(put, path = "/vault/keys/{key}", tag = "vault", security(("bearer" = ["vault_access"])),
     params(("key" = String, Path, description = "Vault key name: ^[A-Za-z0-9._-]{1,256}$"),
         ("realm_id" = Option<String>, Query, description = "Target a specific realm (24 hex, either case); omitted: the global scope"),
         ("if-match" = Option<String>, Header, description = "file:v<N>: write only if the key is at version N (0: absent)")),
     request_body = SetIn,
     responses((status = 200, body = Envelope<KeyOut>, headers(("ETag" = String, description = "\"file:v<N>\": the version written"))),
         (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
-    extensions(("x-hoody-permission" = json!("resources.vault")), ("x-hoody-token-flag" = json!("vault_access"))))]
+    extensions(("x-hoody-permission" = json!("resources.vault"))))]
 pub async fn set_vault_key(
     State(st): State<AppState>,
     v: VaultCaller,
@@ -197,7 +203,12 @@ pub async fn set_vault_key(
     }
     let plain = Plain {
         value: input.value,
-        metadata_json: metadata.as_ref().map(serde_json::to_vec).transpose().map_err(anyhow::Error::from)?.map(Secret::new),
+        metadata_json: metadata
+            .as_ref()
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(anyhow::Error::from)?
+            .map(Secret::new),
     };
     let size = plain.size_bytes();
     let limit = i64::from(st.cfg.vault_limit_mb) * super::MIB;
@@ -265,11 +276,11 @@ pub async fn set_vault_key(
 ///
 /// Deletes a key of yours in the request's realm with all its versions, permanently. Missing
 /// (or another account's): 404.
-#[utoipa::path(delete, path = "/vault/keys/{key}", tag = "vault", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/vault/keys/{key}", tag = "vault", security(("bearer" = ["vault_access"])),
     params(("key" = String, Path, description = "Vault key name: ^[A-Za-z0-9._-]{1,256}$"),
         ("realm_id" = Option<String>, Query, description = "Target a specific realm (24 hex, either case); omitted: the global scope")),
     responses((status = 200, body = Envelope<Option<String>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
-    extensions(("x-hoody-permission" = json!("resources.vault")), ("x-hoody-token-flag" = json!("vault_access"))))]
+    extensions(("x-hoody-permission" = json!("resources.vault"))))]
 pub async fn delete_vault_key(
     State(st): State<AppState>,
     v: VaultCaller,

@@ -27,10 +27,10 @@ fn round(x: f64, places: i32) -> f64 {
 /// `total_keys` and `total_size_bytes` (and `total_size_mb`) count the request's realm only (or
 /// the global scope); `limit_mb`, `used_percentage` and `remaining_mb` are over every realm of
 /// the account (the limit is one for all of them). MiB, six decimals; the percentage two.
-#[utoipa::path(get, path = "/vault/stats", tag = "vault", security(("bearer" = [])),
+#[utoipa::path(get, path = "/vault/stats", tag = "vault", security(("bearer" = ["vault_access"])),
     params(("realm_id" = Option<String>, Query, description = "Target a specific realm (24 hex, either case); omitted: the global scope")),
     responses((status = 200, body = Envelope<StatsOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
-    extensions(("x-hoody-permission" = json!("resources.vault")), ("x-hoody-token-flag" = json!("vault_access"))))]
+    extensions(("x-hoody-permission" = json!("resources.vault"))))]
 pub async fn get_vault_stats(State(st): State<AppState>, v: VaultCaller) -> Result<ApiOk<StatsOut>> {
     let (keys, bytes) = store::realm_usage(&st.db, v.user_id(), &v.realm_id).await?;
     let (_, used) = store::usage(&st.db, v.user_id()).await?;
@@ -51,10 +51,10 @@ pub async fn get_vault_stats(State(st): State<AppState>, v: VaultCaller) -> Resu
 ///
 /// Deletes every key (with every version) of yours in the request's realm, or in the global
 /// scope when the request has none; irreversible. Other realms are untouched.
-#[utoipa::path(delete, path = "/vault", tag = "vault", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/vault", tag = "vault", security(("bearer" = ["vault_access"])),
     params(("realm_id" = Option<String>, Query, description = "Target a specific realm (24 hex, either case); omitted: the global scope")),
     responses((status = 200, body = Envelope<ClearOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
-    extensions(("x-hoody-permission" = json!("resources.vault")), ("x-hoody-token-flag" = json!("vault_access"))))]
+    extensions(("x-hoody-permission" = json!("resources.vault"))))]
 pub async fn clear_vault(State(st): State<AppState>, v: VaultCaller) -> Result<ApiOk<ClearOut>> {
     let user_id = v.user_id();
     let mut tx = st.db.begin().await?;
@@ -65,7 +65,7 @@ pub async fn clear_vault(State(st): State<AppState>, v: VaultCaller) -> Result<A
         let resource = if v.realm_id.is_empty() { "global" } else { v.realm_id.as_str() };
         let mut e = Event::new(EventKind::VaultCleared, ResourceType::Vault, resource, user_id, data);
         if !v.realm_id.is_empty() {
-            e = e.in_realms(&[v.realm_id.clone()]);
+            e = e.in_realms(std::slice::from_ref(&v.realm_id));
         }
         events::publish(&mut tx, e).await?;
     }
