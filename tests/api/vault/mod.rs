@@ -4,6 +4,7 @@
 mod access;
 mod at_rest;
 mod limits;
+mod logs;
 mod routes;
 
 use reqwest::Method;
