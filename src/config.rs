@@ -26,6 +26,13 @@ pub struct Config {
     /// `HOODY_SECRET_KEY`: 64 hex characters encrypting secrets at rest; when unset, generated
     /// once and kept in the data dir.
     pub secret_key: Option<Secret>,
+    /// `HOODY_SECRET_KEY_PREVIOUS`: earlier secret keys (comma-separated, 64 hex each) that vault
+    /// values sealed before a key rotation are still opened with, until `hoody-api vault rekey`
+    /// has re-sealed them under the current key.
+    pub secret_key_previous: Vec<Secret>,
+    /// `HOODY_VAULT_LIMIT_MB`: what one account's vault may hold in all realms (values plus
+    /// metadata), in MiB (default 10).
+    pub vault_limit_mb: u32,
     /// `HOODY_TRUSTED_PROXIES`: CIDRs whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
     /// `HOODY_CORS_ORIGINS`: exact origins allowed by CORS.
@@ -406,6 +413,8 @@ impl Config {
             mail_from: "Hoody <no-reply@hoody.local>".into(),
             jwt_secret: None,
             secret_key: None,
+            secret_key_previous: Vec::new(),
+            vault_limit_mb: 10,
             trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
             log_json: false,
@@ -488,6 +497,14 @@ impl Config {
         }
         c.jwt_secret = var("HOODY_JWT_SECRET").map(Secret::new);
         c.secret_key = var("HOODY_SECRET_KEY").map(Secret::new);
+        if let Some(v) = var("HOODY_SECRET_KEY_PREVIOUS") {
+            c.secret_key_previous =
+                v.split(',').map(str::trim).filter(|k| !k.is_empty()).map(|k| Secret::new(k.to_owned())).collect();
+        }
+        c.vault_limit_mb = num("HOODY_VAULT_LIMIT_MB", c.vault_limit_mb)?;
+        if c.vault_limit_mb == 0 {
+            bail!("HOODY_VAULT_LIMIT_MB must be at least 1");
+        }
         if let Some(v) = var("HOODY_TRUSTED_PROXIES") {
             c.trusted_proxies = parse_cidrs(&v)?;
         }

@@ -140,6 +140,11 @@ kinds! {
     ServerRentalExtended = "server.rental_extended",
     /// A rental ended: its containers on the server were stopped.
     ServerRentalExpired = "server.rental_expired",
+    /// A vault key was written (its data: key, realm and version; never the value).
+    VaultKeySet = "vault.key.set",
+    VaultKeyDeleted = "vault.key.deleted",
+    /// Every key of one realm's vault (or the global scope's) was deleted.
+    VaultCleared = "vault.cleared",
 }
 
 impl EventKind {
@@ -175,6 +180,7 @@ pub enum ResourceType {
     Pool,
     User,
     ActivityLog,
+    Vault,
 }
 
 impl ResourceType {
@@ -211,6 +217,7 @@ impl ResourceType {
             Self::Pool => "pool",
             Self::User => "user",
             Self::ActivityLog => "activity_log",
+            Self::Vault => "vault",
         }
     }
 }

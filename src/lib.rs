@@ -37,6 +37,7 @@ pub mod signals;
 pub mod state;
 pub mod stream;
 pub mod telemetry;
+pub mod vault;
 pub mod writeback;
 
 use std::{sync::atomic::Ordering, sync::Arc, time::Duration};

@@ -1,5 +1,5 @@
 //! The `hoody-api` command: `serve` (default), `migrate`, `openapi`, `servers …`, `invites …`, `users …`,
-//! `images …`, `wallet credit`, `ledger verify`.
+//! `images …`, `wallet credit`, `ledger verify`, `notifications …`, `vault rekey`.
 
 use std::{
     process::ExitCode,
@@ -15,6 +15,7 @@ use hoody_api::{
 mod images_cli;
 mod money_cli;
 mod notifications_cli;
+mod vault_cli;
 
 #[derive(Parser)]
 #[command(name = "hoody-api", version, about = "The Hoody platform control plane")]
@@ -72,6 +73,11 @@ enum Command {
     Notifications {
         #[command(subcommand)]
         action: notifications_cli::NotificationsCmd,
+    },
+    /// The user vault: re-encrypt it under the current secret key (`rekey`).
+    Vault {
+        #[command(subcommand)]
+        action: vault_cli::VaultCmd,
     },
 }
 
@@ -289,6 +295,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Some(Command::Ledger { action }) => money_cli::manage_ledger(cfg, action).await,
             Some(Command::Offers { action }) => manage_offers(cfg, action).await,
             Some(Command::Notifications { action }) => notifications_cli::manage_notifications(cfg, action).await,
+            Some(Command::Vault { action }) => vault_cli::manage_vault(cfg, action).await,
             _ => serve(cfg).await,
         }
     })

@@ -29,6 +29,7 @@ use utoipa::{
         (name = "utilities", description = "Helpers"),
         (name = "waitlist", description = "The public waitlist"),
         (name = "notifications", description = "The account inbox (notices and security signals) and public notices"),
+        (name = "vault", description = "Each account's encrypted key-value vault, per realm"),
         (name = "ai", description = "The platform's AI model catalogue"),
         (name = "ops", description = "Liveness, readiness and metrics")
     )

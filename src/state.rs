@@ -29,7 +29,7 @@ pub struct Inner {
     pub cfg: Config,
     pub jwt: JwtKeys,
     pub hasher: Hasher,
-    /// Encrypts secrets at rest (TOTP secrets).
+    /// Encrypts secrets at rest (TOTP secrets, host client keys, vault values).
     pub sealer: SecretBox,
     pub mailer: Mailer,
     /// The Ed25519 key behind response signatures and identity claims.
@@ -75,7 +75,8 @@ impl AppState {
             HotConnections::new(db.connect_options().as_ref().clone(), cfg.db_hot_connections, cfg.db_acquire_timeout);
         let jwt = JwtKeys::load(cfg.jwt_secret.as_ref().map(crate::secret::Secret::as_str), &cfg.data_dir)?;
         let hasher = Hasher::new(cfg.hash_threads)?;
-        let sealer = SecretBox::load(cfg.secret_key.as_ref().map(crate::secret::Secret::as_str), &cfg.data_dir)?;
+        let sealer = SecretBox::load(cfg.secret_key.as_ref().map(crate::secret::Secret::as_str), &cfg.data_dir)?
+            .with_previous(&cfg.secret_key_previous)?;
         let mailer = Mailer::new(&cfg)?;
         let signer = Signer::load(cfg.signing_key.as_ref().map(crate::secret::Secret::as_str), &cfg.data_dir)?;
         let hosts = crate::host::registry::Hosts::new(cfg.host_limits);

@@ -23,6 +23,7 @@ pub(crate) mod tfa;
 pub(crate) mod tokens;
 pub(crate) mod users;
 mod utilities;
+mod vault;
 mod waitlist;
 pub(crate) mod wallet;
 
@@ -53,6 +54,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(tokens::router())
         .merge(users::router())
         .merge(utilities::router())
+        .merge(vault::router())
         .merge(waitlist::router())
         .merge(wallet::router());
     OpenApiRouter::new().nest("/api/v1", v1)
@@ -84,6 +86,7 @@ mod secrets_in_debug {
                 r#"{"password":"S3cret-Pass-one!","current_password":"old-seven"}"#,
             ),
             debug_of::<super::tokens::dto::CreateIn>(r#"{"alias":"x","otp_code":"112233"}"#),
+            debug_of::<super::vault::dto::SetIn>(r#"{"value":"vault-eight","metadata":{"k":"vault-nine"}}"#),
         ];
         for text in &seen {
             for secret in [
@@ -97,6 +100,8 @@ mod secrets_in_debug {
                 "654321",
                 "old-seven",
                 "112233",
+                "vault-eight",
+                "vault-nine",
             ] {
                 assert!(!text.contains(secret), "{secret} shows in {text}");
             }

@@ -102,24 +102,31 @@ fn invalid_token() -> ApiError {
 }
 
 /// The realm a request is scoped to: the first label of the host when it is a realm id, else
-/// `?realm_id=`. A malformed `realm_id` is a 400.
+/// `?realm_id=`. Either is case-insensitive (24 hex characters, uppercase lowercased). A
+/// malformed `realm_id` is a 400 naming it.
 pub fn request_realm(parts: &Parts) -> Result<Option<String>, ApiError> {
     let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(parts.uri.host());
-    if let Some(label) = host.and_then(|h| h.split('.').next()).filter(|l| crate::db::is_id(l)) {
+    if let Some(label) = host.and_then(|h| h.split('.').next()).and_then(realm_id) {
         if host.is_some_and(|h| h.contains('.')) {
-            return Ok(Some(label.to_owned()));
+            return Ok(Some(label));
         }
     }
     let query = parts.uri.query().unwrap_or("");
     for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
         if k == "realm_id" && !v.is_empty() {
-            if !crate::db::is_id(v) {
-                return Err(ApiError::bad_request("invalid_realm_id", "realm_id must be 24 lowercase hex characters"));
-            }
-            return Ok(Some(v.to_owned()));
+            return realm_id(v).map(Some).ok_or_else(|| ApiError::BadRequest {
+                code: "invalid_realm_id",
+                message: "realm_id must be 24 hexadecimal characters".into(),
+                fields: vec![crate::error::FieldError::new("realm_id", "must be 24 hexadecimal characters")],
+            });
         }
     }
     Ok(None)
+}
+
+/// A realm id in either case, lowercased.
+fn realm_id(s: &str) -> Option<String> {
+    (s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit())).then(|| s.to_ascii_lowercase())
 }
 
 /// Check a session JWT and load its user in one read; refused when its session was revoked, when

@@ -43,6 +43,7 @@ pub mod status_log;
 pub mod storage_shares;
 pub mod two_factor;
 pub mod users;
+pub mod vault;
 pub mod waitlist;
 
 use std::{

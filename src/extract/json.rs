@@ -13,21 +13,36 @@ use crate::error::{ApiError, FieldError};
 
 pub struct Json<T>(pub T);
 
+/// `Json<T>` whose strings may hold NUL (`\u0000`): for bodies that are never stored as text
+/// (the vault seals its values), where any UTF-8 string is a value.
+pub struct OpaqueJson<T>(pub T);
+
+async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    if !is_json(req.headers()) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::bad_request("invalid_body", "Could not read the request body")
+        }
+    })
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        if !is_json(req.headers()) {
-            return Err(ApiError::UnsupportedMediaType);
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::bad_request("invalid_body", "Could not read the request body")
-            }
-        })?;
-        parse_json(&bytes).map(Json)
+        parse_json(&json_bytes(req, state).await?).map(Json)
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OpaqueJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        deserialize(&json_bytes(req, state).await?).map(OpaqueJson)
     }
 }
 
@@ -45,6 +60,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
         return Err(ApiError::bad_request("invalid_body", "Strings must not contain NUL (\\u0000) characters"));
     }
+    deserialize(bytes)
+}
+
+/// Deserialize `bytes` (NUL allowed), naming the failing field.
+fn deserialize<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de);
     if value.is_ok() {

@@ -7,5 +7,5 @@ mod query;
 
 pub use client_ip::ClientIp;
 pub use if_match::IfMatch;
-pub use json::{parse_json, Json};
+pub use json::{parse_json, Json, OpaqueJson};
 pub use query::{parse_query, Path, Query};

@@ -69,5 +69,6 @@ mod users;
 mod users_cli;
 mod users_me;
 mod utilities_ip;
+mod vault;
 mod waitlist;
 mod wallet;

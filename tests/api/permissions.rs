@@ -2,8 +2,10 @@
 //! that needs a permission leaf (`x-hoody-permission`) refuses a token lacking exactly that leaf
 //! and lets one holding it through; every session-only operation (`x-hoody-session-only`)
 //! refuses auth tokens; every other authenticated operation lets a token with no permissions
-//! through. An extractor the document does not declare, or a declaration without its extractor,
-//! fails here.
+//! through. An operation that also needs a token flag (named as the bearer requirement's role,
+//! `security: [{bearer: ["vault_access"]}]`) gets tokens with it set, and refuses one holding the
+//! leaf without the flag. An
+//! extractor the document does not declare, or a declaration without its extractor, fails here.
 
 use reqwest::Method;
 use serde_json::{json, Map, Value};
@@ -31,6 +33,8 @@ struct Op {
     method: Method,
     path: String,
     leaf: Option<String>,
+    /// A token flag the operation needs besides its leaf (`vault_access`).
+    flag: Option<String>,
     session_only: bool,
 }
 
@@ -56,6 +60,9 @@ fn operations() -> Vec<Op> {
                 method: method.to_uppercase().parse().unwrap(),
                 path: concrete,
                 leaf: op["x-hoody-permission"].as_str().map(str::to_owned),
+                flag: op["security"]
+                    .as_array()
+                    .and_then(|s| s.iter().find_map(|r| r["bearer"].as_array()?.first()?.as_str().map(str::to_owned))),
                 session_only: op["x-hoody-session-only"] == json!(true),
             });
         }
@@ -85,14 +92,28 @@ async fn every_route_enforces_the_leaf_it_declares() {
             assert_eq!(r.code(), "session_required", "{} {}", op.method, op.path);
         } else if let Some(leaf) = &op.leaf {
             let without: Vec<&str> = everything.iter().copied().filter(|l| l != leaf).collect();
-            let (lacking, _) = app.new_token(&s.token, json!({"permissions": tree(&without)})).await;
+            let token_body = |held: &[&str]| {
+                let mut body = json!({"permissions": tree(held)});
+                if let Some(flag) = &op.flag {
+                    body[flag.as_str()] = json!(true);
+                }
+                body
+            };
+            let (lacking, _) = app.new_token(&s.token, token_body(&without)).await;
             let r = call(lacking).await;
             assert_eq!(r.status, 403, "{} {} without {leaf}: {}", op.method, op.path, r.text);
             assert_eq!(r.code(), "insufficient_permissions");
             assert!(r.body["message"].as_str().unwrap().contains(leaf.as_str()));
-            let (holding, _) = app.new_token(&s.token, json!({"permissions": tree(&[leaf.as_str()])})).await;
+            let (holding, _) = app.new_token(&s.token, token_body(&[leaf.as_str()])).await;
             let r = call(holding).await;
             assert_ne!(r.status, 403, "{} {} with only {leaf}: {}", op.method, op.path, r.text);
+            if let Some(flag) = &op.flag {
+                let body = json!({"permissions": tree(&everything), flag.as_str(): false});
+                let (unflagged, _) = app.new_token(&s.token, body).await;
+                let r = call(unflagged).await;
+                assert_eq!(r.status, 403, "{} {} without {flag}: {}", op.method, op.path, r.text);
+                assert!(r.body["message"].as_str().unwrap().contains(flag.as_str()), "{}", r.text);
+            }
         } else {
             let r = call(none.clone()).await;
             assert_ne!(r.status, 403, "{} {} needs no leaf but refused: {}", op.method, op.path, r.text);
