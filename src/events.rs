@@ -197,6 +197,7 @@ impl ResourceType {
         Self::Pool,
         Self::User,
         Self::ActivityLog,
+        Self::Vault,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
