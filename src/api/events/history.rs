@@ -59,7 +59,7 @@ fn done(errs: Vec<FieldError>) -> Result<()> {
 /// The events you may see (your resources' and those of projects shared with you), newest
 /// first unless sorted otherwise, at most 500 a page. `?after=<seq>` gives, oldest first, the
 /// numbered events after that one: what a client that was away missed.
-#[utoipa::path(get, path = "/events", tag = "events", security(("bearer" = [])),
+#[utoipa::path(get, path = "/events", tag = "events", security(("bearer" = ["event_access"])),
     params(EventQuery),
     responses((status = 200, body = Envelope<EventListOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("resources.events"))))]
@@ -117,7 +117,7 @@ pub async fn list_events(
 /// Get event statistics
 ///
 /// Totals by type and by resource type of the events you may see, between the dates given.
-#[utoipa::path(get, path = "/events/stats", tag = "events", security(("bearer" = [])),
+#[utoipa::path(get, path = "/events/stats", tag = "events", security(("bearer" = ["event_access"])),
     params(StatsQuery),
     responses((status = 200, body = Envelope<EventStatsOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("resources.events"))))]
@@ -154,7 +154,7 @@ pub async fn get_event_stats(
 }
 
 /// Get event details by ID
-#[utoipa::path(get, path = "/events/{id}", tag = "events", security(("bearer" = [])),
+#[utoipa::path(get, path = "/events/{id}", tag = "events", security(("bearer" = ["event_access"])),
     params(("id" = String, Path, description = "Event ID (24 hex)")),
     responses((status = 200, body = Envelope<EventOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("resources.events"))))]
@@ -172,7 +172,7 @@ pub async fn get_event(
 ///
 /// For good. Only your own events: one of a project shared with you is 403, one you cannot see
 /// 404.
-#[utoipa::path(delete, path = "/events/{id}", tag = "events", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/events/{id}", tag = "events", security(("bearer" = ["event_access"])),
     params(("id" = String, Path, description = "Event ID (24 hex)")),
     responses((status = 200, body = Envelope<Option<String>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("resources.events"))))]
@@ -198,7 +198,7 @@ pub async fn delete_event(
 ///
 /// Deletes your own events matching every filter given; at least one is needed (422 for none).
 /// `deleted_count` is how many went.
-#[utoipa::path(delete, path = "/events", tag = "events", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/events", tag = "events", security(("bearer" = ["event_access"])),
     request_body = BulkDeleteIn,
     responses((status = 200, body = Envelope<DeletedOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("resources.events"))))]
@@ -241,7 +241,7 @@ pub async fn bulk_delete_events(
 /// Cleanup old events
 ///
 /// Deletes your own events older than `retention_days` (1–365) days.
-#[utoipa::path(post, path = "/events/cleanup", tag = "events", security(("bearer" = [])),
+#[utoipa::path(post, path = "/events/cleanup", tag = "events", security(("bearer" = ["event_access"])),
     request_body = CleanupIn,
     responses((status = 200, body = Envelope<CleanupOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("resources.events"))))]
