@@ -140,6 +140,14 @@ kinds! {
     ServerRentalExtended = "server.rental_extended",
     /// A rental ended: its containers on the server were stopped.
     ServerRentalExpired = "server.rental_expired",
+    /// A pool was made (its owner's).
+    PoolCreated = "pool.created",
+    /// A pool's description or settings changed (its members').
+    PoolUpdated = "pool.updated",
+    /// A pool was deleted (its members'; its invitees get `pool.invitation_revoked`).
+    PoolDeleted = "pool.deleted",
+    /// An invitee turned an invitation down (theirs and the pool's managers').
+    PoolInvitationRejected = "pool.invitation_rejected",
 }
 
 impl EventKind {
