@@ -292,9 +292,13 @@ pub async fn set_role(conn: &mut PgConnection, pool_id: &str, user_id: &str, rol
 
 /// Delete a (non-owner) member row or invitation.
 pub async fn remove(conn: &mut PgConnection, pool_id: &str, user_id: &str) -> sqlx::Result<bool> {
-    let r = sqlx::query!("delete from pool_member where pool_id = $1 and user_id = $2 and role <> 'owner'", pool_id, user_id)
-        .execute(conn)
-        .await?;
+    let r = sqlx::query!(
+        "delete from pool_member where pool_id = $1 and user_id = $2 and role <> 'owner'",
+        pool_id,
+        user_id
+    )
+    .execute(conn)
+    .await?;
     Ok(r.rows_affected() == 1)
 }
 

@@ -67,7 +67,7 @@ pub async fn create_pool(
         .await
         .on_constraint("pool_owner_name_key", name_taken)?;
     let data = json!({"pool_id": row.pool_id, "name": row.name, "is_default": false});
-    publish_all(&mut tx, &events_for(&[me.clone()], EventKind::PoolCreated, &row.pool_id, &data)).await?;
+    publish_all(&mut tx, &events_for(std::slice::from_ref(me), EventKind::PoolCreated, &row.pool_id, &data)).await?;
     tx.commit().await?;
     Ok(ApiOk::created("Pool created", PoolCreatedOut::from(&row)))
 }

@@ -55,10 +55,7 @@ pub fn rank(role: &str) -> u8 {
 }
 
 pub fn role_too_low(needed: &str) -> ApiError {
-    ApiError::forbidden(
-        "pool_access_denied",
-        format!("Your role in this pool does not allow this (needs {needed})"),
-    )
+    ApiError::forbidden("pool_access_denied", format!("Your role in this pool does not allow this (needs {needed})"))
 }
 
 /// What a pool route needs: a token leaf and the least role in the pool.

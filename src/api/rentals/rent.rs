@@ -179,8 +179,7 @@ pub async fn rent_server(
                 currency: "USD".into(),
             },
         };
-        let data =
-            json!({"rental_id": rental_id, "days": days, "rental_end": out.rental.rental_end, "pool_id": pool});
+        let data = json!({"rental_id": rental_id, "days": days, "rental_end": out.rental.rental_end, "pool_id": pool});
         let events = vec![Event::new(EventKind::ServerRented, ResourceType::Server, id, user, data)];
         Ok((owned, Paid { txn_id, meta: m.meta, out, events }))
     })

@@ -31,7 +31,8 @@ async fn create_list_get_update_delete_and_the_default_pool() {
     assert_eq!(events(&app, &o.user_id, "pool.created", &default).await, 1);
 
     // Create: 201 with the contract's fields.
-    let r = create(&app, &o.token, json!({"name": "  Team  ", "description": "ours", "settings": {"region": "eu"}})).await;
+    let r =
+        create(&app, &o.token, json!({"name": "  Team  ", "description": "ours", "settings": {"region": "eu"}})).await;
     r.expect(201);
     let d = r.data().clone();
     let id = d["id"].as_str().unwrap().to_owned();
@@ -142,7 +143,11 @@ async fn bad_input_is_named_and_nothing_is_stored() {
     let r = put(json!({"name": "renamed"})).await;
     assert!(r.status == 422 || r.status == 400, "{}", r.text);
     let (name, settings): (String, serde_json::Value) =
-        sqlx::query_as("select name, settings from pool where pool_id = $1").bind(&id).fetch_one(&app.db).await.unwrap();
+        sqlx::query_as("select name, settings from pool where pool_id = $1")
+            .bind(&id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!((name.as_str(), settings), ("kept", json!({})));
     // Malformed and unknown ids: 404.
     app.get(&format!("{POOLS}/nope"), Some(&o.token)).await.expect(404);
@@ -227,8 +232,11 @@ async fn who_may_read_change_and_delete_a_pool() {
             assert_eq!(r.code(), "pool_access_denied");
         }
     }
-    let desc: Option<String> =
-        sqlx::query_scalar("select description from pool where pool_id = $1").bind(&id).fetch_one(&app.db).await.unwrap();
+    let desc: Option<String> = sqlx::query_scalar("select description from pool where pool_id = $1")
+        .bind(&id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!(desc, None);
 
     // Tokens: each route wants its leaf.

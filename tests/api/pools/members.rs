@@ -23,7 +23,8 @@ async fn invite_change_role_and_remove() {
     assert_eq!(events(&app, &o.user_id, "pool.invited", &id).await, 1);
     // Invited, not a member yet: the pool shows the invitation; the invitee does not see the pool.
     let g = app.get(&format!("{POOLS}/{id}"), Some(&o.token)).await;
-    let inv = g.data()["members"].as_array().unwrap().iter().find(|x| x["user"]["id"] == m.user_id.as_str()).unwrap().clone();
+    let inv =
+        g.data()["members"].as_array().unwrap().iter().find(|x| x["user"]["id"] == m.user_id.as_str()).unwrap().clone();
     assert_eq!((inv["is_authorized"].as_bool(), inv["joined_at"].clone()), (Some(false), json!(null)));
     app.get(&format!("{POOLS}/{id}"), Some(&m.token)).await.expect(404);
     // The owner may change an invitee's role too.
@@ -40,7 +41,8 @@ async fn invite_change_role_and_remove() {
     set_role(&app, &o.token, &id, &m.user_id, "user").await.expect(200);
     assert_eq!(events(&app, &m.user_id, "pool.member.role_changed", &id).await, 2, "two changes, not three");
     let g = app.get(&format!("{POOLS}/{id}"), Some(&m.token)).await;
-    let me = g.data()["members"].as_array().unwrap().iter().find(|x| x["user"]["id"] == m.user_id.as_str()).unwrap().clone();
+    let me =
+        g.data()["members"].as_array().unwrap().iter().find(|x| x["user"]["id"] == m.user_id.as_str()).unwrap().clone();
     assert_eq!((me["role"].as_str(), me["is_authorized"].as_bool()), (Some("user"), Some(true)));
 
     // Remove: gone, and told.
@@ -113,7 +115,8 @@ async fn bad_invitations_are_named_and_nothing_is_stored() {
     assert_eq!(rows(&app, &id).await, before, "nothing changed");
     // Concurrent invitations of one user: one invitation.
     let q = user(&app, "bracer").await;
-    let (a, b) = tokio::join!(invite(&app, &o.token, &id, "bracer", "user"), invite(&app, &o.token, &id, "bracer", "user"));
+    let (a, b) =
+        tokio::join!(invite(&app, &o.token, &id, "bracer", "user"), invite(&app, &o.token, &id, "bracer", "user"));
     let mut got = [a.status.as_u16(), b.status.as_u16()];
     got.sort();
     assert_eq!(got, [201, 422], "{} / {}", a.text, b.text);

@@ -59,13 +59,11 @@ pub async fn remove(app: &TestApp, token: &str, pool: &str, user_id: &str) -> Re
 
 /// The pool's member rows as (user, role, joined), by user id (ground truth).
 pub async fn rows(app: &TestApp, pool: &str) -> Vec<(String, String, bool)> {
-    sqlx::query_as(
-        "select user_id, role, joined_at is not null from pool_member where pool_id = $1 order by user_id",
-    )
-    .bind(pool)
-    .fetch_all(&app.db)
-    .await
-    .unwrap()
+    sqlx::query_as("select user_id, role, joined_at is not null from pool_member where pool_id = $1 order by user_id")
+        .bind(pool)
+        .fetch_all(&app.db)
+        .await
+        .unwrap()
 }
 
 /// How many pools the user owns (ground truth).
