@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{
     dto::{PoolCreatedOut, PoolIn, PoolListOut, PoolOut, PoolUpdateIn, SuccessOut},
-    events_for, may, PoolAccess,
+    events_for, may, pool_not_found, PoolAccess,
 };
 use crate::{
     api::fields,
@@ -121,7 +121,7 @@ pub async fn get_pool(State(st): State<AppState>, access: PoolAccess<may::ReadPo
 /// Update pool
 ///
 /// Only the owner (others: 403). `description` (`""` clears it) and `settings` (a JSON object,
-/// replacing the old) as given; what is omitted stays.
+/// replacing the old) as given; what is omitted stays (`{}` changes nothing).
 #[utoipa::path(put, path = "/pools/{id}", tag = "pools", security(("bearer" = [])),
     params(("id" = String, Path, description = "Pool ID")), request_body = PoolUpdateIn,
     responses((status = 200, body = Envelope<SuccessOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
@@ -137,6 +137,9 @@ pub async fn update_pool(
     };
     if let Some(s) = &input.settings {
         fields::json_object("settings", s, SETTINGS_MAX)?;
+    }
+    if description.is_none() && input.settings.is_none() {
+        return Ok(ApiOk::new("Nothing to update", SuccessOut::yes()));
     }
     let id = &access.pool.pool_id;
     let mut tx = st.db.begin().await?;
@@ -169,7 +172,7 @@ pub async fn delete_pool(State(st): State<AppState>, access: PoolAccess<may::Del
     }
     let id = &access.pool.pool_id;
     let mut tx = st.db.begin().await?;
-    let gone = pools::delete(&mut tx, id).await?.ok_or_else(super::pool_not_found)?;
+    let gone = pools::delete(&mut tx, id).await?.ok_or_else(pool_not_found)?;
     let data = json!({"pool_id": id, "name": access.pool.name});
     let (joined, invited): (Vec<_>, Vec<_>) = gone.into_iter().partition(|(_, j)| *j);
     let joined: Vec<String> = joined.into_iter().map(|(u, _)| u).collect();

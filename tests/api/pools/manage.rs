@@ -71,7 +71,25 @@ async fn create_list_get_update_delete_and_the_default_pool() {
     put(json!({})).await.expect(200);
     let g = app.get(&format!("{POOLS}/{id}"), Some(&o.token)).await;
     assert_eq!((g.data()["settings"].clone(), g.data()["description"].clone()), (json!({"a": 1}), json!(null)));
-    assert_eq!(events(&app, &o.user_id, "pool.updated", &id).await, 3);
+    assert_eq!(events(&app, &o.user_id, "pool.updated", &id).await, 2, "an empty body changed nothing");
+
+    // An Idempotency-Key: the repeat gets the first pool, no second one.
+    let keyed = |name: &'static str| {
+        app.request_with(
+            Method::POST,
+            POOLS,
+            Some(&o.token),
+            &[("idempotency-key", "pool-k1")],
+            Some(json!({"name": name})),
+        )
+    };
+    let first = keyed("keyed").await;
+    first.expect(201);
+    let again = keyed("keyed").await;
+    again.expect(201);
+    assert_eq!(again.data()["id"], first.data()["id"]);
+    let keyed_id = first.data()["id"].as_str().unwrap().to_owned();
+    app.request(Method::DELETE, &format!("{POOLS}/{keyed_id}"), Some(&o.token), None).await.expect(200);
 
     // The list: the default first, then by age.
     let r = app.get(POOLS, Some(&o.token)).await;
