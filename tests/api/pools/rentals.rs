@@ -1,6 +1,6 @@
 //! Servers rented for a pool: only a pool its renter owns or administers; the pool's accepted
-//! members may use the server (the renter's check everywhere: commands, containers) until they
-//! leave or the pool goes; an order made for a pool delivers a rental for it.
+//! members may use the server (the renter's check everywhere: commands, containers, one
+//! capacity) until they leave or the pool goes; an order made for a pool delivers a rental for it.
 
 use std::time::Duration;
 
@@ -179,6 +179,16 @@ async fn members_containers_run_on_the_pools_server_and_stop_when_they_leave() {
     let q = app.project(&s.token, "outside").await;
     let r = app.create(&s.token, &q, json!({"name": "intruder"})).await;
     assert_eq!((r.status.as_u16(), r.code()), (403, "server_not_rented"));
+    // One capacity for the pool: with room for one, the member's container fills it for the
+    // renter too.
+    sqlx::query("update server set max_containers = 1 where server_id = $1")
+        .bind(&app.server_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let op = app.project(&o.token, "renters-own").await;
+    let r = app.create(&o.token, &op, json!({"name": "owners"})).await;
+    assert_eq!((r.status.as_u16(), r.code()), (409, "server_full"));
     // Several sweeps pass: it keeps running while they are a member.
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(lxc_status(&lxd_name), "RUNNING");
