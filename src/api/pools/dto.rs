@@ -147,6 +147,14 @@ pub struct UserRef {
     pub alias: Option<String>,
 }
 
+/// Who sent an invitation (`alias` null when they have none).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InviterOut {
+    pub id: String,
+    pub username: String,
+    pub alias: Option<String>,
+}
+
 /// A member, or an invitation not accepted yet (`is_authorized: false`, `joined_at: null`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberOut {
@@ -219,14 +227,14 @@ pub struct InvitationOut {
     pub pool_name: String,
     pub pool_description: Option<String>,
     pub role: String,
-    pub invited_by: Option<UserRef>,
+    pub invited_by: Option<InviterOut>,
     pub invited_at: String,
 }
 
 impl From<InvitationRow> for InvitationOut {
     fn from(r: InvitationRow) -> Self {
         let invited_by = match (r.inviter_id, r.inviter_username) {
-            (Some(id), Some(username)) => Some(UserRef { id, username, alias: r.inviter_alias }),
+            (Some(id), Some(username)) => Some(InviterOut { id, username, alias: r.inviter_alias }),
             _ => None,
         };
         Self {

@@ -33,6 +33,7 @@ async fn pending_accept_and_reject() {
     assert_eq!(one["role"], "admin");
     assert_eq!(one["invited_by"]["id"], o.user_id.as_str());
     assert_eq!(one["invited_by"]["username"], "vowner");
+    assert_eq!(one["invited_by"]["alias"], json!(null), "`alias: string | null`: sent as null");
     assert!(one["invited_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(list[0]["pool_description"], json!(null));
     // Nobody else sees them, nor may answer them.
