@@ -145,6 +145,14 @@ kinds! {
     VaultKeyDeleted = "vault.key.deleted",
     /// Every key of one realm's vault (or the global scope's) was deleted.
     VaultCleared = "vault.cleared",
+    /// A pool was made (its owner's).
+    PoolCreated = "pool.created",
+    /// A pool's description or settings changed (its members').
+    PoolUpdated = "pool.updated",
+    /// A pool was deleted (its members'; its invitees get `pool.invitation_revoked`).
+    PoolDeleted = "pool.deleted",
+    /// An invitee turned an invitation down (theirs and the pool's managers').
+    PoolInvitationRejected = "pool.invitation_rejected",
 }
 
 impl EventKind {

@@ -130,6 +130,8 @@ pub async fn deliver(db: &PgPool, server_id: &str, reservation_id: &str) -> anyh
         frozen: &frozen,
         txn_id: &r.txn_id,
         reservation_id: Some(reservation_id),
+        // The reservation's pool, if any (taken by the insert).
+        pool_id: None,
     };
     anyhow::ensure!(rentals::insert(&mut tx, &n).await?, "the server already has an active rental");
     rentals::fulfil(&mut tx, reservation_id, server_id, &rental_id).await?;

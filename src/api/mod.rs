@@ -13,6 +13,7 @@ pub(crate) mod images;
 pub mod list;
 mod meta;
 mod notifications;
+pub(crate) mod pools;
 pub(crate) mod projects;
 pub(crate) mod proxy;
 mod realms;
@@ -44,6 +45,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(images::router())
         .merge(meta::router())
         .merge(notifications::router())
+        .merge(pools::router())
         .merge(projects::router())
         .merge(proxy::router())
         .merge(rentals::router())

@@ -372,6 +372,7 @@ leaf_types! {
     Realms = RESOURCES_REALMS;
     ProjectsCreate = PROJECTS_CREATE;
     ProjectsRead = PROJECTS_READ;
+    ProjectsUpdate = PROJECTS_UPDATE;
     ContainersRead = CONTAINERS_READ;
     ContainersCreate = CONTAINERS_CREATE;
     ProxyAliases = RESOURCES_PROXY_ALIASES;

@@ -26,6 +26,7 @@ pub mod oauth;
 pub mod payment_intents;
 pub mod payment_methods;
 pub mod permissions;
+pub mod pools;
 pub mod projects;
 pub mod proxy_aliases;
 pub mod proxy_file;

@@ -111,12 +111,23 @@ pub async fn rented_capacity(tx: &mut Tx, server_id: &str) -> sqlx::Result<Optio
     .await
 }
 
-/// `owner_id`'s containers on a server that use it: every one not failed or being deleted
-/// (prespawned too). (What another renter left there, stopped, is theirs, not this capacity's.)
+/// The containers on a server that use `owner_id`'s capacity there: every one not failed or
+/// being deleted (prespawned too) of theirs, and, when the server's rental is a pool's that
+/// they share (as its renter or an accepted member), those of the renter and every accepted
+/// member too: one capacity for the pool. (What another renter left there, stopped, is theirs,
+/// not this capacity's.)
 pub async fn on_server(db: impl PgExecutor<'_>, server_id: &str, owner_id: &str) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
-        r#"select count(*) as "n!" from container c join project p on p.project_id = c.project_id
-            where c.server_id = $1 and p.user_id = $2 and c.status not in ('failed', 'deleting')"#,
+        r#"with r as (select user_id, pool_id from rental
+                       where server_id = $1 and status = 'active' and rental_end > now() and pool_id is not null
+                         and (user_id = $2 or exists (select 1 from pool_member m where m.pool_id = rental.pool_id
+                                                       and m.user_id = $2 and m.joined_at is not null))),
+                users as (select $2::text as u
+                          union select user_id from r
+                          union select m.user_id from r join pool_member m on m.pool_id = r.pool_id
+                                 where m.joined_at is not null)
+           select count(*) as "n!" from container c join project p on p.project_id = c.project_id
+            where c.server_id = $1 and p.user_id in (select u from users) and c.status not in ('failed', 'deleting')"#,
         server_id,
         owner_id
     )

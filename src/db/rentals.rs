@@ -5,11 +5,13 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgExecutor};
 
-/// Whether `user_id` holds an active, unexpired rental of `server_id`.
+/// Whether `user_id` may use `server_id` as its renter: they hold an active, unexpired rental of
+/// it, or it is rented for a pool they are an accepted member of.
 pub async fn rents(db: impl PgExecutor<'_>, user_id: &str, server_id: &str) -> sqlx::Result<bool> {
     let found = sqlx::query_scalar!(
-        "select exists(select 1 from rental where server_id = $1 and user_id = $2 and status = 'active' \
-         and rental_end > now()) as \"found!\"",
+        "select exists(select 1 from rental r where r.server_id = $1 and r.status = 'active' and r.rental_end > now() \
+           and (r.user_id = $2 or exists (select 1 from pool_member m where m.pool_id = r.pool_id \
+                                           and m.user_id = $2 and m.joined_at is not null))) as \"found!\"",
         server_id,
         user_id
     )
@@ -211,6 +213,8 @@ pub struct NewRental<'a> {
     pub frozen: &'a Value,
     pub txn_id: &'a str,
     pub reservation_id: Option<&'a str>,
+    /// The pool it is rented for (a reservation's delivery takes the reservation's).
+    pub pool_id: Option<&'a str>,
 }
 
 /// A new active rental from now for `days`; false when the server has an active rental
@@ -218,8 +222,9 @@ pub struct NewRental<'a> {
 pub async fn insert(conn: &mut PgConnection, n: &NewRental<'_>) -> sqlx::Result<bool> {
     let done = sqlx::query!(
         "insert into rental (rental_id, user_id, server_id, rental_end, hold_days, amount_cents, setup_fee_cents, \
-         total_paid_cents, renewal_pricing_frozen, txn_id, reservation_id) \
-         values ($1, $2, $3, now() + make_interval(days => $4::int), $5, $6::bigint, $7::bigint, $6::bigint + $7::bigint, $8, $9, $10) \
+         total_paid_cents, renewal_pricing_frozen, txn_id, reservation_id, pool_id) \
+         values ($1, $2, $3, now() + make_interval(days => $4::int), $5, $6::bigint, $7::bigint, $6::bigint + $7::bigint, $8, $9, $10, \
+                 coalesce($11::text, (select pool_id from reservation where reservation_id = $10))) \
          on conflict (server_id) where status = 'active' do nothing",
         n.rental_id,
         n.user_id,
@@ -231,6 +236,7 @@ pub async fn insert(conn: &mut PgConnection, n: &NewRental<'_>) -> sqlx::Result<
         n.frozen,
         n.txn_id,
         n.reservation_id,
+        n.pool_id,
     )
     .execute(conn)
     .await?;
@@ -323,18 +329,21 @@ pub async fn expire_due(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec
     .await
 }
 
-/// Containers that run (or are paused) on a server their owner rented and rents no more: the
-/// ones an ended rental leaves to stop (found again on every pass, so a stop that failed, or a
-/// container that came up while its rental ended, is stopped on a later one).
+/// Containers that run (or are paused) on a rented server their owner may use no more: the ones
+/// an ended rental leaves to stop, and those of a pool's members once they leave the pool (or
+/// the pool goes) while someone else rents the server (found again on every pass, so a stop
+/// that failed, or a container that came up while its use ended, is stopped on a later one).
 pub async fn left_running(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar!(
         "select c.container_id from container c join project p on p.project_id = c.project_id \
          join server s on s.server_id = c.server_id \
          where c.status in ('running', 'paused') and not s.is_free \
-           and exists (select 1 from rental r where r.server_id = c.server_id and r.user_id = p.user_id \
-                       and r.status <> 'active') \
-           and not exists (select 1 from rental r where r.server_id = c.server_id and r.user_id = p.user_id \
-                           and r.status = 'active' and r.rental_end > now()) \
+           and exists (select 1 from rental r where r.server_id = c.server_id \
+                       and ((r.user_id = p.user_id and r.status <> 'active') or r.user_id <> p.user_id)) \
+           and not exists (select 1 from rental r where r.server_id = c.server_id \
+                           and r.status = 'active' and r.rental_end > now() \
+                           and (r.user_id = p.user_id or exists (select 1 from pool_member m \
+                                where m.pool_id = r.pool_id and m.user_id = p.user_id and m.joined_at is not null))) \
          order by c.container_id limit $1",
         limit
     )
@@ -463,15 +472,18 @@ pub struct NewReservation<'a> {
     pub rental_cents: i64,
     pub snapshot: &'a Value,
     pub txn_id: &'a str,
+    /// The pool the server is ordered for.
+    pub pool_id: Option<&'a str>,
 }
 
 pub async fn insert_reservation(conn: &mut PgConnection, n: &NewReservation<'_>) -> sqlx::Result<ReservationRow> {
     sqlx::query_as!(
         ReservationRow,
         "insert into reservation (reservation_id, user_id, offer_id, days, ready_by, delivery_hours_quoted, \
-         setup_time_minutes_quoted, hold_days_quoted, rental_cents, setup_fee_cents, total_paid_cents, offer_snapshot, txn_id) \
+         setup_time_minutes_quoted, hold_days_quoted, rental_cents, setup_fee_cents, total_paid_cents, offer_snapshot, txn_id, \
+         pool_id) \
          values ($1, $2, $3, $4, now() + make_interval(hours => $5::int, mins => $6::int), $5, $6, $7, $8, $9, \
-         $8::bigint + $9::bigint, $10, $11) \
+         $8::bigint + $9::bigint, $10, $11, $12) \
          returning reservation_id, user_id, offer_id, days, state, ready_by, delivery_hours_quoted, \
          setup_time_minutes_quoted, hold_days_quoted, rental_cents, setup_fee_cents, total_paid_cents, offer_snapshot, \
          server_id, rental_id, txn_id, created_at",
@@ -486,6 +498,7 @@ pub async fn insert_reservation(conn: &mut PgConnection, n: &NewReservation<'_>)
         n.offer.setup_fee_cents,
         n.snapshot,
         n.txn_id,
+        n.pool_id,
     )
     .fetch_one(conn)
     .await

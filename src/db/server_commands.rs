@@ -79,12 +79,13 @@ pub async fn pattern_misses(db: impl PgExecutor<'_>, values: &[String], patterns
     .await
 }
 
-/// The caller's rental of the server as `server_info` shows it: the running one's status, else
-/// the latest one's.
+/// The caller's rental of the server (theirs, or one for a pool they are a member of) as
+/// `server_info` shows it: the running one's status, else the latest one's.
 pub async fn rental_status(db: impl PgExecutor<'_>, user_id: &str, server_id: &str) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar!(
         "select case when status = 'active' and rental_end <= now() then 'expired' else status end as \"s!\" \
-         from rental where user_id = $1 and server_id = $2 \
+         from rental r where server_id = $2 and (user_id = $1 or exists (select 1 from pool_member m \
+           where m.pool_id = r.pool_id and m.user_id = $1 and m.joined_at is not null)) \
          order by (status = 'active' and rental_end > now()) desc, created_at desc limit 1",
         user_id,
         server_id

@@ -54,6 +54,7 @@ mod notifications;
 mod openapi_doc;
 mod outage;
 mod permissions;
+mod pools;
 mod projects;
 mod proxy;
 mod quotas;

@@ -9,7 +9,7 @@ use crate::{db::rentals::SpecRow, money};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RentIn {
-    /// Pools are not available yet: any value → 422 `pools_unavailable`.
+    /// A pool you own or administer (24 hex): its accepted members may use the server too.
     pub pool_id: Option<String>,
     /// Days to rent: one of the server's `available_durations`.
     #[schema(minimum = 1, maximum = 3650)]
@@ -470,7 +470,7 @@ pub struct ReserveIn {
     pub max_charge_cents: Option<i64>,
     /// Makes the order once-only (1–255 visible ASCII characters).
     pub idempotency_key: String,
-    /// Pools are not available yet: any value → 422 `pools_unavailable`.
+    /// A pool you own or administer (24 hex): its accepted members may use the server too.
     pub pool_id: Option<String>,
 }
 

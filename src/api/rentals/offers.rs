@@ -53,7 +53,8 @@ pub async fn list_server_offers(
 /// Orders the offer's machine for `days` (one of its durations), charged at once from your
 /// general balance: the days' price plus the setup fee (which `max_charge_cents` must confirm
 /// when there is one). The same rules as renting: a default payment method (412), the balance
-/// (402), `pool_id` → 422 `pools_unavailable`; an offer with no stock left is 409. The body's
+/// (402), `pool_id` a pool you own or administer (the rental made on delivery is for it); an
+/// offer with no stock left is 409. The body's
 /// `idempotency_key` (or the `Idempotency-Key` header) makes it once-only: a repeat gets the
 /// first reservation with `replayed: true`.
 #[utoipa::path(post, path = "/offers/{id}/reserve", tag = "serverRental", security(("bearer" = [])),
@@ -70,11 +71,13 @@ pub async fn reserve_server_offer(
     let id = path_id(&id, offer_not_found)?;
     let days = days_of("days", input.days)?;
     let cap = max_charge(input.max_charge_cents)?;
-    if input.pool_id.is_some() {
-        return Err(ApiError::unprocessable("pools_unavailable", "pool_id", "pools are not available yet"));
-    }
+    let pool = match input.pool_id.as_deref() {
+        Some(raw) => Some(crate::api::pools::for_rental(&st, &me, raw).await?),
+        None => None,
+    };
+    let pool = pool.as_deref();
     let user = &me.user.user_id;
-    let what = format!("reserve\n{id}\n{days}\n{}", cap.unwrap_or(-1));
+    let what = format!("reserve\n{id}\n{days}\n{}\n{}", cap.unwrap_or(-1), pool.unwrap_or(""));
     let key = ledger::key_of(&headers, Some(&input.idempotency_key))?.map(|k| Key::client(k, &what));
     let key = &key;
     let (mut out, replayed) = ledger::once(&st.db, user, key.as_ref(), |mut owned| async move {
@@ -124,6 +127,7 @@ pub async fn reserve_server_offer(
             rental_cents: price,
             snapshot: &snapshot,
             txn_id: &txn_id,
+            pool_id: pool,
         };
         let row = rentals::insert_reservation(tx, &n).await?;
         let out = ReserveOut { reservation: ReservationOut::from(row), replayed: false };

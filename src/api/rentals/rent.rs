@@ -71,8 +71,10 @@ fn server_missing() -> ApiError {
 /// server's setup fee; with a setup fee, `max_charge_cents` must confirm the total. Needs a
 /// saved default payment method (412 `payment_method_required`) and a balance that covers it
 /// (402 `insufficient_funds`); a server rented by someone else is 409. Once rented, your
-/// containers may go on it (`server_id` in a container create) until the rental ends. With an
-/// `Idempotency-Key`, a repeat gets the first answer and pays nothing.
+/// containers may go on it (`server_id` in a container create) until the rental ends; with
+/// `pool_id` (a pool you own or administer: else 404, or 403 for a member with role `user`),
+/// so may the pool's accepted members' while they are members. With an `Idempotency-Key`, a
+/// repeat gets the first answer and pays nothing.
 #[utoipa::path(post, path = "/servers/{id}/rent", tag = "serverRental", security(("bearer" = [])),
     params(("id" = String, Path, description = "Server ID"), crate::idempotency::LedgerKeyHeader), request_body = RentIn,
     responses((status = 200, body = Envelope<RentOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
@@ -87,12 +89,14 @@ pub async fn rent_server(
     let id = server_id(&id, server_missing)?;
     let days = days_of("rental_days", input.rental_days)?;
     let cap = max_charge(input.max_charge_cents)?;
-    if input.pool_id.is_some() {
-        return Err(ApiError::unprocessable("pools_unavailable", "pool_id", "pools are not available yet"));
-    }
+    let pool = match input.pool_id.as_deref() {
+        Some(raw) => Some(crate::api::pools::for_rental(&st, &me, raw).await?),
+        None => None,
+    };
+    let pool = pool.as_deref();
     let user = &me.user.user_id;
-    let key =
-        ledger::key_of(&headers, None)?.map(|k| Key::client(k, &format!("rent\n{id}\n{days}\n{}", cap.unwrap_or(-1))));
+    let what = format!("rent\n{id}\n{days}\n{}\n{}", cap.unwrap_or(-1), pool.unwrap_or(""));
+    let key = ledger::key_of(&headers, None)?.map(|k| Key::client(k, &what));
     let key = &key;
     let (out, replayed) = ledger::once(&st.db, user, key.as_ref(), |mut owned| async move {
         let tx = &mut owned;
@@ -150,6 +154,7 @@ pub async fn rent_server(
             frozen: &frozen,
             txn_id: &txn_id,
             reservation_id: None,
+            pool_id: pool,
         };
         if !rentals::insert(tx, &n).await? {
             return Err(not_available());
@@ -174,7 +179,7 @@ pub async fn rent_server(
                 currency: "USD".into(),
             },
         };
-        let data = json!({"rental_id": rental_id, "days": days, "rental_end": out.rental.rental_end});
+        let data = json!({"rental_id": rental_id, "days": days, "rental_end": out.rental.rental_end, "pool_id": pool});
         let events = vec![Event::new(EventKind::ServerRented, ResourceType::Server, id, user, data)];
         Ok((owned, Paid { txn_id, meta: m.meta, out, events }))
     })

@@ -37,9 +37,10 @@ async fn rent_extend_read_and_every_refusal() {
         assert!(r.status == 422 || r.status == 400, "{body}: {}", r.text);
         assert_eq!(r.body["details"]["fields"][0]["path"], field, "{body}");
     }
+    // A pool that is not yours: 404 (pools/rentals.rs has the rest).
     let r = rent(&app, &u.token, &s, json!({"rental_days": 7, "pool_id": "0123456789abcdef01234567"})).await;
-    r.expect(422);
-    assert_eq!(r.code(), "pools_unavailable");
+    r.expect(404);
+    assert_eq!(r.code(), "pool_not_found");
     // A setup fee needs max_charge_cents confirming the total (7 × 1.00 + 10.00).
     let r = rent(&app, &u.token, &fee, json!({"rental_days": 7})).await;
     r.expect(422);
