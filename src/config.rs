@@ -26,12 +26,12 @@ pub struct Config {
     /// `HOODY_SECRET_KEY`: 64 hex characters encrypting secrets at rest; when unset, generated
     /// once and kept in the data dir.
     pub secret_key: Option<Secret>,
-    /// `HOODY_SECRET_KEY_PREVIOUS`: earlier secret keys (comma-separated, 64 hex each) that vault
-    /// values sealed before a key rotation are still opened with, until `hoody-api vault rekey`
-    /// has re-sealed them under the current key.
+    /// `HOODY_SECRET_KEY_PREVIOUS`: earlier secret keys (comma-separated, 64 hex each) that what
+    /// was sealed before a key rotation is still opened with. `hoody-api vault rekey` re-seals
+    /// only the vault; TOTP secrets and the other sealed values still need the old key listed.
     pub secret_key_previous: Vec<Secret>,
     /// `HOODY_VAULT_LIMIT_MB`: what one account's vault may hold in all realms (values plus
-    /// metadata), in MiB (default 10).
+    /// metadata, the earlier versions kept included), in MiB (default 10).
     pub vault_limit_mb: u32,
     /// `HOODY_TRUSTED_PROXIES`: CIDRs whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,

@@ -159,7 +159,7 @@ pub async fn run(
         let (st, stop) = (state.clone(), stop.clone());
         async move {
             if migrated(&st, &stop).await {
-                stream::run(st.stream.clone(), st.db.clone(), stop).await
+                stream::run(st, stop).await
             }
         }
     });

@@ -131,7 +131,7 @@ pub async fn after(db: impl PgExecutor<'_>, after: i64, limit: i64) -> sqlx::Res
 /// Which events a reader may see: their own and those of the projects shared with them, in the
 /// request's realm when it has one. `$1` the reader, `$2` the realm (or null).
 const VISIBLE: &str =
-    "(e.user_id = $1 or e.project_id in (select project_id from project_permission where user_id = $1)) \
+    "(e.user_id = $1 or e.project_id = any(array(select project_id from project_permission where user_id = $1))) \
      and ($2::text is null or $2 = any(e.realm_ids))";
 
 /// The history's filters (all optional).
@@ -237,7 +237,7 @@ pub async fn stats(
         r#"select e.event_type, e.resource_type, count(*) as "count!", min(e.created_at) as oldest,
                   max(e.created_at) as newest
              from event e
-            where (e.user_id = $1 or e.project_id in (select project_id from project_permission where user_id = $1))
+            where (e.user_id = $1 or e.project_id = any(array(select project_id from project_permission where user_id = $1)))
               and ($2::text is null or $2 = any(e.realm_ids))
               and ($3::timestamptz is null or e.created_at >= $3) and ($4::timestamptz is null or e.created_at <= $4)
             group by e.event_type, e.resource_type"#,
@@ -317,7 +317,7 @@ pub async fn visible_after(
         r#"select seq as "seq!", event_id, user_id, event_type, resource_type, resource_id, project_id, container_id,
                   realm_ids, data, created_at
              from event e
-            where (e.user_id = $1 or e.project_id in (select project_id from project_permission where user_id = $1))
+            where (e.user_id = $1 or e.project_id = any(array(select project_id from project_permission where user_id = $1)))
               and ($2::text is null or $2 = any(e.realm_ids)) and e.seq > $3
             order by e.seq limit $4"#,
         reader,
@@ -329,9 +329,24 @@ pub async fn visible_after(
     .await
 }
 
-/// The number of a visible event, by its id (where a reconnecting stream resumes).
-pub async fn seq_of(db: impl PgExecutor<'_>, event_id: &str) -> sqlx::Result<Option<i64>> {
-    Ok(sqlx::query_scalar!("select seq from event where event_id = $1", event_id).fetch_optional(db).await?.flatten())
+/// The number of an event `reader` may see, by its id (where a reconnecting stream resumes).
+pub async fn seq_of(
+    db: impl PgExecutor<'_>,
+    reader: &str,
+    realm: Option<&str>,
+    event_id: &str,
+) -> sqlx::Result<Option<i64>> {
+    Ok(sqlx::query_scalar!(
+        "select seq from event e where e.event_id = $3 \
+            and (e.user_id = $1 or e.project_id = any(array(select project_id from project_permission where user_id = $1))) \
+            and ($2::text is null or $2 = any(e.realm_ids))",
+        reader,
+        realm,
+        event_id
+    )
+    .fetch_optional(db)
+    .await?
+    .flatten())
 }
 
 /// The highest number given so far (0 for none).

@@ -117,11 +117,13 @@ pub async fn head(
     Ok(row.map(|r| (r.version, r.size_bytes)))
 }
 
-/// The account's keys and bytes over every realm (current versions).
+/// The account's keys, and the bytes its vault holds over all realms: current values and the
+/// earlier versions kept (they are stored too, so they count against the limit).
 pub async fn usage(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<(i64, i64)> {
     let r = sqlx::query!(
-        r#"select count(*) as "keys!", coalesce(sum(size_bytes), 0)::bigint as "bytes!"
-             from vault_entry where user_id = $1"#,
+        r#"select (select count(*) from vault_entry where user_id = $1) as "keys!",
+                  ((select coalesce(sum(size_bytes), 0) from vault_entry where user_id = $1)
+                   + (select coalesce(sum(size_bytes), 0) from vault_version where user_id = $1))::bigint as "bytes!""#,
         user_id
     )
     .fetch_one(db)
@@ -172,6 +174,27 @@ pub async fn insert(conn: &mut PgConnection, v: &NewValue<'_>) -> sqlx::Result<(
     .fetch_one(conn)
     .await?;
     Ok((r.created_at, r.updated_at))
+}
+
+/// The bytes of a key's earlier versions a write of `version` prunes (those at or below
+/// `version - KEEP`).
+pub async fn pruned_by(
+    db: impl PgExecutor<'_>,
+    user_id: &str,
+    realm_id: &str,
+    key: &str,
+    version: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select coalesce(sum(size_bytes), 0)::bigint as "bytes!" from vault_version
+            where user_id = $1 and realm_id = $2 and key = $3 and version <= $4"#,
+        user_id,
+        realm_id,
+        key,
+        version - KEEP
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// Replace a key's current version with `v` (the next one), keeping the one it replaces as an
@@ -289,8 +312,8 @@ pub async fn stale(
     }
 }
 
-/// Store `row` sealed again under `key_id`, if it is still the version it was when read (a write
-/// meanwhile sealed its new version under the current key already). True when stored.
+/// Store `row` sealed again under `key_id`, if it is still the very bytes that were read (a write
+/// meanwhile, or a delete and a new write of the same version, leaves it alone). True when stored.
 pub async fn reseal(
     db: impl PgExecutor<'_>,
     history: bool,
@@ -302,7 +325,8 @@ pub async fn reseal(
     let r = if history {
         sqlx::query!(
             "update vault_version set key_id = $6, value_enc = $7, metadata_enc = $8 \
-              where user_id = $1 and realm_id = $2 and key = $3 and version = $4 and key_id = $5",
+              where user_id = $1 and realm_id = $2 and key = $3 and version = $4 and key_id = $5 \
+                and value_enc = $9",
             row.user_id,
             row.realm_id,
             row.key,
@@ -310,14 +334,16 @@ pub async fn reseal(
             row.key_id,
             key_id,
             value_enc,
-            metadata_enc
+            metadata_enc,
+            &row.value_enc[..]
         )
         .execute(db)
         .await?
     } else {
         sqlx::query!(
             "update vault_entry set key_id = $6, value_enc = $7, metadata_enc = $8 \
-              where user_id = $1 and realm_id = $2 and key = $3 and version = $4 and key_id = $5",
+              where user_id = $1 and realm_id = $2 and key = $3 and version = $4 and key_id = $5 \
+                and value_enc = $9",
             row.user_id,
             row.realm_id,
             row.key,
@@ -325,7 +351,8 @@ pub async fn reseal(
             row.key_id,
             key_id,
             value_enc,
-            metadata_enc
+            metadata_enc,
+            &row.value_enc[..]
         )
         .execute(db)
         .await?

@@ -25,17 +25,39 @@ use std::{
 };
 
 use serde_json::{json, Value};
-use socketioxide::extract::SocketRef;
+use socketioxide::{extract::SocketRef, SendError, SocketError};
 use sqlx::{postgres::PgListener, PgPool};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::{
     db::{self, events::EventRow},
     events::{self as ev, EventKind},
     shutdown::Stop,
+    state::AppState,
 };
 
 /// Rows read per query.
 const BATCH: i64 = 500;
+/// A resume gives at most this many batches from the table; past them the client is told where
+/// to go on with `GET /events?after=` and gets live events (a resume never stalls the others long).
+const RESUME_BATCHES: usize = 10;
+/// How often every socket's credential is checked again (a logout, a revoked or expired token, a
+/// ban or a withdrawn `event_access` ends its stream).
+const RECHECK: Duration = Duration::from_secs(5);
+
+/// What a socket authenticated with, to check it again (never logged: no `Debug`).
+pub struct Credential {
+    pub token: String,
+    pub parts: axum::http::request::Parts,
+}
+
+/// Why an event could not be given.
+enum Fail {
+    /// The socket's buffer is full (it cannot keep up).
+    Full,
+    /// The socket is gone.
+    Closed,
+}
 
 /// One connected socket.
 pub struct Sub {
@@ -43,8 +65,9 @@ pub struct Sub {
     pub user_id: String,
     /// Only events of this realm, when set.
     pub realm: Option<String>,
+    credential: Credential,
     /// The number of the last event given to this socket.
-    cursor: tokio::sync::Mutex<i64>,
+    cursor: Arc<tokio::sync::Mutex<i64>>,
 }
 
 /// The sockets of this process, by user, and what the dispatcher knows.
@@ -89,21 +112,24 @@ impl Sub {
         self.realm.as_ref().is_none_or(|realm| r.realm_ids.contains(realm))
     }
 
-    /// Give `r` unless already given; false when the socket cannot take it (closed or full).
-    fn give(&self, cursor: &mut i64, r: &EventRow, hub: &Hub) -> bool {
+    /// Give `r` unless already given (or not of the socket's realm); the cursor moves only past
+    /// what was given or skipped.
+    fn give(&self, cursor: &mut i64, r: &EventRow, hub: &Hub) -> Result<(), Fail> {
         if r.seq <= *cursor {
-            return true;
+            return Ok(());
         }
-        *cursor = r.seq;
         if !self.sees_realm(r) {
-            return true;
+            *cursor = r.seq;
+            return Ok(());
         }
         match self.socket.emit("message", &payload(r)) {
             Ok(()) => {
+                *cursor = r.seq;
                 hub.delivered.fetch_add(1, Ordering::Relaxed);
-                true
+                Ok(())
             }
-            Err(_) => false,
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => Err(Fail::Full),
+            Err(_) => Err(Fail::Closed),
         }
     }
 }
@@ -113,15 +139,41 @@ impl Hub {
         self.subs.read().map(|m| m.values().map(Vec::len).sum()).unwrap_or(0)
     }
 
-    /// Add a socket that starts after event `from` (None: after the last one handled).
-    pub fn add(&self, socket: SocketRef, user_id: &str, realm: Option<String>, from: Option<i64>) -> Arc<Sub> {
+    /// Add a socket that starts after event `from` (None: after the last one handled). Its
+    /// cursor comes back locked: the dispatcher gives it nothing until the guard is dropped (after
+    /// a resume's catch-up), so nothing overtakes the catch-up.
+    pub fn add(
+        &self,
+        socket: SocketRef,
+        user_id: &str,
+        realm: Option<String>,
+        credential: Credential,
+        from: Option<i64>,
+    ) -> (Arc<Sub>, OwnedMutexGuard<i64>) {
         let mut subs = self.subs.write().unwrap_or_else(|e| e.into_inner());
         // Read under the lock: the dispatcher gives every event after `head` to the sockets
         // in the map when it gets there.
         let start = from.unwrap_or_else(|| self.head.load(Ordering::SeqCst));
-        let sub = Arc::new(Sub { socket, user_id: user_id.to_owned(), realm, cursor: tokio::sync::Mutex::new(start) });
+        let cursor = Arc::new(tokio::sync::Mutex::new(start));
+        let guard = cursor.clone().try_lock_owned().unwrap_or_else(|_| unreachable!("a new mutex is free"));
+        let sub = Arc::new(Sub { socket, user_id: user_id.to_owned(), realm, credential, cursor });
         subs.entry(user_id.to_owned()).or_default().push(sub.clone());
-        sub
+        (sub, guard)
+    }
+
+    /// Take `sub` out and close its socket (its client reconnects and resumes from the table).
+    fn drop_sub(&self, sub: &Arc<Sub>) {
+        self.remove(sub);
+        let socket = sub.socket.clone();
+        tokio::spawn(async move {
+            // A full buffer refuses the disconnect packet too: try again while it drains.
+            for _ in 0..100 {
+                match socket.clone().disconnect() {
+                    Err(SocketError::InternalChannelFull) => tokio::time::sleep(Duration::from_millis(50)).await,
+                    _ => return,
+                }
+            }
+        });
     }
 
     pub fn remove(&self, sub: &Arc<Sub>) {
@@ -143,20 +195,54 @@ impl Hub {
     }
 
     /// Give `sub` the events it may see after its cursor, from the table (a resume), then let
-    /// the dispatcher go on. Holds the socket's cursor meanwhile, so nothing is given twice or
-    /// out of order.
-    pub async fn catch_up(&self, db: &PgPool, sub: &Arc<Sub>) -> sqlx::Result<()> {
-        let mut cursor = sub.cursor.lock().await;
-        loop {
+    /// the dispatcher go on (the guard `add` returned). A full buffer is waited on here (the
+    /// client is draining it); past [`RESUME_BATCHES`] the client gets `resume_truncated` with
+    /// the `seq` to read on from (`GET /events?after=`) and live events.
+    pub async fn catch_up(&self, db: &PgPool, sub: &Arc<Sub>, mut cursor: OwnedMutexGuard<i64>) -> sqlx::Result<()> {
+        for _ in 0..RESUME_BATCHES {
             let rows = db::events::visible_after(db, &sub.user_id, sub.realm.as_deref(), *cursor, BATCH).await?;
             for r in &rows {
-                if !sub.give(&mut cursor, r, self) {
-                    let _ = sub.socket.clone().disconnect();
-                    return Ok(());
+                let mut tries = 0;
+                loop {
+                    match sub.give(&mut cursor, r, self) {
+                        Ok(()) => break,
+                        Err(Fail::Full) if tries < 200 => {
+                            tries += 1;
+                            tokio::time::sleep(Duration::from_millis(25)).await;
+                        }
+                        Err(_) => {
+                            drop(cursor);
+                            self.drop_sub(sub);
+                            return Ok(());
+                        }
+                    }
                 }
             }
             if (rows.len() as i64) < BATCH {
                 return Ok(());
+            }
+        }
+        let note = json!({"type": "resume_truncated", "after": *cursor,
+            "message": "too far behind: read GET /api/v1/events?after=<after> for the rest; live events follow"});
+        let _ = sub.socket.emit("message", &note);
+        *cursor = (*cursor).max(self.head.load(Ordering::SeqCst));
+        Ok(())
+    }
+
+    /// Check every socket's credential again; close those no longer allowed.
+    async fn recheck(&self, st: &AppState) {
+        let all: Vec<Arc<Sub>> = self.subs.read().map(|m| m.values().flatten().cloned().collect()).unwrap_or_default();
+        for sub in all {
+            let mut parts = sub.credential.parts.clone();
+            let token = sub.credential.token.clone();
+            let allowed = match crate::auth::principal::Principal::from_credential(&mut parts, st, token).await {
+                Ok(me) => crate::api::events::EventReader::check(me).is_ok(),
+                // The database being away is no reason to end a stream.
+                Err(e) => e.status().is_server_error(),
+            };
+            if !allowed {
+                tracing::debug!(user = %sub.user_id, "event socket's credential no longer valid: closed");
+                self.drop_sub(&sub);
             }
         }
     }
@@ -207,9 +293,10 @@ impl Hub {
         for user in self.recipients(db, r).await? {
             for sub in self.of_user(&user) {
                 let mut cursor = sub.cursor.lock().await;
-                if !sub.give(&mut cursor, r, self) {
-                    tracing::debug!(user = %sub.user_id, "event socket cannot keep up: disconnected");
-                    let _ = sub.socket.clone().disconnect();
+                if sub.give(&mut cursor, r, self).is_err() {
+                    drop(cursor);
+                    tracing::debug!(user = %sub.user_id, "event socket cannot keep up (or is gone): closed");
+                    self.drop_sub(&sub);
                 }
             }
         }
@@ -220,10 +307,17 @@ impl Hub {
     async fn drain(&self, db: &PgPool, mut cursor: i64) -> sqlx::Result<i64> {
         loop {
             if !self.has_subs() {
-                // Nobody to give them to: move on to the last one.
-                cursor = cursor.max(db::events::last_seq(db).await?);
-                self.head.store(cursor, Ordering::SeqCst);
-                return Ok(cursor);
+                // Nobody to give them to: move on to the last one. Read first, then check again
+                // under the lock `add` takes (a socket added meanwhile starts after `last`).
+                let last = cursor.max(db::events::last_seq(db).await?);
+                let subs = self.subs.write().unwrap_or_else(|e| e.into_inner());
+                if subs.is_empty() {
+                    self.head.store(last, Ordering::SeqCst);
+                    // The permission events skipped are not seen: forget what they would change.
+                    self.grantees.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                    return Ok(last);
+                }
+                continue;
             }
             let rows = ev::after(db, cursor, BATCH).await?;
             for r in &rows {
@@ -239,7 +333,8 @@ impl Hub {
 
 /// The dispatcher: woken by the `events` channel (and every second, in case a notification was
 /// missed while its listener reconnected).
-pub async fn run(hub: Arc<Hub>, db: PgPool, stop: Stop) {
+pub async fn run(st: AppState, stop: Stop) {
+    let (hub, db) = (st.stream.clone(), st.db.clone());
     let mut cursor = loop {
         match db::events::last_seq(&db).await {
             Ok(c) => break c,
@@ -252,7 +347,12 @@ pub async fn run(hub: Arc<Hub>, db: PgPool, stop: Stop) {
     hub.head.store(cursor, Ordering::SeqCst);
     let listen = ev::listen_pool(&db);
     let mut listener: Option<PgListener> = None;
+    let mut checked = tokio::time::Instant::now();
     loop {
+        if checked.elapsed() >= RECHECK {
+            hub.recheck(&st).await;
+            checked = tokio::time::Instant::now();
+        }
         if listener.is_none() {
             listener = match PgListener::connect_with(&listen).await {
                 Ok(mut l) => l.listen(ev::CHANNEL).await.ok().map(|()| l),

@@ -21,6 +21,7 @@ use socketioxide::{
 };
 use tower::ServiceExt;
 
+use super::Credential;
 use crate::{api::events::EventReader, auth::principal::Principal, db, error::ApiError, state::AppState};
 
 /// The stream's path (the REST history's too).
@@ -43,9 +44,11 @@ impl From<ApiError> for Refused {
 }
 
 /// Who a socket is, set when its handshake is accepted.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Viewer {
     user_id: String,
+    /// The credential, checked again while the socket lives (never logged).
+    token: String,
     realm: Option<String>,
     /// Where to resume: after this event number.
     after: Option<i64>,
@@ -70,16 +73,16 @@ async fn authenticate(st: &AppState, s: &SocketRef, auth: Option<Value>) -> Resu
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Refused("401 missing_token: connect with auth: { token: <JWT or auth token> }".into()))?;
-    let token = token.strip_prefix("Bearer ").unwrap_or(token).trim().to_owned();
+    let credential = token.strip_prefix("Bearer ").unwrap_or(token).trim().to_owned();
     let mut parts = s.req_parts().clone();
-    let me: Principal = Principal::from_credential(&mut parts, st, token).await?;
+    let me: Principal = Principal::from_credential(&mut parts, st, credential.clone()).await?;
     let EventReader(me) = EventReader::check(me)?;
     let (mut after, mut unknown_resume) = (None, None);
     if let Some(point) = auth.get("last_event_id").and_then(resume_point) {
         let seq = if point.bytes().all(|b| b.is_ascii_digit()) && point.len() < 19 {
             point.parse::<i64>().ok()
         } else if db::is_id(&point) {
-            db::events::seq_of(&st.db, &point).await.map_err(ApiError::from)?
+            db::events::seq_of(&st.db, &me.user.user_id, me.realm.as_deref(), &point).await.map_err(ApiError::from)?
         } else {
             None
         };
@@ -88,7 +91,13 @@ async fn authenticate(st: &AppState, s: &SocketRef, auth: Option<Value>) -> Resu
             None => unknown_resume = Some(point),
         }
     }
-    s.extensions.insert(Viewer { user_id: me.user.user_id.clone(), realm: me.realm.clone(), after, unknown_resume });
+    s.extensions.insert(Viewer {
+        user_id: me.user.user_id.clone(),
+        token: credential,
+        realm: me.realm.clone(),
+        after,
+        unknown_resume,
+    });
     Ok(())
 }
 
@@ -98,19 +107,26 @@ async fn connected(st: AppState, s: SocketRef) {
         return;
     };
     let hub = st.stream.clone();
-    let sub = hub.add(s.clone(), &v.user_id, v.realm.clone(), v.after);
+    let credential = Credential { token: v.token.clone(), parts: s.req_parts().clone() };
+    let (sub, cursor) = hub.add(s.clone(), &v.user_id, v.realm.clone(), credential, v.after);
     s.on_disconnect({
         let (hub, sub) = (hub.clone(), sub.clone());
         move || async move { hub.remove(&sub) }
     });
+    if !s.connected() {
+        // Gone before its disconnect handler was set.
+        hub.remove(&sub);
+        return;
+    }
     if let Some(point) = &v.unknown_resume {
         let note = json!({"type": "resume_failed", "last_event_id": point,
-            "message": "last_event_id names no event (deleted, or not numbered yet): live events only"});
+            "message": "last_event_id names no event you may see (deleted, or not numbered yet): live events only"});
         let _ = s.emit("message", &note);
     }
     if v.after.is_some() {
-        if let Err(e) = hub.catch_up(&st.db, &sub).await {
+        if let Err(e) = hub.catch_up(&st.db, &sub, cursor).await {
             tracing::warn!(error = %e, "event stream resume failed");
+            hub.remove(&sub);
             let _ = s.disconnect();
         }
     }
@@ -128,7 +144,8 @@ type Routed = Pin<Box<dyn Future<Output = Response> + Send>>;
 /// The socket.io service with the default namespace's handlers, as a middleware: Engine.IO
 /// requests go to socket.io, everything else on to the routes.
 pub fn middleware(st: &AppState) -> impl Fn(Request, Next) -> Routed + Clone + Send + Sync + 'static {
-    let (svc, io) = SocketIo::builder().req_path(PATH).build_svc();
+    // A resume gives up to 500 events at once; an event's data may be large (a notification).
+    let (svc, io) = SocketIo::builder().req_path(PATH).max_buffer_size(1024).max_payload(1024 * 1024).build_svc();
     let auth_st = st.clone();
     let check = move |s: SocketRef, TryData(auth): TryData<Value>| {
         let st = auth_st.clone();

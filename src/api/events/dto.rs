@@ -54,8 +54,8 @@ pub struct EventQuery {
     pub event_type: Option<String>,
     #[param(value_type = Option<ResourceType>)]
     pub resource_type: Option<String>,
-    /// 24 lowercase hex.
-    #[param(pattern = "^[0-9a-f]{24}$")]
+    /// The resource's id (a 24-hex id, or a vault key's name).
+    #[param(max_length = 256)]
     pub resource_id: Option<String>,
     #[param(pattern = "^[0-9a-f]{24}$")]
     pub project_id: Option<String>,

@@ -82,7 +82,9 @@ pub async fn list_events(
     }
     check_kind("event_type", q.event_type.as_deref(), &mut errs);
     check_resource("resource_type", q.resource_type.as_deref(), &mut errs);
-    check_id("resource_id", q.resource_id.as_deref(), &mut errs);
+    if q.resource_id.as_deref().is_some_and(|r| r.is_empty() || r.len() > 256) {
+        errs.push(FieldError::new("resource_id", "must be 1–256 characters"));
+    }
     check_id("project_id", q.project_id.as_deref(), &mut errs);
     check_id("container_id", q.container_id.as_deref(), &mut errs);
     let start = q.start_date.as_deref().and_then(|v| fields::date("start_date", v, false, &mut errs));

@@ -217,7 +217,7 @@ pub async fn set_vault_key(
     let mut tx = st.db.begin().await?;
     store::lock(&mut tx, user_id).await?;
     let head = store::head(&mut *tx, user_id, &v.realm_id, key).await?;
-    let (current, old_size) = head.unwrap_or((0, 0));
+    let (current, _) = head.unwrap_or((0, 0));
     if let Some(IfMatch(expected)) = if_match {
         if expected != current {
             return Err(ApiError::StaleVersion { current });
@@ -231,7 +231,13 @@ pub async fn set_vault_key(
             format!("the vault holds at most {} keys over all realms", vault::MAX_KEYS),
         ));
     }
-    if size > old_size && used - old_size + size > limit {
+    // What the vault holds after this write: the new value on top (the one it replaces stays,
+    // as an earlier version), less the earlier versions it prunes. Over the limit and growing:
+    // refused; a write that does not grow the total always passes.
+    let version = current + 1;
+    let pruned = if head.is_some() { store::pruned_by(&mut *tx, user_id, &v.realm_id, key, version).await? } else { 0 };
+    let after = used + size - pruned;
+    if after > used && after > limit {
         return Err(ApiError::unprocessable(
             "vault_limit_exceeded",
             "value",
@@ -239,11 +245,10 @@ pub async fn set_vault_key(
                 "this write would take the vault past its limit of {} MiB over all realms ({} bytes used, {} more needed)",
                 st.cfg.vault_limit_mb,
                 used,
-                size - old_size
+                after - used
             ),
         ));
     }
-    let version = current + 1;
     let at = Place { user_id, realm_id: &v.realm_id, key, version };
     let sealed = vault::seal(&st.sealer, &at, &plain)?;
     let new = store::NewValue {

@@ -26,12 +26,18 @@ pub struct Watcher {
 
 impl Watcher {
     pub async fn open(base: &str, token: &str, last_event_id: Option<&str>) -> Self {
+        Self::open_in(base, token, last_event_id, None).await
+    }
+
+    /// As [`Watcher::open`], the handshake scoped to `realm` (`?realm_id=`).
+    pub async fn open_in(base: &str, token: &str, last_event_id: Option<&str>, realm: Option<&str>) -> Self {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/socketio/watch.mjs");
         let mut child = Command::new("node")
             .arg(script)
             .arg(base)
             .arg(token)
             .arg(last_event_id.unwrap_or(""))
+            .arg(realm.unwrap_or(""))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -300,5 +306,118 @@ async fn a_container_created_and_stopped_is_heard_creating_running_stopped_in_or
         .filter(|k| ["container.creating", "container.running", "container.stopped"].contains(k))
         .collect();
     assert_eq!(order, ["container.creating", "container.running", "container.stopped"], "all: {seen:?}");
+    w.close().await;
+}
+
+#[tokio::test]
+async fn a_resume_of_hundreds_of_missed_events_gives_each_once_in_order() {
+    let app = TestApp::spawn().await;
+    let s = app.verified_user("resume-many@example.com").await;
+    let p = project(&app, &s.token, "many-0").await;
+    let mut w = Watcher::connect(&app.base, &s.token, None).await;
+    rename(&app, &s.token, &p, "many-1").await;
+    let last = w.event().await["eventId"].as_str().unwrap().to_owned();
+    w.close().await;
+    // 600 events while away (more than a socket's buffer and than one read of the table).
+    let mut tx = app.db.begin().await.unwrap();
+    let many: Vec<hoody_api::events::Event> = (0..600)
+        .map(|i| {
+            hoody_api::events::Event::new(
+                hoody_api::events::EventKind::ProjectUpdated,
+                hoody_api::events::ResourceType::Project,
+                &p,
+                &s.user_id,
+                json!({"i": i}),
+            )
+        })
+        .collect();
+    hoody_api::events::publish_all(&mut tx, &many).await.unwrap();
+    tx.commit().await.unwrap();
+    hoody_api::events::number_pending(&app.db).await.unwrap();
+
+    let mut w = Watcher::connect(&app.base, &s.token, Some(&last)).await;
+    let got = w.events(600).await;
+    let order: Vec<i64> = got.iter().map(|e| e["data"]["i"].as_i64().unwrap()).collect();
+    assert_eq!(order, (0..600).collect::<Vec<i64>>());
+    rename(&app, &s.token, &p, "many-2").await;
+    let live = w.event().await;
+    assert!(live["data"]["i"].is_null(), "the next is the live rename, nothing again: {live}");
+    w.close().await;
+}
+
+#[tokio::test]
+async fn a_disabled_token_loses_its_socket() {
+    let app = TestApp::spawn().await;
+    let s = app.verified_user("stream-revoke@example.com").await;
+    let (token, id) =
+        app.new_token(&s.token, json!({"alias": "watch", "permissions": {"resources": {"events": true}}})).await;
+    let mut w = Watcher::connect(&app.base, &token, None).await;
+    let path = format!("/api/v1/auth/tokens/{id}");
+    app.request(Method::PUT, &path, Some(&s.token), Some(json!({"is_enabled": false}))).await.expect(200);
+    // Checked again within 5 s: the socket is closed by the server.
+    let mut closed = None;
+    for _ in 0..3 {
+        let v = w.next().await;
+        if v["kind"] == "disconnect" {
+            closed = Some(v);
+            break;
+        }
+    }
+    let closed = closed.expect("the socket was closed");
+    assert_eq!(closed["reason"], "io server disconnect", "{closed}");
+    w.close().await;
+}
+
+#[tokio::test]
+async fn a_realm_scoped_socket_gets_only_its_realms_events() {
+    let app = TestApp::spawn().await;
+    let s = app.verified_user("stream-realm@example.com").await;
+    let realm = "cccccccccccccccccccccccc";
+    let mut w = Watcher::open_in(&app.base, &s.token, None, Some(realm)).await;
+    assert_eq!(w.next().await["kind"], "connect");
+    let mut tx = app.db.begin().await.unwrap();
+    for (i, realms) in [vec!["dddddddddddddddddddddddd".to_owned()], vec![], vec![realm.to_owned()]].iter().enumerate()
+    {
+        let e = hoody_api::events::Event::new(
+            hoody_api::events::EventKind::ProjectUpdated,
+            hoody_api::events::ResourceType::Project,
+            &hoody_api::db::new_id(),
+            &s.user_id,
+            json!({"i": i}),
+        )
+        .in_realms(realms);
+        hoody_api::events::publish(&mut tx, e).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    // Only the third (in the realm) arrives: it is the first event the socket gets.
+    assert_eq!(w.event().await["data"]["i"], 2);
+    w.close().await;
+}
+
+#[tokio::test]
+async fn a_share_revoked_while_no_socket_was_open_stays_revoked() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_user("gap-owner@example.com").await;
+    let member = app.verified_user("gap-member@example.com").await;
+    let p = project(&app, &owner.token, "gap").await;
+    let body = json!({"user_id": member.user_id, "permission_level": "read"});
+    let grant = app.post_auth(&format!("/api/v1/projects/{p}/permissions"), &owner.token, Some(body)).await;
+    grant.expect(201);
+    let grant_id = grant.data()["id"].as_str().unwrap().to_owned();
+    // The member hears the project (the process learns who it is shared with), then leaves.
+    let mut w = Watcher::connect(&app.base, &member.token, None).await;
+    rename(&app, &owner.token, &p, "gap-1").await;
+    assert_eq!(w.event().await["event"], "project.updated");
+    w.close().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Revoked while no socket is open on this process (its events pass unread).
+    let path = format!("/api/v1/projects/{p}/permissions/{grant_id}");
+    app.request(Method::DELETE, &path, Some(&owner.token), None).await.expect(200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut w = Watcher::connect(&app.base, &member.token, None).await;
+    rename(&app, &owner.token, &p, "gap-2").await;
+    let own = project(&app, &member.token, "gap-mine").await;
+    let next = w.event().await;
+    assert_eq!((next["event"].as_str(), next["data"]["resource_id"].as_str()), (Some("project.created"), Some(&*own)));
     w.close().await;
 }

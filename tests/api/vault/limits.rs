@@ -43,7 +43,8 @@ async fn concurrent_writes_past_the_limit_store_exactly_those_that_fit() {
     assert_eq!(d["used_percentage"].as_f64().unwrap(), want);
     assert!((d["remaining_mb"].as_f64().unwrap() - (LIMIT - 900_000) as f64 / LIMIT as f64).abs() < 1e-5);
 
-    // Metadata counts too; an overwrite is charged only what it adds; shrinking always works.
+    // Metadata counts too. Earlier versions are stored, so they count: an overwrite is charged in
+    // full while the value it replaces is kept; deleting a key frees its versions.
     let room = (LIMIT - used) as usize;
     let (realm_of, existing) = (rows[0].0.clone(), rows[0].1.clone());
     let scope = (!realm_of.is_empty()).then_some(realm_of.as_str());
@@ -51,12 +52,24 @@ async fn concurrent_writes_past_the_limit_store_exactly_those_that_fit() {
         put(&app, t, "meta", None, json!({"value": "x".repeat(room - 20), "metadata": {"k": "y".repeat(20)}})).await;
     r.expect(422);
     assert_eq!(r.code(), "vault_limit_exceeded");
-    put(&app, t, &existing, scope, json!({"value": "z".repeat(300_000 + room)})).await.expect(200);
-    let r = put(&app, t, &existing, scope, json!({"value": "z".repeat(300_000 + room + 1)})).await;
+    // Counting current values only, this would fit (it replaces 300 000 bytes): it does not.
+    let r = put(&app, t, &existing, scope, json!({"value": "z".repeat(room + 1)})).await;
     r.expect(422);
-    put(&app, t, "one-more", None, json!({"value": "a"})).await.expect(422);
-    put(&app, t, &existing, scope, json!({"value": "small"})).await.expect(200);
-    put(&app, t, "one-more", None, json!({"value": "a"})).await.expect(200);
+    put(&app, t, &existing, scope, json!({"value": "z".repeat(room - 10)})).await.expect(200);
+    put(&app, t, "one-more", None, json!({"value": "a".repeat(20)})).await.expect(422);
+    let history: i64 =
+        sqlx::query_scalar("select coalesce(sum(size_bytes), 0)::bigint from vault_version where user_id = $1")
+            .bind(&s.user_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(history, 300_000, "the replaced value is kept as version 1");
+    let d = app.get(STATS, Some(t)).await.data().clone();
+    let held = 900_000 + room as i64 - 10;
+    let want = (held as f64 * 100.0 / LIMIT as f64 * 100.0).round() / 100.0;
+    assert_eq!(d["used_percentage"].as_f64().unwrap(), want, "{d}");
+    app.request(Method::DELETE, &key_path(&existing, scope), Some(t), None).await.expect(200);
+    put(&app, t, "one-more", None, json!({"value": "a".repeat(20)})).await.expect(200);
     let used: i64 = stored(&app, &s.user_id).await.iter().map(|r| r.3).sum();
     assert!(used <= LIMIT, "{used}");
 }

@@ -92,8 +92,17 @@ async fn every_route_works_on_the_callers_vault_per_realm() {
     assert_eq!(r.data()[1]["metadata"], json!({"n": 1}));
     assert!(!r.text.contains("rv"), "{}", r.text);
 
-    // Stats: keys and bytes of the scope; limit, percentage and remaining over all realms.
-    let used = 14 + 2 + 9;
+    // Stats: keys and bytes of the scope; limit, percentage and remaining over all realms (and
+    // over the earlier versions kept: they are stored too).
+    let used: i64 = sqlx::query_scalar(
+        "select ((select coalesce(sum(size_bytes), 0) from vault_entry where user_id = $1) \
+               + (select coalesce(sum(size_bytes), 0) from vault_version where user_id = $1))::bigint",
+    )
+    .bind(&s.user_id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(used > 14 + 2 + 9, "the overwritten values are kept: {used}");
     for (scope, keys, bytes) in [(None, 2, 14), (Some(realm.as_str()), 2, 11)] {
         let r = app.get(&in_realm(STATS, scope), Some(t)).await;
         r.expect(200);
