@@ -344,20 +344,28 @@ pub fn listen_pool(db: &PgPool) -> PgPool {
         .connect_lazy_with(db.connect_options().as_ref().clone())
 }
 
-/// Number events as they commit: woken by `event_written`, and every second in case a wake-up
-/// was missed (a listener reconnecting). Runs on every replica; numberings take turns.
-pub async fn run_numberer(db: PgPool, stop: Stop) {
-    let listen = listen_pool(&db);
-    let mut listener: Option<PgListener> = None;
-    loop {
-        if listener.is_none() {
-            listener = match PgListener::connect_with(&listen).await {
-                Ok(mut l) => l.listen(WRITTEN).await.ok().map(|()| l),
+/// A wake-up on a channel: [`Wake::wait`] returns when a notification comes, after a second
+/// (in case one was missed while the listener reconnected), or `false` when stopping.
+pub struct Wake {
+    pool: PgPool,
+    channel: &'static str,
+    listener: Option<PgListener>,
+}
+
+impl Wake {
+    pub fn new(db: &PgPool, channel: &'static str) -> Self {
+        Self { pool: listen_pool(db), channel, listener: None }
+    }
+
+    pub async fn wait(&mut self, stop: &Stop) -> bool {
+        if self.listener.is_none() {
+            self.listener = match PgListener::connect_with(&self.pool).await {
+                Ok(mut l) => l.listen(self.channel).await.ok().map(|()| l),
                 Err(_) => None,
             };
         }
         let woken = async {
-            match listener.as_mut() {
+            match self.listener.as_mut() {
                 Some(l) => l.try_recv().await.map(|_| ()).map_err(|_| ()),
                 None => Err(()),
             }
@@ -365,12 +373,21 @@ pub async fn run_numberer(db: PgPool, stop: Stop) {
         let heard = tokio::select! {
             r = woken => Some(r.is_ok()),
             _ = tokio::time::sleep(Duration::from_secs(1)) => None,
-            _ = stop.wait() => return,
+            _ = stop.wait() => return false,
         };
         if heard == Some(false) {
-            listener = None;
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            self.listener = None;
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
+        true
+    }
+}
+
+/// Number events as they commit: woken by `event_written`, and every second in case a wake-up
+/// was missed (a listener reconnecting). Runs on every replica; numberings take turns.
+pub async fn run_numberer(db: PgPool, stop: Stop) {
+    let mut wake = Wake::new(&db, WRITTEN);
+    while wake.wait(&stop).await {
         if let Err(e) = number_pending(&db).await {
             tracing::debug!(error = %e, "event numbering skipped");
         }

@@ -26,7 +26,7 @@ use std::{
 
 use serde_json::{json, Value};
 use socketioxide::{extract::SocketRef, SendError, SocketError};
-use sqlx::{postgres::PgListener, PgPool};
+use sqlx::PgPool;
 use tokio::sync::OwnedMutexGuard;
 
 use crate::{
@@ -345,34 +345,12 @@ pub async fn run(st: AppState, stop: Stop) {
         }
     };
     hub.head.store(cursor, Ordering::SeqCst);
-    let listen = ev::listen_pool(&db);
-    let mut listener: Option<PgListener> = None;
+    let mut wake = ev::Wake::new(&db, ev::CHANNEL);
     let mut checked = tokio::time::Instant::now();
-    loop {
+    while wake.wait(&stop).await {
         if checked.elapsed() >= RECHECK {
             hub.recheck(&st).await;
             checked = tokio::time::Instant::now();
-        }
-        if listener.is_none() {
-            listener = match PgListener::connect_with(&listen).await {
-                Ok(mut l) => l.listen(ev::CHANNEL).await.ok().map(|()| l),
-                Err(_) => None,
-            };
-        }
-        let woken = async {
-            match listener.as_mut() {
-                Some(l) => l.try_recv().await.map(|_| ()).map_err(|_| ()),
-                None => Err(()),
-            }
-        };
-        let heard = tokio::select! {
-            r = woken => Some(r.is_ok()),
-            _ = tokio::time::sleep(Duration::from_secs(1)) => None,
-            _ = stop.wait() => return,
-        };
-        if heard == Some(false) {
-            listener = None;
-            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         match hub.drain(&db, cursor).await {
             Ok(c) => cursor = c,
