@@ -145,6 +145,9 @@ kinds! {
     VaultKeyDeleted = "vault.key.deleted",
     /// Every key of one realm's vault (or the global scope's) was deleted.
     VaultCleared = "vault.cleared",
+    /// A money movement of the user's (written by the ledger's trigger, in the movement's
+    /// transaction): `{transaction_id, kind, status, amount_cents, reason}`.
+    WalletTransaction = "wallet.transaction",
     /// A pool was made (its owner's).
     PoolCreated = "pool.created",
     /// A pool's description or settings changed (its members').
@@ -189,6 +192,8 @@ pub enum ResourceType {
     User,
     ActivityLog,
     Vault,
+    /// The account's wallet (a movement's event; its id the transaction's).
+    Wallet,
 }
 
 impl ResourceType {
@@ -206,6 +211,7 @@ impl ResourceType {
         Self::User,
         Self::ActivityLog,
         Self::Vault,
+        Self::Wallet,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -227,6 +233,7 @@ impl ResourceType {
             Self::User => "user",
             Self::ActivityLog => "activity_log",
             Self::Vault => "vault",
+            Self::Wallet => "wallet",
         }
     }
 }

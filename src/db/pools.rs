@@ -203,6 +203,7 @@ pub async fn delete(conn: &mut PgConnection, pool_id: &str) -> sqlx::Result<Opti
     )
     .fetch_all(&mut *conn)
     .await?;
+    end_use(&mut *conn, pool_id, None).await?;
     let gone = sqlx::query!("delete from pool where pool_id = $1 and not is_default", pool_id).execute(conn).await?;
     Ok((gone.rows_affected() == 1).then(|| rows.into_iter().map(|r| (r.user_id, r.joined)).collect()))
 }
@@ -290,8 +291,26 @@ pub async fn set_role(conn: &mut PgConnection, pool_id: &str, user_id: &str, rol
     Ok(())
 }
 
+/// Note that `user_id` (if an accepted member) no longer uses the servers rented for the pool by
+/// someone else: the rental sweeper stops their containers there.
+async fn end_use(conn: &mut PgConnection, pool_id: &str, user_id: Option<&str>) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into pool_use_ended (user_id, server_id) \
+         select m.user_id, r.server_id from pool_member m join rental r on r.pool_id = m.pool_id \
+          where m.pool_id = $1 and ($2::text is null or m.user_id = $2) and m.joined_at is not null \
+            and r.status = 'active' and r.user_id <> m.user_id \
+         on conflict (user_id, server_id) do update set ended_at = now()",
+        pool_id,
+        user_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Delete a (non-owner) member row or invitation.
 pub async fn remove(conn: &mut PgConnection, pool_id: &str, user_id: &str) -> sqlx::Result<bool> {
+    end_use(&mut *conn, pool_id, Some(user_id)).await?;
     let r = sqlx::query!(
         "delete from pool_member where pool_id = $1 and user_id = $2 and role <> 'owner'",
         pool_id,

@@ -329,17 +329,25 @@ pub async fn expire_due(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec
     .await
 }
 
+/// Forget pool uses that ended over a week ago (their containers were stopped long since).
+pub async fn prune_pool_use_ended(db: impl PgExecutor<'_>) -> sqlx::Result<u64> {
+    let r = sqlx::query!("delete from pool_use_ended where ended_at < now() - interval '7 days'").execute(db).await?;
+    Ok(r.rows_affected())
+}
+
 /// Containers that run (or are paused) on a rented server their owner may use no more: the ones
-/// an ended rental leaves to stop, and those of a pool's members once they leave the pool (or
-/// the pool goes) while someone else rents the server (found again on every pass, so a stop
-/// that failed, or a container that came up while its use ended, is stopped on a later one).
+/// an ended rental of their owner's leaves to stop, and those of a pool's members once they left
+/// the pool (or the pool went) while someone else rented the server for it (`pool_use_ended`);
+/// found again on every pass, so a stop that failed, or a container that came up while its use
+/// ended, is stopped on a later one. Containers placed by anyone else are left alone.
 pub async fn left_running(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar!(
         "select c.container_id from container c join project p on p.project_id = c.project_id \
          join server s on s.server_id = c.server_id \
          where c.status in ('running', 'paused') and not s.is_free \
-           and exists (select 1 from rental r where r.server_id = c.server_id \
-                       and ((r.user_id = p.user_id and r.status <> 'active') or r.user_id <> p.user_id)) \
+           and (exists (select 1 from rental r where r.server_id = c.server_id and r.user_id = p.user_id \
+                        and r.status <> 'active') \
+                or exists (select 1 from pool_use_ended e where e.user_id = p.user_id and e.server_id = c.server_id)) \
            and not exists (select 1 from rental r where r.server_id = c.server_id \
                            and r.status = 'active' and r.rental_end > now() \
                            and (r.user_id = p.user_id or exists (select 1 from pool_member m \

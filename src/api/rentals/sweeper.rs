@@ -64,6 +64,7 @@ pub async fn sweep(st: &AppState) -> anyhow::Result<usize> {
 /// owner did not rent the server again meanwhile.
 async fn stop_left_running(st: &AppState) -> anyhow::Result<()> {
     let Some(stop) = ops::Operation::parse("stop") else { return Ok(()) };
+    rentals::prune_pool_use_ended(&st.db).await?;
     for id in rentals::left_running(&st.db, 200).await? {
         let Some(c) = db::containers::by_id(&st.db, &id).await? else { continue };
         let Some(server_id) = c.server_id.clone() else { continue };

@@ -245,3 +245,34 @@ async fn tokens_need_event_access_and_the_leaf_and_realm_tokens_see_their_realm(
     }
     app.get("/api/v1/events?realm_id=bbbbbbbbbbbbbbbbbbbbbbbb", Some(&in_realm)).await.expect(403);
 }
+
+#[tokio::test]
+async fn every_money_movement_is_a_wallet_event_and_a_refused_one_is_none() {
+    let app = TestApp::spawn().await;
+    let s = app.verified_user("h-wallet@example.com").await;
+    let credited = hoody_api::ledger::credit(&app.db, &s.user_id, 5_000, "test funds").await.unwrap();
+    let r = app.post_auth("/api/v1/wallet/transfers", &s.token, Some(json!({"amount": "12.34"}))).await;
+    r.expect(200);
+    // More than the balance: 402, and no movement, so no event.
+    let r = app.post_auth("/api/v1/wallet/transfers", &s.token, Some(json!({"amount": "9999.00"}))).await;
+    r.expect(402);
+    events::number_pending(&app.db).await.unwrap();
+
+    let r = app.get("/api/v1/events?event_type=wallet.transaction&sort_order=asc", Some(&s.token)).await;
+    r.expect(200);
+    let list = r.data()["events"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 2, "{}", r.text);
+    assert_eq!(list[0]["resource_type"], "wallet");
+    assert_eq!(list[0]["resource_id"], credited.as_str());
+    assert_eq!(list[0]["payload"]["amount_cents"], 5_000);
+    assert_eq!(
+        (list[1]["payload"]["kind"].as_str(), list[1]["payload"]["amount_cents"].as_i64()),
+        (Some("transfer"), Some(1234))
+    );
+    let txns: i64 = sqlx::query_scalar("select count(*) from ledger_txn where user_id = $1")
+        .bind(&s.user_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(txns, 2, "the ledger holds the same two movements");
+}

@@ -192,6 +192,19 @@ async fn members_containers_run_on_the_pools_server_and_stop_when_they_leave() {
     // Several sweeps pass: it keeps running while they are a member.
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(lxc_status(&lxd_name), "RUNNING");
+    // An administrator places a container of their own on the rented server: never the sweeper's.
+    sqlx::query("update server set max_containers = 10 where server_id = $1")
+        .bind(&app.server_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("update app_user set is_admin = true where user_id = $1")
+        .bind(&s.user_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.forget_cached();
+    let admins = app.running(&s.token, &q, json!({"name": "admins-box"})).await;
 
     // Removed: the sweeper stops their container; no new one goes on it.
     remove(&app, &o.token, &id, &m.user_id).await.expect(200);
@@ -206,4 +219,7 @@ async fn members_containers_run_on_the_pools_server_and_stop_when_they_leave() {
     assert_eq!(status, "STOPPED", "LXD still has it {status}");
     let r = app.create(&m.token, &p, json!({"name": "after"})).await;
     assert_eq!((r.status.as_u16(), r.code()), (403, "server_not_rented"));
+    // The administrator's container outlives more sweeps (only uses that ended are stopped).
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(lxc_status(&format!("c-{admins}")), "RUNNING");
 }
