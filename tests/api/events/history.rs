@@ -276,3 +276,17 @@ async fn every_money_movement_is_a_wallet_event_and_a_refused_one_is_none() {
         .unwrap();
     assert_eq!(txns, 2, "the ledger holds the same two movements");
 }
+
+#[tokio::test]
+async fn the_documented_event_types_are_the_wire_names() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app.client.get(format!("{}/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
+    let kinds = doc["components"]["schemas"]["EventKind"]["enum"].as_array().expect("EventKind enum").clone();
+    assert_eq!(kinds.len(), EventKind::ALL.len());
+    for want in ["container.running", "project.created", "wallet.transaction", "vault.key.set", "pool.invited"] {
+        assert!(kinds.contains(&json!(want)), "{want} in {kinds:?}");
+    }
+    assert!(!kinds.contains(&json!("ContainerRunning")));
+    let resources = doc["components"]["schemas"]["ResourceType"]["enum"].as_array().expect("ResourceType enum").clone();
+    assert!(resources.contains(&json!("storage_share")) && resources.contains(&json!("wallet")), "{resources:?}");
+}
