@@ -195,8 +195,9 @@ impl Hub {
     }
 
     /// Give `sub` the events it may see after its cursor, from the table (a resume), then let
-    /// the dispatcher go on (the guard `add` returned). A full buffer is waited on here (the
-    /// client is draining it); past [`RESUME_BATCHES`] the client gets `resume_truncated` with
+    /// the dispatcher go on (the guard `add` returned). A full buffer is waited on here for up to
+    /// a second per event (the client is draining it; one that does not is closed: meanwhile the
+    /// dispatcher waits for this socket); past [`RESUME_BATCHES`] the client gets `resume_truncated` with
     /// the `seq` to read on from (`GET /events?after=`) and live events.
     pub async fn catch_up(&self, db: &PgPool, sub: &Arc<Sub>, mut cursor: OwnedMutexGuard<i64>) -> sqlx::Result<()> {
         for _ in 0..RESUME_BATCHES {
@@ -206,7 +207,7 @@ impl Hub {
                 loop {
                     match sub.give(&mut cursor, r, self) {
                         Ok(()) => break,
-                        Err(Fail::Full) if tries < 200 => {
+                        Err(Fail::Full) if tries < 40 => {
                             tries += 1;
                             tokio::time::sleep(Duration::from_millis(25)).await;
                         }
