@@ -114,7 +114,7 @@ impl Sub {
 
     /// Give `r` unless already given (or not of the socket's realm); the cursor moves only past
     /// what was given or skipped.
-    fn give(&self, cursor: &mut i64, r: &EventRow, hub: &Hub) -> Result<(), Fail> {
+    fn give(&self, cursor: &mut i64, r: &EventRow, message: &Value, hub: &Hub) -> Result<(), Fail> {
         if r.seq <= *cursor {
             return Ok(());
         }
@@ -122,7 +122,7 @@ impl Sub {
             *cursor = r.seq;
             return Ok(());
         }
-        match self.socket.emit("message", &payload(r)) {
+        match self.socket.emit("message", message) {
             Ok(()) => {
                 *cursor = r.seq;
                 hub.delivered.fetch_add(1, Ordering::Relaxed);
@@ -203,9 +203,10 @@ impl Hub {
         for _ in 0..RESUME_BATCHES {
             let rows = db::events::visible_after(db, &sub.user_id, sub.realm.as_deref(), *cursor, BATCH).await?;
             for r in &rows {
+                let message = payload(r);
                 let mut tries = 0;
                 loop {
-                    match sub.give(&mut cursor, r, self) {
+                    match sub.give(&mut cursor, r, &message, self) {
                         Ok(()) => break,
                         Err(Fail::Full) if tries < 40 => {
                             tries += 1;
@@ -291,10 +292,12 @@ impl Hub {
 
     async fn dispatch(&self, db: &PgPool, r: &EventRow) -> sqlx::Result<()> {
         self.head.store(r.seq, Ordering::SeqCst);
+        // Built once for every socket it goes to.
+        let message = payload(r);
         for user in self.recipients(db, r).await? {
             for sub in self.of_user(&user) {
                 let mut cursor = sub.cursor.lock().await;
-                if sub.give(&mut cursor, r, self).is_err() {
+                if sub.give(&mut cursor, r, &message, self).is_err() {
                     drop(cursor);
                     tracing::debug!(user = %sub.user_id, "event socket cannot keep up (or is gone): closed");
                     self.drop_sub(&sub);
