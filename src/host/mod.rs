@@ -361,10 +361,17 @@ impl Host {
             Ok(Ok(p)) => p,
             _ => return Err(HostError::Unavailable { reason: "too many calls in flight".into(), retry_after_secs: 1 }),
         };
+        let started = std::time::Instant::now();
         let result = match tokio::time::timeout(deadline, f(self.driver.as_ref())).await {
             Ok(r) => r,
             Err(_) => Err(HostError::Timeout),
         };
+        // Which call of a change was slow is otherwise invisible (the request only logs its
+        // total): a quarter of the deadline is worth a line.
+        let took = started.elapsed();
+        if took >= deadline / 4 {
+            tracing::warn!(host = %self.name, took_ms = took.as_millis() as u64, "slow host call");
+        }
         match &result {
             Err(e) if e.is_host_fault() => self.breaker.failure(),
             _ => self.breaker.success(),
