@@ -21,6 +21,8 @@ COPY src ./src
 COPY migrations ./migrations
 # The program catalogue the proxy aliases check programs against (`include_str!`).
 COPY catalogue ./catalogue
+# Swagger UI for /docs, embedded (`include_bytes!`).
+COPY vendor ./vendor
 # COPY keeps the files' own mtimes, which may be older than the stub build:
 # touch them so cargo rebuilds the crate itself.
 RUN touch src/main.rs src/lib.rs \

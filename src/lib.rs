@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod docs;
 pub mod envelope;
 pub mod error;
 pub mod events;
@@ -66,6 +67,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(health::metrics))
         .split_for_parts();
     openapi::name_patch_aliases(&mut doc);
+    openapi::describe_responses(&mut doc);
     idempotency::register(&doc);
     (router, doc)
 }
@@ -79,9 +81,10 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .route(
             "/openapi.json",
-            get(|| async { ([(header::CONTENT_TYPE, envelope::JSON_UTF8)], openapi::document_json()) }),
+            get(|| async { ([(header::CONTENT_TYPE, envelope::JSON_UTF8)], openapi::served_json()) }),
         )
-        .route("/docs", get(openapi::docs_page))
+        .route("/docs", get(docs::page))
+        .route("/docs/assets/{tag}/{file}", get(docs::asset))
         .fallback(|| async { ApiError::not_found("route_not_found", "Route not found") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))

@@ -1,9 +1,6 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations, and the offline docs page.
+//! The OpenAPI 3.1 document, generated from the handlers' annotations (`/openapi.json`; the page
+//! at `/docs` renders it: `crate::docs`).
 
-use axum::{
-    http::header,
-    response::{Html, IntoResponse},
-};
 use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
     Modify, OpenApi,
@@ -64,6 +61,38 @@ pub fn name_patch_aliases(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// A response the handler's annotation left without a description gets the one its status
+/// class has (a reader of `/docs` otherwise sees a bare code).
+pub fn describe_responses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for item in doc.paths.paths.values_mut() {
+        let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for op in ops.into_iter().flatten() {
+            for (status, response) in op.responses.responses.iter_mut() {
+                let RefOr::T(r) = response else { continue };
+                if r.description.is_empty() {
+                    r.description = status_description(status).to_owned();
+                }
+            }
+        }
+    }
+}
+
+fn status_description(status: &str) -> &'static str {
+    match status {
+        "200" => "OK",
+        "201" => "Created",
+        "202" => "Accepted",
+        "204" => "No content",
+        "4XX" => "The request was refused: the error envelope (`code` says why, `details` which field)",
+        "5XX" => "The server or a host it needs failed: the error envelope; `retry_after` when worth retrying",
+        s if s.starts_with('2') => "Success",
+        s if s.starts_with('3') => "Redirect: see `Location`",
+        s if s.starts_with('4') => "Refused: the error envelope",
+        _ => "Failed: the error envelope",
+    }
+}
+
 /// The document as committed in `openapi/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
     crate::routes().1
@@ -75,8 +104,8 @@ pub fn document_json() -> String {
     json
 }
 
-/// A self-contained page (no CDN) that renders `/openapi.json`.
-pub async fn docs_page() -> impl IntoResponse {
-    const CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'";
-    ([(header::CONTENT_SECURITY_POLICY, CSP)], Html(include_str!("docs.html")))
+/// [`document_json`], made once: it does not change while the process runs.
+pub fn served_json() -> &'static str {
+    static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    JSON.get_or_init(document_json)
 }

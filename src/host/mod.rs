@@ -335,7 +335,7 @@ impl Host {
         op: &'static str,
         f: impl FnOnce(&'a dyn HostDriver) -> HostFuture<'a, T>,
     ) -> Result<T, HostError> {
-        self.limited(&self.permits, self.limits.call_timeout, f).await
+        self.limited(op, &self.permits, self.limits.call_timeout, f).await
     }
 
     /// [`Self::call`] for work that may legitimately take long (a command with its own timeout):
@@ -347,11 +347,12 @@ impl Host {
         deadline: Duration,
         f: impl FnOnce(&'a dyn HostDriver) -> HostFuture<'a, T>,
     ) -> Result<T, HostError> {
-        self.limited(&self.long_permits, deadline, f).await
+        self.limited(op, &self.long_permits, deadline, f).await
     }
 
     async fn limited<'a, T>(
         &'a self,
+        op: &'static str,
         permits: &Semaphore,
         deadline: Duration,
         f: impl FnOnce(&'a dyn HostDriver) -> HostFuture<'a, T>,
@@ -370,14 +371,14 @@ impl Host {
         // total): a quarter of the deadline is worth a line.
         let took = started.elapsed();
         if took >= deadline / 4 {
-            tracing::warn!(host = %self.name, took_ms = took.as_millis() as u64, "slow host call");
+            tracing::warn!(host = %self.name, op, took_ms = took.as_millis() as u64, "slow host call");
         }
         match &result {
             Err(e) if e.is_host_fault() => self.breaker.failure(),
             _ => self.breaker.success(),
         }
         if let Err(e) = &result {
-            tracing::warn!(host = %self.name, error = %e, "host call failed");
+            tracing::warn!(host = %self.name, op, error = %e, "host call failed");
         }
         result
     }

@@ -34,6 +34,7 @@ mod bad_input;
 mod cli_shapes;
 mod containers;
 mod contract_shapes;
+mod docs_browser;
 mod documents;
 mod embedded_postgres;
 mod errors;

@@ -60,12 +60,31 @@ async fn served_document_and_docs_page_match() {
     let res = app.client.get(format!("{}/docs", app.base)).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert_eq!(res.headers()["content-security-policy"], hoody_api::docs::CSP);
+    assert_eq!(res.headers()["cache-control"], "no-cache");
     let page = res.text().await.unwrap();
-    assert!(page.contains("/openapi.json"));
-    assert!(
-        !page.contains("https://") && !page.contains("http://"),
-        "the docs page must not load anything from elsewhere"
-    );
+    assert!(!page.contains("https://") && !page.contains("http://"), "the page loads nothing from elsewhere");
+
+    // Every asset the page names is served, typed, and cacheable for good under its digest.
+    let tag = hoody_api::docs::asset_tag();
+    let assets: Vec<&str> = page.split("/docs/assets/").skip(1).map(|s| s.split('"').next().unwrap()).collect();
+    assert_eq!(assets.len(), 4, "{page}");
+    for asset in &assets {
+        let res = app.client.get(format!("{}/docs/assets/{asset}", app.base)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{asset}");
+        let h = res.headers().clone();
+        assert_eq!(h["cache-control"], "public, max-age=31536000, immutable", "{asset}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{asset}");
+        let kind = if asset.ends_with(".js") { "text/javascript" } else { "text/css" };
+        assert!(h["content-type"].to_str().unwrap().starts_with(kind), "{asset}: {:?}", h["content-type"]);
+        assert!(res.bytes().await.unwrap().len() > 100, "{asset}");
+        assert!(asset.starts_with(&format!("{tag}/")), "{asset}");
+    }
+    // Another build's digest, or a file that is not an asset: 404 in the envelope.
+    for wrong in ["0000000000000000/docs.js", &format!("{tag}/index.html"), &format!("{tag}/../Cargo.toml")] {
+        let r = app.get(&format!("/docs/assets/{wrong}"), None).await;
+        r.expect(404);
+    }
 }
 
 /// The document offers `Idempotency-Key` on exactly the routes the layer honours it on (the layer
