@@ -37,15 +37,33 @@ pub struct Faulty {
     fault: Mutex<Fault>,
     in_flight: AtomicUsize,
     peak: AtomicUsize,
+    /// Reads of instance status, by driver method (`state`, `statuses_with`): what the
+    /// reconciler's cost is measured in.
+    status_reads: Mutex<BTreeMap<&'static str, usize>>,
 }
 
 impl Faulty {
     pub fn new(inner: Arc<dyn HostDriver>) -> Self {
-        Self { inner, fault: Mutex::new(Fault::None), in_flight: AtomicUsize::new(0), peak: AtomicUsize::new(0) }
+        Self {
+            inner,
+            fault: Mutex::new(Fault::None),
+            in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            status_reads: Mutex::new(BTreeMap::new()),
+        }
     }
 
     pub fn set(&self, fault: Fault) {
         *self.fault.lock().unwrap_or_else(|p| p.into_inner()) = fault;
+    }
+
+    /// How many times `method` (`state` or `statuses_with`) was called.
+    pub fn status_reads(&self, method: &str) -> usize {
+        self.status_reads.lock().unwrap_or_else(|p| p.into_inner()).get(method).copied().unwrap_or(0)
+    }
+
+    fn count(&self, method: &'static str) {
+        *self.status_reads.lock().unwrap_or_else(|p| p.into_inner()).entry(method).or_default() += 1;
     }
 
     /// Most calls that were inside this driver at once.
@@ -126,6 +144,7 @@ impl HostDriver for Faulty {
         self.change(self.inner.set_device(name, device, spec))
     }
     fn state<'a>(&'a self, name: &'a str) -> HostFuture<'a, InstanceState> {
+        self.count("state");
         self.read(self.inner.state(name))
     }
     fn exists<'a>(&'a self, name: &'a str) -> HostFuture<'a, bool> {
@@ -166,8 +185,9 @@ impl HostDriver for Faulty {
     fn delete_file<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, ()> {
         self.change(self.inner.delete_file(name, path))
     }
-    fn instances_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, Vec<String>> {
-        self.read(self.inner.instances_with(key, value))
+    fn statuses_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, BTreeMap<String, String>> {
+        self.count("statuses_with");
+        self.read(self.inner.statuses_with(key, value))
     }
     fn networks(&self) -> HostFuture<'_, Vec<NetworkInfo>> {
         self.read(self.inner.networks())

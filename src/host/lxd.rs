@@ -484,22 +484,23 @@ impl HostDriver for Lxd {
         })
     }
 
-    fn instances_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, Vec<String>> {
+    fn statuses_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, BTreeMap<String, String>> {
         Box::pin(async move {
-            // Without recursion LXD answers URLs only: small enough for thousands of instances.
+            // `recursion=1`: each instance's config and status, not its state (no per-instance
+            // cgroup reads on the host).
             let plain = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
             let path = if plain(key) && plain(value) {
-                format!("/1.0/instances?filter=config.{key}%20eq%20{value}")
+                format!("/1.0/instances?recursion=1&filter=config.{key}%20eq%20{value}")
             } else {
-                "/1.0/instances".to_owned()
+                "/1.0/instances?recursion=1".to_owned()
             };
-            let (v, _) = self.request(Method::GET, &path, None, None).await?;
+            let (v, _) = self.request_list(&path).await?;
             Ok(v["metadata"]
                 .as_array()
                 .map(|a| {
                     a.iter()
-                        .filter_map(|u| u.as_str()?.rsplit('/').next().map(str::to_owned))
-                        .filter(|n| !n.is_empty())
+                        .filter(|i| i["config"][key].as_str() == Some(value))
+                        .filter_map(|i| Some((i["name"].as_str()?.to_owned(), i["status"].as_str()?.to_owned())))
                         .collect()
                 })
                 .unwrap_or_default())

@@ -220,9 +220,10 @@ pub trait HostDriver: Send + Sync {
     fn read_file<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, Option<Vec<u8>>>;
     /// Remove a file inside an instance; a missing one counts as removed.
     fn delete_file<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, ()>;
-    /// The names of the instances whose config `key` is `value`, where the host can filter (LXD's
-    /// `api_filtering`); a host that cannot lists every instance, so callers still check the key.
-    fn instances_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, Vec<String>>;
+    /// The status (Running, Stopped, Frozen, …) of every instance whose config `key` is `value`,
+    /// by name, in one call: what the reconciler reads a host with. The host filters where it
+    /// can (LXD's `api_filtering`) and the key is checked on each instance besides.
+    fn statuses_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, BTreeMap<String, String>>;
 
     // Networks and network ACLs (the firewall).
     fn networks(&self) -> HostFuture<'_, Vec<NetworkInfo>>;

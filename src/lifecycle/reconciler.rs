@@ -66,12 +66,27 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
     let Some(row) = crate::servers::by_id(&st.db, server_id).await? else { return Ok(0) };
     let host = st.hosts.for_server(&row, &st.sealer)?;
     let containers = crate::db::containers::to_reconcile(&st.db, server_id, stuck_secs).await?;
+    // The whole host in one call: its instances made for this server, with their status. A
+    // container missing from it is asked about alone (an instance made before the tag existed
+    // would otherwise look gone); a host that does not answer fails every container at once.
+    let listed = host.call("statuses_with", |d| d.statuses_with(SERVER_KEY, server_id)).await;
+    let unreachable = matches!(listed, Err(HostError::Unavailable { .. } | HostError::Timeout));
+    if let Err(e) = &listed {
+        if !unreachable {
+            tracing::warn!(server = %server_id, error = %e, "reconciler could not list a host; asking one by one");
+        }
+    }
+    let listing = listed.ok();
     let mut changed = 0;
     let containers_now = containers.clone();
     for c in containers {
-        let observed = host.call("state", |d| d.state(&c.lxd_name)).await;
+        let observed = match listing.as_ref().and_then(|map| map.get(&c.lxd_name)) {
+            _ if unreachable => Err(HostError::Timeout),
+            Some(status) => Ok(status.clone()),
+            None => host.call("state", |d| d.state(&c.lxd_name)).await.map(|s| s.status),
+        };
         let (to, meta) = match &observed {
-            Ok(s) => (status_of(&s.status), json!({"observed": status_of(&s.status)})),
+            Ok(s) => (status_of(s), json!({"observed": status_of(s)})),
             Err(e @ HostError::NotFound(_)) => (status::FAILED, reason(e)),
             Err(HostError::Unavailable { .. } | HostError::Timeout) => {
                 (status::FAILED, json!({"reason": "host_unreachable"}))
@@ -90,6 +105,9 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
             Err(e) => tracing::warn!(container = %c.container_id, error = %e, "reconciler could not record a change"),
         }
     }
+    if unreachable {
+        return Ok(changed);
+    }
     let settled: Vec<ContainerRow> = containers_now
         .into_iter()
         .filter(|c| [status::RUNNING, status::STOPPED, status::PAUSED].contains(&c.status.as_str()))
@@ -102,13 +120,15 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
         Ok(n) => changed += n,
         Err(e) => tracing::warn!(server = %server_id, error = %e, "reconciler could not check proxy files"),
     }
-    match strays(st, &host, server_id).await {
-        Ok(found) => {
-            for name in found {
-                tracing::warn!(instance = %name, server = %server_id, "an instance made for this server has no container row; left alone");
+    if let Some(listing) = &listing {
+        match strays_among(st, listing.keys()).await {
+            Ok(found) => {
+                for name in found {
+                    tracing::warn!(instance = %name, server = %server_id, "an instance made for this server has no container row; left alone");
+                }
             }
+            Err(e) => tracing::warn!(server = %server_id, error = %e, "reconciler could not look for stray instances"),
         }
-        Err(e) => tracing::warn!(server = %server_id, error = %e, "reconciler could not look for stray instances"),
     }
     Ok(changed)
 }
@@ -119,27 +139,20 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
 /// removal would destroy user data the database merely forgot. Untagged instances and those
 /// tagged for another server are not ours and are not reported.
 pub async fn strays(st: &AppState, host: &Host, server_id: &str) -> Result<Vec<String>, ApiError> {
-    let names = host.call("instances_with", |d| d.instances_with(SERVER_KEY, server_id)).await?;
-    let ids: Vec<String> = names
-        .iter()
-        .filter_map(|n| n.strip_prefix("c-"))
-        .filter(|id| crate::db::is_id(id))
-        .map(str::to_owned)
-        .collect();
+    let listing = host.call("statuses_with", |d| d.statuses_with(SERVER_KEY, server_id)).await?;
+    strays_among(st, listing.keys()).await
+}
+
+/// Of these instance names (all tagged for one server), those named for a container id that
+/// has no row.
+async fn strays_among(st: &AppState, names: impl Iterator<Item = &String>) -> Result<Vec<String>, ApiError> {
+    let ids: Vec<String> =
+        names.filter_map(|n| n.strip_prefix("c-")).filter(|id| crate::db::is_id(id)).map(str::to_owned).collect();
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let known = crate::db::containers::existing(&st.db, &ids).await?;
-    let mut found = Vec::new();
-    for id in ids.into_iter().filter(|id| !known.iter().any(|k| k == id)) {
-        let name = format!("c-{id}");
-        if let Ok(cfg) = host.call("config", |d| d.config(&name)).await {
-            if cfg.get(SERVER_KEY).is_some_and(|s| s == server_id) {
-                found.push(name);
-            }
-        }
-    }
-    Ok(found)
+    Ok(ids.into_iter().filter(|id| !known.iter().any(|k| k == id)).map(|id| format!("c-{id}")).collect())
 }
 
 /// Containers whose server was removed from the registry: nothing can run them.

@@ -156,7 +156,8 @@ async fn activity_recorded_during_an_outage_is_written_when_the_database_is_back
         .send()
         .await
         .unwrap();
-    let token = TestApp::read(login).await.data()["token"].as_str().unwrap().to_owned();
+    let login = TestApp::read(login).await;
+    let token = login.data()["token"].as_str().unwrap_or_else(|| panic!("login: {}", login.text)).to_owned();
     let me = client.get(format!("{base}/api/v1/users/auth/me")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(me.status(), 200);
 

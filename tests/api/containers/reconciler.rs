@@ -129,9 +129,13 @@ async fn the_reconciler_reports_instances_whose_container_is_gone_and_leaves_the
     let host = app.state.hosts.for_server(&server, &app.state.sealer).unwrap();
     // The host filters by our tag: one call, without the strangers.
     let key = hoody_api::lifecycle::provision::SERVER_KEY;
-    let tagged = host.call("instances_with", |d| d.instances_with(key, &app.server_id)).await.unwrap();
-    assert!(tagged.contains(&format!("c-{lost}")) && tagged.contains(&format!("c-{kept}")), "{tagged:?}");
-    assert!(!tagged.contains(&format!("c-{untagged}")) && !tagged.contains(&format!("c-{foreign}")), "{tagged:?}");
+    let tagged = host.call("statuses_with", |d| d.statuses_with(key, &app.server_id)).await.unwrap();
+    assert_eq!(tagged.get(&format!("c-{lost}")).map(String::as_str), Some("Running"), "{tagged:?}");
+    assert_eq!(tagged.get(&format!("c-{kept}")).map(String::as_str), Some("Running"), "{tagged:?}");
+    assert!(
+        !tagged.contains_key(&format!("c-{untagged}")) && !tagged.contains_key(&format!("c-{foreign}")),
+        "{tagged:?}"
+    );
     let found = hoody_api::lifecycle::reconciler::strays(&app.state, &host, &app.server_id).await.unwrap();
     assert_eq!(found, [format!("c-{lost}")]);
     // A whole pass reports it and changes nothing: every instance is still there, as it was.
@@ -141,4 +145,40 @@ async fn the_reconciler_reports_instances_whose_container_is_gone_and_leaves_the
     }
     assert_eq!(lxc_status(&format!("c-{kept}")), "RUNNING");
     assert_eq!(lxc_status(&format!("c-{lost}")), "RUNNING");
+}
+
+/// A pass reads the whole host in one call, however many containers it runs; a container the
+/// listing lacks (an instance without our tag, made before it existed) is asked about alone, and
+/// is not taken for gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_reads_a_host_in_one_call() {
+    let app = LxdApp::spawn_with(|c| c.reconcile_interval = Duration::from_secs(3600)).await;
+    let s = app.verified_user("one-call@example.com").await;
+    let project = app.project(&s.token, "OneCall").await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(app.running(&s.token, &project, json!({"name": format!("one-call-{n}")})).await);
+    }
+    let f = pin_faulty(&app);
+    assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 0);
+    assert_eq!(
+        (f.status_reads("statuses_with"), f.status_reads("state")),
+        (1, 0),
+        "one listing, no per-container read"
+    );
+
+    // Stopped behind our back, and one instance without the tag: still one listing, one read
+    // for the untagged one, and each container's real status.
+    lxc(&["stop", &format!("c-{}", ids[0]), "--force"]);
+    lxc(&["config", "unset", &format!("c-{}", ids[1]), "user.hoody.server_id"]);
+    assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 1);
+    assert_eq!((f.status_reads("statuses_with"), f.status_reads("state")), (2, 1));
+    let statuses: Vec<String> = sqlx::query_scalar(
+        "select status from container where container_id = any($1) order by array_position($1, container_id)",
+    )
+    .bind(&ids)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(statuses, ["stopped", "running", "running"], "the untagged one is not taken for gone");
 }
