@@ -60,29 +60,7 @@ pub async fn metrics(State(st): State<AppState>, client: ClientIp, headers: Head
     if let Err(e) = metrics_allowed(&st, client.ip, &headers) {
         return e.into_response();
     }
-    let mut body = st.metrics.render(&st.db, st.cfg.db_max_connections);
-    body.push_str(
-        "# HELP hoody_writeback_dropped_total Records lost by a write-behind queue: it was full, the rows held \
-         while the database was away passed their bound, or the database refused them.\n",
-    );
-    body.push_str("# TYPE hoody_writeback_dropped_total counter\n");
-    body.push_str(&format!("hoody_writeback_dropped_total{{queue=\"activity\"}} {}\n", st.activity.dropped()));
-    body.push_str(&format!("hoody_writeback_dropped_total{{queue=\"token_use\"}} {}\n", st.token_use.dropped()));
-    body.push_str("# HELP hoody_writeback_held Records held for the database to come back.\n");
-    body.push_str("# TYPE hoody_writeback_held gauge\n");
-    body.push_str(&format!("hoody_writeback_held{{queue=\"activity\"}} {}\n", st.activity.held()));
-    body.push_str(&format!("hoody_writeback_held{{queue=\"token_use\"}} {}\n", st.token_use.held()));
-    body.push_str(
-        "# HELP hoody_mail_total Outbox mail by outcome in this process: delivered, failed attempts, dead-lettered.\n",
-    );
-    body.push_str("# TYPE hoody_mail_total counter\n");
-    for (outcome, n) in [
-        ("delivered", &st.mailer.delivered),
-        ("failed_attempt", &st.mailer.failed_attempts),
-        ("dead_letter", &st.mailer.dead_letters),
-    ] {
-        body.push_str(&format!("hoody_mail_total{{outcome=\"{outcome}\"}} {}\n", n.load(Ordering::Relaxed)));
-    }
+    let body = crate::metrics::page::render(&st);
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
 

@@ -1,11 +1,119 @@
-//! Prometheus text-format metrics: requests by route template and status, latency histograms
-//! and database pool use. Kept in process; each replica is scraped on its own.
+//! Prometheus text-format metrics, kept in process (each replica is scraped on its own).
+//!
+//! Each figure is kept by the code that does the work: requests by the middleware, host calls
+//! and breakers by `host::Host`, the outbox by the mail worker, the reconciler by its pass, the
+//! event stream by its dispatcher, the database's availability by its probe. [`page::render`]
+//! writes them all for `GET /metrics`. Labels are bounded: route templates (or `unmatched`),
+//! registered host names and fixed outcome words.
+
+pub mod page;
 
 use std::{collections::HashMap, fmt::Write, sync::Mutex, time::Duration};
 
-use sqlx::PgPool;
+/// Request latency buckets (seconds).
+pub const HTTP_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+/// Buckets for work that may take from milliseconds to a minute: host calls, reconciler passes,
+/// event delivery, pool waits.
+pub const SLOW_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+/// A cumulative histogram: `counts[i]` holds the observations `<= bounds[i]`.
+#[derive(Debug, Clone)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<u64>,
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    pub fn new(bounds: &'static [f64]) -> Self {
+        Self { bounds, counts: vec![0; bounds.len()], count: 0, sum: 0.0 }
+    }
+
+    pub fn observe(&mut self, secs: f64) {
+        let secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
+        self.count += 1;
+        self.sum += secs;
+        for (i, le) in self.bounds.iter().enumerate() {
+            if secs <= *le {
+                self.counts[i] += 1;
+            }
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Add another histogram of the same buckets (several hosts of one name).
+    fn merge(&mut self, other: &Histogram) {
+        if self.bounds != other.bounds {
+            return;
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+    }
+
+    /// The `_bucket`, `_sum` and `_count` lines of `name` with `labels` (`k="v",…` or empty).
+    pub fn write(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (i, le) in self.bounds.iter().enumerate() {
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {}", self.counts[i]);
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", self.count);
+        let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{braces} {}", self.count);
+    }
+}
+
+/// A histogram shared between tasks.
+#[derive(Debug)]
+pub struct SharedHistogram(Mutex<Histogram>);
+
+/// [`SLOW_BUCKETS`].
+impl Default for SharedHistogram {
+    fn default() -> Self {
+        Self::new(SLOW_BUCKETS)
+    }
+}
+
+impl SharedHistogram {
+    pub fn new(bounds: &'static [f64]) -> Self {
+        Self(Mutex::new(Histogram::new(bounds)))
+    }
+
+    pub fn observe(&self, elapsed: Duration) {
+        self.observe_secs(elapsed.as_secs_f64());
+    }
+
+    pub fn observe_secs(&self, secs: f64) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).observe(secs);
+    }
+
+    pub fn snapshot(&self) -> Histogram {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// `# HELP` and `# TYPE` of a family.
+pub fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A label value as the text format wants it.
+pub fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Seconds since the epoch, now.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
 
 #[derive(Default)]
 pub struct Metrics {
@@ -18,13 +126,6 @@ struct Inner {
     latency: HashMap<(String, String), Histogram>,
 }
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
-
 impl Metrics {
     pub fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
@@ -32,61 +133,63 @@ impl Metrics {
             return;
         };
         *inner.requests.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
-        let h = inner.latency.entry((method.to_owned(), route.to_owned())).or_default();
-        h.count += 1;
-        h.sum += secs;
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                h.counts[i] += 1;
-            }
-        }
+        inner
+            .latency
+            .entry((method.to_owned(), route.to_owned()))
+            .or_insert_with(|| Histogram::new(HTTP_BUCKETS))
+            .observe(secs);
     }
 
-    pub fn render(&self, pool: &PgPool, max_connections: u32) -> String {
-        let mut out = String::with_capacity(4096);
-        out.push_str("# HELP hoody_http_requests_total HTTP requests by method, route template and status.\n");
-        out.push_str("# TYPE hoody_http_requests_total counter\n");
-        if let Ok(inner) = self.inner.lock() {
-            let mut rows: Vec<_> = inner.requests.iter().collect();
-            rows.sort();
-            for ((method, route, status), n) in rows {
-                let _ = writeln!(
-                    out,
-                    "hoody_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
-                    escape(route)
-                );
-            }
-            out.push_str("# HELP hoody_http_request_duration_seconds Request latency by method and route template.\n");
-            out.push_str("# TYPE hoody_http_request_duration_seconds histogram\n");
-            let mut hists: Vec<_> = inner.latency.iter().collect();
-            hists.sort_by(|a, b| a.0.cmp(b.0));
-            for ((method, route), h) in hists {
-                let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
-                for (i, le) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(
-                        out,
-                        "hoody_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}",
-                        h.counts[i]
-                    );
-                }
-                let _ = writeln!(out, "hoody_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-                let _ = writeln!(out, "hoody_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-                let _ = writeln!(out, "hoody_http_request_duration_seconds_count{{{labels}}} {}", h.count);
-            }
+    /// The request families: counts by method, route template and status, latency histograms.
+    fn write_http(&self, out: &mut String) {
+        family(out, "hoody_http_requests_total", "counter", "HTTP requests by method, route template and status.");
+        let Ok(inner) = self.inner.lock() else { return };
+        let mut rows: Vec<_> = inner.requests.iter().collect();
+        rows.sort();
+        for ((method, route, status), n) in rows {
+            let _ = writeln!(
+                out,
+                "hoody_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
+                escape(route)
+            );
         }
-        let size = pool.size();
-        let idle = pool.num_idle() as u32;
-        out.push_str("# HELP hoody_db_pool_connections Database pool connections by state.\n");
-        out.push_str("# TYPE hoody_db_pool_connections gauge\n");
-        let _ = writeln!(out, "hoody_db_pool_connections{{state=\"idle\"}} {idle}");
-        let _ = writeln!(out, "hoody_db_pool_connections{{state=\"in_use\"}} {}", size.saturating_sub(idle));
-        out.push_str("# HELP hoody_db_pool_max_connections Configured pool size.\n");
-        out.push_str("# TYPE hoody_db_pool_max_connections gauge\n");
-        let _ = writeln!(out, "hoody_db_pool_max_connections {max_connections}");
-        out
+        family(
+            out,
+            "hoody_http_request_duration_seconds",
+            "histogram",
+            "Request latency by method and route template.",
+        );
+        let mut hists: Vec<_> = inner.latency.iter().collect();
+        hists.sort_by(|a, b| a.0.cmp(b.0));
+        for ((method, route), h) in hists {
+            h.write(
+                out,
+                "hoody_http_request_duration_seconds",
+                &format!("method=\"{method}\",route=\"{}\"", escape(route)),
+            );
+        }
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_histogram_is_cumulative_and_ends_with_inf_sum_and_count() {
+        let mut h = Histogram::new(&[0.1, 1.0]);
+        h.observe(0.25);
+        h.observe(0.5);
+        h.observe(4.0);
+        let mut out = String::new();
+        h.write(&mut out, "x_seconds", "host=\"a\"");
+        assert_eq!(
+            out,
+            "x_seconds_bucket{host=\"a\",le=\"0.1\"} 0\nx_seconds_bucket{host=\"a\",le=\"1\"} 2\n\
+             x_seconds_bucket{host=\"a\",le=\"+Inf\"} 3\nx_seconds_sum{host=\"a\"} 4.75\nx_seconds_count{host=\"a\"} 3\n"
+        );
+        let mut bare = String::new();
+        Histogram::new(&[1.0]).write(&mut bare, "y", "");
+        assert!(bare.contains("y_bucket{le=\"1\"} 0\n") && bare.contains("y_sum 0\n"), "{bare}");
+    }
 }
