@@ -1,6 +1,10 @@
 //! Operational endpoints outside `/api/v1`: liveness, readiness and metrics.
 
-use std::{net::IpAddr, sync::atomic::Ordering};
+use std::{
+    net::IpAddr,
+    sync::atomic::Ordering,
+    time::{Duration, Instant},
+};
 
 use axum::{
     extract::State,
@@ -14,6 +18,7 @@ use crate::{
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody},
     extract::ClientIp,
+    shutdown::Stop,
     state::AppState,
 };
 
@@ -40,10 +45,40 @@ pub async fn readyz(State(st): State<AppState>) -> Result<ApiOk<HealthOut>, ApiE
     if st.draining.load(Ordering::SeqCst) || !st.migrated.load(Ordering::SeqCst) {
         return Err(ApiError::Unavailable { retry_after_secs: 1 });
     }
-    let ping = tokio::time::timeout(st.cfg.db_acquire_timeout, crate::db::ping(&st.db)).await;
-    match ping {
-        Ok(Ok(_)) => Ok(ApiOk::new("ready", HealthOut { status: "ok" })),
-        _ => Err(ApiError::Unavailable { retry_after_secs: 1 }),
+    if probe_db(&st).await {
+        Ok(ApiOk::new("ready", HealthOut { status: "ok" }))
+    } else {
+        Err(ApiError::Unavailable { retry_after_secs: 1 })
+    }
+}
+
+/// How often [`watch_db`] probes.
+const DB_PROBE_EVERY: Duration = Duration::from_secs(5);
+
+/// Is the database usable: a pool connection and one round trip within the acquire timeout?
+/// What `/readyz` asks; the answer and the wait for the connection go to `/metrics`
+/// (`hoody_db_up`, `hoody_db_pool_acquire_seconds`).
+pub async fn probe_db(st: &AppState) -> bool {
+    let started = Instant::now();
+    let probe = async {
+        let mut conn = st.db.acquire().await?;
+        st.metrics.db.acquire.observe(started.elapsed());
+        crate::db::ping(&mut *conn).await
+    };
+    let up = matches!(tokio::time::timeout(st.cfg.db_acquire_timeout, probe).await, Ok(Ok(())));
+    st.metrics.db.probed(up);
+    up
+}
+
+/// Probe the database every few seconds, so `/metrics` says whether it is usable even when
+/// nobody asks `/readyz`.
+pub async fn watch_db(st: AppState, stop: Stop) {
+    loop {
+        probe_db(&st).await;
+        tokio::select! {
+            _ = tokio::time::sleep(DB_PROBE_EVERY) => {}
+            _ = stop.wait() => return,
+        }
     }
 }
 

@@ -8,7 +8,15 @@
 
 pub mod page;
 
-use std::{collections::HashMap, fmt::Write, sync::Mutex, time::Duration};
+use std::{
+    collections::HashMap,
+    fmt::Write,
+    sync::{
+        atomic::{AtomicI64, AtomicU64, Ordering},
+        Mutex,
+    },
+    time::Duration,
+};
 
 /// Request latency buckets (seconds).
 pub const HTTP_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
@@ -115,15 +123,51 @@ pub fn unix_now() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
-#[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    /// What the database probe found last (`db_up`) and how long it waited for a connection.
+    pub db: DbStats,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self { inner: Mutex::new(Inner::default()), db: DbStats::default() }
+    }
 }
 
 #[derive(Default)]
 struct Inner {
     requests: HashMap<(String, String, u16), u64>,
     latency: HashMap<(String, String), Histogram>,
+}
+
+/// The database as this process last found it.
+pub struct DbStats {
+    /// 1 when the last probe (background, every few seconds, and each `/readyz`) got a connection
+    /// and an answer within the acquire timeout; 0 otherwise.
+    up: AtomicI64,
+    probes_failed: AtomicU64,
+    /// How long a probe waited for a pool connection (a sample of what a request waits).
+    pub acquire: SharedHistogram,
+}
+
+impl Default for DbStats {
+    fn default() -> Self {
+        Self { up: AtomicI64::new(0), probes_failed: AtomicU64::new(0), acquire: SharedHistogram::new(SLOW_BUCKETS) }
+    }
+}
+
+impl DbStats {
+    pub fn probed(&self, up: bool) {
+        self.up.store(i64::from(up), Ordering::Relaxed);
+        if !up {
+            self.probes_failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed) == 1
+    }
 }
 
 impl Metrics {
@@ -168,6 +212,25 @@ impl Metrics {
                 &format!("method=\"{method}\",route=\"{}\"", escape(route)),
             );
         }
+    }
+
+    fn write_db(&self, out: &mut String) {
+        family(
+            out,
+            "hoody_db_up",
+            "gauge",
+            "1 when the last database probe (every 5 s and on /readyz) got a connection and an answer in time.",
+        );
+        let _ = writeln!(out, "hoody_db_up {}", self.db.up.load(Ordering::Relaxed));
+        family(out, "hoody_db_probe_failures_total", "counter", "Database probes that failed or timed out.");
+        let _ = writeln!(out, "hoody_db_probe_failures_total {}", self.db.probes_failed.load(Ordering::Relaxed));
+        family(
+            out,
+            "hoody_db_pool_acquire_seconds",
+            "histogram",
+            "How long the database probe waited for a pool connection (sampled every 5 s and on /readyz).",
+        );
+        self.db.acquire.snapshot().write(out, "hoody_db_pool_acquire_seconds", "");
     }
 }
 

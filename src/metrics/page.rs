@@ -12,6 +12,7 @@ pub fn render(st: &AppState) -> String {
     let _ = writeln!(out, "hoody_process_start_time_seconds {}", st.started_at.timestamp());
     st.metrics.write_http(&mut out);
     pool(&mut out, st);
+    st.metrics.write_db(&mut out);
     hosts(&mut out, st);
     mail(&mut out, st);
     writeback(&mut out, st);
