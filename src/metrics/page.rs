@@ -3,7 +3,7 @@
 
 use std::{collections::BTreeMap, fmt::Write, sync::atomic::Ordering};
 
-use super::{escape, family, Histogram, SLOW_BUCKETS};
+use super::{escape, family, unix_now, Histogram, SLOW_BUCKETS};
 use crate::{host::stats::Outcome, state::AppState};
 
 pub fn render(st: &AppState) -> String {
@@ -110,6 +110,22 @@ fn mail(out: &mut String, st: &AppState) {
     {
         let _ = writeln!(out, "hoody_mail_total{{outcome=\"{outcome}\"}} {}", n.load(Ordering::Relaxed));
     }
+    family(
+        out,
+        "hoody_mail_outbox_pending",
+        "gauge",
+        "Mail in the outbox neither delivered nor dead-lettered, as the worker last read it (every 2 s).",
+    );
+    let _ = writeln!(out, "hoody_mail_outbox_pending {}", m.pending.load(Ordering::Relaxed));
+    family(
+        out,
+        "hoody_mail_outbox_oldest_pending_age_seconds",
+        "gauge",
+        "Age of the oldest pending mail the worker last saw (0: none); it grows while the worker is stuck.",
+    );
+    let oldest = m.oldest_pending_unix.load(Ordering::Relaxed);
+    let age = if oldest > 0 { (unix_now() - oldest as f64).max(0.0) } else { 0.0 };
+    let _ = writeln!(out, "hoody_mail_outbox_oldest_pending_age_seconds {age:.0}");
 }
 
 fn writeback(out: &mut String, st: &AppState) {
