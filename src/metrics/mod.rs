@@ -127,11 +127,13 @@ pub struct Metrics {
     inner: Mutex<Inner>,
     /// What the database probe found last (`db_up`) and how long it waited for a connection.
     pub db: DbStats,
+    /// The reconciler's passes.
+    pub reconciler: ReconcilerStats,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        Self { inner: Mutex::new(Inner::default()), db: DbStats::default() }
+        Self { inner: Mutex::new(Inner::default()), db: DbStats::default(), reconciler: ReconcilerStats::default() }
     }
 }
 
@@ -167,6 +169,53 @@ impl DbStats {
 
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed) == 1
+    }
+}
+
+/// The reconciler's passes in this process.
+pub struct ReconcilerStats {
+    passes_ok: AtomicU64,
+    passes_failed: AtomicU64,
+    /// Containers (and firewalls, proxy files) a pass changed.
+    changes: AtomicU64,
+    /// Servers a pass could not check (their host, or their rows, unreadable).
+    servers_skipped: AtomicU64,
+    /// Unix seconds of the last pass that ended without error (0: none yet).
+    last_success: AtomicI64,
+    pub duration: SharedHistogram,
+}
+
+impl Default for ReconcilerStats {
+    fn default() -> Self {
+        Self {
+            passes_ok: AtomicU64::new(0),
+            passes_failed: AtomicU64::new(0),
+            changes: AtomicU64::new(0),
+            servers_skipped: AtomicU64::new(0),
+            last_success: AtomicI64::new(0),
+            duration: SharedHistogram::new(SLOW_BUCKETS),
+        }
+    }
+}
+
+impl ReconcilerStats {
+    /// A pass ended: `changed` when it succeeded.
+    pub fn pass(&self, changed: Option<usize>, took: Duration) {
+        self.duration.observe(took);
+        match changed {
+            Some(n) => {
+                self.passes_ok.fetch_add(1, Ordering::Relaxed);
+                self.changes.fetch_add(n as u64, Ordering::Relaxed);
+                self.last_success.store(unix_now() as i64, Ordering::Relaxed);
+            }
+            None => {
+                self.passes_failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub fn server_skipped(&self) {
+        self.servers_skipped.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -231,6 +280,42 @@ impl Metrics {
             "How long the database probe waited for a pool connection (sampled every 5 s and on /readyz).",
         );
         self.db.acquire.snapshot().write(out, "hoody_db_pool_acquire_seconds", "");
+    }
+
+    fn write_reconciler(&self, out: &mut String) {
+        let r = &self.reconciler;
+        family(out, "hoody_reconciler_passes_total", "counter", "Reconciler passes by outcome (ok, failed).");
+        let _ =
+            writeln!(out, "hoody_reconciler_passes_total{{outcome=\"ok\"}} {}", r.passes_ok.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "hoody_reconciler_passes_total{{outcome=\"failed\"}} {}",
+            r.passes_failed.load(Ordering::Relaxed)
+        );
+        family(
+            out,
+            "hoody_reconciler_changes_total",
+            "counter",
+            "What reconciler passes changed: container states taken over, firewalls and proxy files applied again.",
+        );
+        let _ = writeln!(out, "hoody_reconciler_changes_total {}", r.changes.load(Ordering::Relaxed));
+        family(
+            out,
+            "hoody_reconciler_servers_skipped_total",
+            "counter",
+            "Servers a reconciler pass could not check (host or registry unreadable).",
+        );
+        let _ = writeln!(out, "hoody_reconciler_servers_skipped_total {}", r.servers_skipped.load(Ordering::Relaxed));
+        family(
+            out,
+            "hoody_reconciler_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the last reconciler pass that ended without error (0: none yet).",
+        );
+        let _ =
+            writeln!(out, "hoody_reconciler_last_success_timestamp_seconds {}", r.last_success.load(Ordering::Relaxed));
+        family(out, "hoody_reconciler_pass_duration_seconds", "histogram", "How long reconciler passes took.");
+        r.duration.snapshot().write(out, "hoody_reconciler_pass_duration_seconds", "");
     }
 }
 

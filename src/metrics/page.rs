@@ -16,6 +16,7 @@ pub fn render(st: &AppState) -> String {
     hosts(&mut out, st);
     mail(&mut out, st);
     writeback(&mut out, st);
+    st.metrics.write_reconciler(&mut out);
     out
 }
 
