@@ -84,9 +84,10 @@ pub async fn watch_db(st: AppState, stop: Stop) {
 
 /// Prometheus metrics
 ///
-/// Requests by route template and status, latency histograms, database pool use and records
-/// dropped by the write-behind queues, in the
-/// Prometheus text format. Open unless `HOODY_METRICS_ALLOW` (client CIDRs) or
+/// Requests by route template and status, latency histograms, the database's availability and
+/// pool use, host calls and breakers per host, the mail outbox, the write-behind queues, the
+/// reconciler and the event stream, in the Prometheus text format (`deploy/grafana/` and
+/// `deploy/prometheus/` read them). Open unless `HOODY_METRICS_ALLOW` (client CIDRs) or
 /// `HOODY_METRICS_TOKEN` (a bearer token) is set; then either one admits (401 without a token
 /// when one is configured, 403 otherwise).
 #[utoipa::path(get, path = "/metrics", tag = "ops", security((), ("bearer" = [])),

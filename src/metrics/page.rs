@@ -17,6 +17,7 @@ pub fn render(st: &AppState) -> String {
     mail(&mut out, st);
     writeback(&mut out, st);
     st.metrics.write_reconciler(&mut out);
+    stream(&mut out, st);
     out
 }
 
@@ -142,4 +143,19 @@ fn writeback(out: &mut String, st: &AppState) {
     family(out, "hoody_writeback_held", "gauge", "Records held for the database to come back.");
     let _ = writeln!(out, "hoody_writeback_held{{queue=\"activity\"}} {}", st.activity.held());
     let _ = writeln!(out, "hoody_writeback_held{{queue=\"token_use\"}} {}", st.token_use.held());
+}
+
+fn stream(out: &mut String, st: &AppState) {
+    let hub = &st.stream;
+    family(out, "hoody_event_stream_sockets", "gauge", "Event stream (socket.io) sockets connected to this process.");
+    let _ = writeln!(out, "hoody_event_stream_sockets {}", hub.connected());
+    family(out, "hoody_events_delivered_total", "counter", "Events given to event stream sockets.");
+    let _ = writeln!(out, "hoody_events_delivered_total {}", hub.delivered.load(Ordering::Relaxed));
+    family(
+        out,
+        "hoody_event_delivery_lag_seconds",
+        "histogram",
+        "From an event's created_at to the dispatcher having given it to its sockets (live events only).",
+    );
+    hub.lag.snapshot().write(out, "hoody_event_delivery_lag_seconds", "");
 }
