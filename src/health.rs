@@ -1,6 +1,10 @@
 //! Operational endpoints outside `/api/v1`: liveness, readiness and metrics.
 
-use std::{net::IpAddr, sync::atomic::Ordering};
+use std::{
+    net::IpAddr,
+    sync::atomic::Ordering,
+    time::{Duration, Instant},
+};
 
 use axum::{
     extract::State,
@@ -14,6 +18,7 @@ use crate::{
     envelope::{ApiOk, Envelope},
     error::{ApiError, ErrorBody},
     extract::ClientIp,
+    shutdown::Stop,
     state::AppState,
 };
 
@@ -40,18 +45,49 @@ pub async fn readyz(State(st): State<AppState>) -> Result<ApiOk<HealthOut>, ApiE
     if st.draining.load(Ordering::SeqCst) || !st.migrated.load(Ordering::SeqCst) {
         return Err(ApiError::Unavailable { retry_after_secs: 1 });
     }
-    let ping = tokio::time::timeout(st.cfg.db_acquire_timeout, crate::db::ping(&st.db)).await;
-    match ping {
-        Ok(Ok(_)) => Ok(ApiOk::new("ready", HealthOut { status: "ok" })),
-        _ => Err(ApiError::Unavailable { retry_after_secs: 1 }),
+    if probe_db(&st).await {
+        Ok(ApiOk::new("ready", HealthOut { status: "ok" }))
+    } else {
+        Err(ApiError::Unavailable { retry_after_secs: 1 })
+    }
+}
+
+/// How often [`watch_db`] probes.
+const DB_PROBE_EVERY: Duration = Duration::from_secs(5);
+
+/// Is the database usable: a pool connection and one round trip within the acquire timeout?
+/// What `/readyz` asks; the answer and the wait for the connection go to `/metrics`
+/// (`hoody_db_up`, `hoody_db_pool_acquire_seconds`).
+pub async fn probe_db(st: &AppState) -> bool {
+    let started = Instant::now();
+    let probe = async {
+        let mut conn = st.db.acquire().await?;
+        st.metrics.db.acquire.observe(started.elapsed());
+        crate::db::ping(&mut *conn).await
+    };
+    let up = matches!(tokio::time::timeout(st.cfg.db_acquire_timeout, probe).await, Ok(Ok(())));
+    st.metrics.db.probed(up);
+    up
+}
+
+/// Probe the database every few seconds, so `/metrics` says whether it is usable even when
+/// nobody asks `/readyz`.
+pub async fn watch_db(st: AppState, stop: Stop) {
+    loop {
+        probe_db(&st).await;
+        tokio::select! {
+            _ = tokio::time::sleep(DB_PROBE_EVERY) => {}
+            _ = stop.wait() => return,
+        }
     }
 }
 
 /// Prometheus metrics
 ///
-/// Requests by route template and status, latency histograms, database pool use and records
-/// dropped by the write-behind queues, in the
-/// Prometheus text format. Open unless `HOODY_METRICS_ALLOW` (client CIDRs) or
+/// Requests by route template and status, latency histograms, the database's availability and
+/// pool use, host calls and breakers per host, the mail outbox, the write-behind queues, the
+/// reconciler and the event stream, in the Prometheus text format (`deploy/grafana/` and
+/// `deploy/prometheus/` read them). Open unless `HOODY_METRICS_ALLOW` (client CIDRs) or
 /// `HOODY_METRICS_TOKEN` (a bearer token) is set; then either one admits (401 without a token
 /// when one is configured, 403 otherwise).
 #[utoipa::path(get, path = "/metrics", tag = "ops", security((), ("bearer" = [])),
@@ -60,29 +96,7 @@ pub async fn metrics(State(st): State<AppState>, client: ClientIp, headers: Head
     if let Err(e) = metrics_allowed(&st, client.ip, &headers) {
         return e.into_response();
     }
-    let mut body = st.metrics.render(&st.db, st.cfg.db_max_connections);
-    body.push_str(
-        "# HELP hoody_writeback_dropped_total Records lost by a write-behind queue: it was full, the rows held \
-         while the database was away passed their bound, or the database refused them.\n",
-    );
-    body.push_str("# TYPE hoody_writeback_dropped_total counter\n");
-    body.push_str(&format!("hoody_writeback_dropped_total{{queue=\"activity\"}} {}\n", st.activity.dropped()));
-    body.push_str(&format!("hoody_writeback_dropped_total{{queue=\"token_use\"}} {}\n", st.token_use.dropped()));
-    body.push_str("# HELP hoody_writeback_held Records held for the database to come back.\n");
-    body.push_str("# TYPE hoody_writeback_held gauge\n");
-    body.push_str(&format!("hoody_writeback_held{{queue=\"activity\"}} {}\n", st.activity.held()));
-    body.push_str(&format!("hoody_writeback_held{{queue=\"token_use\"}} {}\n", st.token_use.held()));
-    body.push_str(
-        "# HELP hoody_mail_total Outbox mail by outcome in this process: delivered, failed attempts, dead-lettered.\n",
-    );
-    body.push_str("# TYPE hoody_mail_total counter\n");
-    for (outcome, n) in [
-        ("delivered", &st.mailer.delivered),
-        ("failed_attempt", &st.mailer.failed_attempts),
-        ("dead_letter", &st.mailer.dead_letters),
-    ] {
-        body.push_str(&format!("hoody_mail_total{{outcome=\"{outcome}\"}} {}\n", n.load(Ordering::Relaxed)));
-    }
+    let body = crate::metrics::page::render(&st);
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
 

@@ -142,6 +142,7 @@ pub async fn run(
         }
     });
     let janitor = tokio::spawn(janitor(state.clone(), stop.clone()));
+    let db_probe = tokio::spawn(health::watch_db(state.clone(), stop.clone()));
     let principals = tokio::spawn({
         let (st, stop) = (state.clone(), stop.clone());
         async move {
@@ -216,6 +217,7 @@ pub async fn run(
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
         let _ = mailer.await;
         let _ = janitor.await;
+        let _ = db_probe.await;
         let _ = writers.await;
         let _ = reconciler.await;
         let _ = share_sweeper.await;

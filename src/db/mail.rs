@@ -39,6 +39,17 @@ pub async fn take_due(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<P
     .await
 }
 
+/// Mail not yet delivered nor dead-lettered: how many, and when the oldest was written.
+pub async fn backlog(db: impl PgExecutor<'_>) -> sqlx::Result<(i64, Option<chrono::DateTime<chrono::Utc>>)> {
+    let r = sqlx::query!(
+        r#"select count(*) as "pending!", min(created_at) as oldest from mail_outbox
+           where sent_at is null and failed_at is null"#
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((r.pending, r.oldest))
+}
+
 /// Delivered: the body (which may hold a one-time link) is not kept.
 pub async fn mark_sent(db: impl PgExecutor<'_>, mail_id: i64) -> sqlx::Result<()> {
     sqlx::query!("update mail_outbox set sent_at = now(), body_text = '' where mail_id = $1", mail_id)

@@ -126,7 +126,7 @@ where
 }
 
 /// One round trip to the database (readiness).
-pub async fn ping(db: &PgPool) -> sqlx::Result<()> {
+pub async fn ping(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<()> {
     sqlx::query_scalar!(r#"select 1 as "one!""#).fetch_one(db).await?;
     Ok(())
 }

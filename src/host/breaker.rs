@@ -17,6 +17,17 @@ pub struct Breaker {
     state: Mutex<State>,
 }
 
+/// Where a breaker stands, as `/metrics` shows it (`hoody_host_breaker_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BreakerState {
+    /// Calls go through.
+    Closed = 0,
+    /// Calls fail at once.
+    Open = 1,
+    /// One probe is in flight; the others fail at once.
+    HalfOpen = 2,
+}
+
 #[derive(Debug, Default)]
 struct State {
     failures: u32,
@@ -57,13 +68,16 @@ impl Breaker {
         *self.lock() = State::default();
     }
 
-    pub fn failure(&self) {
+    /// A call failed through the host's fault. True when this opened the breaker (from closed,
+    /// or a failed probe), not when it was open already.
+    pub fn failure(&self) -> bool {
         let mut s = self.lock();
         let now = Instant::now();
         if s.probing || s.opened_at.is_some() {
+            let reopened = s.probing;
             s.opened_at = Some(now);
             s.probing = false;
-            return;
+            return reopened;
         }
         match s.first_failure {
             Some(first) if now.duration_since(first) <= self.window => s.failures += 1,
@@ -74,11 +88,22 @@ impl Breaker {
         }
         if s.failures >= self.threshold {
             s.opened_at = Some(now);
+            return true;
         }
+        false
     }
 
     pub fn is_open(&self) -> bool {
         self.lock().opened_at.is_some()
+    }
+
+    pub fn state(&self) -> BreakerState {
+        let s = self.lock();
+        match (s.opened_at, s.probing) {
+            (None, _) => BreakerState::Closed,
+            (Some(_), false) => BreakerState::Open,
+            (Some(_), true) => BreakerState::HalfOpen,
+        }
     }
 }
 
@@ -90,20 +115,24 @@ mod tests {
     fn opens_after_the_threshold_and_probes_after_the_cool_down() {
         let b = Breaker::new(3, Duration::from_secs(10), Duration::from_millis(50));
         for _ in 0..2 {
-            b.failure();
+            assert!(!b.failure());
             assert!(b.admit().is_ok());
         }
-        b.failure();
+        assert!(b.failure(), "the third failure opens it");
+        assert_eq!(b.state(), BreakerState::Open);
         assert!(matches!(b.admit(), Err(HostError::Unavailable { .. })));
+        assert!(!b.failure(), "a late failure while open is no new opening");
         std::thread::sleep(Duration::from_millis(60));
         assert!(b.admit().is_ok(), "one probe");
+        assert_eq!(b.state(), BreakerState::HalfOpen);
         assert!(b.admit().is_err(), "only one");
-        b.failure();
+        assert!(b.failure(), "a failed probe opens it again");
         assert!(b.admit().is_err(), "a failed probe opens it again");
         std::thread::sleep(Duration::from_millis(60));
         assert!(b.admit().is_ok());
         b.success();
         assert!(b.admit().is_ok() && !b.is_open());
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod lxd;
 mod lxd_exec;
 mod lxd_net;
 pub mod registry;
+pub mod stats;
 pub mod unix;
 
 use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc, time::Duration};
@@ -20,7 +21,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use self::breaker::Breaker;
+use self::{
+    breaker::{Breaker, BreakerState},
+    stats::{HostStats, Outcome},
+};
 use crate::error::ApiError;
 
 pub type HostFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, HostError>> + Send + 'a>>;
@@ -310,6 +314,7 @@ pub struct Host {
     long_permits: Semaphore,
     breaker: Breaker,
     limits: HostLimits,
+    stats: HostStats,
 }
 
 impl Host {
@@ -321,7 +326,17 @@ impl Host {
             long_permits: Semaphore::new(limits.max_concurrent.max(1)),
             breaker: Breaker::default(),
             limits,
+            stats: HostStats::default(),
         }
+    }
+
+    /// Its calls by outcome, their durations and the breaker's openings (`/metrics`).
+    pub fn stats(&self) -> &HostStats {
+        &self.stats
+    }
+
+    pub fn breaker_state(&self) -> BreakerState {
+        self.breaker.state()
     }
 
     /// Calls in flight now.
@@ -358,10 +373,16 @@ impl Host {
         deadline: Duration,
         f: impl FnOnce(&'a dyn HostDriver) -> HostFuture<'a, T>,
     ) -> Result<T, HostError> {
-        self.breaker.admit()?;
+        if let Err(e) = self.breaker.admit() {
+            self.stats.count(Outcome::BreakerOpen);
+            return Err(e);
+        }
         let _permit = match tokio::time::timeout(self.limits.queue_wait, permits.acquire()).await {
             Ok(Ok(p)) => p,
-            _ => return Err(HostError::Unavailable { reason: "too many calls in flight".into(), retry_after_secs: 1 }),
+            _ => {
+                self.stats.count(Outcome::Saturated);
+                return Err(HostError::Unavailable { reason: "too many calls in flight".into(), retry_after_secs: 1 });
+            }
         };
         let started = std::time::Instant::now();
         let result = match tokio::time::timeout(deadline, f(self.driver.as_ref())).await {
@@ -371,11 +392,18 @@ impl Host {
         // Which call of a change was slow is otherwise invisible (the request only logs its
         // total): a quarter of the deadline is worth a line.
         let took = started.elapsed();
+        self.stats.duration.observe(took);
+        self.stats.count(Outcome::of(&result));
         if took >= deadline / 4 {
             tracing::warn!(host = %self.name, op, took_ms = took.as_millis() as u64, "slow host call");
         }
         match &result {
-            Err(e) if e.is_host_fault() => self.breaker.failure(),
+            Err(e) if e.is_host_fault() => {
+                if self.breaker.failure() {
+                    self.stats.breaker_opened();
+                    tracing::warn!(host = %self.name, "host breaker opened");
+                }
+            }
             _ => self.breaker.success(),
         }
         if let Err(e) = &result {

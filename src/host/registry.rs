@@ -42,6 +42,16 @@ impl Hosts {
         self.pinned.write().unwrap_or_else(lock_err).remove(server_id);
     }
 
+    /// Every host this process holds now: the pinned ones, and those built from the registry for
+    /// servers not pinned (`/metrics`).
+    pub fn all(&self) -> Vec<Arc<Host>> {
+        let pinned = self.pinned.read().unwrap_or_else(lock_err);
+        let mut hosts: Vec<Arc<Host>> = pinned.values().cloned().collect();
+        let built = self.built.read().unwrap_or_else(lock_err);
+        hosts.extend(built.iter().filter(|(id, _)| !pinned.contains_key(*id)).map(|(_, (_, h))| Arc::clone(h)));
+        hosts
+    }
+
     /// The host for a registered server.
     pub fn for_server(&self, row: &ServerRow, sealer: &SecretBox) -> Result<Arc<Host>, ApiError> {
         if let Some(h) = self.pinned.read().unwrap_or_else(lock_err).get(&row.server_id) {

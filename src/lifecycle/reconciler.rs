@@ -44,8 +44,16 @@ pub async fn run(st: AppState, stop: Stop) {
 }
 
 /// One pass over every server with containers. Returns how many containers changed. A server
-/// or a container that cannot be checked is logged and skipped; the pass goes on.
+/// or a container that cannot be checked is logged and skipped; the pass goes on. Each pass, its
+/// outcome, what it changed and the servers it skipped are counted for `/metrics`.
 pub async fn pass(st: &AppState) -> Result<usize, ApiError> {
+    let started = std::time::Instant::now();
+    let result = pass_inner(st).await;
+    st.metrics.reconciler.pass(result.as_ref().ok().copied(), started.elapsed());
+    result
+}
+
+async fn pass_inner(st: &AppState) -> Result<usize, ApiError> {
     // Host work past its lease: the process doing it died (a live one holds the lock, and the
     // reconciler leaves locked containers alone).
     let stuck_secs = (st.cfg.host_lock_wait + st.cfg.host_op_deadline).as_secs() as i64 + 30;
@@ -56,7 +64,10 @@ pub async fn pass(st: &AppState) -> Result<usize, ApiError> {
     for server_id in servers {
         match server(st, &server_id, stuck_secs, &by).await {
             Ok(n) => changed += n,
-            Err(e) => tracing::warn!(server = %server_id, error = %e, "reconciler skipped a server"),
+            Err(e) => {
+                st.metrics.reconciler.server_skipped();
+                tracing::warn!(server = %server_id, error = %e, "reconciler skipped a server")
+            }
         }
     }
     Ok(changed)

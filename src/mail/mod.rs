@@ -13,7 +13,7 @@ use std::{
     future::Future,
     path::PathBuf,
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicI64, AtomicU64, Ordering},
         Arc,
     },
     time::Duration,
@@ -47,6 +47,10 @@ pub struct Mailer {
     pub delivered: AtomicU64,
     pub failed_attempts: AtomicU64,
     pub dead_letters: AtomicU64,
+    /// The outbox as the worker last read it: mail pending, and the unix time the oldest of it
+    /// was written (0: none pending).
+    pub pending: AtomicI64,
+    pub oldest_pending_unix: AtomicI64,
 }
 
 impl Mailer {
@@ -66,6 +70,8 @@ impl Mailer {
             delivered: AtomicU64::new(0),
             failed_attempts: AtomicU64::new(0),
             dead_letters: AtomicU64::new(0),
+            pending: AtomicI64::new(0),
+            oldest_pending_unix: AtomicI64::new(0),
         })
     }
 
@@ -89,6 +95,7 @@ impl Mailer {
         Fut: Future<Output = anyhow::Result<usize>>,
     {
         let mut last_warning: Option<tokio::time::Instant> = None;
+        let mut last_backlog: Option<tokio::time::Instant> = None;
         loop {
             let mut warn = |e: anyhow::Error| {
                 // While the database is away this fails every poll: say so once per 30 s.
@@ -105,6 +112,13 @@ impl Mailer {
                 warn(e);
                 0
             });
+            // What is left, for `/metrics`: read at most once per poll period.
+            if last_backlog.is_none_or(|t| t.elapsed() >= POLL) {
+                last_backlog = Some(tokio::time::Instant::now());
+                if let Err(e) = self.read_backlog(&db).await {
+                    warn(e.into());
+                }
+            }
             if delivered as i64 == BATCH || prepared == prepare_batch {
                 continue;
             }
@@ -114,6 +128,13 @@ impl Mailer {
                 _ = stop.wait() => return,
             }
         }
+    }
+
+    async fn read_backlog(&self, db: &PgPool) -> sqlx::Result<()> {
+        let (pending, oldest) = outbox::backlog(db).await?;
+        self.pending.store(pending, Ordering::Relaxed);
+        self.oldest_pending_unix.store(oldest.map_or(0, |t| t.timestamp()), Ordering::Relaxed);
+        Ok(())
     }
 
     async fn deliver_batch(&self, db: &PgPool) -> anyhow::Result<usize> {

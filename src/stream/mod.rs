@@ -80,6 +80,10 @@ pub struct Hub {
     head: AtomicI64,
     /// Events given to sockets (a figure for `/metrics` and the benchmark).
     pub delivered: AtomicU64,
+    /// From an event's `created_at` to the dispatcher having given it to every socket it goes to,
+    /// for live events given to at least one (a resume's catch-up is not counted: it is late by
+    /// design).
+    pub lag: crate::metrics::SharedHistogram,
 }
 
 /// What the client receives: `message` with `{type: "event", event, data, timestamp, eventId}`
@@ -113,20 +117,20 @@ impl Sub {
     }
 
     /// Give `r` unless already given (or not of the socket's realm); the cursor moves only past
-    /// what was given or skipped.
-    fn give(&self, cursor: &mut i64, r: &EventRow, message: &Value, hub: &Hub) -> Result<(), Fail> {
+    /// what was given or skipped. True when it was given now.
+    fn give(&self, cursor: &mut i64, r: &EventRow, message: &Value, hub: &Hub) -> Result<bool, Fail> {
         if r.seq <= *cursor {
-            return Ok(());
+            return Ok(false);
         }
         if !self.sees_realm(r) {
             *cursor = r.seq;
-            return Ok(());
+            return Ok(false);
         }
         match self.socket.emit("message", message) {
             Ok(()) => {
                 *cursor = r.seq;
                 hub.delivered.fetch_add(1, Ordering::Relaxed);
-                Ok(())
+                Ok(true)
             }
             Err(SendError::Socket(SocketError::InternalChannelFull)) => Err(Fail::Full),
             Err(_) => Err(Fail::Closed),
@@ -207,7 +211,7 @@ impl Hub {
                 let mut tries = 0;
                 loop {
                     match sub.give(&mut cursor, r, &message, self) {
-                        Ok(()) => break,
+                        Ok(_) => break,
                         Err(Fail::Full) if tries < 40 => {
                             tries += 1;
                             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -294,15 +298,23 @@ impl Hub {
         self.head.store(r.seq, Ordering::SeqCst);
         // Built once for every socket it goes to.
         let message = payload(r);
+        let mut given = false;
         for user in self.recipients(db, r).await? {
             for sub in self.of_user(&user) {
                 let mut cursor = sub.cursor.lock().await;
-                if sub.give(&mut cursor, r, &message, self).is_err() {
-                    drop(cursor);
-                    tracing::debug!(user = %sub.user_id, "event socket cannot keep up (or is gone): closed");
-                    self.drop_sub(&sub);
+                match sub.give(&mut cursor, r, &message, self) {
+                    Ok(now) => given |= now,
+                    Err(_) => {
+                        drop(cursor);
+                        tracing::debug!(user = %sub.user_id, "event socket cannot keep up (or is gone): closed");
+                        self.drop_sub(&sub);
+                    }
                 }
             }
+        }
+        if given {
+            let lag = chrono::Utc::now() - r.created_at;
+            self.lag.observe_secs(lag.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6);
         }
         Ok(())
     }

@@ -50,6 +50,7 @@ mod logs;
 mod mail_addresses;
 mod mail_smtp;
 mod meta;
+mod metrics;
 mod network_targets;
 mod notifications;
 mod openapi_doc;

@@ -3,4 +3,4 @@
 
 mod history;
 mod order;
-mod stream;
+pub mod stream;
