@@ -47,6 +47,11 @@ pub struct Hook {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ProxyHookIn)]
+#[schema(example = json!({
+    "match": {"method": ["POST"], "path": "/webhooks/github"},
+    "script": {"path": "/srv/hooks/github.js"},
+    "timeout": 5000
+}))]
 pub struct HookIn {
     #[serde(default)]
     pub id: Option<String>,

@@ -37,8 +37,11 @@ pub struct ActivityQuery {
     pub end_date: Option<String>,
     /// Only errors (status ≥ 400).
     pub errors_only: Option<bool>,
+    /// Lowest response status (100–599; default 100, 400 with `errors_only`).
     pub min_status: Option<i32>,
+    /// Highest response status (100–599; default 599).
     pub max_status: Option<i32>,
+    /// Only requests with this HTTP method.
     #[param(inline)]
     pub method: Option<HttpMethod>,
     /// 24 lowercase hex.

@@ -13,6 +13,12 @@ use crate::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = AliasCreateIn)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "container_id": "65f1c0a2b3d4e5f6a7b8c9d0",
+    "program": "http",
+    "port": 8080,
+    "alias": "ada-demo"
+}))]
 pub struct CreateIn {
     /// The container (24 hex) the alias points to; you own it or hold `edit` on its project.
     pub container_id: crate::ids::ContainerId,
@@ -40,6 +46,7 @@ pub struct CreateIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = AliasUpdateIn)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"target_path": "/app", "expires_at": "2027-01-01T00:00:00Z"}))]
 pub struct UpdateIn {
     #[serde(default, deserialize_with = "present")]
     pub alias: Option<String>,
@@ -71,6 +78,7 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Resul
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = AliasStateIn)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"enabled": false}))]
 pub struct StateIn {
     pub enabled: bool,
 }

@@ -22,6 +22,7 @@ const MIN_TTL: i64 = 60;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"audience": "https://app.example.com", "expires_in": 3600}))]
 pub struct IdentityClaimIn {
     /// Who the claim is for (e.g. `https://app.example.com`): 1–255 visible ASCII characters.
     pub audience: String,

@@ -22,6 +22,10 @@ const CODE_TTL: chrono::Duration = chrono::Duration::seconds(60);
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGcSZ8vjHc",
+    "redirect_uri": "https://app.hoody.com/auth/callback"
+}))]
 pub struct AuthorizeIn {
     /// PKCE S256 challenge (43 base64url characters); `plain` is not accepted.
     pub code_challenge: String,
@@ -41,6 +45,11 @@ pub struct AuthorizeOut {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "code": "ac_5c2e8f1a9b7d4e6f",
+    "code_verifier": "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+    "redirect_uri": "https://app.hoody.com/auth/callback"
+}))]
 pub struct CodeExchangeIn {
     pub code: Secret,
     /// The verifier whose S256 hash was the `code_challenge`.

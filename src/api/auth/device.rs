@@ -105,6 +105,7 @@ pub async fn approve_after_oauth(st: &AppState, device_id: &str, user: &UserRow)
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"user_code": "WDJB-MJHT"}))]
 pub struct VerifyCodeIn {
     /// The code the CLI shows, `XXXX-XXXX` (case, dash and spaces do not matter).
     pub user_code: Secret,
@@ -156,6 +157,11 @@ pub async fn verify_device_code(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "ticket": "dvt_2f7c9a41e0b84d6f9c3a5e17b2d8f604",
+    "email": "ada@example.com",
+    "password": "Correct-Horse-42!"
+}))]
 pub struct DeviceLoginIn {
     pub ticket: Secret,
     /// Username (case-sensitive), or use `email`.
@@ -229,6 +235,7 @@ pub async fn login_device(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"ticket": "dvt_2f7c9a41e0b84d6f9c3a5e17b2d8f604"}))]
 pub struct DenyIn {
     pub ticket: Secret,
 }

@@ -28,6 +28,11 @@ const FLOOD_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "client": "cli",
+    "client_name": "hoody CLI on ada-laptop",
+    "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGcSZ8vjHc"
+}))]
 pub struct DeviceCodeIn {
     /// Shown on the verification page ("hoody CLI on ada-laptop"); up to 100 characters.
     pub client_name: Option<String>,
@@ -54,6 +59,10 @@ pub struct DeviceCodeOut {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "device_code": "dc_8b1e4f6a2c9d47e3a5f0b7c6d1e2f3a4",
+    "code_verifier": "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+}))]
 pub struct DeviceTokenIn {
     pub device_code: Secret,
     /// Required when the start sent a `code_challenge`.

@@ -18,6 +18,7 @@ pub enum ResponseMode {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@example.com", "password": "Correct-Horse-42!"}))]
 pub struct SignupIn {
     /// Email address for the new account.
     pub email: String,
@@ -40,6 +41,7 @@ pub struct SignupOut {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "vfy_4a8e2c6b1d9f3e7a"}))]
 pub struct VerifyEmailIn {
     /// Verification token from the email link.
     pub token: Secret,
@@ -52,12 +54,14 @@ pub struct VerifyEmailIn {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@example.com"}))]
 pub struct EmailIn {
     pub email: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "rst_9e4b2a7c1f6d8e3b", "password": "Correct-Horse-42!"}))]
 pub struct ResetPasswordIn {
     /// Password reset token from the email link.
     pub token: Secret,
@@ -67,6 +71,7 @@ pub struct ResetPasswordIn {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@example.com", "password": "Correct-Horse-42!"}))]
 pub struct LoginIn {
     /// Username (case-sensitive), or an email address (anything with `@`, case-insensitive).
     pub username: Option<String>,
@@ -82,6 +87,7 @@ pub struct LoginIn {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"refreshToken": "rt_3e9a1c7f5b2d8e4a"}))]
 pub struct RefreshIn {
     /// The refresh token: the credential of this call (`Authorization` may be absent, this same
     /// token, or an access token of the same session).
@@ -215,6 +221,10 @@ pub enum VerifyResult {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "auth_intent_token": "ait_6d3f9b2e1a8c4f7e",
+    "code_verifier": "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+}))]
 pub struct ExchangeIn {
     pub auth_intent_token: Secret,
     /// The PKCE verifier whose S256 hash was the `code_challenge`.

@@ -27,6 +27,11 @@ pub enum LaunchProvider {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "provider": "github",
+    "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGcSZ8vjHc",
+    "state_id": "3f2b8c1e-9a4d-4e7f-b6c5-1d2e3f4a5b6c"
+}))]
 pub struct LaunchIn {
     pub provider: LaunchProvider,
     /// PKCE S256 challenge (43 base64url characters).

@@ -48,12 +48,16 @@ pub struct AuthorizeQuery {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
+    /// The provider's authorization code, exchanged once for the user's identity.
     pub code: Option<String>,
+    /// The `state` this server issued when the sign-in started (valid 10 minutes).
     pub state: Option<String>,
     /// Set by the provider when the user declined.
     pub error: Option<String>,
+    /// Set by the provider with `error`: its explanation; accepted and ignored.
     #[allow(dead_code)]
     pub error_description: Option<String>,
+    /// Set by the provider with `error`: a page about it; accepted and ignored.
     #[allow(dead_code)]
     pub error_uri: Option<String>,
 }

@@ -25,6 +25,11 @@ use crate::{
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "target_project_id": "65f1c0a2b3d4e5f6a7b8c9d1",
+    "name": "web-1-copy",
+    "copy_firewall_rules": true
+}))]
 pub struct CopyIn {
     /// The project (24 hex) the copy goes into; you need edit access to it.
     pub target_project_id: ProjectId,

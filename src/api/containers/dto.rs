@@ -16,6 +16,12 @@ use crate::{
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "server_id": "65f1c0a2b3d4e5f6a7b8c9d2",
+    "name": "web-1",
+    "autostart": true,
+    "environment_vars": {"APP_ENV": "staging"}
+}))]
 pub struct CreateIn {
     /// The server (24 hex) to create the container on.
     pub server_id: crate::ids::ServerId,
@@ -55,6 +61,7 @@ pub struct CreateIn {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "web-1", "comment": "Front end, staging", "autostart": true}))]
 pub struct UpdateIn {
     pub name: Option<String>,
     pub color: Option<String>,
@@ -305,16 +312,21 @@ pub struct ListQuery {
     pub realm_id: Option<String>,
     /// "true", "false", or a JSON object of what to include (`{}`: everything).
     pub runtime: Option<String>,
+    /// `true`: add each container's proxy domains (the kit URLs and the aliases).
     #[param(inline)]
     pub include_proxy_domains: Option<Flag>,
+    /// `true`: add the container's and its project's proxy permission documents (needs
+    /// `resources.proxy_aliases`).
     #[param(inline)]
     pub include_proxy_permissions: Option<Flag>,
+    /// `true`: also list prespawned containers (left out by default).
     #[param(inline)]
     pub include_prespawn: Option<Flag>,
     /// Containers whose rented server expired (none until rentals exist).
     #[param(inline)]
     #[allow(dead_code)]
     pub include_expired: Option<Flag>,
+    /// `true`: also list containers being deleted (left out by default).
     #[param(inline)]
     pub include_deleting: Option<Flag>,
 }
@@ -324,8 +336,11 @@ pub struct ListQuery {
 pub struct GetQuery {
     /// "true", "false", or a JSON object of what to include (`{}`: everything).
     pub runtime: Option<String>,
+    /// `true`: add each container's proxy domains (the kit URLs and the aliases).
     #[param(inline)]
     pub include_proxy_domains: Option<Flag>,
+    /// `true`: add the container's and its project's proxy permission documents (needs
+    /// `resources.proxy_aliases`).
     #[param(inline)]
     pub include_proxy_permissions: Option<Flag>,
 }

@@ -18,6 +18,7 @@ use crate::{
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"kvm": true}))]
 pub struct KvmIn {
     pub kvm: Option<bool>,
     /// The same as `kvm` (older clients).

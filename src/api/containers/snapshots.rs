@@ -25,6 +25,7 @@ use crate::{
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"alias": "before-upgrade", "expiry": 30}))]
 pub struct SnapshotIn {
     /// A name to recognise it by (≤ 100 characters).
     pub alias: Option<String>,
@@ -34,6 +35,7 @@ pub struct SnapshotIn {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"alias": "before-upgrade"}))]
 pub struct AliasIn {
     /// The new alias; null removes it.
     pub alias: Option<String>,

@@ -42,6 +42,7 @@ pub struct EnvSyncedOut {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"value": "production"}))]
 pub struct EnvValueIn {
     pub value: String,
 }
@@ -69,7 +70,9 @@ pub async fn list_env(access: ContainerAccess<can::ReadContainer>) -> Result<Api
 /// breaks; keys starting with `HOODY_` are reserved (422). The variables reach the instance's
 /// runtime environment and `/etc/environment` (new logins).
 #[utoipa::path(method(put, patch), path = "/containers/{id}/env", tag = "env", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Container ID")), request_body = Object,
+    params(("id" = String, Path, description = "Container ID")),
+    request_body(content = Object, description = "Variable names to string values",
+        example = json!({"APP_ENV": "production", "LOG_LEVEL": "info"})),
     responses((status = 200, body = Envelope<EnvSyncedOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.update"))))]
 pub async fn bulk_set_env(

@@ -45,20 +45,25 @@ pub struct EventQuery {
     /// Events to skip (default 0).
     #[param(minimum = 0)]
     pub offset: Option<i64>,
+    /// created_at or event_type (default created_at; ties newest first).
     #[param(inline)]
     pub sort_by: Option<EventSort>,
     /// asc or desc (default desc).
     #[param(inline)]
     pub sort_order: Option<SortOrder>,
+    /// Only events of this type.
     #[param(value_type = Option<EventKind>)]
     pub event_type: Option<String>,
+    /// Only events about this kind of resource.
     #[param(value_type = Option<ResourceType>)]
     pub resource_type: Option<String>,
     /// The resource's id (a 24-hex id, or a vault key's name).
     #[param(max_length = 256)]
     pub resource_id: Option<String>,
+    /// Only events in this project (24 hex).
     #[param(pattern = "^[0-9a-f]{24}$")]
     pub project_id: Option<String>,
+    /// Only events about this container (24 hex).
     #[param(pattern = "^[0-9a-f]{24}$")]
     pub container_id: Option<String>,
     /// Events at or after this time (RFC 3339 or YYYY-MM-DD).
@@ -148,6 +153,7 @@ pub struct EventStatsOut {
 
 /// What a bulk delete removes of your events: those matching every field given (at least one).
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"before_date": "2026-01-01", "resource_type": "container"}))]
 pub struct BulkDeleteIn {
     #[schema(value_type = Option<EventKind>)]
     pub event_type: Option<String>,
@@ -168,6 +174,7 @@ pub struct DeletedOut {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"retention_days": 90}))]
 pub struct CleanupIn {
     /// Events older than this many days are deleted (1–365).
     #[schema(minimum = 1, maximum = 365)]

@@ -8,10 +8,11 @@ use crate::lifecycle::firewall::rules::{Direction, Rule, RuleFields};
 
 /// One body per direction and purpose, each refusing fields it does not know.
 macro_rules! rule_body {
-    ($(#[$doc:meta])* $name:ident, $peer:ident, $peer_doc:literal $(, $extra:ident: $ty:ty, $extra_doc:literal)*) => {
+    ($(#[$doc:meta])* $name:ident, $peer:ident, $peer_doc:literal, example = $example:tt $(, $extra:ident: $ty:ty, $extra_doc:literal)*) => {
         $(#[$doc])*
         #[derive(Debug, Deserialize, ToSchema)]
         #[serde(deny_unknown_fields)]
+        #[schema(example = json!($example))]
         pub struct $name {
             $(#[doc = $extra_doc] pub $extra: $ty,)*
             /// allow | reject | drop
@@ -54,29 +55,35 @@ macro_rules! rule_body {
 
 rule_body!(
     /// A new ingress rule.
-    FirewallIngressRuleIn, source, "Where the traffic comes from: IPv4 addresses or CIDRs (`0.0.0.0/0`: anywhere)."
+    FirewallIngressRuleIn, source, "Where the traffic comes from: IPv4 addresses or CIDRs (`0.0.0.0/0`: anywhere).",
+    example = {"action": "allow", "protocol": "tcp", "source": "0.0.0.0/0", "destination_port": "80,443", "description": "Web"}
 );
 rule_body!(
     /// A new egress rule.
-    FirewallEgressRuleIn, destination, "Where the traffic goes: IPv4 addresses or CIDRs (`0.0.0.0/0`: anywhere)."
+    FirewallEgressRuleIn, destination, "Where the traffic goes: IPv4 addresses or CIDRs (`0.0.0.0/0`: anywhere).",
+    example = {"action": "allow", "protocol": "tcp", "destination": "0.0.0.0/0", "destination_port": "443", "description": "HTTPS out"}
 );
 rule_body!(
     /// Which ingress rules to remove: the first matching every field given, or all with `all`.
     FirewallIngressRemoveIn, source, "Source addresses to match.",
+    example = {"protocol": "tcp", "source": "0.0.0.0/0", "destination_port": "80,443"},
     all: Option<bool>, "Every matching rule (alone: every ingress rule)."
 );
 rule_body!(
     /// Which egress rules to remove: the first matching every field given, or all with `all`.
     FirewallEgressRemoveIn, destination, "Destination addresses to match.",
+    example = {"protocol": "tcp", "destination": "0.0.0.0/0", "destination_port": "443"},
     all: Option<bool>, "Every matching rule (alone: every egress rule)."
 );
 rule_body!(
     /// The new state of the first ingress rule matching the other fields given.
-    FirewallIngressToggleIn, source, "Source addresses to match."
+    FirewallIngressToggleIn, source, "Source addresses to match.",
+    example = {"protocol": "tcp", "source": "0.0.0.0/0", "destination_port": "80,443", "state": "disabled"}
 );
 rule_body!(
     /// The new state of the first egress rule matching the other fields given.
-    FirewallEgressToggleIn, destination, "Destination addresses to match."
+    FirewallEgressToggleIn, destination, "Destination addresses to match.",
+    example = {"protocol": "tcp", "destination": "0.0.0.0/0", "destination_port": "443", "state": "disabled"}
 );
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -153,6 +153,7 @@ pub struct PublicQuery {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"rating": 5}))]
 pub struct RateIn {
     /// Whole stars, 0 to 5.
     #[schema(value_type = i32, minimum = 0, maximum = 5)]

@@ -11,6 +11,7 @@ use crate::db::{
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Team servers", "description": "Servers the team shares"}))]
 pub struct PoolIn {
     /// Unique among your pools; 1–100 characters, trimmed.
     pub name: String,
@@ -23,6 +24,7 @@ pub struct PoolIn {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"description": "Servers the backend team shares"}))]
 pub struct PoolUpdateIn {
     /// At most 1000 characters; `""` clears it.
     pub description: Option<String>,
@@ -50,6 +52,7 @@ impl MemberRole {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"username": "grace", "role": "user"}))]
 pub struct InviteIn {
     /// Username of the user to invite.
     pub username: String,
@@ -58,6 +61,7 @@ pub struct InviteIn {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"role": "admin"}))]
 pub struct RoleIn {
     pub role: MemberRole,
 }

@@ -13,6 +13,7 @@ use crate::{
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"alias": "staging", "color": "#3b82f6"}))]
 pub struct ProjectIn {
     /// Unique across your projects; 1–100 characters.
     pub alias: String,
@@ -132,6 +133,7 @@ impl PermissionLevel {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"user_id": "65f1c0a2b3d4e5f6a7b8c9d3", "permission_level": "edit"}))]
 pub struct GrantIn {
     /// The user to grant access to (24 hex).
     pub user_id: crate::ids::UserId,
@@ -140,6 +142,7 @@ pub struct GrantIn {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"permission_level": "read"}))]
 pub struct GrantUpdateIn {
     pub permission_level: PermissionLevel,
 }

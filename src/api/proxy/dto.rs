@@ -51,6 +51,7 @@ impl std::fmt::Debug for DocOut {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct VersionQuery {
+    /// An earlier `file_version` of the document (1 or more) while it is kept (the last 50).
     #[param(minimum = 1)]
     pub version: Option<i64>,
 }
@@ -59,6 +60,14 @@ pub struct VersionQuery {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ProxyContainerPermissionsIn)]
+#[schema(example = json!({
+    "project": "65f1c0a2b3d4e5f6a7b8c9d1",
+    "container": "65f1c0a2b3d4e5f6a7b8c9d0",
+    "groups": {"team": {"type": "password", "username": "ada", "password": "s3cret-pass", "salt": "4f1c9e"}},
+    "permissions": {"team": {"http": true, "ssh": false}},
+    "default": "deny",
+    "enable_proxy": true
+}))]
 pub struct ContainerDocIn {
     /// The container's project id.
     pub project: String,
@@ -93,6 +102,12 @@ pub struct ContainerDocIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ProxyProjectPermissionsIn)]
+#[schema(example = json!({
+    "project": "65f1c0a2b3d4e5f6a7b8c9d1",
+    "groups": {"office": {"type": "ip", "range": "203.0.113.0/24"}},
+    "permissions": {"office": {"http": true}},
+    "default": "deny"
+}))]
 pub struct ProjectDocIn {
     /// The project's id (the path's).
     pub project: String,
@@ -157,6 +172,7 @@ impl DocIn for ProjectDocIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ProxyPasswordGroupIn)]
+#[schema(example = json!({"username": "ada", "password": "s3cret-pass", "salt": "4f1c9e", "algorithm": "sha256"}))]
 pub struct PasswordIn {
     pub username: String,
     /// Plain text (hashed with the salt before it is stored) or sha256(salt + password) as 64 hex.
@@ -170,6 +186,7 @@ pub struct PasswordIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ProxyTokenGroupIn)]
+#[schema(example = json!({"value": "tok_9c2f4e7a1b8d", "header": "X-Access-Token"}))]
 pub struct TokenIn {
     pub header: Option<String>,
     pub cookie: Option<String>,
@@ -181,6 +198,12 @@ pub struct TokenIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ProxyJwtGroupIn)]
+#[schema(example = json!({
+    "algorithm": "HS256",
+    "secret": "a-long-shared-secret-of-32-bytes!",
+    "sources": ["header:Authorization"],
+    "claims": {"role": "admin"}
+}))]
 pub struct JwtIn {
     /// HS256: the shared secret; RS256/ES256: the PEM public key.
     pub secret: String,
@@ -196,6 +219,7 @@ pub struct JwtIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ProxyIpGroupIn)]
+#[schema(example = json!({"range": "203.0.113.0/24"}))]
 pub struct IpIn {
     /// IPv4 CIDR `a.b.c.d/n`, n in 0–32.
     pub range: String,
@@ -241,6 +265,7 @@ impl From<IpIn> for GroupIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ProxyPermissionIn)]
+#[schema(example = json!({"program": "http", "access": "80,8000-8100"}))]
 pub struct PermissionIn {
     /// `http`, `ssh`, `terminal`, `files`…
     pub program: String,
@@ -253,6 +278,7 @@ pub struct PermissionIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ProxyDefaultIn)]
+#[schema(example = json!({"default": "deny"}))]
 pub struct DefaultIn {
     #[schema(value_type = Policy)]
     pub default: String,
@@ -261,6 +287,7 @@ pub struct DefaultIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ProxyStateIn)]
+#[schema(example = json!({"enable_proxy": true}))]
 pub struct StateIn {
     pub enable_proxy: bool,
 }

@@ -26,6 +26,12 @@ use crate::{
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ProxyExplainIn)]
+#[schema(example = json!({
+    "program": "http",
+    "instance": 8080,
+    "client_ip": "203.0.113.7",
+    "headers": {"authorization": "Basic YWRhOnMzY3JldA=="}
+}))]
 pub struct ExplainIn {
     /// The program asked for (`http`, `ssh`, `files`…).
     pub program: String,

@@ -82,6 +82,7 @@ pub struct NothingOut {}
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ProxyHookPositionIn)]
+#[schema(example = json!({"position": 0}))]
 pub struct PositionIn {
     /// 0-based.
     pub position: i64,
@@ -132,6 +133,7 @@ pub struct SettingsOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ProxySettingsIn)]
+#[schema(example = json!({"default": "deny", "enable_proxy": true}))]
 pub struct SettingsIn {
     pub enable_proxy: Option<bool>,
     #[schema(value_type = Option<Policy>)]
@@ -190,7 +192,7 @@ fn built(body: HookIn, doc: &Option<Document>) -> Result<crate::proxy::hooks::Ho
 /// The container's hooks by service, in order (the first match wins), with the document's
 /// `file_version` and `etag`.
 #[utoipa::path(get, path = "/containers/{id}/proxy/hooks", tag = "proxyHooks", security(("bearer" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "Container ID (24 hex characters)")),
     responses((status = 200, body = Envelope<Versioned<AllHooksOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn list_proxy_hooks(State(st): State<AppState>, a: Read) -> Result<ApiOk<Versioned<AllHooksOut>>> {
@@ -200,7 +202,7 @@ pub async fn list_proxy_hooks(State(st): State<AppState>, a: Read) -> Result<Api
 
 /// List hooks for a service
 #[utoipa::path(get, path = "/containers/{id}/proxy/hooks/{service}", tag = "proxyHooks", security(("bearer" = [])),
-    params(("id" = String, Path), ("service" = String, Path)),
+    params(("id" = String, Path, description = "Container ID (24 hex characters)"), ("service" = String, Path, description = "Service name: 1-50 of a-z 0-9 _ - (a letter or digit first)")),
     responses((status = 200, body = Envelope<Versioned<ServiceHooksOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn list_service_hooks(
@@ -216,7 +218,7 @@ pub async fn list_service_hooks(
 
 /// Get a single hook by id
 #[utoipa::path(get, path = "/containers/{id}/proxy/hooks/{service}/{hookId}", tag = "proxyHooks", security(("bearer" = [])),
-    params(("id" = String, Path), ("service" = String, Path), ("hookId" = String, Path)),
+    params(("id" = String, Path, description = "Container ID (24 hex characters)"), ("service" = String, Path, description = "Service name: 1-50 of a-z 0-9 _ - (a letter or digit first)"), ("hookId" = String, Path, description = "Hook ID (a ULID: 26 lowercase Crockford base32 characters)")),
     responses((status = 200, body = Envelope<Versioned<HookOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn get_proxy_hook(
@@ -235,7 +237,7 @@ pub async fn get_proxy_hook(
 /// At `position` (0-based) or at the end; at most 8 hooks per service and 32 in the document;
 /// logs, proxy and workspaces take none. The id is a new ULID. Needs `if-match`.
 #[utoipa::path(post, path = "/containers/{id}/proxy/hooks/{service}", tag = "proxyHooks", security(("bearer" = [])),
-    params(("id" = String, Path), ("service" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+    params(("id" = String, Path, description = "Container ID (24 hex characters)"), ("service" = String, Path, description = "Service name: 1-50 of a-z 0-9 _ - (a letter or digit first)"), ("if-match" = String, Header, description = "file:v<N>")),
     request_body = HookIn,
     responses((status = 200, body = Envelope<Versioned<HookOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.update"))))]
@@ -262,7 +264,7 @@ pub async fn add_proxy_hook(
 /// The whole hook; it keeps its id and its position (a `position` in the body is not used:
 /// moving is `PATCH …/position`). Needs `if-match`.
 #[utoipa::path(put, path = "/containers/{id}/proxy/hooks/{service}/{hookId}", tag = "proxyHooks", security(("bearer" = [])),
-    params(("id" = String, Path), ("service" = String, Path), ("hookId" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+    params(("id" = String, Path, description = "Container ID (24 hex characters)"), ("service" = String, Path, description = "Service name: 1-50 of a-z 0-9 _ - (a letter or digit first)"), ("hookId" = String, Path, description = "Hook ID (a ULID: 26 lowercase Crockford base32 characters)"), ("if-match" = String, Header, description = "file:v<N>")),
     request_body = HookIn,
     responses((status = 200, body = Envelope<Versioned<HookOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.update"))))]
@@ -289,7 +291,7 @@ pub async fn replace_proxy_hook(
 
 /// Move a hook to a new position
 #[utoipa::path(patch, path = "/containers/{id}/proxy/hooks/{service}/{hookId}/position", tag = "proxyHooks", security(("bearer" = [])),
-    params(("id" = String, Path), ("service" = String, Path), ("hookId" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+    params(("id" = String, Path, description = "Container ID (24 hex characters)"), ("service" = String, Path, description = "Service name: 1-50 of a-z 0-9 _ - (a letter or digit first)"), ("hookId" = String, Path, description = "Hook ID (a ULID: 26 lowercase Crockford base32 characters)"), ("if-match" = String, Header, description = "file:v<N>")),
     request_body = PositionIn,
     responses((status = 200, body = Envelope<Versioned<HookOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.update"))))]
@@ -314,7 +316,7 @@ pub async fn move_proxy_hook(
 
 /// Remove a hook
 #[utoipa::path(delete, path = "/containers/{id}/proxy/hooks/{service}/{hookId}", tag = "proxyHooks", security(("bearer" = [])),
-    params(("id" = String, Path), ("service" = String, Path), ("hookId" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+    params(("id" = String, Path, description = "Container ID (24 hex characters)"), ("service" = String, Path, description = "Service name: 1-50 of a-z 0-9 _ - (a letter or digit first)"), ("hookId" = String, Path, description = "Hook ID (a ULID: 26 lowercase Crockford base32 characters)"), ("if-match" = String, Header, description = "file:v<N>")),
     responses((status = 200, body = Envelope<Versioned<NothingOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.update"))))]
 pub async fn remove_proxy_hook(
@@ -338,7 +340,7 @@ pub async fn remove_proxy_hook(
 ///
 /// `removed`: how many there were (0 is not an error; the version still moves on).
 #[utoipa::path(delete, path = "/containers/{id}/proxy/hooks/{service}", tag = "proxyHooks", security(("bearer" = [])),
-    params(("id" = String, Path), ("service" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+    params(("id" = String, Path, description = "Container ID (24 hex characters)"), ("service" = String, Path, description = "Service name: 1-50 of a-z 0-9 _ - (a letter or digit first)"), ("if-match" = String, Header, description = "file:v<N>")),
     responses((status = 200, body = Envelope<Versioned<RemovedOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.update"))))]
 pub async fn clear_proxy_hooks(
@@ -360,7 +362,7 @@ pub async fn clear_proxy_hooks(
 ///
 /// Each service some permission of the container's document or some hook names.
 #[utoipa::path(get, path = "/containers/{id}/proxy/services", tag = "proxyDiscovery", security(("bearer" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "Container ID (24 hex characters)")),
     responses((status = 200, body = Envelope<Versioned<ServicesOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn list_proxy_services(State(st): State<AppState>, a: Read) -> Result<ApiOk<Versioned<ServicesOut>>> {
@@ -374,7 +376,7 @@ pub async fn list_proxy_services(State(st): State<AppState>, a: Read) -> Result<
 /// over the project's), the container's hooks for it, the default the edge applies and
 /// whether the service is one that takes no hooks.
 #[utoipa::path(get, path = "/containers/{id}/proxy/services/{service}", tag = "proxyDiscovery", security(("bearer" = [])),
-    params(("id" = String, Path), ("service" = String, Path)),
+    params(("id" = String, Path, description = "Container ID (24 hex characters)"), ("service" = String, Path, description = "Service name: 1-50 of a-z 0-9 _ - (a letter or digit first)")),
     responses((status = 200, body = Envelope<Versioned<ServiceViewOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn get_proxy_service(
@@ -401,7 +403,7 @@ pub async fn get_proxy_service(
 ///
 /// The container document's groups with their program rule counts.
 #[utoipa::path(get, path = "/containers/{id}/proxy/groups", tag = "proxyDiscovery", security(("bearer" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "Container ID (24 hex characters)")),
     responses((status = 200, body = Envelope<Versioned<GroupsOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn list_proxy_groups(State(st): State<AppState>, a: Read) -> Result<ApiOk<Versioned<GroupsOut>>> {
@@ -422,7 +424,7 @@ pub async fn list_proxy_groups(State(st): State<AppState>, a: Read) -> Result<Ap
 /// `enable_proxy` (true when the document leaves it unset) and `default` (allow when there is
 /// no document), with the `etag` a settings write needs.
 #[utoipa::path(get, path = "/containers/{id}/proxy/settings", tag = "proxyDiscovery", security(("bearer" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "Container ID (24 hex characters)")),
     responses((status = 200, body = Envelope<Versioned<SettingsOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.read"))))]
 pub async fn get_proxy_settings(State(st): State<AppState>, a: Read) -> Result<ApiOk<Versioned<SettingsOut>>> {
@@ -435,7 +437,7 @@ pub async fn get_proxy_settings(State(st): State<AppState>, a: Read) -> Result<A
 ///
 /// `enable_proxy`, `default` or both. Needs `if-match`.
 #[utoipa::path(put, path = "/containers/{id}/proxy/settings", tag = "proxyDiscovery", security(("bearer" = [])),
-    params(("id" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+    params(("id" = String, Path, description = "Container ID (24 hex characters)"), ("if-match" = String, Header, description = "file:v<N>")),
     request_body = SettingsIn,
     responses((status = 200, body = Envelope<Versioned<SettingsOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("containers.update"))))]

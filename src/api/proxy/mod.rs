@@ -33,7 +33,7 @@ pub struct ProgramPath {
 
 macro_rules! scope_routes {
     (
-        mod $m:ident; op = $op:literal; tag = $tag:literal; read = $Read:ty; edit = $Edit:ty; body = $DocIn:ty;
+        mod $m:ident; op = $op:literal; tag = $tag:literal; id_doc = $id_doc:literal; read = $Read:ty; edit = $Edit:ty; body = $DocIn:ty;
         read_leaf = $rleaf:literal; edit_leaf = $eleaf:literal;
         doc = $doc:literal; group = $group:literal; password = $password:literal; token = $token:literal;
         jwt = $jwt:literal; ip = $ip:literal; perms = $perms:literal; perm = $perm:literal;
@@ -63,7 +63,7 @@ macro_rules! scope_routes {
             /// deleted) reads as open access: no groups, `default: allow`. Group secrets (the
             /// password hash, a token's value, a JWT key) only for a caller who may edit.
             #[utoipa::path(get, operation_id = concat!($op, "get_proxy_permissions"), path = $doc, tag = $tag, security(("bearer" = [])),
-                params(("id" = String, Path), VersionQuery),
+                params(("id" = String, Path, description = $id_doc), VersionQuery),
                 responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($rleaf))))]
             pub async fn get_proxy_permissions(
@@ -80,7 +80,7 @@ macro_rules! scope_routes {
             /// omitted) and `enable_proxy` (stored as true when omitted). `project`
             /// (and a container's `container`) must be the path's. Needs `if-match`.
             #[utoipa::path(put, operation_id = concat!($op, "replace_proxy_permissions"), path = $doc, tag = $tag, security(("bearer" = [])),
-                params(("id" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+                params(("id" = String, Path, description = $id_doc), ("if-match" = String, Header, description = "file:v<N>")),
                 request_body = $DocIn,
                 responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
@@ -97,7 +97,7 @@ macro_rules! scope_routes {
             ///
             /// Back to open access (`default: allow`, no groups); the version goes on.
             #[utoipa::path(delete, operation_id = concat!($op, "delete_proxy_permissions"), path = $doc, tag = $tag, security(("bearer" = [])),
-                params(("id" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+                params(("id" = String, Path, description = $id_doc), ("if-match" = String, Header, description = "file:v<N>")),
                 responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
             pub async fn delete_proxy_permissions(State(st): State<AppState>, a: $Edit, m: IfMatch) -> Result<DocReply> {
@@ -108,7 +108,7 @@ macro_rules! scope_routes {
             ///
             /// The group and its program rules (and its name from hooks' `applies_to`).
             #[utoipa::path(delete, operation_id = concat!($op, "remove_proxy_group"), path = $group, tag = $tag, security(("bearer" = [])),
-                params(("id" = String, Path), ("groupName" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+                params(("id" = String, Path, description = $id_doc), ("groupName" = String, Path, description = "Group name in the proxy permission document: 1-50 of A-Z a-z 0-9 _ -"), ("if-match" = String, Header, description = "file:v<N>")),
                 responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
             pub async fn remove_proxy_group(
@@ -125,7 +125,7 @@ macro_rules! scope_routes {
             /// A plain password is stored as sha256(salt + password); 64 hex is taken as that
             /// hash already. A first group on no document makes one that denies by default.
             #[utoipa::path(put, operation_id = concat!($op, "set_proxy_password_group"), path = $password, tag = $tag, security(("bearer" = [])),
-                params(("id" = String, Path), ("groupName" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+                params(("id" = String, Path, description = $id_doc), ("groupName" = String, Path, description = "Group name in the proxy permission document: 1-50 of A-Z a-z 0-9 _ -"), ("if-match" = String, Header, description = "file:v<N>")),
                 request_body = PasswordIn,
                 responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
@@ -144,7 +144,7 @@ macro_rules! scope_routes {
             /// Exactly one of `header`, `cookie` or `param`, and the `value` a request must
             /// carry there (compared in constant time).
             #[utoipa::path(put, operation_id = concat!($op, "set_proxy_token_group"), path = $token, tag = $tag, security(("bearer" = [])),
-                params(("id" = String, Path), ("groupName" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+                params(("id" = String, Path, description = $id_doc), ("groupName" = String, Path, description = "Group name in the proxy permission document: 1-50 of A-Z a-z 0-9 _ -"), ("if-match" = String, Header, description = "file:v<N>")),
                 request_body = TokenIn,
                 responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
@@ -164,7 +164,7 @@ macro_rules! scope_routes {
             /// does not parse); `sources` as `header:Name` or `cookie:Name`; `claims` the token
             /// must carry exactly.
             #[utoipa::path(put, operation_id = concat!($op, "set_proxy_jwt_group"), path = $jwt, tag = $tag, security(("bearer" = [])),
-                params(("id" = String, Path), ("groupName" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+                params(("id" = String, Path, description = $id_doc), ("groupName" = String, Path, description = "Group name in the proxy permission document: 1-50 of A-Z a-z 0-9 _ -"), ("if-match" = String, Header, description = "file:v<N>")),
                 request_body = JwtIn,
                 responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
@@ -182,7 +182,7 @@ macro_rules! scope_routes {
             ///
             /// Requests from an IPv4 range (`a.b.c.d/n`, n in 0–32).
             #[utoipa::path(put, operation_id = concat!($op, "set_proxy_ip_group"), path = $ip, tag = $tag, security(("bearer" = [])),
-                params(("id" = String, Path), ("groupName" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+                params(("id" = String, Path, description = $id_doc), ("groupName" = String, Path, description = "Group name in the proxy permission document: 1-50 of A-Z a-z 0-9 _ -"), ("if-match" = String, Header, description = "file:v<N>")),
                 request_body = IpIn,
                 responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
@@ -201,7 +201,7 @@ macro_rules! scope_routes {
             /// One program's rule for a group of the document (422 when there is no such
             /// group).
             #[utoipa::path(put, operation_id = concat!($op, "set_proxy_permission"), path = $perms, tag = $tag, security(("bearer" = [])),
-                params(("id" = String, Path), ("groupName" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+                params(("id" = String, Path, description = $id_doc), ("groupName" = String, Path, description = "Group name in the proxy permission document: 1-50 of A-Z a-z 0-9 _ -"), ("if-match" = String, Header, description = "file:v<N>")),
                 request_body = PermissionIn,
                 responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
@@ -217,7 +217,7 @@ macro_rules! scope_routes {
 
             /// Remove all of a group's program permissions
             #[utoipa::path(delete, operation_id = concat!($op, "remove_proxy_permissions"), path = $perms, tag = $tag, security(("bearer" = [])),
-                params(("id" = String, Path), ("groupName" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+                params(("id" = String, Path, description = $id_doc), ("groupName" = String, Path, description = "Group name in the proxy permission document: 1-50 of A-Z a-z 0-9 _ -"), ("if-match" = String, Header, description = "file:v<N>")),
                 responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
             pub async fn remove_proxy_permissions(
@@ -231,7 +231,7 @@ macro_rules! scope_routes {
 
             /// Remove one program permission of a group
             #[utoipa::path(delete, operation_id = concat!($op, "remove_proxy_permission"), path = $perm, tag = $tag, security(("bearer" = [])),
-                params(("id" = String, Path), ("groupName" = String, Path), ("program" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+                params(("id" = String, Path, description = $id_doc), ("groupName" = String, Path, description = "Group name in the proxy permission document: 1-50 of A-Z a-z 0-9 _ -"), ("program" = String, Path, description = "Program name: 1-50 of a-z 0-9 _ - (a letter or digit first)"), ("if-match" = String, Header, description = "file:v<N>")),
                 responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
             pub async fn remove_proxy_permission(
@@ -247,7 +247,7 @@ macro_rules! scope_routes {
             ///
             /// What requests no group's rule decides get.
             #[utoipa::path(patch, operation_id = concat!($op, "set_proxy_default"), path = $default, tag = $tag, security(("bearer" = [])),
-                params(("id" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+                params(("id" = String, Path, description = $id_doc), ("if-match" = String, Header, description = "file:v<N>")),
                 request_body = DefaultIn,
                 responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
@@ -266,7 +266,7 @@ macro_rules! scope_routes {
             /// (the containers keep running). A project's switch governs the containers whose
             /// own document leaves it unset.
             #[utoipa::path(patch, operation_id = concat!($op, "set_proxy_state"), path = $state, tag = $tag, security(("bearer" = [])),
-                params(("id" = String, Path), ("if-match" = String, Header, description = "file:v<N>")),
+                params(("id" = String, Path, description = $id_doc), ("if-match" = String, Header, description = "file:v<N>")),
                 request_body = StateIn,
                 responses((status = 200, body = Envelope<Versioned<DocOut>>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
                 extensions(("x-hoody-permission" = json!($eleaf))))]
@@ -297,7 +297,7 @@ macro_rules! scope_routes {
 }
 
 scope_routes! {
-    mod container; op = "container_"; tag = "proxyPermissionsContainer";
+    mod container; op = "container_"; tag = "proxyPermissionsContainer"; id_doc = "Container ID (24 hex characters)";
     read = crate::api::containers::ContainerAccess<crate::auth::access::can::ReadContainer>;
     edit = crate::api::containers::ContainerAccess<crate::auth::access::can::UpdateContainer>;
     body = ContainerDocIn;
@@ -315,7 +315,7 @@ scope_routes! {
 }
 
 scope_routes! {
-    mod project; op = "project_"; tag = "proxyPermissionsProject";
+    mod project; op = "project_"; tag = "proxyPermissionsProject"; id_doc = "Project ID (24 hex characters)";
     read = crate::api::projects::ProjectAccess<crate::auth::access::can::ReadProject>;
     edit = crate::api::projects::ProjectAccess<crate::auth::access::can::UpdateProject>;
     body = ProjectDocIn;

@@ -8,6 +8,7 @@ use crate::{db::rentals::SpecRow, money};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"rental_days": 30, "max_charge_cents": 4500}))]
 pub struct RentIn {
     /// A pool you own or administer (24 hex): its accepted members may use the server too.
     pub pool_id: Option<String>,
@@ -22,6 +23,11 @@ pub struct RentIn {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "expected_rental_end": "2027-01-01T00:00:00.000Z",
+    "additional_days": 30,
+    "max_charge_cents": 4500
+}))]
 pub struct ExtendIn {
     /// The rental's `rental_end` as you last read it; when it moved meanwhile: 409, nothing paid.
     #[schema(example = "2027-01-01T00:00:00.000Z")]
@@ -48,22 +54,31 @@ pub struct MarketQuery {
     pub max_price_per_day: Option<f64>,
     /// Durations (days) the server must offer, all of them.
     pub available_durations: Option<Vec<i32>>,
+    /// Fewest CPU cores (a whole number, 0 or more).
     pub min_cpu_cores: Option<i32>,
+    /// Lowest CPU benchmark score (a whole number, 0 or more), of `cpu_score_type`.
     pub min_cpu_score: Option<i32>,
+    /// The benchmark `min_cpu_score` is in: passmark, geekbench_single or geekbench_multi.
     #[param(value_type = Option<String>, pattern = "^(passmark|geekbench_single|geekbench_multi)$")]
     pub cpu_score_type: Option<String>,
+    /// Least RAM in GB (a number, 0 or more).
     pub min_ram_gb: Option<f64>,
     /// Any of DDR3, DDR4, DDR5, ECC DDR4, ECC DDR5.
     pub ram_types: Option<Vec<String>>,
+    /// Least disk space in GB, all disks together (a whole number, 0 or more).
     pub min_total_storage_gb: Option<i64>,
     /// Any of HDD, SSD, NVMe, SAS: servers with at least one such disk.
     pub disk_types: Option<Vec<String>>,
+    /// Least port speed in Mbit/s (a whole number, 0 or more).
     pub min_bandwidth_mbps: Option<i32>,
     /// Servers with unlimited traffic pass any minimum.
     pub min_traffic_tb: Option<i32>,
+    /// `true`: only servers with unlimited traffic.
     pub unlimited_traffic_only: Option<bool>,
+    /// compute, memory, storage, general or gpu (case-insensitive).
     #[param(value_type = Option<String>, pattern = "^(compute|memory|storage|general|gpu)$")]
     pub category: Option<String>,
+    /// `true`: only featured servers.
     pub featured_only: Option<bool>,
 }
 
@@ -461,6 +476,7 @@ impl From<crate::db::rentals::OfferRow> for OfferOut {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"days": 30, "idempotency_key": "reserve-2026-12-03-1"}))]
 pub struct ReserveIn {
     /// Days to rent once delivered: one of the offer's durations.
     #[schema(minimum = 1, maximum = 3650)]
@@ -528,8 +544,10 @@ pub struct ReserveOut {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReservationsQuery {
+    /// Reservations per page (1–200; default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    /// Reservations to skip (0–1000000; default 0).
     #[param(minimum = 0)]
     pub offset: Option<i64>,
 }

@@ -99,6 +99,7 @@ pub struct ServerCommandsQuery {
 /// Run a command of the catalogue: exactly one of `command_id` and `command_slug`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"command_slug": "disk-usage", "parameters": {"path": "/host/var"}, "wait": true, "timeout": 30}))]
 pub struct ExecuteCommandIn {
     pub command_id: Option<String>,
     pub command_slug: Option<String>,

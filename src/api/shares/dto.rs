@@ -14,6 +14,13 @@ use crate::{
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "source_path": "/srv/data",
+    "mode": "readonly",
+    "target_container_id": "65f1c0a2b3d4e5f6a7b8c9d0",
+    "alias": "data",
+    "label": "datasets"
+}))]
 pub struct ShareIn {
     /// The directory to share inside the source container: `a-z A-Z 0-9 / - _ .` only,
     /// absolute, no `..`, not a system path (`/proc`, `/sys`, `/dev`, `/boot`, `/run`,
@@ -46,6 +53,7 @@ fn some<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"mode": "readwrite", "enabled": true}))]
 pub struct SharePatch {
     pub mode: Option<String>,
     #[serde(default, deserialize_with = "some")]
@@ -66,6 +74,7 @@ pub struct SharePatch {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"mount": true}))]
 pub struct MountIn {
     /// true: accept and mount the share; false: refuse (unmount) it.
     pub mount: bool,
@@ -77,6 +86,7 @@ pub struct MountIn {
 pub struct ListQuery {
     /// `container` or `project`.
     pub target_type: Option<String>,
+    /// Only shares with exactly this label.
     pub label: Option<String>,
     /// `active` or `failed`.
     pub status: Option<String>,

@@ -8,6 +8,7 @@ use crate::api::auth::dto::{IntentOut, ResponseMode, SessionOut};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"password": "Correct-Horse-42!"}))]
 pub struct PasswordIn {
     /// Current account password.
     pub password: Secret,
@@ -25,6 +26,7 @@ pub struct SetupOut {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "123456"}))]
 pub struct CodeIn {
     /// Six-digit code from the authenticator app.
     pub code: Secret,
@@ -57,6 +59,7 @@ pub struct StatusOut {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"password": "Correct-Horse-42!", "code": "123456"}))]
 pub struct PasswordCodeIn {
     pub password: Secret,
     /// A six-digit code (disable also takes a backup code).
@@ -80,6 +83,7 @@ pub struct BackupCodesOut {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"enabled": true}))]
 pub struct TokenGateIn {
     /// true: auth-token changes made with a session need an OTP (the default).
     pub enabled: bool,
@@ -96,6 +100,7 @@ pub struct TokenGateOut {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "123456"}))]
 pub struct VerifyIn {
     /// From the login answer (or send it as `Authorization: Bearer`).
     pub temp_token: Option<Secret>,

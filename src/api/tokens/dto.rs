@@ -20,6 +20,14 @@ pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = TokenCreateIn)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "alias": "ci-deploy",
+    "permission_template": "dev_team",
+    "expires_at": "2027-01-01T00:00:00Z",
+    "ip_whitelist": ["203.0.113.0/24"],
+    "event_access": true,
+    "vault_access": false
+}))]
 pub struct CreateIn {
     /// A name to recognise the token by; a random "adjective-animal" when omitted.
     pub alias: Option<String>,
@@ -53,6 +61,7 @@ pub struct CreateIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = TokenUpdateIn)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"alias": "ci-deploy-2026", "is_enabled": false}))]
 pub struct UpdateIn {
     pub alias: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
@@ -82,6 +91,7 @@ pub struct UpdateIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = TokenCopyIn)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"alias": "ci-deploy copy", "expires_at": "tomorrow"}))]
 pub struct CopyIn {
     /// Defaults to "<source alias> copy".
     pub alias: Option<String>,
@@ -94,6 +104,7 @@ pub struct CopyIn {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"realm_id": "65f1c0a2b3d4e5f6a7b8c9d4"}))]
 pub struct RealmIn {
     /// 24 lowercase hex characters.
     pub realm_id: String,
@@ -102,6 +113,10 @@ pub struct RealmIn {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "public_key": "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29",
+    "public_storage": {"name": "ada-laptop"}
+}))]
 pub struct PublicProfileIn {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]

@@ -10,6 +10,7 @@ use crate::{
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"alias": "Ada Lovelace", "metadata": {"theme": "dark"}}))]
 pub struct UserUpdateIn {
     /// Display name, 1–100 characters.
     pub alias: Option<String>,

@@ -27,6 +27,7 @@ const ATTEMPTS_PER_HOUR: i32 = 10;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "K7QM-4XPR-9TWB"}))]
 pub struct RedeemIn {
     /// The invite code, `XXXX-XXXX-XXXX` (case, dashes and spaces do not matter).
     pub code: Secret,

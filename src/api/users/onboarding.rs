@@ -18,6 +18,7 @@ const MAX_MILESTONES: i64 = 100;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"milestone": "created_first_container"}))]
 pub struct OnboardingIn {
     /// 1–64 letters, digits, `_`, `-` or `.` (e.g. `created_first_container`).
     pub milestone: String,

@@ -18,6 +18,7 @@ use crate::{
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"region": "eu-central"}))]
 pub struct RetrySetupIn {
     /// Preferred region for the free server; the signup region (or any) otherwise.
     pub region: Option<String>,

@@ -11,6 +11,7 @@ use crate::secret::Secret;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = VaultSetIn)]
+#[schema(example = json!({"value": "{\"api_key\":\"sk_live_123\"}", "metadata": {"service": "stripe"}}))]
 pub struct SetIn {
     /// Any UTF-8 string (JSON, ciphertext, plain text…); stored as given, never inspected.
     #[schema(value_type = String)]

@@ -18,6 +18,7 @@ use crate::{
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@example.com"}))]
 pub struct WaitlistJoinIn {
     pub email: String,
 }
@@ -27,15 +28,31 @@ pub struct WaitlistOut {
     pub email: String,
 }
 
+/// A choice of a few texts, or `""` (changes nothing). The schema is written by hand: the derive
+/// did not see the `serde(rename)` of a macro's variants and documented the Rust names.
 macro_rules! choice {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, Deserialize)]
         pub enum $name {
             $(#[serde(rename = $text)] $variant,)*
             /// Changes nothing.
             #[serde(rename = "")]
             Unset,
+        }
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some("`\"\"` (or leaving the field out) changes nothing."))
+                    .enum_values(Some([$($text,)* ""]))
+                    .into()
+            }
+        }
+        impl ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
+            }
         }
         impl $name {
             fn text(self) -> Option<&'static str> {
@@ -65,6 +82,7 @@ choice!(Role { Lead = "lead", Manager = "manager", Director = "director", Exec =
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@example.com", "interest": "dev", "context": "startup", "role": "engineer"}))]
 pub struct WaitlistEnrichIn {
     /// The address that joined with `POST /waitlist`.
     pub email: String,

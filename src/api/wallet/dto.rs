@@ -55,6 +55,7 @@ pub struct AvailabilityOut {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": "10.00", "expected_fee_bps": 0}))]
 pub struct TransferIn {
     /// Dollars, a strict decimal string with at most two decimals (`"10"`, `"10.00"`).
     #[schema(example = "10.00")]
@@ -194,6 +195,11 @@ impl From<&db::payment_methods::MethodRow> for PaymentMethodOut {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "Visa ending 4242",
+    "details": {"stripe_payment_method": "pm_1PqR2sT3uV4wX5yZ"},
+    "is_default": true
+}))]
 pub struct PaymentMethodIn {
     /// 1–100 characters.
     #[schema(example = "Visa ending 4242")]
@@ -213,6 +219,7 @@ pub enum MethodStatus {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"is_default": true}))]
 pub struct PaymentMethodPatch {
     pub details: Option<serde_json::Value>,
     pub status: Option<MethodStatus>,
@@ -398,6 +405,7 @@ impl From<&db::payment_intents::IntentRow> for PaymentIntentOut {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": "25.00"}))]
 pub struct CheckoutIn {
     /// Dollars, a strict decimal string (`"25"`, `"25.00"`), within the top-up bounds.
     #[schema(example = "25.00")]
@@ -432,6 +440,7 @@ pub struct OffsetQuery {
     /// 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    /// Intents to skip (default 0).
     #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
@@ -446,6 +455,7 @@ pub struct CreditPart {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": "10.00", "reason": "Top-up"}))]
 pub struct PaymentIn {
     /// Dollars, a strict decimal string, within the top-up bounds.
     #[schema(example = "10.00")]

@@ -35,7 +35,19 @@ use crate::{
 /// `charge.dispute.created` take the money back from the general balance, at most what was
 /// credited; when the balance no longer covers it, the intent is held for review instead.
 #[utoipa::path(post, path = "/wallet/webhooks/stripe", tag = "wallet",
-    request_body(content = Object, description = "A Stripe event, as Stripe sends it"),
+    request_body(content = Object, description = "A Stripe event, as Stripe sends it",
+        example = json!({
+            "id": "evt_1QhX2aB3cD4eF5gH",
+            "type": "checkout.session.completed",
+            "data": {"object": {
+                "id": "cs_test_a1B2c3D4e5F6",
+                "object": "checkout.session",
+                "payment_status": "paid",
+                "amount_total": 2500,
+                "currency": "usd",
+                "metadata": {"intent_id": "65f1c0a2b3d4e5f6a7b8c9d6"}
+            }}
+        })),
     responses((status = 200, body = Envelope<Object>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn stripe_webhook(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     let secret = st.cfg.money.stripe_webhook_secret.as_ref().ok_or_else(|| not_configured("Card payments"))?;
@@ -239,7 +251,16 @@ async fn take_back(st: &AppState, event: &stripe::Event) -> Result<&'static str>
 /// make it `processing`. A credited intent is never un-credited here: a refund of it, or a second
 /// payment for it, holds it for review.
 #[utoipa::path(post, path = "/wallet/webhooks/nowpayments", tag = "wallet",
-    request_body(content = Object, description = "A NOWPayments IPN, as NOWPayments sends it"),
+    request_body(content = Object, description = "A NOWPayments IPN, as NOWPayments sends it",
+        example = json!({
+            "payment_id": "5077125051",
+            "payment_status": "finished",
+            "order_id": "65f1c0a2b3d4e5f6a7b8c9d6",
+            "price_amount": 25,
+            "price_currency": "usd",
+            "pay_amount": "0.00041",
+            "pay_currency": "btc"
+        })),
     responses((status = 200, body = Envelope<Object>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn nowpayments_webhook(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     let secret = st.cfg.money.nowpayments_ipn_secret.as_ref().ok_or_else(|| not_configured("Crypto payments"))?;

@@ -27,6 +27,7 @@ use crate::{
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"type": "block"}))]
 pub struct NetworkIn {
     #[serde(rename = "type")]
     pub kind: NetworkType,
