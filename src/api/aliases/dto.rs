@@ -46,7 +46,7 @@ pub struct CreateIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = AliasUpdateIn)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"target_path": "/app", "expires_at": "2027-01-01T00:00:00Z"}))]
+#[schema(example = json!({"target_path": "/app", "expires_at": "2030-01-01T00:00:00Z"}))]
 pub struct UpdateIn {
     #[serde(default, deserialize_with = "present")]
     pub alias: Option<String>,

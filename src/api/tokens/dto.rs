@@ -23,7 +23,7 @@ pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<
 #[schema(example = json!({
     "alias": "ci-deploy",
     "permission_template": "dev_team",
-    "expires_at": "2027-01-01T00:00:00Z",
+    "expires_at": "2030-01-01T00:00:00Z",
     "ip_whitelist": ["203.0.113.0/24"],
     "event_access": true,
     "vault_access": false
