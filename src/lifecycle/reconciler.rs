@@ -79,20 +79,20 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
     let containers = crate::db::containers::to_reconcile(&st.db, server_id, stuck_secs).await?;
     // The whole host in one call: its instances made for this server, with their status. A
     // container missing from it is asked about alone (an instance made before the tag existed
-    // would otherwise look gone); a host that does not answer fails every container at once.
-    let listed = host.call("statuses_with", |d| d.statuses_with(SERVER_KEY, server_id)).await;
-    let unreachable = matches!(listed, Err(HostError::Unavailable { .. } | HostError::Timeout));
-    if let Err(e) = &listed {
-        if !unreachable {
+    // would otherwise look gone), and so is every container when the listing fails: one slow
+    // or refused call must not fail a whole server (a host that is really down fails each
+    // container's own call, quickly once its breaker is open).
+    let listing = match host.call("statuses_with", |d| d.statuses_with(SERVER_KEY, server_id)).await {
+        Ok(map) => Some(map),
+        Err(e) => {
             tracing::warn!(server = %server_id, error = %e, "reconciler could not list a host; asking one by one");
+            None
         }
-    }
-    let listing = listed.ok();
+    };
     let mut changed = 0;
     let containers_now = containers.clone();
     for c in containers {
         let observed = match listing.as_ref().and_then(|map| map.get(&c.lxd_name)) {
-            _ if unreachable => Err(HostError::Timeout),
             Some(status) => Ok(status.clone()),
             None => host.call("state", |d| d.state(&c.lxd_name)).await.map(|s| s.status),
         };
@@ -115,9 +115,6 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
             Ok(false) => {}
             Err(e) => tracing::warn!(container = %c.container_id, error = %e, "reconciler could not record a change"),
         }
-    }
-    if unreachable {
-        return Ok(changed);
     }
     let settled: Vec<ContainerRow> = containers_now
         .into_iter()

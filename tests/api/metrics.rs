@@ -133,8 +133,9 @@ async fn every_series_the_dashboard_and_alerts_read_moves_with_real_work() {
     w.close().await;
 
     // A host that fails every call, with six running containers on it: a reconciler pass makes
-    // five failed calls, which open the breaker; the sixth is refused at once and that container
-    // is marked failed (the host unreachable).
+    // five failed calls (the listing, then one read per container), which open the breaker; the
+    // calls after are refused at once and their containers are marked failed (the host
+    // unreachable).
     let flaky = hoody_api::db::new_id();
     sqlx::query("insert into server (server_id, name, region, is_free) values ($1, 'flaky', 'local', false)")
         .bind(&flaky)

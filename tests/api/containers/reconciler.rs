@@ -7,7 +7,7 @@ use std::time::Duration;
 use hoody_api::host::fault::Fault;
 use serde_json::json;
 
-use crate::fixtures::{exists, lxc, lxc_status, pin_faulty, LxdApp};
+use crate::fixtures::{exists, lxc, lxc_status, pin_faulty, pin_through, LxdApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reconciler_takes_over_what_lxd_reports() {
@@ -159,7 +159,9 @@ async fn a_pass_reads_a_host_in_one_call() {
     for n in 0..3 {
         ids.push(app.running(&s.token, &project, json!({"name": format!("one-call-{n}")})).await);
     }
-    let f = pin_faulty(&app);
+    // No fault injected: the driver only counts. The default limits, so that a slow shared
+    // LXD does not turn the listing into a timeout (which would mean a read per container).
+    let f = pin_through(&app, hoody_api::host::HostLimits::default());
     assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 0);
     assert_eq!(
         (f.status_reads("statuses_with"), f.status_reads("state")),
@@ -181,4 +183,29 @@ async fn a_pass_reads_a_host_in_one_call() {
     .await
     .unwrap();
     assert_eq!(statuses, ["stopped", "running", "running"], "the untagged one is not taken for gone");
+}
+
+/// A listing that fails does not fail the server's containers at once: each is asked about
+/// alone, as before the listing existed, and takes its real status back from one listing once
+/// the host answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_listing_falls_back_to_one_read_per_container() {
+    let app = LxdApp::spawn_with(|c| c.reconcile_interval = Duration::from_secs(3600)).await;
+    let s = app.verified_user("listing-fails@example.com").await;
+    let project = app.project(&s.token, "ListingFails").await;
+    let id = app.running(&s.token, &project, json!({"name": "kept-running"})).await;
+    let f = pin_through(&app, hoody_api::host::HostLimits::default());
+    f.set(Fault::Fail);
+    hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap();
+    assert_eq!((f.status_reads("statuses_with"), f.status_reads("state")), (1, 1), "the listing, then one read");
+    // A host that answers again (a new handle: the failures above may have opened the breaker).
+    let f = pin_through(&app, hoody_api::host::HostLimits::default());
+    hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap();
+    assert_eq!((f.status_reads("statuses_with"), f.status_reads("state")), (1, 0), "one listing, no read");
+    let status: String = sqlx::query_scalar("select status from container where container_id = $1")
+        .bind(&id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "running");
 }
