@@ -100,6 +100,10 @@ pub struct Config {
     /// read (default 1000; 0 turns the cache off). Revocations are pushed to every replica at once
     /// (`auth::cache`); this is the bound if a notification is lost.
     pub principal_cache_ttl: Duration,
+    /// `HOODY_RUNTIME_CACHE_MS`: how long a container's host state read for `?runtime=` is
+    /// served again (2 s; 0 turns it off; at most 60 s). Host work on a container drops it on
+    /// every replica at once (`crate::invalidate`).
+    pub runtime_cache_ttl: Duration,
     /// `HOODY_HOST_LOCK_WAIT_SECS`: how long a change waits for another change of the same
     /// container to finish before answering 409 `container_busy`; default 5.
     pub host_lock_wait: Duration,
@@ -444,6 +448,7 @@ impl Config {
             host_op_deadline: Duration::from_secs(20),
             host_lock_wait: Duration::from_secs(5),
             principal_cache_ttl: Duration::from_millis(1000),
+            runtime_cache_ttl: Duration::from_millis(2000),
             ai_models_file: None,
             default_image: "hoody-busybox".into(),
             containers_domain: "containers.hoody.icu".into(),
@@ -536,6 +541,7 @@ impl Config {
         c.host_op_deadline = Duration::from_secs(num("HOODY_HOST_OP_DEADLINE_SECS", 20)?.clamp(1, 3600));
         c.host_lock_wait = Duration::from_secs(num("HOODY_HOST_LOCK_WAIT_SECS", 5)?.clamp(1, 600));
         c.principal_cache_ttl = Duration::from_millis(num("HOODY_PRINCIPAL_CACHE_MS", 1000)?.min(1000));
+        c.runtime_cache_ttl = Duration::from_millis(num("HOODY_RUNTIME_CACHE_MS", 2000)?.min(60_000));
         c.ai_models_file = var("HOODY_AI_MODELS_FILE").map(PathBuf::from);
         c.check_timeouts()?;
         if let Some(v) = var("HOODY_DEFAULT_IMAGE") {

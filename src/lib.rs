@@ -15,8 +15,10 @@ pub mod host;
 pub mod idempotency;
 pub mod ids;
 pub mod images;
+pub mod invalidate;
 pub mod invites;
 pub mod invoice_pdf;
+pub mod lease;
 pub mod ledger;
 pub mod lifecycle;
 pub mod listener;
@@ -147,7 +149,7 @@ pub async fn run(
         let (st, stop) = (state.clone(), stop.clone());
         async move {
             if migrated(&st, &stop).await {
-                auth::cache::run_listener(st, stop).await
+                invalidate::run_listener(st, stop).await
             }
         }
     });
@@ -194,6 +196,7 @@ pub async fn run(
         }
     });
     let draining = state.clone();
+    let leases = state.clone();
     let grace = state.cfg.shutdown_grace;
     let (drain_trigger, drain_started) = shutdown::channel();
     let header_timeout = state.cfg.header_read_timeout;
@@ -227,38 +230,40 @@ pub async fn run(
         let _ = principals.await;
     })
     .await;
+    lease::release_all(&leases).await;
     result
 }
 
 /// Periodic clean-up: expired rate-limit windows, old activity, expired idempotency keys, ended
-/// sessions, spent device authorizations and codes, security history past its retention.
+/// sessions, spent device authorizations and codes, security history past its retention. One
+/// replica of the cluster does it each period (the `janitor` lease).
 async fn janitor(st: AppState, stop: shutdown::Stop) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
-            _ = stop.wait() => return,
-        }
-        if let Err(e) = db::rate_limits::prune(&st.db).await {
-            tracing::debug!(error = %e, "rate limit prune skipped");
-        }
-        if let Err(e) = db::activity::prune(&st.db, st.cfg.activity_retention_days).await {
-            tracing::debug!(error = %e, "activity prune skipped");
-        }
-        if let Err(e) = idempotency::sweep(&st.db).await {
-            tracing::debug!(error = %e, "idempotency key sweep skipped");
-        }
-        if let Err(e) = db::sessions::prune(&st.db).await {
-            tracing::debug!(error = %e, "session prune skipped");
-        }
-        let signed_in = async {
-            db::device::prune(&st.db).await?;
-            db::auth_codes::prune_codes(&st.db).await?;
-            db::security_events::prune(&st.db, st.cfg.audit_retention_days).await?;
-            db::notifications::prune(&st.db, 30).await.map(|_| ())
-        };
-        if let Err(e) = signed_in.await {
-            tracing::debug!(error = %e, "sign-in state prune skipped");
-        }
+    if migrated(&st, &stop).await {
+        lease::every(st, stop, "janitor", Duration::from_secs(600), |st| async move { janitor_pass(&st).await }).await
+    }
+}
+
+async fn janitor_pass(st: &AppState) {
+    if let Err(e) = db::rate_limits::prune(&st.db).await {
+        tracing::debug!(error = %e, "rate limit prune skipped");
+    }
+    if let Err(e) = db::activity::prune(&st.db, st.cfg.activity_retention_days).await {
+        tracing::debug!(error = %e, "activity prune skipped");
+    }
+    if let Err(e) = idempotency::sweep(&st.db).await {
+        tracing::debug!(error = %e, "idempotency key sweep skipped");
+    }
+    if let Err(e) = db::sessions::prune(&st.db).await {
+        tracing::debug!(error = %e, "session prune skipped");
+    }
+    let signed_in = async {
+        db::device::prune(&st.db).await?;
+        db::auth_codes::prune_codes(&st.db).await?;
+        db::security_events::prune(&st.db, st.cfg.audit_retention_days).await?;
+        db::notifications::prune(&st.db, 30).await.map(|_| ())
+    };
+    if let Err(e) = signed_in.await {
+        tracing::debug!(error = %e, "sign-in state prune skipped");
     }
 }
 

@@ -57,6 +57,8 @@ pub struct Inner {
     pub resolver: Arc<dyn crate::resolver::Resolver>,
     /// The event stream's sockets in this process (`crate::stream`).
     pub stream: Arc<crate::stream::Hub>,
+    /// This replica's name in worker leases (`crate::lease`): new each start.
+    pub replica_id: String,
 }
 
 impl AppState {
@@ -82,6 +84,7 @@ impl AppState {
         let hosts = crate::host::registry::Hosts::new(cfg.host_limits);
         let hold = cfg.writeback_hold_rows;
         let cfg_principal_ttl = cfg.principal_cache_ttl;
+        let cfg_runtime_ttl = cfg.runtime_cache_ttl;
         Ok(Self(Arc::new(Inner {
             db,
             hot,
@@ -97,12 +100,13 @@ impl AppState {
             hosts,
             principals: crate::auth::cache::PrincipalCache::new(cfg_principal_ttl),
             host_locks: Default::default(),
-            runtime_cache: Default::default(),
+            runtime_cache: crate::lifecycle::RuntimeCache::new(cfg_runtime_ttl),
             migrated,
             started_at: chrono::Utc::now(),
             draining: AtomicBool::new(false),
             resolver,
             stream: Default::default(),
+            replica_id: crate::db::new_id(),
         })))
     }
 }

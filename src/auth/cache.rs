@@ -8,8 +8,8 @@
 //! - on the others: a trigger on `app_user`, `user_session` and `auth_token` notifies
 //!   `principal_changed` with the user id when something a request is judged by changes (a ban,
 //!   a logout-all, a revoked session, a disabled, changed or deleted token), and every replica's
-//!   listener invalidates that user (milliseconds); a listener that lost its connection drops
-//!   everything when it is back;
+//!   listener (`crate::invalidate`) invalidates that user (milliseconds); a listener that lost
+//!   its connection drops everything when it is back;
 //! - and whatever happens to notifications, an entry lives at most `HOODY_PRINCIPAL_CACHE_MS`
 //!   (1 s by default; 0 turns the cache off).
 //!
@@ -28,9 +28,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sqlx::postgres::PgListener;
-
-use crate::{db::auth_tokens::TokenWithUser, db::users::SessionUser, shutdown::Stop};
+use crate::{db::auth_tokens::TokenWithUser, db::users::SessionUser};
 
 /// The channel the `principal_changed` trigger notifies (payload: the user id).
 pub const CHANNEL: &str = "principal_changed";
@@ -92,7 +90,7 @@ impl PrincipalCache {
     }
 
     /// The listener is listening (`true`) or lost its connection (`false`: everything goes).
-    fn set_listening(&self, on: bool) {
+    pub(crate) fn set_listening(&self, on: bool) {
         if !on {
             self.listening.store(false, Ordering::Release);
         }
@@ -176,46 +174,6 @@ pub struct Forget<'a> {
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
         self.cache.invalidate(self.user_id);
-    }
-}
-
-/// Listen for `principal_changed` and invalidate; after a lost connection, drop everything
-/// (notifications may have been missed meanwhile).
-pub async fn run_listener(st: crate::state::AppState, stop: Stop) {
-    if !st.principals.enabled() {
-        return;
-    }
-    let pool = crate::events::listen_pool(&st.db);
-    loop {
-        let mut listener = match PgListener::connect_with(&pool).await {
-            Ok(l) => l,
-            Err(_) => {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
-                    _ = stop.wait() => return,
-                }
-            }
-        };
-        if listener.listen(CHANNEL).await.is_err() {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
-                _ = stop.wait() => return,
-            }
-        }
-        st.principals.set_listening(true);
-        loop {
-            tokio::select! {
-                n = listener.try_recv() => match n {
-                    Ok(Some(n)) => st.principals.invalidate(n.payload()),
-                    // The connection dropped and was made again (sqlx listens again before
-                    // it says so): anything may have changed meanwhile.
-                    Ok(None) => st.principals.invalidate_all(),
-                    Err(_) => break,
-                },
-                _ = stop.wait() => return,
-            }
-        }
-        st.principals.set_listening(false);
     }
 }
 

@@ -19,6 +19,7 @@ pub mod image_publish;
 pub mod images;
 pub mod invites;
 pub mod invoices;
+pub mod leases;
 pub mod ledger;
 pub mod mail;
 pub mod notifications;

@@ -182,23 +182,42 @@ pub fn status_of(lxd_status: &str) -> &'static str {
     }
 }
 
-/// Instance states read for `?runtime=`, kept two seconds.
-#[derive(Default)]
-pub struct RuntimeCache(Mutex<HashMap<String, (Instant, InstanceState)>>);
+/// Instance states read for `?runtime=`, kept a short while (`HOODY_RUNTIME_CACHE_MS`).
+pub struct RuntimeCache {
+    ttl: Duration,
+    map: Mutex<HashMap<String, (Instant, InstanceState)>>,
+}
 
 impl RuntimeCache {
-    const TTL: Duration = Duration::from_secs(2);
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, map: Mutex::default() }
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, InstanceState)>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
 
     pub fn get(&self, key: &str) -> Option<InstanceState> {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(key).filter(|(at, _)| at.elapsed() < Self::TTL).map(|(_, s)| s.clone())
+        self.map().get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, s)| s.clone())
     }
 
     pub fn put(&self, key: &str, state: InstanceState) {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut map = self.map();
         if map.len() > 10_000 {
-            map.retain(|_, (at, _)| at.elapsed() < Self::TTL);
+            map.retain(|_, (at, _)| at.elapsed() < self.ttl);
         }
         map.insert(key.to_owned(), (Instant::now(), state));
+    }
+
+    /// Drop what was read of `key` (its host state changed: `crate::invalidate`).
+    pub fn forget(&self, key: &str) {
+        self.map().remove(key);
+    }
+
+    pub fn clear(&self) {
+        self.map().clear();
     }
 }

@@ -3,6 +3,10 @@
 //! state changed behind our back (stopped from inside, frozen) is taken over. Each change is a
 //! status-log row triggered by `reconciler`. Instances tagged for a server whose container row
 //! is gone are reported (logged), not removed.
+//!
+//! Every replica runs the loop; each server is checked by one of them per interval: the one
+//! holding its lease (`reconcile:<server id>`, see `crate::lease`), and the cluster-wide checks
+//! (orphans, deletes left half-way) by the holder of `reconcile`.
 
 use serde_json::json;
 
@@ -31,21 +35,41 @@ async fn record(
     moved
 }
 
+/// A pass every interval; between two passes, at the half, the leases are renewed (or taken
+/// over from a replica that died), so a live holder's never lapse.
 pub async fn run(st: AppState, stop: Stop) {
+    let mut ticks = crate::lease::ticker(st.cfg.reconcile_interval / 2);
+    let mut due = false;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(st.cfg.reconcile_interval) => {}
+            _ = ticks.tick() => {}
             _ = stop.wait() => return,
         }
-        if let Err(e) = pass(&st).await {
+        let outcome = if due { pass(&st).await.map(|_| ()) } else { leases(&st).await.map(|_| ()) };
+        if let Err(e) = outcome {
             tracing::warn!(error = %e, "reconcile pass failed");
         }
+        due = !due;
     }
 }
 
-/// One pass over every server with containers. Returns how many containers changed. A server
-/// or a container that cannot be checked is logged and skipped; the pass goes on. Each pass, its
-/// outcome, what it changed and the servers it skipped are counted for `/metrics`.
+/// Take or renew this replica's reconciler leases: the cluster-wide one (`reconcile`) and one
+/// per registered server (`reconcile:<id>`); whether it holds the cluster-wide one, and the
+/// servers it holds, in id order.
+async fn leases(st: &AppState) -> Result<(bool, Vec<String>), ApiError> {
+    let servers = crate::db::servers::ids_by_id(&st.db).await?;
+    let mut names: Vec<String> = servers.iter().map(|id| format!("reconcile:{id}")).collect();
+    names.push("reconcile".into());
+    let held = crate::lease::holds_many(st, &names, st.cfg.reconcile_interval).await;
+    let cluster = held.iter().any(|n| n == "reconcile");
+    let mine = servers.into_iter().filter(|id| held.iter().any(|n| n.strip_prefix("reconcile:") == Some(id))).collect();
+    Ok((cluster, mine))
+}
+
+/// One pass over every registered server whose lease this replica holds (or takes). Returns how
+/// many containers changed. A server or a container that cannot be checked is logged and
+/// skipped; the pass goes on. Each pass, its outcome, what it changed and the servers it checked
+/// and skipped are counted for `/metrics`.
 pub async fn pass(st: &AppState) -> Result<usize, ApiError> {
     let started = std::time::Instant::now();
     let result = pass_inner(st).await;
@@ -58,10 +82,14 @@ async fn pass_inner(st: &AppState) -> Result<usize, ApiError> {
     // reconciler leaves locked containers alone).
     let stuck_secs = (st.cfg.host_lock_wait + st.cfg.host_op_deadline).as_secs() as i64 + 30;
     let by = Trigger::system("reconciler");
-    let mut changed = orphans(st, &by).await?;
-    changed += unfinished_deletes(st, stuck_secs).await?;
-    let servers = crate::db::servers::ids_by_id(&st.db).await?;
+    let (cluster, servers) = leases(st).await?;
+    let mut changed = 0;
+    if cluster {
+        changed += orphans(st, &by).await?;
+        changed += unfinished_deletes(st, stuck_secs).await?;
+    }
     for server_id in servers {
+        st.metrics.reconciler.server_checked();
         match server(st, &server_id, stuck_secs, &by).await {
             Ok(n) => changed += n,
             Err(e) => {

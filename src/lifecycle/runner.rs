@@ -141,7 +141,15 @@ async fn steps<O: HostOp>(st: &AppState, op: &mut O, keys: &[LockKey], op_id: &s
         }
     };
     host_ops::finish(&mut *tx, op_id, state, reason.as_deref()).await?;
+    // Whatever the op did or failed to do, a container's host state read before it is stale,
+    // here and on every other replica.
+    for id in keys.iter().filter_map(|k| k.as_str().strip_prefix("container:")) {
+        crate::invalidate::runtime_changed(&mut tx, id).await?;
+    }
     tx.commit().await?;
+    for id in keys.iter().filter_map(|k| k.as_str().strip_prefix("container:")) {
+        st.runtime_cache.forget(id);
+    }
     out
 }
 

@@ -454,13 +454,11 @@ pub async fn sweep(st: &AppState) -> Result<usize, ApiError> {
 }
 
 pub async fn run_sweeper(st: AppState, stop: Stop) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(st.cfg.share_sweep_interval) => {}
-            _ = stop.wait() => return,
-        }
+    let period = st.cfg.share_sweep_interval;
+    crate::lease::every(st, stop, "share_sweep", period, |st| async move {
         if let Err(e) = sweep(&st).await {
             tracing::warn!(error = %e, "share sweep failed");
         }
-    }
+    })
+    .await
 }

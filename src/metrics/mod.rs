@@ -180,6 +180,8 @@ pub struct ReconcilerStats {
     changes: AtomicU64,
     /// Servers a pass could not check (their host, or their rows, unreadable).
     servers_skipped: AtomicU64,
+    /// Servers this replica checked (it held their lease; other replicas check the rest).
+    servers_checked: AtomicU64,
     /// Unix seconds of the last pass that ended without error (0: none yet).
     last_success: AtomicI64,
     pub duration: SharedHistogram,
@@ -192,6 +194,7 @@ impl Default for ReconcilerStats {
             passes_failed: AtomicU64::new(0),
             changes: AtomicU64::new(0),
             servers_skipped: AtomicU64::new(0),
+            servers_checked: AtomicU64::new(0),
             last_success: AtomicI64::new(0),
             duration: SharedHistogram::new(SLOW_BUCKETS),
         }
@@ -212,6 +215,10 @@ impl ReconcilerStats {
                 self.passes_failed.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    pub fn server_checked(&self) {
+        self.servers_checked.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn server_skipped(&self) {
@@ -306,6 +313,13 @@ impl Metrics {
             "Servers a reconciler pass could not check (host or registry unreadable).",
         );
         let _ = writeln!(out, "hoody_reconciler_servers_skipped_total {}", r.servers_skipped.load(Ordering::Relaxed));
+        family(
+            out,
+            "hoody_reconciler_servers_checked_total",
+            "counter",
+            "Servers this replica's reconciler checked: it held their lease (each server is checked by one replica per interval).",
+        );
+        let _ = writeln!(out, "hoody_reconciler_servers_checked_total {}", r.servers_checked.load(Ordering::Relaxed));
         family(
             out,
             "hoody_reconciler_last_success_timestamp_seconds",

@@ -161,8 +161,13 @@ impl TestApp {
     /// A second replica of this app: another server (its own state, caches and listeners) on the
     /// same database, with the same keys.
     pub async fn replica(&self) -> Self {
+        self.replica_with(|_| {}).await
+    }
+
+    /// The same, with settings adjusted by `adjust`.
+    pub async fn replica_with(&self, adjust: impl FnOnce(&mut Config)) -> Self {
         let opts = self.db.connect_options().as_ref().clone();
-        Self::start(opts, Some(&self.data_dir), |_| {}).await
+        Self::start(opts, Some(&self.data_dir), adjust).await
     }
 
     async fn start(

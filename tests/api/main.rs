@@ -46,6 +46,7 @@ mod http_basics;
 mod idempotency;
 mod images;
 mod invites;
+mod leases;
 mod logs;
 mod mail_addresses;
 mod mail_smtp;

@@ -22,15 +22,13 @@ use crate::{
 pub const EXPIRING_HOURS: i32 = 24;
 
 pub async fn run(st: AppState, stop: Stop) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(st.cfg.rental_sweep_interval) => {}
-            _ = stop.wait() => return,
-        }
+    let period = st.cfg.rental_sweep_interval;
+    crate::lease::every(st, stop, "rental_sweep", period, |st| async move {
         if let Err(e) = sweep(&st).await {
             tracing::warn!(error = %e, "rental sweep failed");
         }
-    }
+    })
+    .await
 }
 
 /// End the rentals that are due, then stop what they leave running, and close the command runs
