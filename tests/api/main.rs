@@ -56,6 +56,7 @@ mod notifications;
 mod openapi_doc;
 mod outage;
 mod permissions;
+mod placement;
 mod pools;
 mod projects;
 mod proxy;
