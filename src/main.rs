@@ -395,7 +395,10 @@ async fn manage_servers(cfg: Config, action: ServersCmd) -> anyhow::Result<()> {
                     println!("{}", serde_json::to_string_pretty(&rows)?);
                 } else {
                     let head = ("ID", "NAME", "REGION", "FREE", "ENABLED", "DRAINING");
-                    println!("{:<24}  {:<16} {:<12} {:<5} {:<7} {:<8} ENDPOINT", head.0, head.1, head.2, head.3, head.4, head.5);
+                    println!(
+                        "{:<24}  {:<16} {:<12} {:<5} {:<7} {:<8} ENDPOINT",
+                        head.0, head.1, head.2, head.3, head.4, head.5
+                    );
                     for r in rows {
                         println!(
                             "{:<24}  {:<16} {:<12} {:<5} {:<7} {:<8} {}",

@@ -197,9 +197,10 @@ pub async fn for_create(
         }
         return Ok(Placed { server, _hold: None });
     }
-    let launch = match crate::db::is_id(image) {
-        true => crate::db::images::launch_of_held(&st.db, &me.user.user_id, image).await?,
-        false => None,
+    let launch = if crate::db::is_id(image) {
+        crate::db::images::launch_of_held(&st.db, &me.user.user_id, image).await?
+    } else {
+        None
     };
     let only = launch.as_ref().and_then(|l| l.server_id.as_deref());
     choose(st, &Ask { owner, region, free_only: false, only }).await

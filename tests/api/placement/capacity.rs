@@ -77,7 +77,11 @@ async fn synthetic_capacities_decide_and_unfit_servers_are_never_chosen() {
     // Unreachable: its breaker is open (five failures), although the host answers again.
     let f = two.pin(&two.remote, big.clone()).await;
     f.set(Fault::Fail);
-    let host = two.state.hosts.for_server(&hoody_api::servers::by_id(&two.db, &two.remote).await.unwrap().unwrap(), &two.state.sealer).unwrap();
+    let host = two
+        .state
+        .hosts
+        .for_server(&hoody_api::servers::by_id(&two.db, &two.remote).await.unwrap().unwrap(), &two.state.sealer)
+        .unwrap();
     for _ in 0..5 {
         assert!(host.call("info", |d| d.info()).await.is_err());
     }
@@ -112,7 +116,8 @@ async fn two_placements_at_once_both_land_and_spread() {
     let p = two.project(&u.token, "twice").await;
     let figures = Some(machine(8, 64, 500));
     let (local, remote) = (two.pin(&two.local, figures.clone()).await, two.pin(&two.remote, figures).await);
-    let (a, b) = tokio::join!(two.placed(&u.token, &p, anywhere("at-once-a")), two.placed(&u.token, &p, anywhere("at-once-b")));
+    let (a, b) =
+        tokio::join!(two.placed(&u.token, &p, anywhere("at-once-a")), two.placed(&u.token, &p, anywhere("at-once-b")));
     let mut landed = vec![a, b];
     landed.sort();
     let mut both = vec![two.local.clone(), two.remote.clone()];

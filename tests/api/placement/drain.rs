@@ -46,7 +46,8 @@ async fn a_drained_server_takes_nothing_new_and_reports_what_runs_there() {
     let d: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(d["server"]["name"], "local");
     assert_eq!(d["server"]["draining_since"], serde_json::to_value(since).unwrap());
-    let ids: Vec<&str> = d["containers"].as_array().unwrap().iter().map(|c| c["container_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        d["containers"].as_array().unwrap().iter().map(|c| c["container_id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 2);
     assert!(ids.contains(&running.as_str()) && ids.contains(&stopped.as_str()));
     // The list shows it.
@@ -65,7 +66,13 @@ async fn a_drained_server_takes_nothing_new_and_reports_what_runs_there() {
     let r = two.create(&u.token, &p, json!({"name": "named", "server_id": two.local})).await;
     r.expect(409);
     assert_eq!(r.code(), "server_draining");
-    let r = two.post_auth(&format!("/api/v1/containers/{running}/copy"), &u.token, Some(json!({"name": "copied", "target_project_id": p}))).await;
+    let r = two
+        .post_auth(
+            &format!("/api/v1/containers/{running}/copy"),
+            &u.token,
+            Some(json!({"name": "copied", "target_project_id": p})),
+        )
+        .await;
     r.expect(409);
     assert_eq!(r.code(), "server_draining");
     assert_eq!(two.containers().await, before);
