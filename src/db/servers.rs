@@ -41,7 +41,8 @@ pub async fn by_ids(db: impl PgExecutor<'_>, ids: &[String]) -> sqlx::Result<Vec
         ServerRow,
         "select server_id, name, region, country, city, datacenter, is_enabled, is_free, cores, ram_mb, disk_gb, \
          lxd_endpoint, server_fingerprint, price_per_day_cents, rental_days, prespawn_count, max_containers, \
-         draining_since, client_cert, client_key_sealed, server_cert from server where server_id = any($1) order by array_position($1, server_id)",
+         draining_since, client_cert, client_key_sealed, server_cert from server where server_id = any($1) \
+         order by array_position($1, server_id)",
         ids
     )
     .fetch_all(db)
