@@ -3,7 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use hoody_api::host::fault::Fault;
+use hoody_api::{
+    host::fault::Fault,
+    placement::{choose, Ask},
+};
 use serde_json::json;
 
 use super::{anywhere, machine, Two};
@@ -124,4 +127,13 @@ async fn two_placements_at_once_both_land_and_spread() {
     both.sort();
     assert_eq!(landed, both, "one on each: the second saw the first's placement under way");
     assert_eq!((local.calls("create"), remote.calls("create")), (1, 1));
+
+    // Whether or not those two overlapped: a placement under way counts against its server
+    // until its container is recorded (or it is dropped).
+    let ask = Ask { owner: &u.user_id, region: None, free_only: false, only: None };
+    let first = choose(&two.state, &ask).await.unwrap();
+    let second = choose(&two.state, &ask).await.unwrap();
+    assert_eq!((first.server.name.as_str(), second.server.name.as_str()), ("local", "remote"));
+    drop((first, second));
+    assert_eq!(choose(&two.state, &ask).await.unwrap().server.name, "local");
 }
