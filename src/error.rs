@@ -70,6 +70,9 @@ pub enum ApiError {
     /// 503: a dependency (the database, a host) is unavailable.
     #[error("service unavailable")]
     Unavailable { retry_after_secs: u64 },
+    /// 503 with a code and a reason the client may read (no host can take the work now).
+    #[error("{message}")]
+    UnavailableBecause { code: &'static str, message: Text, retry_after_secs: u64 },
     /// 502: a container host answered with an error or nonsense (details are logged).
     #[error("bad gateway")]
     BadGateway,
@@ -150,6 +153,10 @@ impl ApiError {
     pub fn precondition(code: &'static str, message: impl Into<Text>) -> Self {
         Self::PreconditionFailed { code, message: message.into() }
     }
+    /// 503 `code` with a reason the client may read; retry after `retry_after_secs`.
+    pub fn unavailable(code: &'static str, message: impl Into<Text>, retry_after_secs: u64) -> Self {
+        Self::UnavailableBecause { code, message: message.into(), retry_after_secs }
+    }
     pub fn invalid(path: &str, message: impl Into<String>) -> Self {
         let message = message.into();
         Self::Validation { message: message.clone().into(), fields: vec![FieldError::new(path, message)] }
@@ -182,7 +189,7 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation { .. } | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable { .. } | Self::UnavailableBecause { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadGateway => StatusCode::BAD_GATEWAY,
             Self::HostTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Db(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
@@ -204,7 +211,8 @@ impl ApiError {
             | Self::PreconditionRequired { code, .. }
             | Self::PaymentRequired { code, .. }
             | Self::PreconditionFailed { code, .. }
-            | Self::Unprocessable { code, .. } => code,
+            | Self::Unprocessable { code, .. }
+            | Self::UnavailableBecause { code, .. } => code,
             Self::StaleVersion { .. } => "version_mismatch",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
@@ -225,6 +233,7 @@ impl ApiError {
         match self {
             Self::RateLimited { retry_after_secs }
             | Self::Unavailable { retry_after_secs }
+            | Self::UnavailableBecause { retry_after_secs, .. }
             | Self::Busy { retry_after_secs, .. } => Some((*retry_after_secs).max(1)),
             Self::Db(e) if is_unavailable(e) => Some(2),
             _ => None,

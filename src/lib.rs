@@ -29,6 +29,7 @@ pub mod money;
 pub mod notices;
 pub mod openapi;
 pub mod payments;
+pub mod placement;
 pub mod proxy;
 pub mod quota;
 pub mod rentals_admin;

@@ -184,6 +184,15 @@ enum ServersCmd {
     },
     /// Forget a host.
     Remove { name: String },
+    /// Stop new placements on a host (creates, copies, the free tier); print what still runs there.
+    Drain {
+        name: String,
+        /// One JSON object (`server`, `containers`) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let a drained host take new containers again.
+    Undrain { name: String },
 }
 
 #[derive(clap::Args)]
@@ -385,19 +394,62 @@ async fn manage_servers(cfg: Config, action: ServersCmd) -> anyhow::Result<()> {
                 if json {
                     println!("{}", serde_json::to_string_pretty(&rows)?);
                 } else {
-                    println!("{:<24}  {:<16} {:<12} {:<5} {:<7} ENDPOINT", "ID", "NAME", "REGION", "FREE", "ENABLED");
+                    let head = ("ID", "NAME", "REGION", "FREE", "ENABLED", "DRAINING");
+                    println!(
+                        "{:<24}  {:<16} {:<12} {:<5} {:<7} {:<8} ENDPOINT",
+                        head.0, head.1, head.2, head.3, head.4, head.5
+                    );
                     for r in rows {
                         println!(
-                            "{:<24}  {:<16} {:<12} {:<5} {:<7} {}",
-                            r.server_id, r.name, r.region, r.is_free, r.is_enabled, r.lxd_endpoint
+                            "{:<24}  {:<16} {:<12} {:<5} {:<7} {:<8} {}",
+                            r.server_id,
+                            r.name,
+                            r.region,
+                            r.is_free,
+                            r.is_enabled,
+                            r.draining_since.is_some(),
+                            r.lxd_endpoint
                         );
                     }
                 }
+            }
+            ServersCmd::Drain { name, json } => {
+                let d = servers::drain(&pool, &name, true).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&d)?);
+                } else {
+                    print_drained(&d);
+                }
+            }
+            ServersCmd::Undrain { name } => {
+                let d = servers::drain(&pool, &name, false).await?;
+                println!("{} ({}) takes new containers again", d.server.name, d.server.server_id);
             }
         }
         anyhow::Ok(())
     })
     .await
+}
+
+/// `servers drain`: the server's state, then what still runs there, by status.
+fn print_drained(d: &servers::Drained) {
+    let since = d.server.draining_since.map(db::ts).unwrap_or_default();
+    println!("{} ({}) is draining since {since}: no new containers go there", d.server.name, d.server.server_id);
+    if d.containers.is_empty() {
+        println!("no containers are left on it");
+        return;
+    }
+    match d.containers.len() {
+        1 => println!("1 container is still on it:"),
+        n => println!("{n} containers are still on it:"),
+    }
+    for group in d.containers.chunk_by(|a, b| a.status == b.status) {
+        println!("{} ({}):", group[0].status, group.len());
+        for c in group {
+            let prespawned = if c.prespawn { "  prespawned" } else { "" };
+            println!("  {}  {}  project {}{prespawned}", c.container_id, c.name, c.project_id);
+        }
+    }
 }
 
 async fn manage_offers(cfg: Config, action: OffersCmd) -> anyhow::Result<()> {

@@ -122,6 +122,21 @@ pub async fn list(db: &PgPool) -> sqlx::Result<Vec<ServerRow>> {
     servers::by_ids(db, &ids).await
 }
 
+/// What `servers drain` reports: the server, and every container still recorded on it.
+#[derive(Debug, serde::Serialize)]
+pub struct Drained {
+    pub server: ServerRow,
+    pub containers: Vec<servers::OnServer>,
+}
+
+/// Stop (`on`) or resume new placements on the server named `name`. Containers there keep
+/// running, starting and changing; only new ones (creates, copies, the free tier) go elsewhere.
+pub async fn drain(db: &PgPool, name: &str, on: bool) -> anyhow::Result<Drained> {
+    let id = servers::set_draining(db, name, on).await?.ok_or_else(|| anyhow::anyhow!("no server named {name:?}"))?;
+    let server = servers::by_id(db, &id).await?.ok_or_else(|| anyhow::anyhow!("the server was removed meanwhile"))?;
+    Ok(Drained { containers: servers::containers_on(db, &id).await?, server })
+}
+
 pub async fn remove(db: &PgPool, name: &str) -> anyhow::Result<()> {
     anyhow::ensure!(servers::delete_named(db, name).await?, "no server named {name:?}");
     Ok(())
@@ -168,7 +183,8 @@ pub async fn by_id(db: &PgPool, server_id: &str) -> sqlx::Result<Option<ServerRo
     servers::by_id(db, server_id).await
 }
 
-/// A free, enabled server, preferring `region` (the free tier's choice).
+/// A free, enabled server that is not draining, preferring `region` (what the free tier falls
+/// back on when placement reads no host).
 pub async fn free(db: &PgPool, region: Option<&str>) -> sqlx::Result<Option<ServerRow>> {
     match servers::free_id(db, region).await? {
         Some(id) => servers::by_id(db, &id).await,

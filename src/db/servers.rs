@@ -1,5 +1,6 @@
 //! The servers registry's rows (`crate::servers` manages them).
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgExecutor;
 
@@ -22,6 +23,10 @@ pub struct ServerRow {
     pub rental_days: Vec<i32>,
     /// Prespawned containers a user may keep on it.
     pub prespawn_count: i32,
+    /// The containers a renter may keep on it (`quota::server_room`; free servers: unused).
+    pub max_containers: i32,
+    /// Since when it takes no new containers (`servers drain`); null when it takes them.
+    pub draining_since: Option<DateTime<Utc>>,
     #[serde(skip)]
     pub client_cert: Option<String>,
     #[serde(skip)]
@@ -35,8 +40,9 @@ pub async fn by_ids(db: impl PgExecutor<'_>, ids: &[String]) -> sqlx::Result<Vec
     sqlx::query_as!(
         ServerRow,
         "select server_id, name, region, country, city, datacenter, is_enabled, is_free, cores, ram_mb, disk_gb, \
-         lxd_endpoint, server_fingerprint, price_per_day_cents, rental_days, prespawn_count, client_cert, \
-         client_key_sealed, server_cert from server where server_id = any($1) order by array_position($1, server_id)",
+         lxd_endpoint, server_fingerprint, price_per_day_cents, rental_days, prespawn_count, max_containers, \
+         draining_since, client_cert, client_key_sealed, server_cert from server where server_id = any($1) \
+         order by array_position($1, server_id)",
         ids
     )
     .fetch_all(db)
@@ -61,13 +67,111 @@ pub async fn id_named(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<Optio
     sqlx::query_scalar!("select server_id from server where name = $1", name).fetch_optional(db).await
 }
 
-/// A free, enabled server's id, preferring `region`.
+/// A free, enabled server's id that is not draining, preferring `region`.
 pub async fn free_id(db: impl PgExecutor<'_>, region: Option<&str>) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar!(
-        "select server_id from server where is_enabled and is_free order by (region = $1) desc nulls last, name limit 1",
+        "select server_id from server where is_enabled and is_free and draining_since is null \
+         order by (region = $1) desc nulls last, name limit 1",
         region
     )
     .fetch_optional(db)
+    .await
+}
+
+/// The servers a new container of `owner`'s may be placed on, by name: enabled, not draining,
+/// in `region` when given, and free or (unless `free_only`) rented by `owner` or by a pool they
+/// joined (the rule of `rentals::rents`).
+pub async fn placeable(
+    db: impl PgExecutor<'_>,
+    owner: &str,
+    region: Option<&str>,
+    free_only: bool,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        "select s.server_id from server s where s.is_enabled and s.draining_since is null \
+           and ($2::text is null or s.region = $2) \
+           and (s.is_free or (not $3 and exists (select 1 from rental r where r.server_id = s.server_id \
+                 and r.status = 'active' and r.rental_end > now() \
+                 and (r.user_id = $1 or exists (select 1 from pool_member m where m.pool_id = r.pool_id \
+                                                 and m.user_id = $1 and m.joined_at is not null))))) \
+         order by s.name",
+        owner,
+        region,
+        free_only
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Whether any server (enabled or not) is registered in `region`.
+pub async fn region_known(db: impl PgExecutor<'_>, region: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(r#"select exists (select 1 from server where region = $1) as "known!""#, region)
+        .fetch_one(db)
+        .await
+}
+
+/// Containers on a server that hold room there: every one not failed or being deleted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Load {
+    pub containers: i64,
+    /// Of those, the ones recorded after `since` (a host reading that cannot show them yet).
+    pub newer: i64,
+}
+
+/// The load of each of `ids`, with `since[i]` the time of the reading of `ids[i]`; a server
+/// without containers is left out.
+pub async fn loads(
+    db: impl PgExecutor<'_>,
+    ids: &[String],
+    since: &[DateTime<Utc>],
+) -> sqlx::Result<Vec<(String, Load)>> {
+    let rows = sqlx::query!(
+        r#"select c.server_id as "server_id!", count(*) as "containers!",
+                  count(*) filter (where c.created_at > t.since) as "newer!"
+           from unnest($1::text[], $2::timestamptz[]) as t(server_id, since)
+           join container c on c.server_id = t.server_id
+           where c.status not in ('failed', 'deleting')
+           group by c.server_id"#,
+        ids,
+        since
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.server_id, Load { containers: r.containers, newer: r.newer })).collect())
+}
+
+/// Start (`true`) or stop draining the server named `name`; its row, `None` when there is no
+/// such server. Draining again keeps the first time.
+pub async fn set_draining(db: impl PgExecutor<'_>, name: &str, on: bool) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!(
+        "update server set draining_since = case when $2 then coalesce(draining_since, now()) end \
+         where name = $1 returning server_id",
+        name,
+        on
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// A container on a server, as `servers drain` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OnServer {
+    pub container_id: String,
+    pub name: String,
+    pub status: String,
+    pub project_id: String,
+    pub prespawn: bool,
+}
+
+/// Every container recorded on `server_id`, by status and id.
+pub async fn containers_on(db: impl PgExecutor<'_>, server_id: &str) -> sqlx::Result<Vec<OnServer>> {
+    sqlx::query_as!(
+        OnServer,
+        "select container_id, name, status, project_id, prespawn from container where server_id = $1 \
+         order by status, container_id",
+        server_id
+    )
+    .fetch_all(db)
     .await
 }
 

@@ -37,9 +37,11 @@ pub struct Faulty {
     fault: Mutex<Fault>,
     in_flight: AtomicUsize,
     peak: AtomicUsize,
-    /// Reads of instance status, by driver method (`state`, `statuses_with`): what the
-    /// reconciler's cost is measured in.
+    /// Calls of the counted driver methods: reads of instance status (`state`, `statuses_with`),
+    /// what the reconciler's cost is measured in; `resources` and `create`, what placement does.
     status_reads: Mutex<BTreeMap<&'static str, usize>>,
+    /// What `resources` answers instead of the host's own figures (synthetic capacities).
+    resources: Mutex<Option<HostResources>>,
 }
 
 impl Faulty {
@@ -50,16 +52,27 @@ impl Faulty {
             in_flight: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             status_reads: Mutex::new(BTreeMap::new()),
+            resources: Mutex::new(None),
         }
+    }
+
+    /// Answer `resources` with these figures (faults still apply); `None`: the host's own.
+    pub fn set_resources(&self, r: Option<HostResources>) {
+        *self.resources.lock().unwrap_or_else(|p| p.into_inner()) = r;
     }
 
     pub fn set(&self, fault: Fault) {
         *self.fault.lock().unwrap_or_else(|p| p.into_inner()) = fault;
     }
 
-    /// How many times `method` (`state` or `statuses_with`) was called.
-    pub fn status_reads(&self, method: &str) -> usize {
+    /// How many times `method` (`state`, `statuses_with`, `resources` or `create`) was called.
+    pub fn calls(&self, method: &str) -> usize {
         self.status_reads.lock().unwrap_or_else(|p| p.into_inner()).get(method).copied().unwrap_or(0)
+    }
+
+    /// [`Self::calls`] of a status read (`state` or `statuses_with`).
+    pub fn status_reads(&self, method: &str) -> usize {
+        self.calls(method)
     }
 
     fn count(&self, method: &'static str) {
@@ -116,9 +129,14 @@ impl HostDriver for Faulty {
         self.read(self.inner.info())
     }
     fn resources(&self) -> HostFuture<'_, HostResources> {
-        self.read(self.inner.resources())
+        self.count("resources");
+        match self.resources.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            Some(r) => self.read(Box::pin(async move { Ok(r) })),
+            None => self.read(self.inner.resources()),
+        }
     }
     fn create<'a>(&'a self, spec: &'a InstanceSpec) -> HostFuture<'a, ()> {
+        self.count("create");
         self.change(self.inner.create(spec))
     }
     fn set_state<'a>(&'a self, name: &'a str, action: StateAction) -> HostFuture<'a, ()> {

@@ -315,6 +315,16 @@ pub struct Host {
     breaker: Breaker,
     limits: HostLimits,
     stats: HostStats,
+    /// The last reading of its capacity ([`Host::resources_cached`]); a failed one too.
+    reading: tokio::sync::Mutex<Option<Reading>>,
+}
+
+/// A host's capacity as read at `taken` (when the read began), or why it could not be read.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    pub taken: DateTime<Utc>,
+    at: std::time::Instant,
+    pub resources: Result<HostResources, String>,
 }
 
 impl Host {
@@ -327,7 +337,28 @@ impl Host {
             breaker: Breaker::default(),
             limits,
             stats: HostStats::default(),
+            reading: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Its capacity and use ([`HostDriver::resources`]), read at most once per `ttl` (a failure
+    /// is remembered as long, so an unreachable host costs one wait per `ttl`, not one per
+    /// caller); a read waits at most `wait`. Callers at once share one read.
+    pub async fn resources_cached(&self, ttl: Duration, wait: Duration) -> Reading {
+        let mut last = self.reading.lock().await;
+        if let Some(r) = last.as_ref().filter(|r| r.at.elapsed() < ttl) {
+            return r.clone();
+        }
+        let taken = Utc::now();
+        let read = tokio::time::timeout(wait, self.call("resources", |d| d.resources())).await;
+        let resources = match read {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {} ms", wait.as_millis())),
+        };
+        let r = Reading { taken, at: std::time::Instant::now(), resources };
+        *last = Some(r.clone());
+        r
     }
 
     /// Its calls by outcome, their durations and the breaker's openings (`/metrics`).

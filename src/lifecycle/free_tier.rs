@@ -1,5 +1,6 @@
-//! The free tier: a newly verified user gets a default project and a default container on a
-//! free server of their region (any free server when their region has none). The database part
+//! The free tier: a newly verified user gets a default project and a default container on the
+//! free server of their region with the most room (of any region when theirs has none that can
+//! take it; `crate::placement`). The database part
 //! is done at once; the container is created on its host in the background, and a failure
 //! there never fails the login: `POST /users/me/retry-setup` tries again, and is idempotent.
 
@@ -87,9 +88,11 @@ enum Prepared {
 /// The database half: the default project (made if missing) and a default container row in
 /// `creating` when there is none (or the last attempt failed before it ever ran).
 async fn prepare(st: &AppState, user_id: &str, region: Option<&str>) -> Result<Prepared, ApiError> {
-    let server = crate::servers::free(&st.db, region).await?.ok_or_else(|| {
-        ApiError::precondition("no_free_server", "No free server is registered; an operator must add one")
+    // Held until the row is recorded, so setups at once spread over the free servers.
+    let placed = crate::placement::for_free_tier(st, user_id, region).await?.ok_or_else(|| {
+        ApiError::precondition("no_free_server", "No free server takes containers; an operator must add one")
     })?;
+    let server = &placed.server;
     let mut tx = st.db.begin().await?;
     // One setup per user at a time.
     free_tier::lock_user(&mut tx, user_id).await?;

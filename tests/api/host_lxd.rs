@@ -191,15 +191,15 @@ async fn calls_in_flight_never_exceed_the_cap() {
 }
 
 /// A client certificate LXD trusts (or not), made with openssl; removed from the trust store on drop.
-struct ClientCert {
+pub(crate) struct ClientCert {
     dir: std::path::PathBuf,
-    cert: String,
-    key: String,
+    pub(crate) cert: String,
+    pub(crate) key: String,
     trusted_fingerprint: Option<String>,
 }
 
 impl ClientCert {
-    fn new(trust: bool) -> Self {
+    pub(crate) fn new(trust: bool) -> Self {
         let dir = std::env::temp_dir().join(format!("hoody-lxd-cert-{}", hoody_api::db::new_id()));
         std::fs::create_dir_all(&dir).unwrap();
         let status = Command::new("openssl")
@@ -233,7 +233,7 @@ impl Drop for ClientCert {
 }
 
 /// SHA-256 (hex) of a PEM certificate's DER bytes.
-fn der_sha256(pem: &str) -> String {
+pub(crate) fn der_sha256(pem: &str) -> String {
     use base64::Engine;
     use sha2::Digest;
     let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();

@@ -57,6 +57,7 @@ mod notifications;
 mod openapi_doc;
 mod outage;
 mod permissions;
+mod placement;
 mod pools;
 mod projects;
 mod proxy;

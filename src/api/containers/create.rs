@@ -58,7 +58,8 @@ fn new_container(st: &AppState, me: &Principal, p: &ProjectRow, input: &CreateIn
     let (Some(name), Some(image), Some(env)) = (name, image, env) else {
         return Err(ApiError::invalid("body", "invalid container"));
     };
-    let mut n = NewContainer::new(&p.project_id, &input.server_id, name, image);
+    // Its server is set by placement.
+    let mut n = NewContainer::new(&p.project_id, "", name, image);
     if let Some(c) = color {
         n.color = c;
     }
@@ -76,40 +77,8 @@ fn new_container(st: &AppState, me: &Principal, p: &ProjectRow, input: &CreateIn
     Ok(n)
 }
 
-/// The server must be registered and enabled; a server that is not free needs an admin until
-/// rentals exist.
-/// The server a new container of `owner`'s goes on: enabled, and one [`may_run_on`] allows.
-pub(crate) async fn check_server(
-    st: &AppState,
-    me: &Principal,
-    owner: &str,
-    server_id: &str,
-) -> Result<crate::servers::ServerRow> {
-    let missing = || ApiError::not_found("server_not_found", "Server not found");
-    let s = crate::servers::by_id(&st.db, server_id).await?.ok_or_else(missing)?;
-    if !s.is_enabled {
-        return Err(ApiError::conflict("server_disabled", "This server does not take new containers"));
-    }
-    may_run_on(st, me, owner, &s).await?;
-    Ok(s)
-}
-
-/// Whether `owner`'s containers may be made or started on `s`: a free server, one `owner` rents
-/// (an active, unexpired rental), or any when an administrator's session asks (not a token).
-pub(crate) async fn may_run_on(
-    st: &AppState,
-    me: &Principal,
-    owner: &str,
-    s: &crate::servers::ServerRow,
-) -> Result<()> {
-    if s.is_free || (me.user.is_admin && me.token().is_none()) {
-        return Ok(());
-    }
-    if crate::db::rentals::rents(&st.db, owner, &s.server_id).await? {
-        return Ok(());
-    }
-    Err(ApiError::forbidden("server_not_rented", "Containers run on free servers or servers you rent"))
-}
+/// Where a named server is checked (copies use it too).
+pub(crate) use crate::placement::{check_server, may_run_on};
 
 /// Take over one of the caller's prespawned containers on the same server and image.
 async fn claim(st: &AppState, me: &Principal, p: &ProjectRow, n: &NewContainer) -> Result<Option<String>> {
@@ -144,9 +113,12 @@ pub async fn create_container(
     if input.cache_image == Some(true) && !me.user.is_admin {
         return Err(ApiError::forbidden("cache_image_forbidden", "Only admins build cached images"));
     }
-    let n = new_container(&st, me, p, &input)?;
+    let mut n = new_container(&st, me, p, &input)?;
+    let (asked, region) = (input.server_id.as_ref().map(|s| s.as_str()), input.region.as_deref());
+    let placed = crate::placement::for_create(&st, me, &p.user_id, asked, region, &n.container_image).await?;
+    n.server_id.clone_from(&placed.server.server_id);
     let n = crate::api::images::launch::resolve(&st, me, n).await?;
-    let server = check_server(&st, me, &p.user_id, &n.server_id).await?;
+    let server = &placed.server;
     if n.kvm {
         super::kvm::refuse_on_free_server(Some(server.is_free))?;
     }

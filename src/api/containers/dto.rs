@@ -23,8 +23,15 @@ use crate::{
     "environment_vars": {"APP_ENV": "staging"}
 }))]
 pub struct CreateIn {
-    /// The server (24 hex) to create the container on.
-    pub server_id: crate::ids::ServerId,
+    /// The server (24 hex) to create the container on. Omitted: the server with the most free
+    /// capacity among the enabled, non-draining servers the project's owner may use (free
+    /// servers, and servers they or a pool of theirs rent), in `region` when given; 409
+    /// `no_server_available` when none is allowed, 503 `no_server_available` when none of them
+    /// is reachable with room.
+    pub server_id: Option<crate::ids::ServerId>,
+    /// Only servers of this region (as `GET /auth/available-regions` lists them); with
+    /// `server_id`, it must be that server's region.
+    pub region: Option<String>,
     /// 3–100 of `A-Za-z0-9_-`, unique in the project; omitted or "rand" → generated.
     pub name: Option<String>,
     /// `#RGB`/`#RRGGBB`; random when omitted.

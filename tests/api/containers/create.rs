@@ -62,10 +62,10 @@ async fn create_refuses_bad_input_and_records_nothing() {
             assert!(field_paths(&r).contains(&field.to_owned()), "{extra}: {}", r.text);
         }
     }
-    // A body that lacks server_id entirely.
-    let r = app.post_auth(&path, &s.token, Some(json!({"name": "no-server"}))).await;
-    r.expect(400);
-    assert_eq!(field_paths(&r), ["server_id"]);
+    // A body without server_id is placed (tests/api/placement); in a region no server has, refused.
+    let r = app.post_auth(&path, &s.token, Some(json!({"name": "no-server", "region": "mars"}))).await;
+    r.expect(422);
+    assert_eq!(field_paths(&r), ["region"]);
     // A token without containers.features.ai may not ask for it.
     let (tok, _) = app.new_token(&s.token, json!({"permissions": tree(&["containers.create"])})).await;
     let r = app.create(&tok, &p, json!({"ai": true})).await;
