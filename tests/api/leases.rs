@@ -38,7 +38,7 @@ async fn until(what: &str, within: Duration, mut ok: impl FnMut() -> bool) -> Du
 async fn a_leased_loop_runs_on_one_replica_and_moves_when_its_holder_stops() {
     let a = TestApp::spawn().await;
     let b = a.replica().await;
-    let period = Duration::from_millis(300);
+    let period = Duration::from_millis(500);
     let runs = [Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0))];
     let mut stops = Vec::new();
     for (app, count) in [(&a, &runs[0]), (&b, &runs[1])] {
