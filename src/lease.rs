@@ -20,13 +20,7 @@ use crate::{shutdown::Stop, state::AppState};
 /// Whether this replica holds (took or renewed) the lease `name` for `ttl` from now. A database
 /// that cannot be asked means no: the work waits for the next period.
 pub async fn holds(st: &AppState, name: &str, ttl: Duration) -> bool {
-    match crate::db::leases::hold(&st.db, name, &st.replica_id, ttl.as_secs_f64()).await {
-        Ok(held) => held,
-        Err(e) => {
-            tracing::warn!(lease = name, error = %e, "could not take a worker lease; its work waits");
-            false
-        }
-    }
+    !holds_many(st, &[name.to_owned()], ttl).await.is_empty()
 }
 
 /// Every `period` (the first after one period), until `stop`: do `work` if this replica holds
