@@ -421,6 +421,12 @@ async fn the_refill_loop_keeps_the_pool_whole_across_replicas_and_failures() {
     let app = spawn(Duration::from_secs(3600), |_| {}).await;
     let replica = app.replica().await;
     set_pool(&app, 3);
+    // A pool another replica is refilling (its lock held) is left alone.
+    let mut other = app.db.begin().await.unwrap();
+    assert!(hoody_api::db::warm_pool::try_lock_group(&mut other, &app.server_id, IMAGE).await.unwrap());
+    let p = warm_pool::pass(&app.state).await.unwrap();
+    assert_eq!((p.launched, rows(&app).await.len()), (0, 0), "refilled under another's lock");
+    other.rollback().await.unwrap();
     // Two replicas refilling at once never overfill it.
     for _ in 0..4 {
         both(&app.state, &replica.state).await;
