@@ -93,13 +93,9 @@ pub async fn groups(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Group>> {
 /// This pool's refill, for the length of `tx`, unless another replica holds it now (`false`).
 pub async fn try_lock_group(tx: &mut Tx, server_id: &str, image: &str) -> sqlx::Result<bool> {
     let key = format!("{server_id}/{image}");
-    sqlx::query_scalar!(
-        r#"select pg_try_advisory_xact_lock($1, hashtext($2)) as "got!""#,
-        REFILL_LOCK_CLASS,
-        key
-    )
-    .fetch_one(&mut **tx)
-    .await
+    sqlx::query_scalar!(r#"select pg_try_advisory_xact_lock($1, hashtext($2)) as "got!""#, REFILL_LOCK_CLASS, key)
+        .fetch_one(&mut **tx)
+        .await
 }
 
 /// A pool's size now (0 when it was removed) and how many of its instances are ready and
@@ -255,11 +251,9 @@ pub async fn now(db: &PgPool) -> sqlx::Result<DateTime<Utc>> {
 
 /// A server's instances: `(instance_id, state, since)`.
 pub async fn of_server(db: &PgPool, server_id: &str) -> sqlx::Result<Vec<(String, String, DateTime<Utc>)>> {
-    let rows = sqlx::query!(
-        "select instance_id, state, state_changed_at from warm_instance where server_id = $1",
-        server_id
-    )
-    .fetch_all(db)
-    .await?;
+    let rows =
+        sqlx::query!("select instance_id, state, state_changed_at from warm_instance where server_id = $1", server_id)
+            .fetch_all(db)
+            .await?;
     Ok(rows.into_iter().map(|r| (r.instance_id, r.state, r.state_changed_at)).collect())
 }

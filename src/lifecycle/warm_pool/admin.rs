@@ -42,11 +42,7 @@ pub fn parse(arg: &str) -> anyhow::Result<Spec> {
 pub fn parse_all(args: &[String]) -> anyhow::Result<Vec<Spec>> {
     let specs = args.iter().map(|a| parse(a)).collect::<anyhow::Result<Vec<_>>>()?;
     for (i, s) in specs.iter().enumerate() {
-        anyhow::ensure!(
-            !specs[..i].iter().any(|o| o.image == s.image),
-            "--warm-pool names {} twice",
-            s.image
-        );
+        anyhow::ensure!(!specs[..i].iter().any(|o| o.image == s.image), "--warm-pool names {} twice", s.image);
     }
     Ok(specs)
 }
@@ -54,7 +50,8 @@ pub fn parse_all(args: &[String]) -> anyhow::Result<Vec<Spec>> {
 /// The server named `name`, once its host confirmed it has every image a pool is asked for (a
 /// pool removed needs no image).
 pub async fn check(db: &PgPool, sealer: &SecretBox, name: &str, specs: &[Spec]) -> anyhow::Result<ServerRow> {
-    let id = crate::db::servers::id_named(db, name).await?.ok_or_else(|| anyhow::anyhow!("no server named {name:?}"))?;
+    let id =
+        crate::db::servers::id_named(db, name).await?.ok_or_else(|| anyhow::anyhow!("no server named {name:?}"))?;
     let row = crate::servers::by_id(db, &id).await?.ok_or_else(|| anyhow::anyhow!("no server named {name:?}"))?;
     let wanted: Vec<&Spec> = specs.iter().filter(|s| s.size > 0).collect();
     if wanted.is_empty() {
@@ -80,7 +77,10 @@ pub async fn apply(db: &PgPool, row: &ServerRow, specs: &[Spec]) -> anyhow::Resu
     for s in specs {
         warm_pool::set_size(db, &row.server_id, &s.image, s.size).await?;
         lines.push(if s.size == 0 {
-            format!("warm pool of {} on {}: removed (its idle instances go with the next refill pass)", s.image, row.name)
+            format!(
+                "warm pool of {} on {}: removed (its idle instances go with the next refill pass)",
+                s.image, row.name
+            )
         } else {
             format!("warm pool of {} on {}: {} instances", s.image, row.name, s.size)
         });

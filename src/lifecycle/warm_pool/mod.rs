@@ -121,7 +121,9 @@ pub async fn pass(st: &AppState) -> Result<Pass, ApiError> {
     let servers: BTreeSet<&str> = groups.iter().map(|g| g.server_id.as_str()).collect();
     for server_id in servers {
         match sweep(st, server_id).await {
-            Ok(strays) => jobs.extend(strays.into_iter().map(|id| Job::Remove(RemoveWarm::stray(id, server_id.into())))),
+            Ok(strays) => {
+                jobs.extend(strays.into_iter().map(|id| Job::Remove(RemoveWarm::stray(id, server_id.into()))))
+            }
             Err(e) => tracing::warn!(server = %server_id, error = %e, "warm pool could not read its host"),
         }
     }

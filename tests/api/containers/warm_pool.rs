@@ -258,9 +258,15 @@ async fn a_claim_gives_the_instance_what_a_fresh_create_would() {
     app.track(&warm);
     assert!(pool.contains(&warm), "the create claimed the pool instance: {}", r.text);
     let d = r.data();
-    assert_eq!((d["status"].as_str(), d["name"].as_str(), d["project_id"].as_str()), (Some("running"), Some("warm"), Some(p.as_str())));
+    assert_eq!(
+        (d["status"].as_str(), d["name"].as_str(), d["project_id"].as_str()),
+        (Some("running"), Some("warm"), Some(p.as_str()))
+    );
     assert_eq!(d["environment_vars"], json!({"A": "1", "B": "two words"}));
-    assert_eq!((d["ai"].as_bool(), d["hoody_kit"].as_bool(), d["autostart"].as_bool()), (Some(false), Some(false), Some(false)));
+    assert_eq!(
+        (d["ai"].as_bool(), d["hoody_kit"].as_bool(), d["autostart"].as_bool()),
+        (Some(false), Some(false), Some(false))
+    );
     assert_eq!(d["ssh_public_key"], key(1).as_str());
     // The same body, made fresh.
     let mut fresh_body = body("fresh", key(2));
@@ -440,7 +446,14 @@ async fn the_refill_loop_keeps_the_pool_whole_across_replicas_and_failures() {
 
     // A stray marked for this server is removed; one a container owns is not.
     let stray = hoody_api::db::new_id();
-    let owned = seed(&app, &app.project(&app.verified_user("owner@example.com").await.token, "Own").await, "own", "creating", |_| {}).await;
+    let owned = seed(
+        &app,
+        &app.project(&app.verified_user("owner@example.com").await.token, "Own").await,
+        "own",
+        "creating",
+        |_| {},
+    )
+    .await;
     app.track(&owned);
     for id in [&stray, &owned] {
         let mark = format!("{}={}", warm_pool::WARM_KEY, app.server_id);
@@ -538,7 +551,12 @@ async fn the_cli_sets_lists_and_refuses_warm_pools() {
     let pools = local["warm_pools"].as_array().unwrap();
     assert_eq!(pools.len(), 1, "{local}");
     assert_eq!(
-        (pools[0]["image"].as_str(), pools[0]["size"].as_i64(), pools[0]["ready"].as_i64(), pools[0]["launching"].as_i64()),
+        (
+            pools[0]["image"].as_str(),
+            pools[0]["size"].as_i64(),
+            pools[0]["ready"].as_i64(),
+            pools[0]["launching"].as_i64()
+        ),
         (Some(IMAGE), Some(2), Some(2), Some(0))
     );
     let (ok, out, _) = cli(&app, &["list"]);
