@@ -79,6 +79,8 @@ pub async fn claim(st: &AppState, owner_id: &str, n: &NewContainer, by: &Trigger
 
 /// The refill loop (see the module): a pass every `warm_pool_interval` until `stop`.
 pub async fn run(st: AppState, stop: Stop) {
+    // A database or host that stays down is worth a line every 10 s, not every pass.
+    let mut warned: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(st.cfg.warm_pool_interval) => {}
@@ -88,7 +90,10 @@ pub async fn run(st: AppState, stop: Stop) {
             continue;
         }
         if let Err(e) = pass(&st).await {
-            tracing::warn!(error = %e, "warm pool pass failed");
+            if warned.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(10)) {
+                tracing::warn!(error = %e, "warm pool pass failed");
+                warned = Some(std::time::Instant::now());
+            }
         }
     }
 }
@@ -108,14 +113,15 @@ enum Job {
 
 /// One pass over every pool (and every server and image with instances left).
 pub async fn pass(st: &AppState) -> Result<Pass, ApiError> {
+    // Without a pool or an instance left this is the only statement a pass runs.
+    let groups = warm_pool::groups(&st.db).await?;
+    if groups.is_empty() {
+        return Ok(Pass::default());
+    }
     let stuck_secs = (st.cfg.host_lock_wait + st.cfg.host_op_deadline).as_secs() as i64 + 30;
     let expired = warm_pool::expire_launching(&st.db, stuck_secs).await?;
     if expired > 0 {
         tracing::warn!(expired, "warm pool launches whose process died are given up");
-    }
-    let groups = warm_pool::groups(&st.db).await?;
-    if groups.is_empty() {
-        return Ok(Pass::default());
     }
     let mut jobs = Vec::new();
     let servers: BTreeSet<&str> = groups.iter().map(|g| g.server_id.as_str()).collect();

@@ -465,6 +465,24 @@ async fn the_refill_loop_keeps_the_pool_whole_across_replicas_and_failures() {
     assert!(exists(&format!("c-{owned}")), "a container's instance is never removed");
     lxc(&["delete", "--force", &format!("c-{owned}")]);
 
+    // A launch whose process died (its row `launching` for longer than the runner's lease) is
+    // given up: its instance removed, its row gone, the pool as it was.
+    let dead = hoody_api::db::new_id();
+    sqlx::query(
+        "insert into warm_instance (instance_id, server_id, image, state, state_changed_at) \
+         values ($1, $2, $3, 'launching', now() - interval '1 hour')",
+    )
+    .bind(&dead)
+    .bind(&app.server_id)
+    .bind(IMAGE)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    lxc(&["launch", IMAGE, &format!("c-{dead}"), "-c", &format!("{}={}", warm_pool::WARM_KEY, app.server_id)]);
+    warm_pool::pass(&app.state).await.unwrap();
+    assert!(!exists(&format!("c-{dead}")), "the dead launch's instance is gone");
+    assert_eq!(wait_ready(&app, 3).await, first);
+
     // A ready instance deleted behind the pool's back is replaced.
     let victim = first.iter().next().unwrap().clone();
     lxc(&["delete", "--force", &format!("c-{victim}")]);
