@@ -202,10 +202,16 @@ impl HostOp for ClaimWarm {
 
     async fn work(&mut self, st: &AppState) -> Result<(), ApiError> {
         let c = &self.c;
+        let started = std::time::Instant::now();
         let host = host_of(st, c.server_id.as_deref()).await?;
         let config = provision::config_of(c);
         let unset = [WARM_KEY.to_owned()];
-        match host.call("update_config", |d| d.update_config(&c.lxd_name, &config, &unset)).await {
+        // Whether it still runs is read alongside (a read: it does not race the config's ETag).
+        let (updated, state) = tokio::join!(
+            host.call("update_config", |d| d.update_config(&c.lxd_name, &config, &unset)),
+            host.call("state", |d| d.state(&c.lxd_name)),
+        );
+        match updated {
             Ok(()) => {}
             Err(HostError::NotFound(_)) => {
                 tracing::warn!(container = %c.container_id, "the pool instance was gone; launching afresh");
@@ -216,12 +222,12 @@ impl HostOp for ClaimWarm {
             }
             Err(e) => return Err(e.into()),
         }
-        let state = host.call("state", |d| d.state(&c.lxd_name)).await?;
-        match state.status.as_str() {
+        match state?.status.as_str() {
             "Running" => {}
             "Frozen" => host.call("set_state", |d| d.set_state(&c.lxd_name, StateAction::Unfreeze)).await?,
             _ => host.call("set_state", |d| d.set_state(&c.lxd_name, StateAction::Start)).await?,
         }
+        tracing::debug!(container = %c.container_id, host_ms = started.elapsed().as_secs_f64() * 1000.0, "pool instance settled");
         Ok(())
     }
 

@@ -40,8 +40,9 @@ use crate::{
     state::AppState,
 };
 
-/// Host work (launches and removals) one pass runs at once, over all pools.
-const PARALLEL: usize = 4;
+/// Host work (launches and removals) one pass runs at once, over all pools: few, so that a
+/// refill leaves the host's time to the claims and creates it serves meanwhile.
+const PARALLEL: usize = 2;
 
 /// A pool may not hold more than this.
 pub const MAX_SIZE: i32 = 1000;
@@ -57,6 +58,7 @@ pub fn may_serve(n: &NewContainer, bypass: bool, cache_image: bool) -> bool {
 /// the container's id, running with the caller's settings; `None` when the pool has none (or
 /// there is no pool). The caller's limits apply as to a fresh create.
 pub async fn claim(st: &AppState, owner_id: &str, n: &NewContainer, by: &Trigger) -> Result<Option<String>, ApiError> {
+    let started = std::time::Instant::now();
     if !warm_pool::any_ready(&st.db, &n.server_id, &n.container_image).await? {
         return Ok(None);
     }
@@ -73,7 +75,10 @@ pub async fn claim(st: &AppState, owner_id: &str, n: &NewContainer, by: &Trigger
     let row = containers::by_id(&mut *tx, &id).await?.ok_or(sqlx::Error::RowNotFound)?;
     born(&mut tx, &row, by).await?;
     tx.commit().await?;
+    let recorded = started.elapsed();
     super::run(st, ops::ClaimWarm::new(row, by.clone())).await?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    tracing::debug!(container = %id, recorded_ms = ms(recorded), total_ms = ms(started.elapsed()), "claimed from the warm pool");
     Ok(Some(id))
 }
 
