@@ -11,12 +11,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hoody_api::{host::fault::Fault, lifecycle::warm_pool};
+use hoody_api::{
+    host::{fault::Fault, HostLimits},
+    lifecycle::warm_pool,
+};
 use serde_json::{json, Value};
 
 use super::{ids, seed};
 use crate::{
-    fixtures::{exists, lxc, lxc_status, pin_faulty, LxdApp},
+    fixtures::{exists, lxc, lxc_status, pin_through, LxdApp},
     harness::{run_cli, Session},
 };
 
@@ -493,7 +496,8 @@ async fn the_refill_loop_keeps_the_pool_whole_across_replicas_and_failures() {
 
     // A launch whose replies are lost (the host did the work): nothing counts as ready that is
     // not, what was made is removed, and the pool backs off before trying again.
-    let faulty = pin_faulty(&app);
+    // (Generous call timeouts: a launch slower than a deadline on a busy machine is another case.)
+    let faulty = pin_through(&app, HostLimits { call_timeout: Duration::from_secs(60), ..HostLimits::default() });
     faulty.set(Fault::LoseReply);
     let victim = now.iter().next().unwrap().clone();
     lxc(&["delete", "--force", &format!("c-{victim}")]);
