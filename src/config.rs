@@ -116,6 +116,8 @@ pub struct Config {
     pub containers_domain: String,
     /// `HOODY_RECONCILE_INTERVAL_SECS`: how often container statuses are checked against the hosts.
     pub reconcile_interval: Duration,
+    /// `HOODY_WARM_POOL_INTERVAL_MS`: how often the warm pools are refilled and trimmed (default 2 s).
+    pub warm_pool_interval: Duration,
     /// `HOODY_SHARE_SWEEP_INTERVAL_MS`: how often expired storage shares are unmounted and share
     /// mounts repaired (default 15 s).
     pub share_sweep_interval: Duration,
@@ -454,6 +456,7 @@ impl Config {
             containers_domain: "containers.hoody.icu".into(),
             max_snapshots: 20,
             reconcile_interval: Duration::from_secs(30),
+            warm_pool_interval: Duration::from_secs(2),
             share_sweep_interval: Duration::from_secs(15),
             rental_sweep_interval: Duration::from_secs(60),
             free_tier: true,
@@ -552,6 +555,8 @@ impl Config {
             c.containers_domain = domain_name("HOODY_CONTAINERS_DOMAIN", &v)?;
         }
         c.reconcile_interval = Duration::from_secs(num("HOODY_RECONCILE_INTERVAL_SECS", 30)?.clamp(1, 86_400));
+        c.warm_pool_interval =
+            Duration::from_millis(num("HOODY_WARM_POOL_INTERVAL_MS", 2_000u64)?.clamp(50, 86_400_000));
         c.share_sweep_interval =
             Duration::from_millis(num("HOODY_SHARE_SWEEP_INTERVAL_MS", 15_000u64)?.clamp(50, 86_400_000));
         c.rental_sweep_interval =

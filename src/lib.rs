@@ -172,6 +172,7 @@ pub async fn run(
     });
     let writers = tokio::spawn(writeback_workers(state.clone(), stop.clone()));
     tokio::spawn(register_local_host(state.clone(), stop.clone()));
+    tokio::spawn(lifecycle::warm_pool::run(state.clone(), stop.clone()));
     let reconciler = tokio::spawn({
         let (st, stop) = (state.clone(), stop.clone());
         async move {

@@ -9,7 +9,8 @@ use std::{
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hoody_api::{
-    accounts, auth::crypto::SecretBox, config::Config, db, invites, rentals_admin, servers, state::AppState, telemetry,
+    accounts, auth::crypto::SecretBox, config::Config, db, invites, lifecycle::warm_pool::admin as warm_admin,
+    rentals_admin, servers, state::AppState, telemetry,
 };
 
 mod images_cli;
@@ -181,6 +182,10 @@ enum ServersCmd {
         name: String,
         #[command(flatten)]
         fields: ServerArgs,
+        /// Keep this many started instances of an image ready for creates to claim:
+        /// `<image>=<n>`, repeatable; `<image>=0` removes the pool and its idle instances.
+        #[arg(long = "warm-pool", value_name = "IMAGE=N")]
+        warm_pool: Vec<String>,
     },
     /// Forget a host.
     Remove { name: String },
@@ -377,13 +382,20 @@ async fn manage_servers(cfg: Config, action: ServersCmd) -> anyhow::Result<()> {
                 }
                 println!("added {} ({}) in {}", row.name, row.server_id, row.region);
             }
-            ServersCmd::Update { name, fields } => {
+            ServersCmd::Update { name, fields, warm_pool } => {
+                let warm = warm_admin::parse_all(&warm_pool)?;
+                if !warm.is_empty() {
+                    warm_admin::check(&pool, &sealer, &name, &warm).await?;
+                }
                 let listing = fields.listing.clone();
                 let row = servers::update(&pool, &sealer, &name, &fields.into_fields()?).await?;
                 if let Some(l) = listing {
                     rentals_admin::set_listing(&pool, &row.server_id, &l).await?;
                 }
                 println!("updated {} ({})", row.name, row.server_id);
+                for line in warm_admin::apply(&pool, &row, &warm).await? {
+                    println!("{line}");
+                }
             }
             ServersCmd::Remove { name } => {
                 servers::remove(&pool, &name).await?;
@@ -392,7 +404,7 @@ async fn manage_servers(cfg: Config, action: ServersCmd) -> anyhow::Result<()> {
             ServersCmd::List { json } => {
                 let rows = servers::list(&pool).await?;
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&rows)?);
+                    println!("{}", serde_json::to_string_pretty(&warm_admin::with_pools(&pool, &rows).await?)?);
                 } else {
                     let head = ("ID", "NAME", "REGION", "FREE", "ENABLED", "DRAINING");
                     println!(
@@ -411,6 +423,7 @@ async fn manage_servers(cfg: Config, action: ServersCmd) -> anyhow::Result<()> {
                             r.lxd_endpoint
                         );
                     }
+                    print!("{}", warm_admin::table(&warm_admin::fills(&pool).await?));
                 }
             }
             ServersCmd::Drain { name, json } => {

@@ -47,6 +47,7 @@ pub mod two_factor;
 pub mod users;
 pub mod vault;
 pub mod waitlist;
+pub mod warm_pool;
 
 use std::{
     sync::{

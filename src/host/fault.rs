@@ -253,6 +253,9 @@ impl HostDriver for Faulty {
     fn delete_image<'a>(&'a self, fingerprint: &'a str) -> HostFuture<'a, ()> {
         self.change(self.inner.delete_image(fingerprint))
     }
+    fn image_exists<'a>(&'a self, alias: &'a str) -> HostFuture<'a, bool> {
+        self.read(self.inner.image_exists(alias))
+    }
 
     fn path_kind<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, Option<String>> {
         self.read(self.inner.path_kind(name, path))

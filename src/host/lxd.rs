@@ -568,6 +568,16 @@ impl HostDriver for Lxd {
         })
     }
 
+    fn image_exists<'a>(&'a self, alias: &'a str) -> HostFuture<'a, bool> {
+        Box::pin(async move {
+            match self.request(Method::GET, &format!("/1.0/images/aliases/{alias}"), None, None).await {
+                Ok(_) => Ok(true),
+                Err(HostError::NotFound(_)) => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
     fn path_kind<'a>(&'a self, name: &'a str, path: &'a str) -> HostFuture<'a, Option<String>> {
         Box::pin(async move {
             // HEAD (`instance_file_head`): the type without the content.

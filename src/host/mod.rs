@@ -269,6 +269,8 @@ pub trait HostDriver: Send + Sync {
     ) -> HostFuture<'a, ImageInfo>;
     /// Delete an image by fingerprint; a missing one counts as deleted.
     fn delete_image<'a>(&'a self, fingerprint: &'a str) -> HostFuture<'a, ()>;
+    /// Whether the host has an image reachable as `alias` (what a create names).
+    fn image_exists<'a>(&'a self, alias: &'a str) -> HostFuture<'a, bool>;
     // Storage shares.
     /// What is at `path` inside an instance, without following a final symlink (`file`,
     /// `directory`, `symlink`); `None` when nothing is there. Earlier components are followed.

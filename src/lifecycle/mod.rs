@@ -15,6 +15,7 @@ pub mod provision;
 pub mod reconciler;
 pub mod runner;
 pub mod shares;
+pub mod warm_pool;
 
 pub use runner::{run, HostOp, LockKey};
 

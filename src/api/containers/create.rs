@@ -131,6 +131,11 @@ pub async fn create_container(
             let out = fetch(&st, me, &id).await?;
             return Ok(ApiOk::created("Container created", out));
         }
+        // Then an instance of the server's warm pool, when nothing asks for a fresh one.
+        let warm = lifecycle::warm_pool::may_serve(&n, false, input.cache_image == Some(true));
+        if let Some(id) = if warm { lifecycle::warm_pool::claim(&st, &p.user_id, &n, &by).await? } else { None } {
+            return Ok(ApiOk::created("Container created", fetch(&st, me, &id).await?));
+        }
     }
     let id = n.container_id.clone();
     lifecycle::run(&st, ops::Create::new(n, &p.user_id, prespawn_cap, by)).await?;

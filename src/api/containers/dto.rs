@@ -61,7 +61,8 @@ pub struct CreateIn {
     pub cache_image: Option<bool>,
     /// Create a hidden, pre-started container for a later create to claim.
     pub prespawn: Option<bool>,
-    /// Do not claim a prespawned container; create a fresh one.
+    /// Do not claim a prespawned container or an instance of the server's warm pool; create a
+    /// fresh one.
     pub bypass_prespawn: Option<bool>,
     pub realm_ids: Option<Vec<String>>,
 }

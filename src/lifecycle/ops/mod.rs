@@ -28,6 +28,7 @@ mod network;
 mod proxy_file;
 mod snapshots;
 mod state;
+pub mod warm;
 
 pub use self::{
     config::{Applied, Change, Reconfigure, UpdateFields},
@@ -40,6 +41,7 @@ pub use self::{
     },
     snapshots::{snapshot_not_found, DeleteSnapshot, RestoreSnapshot, TakeSnapshot},
     state::{Operate, Operation, SetKvm},
+    warm::ClaimWarm,
 };
 
 use super::status;

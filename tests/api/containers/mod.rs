@@ -4,7 +4,8 @@
 //! them), `copy`, `authorize` (the signed access claim), `kvm`; `access` (who may reach a
 //! container: owner, grantees by level, tokens by leaf, everyone else 404); `lifecycle` (a
 //! container's whole life, checked with what LXD reports); `runner` (the host-operation runner);
-//! `faults` (a misbehaving host) and `reconciler` (what LXD reports becomes the status).
+//! `faults` (a misbehaving host) and `reconciler` (what LXD reports becomes the status); `warm_pool`
+//! (instances kept ready per server and image, claimed by creates).
 //!
 //! Real instances are made only where the host must act; rows that only the API reads are
 //! inserted directly (with the reconciler held off so it leaves them alone).
@@ -23,6 +24,7 @@ mod read;
 mod reconciler;
 mod runner;
 mod update;
+mod warm_pool;
 
 use std::time::Duration;
 
