@@ -30,6 +30,7 @@ mod auth_pkce_code;
 mod auth_session;
 mod auth_signup;
 mod auth_verify;
+mod bench_reconcile;
 mod bad_input;
 mod cli_shapes;
 mod containers;
