@@ -638,10 +638,43 @@ async fn bench_reconcile_fault_hosts() {
             .await
             .unwrap();
         println!("RECONCILE {label} | after the passes: {stopped} of {drifted} drifted containers recorded stopped");
+        breakdown(&app, &label, &hosts[0].0).await;
         for (server_id, _, _) in &hosts {
             app.state.hosts.unpin(server_id);
         }
     }
+}
+
+/// Where one server's share of a steady pass goes: its parts run one by one, each timed (the
+/// rows the pass reads, the listing and the look-up of strays, the firewall and proxy-file
+/// repairs).
+async fn breakdown(app: &TestApp, label: &str, server_id: &str) {
+    let st = &app.state;
+    let row = hoody_api::servers::by_id(&app.db, server_id).await.unwrap().unwrap();
+    let host = st.hosts.for_server(&row, &st.sealer).unwrap();
+    let t = Instant::now();
+    let rows = hoody_api::db::containers::to_reconcile(&app.db, server_id, 3600).await.unwrap();
+    let read_rows = t.elapsed();
+    let t = Instant::now();
+    let strays = hoody_api::lifecycle::reconciler::strays(st, &host, server_id).await.unwrap();
+    let listing_and_strays = t.elapsed();
+    let t = Instant::now();
+    hoody_api::lifecycle::firewall::repair::pass(st, &host, server_id, &rows).await.unwrap();
+    let firewalls = t.elapsed();
+    let t = Instant::now();
+    hoody_api::lifecycle::ops::repair_proxy_files(st, &host, server_id).await.unwrap();
+    let files = t.elapsed();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "RECONCILE {label} | one server's parts: rows to check {} read in {:.1} ms; listing + strays ({}) {:.1} ms; \
+         firewall repair {:.1} ms; proxy-file repair {:.1} ms",
+        rows.len(),
+        ms(read_rows),
+        strays.len(),
+        ms(listing_and_strays),
+        ms(firewalls),
+        ms(files)
+    );
 }
 
 /// The proxy-file part of a pass reads back at most `PROXY_FILE_CHECKS_PER_PASS` files per host,
