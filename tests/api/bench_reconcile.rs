@@ -818,6 +818,7 @@ async fn bench_reconcile_real_lxd() {
         .await
         .unwrap();
     println!("RECONCILE {label} | after the passes: {stopped} of {} drifted containers recorded stopped", drifted.len());
+    breakdown(&app, &label, &app.server_id).await;
     app.state.hosts.unpin(&app.server_id);
 
     // Clean up: every instance made here, four at a time (the fixture's drop would do it one by one).
