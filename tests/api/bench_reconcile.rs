@@ -268,12 +268,7 @@ impl HostDriver for Fleet {
     fn config<'a>(&'a self, _: &'a str) -> HostFuture<'a, BTreeMap<String, String>> {
         unsupported("read configs")
     }
-    fn set_device<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-        _: Option<&'a BTreeMap<String, String>>,
-    ) -> HostFuture<'a, ()> {
+    fn set_device<'a>(&'a self, _: &'a str, _: &'a str, _: Option<&'a BTreeMap<String, String>>) -> HostFuture<'a, ()> {
         unsupported("set devices")
     }
     fn state<'a>(&'a self, name: &'a str) -> HostFuture<'a, InstanceState> {
@@ -350,7 +345,12 @@ impl HostDriver for Fleet {
     fn exec_output<'a>(&'a self, _: &'a str, _: &'a [String], _: Duration, _: usize) -> HostFuture<'a, ExecOutput> {
         unsupported("run commands")
     }
-    fn publish_image<'a>(&'a self, _: &'a str, _: &'a str, _: &'a BTreeMap<String, String>) -> HostFuture<'a, ImageInfo> {
+    fn publish_image<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a BTreeMap<String, String>,
+    ) -> HostFuture<'a, ImageInfo> {
         unsupported("publish images")
     }
     fn delete_image<'a>(&'a self, _: &'a str) -> HostFuture<'a, ()> {
@@ -597,7 +597,9 @@ async fn seed_fleet(
         };
         let counting = Arc::new(Counting::new(Arc::new(fleet)));
         let faulty = Arc::new(Faulty::new(counting.clone()));
-        app.state.hosts.pin(&server_id, Arc::new(Host::new(format!("bench-{h}"), faulty.clone(), HostLimits::default())));
+        app.state
+            .hosts
+            .pin(&server_id, Arc::new(Host::new(format!("bench-{h}"), faulty.clone(), HostLimits::default())));
         made.push((server_id, counting, faulty));
     }
     sqlx::query("analyze").execute(&app.db).await.unwrap();
@@ -813,11 +815,12 @@ async fn bench_reconcile_real_lxd() {
     for pass in 1..=passes {
         report(&label, pass, &measure(&app, std::slice::from_ref(&counting)).await);
     }
-    let stopped: i64 = sqlx::query_scalar("select count(*) from container where status = 'stopped'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    println!("RECONCILE {label} | after the passes: {stopped} of {} drifted containers recorded stopped", drifted.len());
+    let stopped: i64 =
+        sqlx::query_scalar("select count(*) from container where status = 'stopped'").fetch_one(&app.db).await.unwrap();
+    println!(
+        "RECONCILE {label} | after the passes: {stopped} of {} drifted containers recorded stopped",
+        drifted.len()
+    );
     breakdown(&app, &label, &app.server_id).await;
     app.state.hosts.unpin(&app.server_id);
 
@@ -829,8 +832,5 @@ async fn bench_reconcile_real_lxd() {
         })
         .await;
     let left = ids.iter().filter(|id| crate::fixtures::exists(&format!("c-{id}"))).count();
-    println!(
-        "RECONCILE real LXD | deleted the instances in {:.1} s; {left} left",
-        started.elapsed().as_secs_f64()
-    );
+    println!("RECONCILE real LXD | deleted the instances in {:.1} s; {left} left", started.elapsed().as_secs_f64());
 }
