@@ -397,8 +397,11 @@ async fn statements(db: &PgPool) -> Option<Statements> {
     Some(rows.into_iter().map(|(id, q, c, t, r)| (id, (q, c, t, r))).collect())
 }
 
-/// What ran between two snapshots: (statements, exec ms, the three costliest by time).
-fn delta(before: &Statements, after: &Statements) -> (i64, f64, Vec<(String, i64, f64)>) {
+/// What ran between two snapshots: (statements, exec ms, the three costliest by time: text,
+/// calls, ms).
+type SqlDelta = (i64, f64, Vec<(String, i64, f64)>);
+
+fn delta(before: &Statements, after: &Statements) -> SqlDelta {
     let mut each: Vec<(String, i64, f64)> = after
         .iter()
         .filter_map(|(id, (q, c, t, _))| {
@@ -420,7 +423,7 @@ struct Measured {
     took: Duration,
     changed: usize,
     calls: BTreeMap<&'static str, usize>,
-    sql: Option<(i64, f64, Vec<(String, i64, f64)>)>,
+    sql: Option<SqlDelta>,
 }
 
 async fn measure(app: &TestApp, counters: &[Arc<Counting>]) -> Measured {
