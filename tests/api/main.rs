@@ -31,6 +31,7 @@ mod auth_session;
 mod auth_signup;
 mod auth_verify;
 mod bad_input;
+mod bench_reconcile;
 mod cli_shapes;
 mod containers;
 mod contract_shapes;

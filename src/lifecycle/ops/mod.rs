@@ -38,6 +38,7 @@ pub use self::{
     network::{not_configured as network_not_configured, NetworkChange, SetNetwork},
     proxy_file::{
         push_soon as push_proxy_file_soon, repair as repair_proxy_files, PushProxyFile, Reach as ProxyFileReach,
+        FILE_CHECKS_PER_PASS as PROXY_FILE_CHECKS_PER_PASS,
     },
     snapshots::{snapshot_not_found, DeleteSnapshot, RestoreSnapshot, TakeSnapshot},
     state::{Operate, Operation, SetKvm},

@@ -3,7 +3,7 @@
 //! the newer file), then recorded with the versions it holds.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{LazyLock, Mutex},
 };
 
@@ -110,25 +110,60 @@ pub fn push_soon(st: &AppState, reach: Reach, by: Trigger) {
     });
 }
 
+/// Files read back from one host's instances per reconcile pass, at most. A file is one host call
+/// per instance (LXD has no call that reads a file of many instances), so checking every file
+/// on every pass would make a pass cost a call per container; each pass checks the next ones
+/// in container id order instead, going round: a host with `n` given files has each checked
+/// every `n / FILE_CHECKS_PER_PASS` passes (all of them every pass up to this many). Files whose
+/// documents moved on are found in the database and written on the next pass whatever this is.
+pub const FILE_CHECKS_PER_PASS: usize = 32;
+
+/// Per server: the last container whose file a pass checked (this process's place in the round).
+static CHECKED_UP_TO: LazyLock<Mutex<HashMap<String, String>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The next `n` of `ids` (sorted) after `after`, going round to the start; each at most once.
+fn next_round(ids: &[String], after: Option<&str>, n: usize) -> Vec<String> {
+    let start = after.map_or(0, |a| ids.partition_point(|id| id.as_str() <= a));
+    ids.iter().cycle().skip(start).take(n.min(ids.len())).cloned().collect()
+}
+
 /// The reconciler's part: write the file of every container of the server whose documents
-/// moved on since, or whose running instance lost its file or holds an older one.
+/// moved on since (found in the database), or whose running instance lost its file or holds an
+/// older one (read back from the host, [`FILE_CHECKS_PER_PASS`] instances per pass).
 pub async fn repair(st: &AppState, host: &crate::host::Host, server_id: &str) -> Result<usize, ApiError> {
     let mut stale: Vec<String> = proxy_file::behind(&st.db, server_id).await?.into_iter().map(|r| r.0).collect();
-    for (id, a, b) in proxy_file::given(&st.db, server_id).await? {
-        if stale.contains(&id) {
-            continue;
+    let mut given = proxy_file::given(&st.db, server_id).await?;
+    let behind: HashSet<&String> = stale.iter().collect();
+    given.retain(|(id, _, _)| !behind.contains(id));
+    given.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let ids: Vec<String> = given.iter().map(|g| g.0.clone()).collect();
+    let round = {
+        let mut up_to = CHECKED_UP_TO.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let round = next_round(&ids, up_to.get(server_id).map(String::as_str), FILE_CHECKS_PER_PASS);
+        if let Some(last) = round.last() {
+            up_to.insert(server_id.to_owned(), last.clone());
         }
-        let Some(c) = crate::db::containers::by_id(&st.db, &id).await? else { continue };
+        round
+    };
+    let wanted: HashMap<&str, (i64, i64)> = given.iter().map(|(id, a, b)| (id.as_str(), (*a, *b))).collect();
+    let rows = |ids: Vec<String>| async move {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        crate::db::containers::rows(&st.db, &ids, None).await
+    };
+    for c in rows(round).await? {
+        let Some(&(a, b)) = wanted.get(c.container_id.as_str()) else { continue };
         let held = host.call("read_file", |d| d.read_file(&c.lxd_name, file::PATH)).await;
         let ok = matches!(&held, Ok(Some(text)) if file::versions_of(text).is_some_and(|v| v.0 >= a && v.1 >= b));
         if !ok && held.is_ok() {
-            stale.push(id);
+            stale.push(c.container_id);
         }
     }
     let by = Trigger::system("reconciler");
     let mut fixed = 0;
-    for id in stale {
-        let Some(c) = crate::db::containers::by_id(&st.db, &id).await? else { continue };
+    for c in rows(stale).await? {
+        let id = c.container_id.clone();
         match crate::lifecycle::run(st, PushProxyFile::new(c, by.clone())).await {
             Ok(_) => fixed += 1,
             Err(e) => tracing::warn!(container = %id, error = %e, "could not write the proxy file"),
