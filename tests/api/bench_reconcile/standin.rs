@@ -121,6 +121,9 @@ impl HostDriver for Counting {
     fn statuses_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, BTreeMap<String, String>> {
         self.hit("statuses_with").statuses_with(key, value)
     }
+    fn image_exists<'a>(&'a self, alias: &'a str) -> HostFuture<'a, bool> {
+        self.hit("image_exists").image_exists(alias)
+    }
     fn networks(&self) -> HostFuture<'_, Vec<NetworkInfo>> {
         self.hit("networks").networks()
     }
@@ -275,6 +278,9 @@ impl HostDriver for Fleet {
     }
     fn statuses_with<'a>(&'a self, _: &'a str, value: &'a str) -> HostFuture<'a, BTreeMap<String, String>> {
         ready(if value == self.server_id { self.statuses.clone() } else { BTreeMap::new() })
+    }
+    fn image_exists<'a>(&'a self, _: &'a str) -> HostFuture<'a, bool> {
+        ready(true)
     }
     fn networks(&self) -> HostFuture<'_, Vec<NetworkInfo>> {
         ready(
