@@ -5,8 +5,12 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgExecutor};
 
-/// At most this many pools are listed (the oldest first).
-pub const LIST_MAX: i64 = 500;
+/// A user is an accepted member of at most this many pools (owned ones included): a create or an
+/// accept beyond it is refused, so the list of one's pools is always whole.
+pub const MEMBERSHIPS_MAX: i64 = 500;
+/// At most this many pools are listed: every pool of a user at the limit, and the default pool a
+/// first list may make for them.
+pub const LIST_MAX: i64 = MEMBERSHIPS_MAX + 1;
 /// The name of each account's default pool.
 pub const DEFAULT_NAME: &str = "Default";
 
@@ -308,9 +312,62 @@ async fn end_use(conn: &mut PgConnection, pool_id: &str, user_id: Option<&str>) 
     Ok(())
 }
 
-/// Delete a (non-owner) member row or invitation.
+/// How many pools `user_id` is an accepted member of (owned ones included).
+pub async fn memberships(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from pool_member where user_id = $1 and joined_at is not null"#,
+        user_id
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// The role `user_id` holds in the pool as an accepted member, with their member row locked until
+/// the transaction ends: a change or removal of that row waits for it, and it waits for them.
+pub async fn lock_role(conn: &mut PgConnection, pool_id: &str, user_id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!(
+        "select role from pool_member where pool_id = $1 and user_id = $2 and joined_at is not null for update",
+        pool_id,
+        user_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The servers `user_id` rented or ordered for the pool serve it no more (they are no longer in
+/// it): its other members stop using them (`pool_use_ended`) and the rentals and orders are the
+/// renter's alone.
+async fn detach_rentals(conn: &mut PgConnection, pool_id: &str, user_id: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into pool_use_ended (user_id, server_id) \
+         select m.user_id, r.server_id from rental r join pool_member m on m.pool_id = r.pool_id \
+          where r.pool_id = $1 and r.user_id = $2 and r.status = 'active' \
+            and m.user_id <> $2 and m.joined_at is not null \
+         on conflict (user_id, server_id) do update set ended_at = now()",
+        pool_id,
+        user_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!("update rental set pool_id = null where pool_id = $1 and user_id = $2", pool_id, user_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query!("update reservation set pool_id = null where pool_id = $1 and user_id = $2", pool_id, user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Delete a (non-owner) member row or invitation; what the member rented for the pool is theirs
+/// alone from now on.
 pub async fn remove(conn: &mut PgConnection, pool_id: &str, user_id: &str) -> sqlx::Result<bool> {
+    // Their row first: a rent for the pool or an invitation of theirs in flight (which hold it)
+    // commits before the rest is read.
+    sqlx::query!("select 1 as one from pool_member where pool_id = $1 and user_id = $2 for update", pool_id, user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     end_use(&mut *conn, pool_id, Some(user_id)).await?;
+    detach_rentals(&mut *conn, pool_id, user_id).await?;
     let r = sqlx::query!(
         "delete from pool_member where pool_id = $1 and user_id = $2 and role <> 'owner'",
         pool_id,

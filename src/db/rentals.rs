@@ -20,6 +20,24 @@ pub async fn rents(db: impl PgExecutor<'_>, user_id: &str, server_id: &str) -> s
     Ok(found)
 }
 
+/// What `user_id` holds on `server_id` through its active, unexpired rentals: `renter` (one of
+/// their own), else their highest role (`owner`, `admin`, `user`) in a pool it is rented for,
+/// else None.
+pub async fn right_on(db: impl PgExecutor<'_>, user_id: &str, server_id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!(
+        "select case when bool_or(r.user_id = $2) then 'renter' \
+                     else (array_agg(m.role order by case m.role when 'owner' then 0 when 'admin' then 1 else 2 end))[1] \
+                end \
+           from rental r left join pool_member m on m.pool_id = r.pool_id and m.user_id = $2 and m.joined_at is not null \
+          where r.server_id = $1 and r.status = 'active' and r.rental_end > now() \
+            and (r.user_id = $2 or m.user_id is not null)",
+        server_id,
+        user_id
+    )
+    .fetch_one(db)
+    .await
+}
+
 /// Whether `server_id` has an active rental (anyone's).
 pub async fn active_on(db: impl PgExecutor<'_>, server_id: &str) -> sqlx::Result<bool> {
     sqlx::query_scalar!(

@@ -37,6 +37,9 @@ pub struct Faulty {
     fault: Mutex<Fault>,
     in_flight: AtomicUsize,
     peak: AtomicUsize,
+    /// The same two for the calls that change something on the host.
+    changes_in_flight: AtomicUsize,
+    peak_changes: AtomicUsize,
     /// Calls of the counted driver methods: reads of instance status (`state`, `statuses_with`),
     /// what the reconciler's cost is measured in; `resources` and `create`, what placement does.
     status_reads: Mutex<BTreeMap<&'static str, usize>>,
@@ -51,6 +54,8 @@ impl Faulty {
             fault: Mutex::new(Fault::None),
             in_flight: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
+            changes_in_flight: AtomicUsize::new(0),
+            peak_changes: AtomicUsize::new(0),
             status_reads: Mutex::new(BTreeMap::new()),
             resources: Mutex::new(None),
         }
@@ -84,6 +89,11 @@ impl Faulty {
         self.peak.load(Ordering::SeqCst)
     }
 
+    /// Most calls that change something on the host (not reads) that were inside it at once.
+    pub fn peak_changes_in_flight(&self) -> usize {
+        self.peak_changes.load(Ordering::SeqCst)
+    }
+
     fn read<'a, T: Send + 'a>(&'a self, call: HostFuture<'a, T>) -> HostFuture<'a, T> {
         self.wrap(call, false)
     }
@@ -98,6 +108,11 @@ impl Faulty {
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.peak.fetch_max(now, Ordering::SeqCst);
             let _done = Leave(&self.in_flight);
+            let _changing = changes.then(|| {
+                let now = self.changes_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                self.peak_changes.fetch_max(now, Ordering::SeqCst);
+                Leave(&self.changes_in_flight)
+            });
             match fault {
                 Fault::None => call.await,
                 Fault::Slow(d) => {

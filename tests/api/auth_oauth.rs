@@ -189,6 +189,19 @@ async fn github_round_trip_creates_a_verified_account_and_ends_in_intent_mode() 
     let again = exchange(&app, &frag).await;
     again.expect(200);
     assert_eq!(again.data()["user"]["id"], r.data()["user"]["id"]);
+    // Each OAuth sign-in is in the account's security history, as a password sign-in is.
+    let id = r.data()["user"]["id"].as_str().unwrap().to_owned();
+    let logins: i64 = sqlx::query_scalar("select count(*) from login_event where user_id = $1")
+        .bind(&id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(logins, 2, "one login event per OAuth sign-in");
+    let bearer = again.data()["token"].as_str().unwrap().to_owned();
+    let history = app.get("/api/v1/users/me/security-history", Some(&bearer)).await;
+    history.expect(200);
+    let kinds: Vec<&str> = history.data().as_array().unwrap().iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(kinds, ["login", "login"], "{}", history.body);
 }
 
 #[tokio::test]

@@ -63,11 +63,15 @@ pub async fn new_intent(db: impl PgExecutor<'_>, user_id: &str, challenge: &str)
 /// Exchange an auth intent for tokens
 ///
 /// The `auth_intent_token` from a sign-in in intent mode, with the PKCE `code_verifier` whose S256
-/// hash was its `code_challenge`. One use: a wrong verifier also spends it.
+/// hash was its `code_challenge`. One use: a wrong verifier also spends it. The sign-in is
+/// recorded here (the account's security history, and a new address told to the account), for
+/// every sign-in answered in intent mode: a password, a 2FA step or an OAuth provider.
 #[utoipa::path(post, path = "/auth/intent/exchange", tag = "authentication", request_body = ExchangeIn,
     responses((status = 200, body = Envelope<SessionOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn exchange_auth_intent(
     State(st): State<AppState>,
+    client: crate::extract::ClientIp,
+    headers: HeaderMap,
     Json(input): Json<ExchangeIn>,
 ) -> Result<ApiOk<SessionOut>> {
     let invalid = || ApiError::bad_request("invalid_auth_intent", "Invalid, expired or already used auth_intent_token");
@@ -87,6 +91,8 @@ pub async fn exchange_auth_intent(
         return Err(ApiError::forbidden("account_banned", "This account is banned"));
     }
     let tokens = sessions::start(&st, &mut tx, &user.user_id, user.session_generation).await?;
+    let agent = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
+    crate::signals::record_login(&mut tx, &user.user_id, &client.ip.to_string(), agent, None).await?;
     tx.commit().await?;
     let out = SessionOut::new(&st, tokens, &user).await?;
     Ok(ApiOk::new("Auth intent exchanged", out))

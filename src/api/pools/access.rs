@@ -9,6 +9,7 @@ use axum::{
     http::request::Parts,
 };
 use serde_json::Value;
+use sqlx::PgConnection;
 
 use crate::{
     auth::{
@@ -90,6 +91,25 @@ pub async fn find(st: &AppState, me: &Principal, raw: &str, role: &'static str) 
         return Err(role_too_low(role));
     }
     Ok(pool)
+}
+
+/// [`find`]'s check again inside `tx`, with the caller's member row locked until it ends: a
+/// demotion or removal made since the request began is seen (404 or 403), and none lands
+/// while `tx` acts on the role. Every write under a pool role calls this first.
+pub async fn confirm(tx: &mut PgConnection, pool_id: &str, user_id: &str, role: &'static str) -> Result<String> {
+    let held = pools::lock_role(tx, pool_id, user_id).await?.ok_or_else(pool_not_found)?;
+    if rank(&held) < rank(role) {
+        return Err(role_too_low(role));
+    }
+    Ok(held)
+}
+
+impl<P: PoolPolicy> PoolAccess<P> {
+    /// [`confirm`] for this route's policy; the role held now replaces the one read before.
+    pub async fn confirm(&mut self, tx: &mut PgConnection) -> Result<()> {
+        self.pool.role = confirm(tx, &self.pool.pool_id, &self.me.user.user_id, P::ROLE).await?;
+        Ok(())
+    }
 }
 
 impl<P: PoolPolicy> FromRequestParts<AppState> for PoolAccess<P> {

@@ -49,7 +49,8 @@ pub async fn list_pending_invitations(
 /// Accept invitation
 ///
 /// Joins the pool `{id}` you were invited to, with the role of the invitation: you see it and
-/// may use its servers. No invitation of yours: 404; accepted already: 409.
+/// may use its servers. No invitation of yours: 404; accepted already: 409; in 500 pools
+/// already: 409 `pool_limit_reached`.
 #[utoipa::path(post, path = "/pools/{id}/accept", tag = "poolInvitations", security(("bearer" = [])),
     params(("id" = String, Path, description = "Pool ID")),
     responses((status = 200, body = Envelope<SuccessOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
@@ -65,6 +66,7 @@ pub async fn accept_invitation(
     let Some(role) = pools::accept(&mut tx, pool, me).await? else {
         return Err(none_pending(&mut tx, pool, me).await?);
     };
+    super::manage::within_limit(&mut tx, me).await?;
     let data = json!({"pool_id": pool, "user_id": me, "role": role});
     let to = pools::audience(&mut tx, pool, false).await?;
     publish_all(&mut tx, &events_for(&to, EventKind::PoolMemberJoined, pool, &data)).await?;

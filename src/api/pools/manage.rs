@@ -43,10 +43,25 @@ async fn ensure_default(tx: &mut Tx, user_id: &str) -> Result<()> {
     Ok(())
 }
 
+/// After a create or an accept in `tx`: refuse it (409 `pool_limit_reached`, `tx` to be dropped)
+/// when it takes `user_id` past [`pools::MEMBERSHIPS_MAX`] pools, counted under their lock so
+/// that concurrent creates and accepts never pass the limit together.
+pub(super) async fn within_limit(tx: &mut Tx, user_id: &str) -> Result<()> {
+    crate::db::quotas::lock(tx, "pools", user_id).await?;
+    if pools::memberships(&mut **tx, user_id).await? > pools::MEMBERSHIPS_MAX {
+        return Err(ApiError::conflict(
+            "pool_limit_reached",
+            format!("You are in {} pools, the most one account may be in", pools::MEMBERSHIPS_MAX),
+        ));
+    }
+    Ok(())
+}
+
 /// Create pool
 ///
 /// `name` is unique among your pools (409 `pool_name_taken`); `settings` is a JSON object. You
-/// are its owner.
+/// are its owner. An account is in at most 500 pools, its own included (409
+/// `pool_limit_reached`).
 #[utoipa::path(post, path = "/pools", tag = "pools", security(("bearer" = [])), request_body = PoolIn,
     params(crate::idempotency::KeyHeader),
     responses((status = 201, body = Envelope<PoolCreatedOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
@@ -66,6 +81,7 @@ pub async fn create_pool(
     let row = pools::insert(&mut tx, me, &name, description.as_deref(), &settings)
         .await
         .on_constraint("pool_owner_name_key", name_taken)?;
+    within_limit(&mut tx, me).await?;
     let data = json!({"pool_id": row.pool_id, "name": row.name, "is_default": false});
     publish_all(&mut tx, &events_for(std::slice::from_ref(me), EventKind::PoolCreated, &row.pool_id, &data)).await?;
     tx.commit().await?;
@@ -128,7 +144,7 @@ pub async fn get_pool(State(st): State<AppState>, access: PoolAccess<may::ReadPo
     extensions(("x-hoody-permission" = json!("projects.update"))))]
 pub async fn update_pool(
     State(st): State<AppState>,
-    access: PoolAccess<may::UpdatePool>,
+    mut access: PoolAccess<may::UpdatePool>,
     Json(input): Json<PoolUpdateIn>,
 ) -> Result<ApiOk<SuccessOut>> {
     let description = match input.description.as_deref() {
@@ -141,8 +157,9 @@ pub async fn update_pool(
     if description.is_none() && input.settings.is_none() {
         return Ok(ApiOk::new("Nothing to update", SuccessOut::yes()));
     }
-    let id = &access.pool.pool_id;
     let mut tx = st.db.begin().await?;
+    access.confirm(&mut tx).await?;
+    let id = &access.pool.pool_id;
     pools::update(&mut tx, id, description.as_ref().map(Option::as_deref), input.settings.as_ref()).await?;
     let mut changed: Vec<&str> = Vec::new();
     if description.is_some() {
@@ -166,12 +183,16 @@ pub async fn update_pool(
     params(("id" = String, Path, description = "Pool ID")),
     responses((status = 200, body = Envelope<SuccessOut>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)),
     extensions(("x-hoody-permission" = json!("projects.delete"))))]
-pub async fn delete_pool(State(st): State<AppState>, access: PoolAccess<may::DeletePool>) -> Result<ApiOk<SuccessOut>> {
+pub async fn delete_pool(
+    State(st): State<AppState>,
+    mut access: PoolAccess<may::DeletePool>,
+) -> Result<ApiOk<SuccessOut>> {
     if access.pool.is_default {
         return Err(ApiError::conflict("default_pool", "The default pool cannot be deleted"));
     }
-    let id = &access.pool.pool_id;
     let mut tx = st.db.begin().await?;
+    access.confirm(&mut tx).await?;
+    let id = &access.pool.pool_id;
     let gone = pools::delete(&mut tx, id).await?.ok_or_else(pool_not_found)?;
     let data = json!({"pool_id": id, "name": access.pool.name});
     let (joined, invited): (Vec<_>, Vec<_>) = gone.into_iter().partition(|(_, j)| *j);

@@ -37,25 +37,26 @@ fn already_invited() -> ApiError {
     extensions(("x-hoody-permission" = json!("projects.members.invite"))))]
 pub async fn invite_member(
     State(st): State<AppState>,
-    access: PoolAccess<may::InviteMember>,
+    mut access: PoolAccess<may::InviteMember>,
     Json(input): Json<InviteIn>,
 ) -> Result<ApiOk<InviteOut>> {
     let username = input.username.trim();
     if username.is_empty() || username.chars().count() > 100 {
         return Err(ApiError::invalid("username", "must be a username: 1–100 characters"));
     }
+    let user = pools::user_by_username(&st.db, username)
+        .await?
+        .ok_or_else(|| ApiError::unprocessable("user_not_found", "username", "no user has this username"))?;
+    if user == access.me.user.user_id {
+        return Err(ApiError::unprocessable("cannot_invite_self", "username", "you cannot invite yourself"));
+    }
+    let mut tx = st.db.begin().await?;
+    access.confirm(&mut tx).await?;
     if input.role.as_str() == "admin" && access.pool.role != "owner" {
         return Err(role_too_low("owner, to invite an admin"));
     }
     let me = &access.me.user.user_id;
     let pool = &access.pool.pool_id;
-    let user = pools::user_by_username(&st.db, username)
-        .await?
-        .ok_or_else(|| ApiError::unprocessable("user_not_found", "username", "no user has this username"))?;
-    if &user == me {
-        return Err(ApiError::unprocessable("cannot_invite_self", "username", "you cannot invite yourself"));
-    }
-    let mut tx = st.db.begin().await?;
     if let Some(m) = pools::member(&mut tx, pool, &user).await? {
         return Err(match m.joined_at {
             Some(_) => ApiError::unprocessable("already_member", "username", "this user is a member already"),
@@ -88,13 +89,14 @@ pub async fn invite_member(
     extensions(("x-hoody-permission" = json!("projects.members.change_roles"))))]
 pub async fn update_member_role(
     State(st): State<AppState>,
-    access: PoolAccess<may::ChangeRole>,
+    mut access: PoolAccess<may::ChangeRole>,
     Path(path): Path<(String, String)>,
     Json(input): Json<RoleIn>,
 ) -> Result<ApiOk<SuccessOut>> {
     let user = crate::api::fields::path_id(&path.1, member_not_found)?;
-    let pool = &access.pool.pool_id;
     let mut tx = st.db.begin().await?;
+    access.confirm(&mut tx).await?;
+    let pool = &access.pool.pool_id;
     let m = pools::member(&mut tx, pool, user).await?.ok_or_else(member_not_found)?;
     if m.role == "owner" {
         return Err(ApiError::unprocessable("owner_role_fixed", "userId", "the pool owner's role cannot change"));
@@ -113,7 +115,8 @@ pub async fn update_member_role(
 
 /// Remove member
 ///
-/// Removes a member (they lose the use of the pool's servers) or withdraws an invitation. Needs
+/// Removes a member (they lose the use of the pool's servers, and the servers they rented for
+/// it serve it no more) or withdraws an invitation. Needs
 /// admin role or higher; only the owner removes another admin (403); the owner cannot be
 /// removed (422 naming `userId`). Not a member: 404.
 #[utoipa::path(delete, path = "/pools/{id}/members/{userId}", tag = "poolMembers", security(("bearer" = [])),
@@ -122,13 +125,14 @@ pub async fn update_member_role(
     extensions(("x-hoody-permission" = json!("projects.members.remove"))))]
 pub async fn remove_member(
     State(st): State<AppState>,
-    access: PoolAccess<may::RemoveMember>,
+    mut access: PoolAccess<may::RemoveMember>,
     Path(path): Path<(String, String)>,
 ) -> Result<ApiOk<SuccessOut>> {
     let user = crate::api::fields::path_id(&path.1, member_not_found)?;
+    let mut tx = st.db.begin().await?;
+    access.confirm(&mut tx).await?;
     let me = &access.me.user.user_id;
     let pool = &access.pool.pool_id;
-    let mut tx = st.db.begin().await?;
     let m = pools::member(&mut tx, pool, user).await?.ok_or_else(member_not_found)?;
     if m.role == "owner" {
         return Err(ApiError::unprocessable("owner_not_removable", "userId", "the pool owner cannot be removed"));

@@ -1,7 +1,8 @@
 //! The `pools`, `poolMembers` and `poolInvitations` tags: pools of users around servers rented
 //! for them. Every pool route loads the pool through [`PoolAccess`]: visible to its accepted
 //! members (404 to anyone else, as if missing), refused (403) below the role a route needs
-//! (`user` < `admin` < `owner`). Invitations are member rows not accepted yet; their routes are
+//! (`user` < `admin` < `owner`), and checked again, the caller's member row locked, inside
+//! the transaction of every write ([`PoolAccess::confirm`]). Invitations are member rows not accepted yet; their routes are
 //! the invitee's own.
 
 mod access;
@@ -10,7 +11,7 @@ mod invitations;
 mod manage;
 mod members;
 
-pub use access::{events_for, for_rental, may, pool_not_found, role_too_low, PoolAccess};
+pub use access::{confirm, events_for, for_rental, may, pool_not_found, role_too_low, PoolAccess};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::state::AppState;

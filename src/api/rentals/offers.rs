@@ -82,6 +82,11 @@ pub async fn reserve_server_offer(
     let key = &key;
     let (mut out, replayed) = ledger::once(&st.db, user, key.as_ref(), |mut owned| async move {
         let tx = &mut owned;
+        if let Some(pool) = pool {
+            // The role read before, again under the caller's member row: a demotion or removal
+            // meanwhile is seen, and none lands before this rental does.
+            crate::api::pools::confirm(tx, pool, user, "admin").await?;
+        }
         if !db::payment_methods::has_default(&mut **tx, user).await? {
             return Err(ApiError::precondition(
                 "payment_method_required",

@@ -91,6 +91,8 @@ fn invalid_confirmation() -> ApiError {
 /// continues. A command that `requires_confirmation` answers `awaiting_confirmation` with a
 /// `confirmation_token` first and runs only when the same request comes back with it (once,
 /// within 5 minutes). A command's cooldown and rate limits answer 429 with `Retry-After`.
+/// A `user` member of the pool a server is rented for runs its low- and medium-risk commands
+/// only (403 `pool_access_denied`); its renter and the pool's owner and admins run all.
 #[utoipa::path(post, path = "/servers/{serverId}/execute-command", tag = "serverCommands",
     security(("bearer" = [])),
     params(("serverId" = String, Path, description = "Server ID to execute command on", pattern = "^[0-9a-f]{24}$")),
@@ -107,6 +109,11 @@ pub async fn execute_command(
     me.require(leaf::CONTAINERS_ACTIONS_EXEC)?;
     let r = rented(&st, &me, &server_id).await?;
     let cmd = command_of(&st, &input).await?;
+    if r.pool_user_only && matches!(cmd.risk_level.as_str(), "high" | "critical") {
+        return Err(crate::api::pools::role_too_low(
+            "admin in the pool the server is rented for, to run a high-risk command",
+        ));
+    }
     let rendered = params::render(&st.db, &cmd, input.parameters.as_ref()).await;
     let timeout = timeout_of(&input, &cmd);
     let token = input.confirmation_token.as_deref();

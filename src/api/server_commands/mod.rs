@@ -41,6 +41,9 @@ fn server_not_found() -> ApiError {
 struct Rented {
     server: ServerRow,
     rental_status: String,
+    /// The caller uses the server only as a `user` member of a pool it is rented for: the
+    /// high-risk commands are not theirs to run (the renter and the pool's admins may).
+    pool_user_only: bool,
 }
 
 /// The server named by the path: 404 when there is none (or the id is malformed), 403 when the
@@ -51,9 +54,11 @@ async fn rented(st: &AppState, me: &Principal, raw: &str) -> Result<Rented> {
     let user = &me.user.user_id;
     // Administrators' tokens are refused like on every admin route: only their sessions.
     let admin = me.user.is_admin && me.token().is_none();
-    if !rentals::rents(&st.db, user, id).await? && !admin {
+    let right = rentals::right_on(&st.db, user, id).await?;
+    if right.is_none() && !admin {
         return Err(ApiError::forbidden("server_not_rented", "You do not rent this server"));
     }
     let rental_status = server_commands::rental_status(&st.db, user, id).await?.unwrap_or_else(|| "none".into());
-    Ok(Rented { server, rental_status })
+    let pool_user_only = right.as_deref() == Some("user") && !admin;
+    Ok(Rented { server, rental_status, pool_user_only })
 }

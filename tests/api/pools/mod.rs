@@ -4,6 +4,7 @@
 //! pool (its members may use them until they leave or the pool goes).
 
 mod invitations;
+mod limits;
 mod manage;
 mod members;
 mod rentals;

@@ -115,6 +115,77 @@ async fn a_server_rented_for_a_pool_is_its_members_until_they_leave_or_it_goes()
     let second = listed_server(&app, "pooled-2", 100, &[7], &[]).await;
     rent(&app, &member_payer.token, &second, json!({"rental_days": 7, "pool_id": other_pool})).await.expect(200);
     commands(&app, &s.token, &second).await.expect(200);
+
+    // A `user` member runs the low-risk commands of a pool's server, not the high-risk ones
+    // (nothing is stored for the refused one); the pool's owner gets the confirmation step.
+    let ru = user(&app, "ruser").await;
+    join(&app, &s.token, &other_pool, &ru, "ruser", "user").await;
+    commands(&app, &ru.token, &second).await.expect(200);
+    let restart = json!({"command_slug": "restart-service", "parameters": {"service": "hoody-no-such.service"}});
+    let path = format!("/api/v1/servers/{second}/execute-command");
+    let r = app.post_auth(&path, &ru.token, Some(restart.clone())).await;
+    assert_eq!((r.status.as_u16(), r.code()), (403, "pool_access_denied"), "{}", r.text);
+    let stored: i64 = sqlx::query_scalar(
+        "select (select count(*) from server_command_log) + (select count(*) from server_command_confirmation)",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(stored, 0);
+    let r = app.post_auth(&path, &s.token, Some(restart)).await;
+    r.expect(200);
+    assert_eq!(r.data()["status"], "awaiting_confirmation");
+
+    // The renter leaves the pool: the server is theirs alone, its other members stop using it
+    // (recorded for the sweeper, which stops what they run there).
+    remove(&app, &member_payer.token, &other_pool, &member_payer.user_id).await.expect(200);
+    assert_eq!(rental_pool(&app, &second).await, None);
+    for who in [&s, &ru] {
+        let r = commands(&app, &who.token, &second).await;
+        assert_eq!((r.status.as_u16(), r.code()), (403, "server_not_rented"));
+    }
+    commands(&app, &member_payer.token, &second).await.expect(200);
+    let mut ended: Vec<String> =
+        sqlx::query_scalar("select user_id from pool_use_ended where server_id = $1 order by user_id")
+            .bind(&second)
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    let mut want = vec![s.user_id.clone(), ru.user_id.clone()];
+    want.sort();
+    ended.sort();
+    assert_eq!(ended, want);
+}
+
+/// A rent for a pool checks the renter's role again inside its transaction: a demotion that
+/// was in flight when the request began (its row write not committed) is waited for and seen,
+/// and nothing is charged or rented.
+#[tokio::test]
+async fn a_rent_for_a_pool_sees_a_demotion_that_raced_it() {
+    let app = TestApp::spawn().await;
+    let o = user(&app, "downer").await;
+    let a = payer(&app, "dadmin", "100").await;
+    let id = pool(&app, &o.token, "racing").await;
+    join(&app, &o.token, &id, &a, "dadmin", "admin").await;
+    let server = listed_server(&app, "raced", 100, &[7], &[]).await;
+
+    let mut demotion = app.db.begin().await.unwrap();
+    sqlx::query("update pool_member set role = 'user' where pool_id = $1 and user_id = $2")
+        .bind(&id)
+        .bind(&a.user_id)
+        .execute(&mut *demotion)
+        .await
+        .unwrap();
+    let renting = rent(&app, &a.token, &server, json!({"rental_days": 7, "pool_id": id}));
+    tokio::pin!(renting);
+    let early = tokio::time::timeout(Duration::from_millis(400), &mut renting).await;
+    assert!(early.is_err(), "the rent waits for the member row the demotion holds");
+    demotion.commit().await.unwrap();
+    let r = renting.await;
+    assert_eq!((r.status.as_u16(), r.code()), (403, "pool_access_denied"), "{}", r.text);
+    assert_eq!(general_cents(&app, &a.user_id).await, 10_000);
+    let rentals: i64 = sqlx::query_scalar("select count(*) from rental").fetch_one(&app.db).await.unwrap();
+    assert_eq!(rentals, 0);
 }
 
 #[tokio::test]
