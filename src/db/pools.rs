@@ -324,7 +324,13 @@ pub async fn memberships(db: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result
 
 /// The role `user_id` holds in the pool as an accepted member, with their member row locked until
 /// the transaction ends: a change or removal of that row waits for it, and it waits for them.
+/// The pool's row is locked first: the writes under a pool role take their turns per pool, so
+/// the member rows they lock next (the caller's, a target's, all of them for a delete) never
+/// deadlock.
 pub async fn lock_role(conn: &mut PgConnection, pool_id: &str, user_id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query!("select 1 as one from pool where pool_id = $1 for no key update", pool_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     sqlx::query_scalar!(
         "select role from pool_member where pool_id = $1 and user_id = $2 and joined_at is not null for update",
         pool_id,
@@ -338,6 +344,11 @@ pub async fn lock_role(conn: &mut PgConnection, pool_id: &str, user_id: &str) ->
 /// it): its other members stop using them (`pool_use_ended`) and the rentals and orders are the
 /// renter's alone.
 async fn detach_rentals(conn: &mut PgConnection, pool_id: &str, user_id: &str) -> sqlx::Result<()> {
+    // The orders first: a delivery in flight (it holds its order) commits its rental before the
+    // rentals are read, and the rental it made for the pool is detached with the others.
+    sqlx::query!("update reservation set pool_id = null where pool_id = $1 and user_id = $2", pool_id, user_id)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query!(
         "insert into pool_use_ended (user_id, server_id) \
          select m.user_id, r.server_id from rental r join pool_member m on m.pool_id = r.pool_id \
@@ -350,9 +361,6 @@ async fn detach_rentals(conn: &mut PgConnection, pool_id: &str, user_id: &str) -
     .execute(&mut *conn)
     .await?;
     sqlx::query!("update rental set pool_id = null where pool_id = $1 and user_id = $2", pool_id, user_id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query!("update reservation set pool_id = null where pool_id = $1 and user_id = $2", pool_id, user_id)
         .execute(&mut *conn)
         .await?;
     Ok(())
