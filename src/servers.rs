@@ -137,7 +137,15 @@ pub async fn drain(db: &PgPool, name: &str, on: bool) -> anyhow::Result<Drained>
     Ok(Drained { containers: servers::containers_on(db, &id).await?, server })
 }
 
+/// Remove the server named `name` from the registry. Not while it has warm pools or pool
+/// instances: its instances would be left on the host with no row to remove them by.
 pub async fn remove(db: &PgPool, name: &str) -> anyhow::Result<()> {
+    let warm = crate::db::warm_pool::left_on(db, name).await?;
+    anyhow::ensure!(
+        warm == 0,
+        "server {name:?} still has warm pools or pool instances ({warm}): set each pool to 0 \
+         (`servers update {name} --warm-pool <image>=0`) and remove it once `servers list` shows none"
+    );
     anyhow::ensure!(servers::delete_named(db, name).await?, "no server named {name:?}");
     Ok(())
 }

@@ -110,7 +110,8 @@ pub async fn region_known(db: impl PgExecutor<'_>, region: &str) -> sqlx::Result
         .await
 }
 
-/// Containers on a server that hold room there: every one not failed or being deleted.
+/// What holds room on a server: every container not failed or being deleted, and every
+/// instance of its warm pools (launching, ready or being removed).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Load {
     pub containers: i64,
@@ -126,12 +127,13 @@ pub async fn loads(
     since: &[DateTime<Utc>],
 ) -> sqlx::Result<Vec<(String, Load)>> {
     let rows = sqlx::query!(
-        r#"select c.server_id as "server_id!", count(*) as "containers!",
-                  count(*) filter (where c.created_at > t.since) as "newer!"
+        r#"select t.server_id as "server_id!", count(*) as "containers!",
+                  count(*) filter (where x.created_at > t.since) as "newer!"
            from unnest($1::text[], $2::timestamptz[]) as t(server_id, since)
-           join container c on c.server_id = t.server_id
-           where c.status not in ('failed', 'deleting')
-           group by c.server_id"#,
+           join (select c.server_id, c.created_at from container c where c.status not in ('failed', 'deleting')
+                 union all
+                 select w.server_id, w.created_at from warm_instance w) x on x.server_id = t.server_id
+           group by t.server_id"#,
         ids,
         since
     )

@@ -178,6 +178,14 @@ pub async fn state_for_update(tx: &mut Tx, id: &str) -> sqlx::Result<Option<Stri
         .await
 }
 
+/// Stamp the instance's state as changed now (its state unchanged).
+pub async fn touch(tx: &mut Tx, id: &str) -> sqlx::Result<()> {
+    sqlx::query!("update warm_instance set state_changed_at = now() where instance_id = $1", id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Move an instance from `from` to `to`; whether it was in `from`.
 pub async fn set_state(db: impl PgExecutor<'_>, id: &str, from: &str, to: &str) -> sqlx::Result<bool> {
     let r = sqlx::query!(
@@ -256,4 +264,16 @@ pub async fn of_server(db: &PgPool, server_id: &str) -> sqlx::Result<Vec<(String
             .fetch_all(db)
             .await?;
     Ok(rows.into_iter().map(|r| (r.instance_id, r.state, r.state_changed_at)).collect())
+}
+
+/// The pools and instances the server named `name` still has (a removal waits for none).
+pub async fn left_on(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select (select count(*) from warm_pool p join server s on s.server_id = p.server_id where s.name = $1)
+                + (select count(*) from warm_instance w join server s on s.server_id = w.server_id where s.name = $1)
+                as "n!""#,
+        name
+    )
+    .fetch_one(db)
+    .await
 }

@@ -44,8 +44,9 @@ pub fn kvm_device() -> BTreeMap<String, String> {
 pub async fn sync_config(host: &Host, c: &ContainerRow) -> Result<(), HostError> {
     let set = config_of(c);
     let current = host.call("config", |d| d.config(&c.lxd_name)).await?;
-    let unset: Vec<String> =
-        current.keys().filter(|k| k.starts_with("environment.") && !set.contains_key(*k)).cloned().collect();
+    // The warm pool's mark goes too: an instance claimed from a pool is a container from then on.
+    let stale = |k: &str| (k.starts_with("environment.") && !set.contains_key(k)) || k == super::ops::warm::WARM_KEY;
+    let unset: Vec<String> = current.keys().filter(|k| stale(k)).cloned().collect();
     if unset.is_empty() && set.iter().all(|(k, v)| current.get(k) == Some(v)) {
         return Ok(());
     }

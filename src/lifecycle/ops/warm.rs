@@ -73,7 +73,9 @@ impl HostOp for LaunchWarm {
 
     async fn intent(&mut self, _st: &AppState, tx: &mut Tx) -> Result<(), ApiError> {
         match warm_pool::state_for_update(tx, &self.id).await?.as_deref() {
-            Some("launching") => Ok(()),
+            // A launch's age (what gives up on one whose process died) counts from here, not
+            // from when a pass planned it.
+            Some("launching") => Ok(warm_pool::touch(tx, &self.id).await?),
             _ => Err(gone()),
         }
     }
@@ -220,7 +222,14 @@ impl HostOp for ClaimWarm {
                 host.call("set_state", |d| d.set_state(&c.lxd_name, StateAction::Start)).await?;
                 return Ok(());
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                // Not left running without the caller's settings: stopped, the reconciler records
+                // it so, and a start applies the container's config (the pool's mark goes then).
+                if let Err(stop) = host.call("set_state", |d| d.set_state(&c.lxd_name, StateAction::ForceStop)).await {
+                    tracing::warn!(container = %c.container_id, error = %stop, "a failed claim's instance could not be stopped");
+                }
+                return Err(e.into());
+            }
         }
         match state?.status.as_str() {
             "Running" => {}

@@ -6,8 +6,8 @@
 //! [`WARM_KEY`] instead of the container labels (the reconciler does not see it either).
 //!
 //! - [`run`], the refill loop, every `HOODY_WARM_POOL_INTERVAL_MS` on the replica holding the
-//!   `warm_pool` lease (see [`crate::lease`]): per pool, under a transaction-scoped advisory lock
-//!   (a pool a replica whose lease lapsed mid-pass is still refilling is skipped),
+//!   `warm_pool` lease (see [`crate::lease`]; a long pass can outlive it, so two replicas' passes
+//!   may overlap): per pool, under a transaction-scoped advisory lock,
 //!   it counts ready + launching instances and records the missing ones as `launching`, or marks
 //!   the extra ready ones `removing`; then it launches and removes them through the host-operation
 //!   runner, a few at a time. Counting and recording under one lock means two replicas never
@@ -44,6 +44,8 @@ use crate::{
 /// Host work (launches and removals) one pass runs at once, over all pools: few, so that a
 /// refill leaves the host's time to the claims and creates it serves meanwhile.
 const PARALLEL: usize = 2;
+/// Launches one pass plans per pool, at most.
+const PER_PASS: i64 = 4 * PARALLEL as i64;
 
 /// A pool may not hold more than this.
 pub const MAX_SIZE: i32 = 1000;
@@ -205,7 +207,10 @@ async fn plan(st: &AppState, g: &warm_pool::Group) -> Result<Vec<String>, ApiErr
     let (size, ready, launching) = warm_pool::counts(&mut tx, &g.server_id, &g.image).await?;
     let mut ids = Vec::new();
     if ready + launching < size && g.may_launch {
-        ids = (0..size - ready - launching).map(|_| new_id()).collect();
+        // What one pass launches at most: a big pool fills over a few passes, and no row waits
+        // long in one replica's queue.
+        let n = (size - ready - launching).min(PER_PASS);
+        ids = (0..n).map(|_| new_id()).collect();
         warm_pool::insert_launching(&mut tx, &ids, &g.server_id, &g.image).await?;
     } else if ready + launching > size && ready > 0 {
         let extra = (ready + launching - size).min(ready);

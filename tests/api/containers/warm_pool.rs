@@ -586,6 +586,17 @@ async fn the_cli_sets_lists_and_refuses_warm_pools() {
     let line = out.lines().find(|l| l.starts_with("local ") && l.contains(IMAGE)).unwrap_or_else(|| panic!("{out}"));
     let cols: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(cols, ["local", IMAGE, "2", "2", "0", "0"], "{out}");
+    // The pool's instances hold room on the server for placement, as containers do.
+    let local_id: String =
+        sqlx::query_scalar("select server_id from server where name = 'local'").fetch_one(&app.db).await.unwrap();
+    let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    let loads = hoody_api::db::servers::loads(&app.db, std::slice::from_ref(&local_id), &[epoch]).await.unwrap();
+    assert_eq!(loads.iter().map(|(id, l)| (id.as_str(), l.containers)).collect::<Vec<_>>(), [(local_id.as_str(), 2)]);
+    // A server with a pool is not removed (its instances would be left on the host).
+    let (ok, _, err) = cli(&app, &["remove", "local"]);
+    assert!(!ok && err.contains("warm pools"), "{err}");
+    let servers: i64 = sqlx::query_scalar("select count(*) from server").fetch_one(&app.db).await.unwrap();
+    assert_eq!(servers, 1);
     drain(&app).await;
     let (_, out, _) = cli(&app, &["list", "--json"]);
     let list: Value = serde_json::from_str(&out).unwrap();
