@@ -57,6 +57,21 @@ async fn spawn(interval: Duration, adjust: impl FnOnce(&mut hoody_api::config::C
 }
 
 /// `hoody-api servers <args>` against the app's database.
+/// `env` run in the instance: what a process started there now sees. A loaded LXD may refuse
+/// an exec for a moment: tried for up to 10 s.
+fn exec_env(lxd_name: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..50 {
+        let out = std::process::Command::new("lxc").args(["exec", lxd_name, "--", "env"]).output().expect("lxc");
+        if out.status.success() {
+            return String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+        last = String::from_utf8_lossy(&out.stderr).into_owned();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("lxc exec {lxd_name} env kept failing: {last}");
+}
+
 fn cli(app: &LxdApp, args: &[&str]) -> (bool, String, String) {
     run_cli("servers", &app.database_url(), &app.data_dir, args)
 }
@@ -294,7 +309,7 @@ async fn a_claim_gives_the_instance_what_a_fresh_create_would() {
     assert_eq!(w.0.get("user.hoody.container_id"), Some(&warm));
     assert_eq!(w.0.get("boot.autostart").map(String::as_str), Some("false"));
     // A process started in it now sees the environment.
-    let env = lxc(&["exec", &format!("c-{warm}"), "--", "env"]);
+    let env = exec_env(&format!("c-{warm}"));
     assert!(env.lines().any(|l| l == "A=1") && env.lines().any(|l| l == "B=two words"), "{env}");
     let snaps: Value = serde_json::from_str(&lxc(&["query", &format!("/1.0/instances/c-{warm}/snapshots")])).unwrap();
     assert_eq!(snaps, json!([]), "no snapshot");
