@@ -1,12 +1,10 @@
 //! The pool writes check the caller's role again inside their transaction (a demotion in flight
 //! is waited for and seen), and an account is in at most 500 pools, so its list is whole.
 
-use std::time::Duration;
-
 use futures::future::join_all;
 use serde_json::json;
 
-use super::{accept, create, invite, join, owned, pool, rows, user, PENDING, POOLS};
+use super::{accept, create, during_demotion, invite, join, owned, pool, rows, user, PENDING, POOLS};
 use crate::harness::TestApp;
 
 #[tokio::test]
@@ -18,20 +16,8 @@ async fn an_invitation_sees_a_demotion_that_raced_it() {
     let id = pool(&app, &o.token, "raced").await;
     join(&app, &o.token, &id, &a, "radmin9", "admin").await;
 
-    // The owner's demotion of the admin, written and not committed yet.
-    let mut demotion = app.db.begin().await.unwrap();
-    sqlx::query("update pool_member set role = 'user' where pool_id = $1 and user_id = $2")
-        .bind(&id)
-        .bind(&a.user_id)
-        .execute(&mut *demotion)
-        .await
-        .unwrap();
     let inviting = invite(&app, &a.token, &id, "rtarget9", "user");
-    tokio::pin!(inviting);
-    let early = tokio::time::timeout(Duration::from_millis(400), &mut inviting).await;
-    assert!(early.is_err(), "the invitation waits for the member row the demotion holds");
-    demotion.commit().await.unwrap();
-    let r = inviting.await;
+    let r = during_demotion(&app, &id, &a.user_id, inviting).await;
     assert_eq!((r.status.as_u16(), r.code()), (403, "pool_access_denied"), "{}", r.text);
     assert_eq!(rows(&app, &id).await.len(), 2, "no invitation was stored");
 }

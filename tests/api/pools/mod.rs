@@ -87,3 +87,26 @@ pub async fn events(app: &TestApp, user_id: &str, kind: &str, pool: &str) -> i64
 pub async fn token(app: &TestApp, s: &Session, leaves: &[&str]) -> String {
     app.new_token(&s.token, json!({"permissions": crate::permissions::tree(leaves)})).await.0
 }
+
+/// Send `request` while a demotion of `user_id` to `user` in `pool` is written and not committed
+/// (as a concurrent role change would be): the request waits for it (still unanswered after
+/// 400 ms), the demotion commits, and the request's answer is returned.
+pub async fn during_demotion(
+    app: &TestApp,
+    pool: &str,
+    user_id: &str,
+    request: impl std::future::Future<Output = Resp>,
+) -> Resp {
+    let mut demotion = app.db.begin().await.unwrap();
+    sqlx::query("update pool_member set role = 'user' where pool_id = $1 and user_id = $2")
+        .bind(pool)
+        .bind(user_id)
+        .execute(&mut *demotion)
+        .await
+        .unwrap();
+    tokio::pin!(request);
+    let early = tokio::time::timeout(std::time::Duration::from_millis(400), &mut request).await;
+    assert!(early.is_err(), "the request waits for the member row the demotion holds");
+    demotion.commit().await.unwrap();
+    request.await
+}

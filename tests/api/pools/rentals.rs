@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{accept, invite, join, pool, remove, user, POOLS};
+use super::{accept, during_demotion, invite, join, pool, remove, user, POOLS};
 use crate::{
     fixtures::{lxc_status, LxdApp},
     harness::{Session, TestApp},
@@ -169,19 +169,8 @@ async fn a_rent_for_a_pool_sees_a_demotion_that_raced_it() {
     join(&app, &o.token, &id, &a, "dadmin", "admin").await;
     let server = listed_server(&app, "raced", 100, &[7], &[]).await;
 
-    let mut demotion = app.db.begin().await.unwrap();
-    sqlx::query("update pool_member set role = 'user' where pool_id = $1 and user_id = $2")
-        .bind(&id)
-        .bind(&a.user_id)
-        .execute(&mut *demotion)
-        .await
-        .unwrap();
     let renting = rent(&app, &a.token, &server, json!({"rental_days": 7, "pool_id": id}));
-    tokio::pin!(renting);
-    let early = tokio::time::timeout(Duration::from_millis(400), &mut renting).await;
-    assert!(early.is_err(), "the rent waits for the member row the demotion holds");
-    demotion.commit().await.unwrap();
-    let r = renting.await;
+    let r = during_demotion(&app, &id, &a.user_id, renting).await;
     assert_eq!((r.status.as_u16(), r.code()), (403, "pool_access_denied"), "{}", r.text);
     assert_eq!(general_cents(&app, &a.user_id).await, 10_000);
     let rentals: i64 = sqlx::query_scalar("select count(*) from rental").fetch_one(&app.db).await.unwrap();
