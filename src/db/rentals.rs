@@ -6,18 +6,9 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgExecutor};
 
 /// Whether `user_id` may use `server_id` as its renter: they hold an active, unexpired rental of
-/// it, or it is rented for a pool they are an accepted member of.
+/// it, or it is rented for a pool they are an accepted member of ([`right_on`] is some).
 pub async fn rents(db: impl PgExecutor<'_>, user_id: &str, server_id: &str) -> sqlx::Result<bool> {
-    let found = sqlx::query_scalar!(
-        "select exists(select 1 from rental r where r.server_id = $1 and r.status = 'active' and r.rental_end > now() \
-           and (r.user_id = $2 or exists (select 1 from pool_member m where m.pool_id = r.pool_id \
-                                           and m.user_id = $2 and m.joined_at is not null))) as \"found!\"",
-        server_id,
-        user_id
-    )
-    .fetch_one(db)
-    .await?;
-    Ok(found)
+    Ok(right_on(db, user_id, server_id).await?.is_some())
 }
 
 /// What `user_id` holds on `server_id` through its active, unexpired rentals: `renter` (one of
