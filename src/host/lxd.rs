@@ -271,18 +271,24 @@ impl HostDriver for Lxd {
         unset: &'a [String],
     ) -> HostFuture<'a, ()> {
         Box::pin(async move {
-            let path = Self::instance(name);
-            let (v, etag) = self.request(Method::GET, &path, None, None).await?;
-            let mut inst = v["metadata"].clone();
-            let config =
-                inst["config"].as_object_mut().ok_or_else(|| HostError::Failed("instance without config".into()))?;
+            // One `PATCH`: LXD merges the keys into the instance's config under its own lock and
+            // answers when it is done (synchronously: no operation to wait for), and a key sent
+            // empty is removed (LXD keeps no empty config value). A `GET` + `PUT` with the ETag
+            // and the operation's wait took three round trips for the same change.
+            let mut config = serde_json::Map::new();
             for k in unset {
-                config.remove(k);
+                config.insert(k.clone(), Value::String(String::new()));
             }
             for (k, val) in set {
                 config.insert(k.clone(), Value::String(val.clone()));
             }
-            self.operate(Method::PUT, &path, Some(writable(&inst)), etag.as_deref()).await
+            let path = Self::instance(name);
+            self.operate(Method::PATCH, &path, Some(json!({ "config": config })), None).await.map_err(|e| match e {
+                // A value LXD cannot take (`Invalid config: …`) is a 500 answer to a `PATCH`, where
+                // the `PUT`'s operation failed: refused, as a failed operation is.
+                HostError::Failed(m) if m.starts_with("500 ") => HostError::Refused(m),
+                e => e,
+            })
         })
     }
 

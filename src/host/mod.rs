@@ -187,7 +187,7 @@ pub trait HostDriver: Send + Sync {
     /// Create (not start) an instance.
     fn create<'a>(&'a self, spec: &'a InstanceSpec) -> HostFuture<'a, ()>;
     fn set_state<'a>(&'a self, name: &'a str, action: StateAction) -> HostFuture<'a, ()>;
-    /// Set and unset config keys in one read-modify-write guarded by the instance's ETag.
+    /// Set and unset config keys in one change (keys not named keep their values).
     fn update_config<'a>(
         &'a self,
         name: &'a str,
