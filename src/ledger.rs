@@ -1,6 +1,7 @@
 //! Moving money: one [`Movement`] is one ledger transaction with balanced postings, recorded
 //! inside the caller's database transaction (so a rental, a purchase or a claim row commits with
-//! its debit or not at all).
+//! its debit or not at all), or, when nothing else is written with it (a transfer), alone in one
+//! statement that commits on its own ([`record_alone`]: one round trip).
 //!
 //! Idempotency lives in the ledger itself: a movement carries the caller's key (the
 //! `Idempotency-Key` header or the body's `idempotency_key`) and a hash of what was asked, and
@@ -76,7 +77,7 @@ pub struct Movement {
 #[derive(Debug)]
 pub enum Recorded {
     /// Moved now, as `txn_id`; with the user's balances (general, AI) after it when recorded by
-    /// [`record_with_balances`].
+    /// [`record_alone`].
     New { txn_id: String, balances: Option<(i64, i64)> },
     /// The key's earlier movement (nothing moved now).
     Replay(TxnRow),
@@ -112,25 +113,37 @@ pub fn key_of(headers: &HeaderMap, body: Option<&str>) -> Result<Option<String>>
 /// the user's accounts if they have none; one that debits the user needs them already (without
 /// them the balance is zero: 402).
 pub async fn record(conn: &mut PgConnection, m: &Movement) -> Result<Recorded> {
-    recorded(conn, m, false).await
+    recorded(conn, m).await
 }
 
-/// [`record`], also locking the user's accounts from the start and keeping (in the movement's
-/// meta, under `balances`) and giving what they hold after it, with no other statement: the
-/// answer of a move that shows the balances after it.
-pub async fn record_with_balances(conn: &mut PgConnection, m: &Movement) -> Result<Recorded> {
-    recorded(conn, m, true).await
-}
-
-async fn recorded(conn: &mut PgConnection, m: &Movement, with_balances: bool) -> Result<Recorded> {
+/// A movement of the user's own money that shows the balances after it (a transfer), recorded
+/// on its own in one statement and one round trip (`db::ledger::record_alone`), not in a
+/// caller's transaction: it locks the user's accounts from the start and keeps (in the
+/// movement's meta, under `balances`) and gives what they hold after it. A repeated key gives
+/// the earlier movement (422 when that was another request); a debit beyond a balance, or a user
+/// without accounts, 402.
+pub async fn record_alone(db: &sqlx::PgPool, m: &Movement) -> Result<Recorded> {
     debug_assert_eq!(m.postings.iter().map(|p| p.1).sum::<i64>(), 0, "unbalanced movement");
-    let debits_user = m.postings.iter().any(|(a, n)| matches!(a, Account::General | Account::Ai) && *n < 0);
-    if !debits_user {
-        db::ledger::user_accounts(&mut *conn, &m.user_id).await?;
-    }
     let txn_id = db::new_id();
-    let t = db::ledger::NewTxn {
-        txn_id: &txn_id,
+    let t = new_txn(&txn_id, m);
+    let delta = |which: fn(&Account) -> bool| m.postings.iter().filter(|p| which(&p.0)).map(|p| p.1).sum::<i64>();
+    let (g, a) = (delta(|a| matches!(a, Account::General)), delta(|a| matches!(a, Account::Ai)));
+    let postings = posting_ids(m);
+    match db::ledger::record_alone(db, &t, g, a, &postings).await {
+        Err(e) if is_overdraft(&e) => Err(insufficient_funds()),
+        Err(e) => Err(e.into()),
+        Ok(Some(balances)) => Ok(Recorded::New { txn_id, balances: Some(balances) }),
+        // A repeated key, or no accounts to debit.
+        Ok(None) => match earlier(db, &m.user_id, m.key.as_ref()).await? {
+            Some(prior) => Ok(Recorded::Replay(prior)),
+            None => Err(insufficient_funds()),
+        },
+    }
+}
+
+fn new_txn<'a>(txn_id: &'a str, m: &'a Movement) -> db::ledger::NewTxn<'a> {
+    db::ledger::NewTxn {
+        txn_id,
         user_id: Some(&m.user_id),
         kind: m.kind,
         amount_cents: m.amount_cents,
@@ -138,25 +151,13 @@ async fn recorded(conn: &mut PgConnection, m: &Movement, with_balances: bool) ->
         idem_key: m.key.as_ref().map(|k| k.key.as_str()),
         request_hash: m.key.as_ref().map(|k| k.hash.as_slice()),
         meta: &m.meta,
-    };
-    let delta = |which: fn(&Account) -> bool| m.postings.iter().filter(|p| which(&p.0)).map(|p| p.1).sum::<i64>();
-    let (fresh, balances) = if with_balances {
-        let (g, a) = (delta(|a| matches!(a, Account::General)), delta(|a| matches!(a, Account::Ai)));
-        let after = db::ledger::insert_txn_with_balances(&mut *conn, &t, g, a).await?;
-        (after.is_some(), after)
-    } else {
-        (db::ledger::insert_txn(&mut *conn, &t).await?, None)
-    };
-    if !fresh {
-        let key = m.key.as_ref().map(|k| k.key.as_str()).unwrap_or_default();
-        let prior = db::ledger::by_key(&mut *conn, &m.user_id, key).await?.ok_or(sqlx::Error::RowNotFound)?;
-        if prior.request_hash.as_deref() != m.key.as_ref().map(|k| k.hash.as_slice()) {
-            return Err(ApiError::invalid("idempotency_key", "This idempotency key was used for a different request"));
-        }
-        return Ok(Recorded::Replay(prior));
     }
-    let postings: Vec<(&str, i64)> = m
-        .postings
+}
+
+/// The postings as the ledger's statements take them: a user account by its kind, a platform
+/// account by its id.
+fn posting_ids(m: &Movement) -> Vec<(&str, i64)> {
+    m.postings
         .iter()
         .map(|(a, n)| {
             let id = match a {
@@ -166,14 +167,32 @@ async fn recorded(conn: &mut PgConnection, m: &Movement, with_balances: bool) ->
             };
             (id, *n)
         })
-        .collect();
+        .collect()
+}
+
+async fn recorded(conn: &mut PgConnection, m: &Movement) -> Result<Recorded> {
+    debug_assert_eq!(m.postings.iter().map(|p| p.1).sum::<i64>(), 0, "unbalanced movement");
+    let debits_user = m.postings.iter().any(|(a, n)| matches!(a, Account::General | Account::Ai) && *n < 0);
+    if !debits_user {
+        db::ledger::user_accounts(&mut *conn, &m.user_id).await?;
+    }
+    let txn_id = db::new_id();
+    if !db::ledger::insert_txn(&mut *conn, &new_txn(&txn_id, m)).await? {
+        let key = m.key.as_ref().map(|k| k.key.as_str()).unwrap_or_default();
+        let prior = db::ledger::by_key(&mut *conn, &m.user_id, key).await?.ok_or(sqlx::Error::RowNotFound)?;
+        if prior.request_hash.as_deref() != m.key.as_ref().map(|k| k.hash.as_slice()) {
+            return Err(ApiError::invalid("idempotency_key", "This idempotency key was used for a different request"));
+        }
+        return Ok(Recorded::Replay(prior));
+    }
+    let postings = posting_ids(m);
     match db::ledger::post(&mut *conn, &txn_id, &m.user_id, &postings).await {
         Err(e) if is_overdraft(&e) => Err(insufficient_funds()),
         // A user account the movement names does not exist: the user has no balance to debit.
         Ok(n) if n < postings.len() as u64 => Err(insufficient_funds()),
         other => other.map(drop).map_err(ApiError::from),
     }?;
-    Ok(Recorded::New { txn_id, balances })
+    Ok(Recorded::New { txn_id, balances: None })
 }
 
 /// The movement an earlier request with this key made, if any (422 when that request was

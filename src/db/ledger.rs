@@ -76,30 +76,50 @@ pub async fn insert_txn(conn: &mut PgConnection, t: &NewTxn<'_>) -> sqlx::Result
     Ok(done.is_some())
 }
 
-/// Record a transaction as [`insert_txn`] does, first locking the user's two accounts (general,
-/// then AI: the order postings take them) and keeping in its meta, under `balances`, what they
-/// will hold once its postings (`general_delta`, `ai_delta`) are applied: the balances after it,
-/// exact, since no other movement can change them before this transaction ends. `None` when the
-/// user already has a transaction with this key.
-pub async fn insert_txn_with_balances(
-    conn: &mut PgConnection,
+/// A whole movement that shows the balances after it, in one statement committed on its own
+/// (one round trip): lock the user's two accounts (general, then AI: the order postings take
+/// them), record the transaction with, in its meta under `balances`, what they will hold after
+/// `general_delta` and `ai_delta` (exact: no other movement can change them before this one
+/// commits), and its postings (each names a user account by its kind, `general` or `ai`, or a
+/// platform account by its id; their trigger applies them to the locked accounts). `None`, with
+/// nothing written, when the user already has a transaction with this key or lacks one of the two
+/// accounts. A debit beyond a balance fails with the `ledger_account_no_negative` check, and the
+/// deferred check that the postings balance runs at its commit, as for any transaction.
+pub async fn record_alone(
+    db: impl PgExecutor<'_>,
     t: &NewTxn<'_>,
     general_delta: i64,
     ai_delta: i64,
+    postings: &[(&str, i64)],
 ) -> sqlx::Result<Option<(i64, i64)>> {
+    let accounts: Vec<&str> = postings.iter().map(|p| p.0).collect();
+    let amounts: Vec<i64> = postings.iter().map(|p| p.1).collect();
     let r = sqlx::query!(
-        r#"insert into ledger_txn (txn_id, user_id, kind, amount_cents, reason, idem_key, request_hash, meta)
-           select $1, $2, $3, $4, $5, $6, $7,
-                  $8::jsonb || jsonb_build_object('balances',
-                      jsonb_build_object('general', b.general + $9, 'ai', b.ai + $10))
-             from (select coalesce(sum(balance_cents) filter (where kind = 'general'), 0)::bigint as general,
-                          coalesce(sum(balance_cents) filter (where kind = 'ai'), 0)::bigint as ai
-                     from (select kind, balance_cents from ledger_account
-                            where user_id = $2 and kind in ('general', 'ai')
-                            order by kind desc for update) l) b
-           on conflict (user_id, idem_key) do nothing
-           returning (meta -> 'balances' ->> 'general')::bigint as "general!",
-                     (meta -> 'balances' ->> 'ai')::bigint as "ai!""#,
+        r#"with t as (
+             insert into ledger_txn (txn_id, user_id, kind, amount_cents, reason, idem_key, request_hash, meta)
+             select $1, $2, $3, $4, $5, $6, $7,
+                    $8::jsonb || jsonb_build_object('balances',
+                        jsonb_build_object('general', b.general + $9, 'ai', b.ai + $10))
+               from (select coalesce(sum(balance_cents) filter (where kind = 'general'), 0)::bigint as general,
+                            coalesce(sum(balance_cents) filter (where kind = 'ai'), 0)::bigint as ai,
+                            count(*) as accounts
+                       from (select kind, balance_cents from ledger_account
+                              where user_id = $2 and kind in ('general', 'ai')
+                              order by kind desc for update) l) b
+              where b.accounts = 2
+             on conflict (user_id, idem_key) do nothing
+             returning txn_id, meta),
+           p as (
+             insert into ledger_posting (txn_id, account_id, amount_cents)
+             select t.txn_id, case when p.a in ('general', 'ai') then u.account_id else p.a end, p.n
+               from t cross join unnest($11::text[], $12::bigint[]) with ordinality as p(a, n, i)
+               left join ledger_account u on u.user_id = $2 and u.kind = p.a
+              order by p.i
+             returning 1)
+           select (t.meta -> 'balances' ->> 'general')::bigint as "general!",
+                  (t.meta -> 'balances' ->> 'ai')::bigint as "ai!",
+                  (select count(*) from p) as "posted!"
+             from t"#,
         t.txn_id,
         t.user_id,
         t.kind,
@@ -109,11 +129,16 @@ pub async fn insert_txn_with_balances(
         t.request_hash,
         t.meta,
         general_delta,
-        ai_delta
+        ai_delta,
+        &accounts as &[&str],
+        &amounts
     )
-    .fetch_optional(&mut *conn)
+    .fetch_optional(db)
     .await?;
-    Ok(r.map(|r| (r.general, r.ai)))
+    Ok(r.map(|r| {
+        debug_assert_eq!(r.posted, postings.len() as i64, "both user accounts exist: every posting is written");
+        (r.general, r.ai)
+    }))
 }
 
 /// The postings of one transaction, in one statement. Each posting names a user account by its

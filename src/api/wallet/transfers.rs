@@ -65,10 +65,7 @@ pub async fn create_transfer(
     };
     let (st, m) = (&st, &m);
     let out = ledger::retrying(|| async move {
-        let mut tx = st.db.begin().await?;
-        let recorded = ledger::record_with_balances(&mut tx, m).await?;
-        tx.commit().await?;
-        match recorded {
+        match ledger::record_alone(&st.db, m).await? {
             Recorded::New { txn_id, balances } => {
                 let (general, ai) = balances.ok_or_else(|| anyhow::anyhow!("transfer {txn_id} without balances"))?;
                 Ok(TransferOut {
