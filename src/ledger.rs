@@ -113,7 +113,28 @@ pub fn key_of(headers: &HeaderMap, body: Option<&str>) -> Result<Option<String>>
 /// the user's accounts if they have none; one that debits the user needs them already (without
 /// them the balance is zero: 402).
 pub async fn record(conn: &mut PgConnection, m: &Movement) -> Result<Recorded> {
-    recorded(conn, m).await
+    debug_assert_eq!(m.postings.iter().map(|p| p.1).sum::<i64>(), 0, "unbalanced movement");
+    let debits_user = m.postings.iter().any(|(a, n)| matches!(a, Account::General | Account::Ai) && *n < 0);
+    if !debits_user {
+        db::ledger::user_accounts(&mut *conn, &m.user_id).await?;
+    }
+    let txn_id = db::new_id();
+    if !db::ledger::insert_txn(&mut *conn, &new_txn(&txn_id, m)).await? {
+        let key = m.key.as_ref().map(|k| k.key.as_str()).unwrap_or_default();
+        let prior = db::ledger::by_key(&mut *conn, &m.user_id, key).await?.ok_or(sqlx::Error::RowNotFound)?;
+        if prior.request_hash.as_deref() != m.key.as_ref().map(|k| k.hash.as_slice()) {
+            return Err(ApiError::invalid("idempotency_key", "This idempotency key was used for a different request"));
+        }
+        return Ok(Recorded::Replay(prior));
+    }
+    let postings = posting_ids(m);
+    match db::ledger::post(&mut *conn, &txn_id, &m.user_id, &postings).await {
+        Err(e) if is_overdraft(&e) => Err(insufficient_funds()),
+        // A user account the movement names does not exist: the user has no balance to debit.
+        Ok(n) if n < postings.len() as u64 => Err(insufficient_funds()),
+        other => other.map(drop).map_err(ApiError::from),
+    }?;
+    Ok(Recorded::New { txn_id, balances: None })
 }
 
 /// A movement of the user's own money that shows the balances after it (a transfer), recorded
@@ -168,31 +189,6 @@ fn posting_ids(m: &Movement) -> Vec<(&str, i64)> {
             (id, *n)
         })
         .collect()
-}
-
-async fn recorded(conn: &mut PgConnection, m: &Movement) -> Result<Recorded> {
-    debug_assert_eq!(m.postings.iter().map(|p| p.1).sum::<i64>(), 0, "unbalanced movement");
-    let debits_user = m.postings.iter().any(|(a, n)| matches!(a, Account::General | Account::Ai) && *n < 0);
-    if !debits_user {
-        db::ledger::user_accounts(&mut *conn, &m.user_id).await?;
-    }
-    let txn_id = db::new_id();
-    if !db::ledger::insert_txn(&mut *conn, &new_txn(&txn_id, m)).await? {
-        let key = m.key.as_ref().map(|k| k.key.as_str()).unwrap_or_default();
-        let prior = db::ledger::by_key(&mut *conn, &m.user_id, key).await?.ok_or(sqlx::Error::RowNotFound)?;
-        if prior.request_hash.as_deref() != m.key.as_ref().map(|k| k.hash.as_slice()) {
-            return Err(ApiError::invalid("idempotency_key", "This idempotency key was used for a different request"));
-        }
-        return Ok(Recorded::Replay(prior));
-    }
-    let postings = posting_ids(m);
-    match db::ledger::post(&mut *conn, &txn_id, &m.user_id, &postings).await {
-        Err(e) if is_overdraft(&e) => Err(insufficient_funds()),
-        // A user account the movement names does not exist: the user has no balance to debit.
-        Ok(n) if n < postings.len() as u64 => Err(insufficient_funds()),
-        other => other.map(drop).map_err(ApiError::from),
-    }?;
-    Ok(Recorded::New { txn_id, balances: None })
 }
 
 /// The movement an earlier request with this key made, if any (422 when that request was
