@@ -284,9 +284,10 @@ impl HostDriver for Lxd {
             }
             let path = Self::instance(name);
             self.operate(Method::PATCH, &path, Some(json!({ "config": config })), None).await.map_err(|e| match e {
-                // A value LXD cannot take (`Invalid config: …`) is a 500 answer to a `PATCH`, where
-                // the `PUT`'s operation failed: refused, as a failed operation is.
-                HostError::Failed(m) if m.starts_with("500 ") => HostError::Refused(m),
+                // A value LXD cannot take (`Invalid config: …`, `Invalid devices: …`) is a 500
+                // answer to a `PATCH`, where the `PUT`'s operation failed: refused, as a failed
+                // operation was. Any other 500 stays the host's failure.
+                HostError::Failed(m) if m.starts_with("500 ") && m.contains(": Invalid ") => HostError::Refused(m),
                 e => e,
             })
         })

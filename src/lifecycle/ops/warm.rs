@@ -208,7 +208,7 @@ impl HostOp for ClaimWarm {
         let host = host_of(st, c.server_id.as_deref()).await?;
         let config = provision::config_of(c);
         let unset = [WARM_KEY.to_owned()];
-        // Whether it still runs is read alongside (a read: it does not race the config's ETag).
+        // Whether it still runs is read alongside (a read, beside LXD's own merge of the keys).
         let (updated, state) = tokio::join!(
             host.call("update_config", |d| d.update_config(&c.lxd_name, &config, &unset)),
             host.call("state", |d| d.state(&c.lxd_name)),
