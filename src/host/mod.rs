@@ -406,10 +406,13 @@ impl Host {
         deadline: Duration,
         f: impl FnOnce(&'a dyn HostDriver) -> HostFuture<'a, T>,
     ) -> Result<T, HostError> {
-        if let Err(e) = self.breaker.admit() {
-            self.stats.count(Outcome::BreakerOpen);
-            return Err(e);
-        }
+        let admitted = match self.breaker.admit() {
+            Ok(a) => a,
+            Err(e) => {
+                self.stats.count(Outcome::BreakerOpen);
+                return Err(e);
+            }
+        };
         let _permit = match tokio::time::timeout(self.limits.queue_wait, permits.acquire()).await {
             Ok(Ok(p)) => p,
             _ => {
@@ -432,12 +435,12 @@ impl Host {
         }
         match &result {
             Err(e) if e.is_host_fault() => {
-                if self.breaker.failure() {
+                if admitted.failure() {
                     self.stats.breaker_opened();
                     tracing::warn!(host = %self.name, "host breaker opened");
                 }
             }
-            _ => self.breaker.success(),
+            _ => admitted.success(),
         }
         if let Err(e) = &result {
             tracing::warn!(host = %self.name, op, error = %e, "host call failed");
