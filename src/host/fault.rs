@@ -45,6 +45,8 @@ pub struct Faulty {
     status_reads: Mutex<BTreeMap<&'static str, usize>>,
     /// What `resources` answers instead of the host's own figures (synthetic capacities).
     resources: Mutex<Option<HostResources>>,
+    /// What `statuses_with` answers instead of the host's listing (one taken earlier: stale).
+    listing: Mutex<Option<BTreeMap<String, String>>>,
 }
 
 impl Faulty {
@@ -58,7 +60,14 @@ impl Faulty {
             peak_changes: AtomicUsize::new(0),
             status_reads: Mutex::new(BTreeMap::new()),
             resources: Mutex::new(None),
+            listing: Mutex::new(None),
         }
+    }
+
+    /// Answer `statuses_with` with this listing, as if taken before the host changed (faults
+    /// still apply); `None`: the host's own.
+    pub fn set_listing(&self, listing: Option<BTreeMap<String, String>>) {
+        *self.listing.lock().unwrap_or_else(|p| p.into_inner()) = listing;
     }
 
     /// Answer `resources` with these figures (faults still apply); `None`: the host's own.
@@ -220,7 +229,10 @@ impl HostDriver for Faulty {
     }
     fn statuses_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, BTreeMap<String, String>> {
         self.count("statuses_with");
-        self.read(self.inner.statuses_with(key, value))
+        match self.listing.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            Some(stale) => self.read(Box::pin(async move { Ok(stale) })),
+            None => self.read(self.inner.statuses_with(key, value)),
+        }
     }
     fn networks(&self) -> HostFuture<'_, Vec<NetworkInfo>> {
         self.read(self.inner.networks())

@@ -1,8 +1,10 @@
 //! The reconciler: what the database says about each container against what its host reports.
 //! An instance that is gone, or a host that cannot be reached, turns the container `failed`; a
 //! state changed behind our back (stopped from inside, frozen) is taken over. Each change is a
-//! status-log row triggered by `reconciler`. Instances tagged for a server whose container row
-//! is gone are reported (logged), not removed.
+//! status-log row triggered by `reconciler`. A host is read in one call (its instances' statuses);
+//! a container that looks changed in it is read again alone, under its lock, before anything is
+//! recorded (the listing may predate a change that ended meanwhile). Instances tagged for a
+//! server whose container row is gone are reported (logged), not removed.
 //!
 //! Every replica runs the loop; each server is checked by one of them per interval: the one
 //! holding its lease (`reconcile:<server id>`, see `crate::lease`), and the cluster-wide checks
@@ -28,11 +30,52 @@ async fn record(
     by: &Trigger,
     meta: serde_json::Value,
 ) -> Result<bool, ApiError> {
+    locked(st, c, transition_now(st, c, &[c.status.as_str()], to, by, Some(meta))).await
+}
+
+/// Run `then` (a future: it starts only here) under `c`'s lock; `false` without running it when
+/// someone's host work holds the container now.
+async fn locked(
+    st: &AppState,
+    c: &ContainerRow,
+    then: impl std::future::Future<Output = Result<bool, ApiError>>,
+) -> Result<bool, ApiError> {
     let keys = [LockKey::container(&c.container_id)];
     let Some(held) = st.host_locks.try_acquire(st, &keys, &crate::db::new_id()).await? else { return Ok(false) };
-    let moved = transition_now(st, c, &[c.status.as_str()], to, by, Some(meta)).await;
+    let moved = then.await;
     held.release(st).await;
     moved
+}
+
+/// What a read of `c`'s instance says its status is, with the status log's metadata; `None`
+/// when the read tells nothing (an error that is neither "gone" nor "unreachable").
+fn verdict(c: &ContainerRow, observed: &Result<String, HostError>) -> Option<(&'static str, serde_json::Value)> {
+    match observed {
+        Ok(s) => Some((status_of(s), json!({"observed": status_of(s)}))),
+        Err(e @ HostError::NotFound(_)) => Some((status::FAILED, reason(e))),
+        Err(HostError::Unavailable { .. } | HostError::Timeout) => {
+            Some((status::FAILED, json!({"reason": "host_unreachable"})))
+        }
+        Err(e) => {
+            tracing::warn!(container = %c.container_id, error = %e, "reconciler could not read a container");
+            None
+        }
+    }
+}
+
+/// A change the host's listing shows for `c`, recorded only as the instance reads now, alone
+/// and under the container's lock: the listing was taken before the loop, and a start and a
+/// stop that both ended meanwhile would leave the row as it was read but the listing stale
+/// (skipped, like [`record`], while someone's host work holds the container).
+async fn record_read_again(st: &AppState, host: &Host, c: &ContainerRow, by: &Trigger) -> Result<bool, ApiError> {
+    locked(st, c, async {
+        let observed = host.call("state", |d| d.state(&c.lxd_name)).await.map(|s| s.status);
+        match verdict(c, &observed) {
+            Some((to, meta)) if to != c.status => transition_now(st, c, &[c.status.as_str()], to, by, Some(meta)).await,
+            _ => Ok(false),
+        }
+    })
+    .await
 }
 
 /// A pass every interval; between two passes, at the half, the leases are renewed (or taken
@@ -124,21 +167,11 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
             Some(status) => Ok(status.clone()),
             None => host.call("state", |d| d.state(&c.lxd_name)).await.map(|s| s.status),
         };
-        let (to, meta) = match &observed {
-            Ok(s) => (status_of(s), json!({"observed": status_of(s)})),
-            Err(e @ HostError::NotFound(_)) => (status::FAILED, reason(e)),
-            Err(HostError::Unavailable { .. } | HostError::Timeout) => {
-                (status::FAILED, json!({"reason": "host_unreachable"}))
-            }
-            Err(e) => {
-                tracing::warn!(container = %c.container_id, error = %e, "reconciler could not read a container");
-                continue;
-            }
-        };
-        if to == c.status {
-            continue;
+        match verdict(&c, &observed) {
+            Some((to, _)) if to != c.status => {}
+            _ => continue,
         }
-        match record(st, &c, to, by, meta).await {
+        match record_read_again(st, &host, &c, by).await {
             Ok(true) => changed += 1,
             Ok(false) => {}
             Err(e) => tracing::warn!(container = %c.container_id, error = %e, "reconciler could not record a change"),

@@ -75,6 +75,50 @@ async fn the_reconciler_takes_over_what_lxd_reports() {
     assert_eq!(events, 4, "every reconciled change is an event");
 }
 
+/// The host's listing is taken once, before the containers are looked at: a container started
+/// and stopped again meanwhile looks changed in it. A change is recorded only as the instance
+/// reads alone, under the container's lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_listing_is_read_again_before_anything_is_recorded() {
+    let app = LxdApp::spawn().await;
+    let s = app.verified_user("stale-listing@example.com").await;
+    let project = app.project(&s.token, "Stale").await;
+    let id = app.running(&s.token, &project, json!({})).await;
+    let name = format!("c-{id}");
+    let status = || async {
+        sqlx::query_scalar::<_, String>("select status from container where container_id = $1")
+            .bind(&id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+    };
+    let f = pin_faulty(&app);
+    // The listing says stopped; the instance runs (and the row says running).
+    f.set_listing(Some(std::collections::BTreeMap::from([(name.clone(), "Stopped".to_owned())])));
+    let reads = f.status_reads("state");
+    assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 0);
+    assert_eq!(status().await, "running");
+    assert_eq!(lxc_status(&name), "RUNNING");
+    assert_eq!(f.status_reads("state"), reads + 1, "the instance was read again, alone");
+    let by_reconciler: i64 = sqlx::query_scalar(
+        "select count(*) from container_status_log where container_id = $1 and triggered_by = 'reconciler'",
+    )
+    .bind(&id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(by_reconciler, 0, "nothing recorded from the stale listing");
+    // When the instance did stop, the read agrees and the change is recorded.
+    lxc(&["stop", &name, "--force"]);
+    assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 1);
+    assert_eq!(status().await, "stopped");
+    // An unchanged listing costs no read of its own.
+    f.set_listing(None);
+    let reads = f.status_reads("state");
+    assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 0);
+    assert_eq!(f.status_reads("state"), reads);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reconciler_finishes_a_delete_its_process_left_half_done() {
     // The intent below is an hour old: far past the point (the lock wait, the op deadline and
@@ -167,11 +211,12 @@ async fn a_pass_reads_a_host_in_one_call() {
     );
 
     // Stopped behind our back, and one instance without the tag: still one listing, one read
-    // for the untagged one, and each container's real status.
+    // for the untagged one, one for the stopped one (read again alone before its change is
+    // recorded: see the next test), and each container's real status.
     lxc(&["stop", &format!("c-{}", ids[0]), "--force"]);
     lxc(&["config", "unset", &format!("c-{}", ids[1]), "user.hoody.server_id"]);
     assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 1);
-    assert_eq!((f.status_reads("statuses_with"), f.status_reads("state")), (2, 1));
+    assert_eq!((f.status_reads("statuses_with"), f.status_reads("state")), (2, 2));
     let statuses: Vec<String> = sqlx::query_scalar(
         "select status from container where container_id = any($1) order by array_position($1, container_id)",
     )
