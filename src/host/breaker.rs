@@ -58,30 +58,37 @@ impl Breaker {
     /// probe that no longer runs).
     pub fn admit(&self) -> Result<Admitted<'_>, HostError> {
         let mut s = self.lock();
-        let Some(opened) = s.opened_at else { return Ok(Admitted { breaker: self, probe: false }) };
+        let Some(opened) = s.opened_at else { return Ok(Admitted { breaker: self, probe: None }) };
         let elapsed = opened.elapsed();
         if elapsed >= self.cool_down && !s.probing {
             s.probing = true;
-            return Ok(Admitted { breaker: self, probe: true });
+            return Ok(Admitted { breaker: self, probe: Some(opened) });
         }
         let left = self.cool_down.saturating_sub(elapsed).as_secs().max(1);
         Err(HostError::Unavailable { reason: "circuit open".into(), retry_after_secs: left })
     }
 
-    fn success(&self) {
-        *self.lock() = State::default();
+    /// A call went through. Only the probe closes an open breaker: a call let through before it
+    /// opened and answering late says nothing of the host now.
+    fn success(&self, probe: bool) {
+        let mut s = self.lock();
+        if s.opened_at.is_none() || probe {
+            *s = State::default();
+        }
     }
 
     /// A call failed through the host's fault. True when this opened the breaker (from closed,
-    /// or a failed probe), not when it was open already.
-    fn failure(&self) -> bool {
+    /// or a failed probe), not when it was open already (a call let through before it opened and
+    /// failing late changes nothing: it is not the probe).
+    fn failure(&self, probe: bool) -> bool {
         let mut s = self.lock();
         let now = Instant::now();
-        if s.probing || s.opened_at.is_some() {
-            let reopened = s.probing;
-            s.opened_at = Some(now);
-            s.probing = false;
-            return reopened;
+        if s.opened_at.is_some() {
+            if probe {
+                s.opened_at = Some(now);
+                s.probing = false;
+            }
+            return probe;
         }
         match s.first_failure {
             Some(first) if now.duration_since(first) <= self.window => s.failures += 1,
@@ -115,28 +122,32 @@ impl Breaker {
 #[must_use = "record the call's outcome with success() or failure()"]
 pub struct Admitted<'a> {
     breaker: &'a Breaker,
-    /// The half-open probe, whose outcome is not recorded yet.
-    probe: bool,
+    /// The half-open probe whose outcome is not recorded yet: the opening it probes.
+    probe: Option<Instant>,
 }
 
 impl Admitted<'_> {
-    /// The call went through: the breaker closes.
+    /// The call went through: the breaker closes (see [`Breaker::success`]).
     pub fn success(mut self) {
-        self.probe = false;
-        self.breaker.success();
+        let probe = self.probe.take().is_some();
+        self.breaker.success(probe);
     }
 
     /// The call failed through the host's fault: see [`Breaker::failure`].
     pub fn failure(mut self) -> bool {
-        self.probe = false;
-        self.breaker.failure()
+        let probe = self.probe.take().is_some();
+        self.breaker.failure(probe)
     }
 }
 
 impl Drop for Admitted<'_> {
     fn drop(&mut self) {
-        if self.probe {
-            self.breaker.lock().probing = false;
+        if let Some(opened) = self.probe {
+            let mut s = self.breaker.lock();
+            // Only the probe of the opening it was let through for (not a later one's).
+            if s.opened_at == Some(opened) {
+                s.probing = false;
+            }
         }
     }
 }
@@ -183,6 +194,22 @@ mod tests {
         assert_eq!(b.state(), BreakerState::Closed);
         // A call admitted while closed and dropped changes nothing.
         drop(b.admit().unwrap());
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn calls_let_through_before_it_opened_do_not_speak_for_the_probe() {
+        let b = Breaker::new(1, Duration::from_secs(10), Duration::from_millis(20));
+        let (late_ok, late_failing) = (b.admit().unwrap(), b.admit().unwrap());
+        assert!(b.admit().unwrap().failure(), "opened");
+        std::thread::sleep(Duration::from_millis(30));
+        let probe = b.admit().expect("the probe");
+        assert!(!late_failing.failure(), "a late failure is not the probe's");
+        assert_eq!(b.state(), BreakerState::HalfOpen, "the probe still runs");
+        late_ok.success();
+        assert_eq!(b.state(), BreakerState::HalfOpen, "a late success does not close it");
+        assert!(b.admit().is_err(), "still one probe at a time");
+        probe.success();
         assert_eq!(b.state(), BreakerState::Closed);
     }
 

@@ -64,8 +64,8 @@ impl Faulty {
         }
     }
 
-    /// Answer `statuses_with` with this listing, as if taken before the host changed (faults
-    /// still apply); `None`: the host's own.
+    /// Answer `statuses_with` with this listing, as if taken before the host changed (at once,
+    /// whatever the fault); `None`: the host's own.
     pub fn set_listing(&self, listing: Option<BTreeMap<String, String>>) {
         *self.listing.lock().unwrap_or_else(|p| p.into_inner()) = listing;
     }
@@ -230,7 +230,8 @@ impl HostDriver for Faulty {
     fn statuses_with<'a>(&'a self, key: &'a str, value: &'a str) -> HostFuture<'a, BTreeMap<String, String>> {
         self.count("statuses_with");
         match self.listing.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            Some(stale) => self.read(Box::pin(async move { Ok(stale) })),
+            // Answered at once, whatever the fault: it was taken before.
+            Some(stale) => Box::pin(async move { Ok(stale) }),
             None => self.read(self.inner.statuses_with(key, value)),
         }
     }

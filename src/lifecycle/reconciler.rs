@@ -66,10 +66,16 @@ fn verdict(c: &ContainerRow, observed: &Result<String, HostError>) -> Option<(&'
 /// A change the host's listing shows for `c`, recorded only as the instance reads now, alone
 /// and under the container's lock: the listing was taken before the loop, and a start and a
 /// stop that both ended meanwhile would leave the row as it was read but the listing stale
-/// (skipped, like [`record`], while someone's host work holds the container).
+/// (skipped, like [`record`], while someone's host work holds the container). At most
+/// [`READ_AGAIN_MAX`] per host and pass.
+/// A host that answered the listing a moment ago and fails this one read is not taken for
+/// unreachable on its strength: nothing is recorded (the next pass looks again).
 async fn record_read_again(st: &AppState, host: &Host, c: &ContainerRow, by: &Trigger) -> Result<bool, ApiError> {
     locked(st, c, async {
         let observed = host.call("state", |d| d.state(&c.lxd_name)).await.map(|s| s.status);
+        if matches!(observed, Err(HostError::Unavailable { .. } | HostError::Timeout)) {
+            return Ok(false);
+        }
         match verdict(c, &observed) {
             Some((to, meta)) if to != c.status => transition_now(st, c, &[c.status.as_str()], to, by, Some(meta)).await,
             _ => Ok(false),
@@ -77,6 +83,9 @@ async fn record_read_again(st: &AppState, host: &Host, c: &ContainerRow, by: &Tr
     })
     .await
 }
+
+/// Changed containers read again per host and pass, at most.
+const READ_AGAIN_MAX: usize = 256;
 
 /// A pass every interval; between two passes, at the half, the leases are renewed (or taken
 /// over from a replica that died), so a live holder's never lapse.
@@ -162,16 +171,25 @@ async fn server(st: &AppState, server_id: &str, stuck_secs: i64, by: &Trigger) -
     };
     let mut changed = 0;
     let containers_now = containers.clone();
+    let mut read_again = 0;
     for c in containers {
-        let observed = match listing.as_ref().and_then(|map| map.get(&c.lxd_name)) {
+        let listed = listing.as_ref().and_then(|map| map.get(&c.lxd_name));
+        let observed = match listed {
             Some(status) => Ok(status.clone()),
             None => host.call("state", |d| d.state(&c.lxd_name)).await.map(|s| s.status),
         };
-        match verdict(&c, &observed) {
-            Some((to, _)) if to != c.status => {}
-            _ => continue,
-        }
-        match record_read_again(st, &host, &c, by).await {
+        let Some((to, meta)) = verdict(&c, &observed).filter(|(to, _)| *to != c.status) else { continue };
+        let recorded = if listed.is_none() {
+            // Read alone just now: recorded as read.
+            record(st, &c, to, by, meta).await
+        } else if read_again < READ_AGAIN_MAX {
+            read_again += 1;
+            record_read_again(st, &host, &c, by).await
+        } else {
+            // A host where that many changed (a reboot) catches up over the next passes.
+            continue;
+        };
+        match recorded {
             Ok(true) => changed += 1,
             Ok(false) => {}
             Err(e) => tracing::warn!(container = %c.container_id, error = %e, "reconciler could not record a change"),

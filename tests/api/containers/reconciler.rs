@@ -80,7 +80,7 @@ async fn the_reconciler_takes_over_what_lxd_reports() {
 /// reads alone, under the container's lock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_listing_is_read_again_before_anything_is_recorded() {
-    let app = LxdApp::spawn().await;
+    let app = LxdApp::spawn_with(|c| c.reconcile_interval = Duration::from_secs(3600)).await;
     let s = app.verified_user("stale-listing@example.com").await;
     let project = app.project(&s.token, "Stale").await;
     let id = app.running(&s.token, &project, json!({})).await;
@@ -108,6 +108,13 @@ async fn a_stale_listing_is_read_again_before_anything_is_recorded() {
     .await
     .unwrap();
     assert_eq!(by_reconciler, 0, "nothing recorded from the stale listing");
+    // A read that fails right after the listing answered is no proof of anything.
+    f.set(Fault::Blackhole);
+    f.set_listing(Some(std::collections::BTreeMap::from([(name.clone(), "Stopped".to_owned())])));
+    let _ = tokio::time::timeout(Duration::from_secs(30), hoody_api::lifecycle::reconciler::pass(&app.state)).await;
+    assert_eq!(status().await, "running", "a failed read again records nothing");
+    let f = pin_faulty(&app);
+    f.set_listing(Some(std::collections::BTreeMap::from([(name.clone(), "Stopped".to_owned())])));
     // When the instance did stop, the read agrees and the change is recorded.
     lxc(&["stop", &name, "--force"]);
     assert_eq!(hoody_api::lifecycle::reconciler::pass(&app.state).await.unwrap(), 1);
