@@ -68,6 +68,7 @@ fn verdict(c: &ContainerRow, observed: &Result<String, HostError>) -> Option<(&'
 /// stop that both ended meanwhile would leave the row as it was read but the listing stale
 /// (skipped, like [`record`], while someone's host work holds the container). At most
 /// [`READ_AGAIN_MAX`] per host and pass.
+///
 /// A host that answered the listing a moment ago and fails this one read is not taken for
 /// unreachable on its strength: nothing is recorded (the next pass looks again).
 async fn record_read_again(st: &AppState, host: &Host, c: &ContainerRow, by: &Trigger) -> Result<bool, ApiError> {
