@@ -146,11 +146,7 @@ pub async fn record(conn: &mut PgConnection, m: &Movement) -> Result<Recorded> {
 pub async fn record_alone(db: &sqlx::PgPool, m: &Movement) -> Result<Recorded> {
     debug_assert_eq!(m.postings.iter().map(|p| p.1).sum::<i64>(), 0, "unbalanced movement");
     let txn_id = db::new_id();
-    let t = new_txn(&txn_id, m);
-    let delta = |which: fn(&Account) -> bool| m.postings.iter().filter(|p| which(&p.0)).map(|p| p.1).sum::<i64>();
-    let (g, a) = (delta(|a| matches!(a, Account::General)), delta(|a| matches!(a, Account::Ai)));
-    let postings = posting_ids(m);
-    match db::ledger::record_alone(db, &t, g, a, &postings).await {
+    match db::ledger::record_alone(db, &new_txn(&txn_id, m), &posting_ids(m)).await {
         Err(e) if is_overdraft(&e) => Err(insufficient_funds()),
         Err(e) => Err(e.into()),
         Ok(Some(balances)) => Ok(Recorded::New { txn_id, balances: Some(balances) }),

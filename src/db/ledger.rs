@@ -79,21 +79,21 @@ pub async fn insert_txn(conn: &mut PgConnection, t: &NewTxn<'_>) -> sqlx::Result
 /// A whole movement that shows the balances after it, in one statement committed on its own
 /// (one round trip): lock the user's two accounts (general, then AI: the order postings take
 /// them), record the transaction with, in its meta under `balances`, what they will hold after
-/// `general_delta` and `ai_delta` (exact: no other movement can change them before this one
-/// commits), and its postings (each names a user account by its kind, `general` or `ai`, or a
-/// platform account by its id; their trigger applies them to the locked accounts). `None`, with
+/// its postings (exact: no other movement can change them before this one commits), and the
+/// postings (each names a user account by its kind, `general` or `ai`, or a platform account by
+/// its id; their trigger applies them to the locked accounts). `None`, with
 /// nothing written, when the user already has a transaction with this key or lacks one of the two
 /// accounts. A debit beyond a balance fails with the `ledger_account_no_negative` check, and the
 /// deferred check that the postings balance runs at its commit, as for any transaction.
 pub async fn record_alone(
     db: impl PgExecutor<'_>,
     t: &NewTxn<'_>,
-    general_delta: i64,
-    ai_delta: i64,
     postings: &[(&str, i64)],
 ) -> sqlx::Result<Option<(i64, i64)>> {
     let accounts: Vec<&str> = postings.iter().map(|p| p.0).collect();
     let amounts: Vec<i64> = postings.iter().map(|p| p.1).collect();
+    let delta = |kind: &str| postings.iter().filter(|p| p.0 == kind).map(|p| p.1).sum::<i64>();
+    let (general_delta, ai_delta) = (delta("general"), delta("ai"));
     let r = sqlx::query!(
         r#"with t as (
              insert into ledger_txn (txn_id, user_id, kind, amount_cents, reason, idem_key, request_hash, meta)
@@ -114,11 +114,9 @@ pub async fn record_alone(
              select t.txn_id, case when p.a in ('general', 'ai') then u.account_id else p.a end, p.n
                from t cross join unnest($11::text[], $12::bigint[]) with ordinality as p(a, n, i)
                left join ledger_account u on u.user_id = $2 and u.kind = p.a
-              order by p.i
-             returning 1)
+              order by p.i)
            select (t.meta -> 'balances' ->> 'general')::bigint as "general!",
-                  (t.meta -> 'balances' ->> 'ai')::bigint as "ai!",
-                  (select count(*) from p) as "posted!"
+                  (t.meta -> 'balances' ->> 'ai')::bigint as "ai!"
              from t"#,
         t.txn_id,
         t.user_id,
@@ -135,10 +133,7 @@ pub async fn record_alone(
     )
     .fetch_optional(db)
     .await?;
-    Ok(r.map(|r| {
-        debug_assert_eq!(r.posted, postings.len() as i64, "both user accounts exist: every posting is written");
-        (r.general, r.ai)
-    }))
+    Ok(r.map(|r| (r.general, r.ai)))
 }
 
 /// The postings of one transaction, in one statement. Each posting names a user account by its

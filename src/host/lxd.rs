@@ -95,6 +95,10 @@ impl Lxd {
                     StatusCode::NOT_FOUND => HostError::NotFound(text),
                     StatusCode::PRECONDITION_FAILED => HostError::Refused(format!("changed meanwhile: {text}")),
                     s if s.is_client_error() => HostError::Refused(text),
+                    // LXD answers a value it cannot take (`Invalid config: …`, `Invalid devices:
+                    // …`) with a 500 where the change is synchronous (a `PATCH`): the request's
+                    // fault, not the host's, as when an operation fails on it.
+                    _ if text.starts_with("Invalid ") => HostError::Refused(text),
                     _ => HostError::Failed(format!("{}: {text}", reply.status)),
                 })
             }
@@ -282,14 +286,7 @@ impl HostDriver for Lxd {
             for (k, val) in set {
                 config.insert(k.clone(), Value::String(val.clone()));
             }
-            let path = Self::instance(name);
-            self.operate(Method::PATCH, &path, Some(json!({ "config": config })), None).await.map_err(|e| match e {
-                // A value LXD cannot take (`Invalid config: …`, `Invalid devices: …`) is a 500
-                // answer to a `PATCH`, where the `PUT`'s operation failed: refused, as a failed
-                // operation was. Any other 500 stays the host's failure.
-                HostError::Failed(m) if m.starts_with("500 ") && m.contains(": Invalid ") => HostError::Refused(m),
-                e => e,
-            })
+            self.operate(Method::PATCH, &Self::instance(name), Some(json!({ "config": config })), None).await
         })
     }
 
